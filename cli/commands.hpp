@@ -1,0 +1,26 @@
+#pragma once
+// Every subcommand group registers itself here; each lives in cli/commands/<group>.cpp and
+// only parses arguments and calls into the modules (no pipeline logic in the CLI).
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace reelscale::cli {
+
+// A subcommand that several files extend (e.g. "bench"): created on first use.
+CLI::App* subcommand(CLI::App& parent, const std::string& name, const std::string& description);
+
+// Reads `--set key.path=value` options (repeatable) that several commands accept.
+void add_set_option(CLI::App& cmd, std::vector<std::string>& sets);
+
+void add_config_commands(CLI::App& app);    // validate
+void add_sample_commands(CLI::App& app);    // make-sample
+void add_run_commands(CLI::App& app);       // run
+void add_scenes_commands(CLI::App& app);    // scenes, plan
+void add_model_commands(CLI::App& app);     // model inspect, model infer, bench model
+void add_media_commands(CLI::App& app);     // probe, bench encode
+void add_ocr_commands(CLI::App& app);       // ocr
+void add_cluster_commands(CLI::App& app);   // coordinator, worker, status, retry, keygen
+void add_report_commands(CLI::App& app);    // report
+
+}  // namespace reelscale::cli

@@ -1,0 +1,7 @@
+#include "cli/commands.hpp"
+
+namespace reelscale::cli {
+
+void add_ocr_commands(CLI::App& app) { (void)app; }
+
+}  // namespace reelscale::cli

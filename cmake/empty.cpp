@@ -1,0 +1,1 @@
+// Placeholder translation unit for a module whose code is all in headers.

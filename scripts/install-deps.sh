@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs, from Debian/Ubuntu packages, everything reelscale needs to build, test and run.
+# Idempotent: packages already present are skipped by apt. Needs root (or sudo).
+# Extra Tesseract languages: REELSCALE_OCR_LANGS="deu fra" scripts/install-deps.sh
+set -euo pipefail
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+pkgs=(
+  build-essential cmake ninja-build pkg-config git
+  libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev libswscale-dev libswresample-dev
+  ffmpeg
+  libzmq3-dev cppzmq-dev libsodium-dev
+  libyaml-cpp-dev
+  libopencv-dev
+  libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng
+  libsqlite3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
+  libtorch-dev
+  fonts-dejavu-core
+)
+for l in ${REELSCALE_OCR_LANGS:-}; do pkgs+=("tesseract-ocr-$l"); done
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

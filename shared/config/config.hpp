@@ -1,0 +1,185 @@
+#pragma once
+// The typed pipeline configuration. Built only from a validated YAML document (see
+// schema.hpp for every key, its type, default and range; docs/configuration.md for users).
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace reelscale::config {
+
+struct Rational {
+  int64_t num = 0, den = 1;
+  double value() const { return den ? double(num) / double(den) : 0.0; }
+  bool operator==(const Rational& o) const { return num * o.den == o.num * den; }
+};
+
+struct ContentDetector {
+  double threshold = 27.0;
+  std::vector<double> weights{1.0, 1.0, 1.0, 0.0};  // delta_hue, delta_sat, delta_lum, delta_edges
+  bool luma_only = false;
+  int kernel_size = 0;           // edge dilation kernel; 0 = auto (4 + round(sqrt(w*h)/192), odd)
+  std::string flash_filter = "merge";  // merge | suppress
+};
+struct AdaptiveDetector {
+  double threshold = 3.0;        // adaptive_threshold
+  double min_content_val = 15.0;
+  int window_width = 2;
+};
+struct ThresholdDetector {
+  double threshold = 12.0;
+  double fade_bias = 0.0;        // -1 = cut at fade-out, +1 = at fade-in, 0 = midway
+  std::string method = "floor";  // floor (fade to black) | ceiling (fade to white)
+  bool add_final_scene = false;
+};
+struct Scenes {
+  std::vector<std::string> detectors{"content", "threshold"};
+  int min_scene_len = 15;        // frames
+  int downscale = 0;             // 0 = auto (about 256 px on the long side)
+  int frame_skip = 0;
+  ContentDetector content;
+  AdaptiveDetector adaptive;
+  ThresholdDetector threshold;
+};
+
+struct Shards {
+  int target_frames = 1500;
+  int min_frames = 250;
+  int max_frames = 3000;
+  int overlap = 8;               // context frames each side when a long scene is split
+};
+
+struct Model {
+  std::string backend = "auto";  // auto | basicvsrpp | bicubic (auto: basicvsrpp iff checkpoint)
+  std::string checkpoint;        // .pth or .safetensors
+  std::string precision = "fp16";  // fp16 | bf16 | fp32 (fp16 falls back to fp32 on CPU)
+  bool tf32 = true;
+  int chunk = 0;                 // frames per chunk T; 0 = auto
+  int overlap = 8;               // context frames each side of a chunk
+  std::string device = "auto";   // auto | cpu | cuda
+  bool deterministic = false;
+  std::string effective_backend() const {
+    if (backend == "auto") return checkpoint.empty() ? "bicubic" : "basicvsrpp";
+    return backend;
+  }
+};
+
+struct Preprocess {
+  std::string deinterlace = "auto";  // auto | off | bwdif | yadif
+  std::string crop = "none";         // none | auto | W:H:X:Y
+  std::string resize = "off";        // off | square | WxH
+  std::string colormatrix = "auto";  // auto | off | bt601-to-bt709
+  std::string filtergraph;           // raw libavfilter graph; replaces the above when set
+  std::string vfr = "refuse";        // refuse | convert
+};
+
+struct Color {
+  std::string primaries = "bt709";
+  std::string transfer = "bt709";
+  std::string matrix = "bt709";
+  std::string range = "limited";     // limited | full
+};
+struct Encode {
+  std::string codec = "prores_hq";   // prores_hq | ffv1 | dnxhr_hqx
+  std::string device = "auto";       // auto | cpu | gpu
+  std::string pixel_format = "auto"; // auto = the codec's (yuv422p10le, yuv444p10le for ffv1)
+  Color color;
+  int threads = 0;                   // 0 = all cores
+  int parallel_encoders = 0;         // frame-parallel encoder contexts; 0 = auto
+};
+
+struct Retime {
+  bool enabled = true;
+  std::optional<Rational> source_fps;  // unset = the source's rate
+  Rational target_fps{24, 1};
+  std::string audio = "pitch";         // pitch (keep pitch: atempo) | resample (asetrate)
+  std::string audio_codec = "flac";    // flac | ac3 | aac
+};
+
+struct Tracks {
+  std::vector<std::string> select{"all"};  // "all", stream indices, or language codes
+};
+struct Subtitles {
+  std::vector<std::string> select{"all"};
+  bool ocr = true;
+  bool keep_bitmap = true;
+};
+struct Ocr {
+  std::vector<std::string> languages{"eng"};
+  double min_confidence = 70.0;      // events below are flagged in the report
+};
+
+struct Workers {
+  int local = 1;                     // workers `run` starts on this machine
+  std::string endpoint = "tcp://127.0.0.1:5555";
+  std::string security = "curve";    // curve | none
+  std::string keys_dir;              // default: <work_dir>/keys
+  bool allow_plaintext_nonlocal = false;
+  int heartbeat_ms = 1000;
+  int liveness = 3;
+  int max_attempts = 3;
+  std::vector<int> gpus;             // GPU index per local worker; empty = 0..local-1
+};
+
+struct Storage {
+  std::string mode = "shared";       // shared | stream
+  std::string dir;                   // default: <work_dir>/shards
+};
+
+struct Delivery {
+  bool enabled = false;
+  std::string codec = "hevc10";
+  int crf = 16;
+  std::string preset = "slow";
+  std::string tune = "grain";
+};
+
+struct Mux {
+  std::string container = "mkv";     // mkv | mov
+  bool chapters = true;
+  std::string title;
+};
+
+struct Report {
+  bool enabled = true;
+  bool http = false;
+  std::string http_bind = "127.0.0.1:8080";
+};
+
+struct Config {
+  std::filesystem::path source_file;  // the YAML file this came from ("" for defaults)
+  std::string input;
+  std::string output;                 // default: <input stem>.reelscale.mkv beside the input
+  std::string work_dir;               // default: <output>.work
+  std::string ledger;                 // default: <work_dir>/ledger.sqlite
+  Scenes scenes;
+  Shards shards;
+  Model model;
+  Preprocess preprocess;
+  Encode encode;
+  Retime retime;
+  Tracks audio;
+  Subtitles subtitles;
+  Ocr ocr;
+  Workers workers;
+  Storage storage;
+  Delivery delivery;
+  Mux mux;
+  Report report;
+};
+
+// Parses, applies `--set key.path=value` overrides, validates (every error at once, each
+// naming file:line:col and the key path; unknown keys get the nearest valid key suggested),
+// and resolves derived defaults (output, work_dir, ledger, storage.dir, keys_dir) relative to
+// the config file's directory. Throws ConfigError.
+Config load(const std::filesystem::path& file, const std::vector<std::string>& overrides = {});
+Config load_from_string(const std::string& yaml, const std::string& name = "<string>",
+                        const std::vector<std::string>& overrides = {});
+
+// A stable hash of the fields that change the upscaled video (model, preprocess, encode,
+// scenes+shards): resume invalidates work when it changes.
+std::string video_config_hash(const Config& c);
+
+}  // namespace reelscale::config

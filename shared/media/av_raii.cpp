@@ -1,0 +1,50 @@
+#include "shared/media/av_raii.hpp"
+
+#include <new>
+
+#include "shared/util/errors.hpp"
+
+namespace reelscale::av {
+
+FramePtr make_frame() {
+  FramePtr f(av_frame_alloc());
+  if (!f) throw std::bad_alloc();
+  return f;
+}
+
+PacketPtr make_packet() {
+  PacketPtr p(av_packet_alloc());
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+
+CodecContextPtr make_codec_context(const AVCodec* codec) {
+  CodecContextPtr c(avcodec_alloc_context3(codec));
+  if (!c) throw std::bad_alloc();
+  return c;
+}
+
+std::string error_string(int errnum) {
+  char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
+  av_strerror(errnum, buf, sizeof buf);
+  return buf;
+}
+
+int check(int rc, const std::string& what) {
+  if (rc < 0) throw MediaError(what + ": " + error_string(rc));
+  return rc;
+}
+
+InputFormatPtr open_input(const std::string& path) {
+  AVFormatContext* raw = nullptr;
+  int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
+  if (rc < 0) throw MediaError("cannot open " + path + ": " + error_string(rc));
+  InputFormatPtr ctx(raw);
+  rc = avformat_find_stream_info(ctx.get(), nullptr);
+  if (rc < 0) throw MediaError("cannot read stream info of " + path + ": " + error_string(rc));
+  return ctx;
+}
+
+void quiet_libav_logs(int level) { av_log_set_level(level); }
+
+}  // namespace reelscale::av

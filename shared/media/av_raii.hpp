@@ -1,0 +1,90 @@
+#pragma once
+// RAII ownership of every libav* handle the project touches, and error helpers.
+// Each alias is a unique_ptr with the matching libav free function, so no handle leaks on an
+// exception path.
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavfilter/avfilter.h>
+#include <libavformat/avformat.h>
+#include <libavutil/avutil.h>
+#include <libswresample/swresample.h>
+#include <libswscale/swscale.h>
+}
+
+#include <memory>
+#include <string>
+
+namespace reelscale::av {
+
+struct FormatInputDeleter {
+  void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
+};
+// Output contexts own their AVIOContext (closed here if the muxer opened one).
+struct FormatOutputDeleter {
+  void operator()(AVFormatContext* c) const {
+    if (!c) return;
+    if (c->oformat && !(c->oformat->flags & AVFMT_NOFILE) && c->pb) avio_closep(&c->pb);
+    avformat_free_context(c);
+  }
+};
+struct CodecContextDeleter {
+  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
+};
+struct FrameDeleter {
+  void operator()(AVFrame* f) const { av_frame_free(&f); }
+};
+struct PacketDeleter {
+  void operator()(AVPacket* p) const { av_packet_free(&p); }
+};
+struct SwsDeleter {
+  void operator()(SwsContext* s) const { sws_freeContext(s); }
+};
+struct SwrDeleter {
+  void operator()(SwrContext* s) const { swr_free(&s); }
+};
+struct FilterGraphDeleter {
+  void operator()(AVFilterGraph* g) const { avfilter_graph_free(&g); }
+};
+struct FilterInOutDeleter {
+  void operator()(AVFilterInOut* io) const { avfilter_inout_free(&io); }
+};
+struct SubtitleDeleter {
+  void operator()(AVSubtitle* s) const {
+    avsubtitle_free(s);
+    delete s;
+  }
+};
+struct DictDeleter {
+  void operator()(AVDictionary* d) const { av_dict_free(&d); }
+};
+
+using InputFormatPtr = std::unique_ptr<AVFormatContext, FormatInputDeleter>;
+using OutputFormatPtr = std::unique_ptr<AVFormatContext, FormatOutputDeleter>;
+using CodecContextPtr = std::unique_ptr<AVCodecContext, CodecContextDeleter>;
+using FramePtr = std::unique_ptr<AVFrame, FrameDeleter>;
+using PacketPtr = std::unique_ptr<AVPacket, PacketDeleter>;
+using SwsPtr = std::unique_ptr<SwsContext, SwsDeleter>;
+using SwrPtr = std::unique_ptr<SwrContext, SwrDeleter>;
+using FilterGraphPtr = std::unique_ptr<AVFilterGraph, FilterGraphDeleter>;
+using FilterInOutPtr = std::unique_ptr<AVFilterInOut, FilterInOutDeleter>;
+using SubtitlePtr = std::unique_ptr<AVSubtitle, SubtitleDeleter>;
+
+// Allocators that throw std::bad_alloc instead of returning null.
+FramePtr make_frame();
+PacketPtr make_packet();
+CodecContextPtr make_codec_context(const AVCodec* codec);
+
+// av_strerror as a std::string.
+std::string error_string(int errnum);
+
+// Throws MediaError("<what>: <libav message>") when rc < 0; returns rc otherwise.
+int check(int rc, const std::string& what);
+
+// Opens a file for demuxing and reads its stream info; MediaError names the file on failure.
+InputFormatPtr open_input(const std::string& path);
+
+// Silences libav's own logging below the given level (AV_LOG_ERROR by default), so our
+// messages are the ones users read.
+void quiet_libav_logs(int level = AV_LOG_ERROR);
+
+}  // namespace reelscale::av

@@ -1,0 +1,65 @@
+#pragma once
+// Frame-exact video decoding. A VideoReader numbers the frames of one video stream in
+// presentation order (0, 1, 2, ...) exactly as a full sequential decode yields them, and can
+// start decoding at any frame index with the same result (seek to the keyframe at or before
+// it, decode forward, drop what precedes it).
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shared/media/av_raii.hpp"
+
+namespace reelscale::media {
+
+struct VideoInfo {
+  std::string path;
+  int stream_index = -1;
+  std::string codec;            // e.g. "mpeg2video"
+  int width = 0, height = 0;
+  AVPixelFormat pix_fmt = AV_PIX_FMT_NONE;
+  AVRational time_base{0, 1};
+  AVRational frame_rate{0, 1};  // the constant frame rate
+  AVRational sample_aspect_ratio{0, 1};
+  int64_t frame_count = 0;      // from the index (exact), not the container header
+  bool interlaced_flagged = false;  // any decoded frame so far carried interlace flags
+  AVColorPrimaries color_primaries = AVCOL_PRI_UNSPECIFIED;
+  AVColorTransferCharacteristic color_trc = AVCOL_TRC_UNSPECIFIED;
+  AVColorSpace colorspace = AVCOL_SPC_UNSPECIFIED;
+  AVColorRange color_range = AVCOL_RANGE_UNSPECIFIED;
+  double duration_seconds() const {
+    return frame_rate.num ? double(frame_count) * frame_rate.den / frame_rate.num : 0.0;
+  }
+};
+
+struct VideoReaderOptions {
+  int threads = 0;           // decoder threads; 0 = libav's automatic choice
+  bool allow_vfr = false;    // false: variable frame rate sources are refused with MediaError
+};
+
+class VideoReader {
+ public:
+  explicit VideoReader(const std::string& path, VideoReaderOptions options = {});
+  ~VideoReader();
+  VideoReader(const VideoReader&) = delete;
+  VideoReader& operator=(const VideoReader&) = delete;
+
+  const VideoInfo& info() const;
+
+  // Positions the reader so that the next read() returns frame `index` (0-based).
+  // Throws MediaError when index is out of range.
+  void seek(int64_t index);
+
+  // Decodes the next frame into `frame` (replacing its contents); false at the end of the
+  // stream. frame->pts is kept as the source's; use index() for numbering.
+  bool read(av::FramePtr& frame);
+
+  // The index of the frame the next read() returns.
+  int64_t position() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace reelscale::media

@@ -1,0 +1,49 @@
+#pragma once
+// The deterministic sample "film" that exercises the whole pipeline (`reelscale make-sample`):
+// 25 fps video with hard cuts, a fade through black, a one-frame flash that is not a cut,
+// moving content (pans and zoom), grain-like noise; stereo audio with clicks on known frames;
+// a DVD bitmap subtitle track with known text. Same spec -> byte-identical output.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace reelscale::sample {
+
+struct SampleSpec {
+  double seconds = 12.0;
+  int width = 320;
+  int height = 176;
+  int fps_num = 25, fps_den = 1;
+  uint32_t seed = 1;
+};
+
+struct SubtitleTruth {
+  int64_t start_ms = 0, end_ms = 0;
+  std::string text;  // lines separated by '\n'
+};
+
+// What the generator put in the film, in frames of the video (0-based) and milliseconds.
+struct Truth {
+  SampleSpec spec;
+  int64_t frame_count = 0;
+  std::vector<int64_t> cuts;         // first frame of every scene after the first (hard cuts)
+  int64_t fade_out_start = -1;       // fade through black: frames fading to black...
+  int64_t fade_black_start = -1;     // ...fully black frames...
+  int64_t fade_in_end = -1;          // ...first frame fully faded in again
+  std::vector<int64_t> flash_frames; // single bright frames that are not cuts
+  std::vector<int64_t> click_frames; // audio clicks start at the start time of these frames
+  std::vector<SubtitleTruth> subtitles;
+  int audio_sample_rate = 48000;
+};
+
+// Writes the film (MKV: MPEG-2 video, AC-3 stereo audio, dvd_subtitle) and
+// `<out>.truth.json` (out with its extension replaced: OUT.mkv -> OUT.truth.json).
+// Returns the truth. Atomic: nothing is left at `out` on failure.
+Truth make_sample(const std::filesystem::path& out, const SampleSpec& spec);
+
+// Reads a truth file written by make_sample.
+Truth read_truth(const std::filesystem::path& truth_json);
+std::filesystem::path truth_path_for(const std::filesystem::path& film);
+
+}  // namespace reelscale::sample

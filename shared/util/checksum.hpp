@@ -1,0 +1,30 @@
+#pragma once
+// Content checksums (BLAKE2b-256 from libsodium) for shard outputs and input fingerprints.
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace reelscale {
+
+// Incremental hasher; digest() returns lowercase hex.
+class Checksum {
+ public:
+  Checksum();
+  void update(const void* data, size_t size);
+  void update(std::string_view s) { update(s.data(), s.size()); }
+  std::string hex_digest();  // finalises; call once
+
+ private:
+  alignas(64) unsigned char state_[384];
+  bool finished_ = false;
+};
+
+std::string checksum_hex(std::string_view data);
+
+// Cheap fingerprint of a large input file: its size plus hashes of its first, middle and
+// last MiB. Detects a different film without reading gigabytes.
+std::string file_fingerprint(const std::filesystem::path& path);
+
+}  // namespace reelscale

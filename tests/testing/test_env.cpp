@@ -1,0 +1,96 @@
+#include "tests/testing/test_env.hpp"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <sstream>
+
+namespace reelscale::testing {
+namespace fs = std::filesystem;
+
+std::optional<fs::path> shared_dir() {
+  const fs::path p = REELSCALE_SHARED_DIR;
+  if (fs::is_directory(p / "fixtures") || fs::is_directory(p / "media")) return p;
+  return std::nullopt;
+}
+
+fs::path source_dir() { return REELSCALE_SOURCE_DIR; }
+
+TempDir::TempDir() {
+  std::random_device rd;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    fs::path p = fs::temp_directory_path() /
+                 ("reelscale-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    std::error_code ec;
+    if (fs::create_directory(p, ec)) {
+      path_ = p;
+      return;
+    }
+  }
+  throw std::runtime_error("cannot create a temporary directory");
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+static std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+CliResult run_cli(const std::vector<std::string>& args) {
+  TempDir tmp;
+  const fs::path out_path = tmp / "stdout", err_path = tmp / "stderr";
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    std::vector<char*> argv;
+    std::string cli = REELSCALE_CLI;
+    argv.push_back(cli.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(cli.c_str(), argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out_path);
+  r.err = slurp(err_path);
+  return r;
+}
+
+fs::path cached_sample(const sample::SampleSpec& spec) {
+  static std::mutex mu;
+  static std::map<std::string, fs::path> made;
+  static TempDir dir;
+  std::lock_guard<std::mutex> lock(mu);
+  std::ostringstream key;
+  key << spec.seconds << "_" << spec.width << "x" << spec.height << "_" << spec.fps_num << "_"
+      << spec.fps_den << "_" << spec.seed;
+  auto it = made.find(key.str());
+  if (it != made.end()) return it->second;
+  const fs::path film = dir / ("sample_" + key.str() + ".mkv");
+  sample::make_sample(film, spec);
+  made[key.str()] = film;
+  return film;
+}
+
+}  // namespace reelscale::testing
