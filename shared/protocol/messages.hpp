@@ -1,0 +1,98 @@
+#pragma once
+// Coordinator <-> worker messages (docs/protocol.md). Each ZeroMQ message carries one frame:
+// a MessagePack map {"v": version, "t": type, ...fields}. Decoding is strict: anything
+// malformed, truncated, oversized, of another version or with unknown/missing/mistyped fields
+// throws ProtocolError with a reason, so a hostile or buggy peer can never crash the reader.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "shared/util/errors.hpp"
+
+namespace reelscale::protocol {
+
+constexpr int kVersion = 1;
+// Largest message the decoder accepts. Control messages are a few hundred bytes; the cut
+// list of a shard is the only variable part.
+constexpr size_t kMaxMessageBytes = 1 << 20;
+// ZMQ_MAXMSGSIZE on every socket: above it libzmq drops the connection itself. Set above the
+// decoder's limit so that moderately oversized messages are rejected and counted by us.
+constexpr int64_t kMaxWireBytes = 2 * int64_t(kMaxMessageBytes);
+constexpr size_t kMaxStringBytes = 4096;
+constexpr size_t kMaxIdBytes = 128;
+constexpr size_t kMaxCuts = 65536;
+constexpr size_t kMaxListItems = 64;
+
+struct ProtocolError : Error {
+  using Error::Error;
+};
+
+struct Ready {
+  int protocol = kVersion;
+  std::string software;        // reelscale version
+  std::string name;            // host:gpu, for people
+  int64_t pid = 0;
+  std::string gpu_name;        // "" = CPU only
+  int64_t gpu_memory_mb = 0;
+  std::vector<std::string> codecs;
+  std::vector<std::string> storage;  // storage modes the worker supports
+  std::string busy_shard;      // non-empty after a reconnect while still executing
+};
+
+struct Assign {
+  std::string shard_id;
+  int64_t attempt = 0;
+  std::string source;          // shared storage: the input path as every machine mounts it
+  int64_t context_begin = 0, emit_begin = 0, emit_end = 0, context_end = 0;
+  std::vector<int64_t> cuts;   // absolute frame numbers of scene cuts inside the context
+  std::string config_hash;
+  std::string storage = "shared";
+  std::string output_name;     // file name inside the storage dir, chosen by the coordinator
+  int64_t lease_ms = 0;
+};
+
+struct Progress {
+  std::string shard_id;
+  int64_t attempt = 0;
+  int64_t frames_done = 0;
+};
+
+struct Done {
+  std::string shard_id;
+  int64_t attempt = 0;
+  std::string output_name;     // must equal the assignment's; never used as a path as is
+  int64_t frame_count = 0;
+  std::string checksum;
+  double decode_s = 0, upscale_s = 0, encode_s = 0, total_s = 0;
+};
+
+struct Failed {
+  std::string shard_id;
+  int64_t attempt = 0;
+  std::string reason;
+  bool retryable = true;
+};
+
+struct Heartbeat {};
+
+struct Disconnect {
+  std::string reason;
+  bool reconnect = false;      // true: come back with READY; false: the job is over, exit
+};
+
+using Message = std::variant<Ready, Assign, Progress, Done, Failed, Heartbeat, Disconnect>;
+
+std::string encode(const Message& m);
+Message decode(std::string_view bytes);  // throws ProtocolError
+
+// The message's type name as on the wire ("ready", "assign", ...).
+const char* type_name(const Message& m);
+
+// Shard ids and output names travel between processes and end up in file names: only
+// [A-Za-z0-9._-], not starting with '.', at most kMaxIdBytes.
+bool is_safe_name(std::string_view s);
+
+}  // namespace reelscale::protocol
