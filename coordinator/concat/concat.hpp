@@ -1,0 +1,49 @@
+#pragma once
+// Frame-exact concatenation of shard files by packet copy (no re-encode).
+//
+// Shards are opened one at a time, so any number of them can be joined (av1an's concat keeps
+// every chunk open and fails above ~1020 chunks on the default open-file limit). Every shard is
+// checked before its packets are trusted: it exists and demuxes to the end, its codec
+// parameters equal the first shard's (same codec, size, pixel format, colour tags, extradata),
+// its frame timestamps are contiguous, its frame count is the planned one and, when the
+// sidecar gave one, its packet checksum matches. The output's timestamps are the running frame
+// index in 1/frame_rate, so the joined stream is continuous whatever each shard started at.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include <libavutil/rational.h>
+}
+
+namespace reelscale::concat {
+
+struct ShardRef {
+  std::string id;                 // names the shard in error messages (the plan's shard id)
+  std::filesystem::path file;     // <dir>/<id>.mov or .mkv
+  int64_t expected_frames = 0;
+  // BLAKE2b-256 hex of the video packets' payloads in file order (see packets_checksum());
+  // empty = not checked.
+  std::string packets_checksum;
+};
+
+struct ConcatResult {
+  std::filesystem::path file;
+  int64_t frames = 0;
+  int64_t shards = 0;
+  std::string codec;             // e.g. "prores"
+  AVRational frame_rate{0, 1};
+};
+
+// Joins `shards` in order into `out` (.mkv or .mov, written atomically). Throws MediaError
+// naming the missing, corrupt, short or mismatched shard, or the total when it differs from
+// `expected_total_frames`; nothing is left under `out` on failure.
+ConcatResult concat_shards(const std::vector<ShardRef>& shards, const std::filesystem::path& out,
+                           int64_t expected_total_frames, AVRational frame_rate);
+
+// The checksum concat verifies: BLAKE2b-256 (shared/util/checksum.hpp) over the payload bytes
+// of the first video stream's packets, in file order. Throws MediaError naming the file.
+std::string packets_checksum(const std::filesystem::path& file);
+
+}  // namespace reelscale::concat
