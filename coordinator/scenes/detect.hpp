@@ -1,0 +1,47 @@
+#pragma once
+// Scene detection over a whole video: decode, downscale, run the configured detectors
+// (PySceneDetect's SceneManager), combine their cuts, and build the scene list.
+#include <opencv2/core.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "coordinator/scenes/detectors.hpp"
+#include "coordinator/scenes/scene_list.hpp"
+#include "shared/config/config.hpp"
+
+namespace reelscale::scenes {
+
+struct DetectOptions {
+  bool stats = false;  // keep per-frame metrics (costs the edge maps of the content detector)
+  int threads = 0;     // decoder threads; 0 = libav's choice
+  bool flash_check = true;  // false: PySceneDetect's exact cuts (see ContentDetector)
+  // Called now and then with (frames decoded, frames in the video).
+  std::function<void(int64_t, int64_t)> progress;
+};
+
+// Runs the detectors of `cfg` over frames given in order; detect_scenes() feeds it decoded
+// frames, tests feed it synthetic cv::Mat sequences.
+class SceneRunner {
+ public:
+  SceneRunner(const config::Scenes& cfg, bool stats, bool flash_check = true);
+  void process(int64_t frame, const cv::Mat& bgr);
+  // Ends the pass (post-processing); frame_count is the number of frames of the video.
+  SceneDetection finish(int64_t frame_count, int64_t fps_num, int64_t fps_den);
+
+ private:
+  config::Scenes cfg_;
+  std::vector<std::unique_ptr<Detector>> detectors_;
+  std::vector<int64_t> cuts_;
+  SceneDetection result_;
+  bool keep_stats_;
+};
+
+// Throws MediaError for an unreadable or zero-frame video, ConfigError for bad settings.
+SceneDetection detect_scenes(const std::string& path, const config::Scenes& cfg,
+                             const DetectOptions& options = {});
+
+}  // namespace reelscale::scenes

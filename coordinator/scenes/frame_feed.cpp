@@ -1,0 +1,87 @@
+#include "coordinator/scenes/frame_feed.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "shared/util/errors.hpp"
+
+namespace reelscale::scenes {
+
+AnalysisSize analysis_size(int width, int height, int downscale) {
+  if (width <= 0 || height <= 0)
+    throw MediaError("invalid frame size " + std::to_string(width) + "x" + std::to_string(height));
+  if (downscale < 0) throw ConfigError("scenes.downscale: must be >= 0, got " +
+                                       std::to_string(downscale));
+  AnalysisSize s;
+  if (downscale == 0) {
+    const int long_side = std::max(width, height);
+    s.factor = long_side < 256 ? 1.0 : double(long_side) / 256.0;
+  } else {
+    s.factor = double(downscale);
+  }
+  if (s.factor > 1.0) {
+    // nearbyint: Python's round() (ties to even), as PySceneDetect sizes the resize.
+    s.width = std::max(1, int(std::nearbyint(width / s.factor)));
+    s.height = std::max(1, int(std::nearbyint(height / s.factor)));
+  } else {
+    s.width = width;
+    s.height = height;
+  }
+  return s;
+}
+
+struct FrameFeed::Impl {
+  media::VideoReader reader;
+  FrameFeedOptions opt;
+  AnalysisSize size;
+  av::FramePtr frame = av::make_frame();
+  SwsContext* sws = nullptr;  // owned; sws_getCachedContext manages reuse
+  cv::Mat out;
+  int64_t decoded = 0;
+
+  Impl(const std::string& path, const FrameFeedOptions& o)
+      : reader(path, media::VideoReaderOptions{o.threads, true}), opt(o) {
+    const auto& in = reader.info();
+    size = analysis_size(in.width, in.height, o.downscale);
+    if (o.frame_skip < 0)
+      throw ConfigError("scenes.frame_skip: must be >= 0, got " + std::to_string(o.frame_skip));
+  }
+  ~Impl() { sws_freeContext(sws); }
+};
+
+FrameFeed::FrameFeed(const std::string& path, const FrameFeedOptions& options)
+    : impl_(std::make_unique<Impl>(path, options)) {}
+FrameFeed::~FrameFeed() = default;
+
+const media::VideoInfo& FrameFeed::info() const { return impl_->reader.info(); }
+AnalysisSize FrameFeed::size() const { return impl_->size; }
+int64_t FrameFeed::frames_decoded() const { return impl_->decoded; }
+
+bool FrameFeed::next(int64_t& index, cv::Mat& bgr) {
+  Impl& m = *impl_;
+  for (;;) {
+    if (!m.reader.read(m.frame)) return false;
+    const int64_t i = m.decoded++;
+    if (m.opt.frame_skip > 0 && i % (m.opt.frame_skip + 1) != 0) continue;
+    AVFrame* f = m.frame.get();
+    // Bilinear (filter footprint scaled to the ratio) from the native format in one pass: the
+    // costly full-size BGR conversion never happens. BT.601 coefficients by default, as
+    // OpenCV's FFmpeg capture that PySceneDetect reads through.
+    m.sws = sws_getCachedContext(m.sws, f->width, f->height, AVPixelFormat(f->format),
+                                 m.size.width, m.size.height, AV_PIX_FMT_BGR24, SWS_BILINEAR,
+                                 nullptr, nullptr, nullptr);
+    if (!m.sws)
+      throw MediaError(info().path + ": frame " + std::to_string(i) +
+                       ": cannot convert pixel format " +
+                       std::to_string(f->format) + " to BGR");
+    m.out.create(m.size.height, m.size.width, CV_8UC3);
+    uint8_t* dst[4] = {m.out.data, nullptr, nullptr, nullptr};
+    int dst_stride[4] = {int(m.out.step), 0, 0, 0};
+    sws_scale(m.sws, f->data, f->linesize, 0, f->height, dst, dst_stride);
+    index = i;
+    bgr = m.out;
+    return true;
+  }
+}
+
+}  // namespace reelscale::scenes

@@ -1,0 +1,50 @@
+#pragma once
+// Decoded frames for analysis: a sequential VideoReader decode, scaled by libswscale straight
+// from the decoder's Y'CbCr to a small BGR image (no full-size RGB copy), as PySceneDetect
+// analyses frames downscaled to about 256 px on the long side.
+#include <opencv2/core.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "shared/media/video_reader.hpp"
+
+namespace reelscale::scenes {
+
+struct FrameFeedOptions {
+  int downscale = 0;   // 0 = auto (long side / 256, PySceneDetect's factor), 1 = none, N = 1/N
+  int frame_skip = 0;  // analyse 1 frame in frame_skip + 1 (all are still decoded)
+  int threads = 0;     // decoder threads; 0 = libav's choice
+};
+
+struct AnalysisSize {
+  int width = 0, height = 0;
+  double factor = 1.0;
+};
+// PySceneDetect's compute_downscale_factor + resize size: factor = long/256 (never below 1) in
+// auto mode, the integer N otherwise; size = round(w/factor) x round(h/factor), at least 1.
+AnalysisSize analysis_size(int width, int height, int downscale);
+
+class FrameFeed {
+ public:
+  FrameFeed(const std::string& path, const FrameFeedOptions& options);
+  ~FrameFeed();
+  FrameFeed(const FrameFeed&) = delete;
+  FrameFeed& operator=(const FrameFeed&) = delete;
+
+  const media::VideoInfo& info() const;
+  AnalysisSize size() const;
+
+  // The next analysed frame: its 0-based index and BGR image (CV_8UC3, overwritten by the
+  // next call). False at the end of the stream.
+  bool next(int64_t& index, cv::Mat& bgr);
+  // Frames decoded so far (skipped ones included); after the end, the video's frame count.
+  int64_t frames_decoded() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace reelscale::scenes

@@ -1,0 +1,59 @@
+#pragma once
+// The result of scene detection and its file formats: our JSON, PySceneDetect's `list-scenes`
+// CSV and its stats CSV (StatsManager.save_to_csv).
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "coordinator/scenes/detectors.hpp"
+#include "coordinator/scenes/scene.hpp"
+
+namespace reelscale::scenes {
+
+struct SceneDetection {
+  std::string input;
+  std::string input_fingerprint;     // file_fingerprint(input); "" when unknown
+  std::string settings;              // settings_key() of the config used
+  int64_t frame_count = 0;
+  int64_t fps_num = 25, fps_den = 1;
+  int analysis_width = 0, analysis_height = 0;
+  std::vector<std::string> detectors;
+  std::vector<int64_t> cuts;         // first frames of every scene after the first
+  std::vector<Scene> scenes;         // cover [0, frame_count) exactly
+  StatsTable stats;                  // per-frame metrics (only when asked for)
+  double fps() const { return fps_den ? double(fps_num) / double(fps_den) : 0.0; }
+};
+
+// PySceneDetect's FrameTimecode.get_timecode(): HH:MM:SS.mmm, rounded to the millisecond.
+std::string format_timecode(int64_t frame, int64_t fps_num, int64_t fps_den);
+double frame_seconds(int64_t frame, int64_t fps_num, int64_t fps_den);
+
+// Combines the cut lists of several detectors: sorted, cuts outside (0, frame_count) dropped,
+// and a cut closer than min_scene_len to the previously kept one dropped (the earlier wins).
+std::vector<int64_t> merge_cuts(std::vector<int64_t> cuts, int64_t frame_count,
+                                int64_t min_scene_len);
+
+// A stable string of the parameters that change the cuts (for caching scene lists).
+std::string settings_key(const config::Scenes& cfg);
+
+nlohmann::json to_json(const SceneDetection& d);
+// Reads what to_json wrote; Error naming `what` (a file name) when malformed.
+SceneDetection scene_detection_from_json(const nlohmann::json& j, const std::string& what);
+
+// PySceneDetect `list-scenes` CSV: "Timecode List:" + cut timecodes, then a row per scene with
+// 1-based start frames and inclusive 1-based end frames.
+std::string scenes_csv(const SceneDetection& d);
+// StatsManager CSV: "Frame Number,Timecode,<sorted metric keys>", 1-based frame numbers,
+// Python float repr values, "None" where a detector did not report.
+std::string stats_csv(const SceneDetection& d);
+
+void write_scenes_json(const std::filesystem::path& path, const SceneDetection& d);
+SceneDetection read_scenes_json(const std::filesystem::path& path);
+
+// Python's repr() of a float (shortest round-trip digits; "0.0", "1e-05", "inf", "nan").
+std::string python_float_repr(double v);
+
+}  // namespace reelscale::scenes
