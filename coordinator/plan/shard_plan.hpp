@@ -1,0 +1,54 @@
+#pragma once
+// The scene-aligned shard plan: which frames each worker job decodes, upscales and emits.
+//
+// Consecutive whole scenes are grouped into shards near target_frames (within
+// [min_frames, max_frames] wherever the scene lengths allow). A scene longer than max_frames
+// is split into pieces; a piece boundary falls inside a scene, so the shard decodes and
+// processes `overlap` context frames beyond it (clipped to the scene: never across a cut) to
+// give the recurrent network history, and emits only its own range. Every frame is emitted by
+// exactly one shard. Deterministic: the same scenes and settings give the same ids and ranges
+// (resume relies on it).
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "coordinator/scenes/scene.hpp"
+#include "shared/config/config.hpp"
+
+namespace reelscale::plan {
+
+struct Shard {
+  std::string id;               // "s<index:05>-<emit_begin>-<emit_end>"
+  int64_t index = 0;
+  int64_t emit_begin = 0;       // frames [emit_begin, emit_end) go to the output
+  int64_t emit_end = 0;
+  int64_t context_begin = 0;    // frames [context_begin, context_end) are decoded and processed
+  int64_t context_end = 0;
+  std::vector<int64_t> cuts;    // scene starts in (context_begin, context_end): reset the state
+  int64_t emit_frames() const { return emit_end - emit_begin; }
+  int64_t context_frames() const { return context_end - context_begin; }
+  bool operator==(const Shard& o) const;
+};
+
+struct ShardPlan {
+  int64_t frame_count = 0;
+  int64_t scene_count = 0;
+  config::Shards settings;
+  std::vector<Shard> shards;
+};
+
+// Throws ConfigError for inconsistent settings (need 1 <= min <= target <= max, overlap >= 0)
+// and Error when the scenes do not tile [0, frame_count) or frame_count is 0.
+ShardPlan plan_shards(const std::vector<scenes::Scene>& scenes, int64_t frame_count,
+                      const config::Shards& settings);
+
+nlohmann::json to_json(const ShardPlan& plan);
+// Error naming `what` when malformed.
+ShardPlan plan_from_json(const nlohmann::json& j, const std::string& what);
+
+// A fixed-width table for people: id, emit range, context range, frames, cuts.
+std::string plan_table(const ShardPlan& plan);
+
+}  // namespace reelscale::plan
