@@ -202,6 +202,9 @@ Audio decode_audio(const fs::path& file, int stream) {
     while (avcodec_receive_frame(dec.get(), frame.get()) >= 0) {
       if (first) {
         first = false;
+        char desc[128] = {0};
+        av_channel_layout_describe(&frame->ch_layout, desc, sizeof desc);
+        a.layout = desc;
         a.start_s = frame->best_effort_timestamp == AV_NOPTS_VALUE
                         ? 0.0
                         : double(frame->best_effort_timestamp) * av_q2d(st->time_base);

@@ -31,6 +31,7 @@ struct Audio {
   int channels = 2;
   std::vector<float> samples;  // interleaved, [-1, 1]
   double start_s = 0;          // pts of the first sample
+  std::string layout;          // channel layout of the decoded frames, e.g. "5.1"
   size_t frames() const { return samples.size() / static_cast<size_t>(channels); }
   double duration_s() const { return double(frames()) / rate; }
 };

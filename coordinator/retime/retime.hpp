@@ -1,0 +1,99 @@
+#pragma once
+// Retiming from the source frame rate to the target (25 -> 24, 25 -> 24000/1001, any ratio).
+//
+// Every frame is kept and shown 1/target s, so all times stretch by the factor
+// source/target (25/24: a 60 s scene lasts 62.5 s). Video is remuxed with rewritten
+// timestamps; audio is decoded, stretched (pitch kept with atempo, or resampled like a
+// telecine speed-down) and re-encoded; subtitle and chapter times are multiplied by the same
+// factor. docs/media.md has the maths.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "coordinator/retime/srt.hpp"
+#include "shared/config/config.hpp"
+
+extern "C" {
+#include <libavutil/rational.h>
+}
+
+namespace reelscale::retime {
+
+using Rational = config::Rational;
+
+// The factor applied to every time: source_fps / target_fps, reduced (25/24 for 25 -> 24).
+Rational time_factor(Rational source_fps, Rational target_fps);
+
+// t * ratio rounded to the nearest integer, halves away from zero; exact for any int64 t
+// whose result fits (128-bit intermediate).
+int64_t rescale_exact(int64_t t, Rational ratio);
+// Milliseconds: retime_ms(60000, {25, 24}) == 62500.
+int64_t retime_ms(int64_t t_ms, Rational ratio);
+
+std::vector<srt::SubtitleEvent> retime_events(const std::vector<srt::SubtitleEvent>& events, Rational ratio);
+// Parses, scales and writes back SRT text; `name` names the source in parse errors.
+std::string retime_srt(std::string_view srt_text, Rational ratio, const std::string& name = "<srt>");
+
+struct Chapter {
+  int64_t start_ms = 0, end_ms = 0;
+  std::string title;
+  bool operator==(const Chapter& o) const {
+    return start_ms == o.start_ms && end_ms == o.end_ms && title == o.title;
+  }
+};
+std::vector<Chapter> retime_chapters(const std::vector<Chapter>& chapters, Rational ratio);
+// The chapters of a media file, in milliseconds. MediaError names the file.
+std::vector<Chapter> read_chapters(const std::filesystem::path& file);
+
+// ---- video ----
+struct VideoRetimeResult {
+  int64_t frames = 0;
+  AVRational frame_rate{0, 1};
+  double duration_s = 0;  // frames / target
+};
+// Packet-copies the first video stream of `in` into `out` (.mkv/.mov, atomic) with frame i at
+// i/target_fps. `source_fps` {0,1} = the stream's own rate (needed to number the frames).
+VideoRetimeResult retime_video(const std::filesystem::path& in, const std::filesystem::path& out,
+                               AVRational target_fps, AVRational source_fps = {0, 1});
+
+// ---- audio ----
+struct AudioRetimeOptions {
+  Rational source_fps{25, 1};
+  Rational target_fps{24, 1};
+  std::string mode = "pitch";  // pitch: atempo (pitch kept) | resample: speed change, pitch follows
+  std::string codec = "flac";  // flac | ac3 | aac
+  int64_t bit_rate = 0;        // ac3/aac; 0 = by channel count (ac3 448k/640k, aac 128k per pair)
+};
+struct AudioRetimeResult {
+  std::filesystem::path file;
+  int source_stream = -1;
+  std::string language;
+  int sample_rate = 0;
+  int channels = 0;
+  int64_t samples = 0;     // written, per channel
+  double duration_s = 0;   // samples / sample_rate
+};
+// Decodes audio stream `stream_index` (absolute index) of `in`, retimes it and writes one
+// audio track to `out` (.mka/.mkv; .mov with aac/ac3), keeping the channel layout and the
+// language/title tags. MediaError names `in` when the stream is missing or not audio.
+AudioRetimeResult retime_audio(const std::filesystem::path& in, int stream_index,
+                               const std::filesystem::path& out, const AudioRetimeOptions& options);
+
+// The audio streams of `in` picked by `select` ("all", absolute stream indices, or ISO 639
+// language codes as tagged). MediaError names `in` and the selector that matched nothing.
+std::vector<int> select_audio_streams(const std::filesystem::path& in, const std::vector<std::string>& select);
+
+// ---- bitmap subtitles ----
+// Copies subtitle stream `stream_index` of `in` (dvd_subtitle, hdmv_pgs_subtitle,
+// dvb_subtitle) into `out` (.mks/.mkv) with pts and durations multiplied by `ratio`. DVD
+// subtitle packets carry their display/hide delays inside (SP_DCSQ dates): those are scaled
+// too, or every subtitle would vanish 4 % early. Returns the packets copied.
+int64_t retime_bitmap_subtitles(const std::filesystem::path& in, int stream_index,
+                                const std::filesystem::path& out, Rational ratio);
+
+// Scales the control-sequence dates of one DVD subtitle packet in place; false when the packet
+// is malformed (it is then left as far as it was parsed).
+bool scale_dvdsub_dates(uint8_t* data, int size, Rational ratio);
+
+}  // namespace reelscale::retime
