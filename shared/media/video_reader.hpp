@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "shared/media/av_raii.hpp"
+#include "shared/media/frame_index.hpp"
 
 namespace reelscale::media {
 
@@ -23,6 +24,8 @@ struct VideoInfo {
   AVRational sample_aspect_ratio{0, 1};
   int64_t frame_count = 0;      // from the index (exact), not the container header
   bool interlaced_flagged = false;  // any decoded frame so far carried interlace flags
+  AVFieldOrder field_order = AV_FIELD_UNKNOWN;  // as the stream declares it
+  std::string container;        // demuxer name, e.g. "mpeg", "matroska,webm"
   AVColorPrimaries color_primaries = AVCOL_PRI_UNSPECIFIED;
   AVColorTransferCharacteristic color_trc = AVCOL_TRC_UNSPECIFIED;
   AVColorSpace colorspace = AVCOL_SPC_UNSPECIFIED;
@@ -50,12 +53,21 @@ class VideoReader {
   // Throws MediaError when index is out of range.
   void seek(int64_t index);
 
-  // Decodes the next frame into `frame` (replacing its contents); false at the end of the
-  // stream. frame->pts is kept as the source's; use index() for numbering.
+  // Decodes the next frame into `frame` (replacing its contents, allocating it when null);
+  // false at the end of the stream. frame->pts is the frame's timestamp in the index (the
+  // source's pts; computed from the rate where the source has none); use position() for
+  // numbering. A file that ends early (truncated) returns false before frame_count frames;
+  // a frame in the middle that cannot be decoded throws MediaError naming file and frame.
   bool read(av::FramePtr& frame);
 
   // The index of the frame the next read() returns.
   int64_t position() const;
+
+  // The frame index (decode order, timestamps, keyframes) the reader numbers frames by.
+  const FrameIndex& index() const;
+
+  // The video stream's codec parameters (for consumers that build filters or probe).
+  const AVCodecParameters* codec_parameters() const;
 
  private:
   struct Impl;

@@ -1,0 +1,269 @@
+#include "shared/media/frame_index.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "shared/util/errors.hpp"
+#include "shared/util/log.hpp"
+
+namespace reelscale::media {
+
+int64_t FrameIndex::frame_of_ts(int64_t ts) const {
+  // Presentation order is strictly increasing in ts, so a binary search over it is exact.
+  size_t lo = 0, hi = decode_of.size();
+  while (lo < hi) {
+    const size_t mid = (lo + hi) / 2;
+    const int64_t v = packets[size_t(decode_of[mid])].ts;
+    if (v == ts) return int64_t(mid);
+    if (v < ts)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return -1;
+}
+
+int64_t FrameIndex::keyframe_for(int64_t i, int earlier) const {
+  if (i < 0 || i >= frame_count()) return -1;
+  const int64_t d = decode_of[size_t(i)];
+  const int64_t t = packets[size_t(d)].ts;
+  auto it = std::upper_bound(keyframes.begin(), keyframes.end(), d);
+  while (it != keyframes.begin()) {
+    --it;
+    if (packets[size_t(*it)].ts <= t && earlier-- == 0) return *it;
+  }
+  return -1;
+}
+
+namespace {
+
+// Whether a packet's picture is shown at its decode time (a B-picture, or any picture of a
+// stream without reordering), from the codec's parser: no decoding, just the headers.
+class PictureTypes {
+ public:
+  explicit PictureTypes(const AVCodecParameters* par) {
+    parser_ = av_parser_init(par->codec_id);
+    if (!parser_) return;
+    parser_->flags |= PARSER_FLAG_COMPLETE_FRAMES;
+    ctx_ = av::make_codec_context(nullptr);
+    if (avcodec_parameters_to_context(ctx_.get(), par) < 0) ctx_.reset();
+  }
+  ~PictureTypes() {
+    if (parser_) av_parser_close(parser_);
+  }
+  PictureTypes(const PictureTypes&) = delete;
+  PictureTypes& operator=(const PictureTypes&) = delete;
+
+  // AV_PICTURE_TYPE_NONE when unknown.
+  AVPictureType type(const AVPacket* pkt) {
+    if (!parser_ || !ctx_) return AV_PICTURE_TYPE_NONE;
+    uint8_t* out = nullptr;
+    int out_size = 0;
+    av_parser_parse2(parser_, ctx_.get(), &out, &out_size, pkt->data, pkt->size, AV_NOPTS_VALUE,
+                     AV_NOPTS_VALUE, pkt->pos);
+    return out_size > 0 ? AVPictureType(parser_->pict_type) : AV_PICTURE_TYPE_NONE;
+  }
+
+ private:
+  AVCodecParserContext* parser_ = nullptr;
+  av::CodecContextPtr ctx_;
+};
+
+// Rates films and DVDs use; a measured rate this close to one of them is that rate exactly
+// (timestamps in milliseconds cannot express 24000/1001 by themselves).
+AVRational snap_rate(double fps) {
+  static const AVRational common[] = {{24000, 1001}, {24, 1}, {25, 1},  {30000, 1001},
+                                      {30, 1},       {48, 1}, {50, 1},  {60000, 1001},
+                                      {60, 1},       {100, 1}, {120, 1}, {240, 1}};
+  for (AVRational r : common)
+    if (std::fabs(av_q2d(r) - fps) <= av_q2d(r) * 1e-3) return r;
+  return av_d2q(fps, 100000);
+}
+
+}  // namespace
+
+void analyse_timing(FrameIndex& index, AVRational declared) {
+  const double tb = av_q2d(index.time_base);
+  const int64_t n = index.frame_count();
+  const bool declared_ok = declared.num > 0 && declared.den > 0;
+  index.vfr = false;
+  index.vfr_detail.clear();
+  if (n < 2 || tb <= 0) {
+    index.frame_rate = declared_ok ? declared : AVRational{25, 1};
+    index.frame_duration_ticks = 1.0 / (av_q2d(index.frame_rate) * tb);
+    return;
+  }
+  std::vector<int64_t> deltas(size_t(n - 1));
+  for (int64_t i = 1; i < n; ++i) deltas[size_t(i - 1)] = index.ts_of(i) - index.ts_of(i - 1);
+  std::vector<int64_t> sorted = deltas;
+  std::nth_element(sorted.begin(), sorted.begin() + long(sorted.size() / 2), sorted.end());
+  const double median = double(sorted[sorted.size() / 2]);
+
+  // Timestamps are rounded to the time base, so one tick of jitter is not a rate change.
+  auto tolerance = [](double nominal) { return std::max(1.0 + 1e-9, nominal * 0.005); };
+  double nominal = median;
+  AVRational rate = snap_rate(1.0 / (median * tb));
+  if (declared_ok) {
+    const double d = 1.0 / (av_q2d(declared) * tb);
+    if (std::fabs(d - median) <= tolerance(d)) rate = declared;
+  }
+  nominal = 1.0 / (av_q2d(rate) * tb);
+  if (std::fabs(nominal - median) > tolerance(nominal)) nominal = median;
+
+  for (size_t i = 0; i < deltas.size(); ++i) {
+    if (std::fabs(double(deltas[i]) - nominal) > tolerance(nominal)) {
+      index.vfr = true;
+      index.vfr_detail = "frame " + std::to_string(i) + " lasts " +
+                         std::to_string(double(deltas[i]) * tb * 1000.0) + " ms where " +
+                         std::to_string(av_q2d(rate)) + " fps means " +
+                         std::to_string(nominal * tb * 1000.0) + " ms";
+      break;
+    }
+  }
+  const double span = double(index.ts_of(n - 1) - index.ts_of(0));
+  if (!index.vfr && std::fabs(span - double(n - 1) * nominal) > nominal / 2) {
+    index.vfr = true;
+    index.vfr_detail = "the timestamps drift from " + std::to_string(av_q2d(rate)) +
+                       " fps by " + std::to_string((span - double(n - 1) * nominal) * tb) +
+                       " s over " + std::to_string(n) + " frames";
+  }
+  if (index.vfr) {
+    // For sources read anyway (allow_vfr), report the average rate.
+    rate = av_d2q(double(n - 1) / (span * tb), 1000000);
+    nominal = span / double(n - 1);
+  }
+  index.frame_rate = rate;
+  index.frame_duration_ticks = nominal;
+}
+
+FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::string& path) {
+  FrameIndex index;
+  index.path = path;
+  index.stream_index = stream_index;
+  AVStream* st = fmt->streams[stream_index];
+  index.time_base = st->time_base;
+
+  av::PacketPtr pkt = av::make_packet();
+  std::vector<int64_t> durations;
+  std::vector<AVPictureType> types;  // parsed only for packets without a pts
+  std::unique_ptr<PictureTypes> parser;
+  for (;;) {
+    const int rc = av_read_frame(fmt, pkt.get());
+    if (rc == AVERROR_EOF) break;
+    if (rc < 0) {
+      // A damaged or truncated file: index what came before the damage.
+      spdlog::warn("{}: reading stopped after {} video packets: {}", path, index.packets.size(),
+                   av::error_string(rc));
+      break;
+    }
+    if (pkt->stream_index == stream_index && pkt->size > 0 &&
+        !(pkt->flags & AV_PKT_FLAG_DISCARD)) {
+      PacketEntry e;
+      e.pts = pkt->pts;
+      e.dts = pkt->dts;
+      e.pos = pkt->pos;
+      e.size = pkt->size;
+      e.keyframe = pkt->flags & AV_PKT_FLAG_KEY;
+      index.packets.push_back(e);
+      durations.push_back(pkt->duration);
+      AVPictureType t = AV_PICTURE_TYPE_NONE;
+      if (e.pts == AV_NOPTS_VALUE) {
+        if (!parser) parser = std::make_unique<PictureTypes>(st->codecpar);
+        t = parser->type(pkt.get());
+      }
+      types.push_back(t);
+    }
+    av_packet_unref(pkt.get());
+  }
+  if (index.packets.empty()) return index;
+
+  AVRational declared = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
+  const double tb = av_q2d(index.time_base);
+  const double declared_ticks =
+      declared.num > 0 && tb > 0 ? 1.0 / (av_q2d(declared) * tb) : 0.0;
+
+  // Presentation timestamps: pts where the container has one. MPEG program streams often
+  // leave it out (one PES carrying two pictures): with a one-picture reorder delay (MPEG-1/2,
+  // MPEG-4 part 2), a B-picture is shown at its dts, and a reference picture at the dts of the
+  // next reference picture. Otherwise the dts, and without either one frame after the
+  // previous packet.
+  const AVCodecID id = st->codecpar->codec_id;
+  const bool one_delay = id == AV_CODEC_ID_MPEG1VIDEO || id == AV_CODEC_ID_MPEG2VIDEO ||
+                         id == AV_CODEC_ID_MPEG4 || id == AV_CODEC_ID_VC1;
+  bool delayed = st->codecpar->video_delay > 0;
+  for (const PacketEntry& e : index.packets)
+    if (e.pts != AV_NOPTS_VALUE && e.dts != AV_NOPTS_VALUE && e.pts != e.dts) delayed = true;
+  auto shown_at_dts = [&](size_t i) {
+    const PacketEntry& e = index.packets[i];
+    if (e.pts != AV_NOPTS_VALUE) return e.dts != AV_NOPTS_VALUE && e.pts == e.dts;
+    return types[i] == AV_PICTURE_TYPE_B;
+  };
+  for (size_t i = 0; i < index.packets.size(); ++i) {
+    PacketEntry& e = index.packets[i];
+    if (e.pts != AV_NOPTS_VALUE) {
+      e.ts = e.pts;
+      continue;
+    }
+    e.ts_computed = true;
+    index.any_ts_computed = true;
+    if (e.dts != AV_NOPTS_VALUE) {
+      e.ts = e.dts;
+      if (one_delay && delayed && !shown_at_dts(i)) {
+        size_t j = i + 1;
+        while (j < index.packets.size() && shown_at_dts(j)) ++j;
+        if (j < index.packets.size() && index.packets[j].dts != AV_NOPTS_VALUE)
+          e.ts = index.packets[j].dts;
+        else  // the last reference picture follows the B-pictures decoded after it
+          e.ts = e.dts + int64_t(j - i) * std::max<int64_t>(1, llround(declared_ticks));
+      }
+    } else {
+      const int64_t step =
+          durations[i] > 0 ? durations[i] : std::max<int64_t>(1, llround(declared_ticks));
+      e.ts = i ? index.packets[i - 1].ts + step : 0;
+    }
+  }
+
+  // Decoding can only start at a keyframe. Without any keyframe flag (some containers never
+  // set them) the first packet is taken as one, so decoding starts at the beginning.
+  auto first_key = std::find_if(index.packets.begin(), index.packets.end(),
+                                [](const PacketEntry& e) { return e.keyframe; });
+  if (first_key == index.packets.end()) {
+    first_key = index.packets.begin();
+    first_key->keyframe = true;
+  }
+  const auto k0 = size_t(first_key - index.packets.begin());
+  const int64_t t0 = index.packets[k0].ts;
+
+  // Frames: packets from the first keyframe on that are not shown before it (the leading
+  // pictures of an open GOP at the start of the file reference a GOP that is not there).
+  std::vector<int64_t> used;
+  for (size_t i = k0; i < index.packets.size(); ++i)
+    if (index.packets[i].ts >= t0) used.push_back(int64_t(i));
+  std::stable_sort(used.begin(), used.end(), [&](int64_t a, int64_t b) {
+    return index.packets[size_t(a)].ts < index.packets[size_t(b)].ts;
+  });
+  // Duplicate timestamps (broken muxers) would make two frames indistinguishable; the reader
+  // feeds the decoder these timestamps, so nudging them apart keeps numbering exact.
+  for (size_t j = 1; j < used.size(); ++j) {
+    PacketEntry& e = index.packets[size_t(used[j])];
+    const int64_t prev = index.packets[size_t(used[j - 1])].ts;
+    if (e.ts <= prev) {
+      e.ts = prev + 1;
+      e.ts_computed = true;
+      index.any_ts_computed = true;
+    }
+  }
+  index.decode_of = used;
+  for (size_t j = 0; j < used.size(); ++j) index.packets[size_t(used[j])].frame = int64_t(j);
+  for (size_t i = k0; i < index.packets.size(); ++i)
+    if (index.packets[i].keyframe && index.packets[i].frame >= 0)
+      index.keyframes.push_back(int64_t(i));
+  if (index.any_ts_computed)
+    spdlog::debug("{}: some video packets carry no usable timestamp; computed from the rate",
+                  path);
+  analyse_timing(index, declared);
+  return index;
+}
+
+}  // namespace reelscale::media

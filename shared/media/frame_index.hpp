@@ -1,0 +1,62 @@
+#pragma once
+// The exact frame index of one video stream, built by demuxing only (no decoding): every
+// packet's timestamps, keyframe flag and byte position in decode order, and the presentation
+// order obtained by sorting on presentation timestamps. VideoReader numbers frames with it.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "shared/media/av_raii.hpp"
+
+namespace reelscale::media {
+
+struct PacketEntry {
+  int64_t pts = AV_NOPTS_VALUE;  // as demuxed (AV_NOPTS_VALUE when absent)
+  int64_t dts = AV_NOPTS_VALUE;
+  int64_t pos = -1;              // byte position, -1 when unknown
+  int size = 0;                  // bytes: with pos, recognises the packet after a seek
+  int64_t ts = AV_NOPTS_VALUE;   // presentation timestamp used for ordering (pts, else dts,
+                                 // else computed from the frame rate)
+  bool keyframe = false;
+  bool ts_computed = false;      // ts did not come from the container
+  int64_t frame = -1;            // presentation index; -1 for packets that yield no frame of
+                                 // ours (before the first keyframe, or leading pictures of it)
+};
+
+struct FrameIndex {
+  std::string path;
+  int stream_index = -1;
+  AVRational time_base{0, 1};
+  AVRational frame_rate{0, 1};       // constant rate (for VFR sources: the average)
+  double frame_duration_ticks = 0;   // nominal frame duration in time_base units
+  bool vfr = false;
+  std::string vfr_detail;            // where the timing is irregular (for the error message)
+  std::vector<PacketEntry> packets;  // every video packet, decode order
+  std::vector<int64_t> decode_of;    // presentation index -> decode index in `packets`
+  std::vector<int64_t> keyframes;    // decode indices of usable keyframes, ascending
+  bool any_ts_computed = false;
+
+  int64_t frame_count() const { return int64_t(decode_of.size()); }
+  int64_t first_used_packet() const { return keyframes.empty() ? 0 : keyframes.front(); }
+  // The timestamp of presentation index i.
+  int64_t ts_of(int64_t i) const { return packets[size_t(decode_of[size_t(i)])].ts; }
+  // Presentation index of a timestamp, -1 when no frame has it.
+  int64_t frame_of_ts(int64_t ts) const;
+  // Decode index of the keyframe to start decoding at for frame i: the last keyframe in
+  // decode order that precedes the frame's packet and whose timestamp is <= the frame's
+  // (an open GOP's leading pictures are shown before their keyframe and need the previous
+  // GOP). `earlier` > 0 steps back that many more keyframes (a retry after a failed landing);
+  // returns -1 when there is none.
+  int64_t keyframe_for(int64_t i, int earlier = 0) const;
+};
+
+// Scans the stream's packets from the start of an opened input (which it consumes: reopen or
+// seek before reading again). `stream_index` must be a video stream. Never throws for bad data
+// past the first packets: a truncated or damaged file gives the index of what is readable.
+FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::string& path);
+
+// Chooses the frame rate from the sorted timestamps and the stream's declared rates, and
+// flags variable frame rate. Exposed for tests.
+void analyse_timing(FrameIndex& index, AVRational declared_rate);
+
+}  // namespace reelscale::media

@@ -1,0 +1,58 @@
+#pragma once
+// Synthetic test clips, written through libavcodec/libavformat (never by spawning ffmpeg), so
+// every suite can make the media it needs in a temp dir. Content is deterministic per frame and
+// carries the frame number in its pixels (16 bits as bright/dark blocks in a band at the top
+// of the picture), so a test can tell which frame a decoder returned.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "shared/media/av_raii.hpp"
+
+namespace reelscale::media::test_media {
+
+struct ClipSpec {
+  std::string codec = "mpeg2video";   // encoder: mpeg2video | libx264 | ffv1 | ...
+  std::string container = "matroska"; // muxer: matroska | mp4 | mov | mpeg (MPEG-PS) | vob | mpegts
+  int width = 160, height = 96;
+  int frames = 48;
+  int gop = 12;                       // keyframe interval
+  int b_frames = 2;                   // consecutive B-frames (0 = none)
+  bool open_gop = false;              // libx264: open GOP (mpeg2video's GOPs are open anyway)
+  AVRational fps{25, 1};
+  AVRational sar{1, 1};
+  bool interlaced = false;            // flagged TFF interlaced; the fields show different instants
+  bool flag_interlaced = true;        // with interlaced: false writes combed content unflagged
+  int bar_rows = 0;                   // black letterbox bars: this many rows at top and bottom
+  AVColorPrimaries primaries = AVCOL_PRI_UNSPECIFIED;
+  AVColorTransferCharacteristic transfer = AVCOL_TRC_UNSPECIFIED;
+  AVColorSpace colorspace = AVCOL_SPC_UNSPECIFIED;
+  AVColorRange range = AVCOL_RANGE_MPEG;
+  // Variable frame rate: per-frame durations in milliseconds (the encoder then uses a 1/1000
+  // time base); empty = constant `fps`. Needs an encoder that accepts any time base (libx264).
+  std::vector<int> frame_durations_ms;
+  int quality = 3;                    // mpeg2video qscale / libx264 crf*6 (lower = better)
+  std::string language;               // optional language tag on the video stream
+  bool with_audio = false;            // a stereo 48 kHz MP2 track tagged `audio_language`
+  std::string audio_language = "eng";
+  bool with_subtitle = false;         // a SubRip track with one event (matroska only)
+  std::string subtitle_language = "fre";
+  int chapters = 0;                   // chapters evenly spread over the clip
+};
+
+// Writes the clip; throws MediaError naming the file on failure. frames = 0 writes a file with
+// a video stream and no frames.
+void write_clip(const std::filesystem::path& path, const ClipSpec& spec);
+
+// Draws frame `n` of the clip into a YUV420P frame of the spec's size (allocates it when empty).
+void draw_frame(AVFrame* frame, int64_t n, const ClipSpec& spec);
+
+// The frame number carried by a decoded frame of a clip (any 8-bit YUV or gray format, same
+// geometry as written), or -1 when the band cannot be read.
+int64_t read_frame_number(const AVFrame* frame, int bar_rows = 0);
+
+// A content hash (FNV-1a 64) of a frame's visible pixels, independent of line padding.
+uint64_t frame_hash(const AVFrame* frame);
+
+}  // namespace reelscale::media::test_media

@@ -1,0 +1,335 @@
+#include "shared/media/video_reader.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "shared/util/errors.hpp"
+#include "shared/util/log.hpp"
+
+namespace reelscale::media {
+namespace {
+
+// How many further keyframes back a seek tries when its landing frame is wrong (an open GOP
+// whose pictures reference the previous one) before decoding from the start.
+constexpr int kMaxSeekRetries = 3;
+
+// Packets the reader numbers: the same filter the index applied.
+bool indexed(const AVPacket* p, int stream) {
+  return p->stream_index == stream && p->size > 0 && !(p->flags & AV_PKT_FLAG_DISCARD);
+}
+
+}  // namespace
+
+struct VideoReader::Impl {
+  std::string path;
+  VideoReaderOptions options;
+  VideoInfo info;
+  FrameIndex index;
+  av::InputFormatPtr fmt;
+  av::CodecContextPtr dec;
+  av::PacketPtr pkt = av::make_packet();
+  av::PacketPtr pending = av::make_packet();  // a packet read ahead (the seek's keyframe)
+  bool has_pending = false;
+  av::FramePtr tmp = av::make_frame();
+  bool byte_seek = false;
+
+  int64_t next_decode = 0;  // decode index of the next packet the demuxer yields
+  int64_t pos = 0;          // presentation index the next read() returns
+  int64_t last_out = -1;    // presentation index of the last frame out of the decoder
+  bool demux_done = false;  // the decoder has been sent its end-of-stream
+  bool verify = false;      // the next frame >= pos is a seek's landing: check it
+  int64_t seek_target = 0;
+  int seek_attempt = 0;
+  bool warned_short = false;
+
+  void open_demuxer() {
+    fmt = av::open_input(path);
+    if (index.stream_index >= int(fmt->nb_streams))
+      throw MediaError(path + ": the video stream disappeared on reopening");
+    next_decode = 0;
+    has_pending = false;
+    demux_done = false;
+  }
+
+  // The next indexed packet of our stream into `out`; false at the end of the file (or at a
+  // read error: a truncated file ends there).
+  bool read_video_packet(AVPacket* out) {
+    for (;;) {
+      av_packet_unref(out);
+      const int rc = av_read_frame(fmt.get(), out);
+      if (rc < 0) {
+        if (rc != AVERROR_EOF)
+          spdlog::debug("{}: reading stopped: {}", path, av::error_string(rc));
+        return false;
+      }
+      if (indexed(out, index.stream_index)) return true;
+    }
+  }
+
+  // Sends the next packet to the decoder (or the end of stream); false once nothing is left.
+  bool feed() {
+    if (demux_done) return false;
+    for (;;) {
+      bool have;
+      if (has_pending) {
+        av_packet_unref(pkt.get());
+        av_packet_move_ref(pkt.get(), pending.get());
+        has_pending = false;
+        have = true;
+      } else {
+        have = read_video_packet(pkt.get());
+      }
+      const int64_t d = next_decode;
+      if (!have || d >= int64_t(index.packets.size())) {
+        avcodec_send_packet(dec.get(), nullptr);
+        demux_done = true;
+        return false;
+      }
+      ++next_decode;
+      if (d < index.first_used_packet()) continue;  // nothing decodes before the first keyframe
+      const PacketEntry& e = index.packets[size_t(d)];
+      // The decoder carries a packet's pts to the picture it holds, so feeding the index's
+      // timestamps numbers every frame exactly even where the container's are odd or missing.
+      // Packets that are no frame of ours get distinct timestamps no frame has.
+      pkt->pts = e.frame >= 0 ? e.ts : INT64_MIN / 2 + d;
+      pkt->dts = AV_NOPTS_VALUE;
+      const int rc = avcodec_send_packet(dec.get(), pkt.get());
+      if (rc < 0 && rc != AVERROR(EAGAIN))
+        spdlog::warn("{}: damaged video packet {} (pts {}): {}", path, d, e.ts,
+                     av::error_string(rc));
+      return true;
+    }
+  }
+
+  // The packet a seek aims at to reach packet k: the nearest one at or before k that the
+  // demuxer labels with a byte position (MPEG-PS gives none to the second picture of a PES).
+  int64_t anchor_for(int64_t k) const {
+    for (int64_t a = k; a >= 0 && a > k - 1000; --a)
+      if (index.packets[size_t(a)].pos >= 0) return a;
+    return -1;
+  }
+
+  // After a container seek, reads ahead to the anchor packet (recognised by position and
+  // size, or by timestamps where positions are unknown), then counts on to packet k. False
+  // when the seek landed after it or the packets do not match the index.
+  bool align(int64_t anchor, int64_t k) {
+    const PacketEntry& a = index.packets[size_t(anchor)];
+    for (int n = 0;; ++n) {
+      if (n > 100000 || !read_video_packet(pending.get())) return false;
+      const AVPacket* p = pending.get();
+      int cmp;
+      if (a.pos >= 0 && p->pos >= 0)
+        cmp = p->pos < a.pos ? -1 : p->pos > a.pos;
+      else if (a.dts != AV_NOPTS_VALUE && p->dts != AV_NOPTS_VALUE)
+        cmp = p->dts < a.dts ? -1 : p->dts > a.dts;
+      else if (a.pts != AV_NOPTS_VALUE && p->pts != AV_NOPTS_VALUE)
+        cmp = p->pts < a.pts ? -1 : p->pts > a.pts;
+      else
+        return false;
+      if (cmp > 0) return false;
+      if (cmp == 0) break;
+    }
+    if (pending->size != a.size) return false;
+    for (int64_t d = anchor + 1; d <= k; ++d)
+      if (!read_video_packet(pending.get()) || pending->size != index.packets[size_t(d)].size)
+        return false;
+    has_pending = true;
+    next_decode = k;
+    return true;
+  }
+
+  // Positions the demuxer so that the next packet fed is decode index k (a keyframe).
+  void position_at(int64_t k) {
+    avcodec_flush_buffers(dec.get());
+    demux_done = false;
+    has_pending = false;
+    last_out = -1;
+    if (k > index.first_used_packet()) {
+      const PacketEntry& e = index.packets[size_t(k)];
+      const int64_t anchor = byte_seek ? anchor_for(k) : k;
+      int rc = -1;
+      if (byte_seek && anchor >= 0) {
+        // Start one positioned packet early so the parser has synchronised by the anchor.
+        int64_t at = index.packets[size_t(anchor)].pos;
+        const int64_t before = anchor > 0 ? anchor_for(anchor - 1) : -1;
+        if (before >= 0) at = std::min(at, index.packets[size_t(before)].pos);
+        rc = av_seek_frame(fmt.get(), -1, at, AVSEEK_FLAG_BYTE);
+      } else if (!byte_seek) {
+        int64_t ts = e.pts;
+        if (e.dts != AV_NOPTS_VALUE && (ts == AV_NOPTS_VALUE || e.dts < ts)) ts = e.dts;
+        if (ts != AV_NOPTS_VALUE)
+          rc = av_seek_frame(fmt.get(), index.stream_index, ts, AVSEEK_FLAG_BACKWARD);
+      }
+      if (rc >= 0 && align(anchor, k)) return;
+      spdlog::debug("{}: container seek to packet {} missed; reading from the start", path, k);
+    }
+    // Exact by construction: from the start, packets are counted as the index counted them.
+    open_demuxer();
+    while (next_decode < k) {
+      if (!read_video_packet(pkt.get()))
+        throw MediaError(path + ": the file ended before video packet " + std::to_string(k) +
+                         " on re-reading (did it change?)");
+      ++next_decode;
+    }
+  }
+
+  // A seek's landing frame was wrong: start from an earlier keyframe. False when there is none.
+  bool retry_seek() {
+    ++seek_attempt;
+    int64_t k = seek_attempt <= kMaxSeekRetries ? index.keyframe_for(seek_target, seek_attempt)
+                                                : -1;
+    if (k < 0) {
+      if (seek_attempt > kMaxSeekRetries + 1) return false;
+      seek_attempt = kMaxSeekRetries + 1;
+      k = index.first_used_packet();
+    }
+    spdlog::debug("{}: seek to frame {} landed wrong; retrying from packet {}", path,
+                  seek_target, k);
+    position_at(k);
+    pos = seek_target;
+    return true;
+  }
+
+  bool read(av::FramePtr& out) {
+    for (;;) {
+      const int rc = avcodec_receive_frame(dec.get(), tmp.get());
+      if (rc == AVERROR(EAGAIN)) {
+        feed();
+        continue;
+      }
+      if (rc == AVERROR_EOF) {
+        if (verify && retry_seek()) continue;
+        if (pos < index.frame_count() && !warned_short) {
+          warned_short = true;
+          spdlog::warn("{}: video ends after frame {} of {} (truncated or damaged file)", path,
+                       pos, index.frame_count());
+        }
+        return false;
+      }
+      if (rc < 0)
+        throw MediaError(path + ": decoding video frame " + std::to_string(pos) + ": " +
+                         av::error_string(rc));
+      const int64_t p = tmp->pts == AV_NOPTS_VALUE ? last_out + 1 : index.frame_of_ts(tmp->pts);
+      if (p < 0) {  // a picture we do not number (leading picture of an open GOP)
+        av_frame_unref(tmp.get());
+        continue;
+      }
+      last_out = p;
+      if (p < pos) {
+        av_frame_unref(tmp.get());
+        continue;
+      }
+      if (verify) {
+        const bool corrupt = (tmp->flags & AV_FRAME_FLAG_CORRUPT) || tmp->decode_error_flags;
+        if ((p != pos || corrupt) && retry_seek()) {
+          av_frame_unref(tmp.get());
+          continue;
+        }
+        verify = false;
+      }
+      if (p > pos)
+        throw MediaError(path + ": video frame " + std::to_string(pos) +
+                         " cannot be decoded (the decoder skipped to frame " + std::to_string(p) +
+                         "; damaged data?)");
+      if (tmp->interlaced_frame) info.interlaced_flagged = true;
+      if (!out) out = av::make_frame();
+      av_frame_unref(out.get());
+      av_frame_move_ref(out.get(), tmp.get());
+      pos = p + 1;
+      return true;
+    }
+  }
+
+  void seek(int64_t i) {
+    if (i < 0 || i >= index.frame_count())
+      throw MediaError(path + ": frame " + std::to_string(i) + " is out of range (the video has " +
+                       std::to_string(index.frame_count()) + " frames)");
+    const int64_t k = index.keyframe_for(i);
+    // Decoding on from here is exact too, and cheaper when the keyframe a seek would start at
+    // has already been passed.
+    if (i >= pos && k < next_decode && !demux_done) {
+      pos = i;
+      return;
+    }
+    seek_target = i;
+    seek_attempt = 0;
+    position_at(k);
+    pos = i;
+    verify = true;
+  }
+};
+
+VideoReader::VideoReader(const std::string& path, VideoReaderOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.path = path;
+  m.options = options;
+  m.fmt = av::open_input(path);
+  const AVCodec* codec = nullptr;
+  const int si = av_find_best_stream(m.fmt.get(), AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+  if (si == AVERROR_STREAM_NOT_FOUND) throw MediaError(path + ": no video stream");
+  if (si < 0 || !codec) {
+    const int any = av_find_best_stream(m.fmt.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+    const char* name =
+        any >= 0 ? avcodec_get_name(m.fmt->streams[any]->codecpar->codec_id) : "unknown";
+    throw MediaError(path + ": unsupported video codec " + name);
+  }
+  AVStream* st = m.fmt->streams[si];
+
+  m.index = build_frame_index(m.fmt.get(), si, path);
+  if (m.index.frame_count() == 0) throw MediaError(path + ": no video frames");
+  if (m.index.vfr && !options.allow_vfr)
+    throw MediaError(path + ": variable frame rate video (" + m.index.vfr_detail +
+                     "); convert it to a constant rate first (preprocess.vfr: convert)");
+
+  m.dec = av::make_codec_context(codec);
+  av::check(avcodec_parameters_to_context(m.dec.get(), st->codecpar),
+            path + ": video decoder parameters");
+  m.dec->thread_count = options.threads;
+  m.dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  m.dec->pkt_timebase = st->time_base;
+  const int rc = avcodec_open2(m.dec.get(), codec, nullptr);
+  if (rc < 0)
+    throw MediaError(path + ": cannot open the " + codec->name + " decoder: " +
+                     av::error_string(rc));
+
+  const char* fmt_name = m.fmt->iformat->name;
+  m.byte_seek = !(m.fmt->iformat->flags & AVFMT_NO_BYTE_SEEK) &&
+                (std::strcmp(fmt_name, "mpeg") == 0 || std::strcmp(fmt_name, "mpegts") == 0 ||
+                 std::strcmp(fmt_name, "mpegvideo") == 0);
+
+  VideoInfo& vi = m.info;
+  vi.path = path;
+  vi.stream_index = si;
+  vi.codec = avcodec_get_name(st->codecpar->codec_id);
+  vi.width = st->codecpar->width;
+  vi.height = st->codecpar->height;
+  vi.pix_fmt = AVPixelFormat(st->codecpar->format);
+  vi.time_base = st->time_base;
+  vi.frame_rate = m.index.frame_rate;
+  vi.sample_aspect_ratio = av_guess_sample_aspect_ratio(m.fmt.get(), st, nullptr);
+  if (vi.sample_aspect_ratio.num <= 0) vi.sample_aspect_ratio = {1, 1};
+  vi.frame_count = m.index.frame_count();
+  vi.field_order = st->codecpar->field_order;
+  vi.container = fmt_name;
+  vi.color_primaries = st->codecpar->color_primaries;
+  vi.color_trc = st->codecpar->color_trc;
+  vi.colorspace = st->codecpar->color_space;
+  vi.color_range = st->codecpar->color_range;
+
+  // The scan consumed the demuxer; decoding starts from a fresh one.
+  m.open_demuxer();
+}
+
+VideoReader::~VideoReader() = default;
+
+const VideoInfo& VideoReader::info() const { return impl_->info; }
+void VideoReader::seek(int64_t index) { impl_->seek(index); }
+bool VideoReader::read(av::FramePtr& frame) { return impl_->read(frame); }
+int64_t VideoReader::position() const { return impl_->pos; }
+const FrameIndex& VideoReader::index() const { return impl_->index; }
+const AVCodecParameters* VideoReader::codec_parameters() const {
+  return impl_->fmt->streams[impl_->index.stream_index]->codecpar;
+}
+
+}  // namespace reelscale::media
