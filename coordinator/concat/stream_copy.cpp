@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <new>
 
 extern "C" {
 #include <libavutil/pixdesc.h>
@@ -56,6 +57,10 @@ void copy_stream_tags(const AVStream* from, AVStream* to) {
 
 void open_and_write_header(AVFormatContext* out, const fs::path& file, const std::string& label,
                            AVDictionary** opts) {
+  // The muxer reopens its file by url for MOV's faststart pass.
+  av_freep(&out->url);
+  out->url = av_strdup(file.c_str());
+  if (!out->url) throw std::bad_alloc();
   if (!(out->oformat->flags & AVFMT_NOFILE)) {
     const int rc = avio_open(&out->pb, file.c_str(), AVIO_FLAG_WRITE);
     if (rc < 0) throw MediaError(label + ": cannot create " + file.string() + ": " + av::error_string(rc));

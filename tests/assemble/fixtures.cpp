@@ -257,4 +257,56 @@ double stream_duration_s(const fs::path& file, AVMediaType type, int nth) {
   return double(hi - lo) * av_q2d(in->streams[idx]->time_base);
 }
 
+void write_dvdsub(const fs::path& file, int64_t start_ms, int64_t duration_ms) {
+  const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_DVD_SUBTITLE);
+  if (!codec) throw std::runtime_error("no dvdsub encoder");
+  auto enc = av::make_codec_context(codec);
+  enc->width = 720;
+  enc->height = 576;
+  enc->time_base = {1, 1000};
+  check(avcodec_open2(enc.get(), codec, nullptr), "dvdsub");
+  std::vector<uint8_t> pixels(64 * 16);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>((i / 7) % 2 ? 1 : 3);
+  uint32_t palette[4] = {0x00000000, 0xFFFFFFFF, 0xFF000000, 0xFF808080};
+  AVSubtitleRect rect{};
+  rect.x = 100;
+  rect.y = 500;
+  rect.w = 64;
+  rect.h = 16;
+  rect.nb_colors = 4;
+  rect.type = SUBTITLE_BITMAP;
+  rect.data[0] = pixels.data();
+  rect.linesize[0] = 64;
+  rect.data[1] = reinterpret_cast<uint8_t*>(palette);
+  rect.linesize[1] = 16;
+  AVSubtitleRect* rects[1] = {&rect};
+  AVSubtitle sub{};
+  sub.start_display_time = 0;
+  sub.end_display_time = static_cast<uint32_t>(duration_ms);
+  sub.num_rects = 1;
+  sub.rects = rects;
+  sub.pts = start_ms * 1000;
+  std::vector<uint8_t> buf(65536);
+  const int size = avcodec_encode_subtitle(enc.get(), buf.data(), static_cast<int>(buf.size()), &sub);
+  check(size, "encode dvdsub");
+
+  AVFormatContext* raw = nullptr;
+  check(avformat_alloc_output_context2(&raw, nullptr, "matroska", nullptr), "dvdsub");
+  av::OutputFormatPtr oc(raw);
+  AVStream* st = avformat_new_stream(oc.get(), nullptr);
+  check(avcodec_parameters_from_context(st->codecpar, enc.get()), "dvdsub");
+  st->time_base = {1, 1000};
+  av_dict_set(&st->metadata, "language", "eng", 0);
+  check(avio_open(&oc->pb, file.c_str(), AVIO_FLAG_WRITE), "dvdsub");
+  check(avformat_write_header(oc.get(), nullptr), "dvdsub");
+  auto pkt = av::make_packet();
+  check(av_new_packet(pkt.get(), size), "dvdsub");
+  std::copy(buf.begin(), buf.begin() + size, pkt->data);
+  pkt->pts = pkt->dts = av_rescale_q(start_ms, {1, 1000}, st->time_base);
+  pkt->duration = av_rescale_q(duration_ms, {1, 1000}, st->time_base);
+  check(av_interleaved_write_frame(oc.get(), pkt.get()), "dvdsub");
+  check(av_write_trailer(oc.get()), "dvdsub");
+}
+
+
 }  // namespace reelscale::testing::assemble

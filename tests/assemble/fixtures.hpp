@@ -43,4 +43,8 @@ Audio decode_audio(const std::filesystem::path& file, int stream = -1);
 // Durations read back by demuxing: end of the last packet minus start of the first, seconds.
 double stream_duration_s(const std::filesystem::path& file, AVMediaType type, int nth = 0);
 
+// One DVD subtitle (a small bitmap made by libavcodec's dvdsub encoder) in a Matroska file,
+// shown at start_ms for duration_ms, tagged "eng".
+void write_dvdsub(const std::filesystem::path& file, int64_t start_ms, int64_t duration_ms);
+
 }  // namespace reelscale::testing::assemble

@@ -236,58 +236,6 @@ TEST(RetimeAudio, MissingOrWrongTracksNameTheFile) {
   EXPECT_EQ(retime::select_audio_streams(dir / "a.mka", {"all"}), std::vector<int>{0});
 }
 
-// A DVD subtitle made with libavcodec's dvdsub encoder: shown at 10 s for 2 s.
-void write_dvdsub(const fs::path& file) {
-  const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_DVD_SUBTITLE);
-  ASSERT_NE(codec, nullptr);
-  auto enc = av::make_codec_context(codec);
-  enc->width = 720;
-  enc->height = 576;
-  enc->time_base = {1, 1000};
-  ASSERT_GE(avcodec_open2(enc.get(), codec, nullptr), 0);
-  std::vector<uint8_t> pixels(64 * 16);
-  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>((i / 7) % 2 ? 1 : 3);
-  uint32_t palette[4] = {0x00000000, 0xFFFFFFFF, 0xFF000000, 0xFF808080};
-  AVSubtitleRect rect{};
-  rect.x = 100;
-  rect.y = 500;
-  rect.w = 64;
-  rect.h = 16;
-  rect.nb_colors = 4;
-  rect.type = SUBTITLE_BITMAP;
-  rect.data[0] = pixels.data();
-  rect.linesize[0] = 64;
-  rect.data[1] = reinterpret_cast<uint8_t*>(palette);
-  rect.linesize[1] = 16;
-  AVSubtitleRect* rects[1] = {&rect};
-  AVSubtitle sub{};
-  sub.start_display_time = 0;
-  sub.end_display_time = 2000;
-  sub.num_rects = 1;
-  sub.rects = rects;
-  sub.pts = 10 * AV_TIME_BASE;
-  std::vector<uint8_t> buf(65536);
-  const int size = avcodec_encode_subtitle(enc.get(), buf.data(), static_cast<int>(buf.size()), &sub);
-  ASSERT_GT(size, 0);
-
-  AVFormatContext* raw = nullptr;
-  ASSERT_GE(avformat_alloc_output_context2(&raw, nullptr, "matroska", nullptr), 0);
-  av::OutputFormatPtr oc(raw);
-  AVStream* st = avformat_new_stream(oc.get(), nullptr);
-  ASSERT_GE(avcodec_parameters_from_context(st->codecpar, enc.get()), 0);
-  st->time_base = {1, 1000};
-  av_dict_set(&st->metadata, "language", "eng", 0);
-  ASSERT_GE(avio_open(&oc->pb, file.c_str(), AVIO_FLAG_WRITE), 0);
-  ASSERT_GE(avformat_write_header(oc.get(), nullptr), 0);
-  auto pkt = av::make_packet();
-  ASSERT_GE(av_new_packet(pkt.get(), size), 0);
-  std::copy(buf.begin(), buf.begin() + size, pkt->data);
-  pkt->pts = pkt->dts = av_rescale_q(10000, {1, 1000}, st->time_base);
-  pkt->duration = av_rescale_q(2000, {1, 1000}, st->time_base);
-  ASSERT_GE(av_interleaved_write_frame(oc.get(), pkt.get()), 0);
-  ASSERT_GE(av_write_trailer(oc.get()), 0);
-}
-
 struct DecodedSub {
   int64_t pts_ms = -1;
   uint32_t start = 0, end = 0;
@@ -318,7 +266,7 @@ DecodedSub decode_first_sub(const fs::path& file) {
 
 TEST(RetimeSubtitles, DvdSubtitlePacketsAndTheirInnerDatesScale) {
   TempDir dir;
-  write_dvdsub(dir / "in.mks");
+  write_dvdsub(dir / "in.mks", 10000, 2000);
   const DecodedSub before = decode_first_sub(dir / "in.mks");
   ASSERT_EQ(before.pts_ms, 10000);
   ASSERT_GT(before.end, 1900u);
