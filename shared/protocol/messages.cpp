@@ -145,7 +145,7 @@ json to_json(const Assign& m) {
           {"context_begin", m.context_begin}, {"emit_begin", m.emit_begin},
           {"emit_end", m.emit_end}, {"context_end", m.context_end}, {"cuts", m.cuts},
           {"config_hash", m.config_hash}, {"storage", m.storage},
-          {"output_name", m.output_name}, {"lease_ms", m.lease_ms}};
+          {"output_dir", m.output_dir}, {"output_name", m.output_name}, {"lease_ms", m.lease_ms}};
 }
 json to_json(const Progress& m) {
   return {{"t", "progress"}, {"shard_id", m.shard_id}, {"attempt", m.attempt},
@@ -197,6 +197,7 @@ Message from_fields(const std::string& t, Fields& f) {
     m.config_hash = f.str("config_hash", kMaxIdBytes);
     m.storage = f.str("storage", 16);
     if (m.storage != "shared" && m.storage != "stream") f.fail("storage", "not shared|stream");
+    m.output_dir = f.str("output_dir");
     m.output_name = f.name("output_name");
     m.lease_ms = f.i64("lease_ms", 1, int64_t(1) << 40);
     return m;

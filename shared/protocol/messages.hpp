@@ -50,7 +50,8 @@ struct Assign {
   std::vector<int64_t> cuts;   // absolute frame numbers of scene cuts inside the context
   std::string config_hash;
   std::string storage = "shared";
-  std::string output_name;     // file name inside the storage dir, chosen by the coordinator
+  std::string output_dir;      // shared storage: the shard directory as every machine mounts it
+  std::string output_name;     // file name inside output_dir, chosen by the coordinator
   int64_t lease_ms = 0;
 };
 

@@ -1,0 +1,403 @@
+#include "coordinator/dispatch/dispatcher.hpp"
+
+#include <sys/resource.h>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+
+#include "coordinator/dispatch/scheduler.hpp"
+#include "coordinator/dispatch/zap.hpp"
+#include "shared/protocol/keys.hpp"
+#include "shared/util/errors.hpp"
+#include "shared/util/log.hpp"
+
+namespace reelscale::dispatch {
+namespace fs = std::filesystem;
+using protocol::Message;
+
+DispatchOptions dispatch_options(const config::Config& c, const std::string& config_hash,
+                                 const std::string& input_fingerprint) {
+  DispatchOptions o;
+  o.endpoint = c.workers.endpoint;
+  o.security = c.workers.security;
+  o.keys_dir = c.workers.keys_dir.empty() ? fs::path(c.work_dir) / "keys" : fs::path(c.workers.keys_dir);
+  o.allow_plaintext_nonlocal = c.workers.allow_plaintext_nonlocal;
+  o.heartbeat_ms = c.workers.heartbeat_ms;
+  o.liveness = c.workers.liveness;
+  o.max_attempts = c.workers.max_attempts;
+  o.storage_mode = c.storage.mode;
+  o.storage_dir = c.storage.dir.empty() ? fs::path(c.work_dir) / "shards" : fs::path(c.storage.dir);
+  o.source = fs::absolute(c.input).string();
+  o.input_fingerprint = input_fingerprint;
+  o.config_hash = config_hash;
+  o.output_ext = c.encode.codec == "ffv1" ? ".mkv" : ".mov";
+  return o;
+}
+
+bool is_loopback_endpoint(const std::string& e) {
+  if (e.rfind("ipc://", 0) == 0 || e.rfind("inproc://", 0) == 0) return true;
+  if (e.rfind("tcp://", 0) != 0) return false;
+  std::string host = e.substr(6, e.rfind(':') == std::string::npos ? std::string::npos : e.rfind(':') - 6);
+  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]" || host == "::1";
+}
+
+namespace {
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+double thread_cpu_s() {
+  rusage u{};
+  getrusage(RUSAGE_THREAD, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+std::string random_tag() {
+  static const char* hex = "0123456789abcdef";
+  std::random_device rd;
+  std::string s;
+  for (int i = 0; i < 6; ++i) s += hex[rd() % 16];
+  return s;
+}
+
+struct WorkerState {
+  std::string name;                // unique per connection: "<ready.name>#<n>"
+  int64_t pid = 0;
+  int64_t expiry_ms = 0;           // steady clock
+  std::optional<Lease> lease;      // the assignment it is working on
+  std::string busy_shard;          // reconnected mid-shard: not idle until it reports that shard
+};
+
+class Broker {
+ public:
+  Broker(const DispatchOptions& o, ledger::Ledger& l, ShardVerifier& v, Observer* obs)
+      : opts_(o), ledger_(l), verifier_(v), obs_(obs ? obs : &null_observer_),
+        sched_(l, SchedulerOptions{o.max_attempts, o.lease_base_ms, o.lease_ms_per_frame,
+                                   o.tail_duplication, 2, o.output_ext, random_tag()}) {}
+
+  DispatchResult run(const std::vector<ledger::ShardSpec>& plan);
+
+ private:
+  void setup_socket();
+  void handle(zmq::message_t& identity, zmq::message_t& body);
+  void on_ready(const std::string& id, const protocol::Ready& r);
+  void on_done(const std::string& id, const std::string& worker, const protocol::Done& d);
+  void on_failed(const std::string& id, const std::string& worker, const protocol::Failed& f);
+  void lose(const std::string& id, const std::string& reason);
+  void send(const std::string& id, const Message& m);
+  void tick();
+  void assign_idle();
+  void finish_lease(const std::string& id, const std::string& shard, int64_t attempt);
+  void remove_quietly(const fs::path& p);
+
+  const DispatchOptions& opts_;
+  ledger::Ledger& ledger_;
+  ShardVerifier& verifier_;
+  Observer null_observer_;
+  Observer* obs_;
+  Scheduler sched_;
+  zmq::context_t ctx_;
+  std::unique_ptr<ZapHandler> zap_;
+  std::unique_ptr<zmq::socket_t> router_;
+  std::map<std::string, WorkerState> workers_;  // by ZeroMQ routing id
+  int64_t joined_ = 0;
+  DispatchResult res_;
+};
+
+void Broker::setup_socket() {
+  router_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::router);
+  zmq::socket_t& r = *router_;
+  r.set(zmq::sockopt::linger, 500);  // lets the final DISCONNECTs leave
+  r.set(zmq::sockopt::maxmsgsize, protocol::kMaxWireBytes);
+  r.set(zmq::sockopt::router_mandatory, 1);
+  if (opts_.security == "curve") {
+    auto allowed = protocol::read_allowlist(opts_.keys_dir / "authorized_workers");
+    auto keys = protocol::read_keypair(opts_.keys_dir, "coordinator");
+    // The handler binds before the ROUTER does: a CURVE socket with no handler admits anyone.
+    zap_ = std::make_unique<ZapHandler>(ctx_, std::move(allowed),
+                                        [this](const std::string& k, const std::string& a) {
+                                          obs_->denied(k, a);
+                                        });
+    r.set(zmq::sockopt::curve_server, 1);
+    r.set(zmq::sockopt::curve_secretkey, keys.secret_z85);
+    r.set(zmq::sockopt::zap_domain, "reelscale");
+  } else if (opts_.security == "none") {
+    if (!is_loopback_endpoint(opts_.endpoint) && !opts_.allow_plaintext_nonlocal)
+      throw ConfigError("workers.endpoint " + opts_.endpoint +
+                        ": security 'none' binds only loopback; set workers.security: curve, or "
+                        "workers.allow_plaintext_nonlocal: true on a trusted network");
+  } else {
+    throw ConfigError("workers.security: '" + opts_.security + "' is not curve|none");
+  }
+  try {
+    r.bind(opts_.endpoint);
+  } catch (const zmq::error_t& e) {
+    throw Error("coordinator: cannot bind " + opts_.endpoint + ": " + e.what());
+  }
+  std::string bound = r.get(zmq::sockopt::last_endpoint);
+  spdlog::info("coordinator listening on {} (security {})", bound, opts_.security);
+  obs_->bound(bound);
+}
+
+void Broker::send(const std::string& id, const Message& m) {
+  std::string bytes = protocol::encode(m);
+  try {
+    std::array<zmq::const_buffer, 2> parts = {zmq::buffer(id), zmq::buffer(bytes)};
+    if (!zmq::send_multipart(*router_, parts, zmq::send_flags::dontwait))
+      spdlog::warn("coordinator: queue to a worker full; {} dropped", protocol::type_name(m));
+  } catch (const zmq::error_t& e) {
+    // EHOSTUNREACH: the peer is gone; liveness will notice if we still track it.
+    spdlog::debug("coordinator: cannot send {}: {}", protocol::type_name(m), e.what());
+  }
+}
+
+void Broker::remove_quietly(const fs::path& p) {
+  std::error_code ec;
+  fs::remove(p, ec);
+}
+
+void Broker::finish_lease(const std::string& id, const std::string& shard, int64_t attempt) {
+  auto it = workers_.find(id);
+  if (it == workers_.end()) return;
+  auto& w = it->second;
+  if (w.lease && w.lease->shard_id == shard && w.lease->attempt == attempt) w.lease.reset();
+  if (w.busy_shard == shard) w.busy_shard.clear();
+}
+
+void Broker::on_ready(const std::string& id, const protocol::Ready& r) {
+  auto [it, fresh] = workers_.try_emplace(id);
+  WorkerState& w = it->second;
+  if (fresh) {
+    w.name = (r.name.empty() ? std::string("worker") : r.name.substr(0, 64)) + "#" +
+             std::to_string(++joined_);
+    ++res_.workers_joined;
+  }
+  w.pid = r.pid;
+  w.busy_shard = r.busy_shard;
+  w.expiry_ms = steady_ms() + int64_t(opts_.heartbeat_ms) * opts_.liveness;
+  spdlog::info("worker {} joined (pid {}, gpu '{}', {} MiB, software {})", w.name, r.pid,
+               r.gpu_name, r.gpu_memory_mb, r.software);
+  ledger_.event("", w.name, "worker-joined", r.gpu_name);
+  obs_->worker_joined(w.name, r);
+}
+
+void Broker::on_done(const std::string& id, const std::string& worker, const protocol::Done& d) {
+  finish_lease(id, d.shard_id, d.attempt);
+  auto issued = sched_.issued_output(d.shard_id, d.attempt);
+  auto spec = sched_.spec(d.shard_id);
+  if (!issued || !spec || *issued != d.output_name) {
+    // Not an output this run asked for: never touch a path a worker names on its own.
+    ++res_.ignored_results;
+    obs_->result_ignored(d.shard_id, worker, "unknown attempt");
+    return;
+  }
+  fs::path path = opts_.storage_dir / *issued;
+  std::string verdict = verifier_.verify(*spec, path, d.frame_count, d.checksum);
+  Outcome o = sched_.completed(worker, d.shard_id, d.attempt, verdict, path.string(), d.frame_count,
+                               d.checksum);
+  if (o == Outcome::accepted) {
+    spdlog::info("shard {} done by {} ({} frames, {:.1f} s)", d.shard_id, worker, d.frame_count,
+                 d.total_s);
+    obs_->shard_done(d.shard_id, worker);
+    return;
+  }
+  ++res_.ignored_results;
+  std::string why = verdict.empty() ? to_string(o) : verdict + " (" + to_string(o) + ")";
+  spdlog::warn("result for shard {} from {} not used: {}", d.shard_id, worker, why);
+  obs_->result_ignored(d.shard_id, worker, why);
+  remove_quietly(path);  // a losing copy or a bad file: our own name, safe to remove
+  if (o == Outcome::failed) obs_->shard_failed(d.shard_id, verdict);
+}
+
+void Broker::on_failed(const std::string& id, const std::string& worker, const protocol::Failed& f) {
+  finish_lease(id, f.shard_id, f.attempt);
+  Outcome o = sched_.failed(worker, f.shard_id, f.attempt, f.reason, f.retryable);
+  spdlog::warn("shard {} failed on {}: {} ({})", f.shard_id, worker, f.reason, to_string(o));
+  if (o == Outcome::failed) obs_->shard_failed(f.shard_id, f.reason);
+}
+
+void Broker::lose(const std::string& id, const std::string& reason) {
+  auto it = workers_.find(id);
+  if (it == workers_.end()) return;
+  std::string name = it->second.name;
+  workers_.erase(it);
+  ++res_.workers_lost;
+  auto shards = sched_.worker_lost(name, reason);
+  spdlog::warn("worker {} lost ({}); {} shard(s) requeued", name, reason, shards.size());
+  ledger_.event("", name, "worker-lost", reason);
+  obs_->worker_lost(name, reason);
+}
+
+void Broker::handle(zmq::message_t& identity, zmq::message_t& body) {
+  ++res_.messages;
+  std::string id = identity.to_string();
+  Message m;
+  try {
+    m = protocol::decode(body.to_string_view());
+  } catch (const protocol::ProtocolError& e) {
+    ++res_.rejected_messages;
+    if (res_.rejected_messages <= 20) spdlog::warn("dropped a message: {}", e.what());
+    obs_->message_rejected(e.what());
+    return;
+  }
+  auto it = workers_.find(id);
+  if (auto* r = std::get_if<protocol::Ready>(&m)) {
+    on_ready(id, *r);
+    return;
+  }
+  if (it == workers_.end()) {
+    // A worker we declared dead (or from before a restart). Its result may still be the first
+    // valid one; then it must introduce itself again.
+    if (auto* d = std::get_if<protocol::Done>(&m)) on_done(id, "unregistered", *d);
+    if (auto* f = std::get_if<protocol::Failed>(&m)) on_failed(id, "unregistered", *f);
+    if (!std::holds_alternative<protocol::Disconnect>(m))
+      send(id, protocol::Disconnect{"unknown worker: send READY", true});
+    return;
+  }
+  WorkerState& w = it->second;
+  w.expiry_ms = steady_ms() + int64_t(opts_.heartbeat_ms) * opts_.liveness;
+  std::string name = w.name;
+  std::visit(
+      [&](auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, protocol::Progress>) {
+          sched_.progress(x.shard_id, x.frames_done);
+          obs_->progress(x.shard_id, x.frames_done);
+        } else if constexpr (std::is_same_v<T, protocol::Done>) {
+          on_done(id, name, x);
+        } else if constexpr (std::is_same_v<T, protocol::Failed>) {
+          on_failed(id, name, x);
+        } else if constexpr (std::is_same_v<T, protocol::Disconnect>) {
+          lose(id, "disconnected: " + x.reason);
+        } else if constexpr (std::is_same_v<T, protocol::Assign>) {
+          ++res_.rejected_messages;
+          obs_->message_rejected("assign from a worker");
+        }
+      },
+      m);
+}
+
+void Broker::assign_idle() {
+  for (auto& [id, w] : workers_) {
+    if (w.lease || !w.busy_shard.empty()) continue;
+    auto lease = sched_.next(w.name, ledger::now_ms());
+    if (!lease) return;  // nothing to hand out to anyone
+    auto spec = *sched_.spec(lease->shard_id);
+    protocol::Assign a;
+    a.shard_id = spec.id;
+    a.attempt = lease->attempt;
+    a.source = opts_.source;
+    a.context_begin = spec.context_begin;
+    a.emit_begin = spec.emit_begin;
+    a.emit_end = spec.emit_end;
+    a.context_end = spec.context_end;
+    a.cuts = spec.cuts;
+    a.config_hash = opts_.config_hash;
+    a.storage = opts_.storage_mode;
+    a.output_dir = opts_.storage_dir.string();
+    a.output_name = lease->output_name;
+    a.lease_ms = lease->deadline_ms - ledger::now_ms();
+    w.lease = lease;
+    if (lease->duplicate) ++res_.duplicates;
+    spdlog::debug("shard {} attempt {} -> {}{}", a.shard_id, a.attempt, w.name,
+                  lease->duplicate ? " (tail duplicate)" : "");
+    send(id, a);
+    obs_->assigned(a.shard_id, w.name, w.pid, lease->duplicate);
+  }
+}
+
+void Broker::tick() {
+  int64_t now = steady_ms();
+  std::vector<std::string> dead;
+  for (auto& [id, w] : workers_) {
+    if (w.expiry_ms < now) dead.push_back(id);
+  }
+  for (const auto& id : dead) lose(id, "no heartbeat for " + std::to_string(opts_.liveness) + " intervals");
+  for (const auto& [worker, shard] : sched_.expire(ledger::now_ms())) {
+    spdlog::warn("lease of shard {} on {} expired; requeued", shard, worker);
+    // The worker stays busy until it reports; its late result is handled like any other.
+  }
+  for (auto& [id, w] : workers_) send(id, protocol::Heartbeat{});
+}
+
+DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
+  double cpu0 = thread_cpu_s();
+  if (opts_.storage_mode != "shared")
+    throw ConfigError("storage.mode '" + opts_.storage_mode +
+                      "' is not implemented yet (only 'shared'; see docs/operations.md)");
+  fs::create_directories(opts_.storage_dir);
+  res_.resume = ledger_.sync(opts_.input_fingerprint, opts_.config_hash, plan);
+  // A shard done in an earlier run counts only if its output still verifies.
+  for (const auto& row : ledger_.shards()) {
+    if (row.state != ledger::State::done) continue;
+    std::string why = verifier_.verify(row.spec, row.output, row.frame_count, row.checksum);
+    if (!why.empty()) {
+      spdlog::warn("shard {} was done but its output no longer verifies: {}", row.spec.id, why);
+      ledger_.invalidate(row.spec.id, "resume: " + why);
+      ++res_.resume_rejected;
+    }
+  }
+  sched_.load(ledger_.shards());
+  spdlog::info("dispatch: {} shards, {} already done, {} failed, {} to do", plan.size(),
+               sched_.done(), sched_.failed_count(), sched_.pending());
+
+  setup_socket();
+  int64_t next_beat = steady_ms() + opts_.heartbeat_ms;
+  while (!sched_.finished()) {
+    if (opts_.stop && opts_.stop->load()) {
+      res_.stopped = true;
+      break;
+    }
+    int64_t wait = std::max<int64_t>(0, next_beat - steady_ms());
+    // Bounded so that the stop flag is seen promptly even with a long heartbeat.
+    zmq::pollitem_t item{router_->handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(std::min<int64_t>(wait, 200)));
+    for (int n = 0; n < 10000 && (item.revents & ZMQ_POLLIN); ++n) {
+      std::vector<zmq::message_t> parts;
+      if (!zmq::recv_multipart(*router_, std::back_inserter(parts), zmq::recv_flags::dontwait))
+        break;
+      if (parts.size() != 2) {
+        ++res_.rejected_messages;
+        obs_->message_rejected("expected 1 frame, got " + std::to_string(parts.size() - 1));
+        continue;
+      }
+      handle(parts[0], parts[1]);
+    }
+    if (steady_ms() >= next_beat) {
+      tick();
+      next_beat = steady_ms() + opts_.heartbeat_ms;
+    }
+    assign_idle();
+  }
+  for (auto& [id, w] : workers_)
+    send(id, protocol::Disconnect{res_.stopped ? "coordinator stopping" : "job complete",
+                                  res_.stopped});
+  res_.done = sched_.done();
+  res_.failed = sched_.failed_count();
+  res_.failed_shards = sched_.failed_ids();
+  res_.denied = zap_ ? zap_->denied() : 0;
+  res_.cpu_s = thread_cpu_s() - cpu0;
+  router_.reset();
+  zap_.reset();
+  return res_;
+}
+
+}  // namespace
+
+DispatchResult run_dispatch(const DispatchOptions& opts, ledger::Ledger& ledger,
+                            const std::vector<ledger::ShardSpec>& plan, ShardVerifier& verifier,
+                            Observer* observer) {
+  Broker b(opts, ledger, verifier, observer);
+  return b.run(plan);
+}
+
+}  // namespace reelscale::dispatch

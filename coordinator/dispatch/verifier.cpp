@@ -1,0 +1,26 @@
+#include "coordinator/dispatch/verifier.hpp"
+
+#include "shared/protocol/fake_shard.hpp"
+#include "shared/util/errors.hpp"
+
+namespace reelscale::dispatch {
+
+std::string FakeShardVerifier::verify(const ledger::ShardSpec& shard,
+                                      const std::filesystem::path& path, int64_t frame_count,
+                                      const std::string& checksum) {
+  try {
+    auto f = protocol::fake::read(path);
+    if (f.frame_count != shard.frames())
+      return path.string() + ": " + std::to_string(f.frame_count) + " frames, shard has " +
+             std::to_string(shard.frames());
+    if (f.frame_count != frame_count)
+      return path.string() + ": worker reported " + std::to_string(frame_count) + " frames, file has " +
+             std::to_string(f.frame_count);
+    if (f.checksum != checksum) return path.string() + ": checksum differs from the worker's report";
+    return "";
+  } catch (const MediaError& e) {
+    return e.what();
+  }
+}
+
+}  // namespace reelscale::dispatch

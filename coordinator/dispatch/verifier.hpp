@@ -1,0 +1,29 @@
+#pragma once
+// How the coordinator checks a shard output before it counts as done (after a worker reports
+// it, and again on resume). The real one re-reads the encoded shard and its sidecar
+// (media_verifier.hpp); the fake one reads the test-only fake shard format.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "coordinator/ledger/ledger.hpp"
+
+namespace reelscale::dispatch {
+
+class ShardVerifier {
+ public:
+  virtual ~ShardVerifier() = default;
+  // "" when the output at `path` holds exactly the shard's frames with this checksum;
+  // otherwise what is wrong. Must not throw for a bad file (only for a broken environment).
+  virtual std::string verify(const ledger::ShardSpec& shard, const std::filesystem::path& path,
+                             int64_t frame_count, const std::string& checksum) = 0;
+};
+
+// TEST-ONLY: verifies files written by the fake executor (shared/protocol/fake_shard.hpp).
+class FakeShardVerifier : public ShardVerifier {
+ public:
+  std::string verify(const ledger::ShardSpec& shard, const std::filesystem::path& path,
+                     int64_t frame_count, const std::string& checksum) override;
+};
+
+}  // namespace reelscale::dispatch
