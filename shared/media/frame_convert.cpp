@@ -1,0 +1,293 @@
+#include "shared/media/frame_convert.hpp"
+
+extern "C" {
+#include <libavutil/imgutils.h>
+#include <libavutil/pixdesc.h>
+}
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "shared/util/errors.hpp"
+
+namespace reelscale::media {
+namespace {
+
+bool is_rgb(AVPixelFormat f) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(f);
+  return d && (d->flags & AV_PIX_FMT_FLAG_RGB);
+}
+
+bool is_jpeg_format(AVPixelFormat f) {
+  return f == AV_PIX_FMT_YUVJ420P || f == AV_PIX_FMT_YUVJ422P || f == AV_PIX_FMT_YUVJ444P ||
+         f == AV_PIX_FMT_YUVJ440P || f == AV_PIX_FMT_YUVJ411P;
+}
+
+// Luma coefficients (Kr, Kb) of the matrices films come in.
+void luma_coefficients(AVColorSpace m, double& kr, double& kb) {
+  switch (m) {
+    case AVCOL_SPC_BT709: kr = 0.2126; kb = 0.0722; return;
+    case AVCOL_SPC_BT470BG:
+    case AVCOL_SPC_SMPTE170M: kr = 0.299; kb = 0.114; return;
+    case AVCOL_SPC_FCC: kr = 0.30; kb = 0.11; return;
+    case AVCOL_SPC_SMPTE240M: kr = 0.212; kb = 0.087; return;
+    case AVCOL_SPC_BT2020_NCL: kr = 0.2627; kb = 0.0593; return;
+    default:
+      throw MediaError(std::string("unsupported colour matrix ") +
+                       (av_color_space_name(m) ? av_color_space_name(m) : "?") +
+                       " (supported: bt709, bt470bg, smpte170m, fcc, smpte240m, bt2020nc)");
+  }
+}
+
+// Formats whose samples av_read_image_line2 reads as plain integers.
+bool directly_readable(const AVPixFmtDescriptor* d) {
+  return d && !(d->flags & (AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BITSTREAM |
+                            AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_FLOAT |
+                            AV_PIX_FMT_FLAG_BAYER)) &&
+         d->comp[0].depth <= 16 &&
+         ((d->flags & AV_PIX_FMT_FLAG_RGB) ? d->nb_components >= 3 : true);
+}
+
+void read_component(const AVFrame* f, const AVPixFmtDescriptor* d, int comp, int w, int h,
+                    float* out, std::vector<uint16_t>& line) {
+  line.resize(size_t(w));
+  for (int y = 0; y < h; ++y) {
+    av_read_image_line2(line.data(), const_cast<const uint8_t**>(f->data), f->linesize, d, 0, y,
+                        comp, w, 0, 2);
+    float* o = out + size_t(y) * size_t(w);
+    for (int x = 0; x < w; ++x) o[x] = float(line[size_t(x)]);
+  }
+}
+
+// Cubic (Catmull-Rom) taps from chroma samples to each luma position along one axis.
+struct Tap {
+  int i[4];
+  float w[4];
+};
+std::vector<Tap> chroma_taps(int luma_n, int chroma_n, int log2_sub, bool cosited) {
+  std::vector<Tap> taps;
+  taps.resize(size_t(luma_n));
+  const double sub = double(1 << log2_sub);
+  for (int p = 0; p < luma_n; ++p) {
+    const double pos = cosited ? p / sub : (p + 0.5) / sub - 0.5;
+    const int i0 = int(std::floor(pos));
+    const double t = pos - i0;
+    const double w[4] = {(-t * t * t + 2 * t * t - t) / 2, (3 * t * t * t - 5 * t * t + 2) / 2,
+                         (-3 * t * t * t + 4 * t * t + t) / 2, (t * t * t - t * t) / 2};
+    Tap& tap = taps[size_t(p)];
+    for (int k = 0; k < 4; ++k) {
+      tap.i[k] = std::clamp(i0 - 1 + k, 0, chroma_n - 1);
+      tap.w[k] = float(w[k]);
+    }
+  }
+  return taps;
+}
+
+// Chroma plane (cw x ch) -> luma resolution (w x h), vertical pass then horizontal.
+void upsample(const std::vector<float>& c, int cw, int ch, int w, int h, int log2w, int log2h,
+              bool h_cosited, bool v_cosited, std::vector<float>& tmp, std::vector<float>& out) {
+  out.resize(size_t(w) * size_t(h));
+  tmp.resize(size_t(cw) * size_t(h));
+  if (log2h == 0) {
+    std::copy(c.begin(), c.begin() + long(size_t(cw) * size_t(h)), tmp.begin());
+  } else {
+    const auto taps = chroma_taps(h, ch, log2h, v_cosited);
+    for (int y = 0; y < h; ++y) {
+      const Tap& t = taps[size_t(y)];
+      float* o = tmp.data() + size_t(y) * size_t(cw);
+      for (int x = 0; x < cw; ++x) {
+        float v = 0;
+        for (int k = 0; k < 4; ++k) v += t.w[k] * c[size_t(t.i[k]) * size_t(cw) + size_t(x)];
+        o[x] = v;
+      }
+    }
+  }
+  if (log2w == 0) {
+    std::copy(tmp.begin(), tmp.end(), out.begin());
+    return;
+  }
+  const auto taps = chroma_taps(w, cw, log2w, h_cosited);
+  for (int y = 0; y < h; ++y) {
+    const float* in = tmp.data() + size_t(y) * size_t(cw);
+    float* o = out.data() + size_t(y) * size_t(w);
+    for (int x = 0; x < w; ++x) {
+      const Tap& t = taps[size_t(x)];
+      o[x] = t.w[0] * in[t.i[0]] + t.w[1] * in[t.i[1]] + t.w[2] * in[t.i[2]] + t.w[3] * in[t.i[3]];
+    }
+  }
+}
+
+// RGB sources are read directly: libswscale's RGB->RGB paths of different depths pass through
+// its internal Y'CbCr and lose about 1/600.
+void rgb_to_float(const AVFrame* f, const AVPixFmtDescriptor* d, float* dst) {
+  const size_t plane = size_t(f->width) * size_t(f->height);
+  std::vector<uint16_t> line;
+  for (int c = 0; c < 3; ++c) {  // descriptor components 0, 1, 2 are R, G, B
+    float* out = dst + plane * size_t(c);
+    read_component(f, d, c, f->width, f->height, out, line);
+    const float scale = 1.0f / float((1u << d->comp[c].depth) - 1);
+    for (size_t i = 0; i < plane; ++i) out[i] *= scale;
+  }
+}
+
+}  // namespace
+
+AVColorSpace effective_matrix(const AVFrame* f, const SourceColor& forced) {
+  if (forced.matrix != AVCOL_SPC_UNSPECIFIED) return forced.matrix;
+  if (f->colorspace != AVCOL_SPC_UNSPECIFIED && f->colorspace != AVCOL_SPC_RESERVED)
+    return f->colorspace;
+  return f->height <= 576 ? AVCOL_SPC_SMPTE170M : AVCOL_SPC_BT709;
+}
+
+AVColorRange effective_range(const AVFrame* f, const SourceColor& forced) {
+  if (forced.range != AVCOL_RANGE_UNSPECIFIED) return forced.range;
+  const auto fmt = AVPixelFormat(f->format);
+  if (is_rgb(fmt) || is_jpeg_format(fmt)) return AVCOL_RANGE_JPEG;
+  if (f->color_range != AVCOL_RANGE_UNSPECIFIED) return f->color_range;
+  return AVCOL_RANGE_MPEG;
+}
+
+void FrameToFloat::convert(const AVFrame* f, float* dst) {
+  const auto fmt = AVPixelFormat(f->format);
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(fmt);
+  if (!d || f->width <= 0 || f->height <= 0)
+    throw MediaError("cannot convert a frame without a known pixel format or size to RGB");
+  if (!directly_readable(d)) {
+    // Unusual layouts: let libswscale unpack them to 16-bit 4:4:4 of the same family (no
+    // matrix or range change), then convert that.
+    const AVPixelFormat to = is_rgb(fmt) ? AV_PIX_FMT_GBRP16 : AV_PIX_FMT_YUV444P16;
+    if (!sws_ || sws_w_ != f->width || sws_h_ != f->height || sws_fmt_ != f->format) {
+      sws_.reset(sws_getContext(f->width, f->height, fmt, f->width, f->height, to,
+                                SWS_POINT | SWS_ACCURATE_RND | SWS_BITEXACT, nullptr, nullptr,
+                                nullptr));
+      if (!sws_)
+        throw MediaError(std::string("cannot convert frames of format ") + d->name + " to RGB");
+      sws_w_ = f->width;
+      sws_h_ = f->height;
+      sws_fmt_ = f->format;
+      yuv16_ = av::make_frame();
+      yuv16_->format = to;
+      yuv16_->width = f->width;
+      yuv16_->height = f->height;
+      if (av_frame_get_buffer(yuv16_.get(), 0) < 0) throw std::bad_alloc();
+    }
+    sws_scale(sws_.get(), f->data, f->linesize, 0, f->height, yuv16_->data, yuv16_->linesize);
+    av_frame_copy_props(yuv16_.get(), f);
+    convert(yuv16_.get(), dst);
+    return;
+  }
+  if (d->flags & AV_PIX_FMT_FLAG_RGB) {
+    rgb_to_float(f, d, dst);
+    return;
+  }
+
+  const int w = f->width, h = f->height;
+  const size_t plane = size_t(w) * size_t(h);
+  double kr, kb;
+  luma_coefficients(effective_matrix(f, forced_), kr, kb);
+  const bool full = effective_range(f, forced_) == AVCOL_RANGE_JPEG;
+  const int depth = d->comp[0].depth;
+  const double s = double(1 << (depth - 8));
+  const double max = double((1 << depth) - 1);
+  const float y_off = full ? 0.0f : float(16 * s);
+  const float y_scale = float(full ? 1.0 / max : 1.0 / (219 * s));
+  const float c_off = float(128 * s);
+  const float c_scale = float(full ? 1.0 / max : 1.0 / (224 * s));
+
+  float* r_out = dst;
+  float* g_out = dst + plane;
+  float* b_out = dst + 2 * plane;
+  std::vector<uint16_t> line;
+  read_component(f, d, 0, w, h, g_out, line);  // luma parks in the G plane until used
+  const bool has_chroma = d->nb_components >= 3;
+  if (has_chroma) {
+    const int cw = AV_CEIL_RSHIFT(w, d->log2_chroma_w), ch = AV_CEIL_RSHIFT(h, d->log2_chroma_h);
+    const AVChromaLocation loc =
+        f->chroma_location == AVCHROMA_LOC_UNSPECIFIED ? AVCHROMA_LOC_LEFT : f->chroma_location;
+    const bool h_cosited = loc == AVCHROMA_LOC_LEFT || loc == AVCHROMA_LOC_TOPLEFT ||
+                           loc == AVCHROMA_LOC_BOTTOMLEFT;
+    const bool v_cosited = loc == AVCHROMA_LOC_TOPLEFT || loc == AVCHROMA_LOC_TOP;
+    std::vector<float> sub(size_t(cw) * size_t(ch));
+    read_component(f, d, 1, cw, ch, sub.data(), line);
+    upsample(sub, cw, ch, w, h, d->log2_chroma_w, d->log2_chroma_h, h_cosited, v_cosited, tmp_,
+             cb_);
+    read_component(f, d, 2, cw, ch, sub.data(), line);
+    upsample(sub, cw, ch, w, h, d->log2_chroma_w, d->log2_chroma_h, h_cosited, v_cosited, tmp_,
+             cr_);
+  }
+  const float cr_r = float(2 * (1 - kr)), cb_b = float(2 * (1 - kb));
+  const float kgr = float(kr / (1 - kr - kb)), kgb = float(kb / (1 - kr - kb));
+  const float kgy = float(1 / (1 - kr - kb));
+  for (size_t i = 0; i < plane; ++i) {
+    const float y = (g_out[i] - y_off) * y_scale;
+    const float pb = has_chroma ? (cb_[i] - c_off) * c_scale : 0.0f;
+    const float pr = has_chroma ? (cr_[i] - c_off) * c_scale : 0.0f;
+    const float r = y + cr_r * pr;
+    const float b = y + cb_b * pb;
+    const float g = kgy * y - kgr * r - kgb * b;
+    r_out[i] = std::clamp(r, 0.0f, 1.0f);
+    g_out[i] = std::clamp(g, 0.0f, 1.0f);
+    b_out[i] = std::clamp(b, 0.0f, 1.0f);
+  }
+}
+
+void FrameToFloat::convert(const AVFrame* f, FloatVideo& video, int index) {
+  if (f->width != video.width || f->height != video.height || index < 0 ||
+      index >= video.frames)
+    throw MediaError("frame of " + std::to_string(f->width) + "x" + std::to_string(f->height) +
+                     " does not fit slot " + std::to_string(index) + " of a " +
+                     std::to_string(video.frames) + "x" + std::to_string(video.width) + "x" +
+                     std::to_string(video.height) + " chunk");
+  convert(f, video.frame(index));
+}
+
+void frame_to_float(const AVFrame* frame, float* dst, const SourceColor& forced) {
+  FrameToFloat conv(forced);
+  conv.convert(frame, dst);
+}
+
+av::FramePtr float_to_rgb_frame(const float* rgb, int height, int width, AVPixelFormat format) {
+  int maxval = 0;
+  bool planar = false;
+  switch (format) {
+    case AV_PIX_FMT_RGB24: maxval = 255; break;
+    case AV_PIX_FMT_RGB48: maxval = 65535; break;
+    case AV_PIX_FMT_GBRP10: maxval = 1023; planar = true; break;
+    case AV_PIX_FMT_GBRP16: maxval = 65535; planar = true; break;
+    default:
+      throw MediaError(std::string("float_to_rgb_frame: unsupported format ") +
+                       (av_get_pix_fmt_name(format) ? av_get_pix_fmt_name(format) : "?"));
+  }
+  av::FramePtr f = av::make_frame();
+  f->format = format;
+  f->width = width;
+  f->height = height;
+  f->color_range = AVCOL_RANGE_JPEG;
+  f->colorspace = AVCOL_SPC_RGB;
+  if (av_frame_get_buffer(f.get(), 0) < 0) throw std::bad_alloc();
+  const size_t plane = size_t(width) * size_t(height);
+  auto q = [maxval](float v) {
+    return int(std::lround(std::clamp(v, 0.0f, 1.0f) * float(maxval)));
+  };
+  const int gbr_plane[3] = {2, 0, 1};  // R, G, B -> GBRP plane
+  for (int y = 0; y < height; ++y)
+    for (int c = 0; c < 3; ++c) {
+      const float* in = rgb + plane * size_t(c) + size_t(y) * size_t(width);
+      if (planar) {
+        auto* row = reinterpret_cast<uint16_t*>(f->data[gbr_plane[c]] +
+                                                ptrdiff_t(y) * f->linesize[gbr_plane[c]]);
+        for (int x = 0; x < width; ++x) row[x] = uint16_t(q(in[x]));
+      } else if (maxval == 255) {
+        uint8_t* row = f->data[0] + ptrdiff_t(y) * f->linesize[0];
+        for (int x = 0; x < width; ++x) row[3 * x + c] = uint8_t(q(in[x]));
+      } else {
+        auto* row = reinterpret_cast<uint16_t*>(f->data[0] + ptrdiff_t(y) * f->linesize[0]);
+        for (int x = 0; x < width; ++x) row[3 * x + c] = uint16_t(q(in[x]));
+      }
+    }
+  return f;
+}
+
+}  // namespace reelscale::media
