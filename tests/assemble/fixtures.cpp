@@ -88,6 +88,11 @@ void write_clip(const fs::path& file, const ClipSpec& spec) {
   frame->width = spec.width;
   frame->height = spec.height;
   check(av_frame_get_buffer(frame.get(), 0), "frame buffer");
+  // ProRes writes the frame's tags into each frame header, not the context's
+  frame->color_primaries = enc->color_primaries;
+  frame->color_trc = enc->color_trc;
+  frame->colorspace = enc->colorspace;
+  frame->color_range = enc->color_range;
   for (int64_t i = 0; i < spec.frames; ++i) {
     check(av_frame_make_writable(frame.get()), "writable");
     fill(frame.get(), spec.first_frame + i);
