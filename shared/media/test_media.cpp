@@ -78,11 +78,13 @@ void draw_frame(AVFrame* f, int64_t n, const ClipSpec& spec) {
     // combs, which is what idet and the deinterlacers look for.
     const bool late_field = spec.interlaced && (y & 1);
     const int t2 = int(n) * 2 + (late_field ? 1 : 0);  // time in half frames
-    const int sq_x = (t2 * 6) % std::max(1, w - 24);
-    const int sq_y0 = bar + (h - 2 * bar) / 2 - 8;
+    const int sq_x = (t2 * 4) % std::max(1, w - 24);
+    const int sq_y0 = bar + (h - 2 * bar) / 2 - 12;
     for (int x = 0; x < w; ++x) {
-      int v = 40 + (x * 2 + y * 3 + t2 * 3) % 160;
-      if (y >= sq_y0 && y < sq_y0 + 16 && x >= sq_x && x < sq_x + 16) v = 235;
+      // Smooth texture drifting one pixel per half frame, and a bright square moving fast:
+      // nothing combs within a progressive frame, while the square combs in interlaced ones.
+      int v = 110 + int(std::lround(60 * std::sin((x + t2) * 0.157) * std::cos(y * 0.11)));
+      if (y >= sq_y0 && y < sq_y0 + 24 && x >= sq_x && x < sq_x + 24) v = 235;
       row[x] = uint8_t(v);
     }
     if (y >= band.y0 - 2 && y < band.y0 + kBandRows + 2) {

@@ -1,0 +1,264 @@
+#include "shared/media/preprocess.hpp"
+
+extern "C" {
+#include <libavutil/pixdesc.h>
+}
+
+#include <algorithm>
+#include <cstdlib>
+#include <regex>
+
+#include "shared/util/errors.hpp"
+#include "shared/util/log.hpp"
+
+namespace reelscale::media {
+namespace {
+
+// Nearest even integer to n/d (n, d > 0), halves rounding up: exact, no floating point.
+int round_even(int64_t n, int64_t d) { return int(2 * ((n + d) / (2 * d))); }
+int ceil_even(int v) { return v + (v & 1); }
+
+int64_t meta_int(const AVFrame* f, const char* key, int64_t fallback) {
+  const AVDictionaryEntry* e = av_dict_get(f->metadata, key, nullptr, 0);
+  return e && e->value ? std::strtoll(e->value, nullptr, 10) : fallback;
+}
+
+bool is_sd_bt601(const VideoInfo& info) {
+  if (info.height > 576) return false;
+  return info.colorspace == AVCOL_SPC_UNSPECIFIED || info.colorspace == AVCOL_SPC_BT470BG ||
+         info.colorspace == AVCOL_SPC_SMPTE170M;
+}
+
+// colormatrix handles 8-bit planar Y'CbCr only; other formats go through scale's matrix
+// conversion.
+bool colormatrix_supports(AVPixelFormat f) {
+  return f == AV_PIX_FMT_YUV420P || f == AV_PIX_FMT_YUV422P || f == AV_PIX_FMT_YUV444P ||
+         f == AV_PIX_FMT_YUVJ420P || f == AV_PIX_FMT_YUVJ422P || f == AV_PIX_FMT_YUVJ444P;
+}
+
+std::optional<CropRect> parse_crop(const std::string& s, const VideoInfo& info) {
+  static const std::regex re(R"(^(\d+):(\d+):(\d+):(\d+)$)");
+  std::smatch m;
+  if (!std::regex_match(s, m, re))
+    throw ConfigError("preprocess.crop: \"" + s + "\" is not none, auto or W:H:X:Y");
+  CropRect c{std::stoi(m[1]), std::stoi(m[2]), std::stoi(m[3]), std::stoi(m[4])};
+  if (c.width <= 0 || c.height <= 0 || c.x + c.width > info.width ||
+      c.y + c.height > info.height)
+    throw ConfigError("preprocess.crop: " + s + " does not fit the " +
+                      std::to_string(info.width) + "x" + std::to_string(info.height) +
+                      " frame of " + info.path);
+  return c;
+}
+
+}  // namespace
+
+std::string CropRect::to_string() const {
+  return std::to_string(width) + ":" + std::to_string(height) + ":" + std::to_string(x) + ":" +
+         std::to_string(y);
+}
+
+std::pair<int, int> square_pixel_size(int width, int height, AVRational sar) {
+  if (sar.num <= 0 || sar.den <= 0 || sar.num == sar.den) return {width, height};
+  if (sar.num > sar.den)  // wide pixels: widen the picture
+    return {round_even(int64_t(width) * sar.num, sar.den), height};
+  return {width, round_even(int64_t(height) * sar.den, sar.num)};  // tall pixels: heighten
+}
+
+PreprocessPlan build_preprocess(const config::Preprocess& cfg, const VideoInfo& info,
+                                const std::string& deinterlace, bool deint_all,
+                                const std::optional<CropRect>& crop) {
+  PreprocessPlan plan;
+  std::vector<std::string> filters;
+  if (!cfg.filtergraph.empty()) {
+    plan.filtergraph = cfg.filtergraph;
+    plan.deinterlace = "raw";
+    // A raw graph may hold temporal filters we cannot see into; two frames each side cover
+    // the deinterlacers and most denoisers' windows.
+    plan.context_frames = 2;
+    plan.notes.push_back("raw filtergraph: replaces deinterlace, crop, resize and colormatrix");
+  } else {
+    if (deinterlace == "bwdif" || deinterlace == "yadif") {
+      // send_frame: one output per input frame (send_field would double the rate).
+      filters.push_back(deinterlace + "=mode=send_frame:parity=auto:deint=" +
+                        (deint_all ? "all" : "interlaced"));
+      plan.deinterlace = deinterlace;
+      plan.context_frames = 1;
+    } else if (deinterlace != "off") {
+      throw ConfigError("preprocess.deinterlace: \"" + deinterlace +
+                        "\" is not off, bwdif or yadif");
+    }
+    int w = info.width, h = info.height;
+    if (crop) {
+      filters.push_back("crop=" + crop->to_string());
+      plan.crop = crop;
+      w = crop->width;
+      h = crop->height;
+    }
+    const bool convert = cfg.colormatrix == "bt601-to-bt709" ||
+                         (cfg.colormatrix == "auto" && is_sd_bt601(info));
+    if (convert) {
+      if (colormatrix_supports(info.pix_fmt))
+        filters.push_back("colormatrix=src=bt601:dst=bt709");
+      else
+        filters.push_back("scale=in_color_matrix=bt601:out_color_matrix=bt709:flags=accurate_rnd+bitexact");
+      // Tag the frames, so the RGB conversion uses BT.709 from here on (not twice BT.601).
+      filters.push_back("setparams=colorspace=bt709");
+      plan.colormatrix = true;
+    }
+    int out_w = w, out_h = h;
+    bool set_square = false;
+    if (cfg.resize == "square") {
+      std::tie(out_w, out_h) = square_pixel_size(w, h, info.sample_aspect_ratio);
+      set_square = true;
+    } else if (cfg.resize != "off") {
+      static const std::regex re(R"(^(\d+)x(\d+)$)");
+      std::smatch m;
+      if (!std::regex_match(cfg.resize, m, re) || std::stoi(m[1]) <= 0 || std::stoi(m[2]) <= 0)
+        throw ConfigError("preprocess.resize: \"" + cfg.resize + "\" is not off, square or WxH");
+      out_w = std::stoi(m[1]);
+      out_h = std::stoi(m[2]);
+    }
+    if (out_w != w || out_h != h)
+      filters.push_back("scale=" + std::to_string(out_w) + ":" + std::to_string(out_h) +
+                        ":flags=lanczos+accurate_rnd+full_chroma_int+bitexact");
+    if (set_square) filters.push_back("setsar=1");
+    std::string joined;
+    for (const std::string& f : filters) joined += (joined.empty() ? "" : ",") + f;
+    plan.filtergraph = joined.empty() ? "null" : joined;
+  }
+  // The output size as libavfilter computes it (a raw graph can do anything).
+  FilterGraph graph(plan.filtergraph, filter_input_from(info));
+  plan.out_width = graph.out_width();
+  plan.out_height = graph.out_height();
+  plan.out_sar = graph.out_sample_aspect_ratio();
+  if (plan.out_sar.num <= 0) plan.out_sar = {1, 1};
+  return plan;
+}
+
+InterlaceReport detect_interlace(VideoReader& reader, int flag_frames, int idet_runs,
+                                 int idet_frames) {
+  InterlaceReport rep;
+  const int64_t n = reader.info().frame_count;
+  av::FramePtr frame;
+  reader.seek(0);
+  for (int i = 0; i < flag_frames && reader.read(frame); ++i) {
+    ++rep.frames_checked;
+    if (frame->interlaced_frame) ++rep.flagged;
+  }
+  if (rep.frames_checked > 0 && rep.flagged * 2 > rep.frames_checked) {
+    rep.decision = "flagged";
+    return rep;
+  }
+  // Unflagged: let idet look at runs of consecutive frames spread over the film.
+  const FilterInput input = filter_input_from(reader.info());
+  av::FramePtr out;
+  for (int r = 0; r < idet_runs; ++r) {
+    const int64_t start =
+        std::clamp<int64_t>((r + 1) * n / (idet_runs + 1) - idet_frames / 2, 0,
+                            std::max<int64_t>(0, n - idet_frames));
+    FilterGraph idet("idet", input);
+    reader.seek(start);
+    for (int i = 0; i < idet_frames && reader.read(frame); ++i) idet.push(frame.get());
+    idet.push(nullptr);
+    av::FramePtr last;
+    while (idet.pull(out)) last = std::move(out);
+    if (!last) continue;
+    // The counts are cumulative over the run: the last frame carries the totals.
+    rep.idet_tff += int(meta_int(last.get(), "lavfi.idet.multiple.tff", 0));
+    rep.idet_bff += int(meta_int(last.get(), "lavfi.idet.multiple.bff", 0));
+    rep.idet_progressive += int(meta_int(last.get(), "lavfi.idet.multiple.progressive", 0));
+    rep.idet_undetermined += int(meta_int(last.get(), "lavfi.idet.multiple.undetermined", 0));
+  }
+  const int fields = rep.idet_tff + rep.idet_bff;
+  const int judged = fields + rep.idet_progressive + rep.idet_undetermined;
+  rep.decision = fields > 2 * rep.idet_progressive && fields * 4 >= judged && fields > 0
+                     ? "detected"
+                     : "progressive";
+  return rep;
+}
+
+std::optional<CropRect> detect_crop(VideoReader& reader, int samples) {
+  const VideoInfo& info = reader.info();
+  const int64_t n = info.frame_count;
+  samples = int(std::min<int64_t>(samples, n));
+  const FilterInput input = filter_input_from(info);
+  std::vector<int> top, bottom, left, right;
+  av::FramePtr frame, out;
+  for (int k = 0; k < samples; ++k) {
+    const int64_t idx = (2 * int64_t(k) + 1) * n / (2 * int64_t(samples));
+    reader.seek(idx);
+    if (!reader.read(frame)) break;
+    // A fresh graph per sample: cropdetect otherwise accumulates the largest area seen.
+    FilterGraph detect("cropdetect=round=1:reset=0:skip=0", input);  // limit: 24/255
+    detect.push(frame.get());
+    detect.push(nullptr);
+    if (!detect.pull(out)) continue;
+    const int64_t x1 = meta_int(out.get(), "lavfi.cropdetect.x1", -1);
+    const int64_t x2 = meta_int(out.get(), "lavfi.cropdetect.x2", -1);
+    const int64_t y1 = meta_int(out.get(), "lavfi.cropdetect.y1", -1);
+    const int64_t y2 = meta_int(out.get(), "lavfi.cropdetect.y2", -1);
+    if (x1 < 0 || y1 < 0 || x2 < x1 || y2 < y1) continue;  // an all-black frame says nothing
+    left.push_back(int(x1));
+    right.push_back(int(info.width - 1 - x2));
+    top.push_back(int(y1));
+    bottom.push_back(int(info.height - 1 - y2));
+  }
+  if (top.empty()) return std::nullopt;
+  // Dark scenes show thicker "bars" than there are; 90% of the frames must agree on a bar.
+  auto agreed = [](std::vector<int>& v) {
+    std::sort(v.begin(), v.end());
+    return ceil_even(v[(v.size() - 1) / 10]);
+  };
+  const int t = agreed(top), b = agreed(bottom), l = agreed(left), r = agreed(right);
+  if (t + b >= info.height || l + r >= info.width) return std::nullopt;
+  CropRect c{info.width - l - r, info.height - t - b, l, t};
+  c.width -= c.width & 1;
+  c.height -= c.height & 1;
+  if (c.width == info.width && c.height == info.height) return std::nullopt;
+  return c;
+}
+
+PreprocessPlan plan_preprocess(const config::Preprocess& cfg, VideoReader& reader) {
+  const VideoInfo& info = reader.info();
+  if (!cfg.filtergraph.empty()) return build_preprocess(cfg, info, "off", false, std::nullopt);
+  std::vector<std::string> notes;
+  std::string deint = cfg.deinterlace;
+  bool deint_all = true;
+  if (deint == "auto") {
+    const InterlaceReport rep = detect_interlace(reader);
+    if (rep.decision == "flagged") {
+      deint = "bwdif";
+      deint_all = false;  // frames without the flag (film sections) pass untouched
+      notes.push_back("deinterlace auto: " + std::to_string(rep.flagged) + " of " +
+                      std::to_string(rep.frames_checked) +
+                      " first frames are flagged interlaced -> bwdif on flagged frames");
+    } else if (rep.decision == "detected") {
+      deint = "bwdif";
+      notes.push_back("deinterlace auto: unflagged, but idet found " +
+                      std::to_string(rep.idet_tff + rep.idet_bff) + " interlaced vs " +
+                      std::to_string(rep.idet_progressive) + " progressive frames -> bwdif");
+    } else {
+      deint = "off";
+      notes.push_back("deinterlace auto: progressive (no flags; idet " +
+                      std::to_string(rep.idet_tff + rep.idet_bff) + " interlaced vs " +
+                      std::to_string(rep.idet_progressive) + " progressive)");
+    }
+  }
+  std::optional<CropRect> crop;
+  if (cfg.crop == "auto") {
+    crop = detect_crop(reader);
+    notes.push_back(crop ? "crop auto: black bars -> " + crop->to_string()
+                         : std::string("crop auto: no black bars found"));
+  } else if (cfg.crop != "none" && !cfg.crop.empty()) {
+    crop = parse_crop(cfg.crop, info);
+  }
+  reader.seek(0);
+  PreprocessPlan plan = build_preprocess(cfg, info, deint, deint_all, crop);
+  plan.notes.insert(plan.notes.begin(), notes.begin(), notes.end());
+  for (const std::string& note : plan.notes) spdlog::info("{}: {}", info.path, note);
+  spdlog::info("{}: preprocess \"{}\" -> {}x{}", info.path, plan.filtergraph, plan.out_width,
+               plan.out_height);
+  return plan;
+}
+
+}  // namespace reelscale::media
