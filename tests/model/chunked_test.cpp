@@ -1,0 +1,100 @@
+// Chunked runs through the torch-free runner interface (random weights: no ../shared needed).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "shared/upscale/chunk_plan.hpp"
+#include "shared/util/errors.hpp"
+#include "worker/model/runner.hpp"
+
+namespace reelscale::model {
+namespace {
+
+FloatVideo random_video(int t, int h, int w, unsigned seed) {
+  FloatVideo v(t, h, w);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  // Smooth content plus noise, so that SPyNet sees structure.
+  for (int f = 0; f < t; ++f)
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+          v.frame(f)[(size_t(c) * h + y) * w + x] =
+              0.5f + 0.3f * std::sin(0.2f * (x + 2 * f) + c) * std::cos(0.15f * y) + 0.1f * u(rng);
+  return v;
+}
+
+FloatVideo slice(const FloatVideo& v, int b, int e) {
+  FloatVideo s(e - b, v.height, v.width);
+  std::copy(v.frame(b), v.frame(b) + size_t(e - b) * v.frame_size(), s.data.begin());
+  return s;
+}
+
+RuntimeOptions cpu() {
+  RuntimeOptions o;
+  o.device = "cpu";
+  o.precision = "fp32";
+  return o;
+}
+
+TEST(ChunkedRun, CutAlignedChunksEqualEachSceneProcessedWhole) {
+  BasicVsrppRunner runner(16, 1, 11, cpu());
+  const FloatVideo in = random_video(7, 64, 64, 5);
+  FloatVideo chunked;
+  int chunks = 0;
+  // Scenes [0,3) and [3,7); T = 4 puts every chunk boundary on the cut, overlap is clipped.
+  run_chunked(runner, in, {3}, 4, 2, chunked, &chunks);
+  EXPECT_EQ(chunks, 2);
+  FloatVideo whole;
+  for (auto [b, e] : {std::pair{0, 3}, std::pair{3, 7}}) {
+    runner.run(slice(in, b, e), 0, e - b, [&](int idx, const float* rgb, int h, int w) {
+      ASSERT_EQ(h, 256);
+      ASSERT_EQ(w, 256);
+      EXPECT_TRUE(std::equal(rgb, rgb + size_t(3) * h * w, chunked.frame(b + idx))) << "frame " << b + idx;
+    });
+  }
+}
+
+TEST(ChunkedRun, EmitsOnlyTheRequestedFramesInOrder) {
+  BasicVsrppRunner runner(16, 1, 11, cpu());
+  const FloatVideo in = random_video(5, 64, 64, 6);
+  std::vector<int> seen;
+  runner.run(in, 1, 4, [&](int idx, const float*, int, int) { seen.push_back(idx); });
+  EXPECT_EQ(seen, (std::vector<int>{1, 2, 3}));
+  EXPECT_THROW(runner.run(in, 2, 6, [](int, const float*, int, int) {}), Error);
+}
+
+TEST(ChunkedRun, OverlapBringsChunkedOutputCloserToWhole) {
+  // Not a quality claim for random weights, only that context frames are used: with overlap
+  // the interior frames at a chunk boundary change.
+  BasicVsrppRunner runner(16, 1, 11, cpu());
+  const FloatVideo in = random_video(8, 64, 64, 7);
+  FloatVideo k0, k2;
+  run_chunked(runner, in, {}, 4, 0, k0);
+  run_chunked(runner, in, {}, 4, 2, k2);
+  EXPECT_FALSE(std::equal(k0.frame(3), k0.frame(3) + k0.frame_size(), k2.frame(3)));
+}
+
+TEST(Runner, Fp16OnTheCpuFallsBackToFp32WithANote) {
+  RuntimeOptions o = cpu();
+  o.precision = "fp16";
+  BasicVsrppRunner runner(16, 1, 1, o);
+  EXPECT_EQ(runner.precision(), "fp32");
+  ASSERT_FALSE(runner.notes().empty());
+  EXPECT_NE(runner.notes()[0].find("fp16"), std::string::npos);
+  o.precision = "fp8";
+  EXPECT_THROW(BasicVsrppRunner(16, 1, 1, o), UsageError);
+}
+
+TEST(Runner, AutoChunkGrowsWithFreeMemory) {
+  ModelInfo info{64, 7, 0};
+  const int small = auto_chunk_frames(info, 432, 1024, "fp16", int64_t(24) << 30);
+  const int large = auto_chunk_frames(info, 432, 1024, "fp16", int64_t(80) << 30);
+  EXPECT_GE(small, 8);
+  EXPECT_GT(large, small);
+  EXPECT_EQ(auto_chunk_frames(info, 432, 1024, "fp16", 0), 8);
+}
+
+}  // namespace
+}  // namespace reelscale::model

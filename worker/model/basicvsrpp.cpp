@@ -1,0 +1,353 @@
+#include "worker/model/basicvsrpp.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "shared/util/errors.hpp"
+#include "worker/model/dcn.hpp"
+
+namespace reelscale::model {
+namespace {
+
+torch::nn::Conv2d conv(int in, int out, int k) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(1).padding(k / 2).bias(true));
+}
+
+torch::Tensor lrelu(const torch::Tensor& x) { return torch::leaky_relu(x, 0.1); }
+
+bool is_reduced(const torch::Tensor& t) {
+  return t.scalar_type() == torch::kHalf || t.scalar_type() == torch::kBFloat16;
+}
+
+// F.interpolate(..., mode='bilinear') with an explicit size or an integer scale factor.
+torch::Tensor resize_bilinear(const torch::Tensor& x, int64_t h, int64_t w, bool align_corners,
+                              c10::optional<double> scale = c10::nullopt) {
+  return at::upsample_bilinear2d(x, {h, w}, align_corners, scale, scale);
+}
+
+const char* const kBranches[4] = {"backward_1", "forward_1", "backward_2", "forward_2"};
+
+}  // namespace
+
+torch::Tensor flow_warp(const torch::Tensor& x, const torch::Tensor& flow, bool border_padding) {
+  if (x.dim() != 4 || flow.dim() != 4 || flow.size(1) != 2 || x.size(0) != flow.size(0) ||
+      x.size(2) != flow.size(2) || x.size(3) != flow.size(3))
+    throw Error("flow_warp: input and flow sizes do not match");
+  const int64_t h = x.size(2), w = x.size(3);
+  // Positions in float32 at least: in half precision, x = 1000 has 0.5 px steps.
+  const auto pos_type = x.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
+  const auto opts = flow.options().dtype(pos_type);
+  const torch::Tensor f = flow.to(pos_type);
+  const torch::Tensor gx = torch::arange(w, opts).view({1, 1, w});
+  const torch::Tensor gy = torch::arange(h, opts).view({1, h, 1});
+  // Same arithmetic as mmedit: 2 * (grid + flow) / max(size - 1, 1) - 1.
+  const torch::Tensor nx = (gx + f.select(1, 0)).mul(2.0).div(double(std::max<int64_t>(w - 1, 1))).sub(1.0);
+  const torch::Tensor ny = (gy + f.select(1, 1)).mul(2.0).div(double(std::max<int64_t>(h - 1, 1))).sub(1.0);
+  const torch::Tensor grid = torch::stack({nx, ny}, 3);
+  const torch::Tensor src = is_reduced(x) ? x.to(pos_type) : x;
+  const torch::Tensor out = at::grid_sampler(src, grid, /*bilinear*/ 0, border_padding ? 1 : 0,
+                                             /*align_corners=*/true);
+  return out.scalar_type() == x.scalar_type() ? out : out.to(x.scalar_type());
+}
+
+// ---- building blocks ------------------------------------------------------------------
+
+ResidualBlockNoBNImpl::ResidualBlockNoBNImpl(int channels) {
+  conv1_ = register_module("conv1", conv(channels, channels, 3));
+  conv2_ = register_module("conv2", conv(channels, channels, 3));
+}
+
+torch::Tensor ResidualBlockNoBNImpl::forward(const torch::Tensor& x) {
+  return x + conv2_->forward(torch::relu(conv1_->forward(x)));
+}
+
+ResidualBlocksWithInputConvImpl::ResidualBlocksWithInputConvImpl(int in_channels, int out_channels,
+                                                                 int num_blocks) {
+  // Names main.0 (conv), main.1 (LeakyReLU), main.2.<i> (blocks) as the nn.Sequential.
+  auto main = register_module("main", torch::nn::ModuleList());
+  conv_ = conv(in_channels, out_channels, 3);
+  main->push_back(conv_);
+  main->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.1)));
+  auto blocks = torch::nn::ModuleList();
+  for (int i = 0; i < num_blocks; ++i) {
+    blocks_.emplace_back(out_channels);
+    blocks->push_back(blocks_.back());
+  }
+  main->push_back(blocks);
+}
+
+torch::Tensor ResidualBlocksWithInputConvImpl::forward(const torch::Tensor& x) {
+  torch::Tensor y = lrelu(conv_->forward(x));
+  for (auto& b : blocks_) y = b->forward(y);
+  return y;
+}
+
+// ---- SPyNet ---------------------------------------------------------------------------
+
+namespace {
+struct ConvModuleImpl : torch::nn::Module {
+  explicit ConvModuleImpl(torch::nn::Conv2d c) { conv = register_module("conv", c); }
+  torch::nn::Conv2d conv{nullptr};
+};
+TORCH_MODULE(ConvModule);
+}  // namespace
+
+SPyNetImpl::SPyNetImpl() {
+  auto basic = register_module("basic_module", torch::nn::ModuleList());
+  const int chans[6] = {8, 32, 64, 32, 16, 2};
+  for (int level = 0; level < 6; ++level) {
+    auto holder = std::make_shared<torch::nn::Module>();
+    auto convs = holder->register_module("basic_module", torch::nn::ModuleList());
+    std::vector<torch::nn::Conv2d> typed;
+    for (int i = 0; i < 5; ++i) {
+      typed.push_back(conv(chans[i], chans[i + 1], 7));
+      convs->push_back(ConvModule(typed.back()));
+    }
+    basic->push_back(holder);
+    levels_.push_back(std::move(typed));
+  }
+  mean_ = register_buffer("mean", torch::tensor({0.485f, 0.456f, 0.406f}).view({1, 3, 1, 1}));
+  std_ = register_buffer("std", torch::tensor({0.229f, 0.224f, 0.225f}).view({1, 3, 1, 1}));
+}
+
+torch::Tensor SPyNetImpl::compute_flow(const torch::Tensor& ref_in, const torch::Tensor& supp_in) {
+  const int64_t n = ref_in.size(0), h = ref_in.size(2), w = ref_in.size(3);
+  std::vector<torch::Tensor> ref{(ref_in - mean_) / std_}, supp{(supp_in - mean_) / std_};
+  for (int level = 0; level < 5; ++level) {
+    ref.push_back(torch::avg_pool2d(ref.back(), 2, 2, 0, false, /*count_include_pad=*/false));
+    supp.push_back(torch::avg_pool2d(supp.back(), 2, 2, 0, false, false));
+  }
+  std::reverse(ref.begin(), ref.end());
+  std::reverse(supp.begin(), supp.end());
+
+  torch::Tensor flow = torch::zeros({n, 2, h / 32, w / 32}, ref[0].options());
+  for (size_t level = 0; level < ref.size(); ++level) {
+    const torch::Tensor flow_up =
+        level == 0 ? flow
+                   : resize_bilinear(flow, flow.size(2) * 2, flow.size(3) * 2, true, 2.0) * 2.0;
+    torch::Tensor x = torch::cat({ref[level], flow_warp(supp[level], flow_up, /*border=*/true), flow_up}, 1);
+    auto& convs = levels_[level];
+    for (size_t i = 0; i < convs.size(); ++i) {
+      x = convs[i]->forward(x);
+      if (i + 1 < convs.size()) x = torch::relu(x);
+    }
+    flow = flow_up + x;
+  }
+  return flow;
+}
+
+torch::Tensor SPyNetImpl::forward(const torch::Tensor& ref_in, const torch::Tensor& supp_in) {
+  const int64_t h = ref_in.size(2), w = ref_in.size(3);
+  const int64_t w_up = (w + 31) / 32 * 32, h_up = (h + 31) / 32 * 32;
+  const auto dtype = mean_.scalar_type();
+  const torch::Tensor ref = resize_bilinear(ref_in.to(dtype), h_up, w_up, false);
+  const torch::Tensor supp = resize_bilinear(supp_in.to(dtype), h_up, w_up, false);
+  torch::Tensor flow = resize_bilinear(compute_flow(ref, supp), h, w, false);
+  flow.select(1, 0).mul_(double(w) / double(w_up));
+  flow.select(1, 1).mul_(double(h) / double(h_up));
+  return flow;
+}
+
+// ---- alignment, upsampling --------------------------------------------------------------
+
+SecondOrderDeformableAlignmentImpl::SecondOrderDeformableAlignmentImpl(int in_channels, int out_channels,
+                                                                       int deform_groups,
+                                                                       double max_residue_magnitude)
+    : deform_groups_(deform_groups), max_residue_magnitude_(max_residue_magnitude) {
+  // mmcv's ModulatedDeformConv2d initialisation: uniform(-1/sqrt(fan_in), ..), zero bias.
+  const double stdv = 1.0 / std::sqrt(double(in_channels) * 9.0);
+  weight_ = register_parameter("weight", torch::empty({out_channels, in_channels, 3, 3}).uniform_(-stdv, stdv));
+  bias_ = register_parameter("bias", torch::zeros({out_channels}));
+  auto seq = register_module("conv_offset", torch::nn::ModuleList());
+  const int widths[5] = {3 * out_channels + 4, out_channels, out_channels, out_channels,
+                         27 * deform_groups};
+  for (int i = 0; i < 4; ++i) {
+    conv_offset_.push_back(conv(widths[i], widths[i + 1], 3));
+    seq->push_back(conv_offset_.back());
+    if (i < 3) seq->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.1)));
+  }
+  // The official init_offset: the last conv starts at zero (offsets = flow, mask = 0.5).
+  torch::NoGradGuard no_grad;
+  conv_offset_.back()->weight.zero_();
+  conv_offset_.back()->bias.zero_();
+}
+
+torch::Tensor SecondOrderDeformableAlignmentImpl::forward(const torch::Tensor& x, const torch::Tensor& extra_feat,
+                                                          const torch::Tensor& flow_1,
+                                                          const torch::Tensor& flow_2) {
+  const auto dtype = weight_.scalar_type();
+  torch::Tensor out = torch::cat({extra_feat, flow_1.to(dtype), flow_2.to(dtype)}, 1);
+  for (size_t i = 0; i < conv_offset_.size(); ++i) {
+    out = conv_offset_[i]->forward(out);
+    if (i + 1 < conv_offset_.size()) out = lrelu(out);
+  }
+  auto parts = torch::chunk(out, 3, 1);  // o1, o2, mask
+  // Offsets in float32 (flows are float32): in fp16 an offset of 50 px has 1/32 px steps.
+  const auto pos_type = dtype == torch::kDouble ? torch::kDouble : torch::kFloat;
+  torch::Tensor offset = torch::tanh(torch::cat({parts[0], parts[1]}, 1).to(pos_type)) * max_residue_magnitude_;
+  auto halves = torch::chunk(offset, 2, 1);
+  const int64_t reps = halves[0].size(1) / 2;
+  const torch::Tensor off1 = halves[0] + flow_1.to(pos_type).flip({1}).repeat({1, reps, 1, 1});
+  const torch::Tensor off2 = halves[1] + flow_2.to(pos_type).flip({1}).repeat({1, reps, 1, 1});
+  offset = torch::cat({off1, off2}, 1);
+  const torch::Tensor mask = torch::sigmoid(parts[2]);
+  DcnParams p;
+  p.stride = 1;
+  p.padding = 1;
+  p.dilation = 1;
+  p.deform_groups = deform_groups_;
+  return modulated_deform_conv2d(x, offset, mask, weight_, bias_, p);
+}
+
+PixelShufflePackImpl::PixelShufflePackImpl(int in_channels, int out_channels, int scale) : scale_(scale) {
+  upsample_conv_ = register_module("upsample_conv", conv(in_channels, out_channels * scale * scale, 3));
+}
+
+torch::Tensor PixelShufflePackImpl::forward(const torch::Tensor& x) {
+  return torch::pixel_shuffle(upsample_conv_->forward(x), scale_);
+}
+
+// ---- BasicVSR++ -------------------------------------------------------------------------
+
+BasicVSRPlusPlusImpl::BasicVSRPlusPlusImpl(const BasicVSRPPConfig& cfg) : cfg_(cfg) {
+  if (cfg.mid_channels < 1 || cfg.num_blocks < 0 || cfg.batch < 1)
+    throw Error("BasicVSR++: mid_channels and batch must be >= 1 and num_blocks >= 0");
+  if ((2 * cfg.mid_channels) % 16 != 0)
+    throw Error("BasicVSR++: 2 * mid_channels (" + std::to_string(2 * cfg.mid_channels) +
+                ") must split into 16 deform groups");
+  const int mid = cfg.mid_channels;
+  spynet_ = register_module("spynet", SPyNet());
+  feat_extract_ = register_module("feat_extract", ResidualBlocksWithInputConv(3, mid, 5));
+  auto align = register_module("deform_align", std::make_shared<torch::nn::Module>());
+  auto backbone = register_module("backbone", std::make_shared<torch::nn::Module>());
+  for (int i = 0; i < 4; ++i) {
+    deform_align_.push_back(align->register_module(
+        kBranches[i], SecondOrderDeformableAlignment(2 * mid, mid, 16, cfg.max_residue_magnitude)));
+    backbone_.push_back(backbone->register_module(
+        kBranches[i], ResidualBlocksWithInputConv((2 + i) * mid, mid, cfg.num_blocks)));
+  }
+  reconstruction_ = register_module("reconstruction", ResidualBlocksWithInputConv(5 * mid, mid, 5));
+  upsample1_ = register_module("upsample1", PixelShufflePack(mid, mid, 2));
+  upsample2_ = register_module("upsample2", PixelShufflePack(mid, 64, 2));
+  conv_hr_ = register_module("conv_hr", conv(64, 64, 3));
+  conv_last_ = register_module("conv_last", conv(64, 3, 3));
+}
+
+bool BasicVSRPlusPlusImpl::is_mirror_extended(const torch::Tensor& lqs) {
+  const int64_t t = lqs.size(1);
+  if (t % 2 != 0) return false;
+  return torch::equal(lqs.narrow(1, 0, t / 2), lqs.narrow(1, t / 2, t / 2).flip({1}));
+}
+
+torch::Tensor BasicVSRPlusPlusImpl::flows(const torch::Tensor& lqs, bool backward) {
+  const int64_t n = lqs.size(0), t = lqs.size(1), c = lqs.size(2), h = lqs.size(3), w = lqs.size(4);
+  const torch::Tensor a = lqs.narrow(1, 0, t - 1).reshape({n * (t - 1), c, h, w});
+  const torch::Tensor b = lqs.narrow(1, 1, t - 1).reshape({n * (t - 1), c, h, w});
+  std::vector<torch::Tensor> parts;
+  for (int64_t s = 0; s < n * (t - 1); s += cfg_.batch) {
+    const int64_t len = std::min<int64_t>(cfg_.batch, n * (t - 1) - s);
+    parts.push_back(backward ? spynet_->forward(a.narrow(0, s, len), b.narrow(0, s, len))
+                             : spynet_->forward(b.narrow(0, s, len), a.narrow(0, s, len)));
+  }
+  return torch::cat(parts, 0).view({n, t - 1, 2, h, w});
+}
+
+torch::Tensor BasicVSRPlusPlusImpl::reconstruct(const torch::Tensor& hr_in, const torch::Tensor& lq) {
+  torch::Tensor hr = reconstruction_->forward(hr_in);
+  hr = lrelu(upsample1_->forward(hr));
+  hr = lrelu(upsample2_->forward(hr));
+  hr = lrelu(conv_hr_->forward(hr));
+  hr = conv_last_->forward(hr);
+  return hr + resize_bilinear(lq, lq.size(2) * 4, lq.size(3) * 4, false, 4.0);
+}
+
+void BasicVSRPlusPlusImpl::forward_frames(const torch::Tensor& lqs_in, int64_t emit_begin, int64_t emit_end,
+                                          const FrameCallback& on_frame) {
+  if (lqs_in.dim() != 5 || lqs_in.size(2) != 3)
+    throw Error("BasicVSR++: input must be (n, t, 3, h, w)");
+  const int64_t n = lqs_in.size(0), t = lqs_in.size(1), h = lqs_in.size(3), w = lqs_in.size(4);
+  if (t < 1 || n < 1) throw Error("BasicVSR++: empty input");
+  if (h < 64 || w < 64)
+    throw Error("BasicVSR++: frames must be at least 64x64, got " + std::to_string(w) + "x" + std::to_string(h));
+  if (emit_begin < 0 || emit_begin > emit_end || emit_end > t)
+    throw Error("BasicVSR++: emit range outside the chunk");
+  const auto dtype = conv_last_->weight.scalar_type();
+  const torch::Tensor lqs = lqs_in.to(dtype).contiguous();
+  const int64_t mid = cfg_.mid_channels;
+
+  // Spatial features, batched over frames.
+  std::vector<torch::Tensor> spatial(t);
+  {
+    const torch::Tensor flat = lqs.view({n * t, 3, h, w});
+    std::vector<torch::Tensor> parts;
+    for (int64_t s = 0; s < n * t; s += cfg_.batch)
+      parts.push_back(feat_extract_->forward(flat.narrow(0, s, std::min<int64_t>(cfg_.batch, n * t - s))));
+    const torch::Tensor all = torch::cat(parts, 0).view({n, t, mid, h, w});
+    for (int64_t i = 0; i < t; ++i) spatial[i] = all.select(1, i);
+  }
+
+  torch::Tensor flows_backward, flows_forward;
+  if (t > 1) {
+    flows_backward = flows(lqs, true);
+    flows_forward = is_mirror_extended(lqs) ? flows_backward.flip({1}) : flows(lqs, false);
+  }
+
+  // feats[b][i]: branch b's features of frame i (forward_2's are not kept).
+  std::vector<std::vector<torch::Tensor>> feats(4, std::vector<torch::Tensor>(t));
+  for (int b = 0; b < 4; ++b) {
+    const bool backward = b % 2 == 0, last = b == 3;
+    const torch::Tensor& fl = backward ? flows_backward : flows_forward;
+    // The official flow index of step i: backward frame idx uses flows_backward[idx] (idx ->
+    // idx+1), forward frame idx uses flows_forward[idx-1] (idx -> idx-1).
+    auto flow_at = [&](int64_t idx) { return fl.select(1, backward ? idx : idx - 1); };
+    const int64_t steps = last ? emit_end : t;  // forward_2 past the last emitted frame is unused
+    // The branch's outputs one and two steps back (official: feats[module][-1], [-2]).
+    torch::Tensor prev1 = torch::zeros({n, mid, h, w}, lqs.options()), prev2;
+    for (int64_t i = 0; i < steps; ++i) {
+      const int64_t idx = backward ? t - 1 - i : i;
+      const torch::Tensor& feat_current = spatial[idx];
+      torch::Tensor feat_prop = prev1;
+      if (i > 0) {
+        const torch::Tensor flow_n1 = flow_at(idx);
+        const torch::Tensor cond_n1 = flow_warp(feat_prop, flow_n1);
+        torch::Tensor feat_n2 = torch::zeros_like(feat_prop);
+        torch::Tensor flow_n2 = torch::zeros_like(flow_n1);
+        torch::Tensor cond_n2 = torch::zeros_like(cond_n1);
+        if (i > 1) {
+          feat_n2 = prev2;
+          flow_n2 = flow_n1 + flow_warp(flow_at(backward ? idx + 1 : idx - 1), flow_n1);
+          cond_n2 = flow_warp(feat_n2, flow_n2);
+        }
+        const torch::Tensor cond = torch::cat({cond_n1, feat_current, cond_n2}, 1);
+        feat_prop = deform_align_[b]->forward(torch::cat({feat_prop, feat_n2}, 1), cond, flow_n1, flow_n2);
+      }
+      std::vector<torch::Tensor> cat{feat_current};
+      for (int k = 0; k < b; ++k) cat.push_back(feats[k][idx]);
+      cat.push_back(feat_prop);
+      feat_prop = feat_prop + backbone_[b]->forward(torch::cat(cat, 1));
+      prev2 = prev1;
+      prev1 = feat_prop;
+      if (!last) {
+        feats[b][idx] = feat_prop;
+        continue;
+      }
+      if (idx >= emit_begin) {
+        const torch::Tensor hr_in =
+            torch::cat({spatial[idx], feats[0][idx], feats[1][idx], feats[2][idx], feat_prop}, 1);
+        on_frame(idx, reconstruct(hr_in, lqs.select(1, idx)));
+      }
+      // Frame idx is done with: free its maps as the pass goes.
+      spatial[idx] = torch::Tensor();
+      for (int k = 0; k < 3; ++k) feats[k][idx] = torch::Tensor();
+    }
+  }
+}
+
+torch::Tensor BasicVSRPlusPlusImpl::forward(const torch::Tensor& lqs) {
+  std::vector<torch::Tensor> out;
+  forward_frames(lqs, 0, lqs.size(1), [&](int64_t, const torch::Tensor& hr) { out.push_back(hr); });
+  return torch::stack(out, 1);
+}
+
+}  // namespace reelscale::model

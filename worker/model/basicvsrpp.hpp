@@ -1,0 +1,137 @@
+#pragma once
+// BasicVSR++ (Chan et al., CVPR 2022) in LibTorch, mirroring the authors' mmediting code
+// (mmedit/models/backbones/sr_backbones/basicvsr_pp.py) module for module, so that parameter
+// names equal the released checkpoints' (without the "generator." prefix), e.g.
+// spynet.basic_module.0.basic_module.0.conv.weight, deform_align.backward_1.conv_offset.6.bias,
+// backbone.forward_2.main.2.1.conv1.weight, upsample1.upsample_conv.weight, conv_last.weight.
+// Torch types: include only from worker/model.
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace reelscale::model {
+
+struct BasicVSRPPConfig {
+  int mid_channels = 64;
+  int num_blocks = 7;  // residual blocks per propagation branch
+  double max_residue_magnitude = 10.0;
+  // Frames per batch in feature extraction and SPyNet (their activations for a whole chunk
+  // at 1024x432 would not fit); the batch size does not change the result beyond rounding.
+  int batch = 4;
+};
+
+// Warps x (n, c, h, w) by flow (n, 2, h, w) (x then y displacement, in pixels) as mmedit's
+// flow_warp: bilinear, align_corners=True, zeros (or border) padding. Sampling positions are
+// computed in float32 and x is sampled in float32 when it is half precision.
+torch::Tensor flow_warp(const torch::Tensor& x, const torch::Tensor& flow, bool border_padding = false);
+
+class ResidualBlockNoBNImpl : public torch::nn::Module {
+ public:
+  explicit ResidualBlockNoBNImpl(int channels);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+};
+TORCH_MODULE(ResidualBlockNoBN);
+
+// conv 3x3 + LeakyReLU(0.1) + residual blocks; parameters main.0.*, main.2.<i>.conv{1,2}.*
+class ResidualBlocksWithInputConvImpl : public torch::nn::Module {
+ public:
+  ResidualBlocksWithInputConvImpl(int in_channels, int out_channels, int num_blocks);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::Conv2d conv_{nullptr};
+  std::vector<ResidualBlockNoBN> blocks_;
+};
+TORCH_MODULE(ResidualBlocksWithInputConv);
+
+// SPyNet as in mmedit's basicvsr_net.py: 6 levels, 5 convs 7x7 each, ImageNet-normalised
+// inputs resized to multiples of 32.
+class SPyNetImpl : public torch::nn::Module {
+ public:
+  SPyNetImpl();
+  // Flow from ref to supp, (n, 2, h, w), both (n, 3, h, w) RGB in [0, 1].
+  torch::Tensor forward(const torch::Tensor& ref, const torch::Tensor& supp);
+
+ private:
+  torch::Tensor compute_flow(const torch::Tensor& ref, const torch::Tensor& supp);
+  std::vector<std::vector<torch::nn::Conv2d>> levels_;
+  torch::Tensor mean_, std_;
+};
+TORCH_MODULE(SPyNet);
+
+// mmedit's SecondOrderDeformableAlignment: a modulated deformable conv (3x3, pad 1) whose
+// offsets are 10*tanh(residue) + the (y, x)-swapped flow of each half of the deform groups.
+class SecondOrderDeformableAlignmentImpl : public torch::nn::Module {
+ public:
+  SecondOrderDeformableAlignmentImpl(int in_channels, int out_channels, int deform_groups,
+                                     double max_residue_magnitude);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& extra_feat,
+                        const torch::Tensor& flow_1, const torch::Tensor& flow_2);
+
+ private:
+  int deform_groups_;
+  double max_residue_magnitude_;
+  torch::Tensor weight_, bias_;
+  std::vector<torch::nn::Conv2d> conv_offset_;
+};
+TORCH_MODULE(SecondOrderDeformableAlignment);
+
+class PixelShufflePackImpl : public torch::nn::Module {
+ public:
+  PixelShufflePackImpl(int in_channels, int out_channels, int scale);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  int scale_;
+  torch::nn::Conv2d upsample_conv_{nullptr};
+};
+TORCH_MODULE(PixelShufflePack);
+
+class BasicVSRPlusPlusImpl : public torch::nn::Module {
+ public:
+  explicit BasicVSRPlusPlusImpl(const BasicVSRPPConfig& cfg = {});
+
+  // (n, t, 3, h, w) RGB -> (n, t, 3, 4h, 4w). h and w must be at least 64 (as the official
+  // code asserts: SPyNet's coarsest level needs it).
+  torch::Tensor forward(const torch::Tensor& lqs);
+
+  using FrameCallback = std::function<void(int64_t index, const torch::Tensor& hr)>;
+  // Delivers the outputs of frames [emit_begin, emit_end) in order, each (n, 3, 4h, 4w), as
+  // soon as it is reconstructed: the reconstruction runs inside the last propagation pass
+  // (forward_2), which needs only that frame's maps, so neither forward_2's features nor the
+  // 4x outputs of a whole chunk are ever held, and context frames are not reconstructed.
+  // The arithmetic per frame is the official code's.
+  void forward_frames(const torch::Tensor& lqs, int64_t emit_begin, int64_t emit_end,
+                      const FrameCallback& on_frame);
+
+  // SPyNet flows for consecutive pairs, batched: (n, t-1, 2, h, w) float32; backward = from
+  // frame i to i+1, forward = from frame i+1 to i.
+  torch::Tensor flows(const torch::Tensor& lqs, bool backward);
+
+  // The official is_mirror_extended test: t even and frame i equal to frame t-1-i for all i;
+  // then the forward flows are the backward flows reversed in time.
+  static bool is_mirror_extended(const torch::Tensor& lqs);
+
+  SPyNet& spynet() { return spynet_; }
+  const BasicVSRPPConfig& config() const { return cfg_; }
+
+ private:
+  torch::Tensor reconstruct(const torch::Tensor& hr_in, const torch::Tensor& lq);
+
+  BasicVSRPPConfig cfg_;
+  SPyNet spynet_{nullptr};
+  ResidualBlocksWithInputConv feat_extract_{nullptr};
+  std::vector<SecondOrderDeformableAlignment> deform_align_;
+  std::vector<ResidualBlocksWithInputConv> backbone_;
+  ResidualBlocksWithInputConv reconstruction_{nullptr};
+  PixelShufflePack upsample1_{nullptr}, upsample2_{nullptr};
+  torch::nn::Conv2d conv_hr_{nullptr}, conv_last_{nullptr};
+};
+TORCH_MODULE(BasicVSRPlusPlus);
+
+}  // namespace reelscale::model

@@ -1,0 +1,246 @@
+// The runner: device/precision resolution, checkpoint loading and chunked runs around the
+// BasicVSR++ module. Includes LibTorch, so it reports through return values and exceptions
+// (no logging here).
+#include "worker/model/runner.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+
+#include "shared/upscale/chunk_plan.hpp"
+#include "shared/util/errors.hpp"
+#include "worker/model/basicvsrpp.hpp"
+#include "worker/model/checkpoint.hpp"
+#include "worker/model/dcn.hpp"
+#include "worker/model/npy.hpp"
+#ifdef REELSCALE_HAVE_CUDA
+#include "worker/model/cuda_support.hpp"
+#endif
+
+namespace reelscale::model {
+
+struct BasicVsrppRunner::Impl {
+  BasicVSRPlusPlus model{nullptr};
+  torch::Device device{torch::kCPU};
+  torch::ScalarType dtype = torch::kFloat;
+  std::string device_name, precision;
+  std::vector<std::string> notes;
+  ModelInfo info;
+
+  void setup(const RuntimeOptions& opts) {
+    const std::string& d = opts.device;
+    if (d == "auto") {
+      device = torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+    } else if (d == "cpu") {
+      device = torch::Device(torch::kCPU);
+    } else if (d == "cuda" || d.rfind("cuda:", 0) == 0) {
+      if (!torch::cuda::is_available())
+        throw Error("model device '" + d + "': no CUDA device is available to this LibTorch" +
+                    (dcn_cuda_kernel_built() ? "" : " (a build without CUDA)"));
+      device = d == "cuda" ? torch::Device(torch::kCUDA, 0) : torch::Device(d);
+    } else {
+      throw UsageError("model device '" + d + "' is not one of auto, cpu, cuda, cuda:N");
+    }
+    device_name = device.str();
+    if (device.is_cuda() && !device.has_index()) device_name += ":0";
+
+    precision = opts.precision;
+    if (precision == "fp32") {
+      dtype = torch::kFloat;
+    } else if (precision == "fp16") {
+      dtype = torch::kHalf;
+      if (device.is_cpu()) {
+        // Half-precision convolutions on the CPU are slow or missing; fp32 gives the same image.
+        dtype = torch::kFloat;
+        precision = "fp32";
+        notes.push_back("fp16 is not useful on the CPU: running fp32");
+      }
+    } else if (precision == "bf16") {
+      dtype = torch::kBFloat16;
+    } else {
+      throw UsageError("model precision '" + precision + "' is not one of fp32, fp16, bf16");
+    }
+
+    if (device.is_cuda()) {
+      auto& ctx = at::globalContext();
+      ctx.setAllowTF32CuBLAS(opts.tf32);
+      ctx.setAllowTF32CuDNN(opts.tf32);
+      if (opts.deterministic) {
+        // cuBLAS needs a fixed workspace to be deterministic; must be set before its first use.
+        ::setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", 0);
+        ctx.setDeterministicCuDNN(true);
+        ctx.setBenchmarkCuDNN(false);
+        ctx.setDeterministicAlgorithms(true, /*warn_only=*/false);
+      } else {
+        ctx.setBenchmarkCuDNN(opts.cudnn_benchmark);
+      }
+      if (dtype == torch::kFloat) notes.push_back(std::string("fp32 with TF32 ") + (opts.tf32 ? "on" : "off"));
+    }
+
+    torch::NoGradGuard no_grad;
+    model->to(device, dtype);
+    // SPyNet stays in fp32: the flows steer every warp and deformable offset.
+    model->spynet()->to(device, torch::kFloat);
+    if (opts.channels_last && device.is_cuda()) {
+      for (auto& p : model->parameters())
+        if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+    }
+    model->eval();
+  }
+
+};
+
+namespace {
+
+int64_t count_parameters(torch::nn::Module& m) {
+  int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  for (const auto& b : m.buffers()) n += b.numel();
+  return n;
+}
+
+}  // namespace
+
+BasicVsrppRunner::BasicVsrppRunner(const std::string& checkpoint, const RuntimeOptions& opts)
+    : impl_(std::make_unique<Impl>()) {
+  const BasicVsrppArch arch = infer_basicvsrpp_arch(summarize(checkpoint));
+  if (!arch.low_res_input || arch.num_reconstruction_blocks != 5)
+    throw Error(checkpoint + ": not a 4x BasicVSR++ generator (low_res_input " +
+                (arch.low_res_input ? std::string("true") : std::string("false")) + ", " +
+                std::to_string(arch.num_reconstruction_blocks) + " reconstruction blocks; expected true, 5)");
+  BasicVSRPPConfig cfg;
+  cfg.mid_channels = static_cast<int>(arch.mid_channels);
+  cfg.num_blocks = static_cast<int>(arch.num_blocks);
+  cfg.batch = std::max(1, opts.batch);
+  impl_->model = BasicVSRPlusPlus(cfg);
+  apply_state_dict(*impl_->model, load_state_dict(checkpoint), checkpoint);
+  impl_->info = {arch.mid_channels, arch.num_blocks, count_parameters(*impl_->model)};
+  impl_->setup(opts);
+}
+
+BasicVsrppRunner::BasicVsrppRunner(int mid_channels, int num_blocks, uint64_t seed, const RuntimeOptions& opts)
+    : impl_(std::make_unique<Impl>()) {
+  torch::manual_seed(seed);
+  BasicVSRPPConfig cfg;
+  cfg.mid_channels = mid_channels;
+  cfg.num_blocks = num_blocks;
+  cfg.batch = std::max(1, opts.batch);
+  impl_->model = BasicVSRPlusPlus(cfg);
+  impl_->info = {mid_channels, num_blocks, count_parameters(*impl_->model)};
+  impl_->setup(opts);
+}
+
+BasicVsrppRunner::~BasicVsrppRunner() = default;
+
+const std::string& BasicVsrppRunner::device() const { return impl_->device_name; }
+const std::string& BasicVsrppRunner::precision() const { return impl_->precision; }
+const std::vector<std::string>& BasicVsrppRunner::notes() const { return impl_->notes; }
+ModelInfo BasicVsrppRunner::info() const { return impl_->info; }
+
+void BasicVsrppRunner::run(const FloatVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink) {
+  const int t = chunk.frames, h = chunk.height, w = chunk.width;
+  if (t < 1 || h < 1 || w < 1) throw Error("BasicVSR++: empty chunk");
+  if (chunk.data.size() != size_t(t) * 3 * h * w)
+    throw Error("BasicVSR++: chunk holds " + std::to_string(chunk.data.size()) + " floats, " +
+                std::to_string(t) + " frames of " + std::to_string(w) + "x" + std::to_string(h) + " need " +
+                std::to_string(size_t(t) * 3 * h * w));
+  if (emit_begin < 0 || emit_begin > emit_end || emit_end > t)
+    throw Error("BasicVSR++: emit range [" + std::to_string(emit_begin) + ", " + std::to_string(emit_end) +
+                ") is outside the chunk's " + std::to_string(t) + " frames");
+  if (emit_begin == emit_end) return;
+  c10::InferenceMode guard;
+  // from_blob does not copy; the network only reads its input.
+  const torch::Tensor in =
+      torch::from_blob(const_cast<float*>(chunk.data.data()), {1, t, 3, h, w}, torch::kFloat)
+          .to(impl_->device);
+  impl_->model->forward_frames(in, emit_begin, emit_end, [&](int64_t idx, const torch::Tensor& hr) {
+    const torch::Tensor cpu = hr.select(0, 0).to(torch::kCPU, torch::kFloat).contiguous();
+    sink(static_cast<int>(idx), cpu.data_ptr<float>(), static_cast<int>(cpu.size(1)), static_cast<int>(cpu.size(2)));
+  });
+}
+
+int64_t BasicVsrppRunner::peak_memory_bytes() const {
+#ifdef REELSCALE_HAVE_CUDA
+  if (impl_->device.is_cuda()) return cuda::peak_allocated_bytes(impl_->device.index());
+#endif
+  return 0;
+}
+
+void BasicVsrppRunner::reset_peak_memory() {
+#ifdef REELSCALE_HAVE_CUDA
+  if (impl_->device.is_cuda()) cuda::reset_peak(impl_->device.index());
+#endif
+}
+
+std::pair<int64_t, int64_t> BasicVsrppRunner::device_memory() const {
+#ifdef REELSCALE_HAVE_CUDA
+  if (impl_->device.is_cuda()) return cuda::memory_info(impl_->device.index());
+#endif
+  return {0, 0};
+}
+
+void BasicVsrppRunner::synchronize() const {
+  if (impl_->device.is_cuda()) torch::cuda::synchronize(impl_->device.index());
+}
+
+int auto_chunk_frames(const ModelInfo& info, int height, int width, const std::string& precision,
+                      int64_t free_bytes) {
+  const double el = precision == "fp32" ? 4.0 : 2.0;
+  const double px = double(height) * width, mid = double(info.mid_channels);
+  // Kept per frame: spatial + backward_1 + forward_1 + backward_2 maps, two fp32 flows, input.
+  const double per_frame = 4 * mid * px * el + 2 * 2 * px * 4 + 3 * px * 4;
+  // Working set of one step: the deformable im2col (2*mid*9 rows), the offset branch, SPyNet
+  // on a batch of 4 pairs (64-channel fp32 maps), the 4x reconstruction of one frame.
+  const double fixed = 2 * mid * 9 * px * el * 2 + 4 * 3 * 64 * px * 4 + 64 * 16 * px * el * 3 +
+                       (1LL << 30);
+  const double usable = double(free_bytes) * 0.85 - fixed;
+  const int frames = usable > 0 ? static_cast<int>(usable / per_frame) : 0;
+  return std::max(8, frames);
+}
+
+void run_chunked(BasicVsrppRunner& runner, const FloatVideo& in, const std::vector<int>& cuts, int chunk,
+                 int overlap, FloatVideo& out, int* chunks_run) {
+  const auto plan = plan_chunks(in.frames, cuts, chunk > 0 ? chunk : std::max(1, in.frames), overlap);
+  out = FloatVideo(in.frames, in.height * 4, in.width * 4);
+  for (const Chunk& c : plan) {
+    FloatVideo sub(c.frames(), in.height, in.width);
+    std::copy(in.frame(c.context_begin), in.frame(c.context_begin) + size_t(c.frames()) * in.frame_size(),
+              sub.data.begin());
+    runner.run(sub, c.emit_begin - c.context_begin, c.emit_end - c.context_begin,
+               [&](int idx, const float* rgb, int h, int w) {
+                 if (h != out.height || w != out.width) throw Error("BasicVSR++: unexpected output size");
+                 std::copy(rgb, rgb + out.frame_size(), out.frame(c.context_begin + idx));
+               });
+  }
+  if (chunks_run) *chunks_run = static_cast<int>(plan.size());
+}
+
+InferReport infer_npy(const InferRequest& req) {
+  const NpyArray a = read_npy(req.input);
+  if (a.shape.size() != 5 || a.shape[0] != 1 || a.shape[2] != 3)
+    throw UsageError(req.input + ": expected a (1, t, 3, h, w) float32 array, got shape " + shape_string(a.shape));
+  FloatVideo in(static_cast<int>(a.shape[1]), static_cast<int>(a.shape[3]), static_cast<int>(a.shape[4]));
+  in.data = a.data;
+  if (in.height < 64 || in.width < 64)
+    throw UsageError(req.input + ": frames must be at least 64x64 (SPyNet), got " + std::to_string(in.width) +
+                     "x" + std::to_string(in.height));
+  const auto start = std::chrono::steady_clock::now();
+  BasicVsrppRunner runner(req.checkpoint, req.runtime);
+  FloatVideo out;
+  InferReport r;
+  run_chunked(runner, in, req.cuts, req.chunk, req.overlap, out, &r.chunks);
+  write_npy(req.output, {1, out.frames, 3, out.height, out.width}, out.data.data());
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.frames = in.frames;
+  r.height = in.height;
+  r.width = in.width;
+  r.device = runner.device();
+  r.precision = runner.precision();
+  r.notes = runner.notes();
+  r.info = runner.info();
+  return r;
+}
+
+}  // namespace reelscale::model

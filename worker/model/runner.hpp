@@ -1,0 +1,90 @@
+#pragma once
+// The BasicVSR++ network behind a torch-free interface: what the upscaler backend, the CLI
+// (`reelscale model infer`) and the benchmarks call. No LibTorch types here.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shared/upscale/upscaler.hpp"
+
+namespace reelscale::model {
+
+struct RuntimeOptions {
+  std::string precision = "fp32";  // fp32 | fp16 | bf16 (fp16 falls back to fp32 on the CPU)
+  std::string device = "auto";     // auto | cpu | cuda | cuda:N
+  bool tf32 = true;                // fp32 convolutions/GEMMs on TF32 tensor cores (CUDA)
+  bool deterministic = false;      // deterministic cuDNN/cuBLAS algorithms, no benchmarking
+  bool cudnn_benchmark = true;     // let cuDNN time its algorithms per shape
+  bool channels_last = false;      // NHWC weights and activations on CUDA
+  int batch = 4;                   // frames per batch in feature extraction and SPyNet
+};
+
+struct ModelInfo {
+  int64_t mid_channels = 0, num_blocks = 0, parameters = 0;
+};
+
+class BasicVsrppRunner {
+ public:
+  // Loads a checkpoint (.pth or .safetensors); mid_channels and num_blocks come from its
+  // tensor shapes. Throws reelscale::Error naming the file (missing/unexpected/wrong-shape
+  // keys) or the unusable option (cuda without a GPU, an unknown precision...).
+  BasicVsrppRunner(const std::string& checkpoint, const RuntimeOptions& opts);
+  // Random weights (a fixed seed): for tests and benchmarks without a checkpoint.
+  BasicVsrppRunner(int mid_channels, int num_blocks, uint64_t seed, const RuntimeOptions& opts);
+  ~BasicVsrppRunner();
+  BasicVsrppRunner(const BasicVsrppRunner&) = delete;
+  BasicVsrppRunner& operator=(const BasicVsrppRunner&) = delete;
+
+  // Runs the network once over `chunk` (one scene's frames: the recurrent state starts fresh)
+  // and delivers frames [emit_begin, emit_end) to `sink` in order, 4x size, float RGB planar.
+  void run(const FloatVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink);
+
+  const std::string& device() const;     // "cpu", "cuda:0"
+  const std::string& precision() const;  // the precision actually used
+  // Decisions the caller should log (e.g. "fp16 is not useful on the CPU: running fp32").
+  const std::vector<std::string>& notes() const;
+  ModelInfo info() const;
+
+  // CUDA memory statistics of this runner's device (bytes; 0 on the CPU).
+  int64_t peak_memory_bytes() const;
+  void reset_peak_memory();
+  // Free and total device memory (cudaMemGetInfo); {0, 0} on the CPU.
+  std::pair<int64_t, int64_t> device_memory() const;
+  void synchronize() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Frames per chunk ("auto" chunk length): how many h x w frames fit in `free_bytes` with this
+// model, from the per-frame maps the network keeps (spatial + three propagation branches +
+// flows) and a fixed allowance for the per-frame working set, with 15% headroom. At least 8.
+int auto_chunk_frames(const ModelInfo& info, int height, int width, const std::string& precision,
+                      int64_t free_bytes);
+
+// `reelscale model infer`: a (1, t, 3, h, w) float32 .npy in, (1, t, 3, 4h, 4w) out, written
+// atomically. With chunk > 0 the frames are processed in chunks of `chunk` emitted frames with
+// `overlap` context frames each side (scene cuts: chunks never cross them).
+struct InferRequest {
+  std::string checkpoint, input, output;
+  RuntimeOptions runtime;
+  int chunk = 0, overlap = 0;
+  std::vector<int> cuts;
+};
+struct InferReport {
+  int frames = 0, height = 0, width = 0, chunks = 0;
+  std::string device, precision;
+  std::vector<std::string> notes;
+  ModelInfo info;
+  double seconds = 0;
+};
+InferReport infer_npy(const InferRequest& req);
+
+// Runs `runner` over a whole sequence chunk by chunk (see plan_chunks); output frames are
+// written into `out` (frames, 3, 4h, 4w), which is resized.
+void run_chunked(BasicVsrppRunner& runner, const FloatVideo& in, const std::vector<int>& cuts,
+                 int chunk, int overlap, FloatVideo& out, int* chunks_run = nullptr);
+
+}  // namespace reelscale::model
