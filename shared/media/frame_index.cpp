@@ -24,6 +24,19 @@ int64_t FrameIndex::frame_of_ts(int64_t ts) const {
   return -1;
 }
 
+void FrameIndex::drop_leading_frames(int64_t count) {
+  count = std::min<int64_t>(count, frame_count());
+  for (int64_t j = 0; j < count; ++j) packets[size_t(decode_of[size_t(j)])].frame = -1;
+  decode_of.erase(decode_of.begin(), decode_of.begin() + long(count));
+  for (size_t j = 0; j < decode_of.size(); ++j) packets[size_t(decode_of[j])].frame = int64_t(j);
+  // Keyframes shown before the new first frame are no place to start a seek from, except
+  // the start itself (kept: it is where decoding begins).
+  std::vector<int64_t> kept;
+  for (int64_t k : keyframes)
+    if (k == start_packet || packets[size_t(k)].frame >= 0) kept.push_back(k);
+  keyframes = kept;
+}
+
 int64_t FrameIndex::keyframe_for(int64_t i, int earlier) const {
   if (i < 0 || i >= frame_count()) return -1;
   const int64_t d = decode_of[size_t(i)];
@@ -233,6 +246,7 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
     first_key->keyframe = true;
   }
   const auto k0 = size_t(first_key - index.packets.begin());
+  index.start_packet = int64_t(k0);
   const int64_t t0 = index.packets[k0].ts;
 
   // Frames: packets from the first keyframe on that are not shown before it (the leading

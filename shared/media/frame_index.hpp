@@ -35,9 +35,13 @@ struct FrameIndex {
   std::vector<int64_t> decode_of;    // presentation index -> decode index in `packets`
   std::vector<int64_t> keyframes;    // decode indices of usable keyframes, ascending
   bool any_ts_computed = false;
+  int64_t start_packet = 0;          // decoding starts here (the first keyframe)
 
   int64_t frame_count() const { return int64_t(decode_of.size()); }
-  int64_t first_used_packet() const { return keyframes.empty() ? 0 : keyframes.front(); }
+  int64_t first_used_packet() const { return start_packet; }
+  // Renumbers without the first `count` frames (pictures a decoder never outputs from the
+  // start of the file, e.g. H.264 frames before a recovery point). Their packets still decode.
+  void drop_leading_frames(int64_t count);
   // The timestamp of presentation index i.
   int64_t ts_of(int64_t i) const { return packets[size_t(decode_of[size_t(i)])].ts; }
   // Presentation index of a timestamp, -1 when no frame has it.

@@ -41,6 +41,7 @@ struct VideoReader::Impl {
   int64_t seek_target = 0;
   int seek_attempt = 0;
   bool warned_short = false;
+  bool starting = false;    // check_start() is decoding the first frames
 
   void open_demuxer() {
     fmt = av::open_input(path);
@@ -209,7 +210,7 @@ struct VideoReader::Impl {
       if (rc < 0)
         throw MediaError(path + ": decoding video frame " + std::to_string(pos) + ": " +
                          av::error_string(rc));
-      const int64_t p = tmp->pts == AV_NOPTS_VALUE ? last_out + 1 : index.frame_of_ts(tmp->pts);
+      int64_t p = tmp->pts == AV_NOPTS_VALUE ? last_out + 1 : index.frame_of_ts(tmp->pts);
       if (p < 0) {  // a picture we do not number (leading picture of an open GOP)
         av_frame_unref(tmp.get());
         continue;
@@ -227,6 +228,16 @@ struct VideoReader::Impl {
         }
         verify = false;
       }
+      if (p > pos && starting && pos == 0) {
+        // The decoder does not show the first pictures (e.g. H.264 before a recovery point):
+        // they are no frames of ours, in sequential and random access alike.
+        spdlog::warn("{}: the first {} frame(s) cannot be decoded from the start of the file; "
+                     "skipping them",
+                     path, p);
+        index.drop_leading_frames(p);
+        info.frame_count = index.frame_count();
+        p = 0;
+      }
       if (p > pos)
         throw MediaError(path + ": video frame " + std::to_string(pos) +
                          " cannot be decoded (the decoder skipped to frame " + std::to_string(p) +
@@ -240,11 +251,30 @@ struct VideoReader::Impl {
     }
   }
 
+  // Decodes the first frames once: the decoder must give the index's frames in order (this
+  // finds pictures it never shows from the start, and streams whose packets are not one
+  // picture each), then rewinds.
+  void check_start() {
+    starting = true;
+    av::FramePtr f;
+    const int64_t want = std::min<int64_t>(index.frame_count(), 4);
+    for (int64_t i = 0; i < want; ++i)
+      if (!read(f)) break;
+    starting = false;
+    if (index.frame_count() == 0) throw MediaError(path + ": no decodable video frames");
+    if (pos != 0) {
+      position_at(index.first_used_packet());
+      pos = 0;
+      verify = false;
+    }
+  }
+
   void seek(int64_t i) {
     if (i < 0 || i >= index.frame_count())
       throw MediaError(path + ": frame " + std::to_string(i) + " is out of range (the video has " +
                        std::to_string(index.frame_count()) + " frames)");
-    const int64_t k = index.keyframe_for(i);
+    int64_t k = index.keyframe_for(i);
+    if (k < 0) k = index.first_used_packet();
     // Decoding on from here is exact too, and cheaper when the keyframe a seek would start at
     // has already been passed.
     if (i >= pos && k < next_decode && !demux_done) {
@@ -319,6 +349,7 @@ VideoReader::VideoReader(const std::string& path, VideoReaderOptions options)
 
   // The scan consumed the demuxer; decoding starts from a fresh one.
   m.open_demuxer();
+  m.check_start();
 }
 
 VideoReader::~VideoReader() = default;

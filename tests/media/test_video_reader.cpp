@@ -301,3 +301,32 @@ TEST(VideoReader, MpegPsFromSharedMaterial) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(VideoReader, MpegPsCutInsideAGopStartsAtTheFirstWholePicture) {
+  // A VOB cut out of a disc starts mid-GOP: P/B-pictures without their references, then an
+  // open GOP whose leading B-pictures reference the missing one. Frames start at the first
+  // keyframe, numbered consecutively, and random access agrees.
+  TempDir dir;
+  test_media::ClipSpec spec;
+  spec.container = "vob";
+  spec.frames = 60;
+  const fs::path whole = dir / "whole.vob";
+  test_media::write_clip(whole, spec);
+  std::ifstream in(whole, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const fs::path cut = dir / "cut.vob";
+  std::ofstream(cut, std::ios::binary) << bytes.substr(2048 * 6);
+
+  const Decoded seq = decode_all(cut.string());
+  ASSERT_GT(seq.numbers.size(), 20u);
+  const int64_t first = seq.numbers.front();
+  EXPECT_GT(first, 0);
+  EXPECT_EQ(first % spec.gop, 0) << "the first frame is not a keyframe's picture";
+  for (size_t i = 0; i < seq.numbers.size(); ++i) EXPECT_EQ(seq.numbers[i], first + int64_t(i));
+  EXPECT_EQ(int64_t(seq.numbers.size()), 60 - first);
+  expect_random_access_matches(cut.string(), seq, 20, 5);
+}
+
+}  // namespace
