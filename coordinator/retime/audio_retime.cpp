@@ -227,22 +227,22 @@ AudioRetimeResult retime_audio(const fs::path& in_path, int stream_index, const 
     av_buffersink_set_frame_size(sink, static_cast<unsigned>(enc->frame_size));
 
   // ---- run ----
-  // Time zero is the source's first video frame when it has one (the retimed video starts at
-  // 0); audio before it is dropped, a later start is kept as a scaled offset.
-  int64_t zero = AV_NOPTS_VALUE;
-  AVRational zero_tb{1, 1};
-  const int vs = assemble::first_stream_of(in.get(), AVMEDIA_TYPE_VIDEO);
-  if (vs >= 0 && in->streams[vs]->start_time != AV_NOPTS_VALUE) {
-    zero = in->streams[vs]->start_time;
-    zero_tb = in->streams[vs]->time_base;
-  }
+  // The output timeline starts at the source's first video frame when it has one (the retimed
+  // video starts there), else at the first audio sample. Source timestamps place every decoded
+  // frame on it: audio before zero is dropped, and a gap or overlap of more than kSlack (a late
+  // start, a DVD cell boundary) is filled with silence or cut, so the track stays in sync with
+  // the pictures instead of drifting by the gap from there on.
+  int64_t zero = AV_NOPTS_VALUE;  // in samples
   const AVRational sample_tb{1, rate};
+  const int vs = assemble::first_stream_of(in.get(), AVMEDIA_TYPE_VIDEO);
+  if (vs >= 0 && in->streams[vs]->start_time != AV_NOPTS_VALUE)
+    zero = av_rescale_q(in->streams[vs]->start_time, in->streams[vs]->time_base, sample_tb);
+  const int64_t slack = rate / 100;  // 10 ms: far above timestamp jitter, far below a lip-sync error
+  int64_t next_src = AV_NOPTS_VALUE;  // source time (samples after zero) of the next sample fed
+  int64_t gaps = 0, gap_samples = 0, overlaps = 0;
   int64_t in_samples = 0;      // fed to the filter
   int64_t out_samples = 0;     // given to the encoder
-  int64_t out_offset = 0;      // output pts of the first sample
-  int64_t to_drop = 0;         // source samples before time zero
   int64_t limit = INT64_MAX;   // output samples wanted, known once the input has ended
-  bool first = true;
   auto pkt = av::make_packet();
   auto frame = av::make_frame();
   auto filtered = av::make_frame();
@@ -270,42 +270,63 @@ AudioRetimeResult retime_audio(const fs::path& in_path, int stream_index, const 
           continue;
         }
       }
-      filtered->pts = out_offset + out_samples;
+      filtered->pts = out_samples;
       out_samples += filtered->nb_samples;
       av::check(avcodec_send_frame(enc.get(), filtered.get()), out_label + ": encoding " + opt.codec);
       av_frame_unref(filtered.get());
       write_packets();
     }
   };
-  auto feed = [&](AVFrame* f) {
-    if (first) {
-      first = false;
-      const int64_t ts = f->best_effort_timestamp;
-      if (ts != AV_NOPTS_VALUE && zero != AV_NOPTS_VALUE) {
-        const int64_t start = av_rescale_q(ts, ist->time_base, sample_tb) - av_rescale_q(zero, zero_tb, sample_tb);
-        if (start < 0)
-          to_drop = -start;
-        else
-          out_offset = rescale_exact(start, factor);
-      }
-    }
-    av::FramePtr trimmed;
-    if (to_drop > 0) {
-      if (to_drop >= f->nb_samples) {
-        to_drop -= f->nb_samples;
-        return;
-      }
-      trimmed = drop_front(f, static_cast<int>(to_drop));
-      to_drop = 0;
-      f = trimmed.get();
-    }
+  auto push = [&](AVFrame* f) {
     av_channel_layout_uninit(&f->ch_layout);
     av::check(av_channel_layout_copy(&f->ch_layout, &layout.l), "copying a channel layout");
     f->sample_rate = in_rate;  // the resample mode's relabelling
     f->pts = in_samples;
     in_samples += f->nb_samples;
+    next_src += f->nb_samples;
     av::check(av_buffersrc_add_frame(src, f), label + ": audio filter input");
     drain_filter();
+  };
+  auto push_silence = [&](int64_t n) {
+    while (n > 0) {
+      auto pad = av::make_frame();
+      pad->format = dec->sample_fmt;
+      pad->sample_rate = in_rate;
+      pad->nb_samples = static_cast<int>(std::min<int64_t>(n, rate));
+      av::check(av_channel_layout_copy(&pad->ch_layout, &layout.l), "copying a channel layout");
+      av::check(av_frame_get_buffer(pad.get(), 0), "allocating an audio frame");
+      av::check(av_samples_set_silence(pad->extended_data, 0, pad->nb_samples, channels, dec->sample_fmt),
+                "silence");
+      n -= pad->nb_samples;
+      push(pad.get());
+    }
+  };
+  auto feed = [&](AVFrame* f) {
+    const int64_t ts = f->best_effort_timestamp;
+    if (ts != AV_NOPTS_VALUE) {
+      const int64_t t = av_rescale_q(ts, ist->time_base, sample_tb);
+      if (next_src == AV_NOPTS_VALUE) {
+        if (zero == AV_NOPTS_VALUE) zero = t;
+        next_src = 0;
+      }
+      const int64_t drift = (t - zero) - next_src;
+      if (drift > slack) {
+        ++gaps;
+        gap_samples += drift;
+        push_silence(drift);
+      } else if (drift < -slack) {
+        ++overlaps;
+        const int64_t cut = -drift;
+        if (cut >= f->nb_samples) return;  // wholly before zero or already covered
+        auto trimmed = drop_front(f, static_cast<int>(cut));
+        next_src += cut;
+        push(trimmed.get());
+        return;
+      }
+    } else if (next_src == AV_NOPTS_VALUE) {
+      next_src = 0;
+    }
+    push(f);
   };
   auto receive = [&]() {
     for (;;) {
@@ -339,19 +360,7 @@ AudioRetimeResult retime_audio(const fs::path& in_path, int stream_index, const 
   // The output must last exactly input x factor (atempo alone ends ~10 ms short): feed a
   // second of silence so every filter has flushed real samples, then cut at the exact length.
   limit = rescale_exact(in_samples, factor);
-  {
-    auto pad = av::make_frame();
-    pad->format = dec->sample_fmt;
-    pad->sample_rate = in_rate;
-    pad->nb_samples = in_rate;
-    av::check(av_channel_layout_copy(&pad->ch_layout, &layout.l), "copying a channel layout");
-    av::check(av_frame_get_buffer(pad.get(), 0), "allocating an audio frame");
-    av::check(av_samples_set_silence(pad->extended_data, 0, pad->nb_samples, channels, dec->sample_fmt),
-              "silence");
-    pad->pts = in_samples;
-    av::check(av_buffersrc_add_frame(src, pad.get()), label + ": audio filter input");
-    drain_filter();
-  }
+  push_silence(in_rate);
   av::check(av_buffersrc_add_frame(src, nullptr), label + ": closing the audio filter");
   drain_filter();
   av::check(avcodec_send_frame(enc.get(), nullptr), out_label + ": flushing the encoder");
@@ -368,6 +377,9 @@ AudioRetimeResult retime_audio(const fs::path& in_path, int stream_index, const 
   r.channels = channels;
   r.samples = out_samples;
   r.duration_s = double(out_samples) / rate;
+  if (gaps || overlaps)
+    spdlog::warn("retime: {}#{}: {} gaps ({:.3f} s) filled with silence, {} overlaps cut, to keep sync", label,
+                 stream_index, gaps, double(gap_samples) / rate, overlaps);
   spdlog::info("retime: audio {}#{} ({}) {} -> {:.3f} s {} ({}) -> {}", label, stream_index, r.language,
                double(in_samples) / rate, r.duration_s, opt.codec, opt.mode, out_label);
   return r;

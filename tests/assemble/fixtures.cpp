@@ -181,6 +181,8 @@ void write_audio(const fs::path& file, const Audio& audio, const std::string& la
       d[i] = static_cast<int16_t>(v * 32767.0f);
     }
     frame->pts = static_cast<int64_t>(pos);
+    for (const auto& [at, gap] : audio.gaps)
+      if (pos >= at) frame->pts += gap;
     write_all(enc.get(), oc.get(), st, frame.get());
   }
   write_all(enc.get(), oc.get(), st, nullptr);

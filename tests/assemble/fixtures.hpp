@@ -32,6 +32,9 @@ struct Audio {
   std::vector<float> samples;  // interleaved, [-1, 1]
   double start_s = 0;          // pts of the first sample
   std::string layout;          // channel layout of the decoded frames, e.g. "5.1"
+  // write_audio: from sample `first` on, timestamps jump forward by `second` samples (a gap in
+  // the source timeline, as at a DVD cell boundary)
+  std::vector<std::pair<size_t, int64_t>> gaps;
   size_t frames() const { return samples.size() / static_cast<size_t>(channels); }
   double duration_s() const { return double(frames()) / rate; }
 };

@@ -190,6 +190,28 @@ TEST(RetimeAudio, ClicksLandOnTheirRetimedFrames) {
   }
 }
 
+// A 0.5 s hole in the source's timestamps after 4.992 s: the retimed track fills it with
+// silence, so a later click still lands on its frame (8.5 s -> 8.854 s), not 0.52 s early.
+TEST(RetimeAudio, GapsInTheSourceTimelineAreFilledNotSkipped) {
+  TempDir dir;
+  Audio a = sine(10.0, 1);
+  for (size_t j = 0; j < 96; ++j) a.samples[8 * 48000 + j] = 0.9f;  // written at 8.0 s + gap
+  a.gaps = {{4992 * 48, 24000}};                                      // on a PCM packet boundary
+  write_audio(dir / "gap.mka", a, "eng");
+  for (const std::string mode : {"pitch", "resample"}) {
+    retime::AudioRetimeOptions o;
+    o.mode = mode;
+    const auto r = retime::retime_audio(dir / "gap.mka", 0, dir / "out.mka", o);
+    EXPECT_NEAR(r.duration_s, 10.5 * 25 / 24, 0.0001) << mode;
+    const Audio b = decode_audio(dir / "out.mka");
+    int64_t found = -1;
+    for (size_t i = 0; i < b.frames() && found < 0; ++i)
+      if (std::fabs(b.samples[i]) > 0.5f) found = static_cast<int64_t>(i);
+    ASSERT_GE(found, 0);
+    EXPECT_NEAR(double(found) / b.rate, 8.5 * 25 / 24, 1.0 / 48) << mode;
+  }
+}
+
 TEST(RetimeAudio, LayoutLanguageAndCodecOptions) {
   TempDir dir;
   write_audio(dir / "surround.mka", sine(2.0, 6), "fra");
