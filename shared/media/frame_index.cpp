@@ -104,7 +104,8 @@ void analyse_timing(FrameIndex& index, AVRational declared) {
   index.vfr_detail.clear();
   if (n < 2 || tb <= 0) {
     index.frame_rate = declared_ok ? declared : AVRational{25, 1};
-    index.frame_duration_ticks = 1.0 / (av_q2d(index.frame_rate) * tb);
+    index.typical_rate = index.frame_rate;
+    index.frame_duration_ticks = tb > 0 ? 1.0 / (av_q2d(index.frame_rate) * tb) : 1.0;
     return;
   }
   std::vector<int64_t> deltas(size_t(n - 1));
@@ -124,6 +125,7 @@ void analyse_timing(FrameIndex& index, AVRational declared) {
   nominal = 1.0 / (av_q2d(rate) * tb);
   if (std::fabs(nominal - median) > tolerance(nominal)) nominal = median;
 
+  index.typical_rate = rate;
   for (size_t i = 0; i < deltas.size(); ++i) {
     if (std::fabs(double(deltas[i]) - nominal) > tolerance(nominal)) {
       index.vfr = true;
@@ -148,6 +150,25 @@ void analyse_timing(FrameIndex& index, AVRational declared) {
   }
   index.frame_rate = rate;
   index.frame_duration_ticks = nominal;
+}
+
+std::vector<int64_t> constant_rate_map(const FrameIndex& index, AVRational rate) {
+  std::vector<int64_t> map;
+  const int64_t n = index.frame_count();
+  const double tb = av_q2d(index.time_base);
+  if (n == 0 || rate.num <= 0 || rate.den <= 0 || tb <= 0) return map;
+  const double dur = 1.0 / (av_q2d(rate) * tb);
+  const double t0 = double(index.ts_of(0));
+  const double end = double(index.ts_of(n - 1)) + dur;
+  const auto count = std::max<int64_t>(1, llround((end - t0) / dur));
+  map.resize(size_t(count));
+  int64_t src = 0;
+  for (int64_t j = 0; j < count; ++j) {
+    const double limit = t0 + (double(j) + 0.5) * dur;
+    while (src + 1 < n && double(index.ts_of(src + 1)) < limit) ++src;
+    map[size_t(j)] = src;
+  }
+  return map;
 }
 
 FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::string& path) {

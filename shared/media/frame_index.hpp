@@ -29,6 +29,8 @@ struct FrameIndex {
   AVRational time_base{0, 1};
   AVRational frame_rate{0, 1};       // constant rate (for VFR sources: the average)
   double frame_duration_ticks = 0;   // nominal frame duration in time_base units
+  AVRational typical_rate{0, 1};     // from the median frame duration (the rate a VFR source
+                                     // is converted to)
   bool vfr = false;
   std::string vfr_detail;            // where the timing is irregular (for the error message)
   std::vector<PacketEntry> packets;  // every video packet, decode order
@@ -58,6 +60,12 @@ struct FrameIndex {
 // seek before reading again). `stream_index` must be a video stream. Never throws for bad data
 // past the first packets: a truncated or damaged file gives the index of what is readable.
 FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::string& path);
+
+// Constant-rate view of a (variable frame rate) index: for each output frame j at
+// t0 + j/rate, the source frame shown then (the last one whose timestamp rounds to slot j or
+// earlier, as ffmpeg's fps filter does): frames repeat across long gaps and are dropped where
+// they come faster than the rate. The last frame lasts one output frame.
+std::vector<int64_t> constant_rate_map(const FrameIndex& index, AVRational rate);
 
 // Chooses the frame rate from the sorted timestamps and the stream's declared rates, and
 // flags variable frame rate. Exposed for tests.

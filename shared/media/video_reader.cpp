@@ -43,6 +43,13 @@ struct VideoReader::Impl {
   bool warned_short = false;
   bool starting = false;    // check_start() is decoding the first frames
 
+  // Constant-rate view of a VFR source (convert_vfr): output frame -> source frame.
+  std::vector<int64_t> cfr_map;
+  int64_t out_pos = 0;
+  av::FramePtr held;        // the source frame last read, repeated while the map says so
+  int64_t held_src = -1;
+  double out_ticks = 0;     // output frame duration in the stream's time base
+
   void open_demuxer() {
     fmt = av::open_input(path);
     if (index.stream_index >= int(fmt->nb_streams))
@@ -191,7 +198,7 @@ struct VideoReader::Impl {
     return true;
   }
 
-  bool read(av::FramePtr& out) {
+  bool read_source(av::FramePtr& out) {
     for (;;) {
       const int rc = avcodec_receive_frame(dec.get(), tmp.get());
       if (rc == AVERROR(EAGAIN)) {
@@ -251,6 +258,9 @@ struct VideoReader::Impl {
     }
   }
 
+  bool read(av::FramePtr& out);
+  void seek(int64_t i);
+
   // Decodes the first frames once: the decoder must give the index's frames in order (this
   // finds pictures it never shows from the start, and streams whose packets are not one
   // picture each), then rewinds.
@@ -259,7 +269,7 @@ struct VideoReader::Impl {
     av::FramePtr f;
     const int64_t want = std::min<int64_t>(index.frame_count(), 4);
     for (int64_t i = 0; i < want; ++i)
-      if (!read(f)) break;
+      if (!read_source(f)) break;
     starting = false;
     if (index.frame_count() == 0) throw MediaError(path + ": no decodable video frames");
     if (pos != 0) {
@@ -269,7 +279,7 @@ struct VideoReader::Impl {
     }
   }
 
-  void seek(int64_t i) {
+  void seek_source(int64_t i) {
     if (i < 0 || i >= index.frame_count())
       throw MediaError(path + ": frame " + std::to_string(i) + " is out of range (the video has " +
                        std::to_string(index.frame_count()) + " frames)");
@@ -288,6 +298,37 @@ struct VideoReader::Impl {
     verify = true;
   }
 };
+
+// The public view: the source's frames, or their constant-rate mapping.
+bool VideoReader::Impl::read(av::FramePtr& out) {
+  if (cfr_map.empty()) return read_source(out);
+  if (out_pos >= int64_t(cfr_map.size())) return false;
+  const int64_t s = cfr_map[size_t(out_pos)];
+  if (held_src != s) {
+    if (pos != s) seek_source(s);
+    if (!read_source(held)) return false;
+    held_src = s;
+  }
+  if (!out) out = av::make_frame();
+  av_frame_unref(out.get());
+  if (av_frame_ref(out.get(), held.get()) < 0) throw std::bad_alloc();
+  out->pts = index.ts_of(0) + llround(double(out_pos) * out_ticks);
+  ++out_pos;
+  return true;
+}
+
+void VideoReader::Impl::seek(int64_t i) {
+  if (cfr_map.empty()) return seek_source(i);
+  if (i < 0 || i >= int64_t(cfr_map.size()))
+    throw MediaError(path + ": frame " + std::to_string(i) + " is out of range (the video has " +
+                     std::to_string(cfr_map.size()) + " frames at a constant rate)");
+  out_pos = i;
+  const int64_t s = cfr_map[size_t(i)];
+  if (held_src != s) {
+    held_src = -1;
+    seek_source(s);
+  }
+}
 
 VideoReader::VideoReader(const std::string& path, VideoReaderOptions options)
     : impl_(std::make_unique<Impl>()) {
@@ -308,7 +349,7 @@ VideoReader::VideoReader(const std::string& path, VideoReaderOptions options)
 
   m.index = build_frame_index(m.fmt.get(), si, path);
   if (m.index.frame_count() == 0) throw MediaError(path + ": no video frames");
-  if (m.index.vfr && !options.allow_vfr)
+  if (m.index.vfr && !options.allow_vfr && !options.convert_vfr)
     throw MediaError(path + ": variable frame rate video (" + m.index.vfr_detail +
                      "); convert it to a constant rate first (preprocess.vfr: convert)");
 
@@ -350,6 +391,18 @@ VideoReader::VideoReader(const std::string& path, VideoReaderOptions options)
   // The scan consumed the demuxer; decoding starts from a fresh one.
   m.open_demuxer();
   m.check_start();
+
+  if (m.index.vfr && options.convert_vfr) {
+    const AVRational rate = m.index.typical_rate;
+    m.cfr_map = constant_rate_map(m.index, rate);
+    m.out_ticks = 1.0 / (av_q2d(rate) * av_q2d(m.index.time_base));
+    vi.frame_rate = rate;
+    vi.frame_count = int64_t(m.cfr_map.size());
+    spdlog::info("{}: variable frame rate ({}); presented at a constant {}/{} fps: {} source "
+                 "frames -> {} frames",
+                 path, m.index.vfr_detail, rate.num, rate.den, m.index.frame_count(),
+                 vi.frame_count);
+  }
 }
 
 VideoReader::~VideoReader() = default;
@@ -357,7 +410,9 @@ VideoReader::~VideoReader() = default;
 const VideoInfo& VideoReader::info() const { return impl_->info; }
 void VideoReader::seek(int64_t index) { impl_->seek(index); }
 bool VideoReader::read(av::FramePtr& frame) { return impl_->read(frame); }
-int64_t VideoReader::position() const { return impl_->pos; }
+int64_t VideoReader::position() const {
+  return impl_->cfr_map.empty() ? impl_->pos : impl_->out_pos;
+}
 const FrameIndex& VideoReader::index() const { return impl_->index; }
 const AVCodecParameters* VideoReader::codec_parameters() const {
   return impl_->fmt->streams[impl_->index.stream_index]->codecpar;

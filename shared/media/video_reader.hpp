@@ -38,6 +38,11 @@ struct VideoInfo {
 struct VideoReaderOptions {
   int threads = 0;           // decoder threads; 0 = libav's automatic choice
   bool allow_vfr = false;    // false: variable frame rate sources are refused with MediaError
+  // Variable frame rate sources are presented at a constant rate (their typical one): frames
+  // repeat over gaps and drop where they come too fast, by timestamp, like ffmpeg's fps
+  // filter. Constant-rate sources are unaffected. Every stage that numbers frames (scenes,
+  // plan, workers) must use the same setting (config preprocess.vfr: convert).
+  bool convert_vfr = false;
 };
 
 class VideoReader {

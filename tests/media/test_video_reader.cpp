@@ -330,3 +330,61 @@ TEST(VideoReader, MpegPsCutInsideAGopStartsAtTheFirstWholePicture) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(VideoReader, ConvertVfrPresentsAConstantRateByTimestamp) {
+  TempDir dir;
+  test_media::ClipSpec spec;
+  spec.codec = "libx264";
+  spec.frames = 30;
+  spec.frame_durations_ms = {40, 40, 40, 80, 40, 20};  // a gap and a frame that comes early
+  const fs::path file = dir / "vfr.mkv";
+  test_media::write_clip(file, spec);
+  std::vector<int64_t> pts_ms;
+  for (int n = 0, t = 0; n < spec.frames; ++n) {
+    pts_ms.push_back(t);
+    t += spec.frame_durations_ms[size_t(n) % spec.frame_durations_ms.size()];
+  }
+  VideoReaderOptions opt;
+  opt.threads = 1;
+  opt.convert_vfr = true;
+  VideoReader r(file.string(), opt);
+  EXPECT_EQ(av_cmp_q(r.info().frame_rate, AVRational{25, 1}), 0);
+  // 30 frames spanning pts_ms.back() + 40 ms at 40 ms per output frame.
+  const int64_t expected = (pts_ms.back() + 40) / 40;
+  ASSERT_EQ(r.info().frame_count, expected);
+  std::vector<int64_t> numbers;
+  std::vector<uint64_t> hashes;
+  av::FramePtr f;
+  while (r.read(f)) {
+    const int64_t j = int64_t(numbers.size());
+    // The source frame shown at j*40 ms: the last one starting before (j + 0.5) * 40 ms.
+    int64_t src = 0;
+    while (src + 1 < spec.frames && pts_ms[size_t(src + 1)] < j * 40 + 20) ++src;
+    numbers.push_back(test_media::read_frame_number(f.get()));
+    hashes.push_back(test_media::frame_hash(f.get()));
+    EXPECT_EQ(numbers.back(), src) << "output frame " << j;
+  }
+  ASSERT_EQ(int64_t(numbers.size()), expected);
+  // Some frames repeat (the 80 ms gaps), some are dropped (the 20 ms ones).
+  EXPECT_NE(std::adjacent_find(numbers.begin(), numbers.end()), numbers.end());
+  // Random access in the converted numbering.
+  for (int64_t j : {int64_t(17), int64_t(3), expected - 1, int64_t(4), int64_t(0), int64_t(9)}) {
+    r.seek(j);
+    EXPECT_EQ(r.position(), j);
+    ASSERT_TRUE(r.read(f));
+    EXPECT_EQ(test_media::frame_hash(f.get()), hashes[size_t(j)]) << "frame " << j;
+  }
+  EXPECT_THROW(r.seek(expected), MediaError);
+
+  // A constant-rate source is untouched by the option.
+  test_media::ClipSpec cfr;
+  cfr.frames = 12;
+  const fs::path plain = dir / "cfr.mkv";
+  test_media::write_clip(plain, cfr);
+  VideoReader rc(plain.string(), opt);
+  EXPECT_EQ(rc.info().frame_count, 12);
+}
+
+}  // namespace
