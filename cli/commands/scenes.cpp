@@ -1,7 +1,195 @@
+// `scenes` (scene detection to JSON/CSV/stats), `plan` (the shard plan of a config) and
+// `bench scenes` (analysis speed).
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
 #include "cli/commands.hpp"
+#include "coordinator/plan/shard_plan.hpp"
+#include "coordinator/scenes/detect.hpp"
+#include "coordinator/scenes/frame_feed.hpp"
+#include "coordinator/scenes/scene_list.hpp"
+#include "shared/config/config.hpp"
+#include "shared/util/atomic_file.hpp"
+#include "shared/util/errors.hpp"
 
 namespace reelscale::cli {
+namespace {
 
-void add_scenes_commands(CLI::App& app) { (void)app; }
+struct DetectArgs {
+  std::vector<std::string> detectors;
+  double threshold = -1;       // < 0: the detector's default
+  int min_scene_len = -1;
+  double fade_bias = 0.0;
+  bool fade_bias_set = false;
+  bool luma_only = false;
+  int downscale = -1;
+  int frame_skip = -1;
+  bool no_flash_check = false;
+};
+
+void add_detect_options(CLI::App* cmd, DetectArgs& a) {
+  cmd->add_option("-d,--detector", a.detectors,
+                  "content | adaptive | threshold (repeatable; default content + threshold)");
+  cmd->add_option("-t,--threshold", a.threshold,
+                  "the detector's threshold (one detector only): content 27, adaptive 3.0, "
+                  "threshold 12");
+  cmd->add_option("-m,--min-scene-len", a.min_scene_len, "frames (default 15)");
+  cmd->add_option("--fade-bias", a.fade_bias,
+                  "threshold detector: -1 cut at fade-out, 0 midway, +1 at fade-in")
+      ->each([&a](const std::string&) { a.fade_bias_set = true; });
+  cmd->add_flag("--luma-only", a.luma_only, "content/adaptive: luma changes only");
+  cmd->add_option("--downscale", a.downscale, "analysis downscale factor (0 = auto, ~256 px)");
+  cmd->add_option("--frame-skip", a.frame_skip, "analyse 1 frame in N+1");
+  cmd->add_flag("--no-flash-check", a.no_flash_check,
+                "PySceneDetect's exact content cuts (a lone flash can then be a cut)");
+}
+
+config::Scenes scenes_config(const DetectArgs& a, config::Scenes c = {}) {
+  if (!a.detectors.empty()) c.detectors = a.detectors;
+  if (a.threshold >= 0) {
+    if (c.detectors.size() != 1)
+      throw UsageError("--threshold needs exactly one --detector (their scales differ)");
+    const std::string& d = c.detectors[0];
+    if (d == "content") c.content.threshold = a.threshold;
+    else if (d == "adaptive") c.adaptive.threshold = a.threshold;
+    else if (d == "threshold") c.threshold.threshold = a.threshold;
+  }
+  if (a.min_scene_len >= 0) c.min_scene_len = a.min_scene_len;
+  if (a.fade_bias_set) {
+    if (!(a.fade_bias >= -1.0 && a.fade_bias <= 1.0))
+      throw UsageError("--fade-bias must be within [-1, 1]");
+    c.threshold.fade_bias = a.fade_bias;
+  }
+  if (a.luma_only) c.content.luma_only = true;
+  if (a.downscale >= 0) c.downscale = a.downscale;
+  if (a.frame_skip >= 0) c.frame_skip = a.frame_skip;
+  return c;
+}
+
+std::string scene_table(const scenes::SceneDetection& d) {
+  std::string out;
+  char line[160];
+  std::snprintf(line, sizeof line, "%6s %10s %10s %8s  %-12s %-12s\n", "scene", "start", "end",
+                "frames", "start tc", "end tc");
+  out += line;
+  for (size_t i = 0; i < d.scenes.size(); ++i) {
+    const auto& s = d.scenes[i];
+    std::snprintf(line, sizeof line, "%6zu %10lld %10lld %8lld  %-12s %-12s\n", i + 1,
+                  (long long)s.start, (long long)s.end, (long long)s.length(),
+                  scenes::format_timecode(s.start, d.fps_num, d.fps_den).c_str(),
+                  scenes::format_timecode(s.end, d.fps_num, d.fps_den).c_str());
+    out += line;
+  }
+  return out;
+}
+
+void add_scenes(CLI::App& app) {
+  struct Args {
+    std::string input, json, csv, stats;
+    DetectArgs detect;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "scenes", "detect scene cuts (PySceneDetect's content/adaptive/threshold detectors)");
+  cmd->add_option("INPUT", a->input, "video file")->required();
+  add_detect_options(cmd, a->detect);
+  cmd->add_option("--json", a->json, "scene list as JSON");
+  cmd->add_option("--csv", a->csv, "scene list in PySceneDetect's list-scenes CSV layout");
+  cmd->add_option("--stats", a->stats, "per-frame metrics CSV (PySceneDetect's stats file)");
+  cmd->callback([a] {
+    const config::Scenes cfg = scenes_config(a->detect);
+    scenes::DetectOptions opt;
+    opt.stats = !a->stats.empty();
+    opt.flash_check = !a->detect.no_flash_check;
+    const auto d = scenes::detect_scenes(a->input, cfg, opt);
+    if (!a->json.empty()) scenes::write_scenes_json(a->json, d);
+    if (!a->csv.empty()) write_file_atomic(a->csv, scenes::scenes_csv(d));
+    if (!a->stats.empty()) write_file_atomic(a->stats, scenes::stats_csv(d));
+    if (a->json.empty() && a->csv.empty()) std::cout << scene_table(d);
+    std::cerr << d.scenes.size() << " scenes, " << d.cuts.size() << " cuts in " << d.frame_count
+              << " frames\n";
+  });
+}
+
+void add_plan(CLI::App& app) {
+  struct Args {
+    std::string config, json;
+    std::vector<std::string> sets;
+    bool no_flash_check = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "plan", "the scene-aligned shard plan of a config (detects scenes or reuses "
+              "<work_dir>/scenes.json)");
+  cmd->add_option("CONFIG", a->config, "pipeline config (YAML)")->required();
+  add_set_option(*cmd, a->sets);
+  cmd->add_option("--json", a->json, "write the plan as JSON here ('-' = stdout)");
+  cmd->add_flag("--no-flash-check", a->no_flash_check, "PySceneDetect's exact content cuts");
+  cmd->callback([a] {
+    const config::Config cfg = config::load(a->config, a->sets);
+    scenes::DetectOptions opt;
+    opt.flash_check = !a->no_flash_check;
+    const auto d = scenes::load_or_detect_scenes(cfg, opt);
+    const auto p = plan::plan_shards(d.scenes, d.frame_count, cfg.shards);
+    if (a->json == "-") {
+      std::cout << plan::to_json(p).dump(2) << "\n";
+    } else {
+      if (!a->json.empty()) write_file_atomic(a->json, plan::to_json(p).dump(2) + "\n");
+      std::cout << plan::plan_table(p);
+    }
+  });
+}
+
+void add_bench(CLI::App& app) {
+  struct Args {
+    std::string input;
+    DetectArgs detect;
+    int threads = 0;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* bench = subcommand(app, "bench", "measure the speed of a stage");
+  CLI::App* cmd = bench->add_subcommand("scenes", "scene analysis speed: decode + downscale "
+                                                  "alone, then full detection");
+  cmd->add_option("INPUT", a->input, "video file")->required();
+  add_detect_options(cmd, a->detect);
+  cmd->add_option("--threads", a->threads, "decoder threads (0 = libav's choice)");
+  cmd->callback([a] {
+    const config::Scenes cfg = scenes_config(a->detect);
+    using clock = std::chrono::steady_clock;
+    auto t0 = clock::now();
+    scenes::FrameFeed feed(a->input, {cfg.downscale, cfg.frame_skip, a->threads});
+    int64_t index = 0;
+    cv::Mat bgr;
+    while (feed.next(index, bgr)) {
+    }
+    const double feed_s = std::chrono::duration<double>(clock::now() - t0).count();
+    const int64_t n = feed.frames_decoded();
+    const auto size = feed.size();
+    t0 = clock::now();
+    scenes::DetectOptions opt;
+    opt.threads = a->threads;
+    opt.flash_check = !a->detect.no_flash_check;
+    const auto d = scenes::detect_scenes(a->input, cfg, opt);
+    const double det_s = std::chrono::duration<double>(clock::now() - t0).count();
+    const auto& info = feed.info();
+    std::printf("input      %s (%s %dx%d, %lld frames)\n", a->input.c_str(), info.codec.c_str(),
+                info.width, info.height, (long long)n);
+    std::printf("analysis   %dx%d, detectors:", size.width, size.height);
+    for (const auto& x : d.detectors) std::printf(" %s", x.c_str());
+    std::printf("\n");
+    std::printf("decode+scale  %8.1f frames/s  (%.2f s)\n", double(n) / feed_s, feed_s);
+    std::printf("detection     %8.1f frames/s  (%.2f s, %zu cuts)\n", double(n) / det_s, det_s,
+                d.cuts.size());
+  });
+}
+
+}  // namespace
+
+void add_scenes_commands(CLI::App& app) {
+  add_scenes(app);
+  add_plan(app);
+  add_bench(app);
+}
 
 }  // namespace reelscale::cli

@@ -1,6 +1,7 @@
 #include "coordinator/scenes/detect.hpp"
 
 #include <chrono>
+#include <filesystem>
 
 #include "coordinator/scenes/frame_feed.hpp"
 #include "shared/util/checksum.hpp"
@@ -17,7 +18,7 @@ SceneRunner::SceneRunner(const config::Scenes& cfg, bool stats, bool flash_check
     if (stats) d->set_stats(&result_.stats);
     result_.detectors.push_back(d->name());
   }
-  result_.settings = settings_key(cfg);
+  result_.settings = settings_key(cfg, flash_check);
 }
 
 void SceneRunner::process(int64_t frame, const cv::Mat& bgr) {
@@ -81,6 +82,30 @@ SceneDetection detect_scenes(const std::string& path, const config::Scenes& cfg,
             secs > 0 ? double(n) / secs : 0.0);
   if (options.progress) options.progress(n, n);
   return r;
+}
+
+SceneDetection load_or_detect_scenes(const config::Config& cfg, const DetectOptions& options) {
+  if (cfg.input.empty()) throw ConfigError("input: no input film configured");
+  if (cfg.work_dir.empty()) return detect_scenes(cfg.input, cfg.scenes, options);
+  const std::filesystem::path cache = std::filesystem::path(cfg.work_dir) / "scenes.json";
+  const std::string settings = settings_key(cfg.scenes, options.flash_check);
+  if (std::filesystem::exists(cache)) {
+    try {
+      SceneDetection d = read_scenes_json(cache);
+      if (d.settings == settings && d.input_fingerprint == file_fingerprint(cfg.input)) {
+        spdlog::info("scenes: reusing {}", cache.string());
+        return d;
+      }
+      spdlog::info("scenes: {} is for another input or settings; detecting again",
+                   cache.string());
+    } catch (const Error& e) {
+      spdlog::warn("scenes: ignoring the cached scene list: {}", e.what());
+    }
+  }
+  SceneDetection d = detect_scenes(cfg.input, cfg.scenes, options);
+  std::filesystem::create_directories(cache.parent_path());
+  write_scenes_json(cache, d);
+  return d;
 }
 
 }  // namespace reelscale::scenes

@@ -44,4 +44,9 @@ class SceneRunner {
 SceneDetection detect_scenes(const std::string& path, const config::Scenes& cfg,
                              const DetectOptions& options = {});
 
+// The scene list of cfg.input with cfg.scenes, reused from <work_dir>/scenes.json when that
+// was made from the same file (fingerprint) with the same settings; otherwise detected and
+// written there (atomically) for the next stage or run.
+SceneDetection load_or_detect_scenes(const config::Config& cfg, const DetectOptions& options = {});
+
 }  // namespace reelscale::scenes

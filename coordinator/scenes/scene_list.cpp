@@ -55,12 +55,13 @@ std::vector<int64_t> merge_cuts(std::vector<int64_t> cuts, int64_t frame_count,
   return out;
 }
 
-std::string settings_key(const config::Scenes& c) {
+std::string settings_key(const config::Scenes& c, bool flash_check) {
   nlohmann::json j;
   j["detectors"] = c.detectors;
   j["min_scene_len"] = c.min_scene_len;
   j["downscale"] = c.downscale;
   j["frame_skip"] = c.frame_skip;
+  j["flash_check"] = flash_check;
   j["content"] = {{"threshold", c.content.threshold},
                   {"weights", c.content.weights},
                   {"luma_only", c.content.luma_only},
