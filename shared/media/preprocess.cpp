@@ -5,7 +5,9 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <regex>
 
 #include "shared/util/errors.hpp"
@@ -216,6 +218,84 @@ std::optional<CropRect> detect_crop(VideoReader& reader, int samples) {
   c.height -= c.height & 1;
   if (c.width == info.width && c.height == info.height) return std::nullopt;
   return c;
+}
+
+nlohmann::json to_json(const PreprocessPlan& p) {
+  nlohmann::json j = {{"filtergraph", p.filtergraph},
+                      {"out_width", p.out_width},
+                      {"out_height", p.out_height},
+                      {"out_sar", {p.out_sar.num, p.out_sar.den}},
+                      {"deinterlace", p.deinterlace},
+                      {"colormatrix", p.colormatrix},
+                      {"context_frames", p.context_frames},
+                      {"notes", p.notes}};
+  j["crop"] = p.crop ? nlohmann::json(p.crop->to_string()) : nlohmann::json(nullptr);
+  return j;
+}
+
+PreprocessPlan preprocess_plan_from_json(const nlohmann::json& j) {
+  try {
+    PreprocessPlan p;
+    p.filtergraph = j.at("filtergraph").get<std::string>();
+    p.out_width = j.at("out_width").get<int>();
+    p.out_height = j.at("out_height").get<int>();
+    p.out_sar = {j.at("out_sar").at(0).get<int>(), j.at("out_sar").at(1).get<int>()};
+    p.deinterlace = j.at("deinterlace").get<std::string>();
+    p.colormatrix = j.at("colormatrix").get<bool>();
+    p.context_frames = j.at("context_frames").get<int>();
+    p.notes = j.value("notes", std::vector<std::string>{});
+    if (!j.at("crop").is_null()) {
+      CropRect c;
+      if (std::sscanf(j.at("crop").get<std::string>().c_str(), "%d:%d:%d:%d", &c.width,
+                      &c.height, &c.x, &c.y) != 4)
+        throw Error("crop is not W:H:X:Y");
+      p.crop = c;
+    }
+    if (p.filtergraph.empty() || p.out_width <= 0 || p.out_height <= 0 || p.context_frames < 0)
+      throw Error("empty graph, size or context");
+    return p;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("malformed preprocess plan: ") + e.what());
+  } catch (const Error& e) {
+    throw Error(std::string("malformed preprocess plan: ") + e.what());
+  }
+}
+
+FramePreprocessor::FramePreprocessor(const PreprocessPlan& plan, const VideoInfo& info,
+                                     int threads)
+    : graph_(plan.filtergraph, filter_input_from(info), AV_PIX_FMT_NONE, threads),
+      in_time_base_(filter_input_from(info).time_base),
+      path_(info.path) {
+  if (graph_.out_width() != plan.out_width || graph_.out_height() != plan.out_height)
+    throw MediaError(info.path + ": preprocess \"" + plan.filtergraph + "\" gives " +
+                     std::to_string(graph_.out_width()) + "x" +
+                     std::to_string(graph_.out_height()) + " here, the plan says " +
+                     std::to_string(plan.out_width) + "x" + std::to_string(plan.out_height) +
+                     " (a different source?)");
+}
+
+void FramePreprocessor::push(const AVFrame* frame, int64_t index) {
+  if (!index_of_pts_.emplace(frame->pts, index).second)
+    throw MediaError(path_ + ": frame " + std::to_string(index) +
+                     " repeats the timestamp of another frame in flight");
+  graph_.push(frame);
+}
+
+void FramePreprocessor::finish() { graph_.push(nullptr); }
+
+bool FramePreprocessor::pull(av::FramePtr& frame, int64_t& index) {
+  if (!graph_.pull(frame)) return false;
+  if (frame->pts != AV_NOPTS_VALUE)
+    frame->pts = av_rescale_q(frame->pts, graph_.out_time_base(), in_time_base_);
+  const auto it = index_of_pts_.find(frame->pts);
+  if (it == index_of_pts_.end())
+    throw MediaError(path_ + ": preprocess \"" + graph_.description() +
+                     "\" made a frame at a timestamp no input had (it changes the frame rate; "
+                     "a filtergraph must keep one output frame per input frame)");
+  index = it->second;
+  // Frames come out in order: anything older will not come out any more.
+  index_of_pts_.erase(index_of_pts_.begin(), std::next(it));
+  return true;
 }
 
 PreprocessPlan plan_preprocess(const config::Preprocess& cfg, VideoReader& reader) {

@@ -12,6 +12,10 @@
 // the film's first and last frame the filters mirror, exactly as in a whole-film run). They
 // also hold one frame back: the output for frame n appears after frame n+1 is pushed (push
 // nullptr at the end to flush). Crop, colour matrix and scale are per-frame.
+#include <nlohmann/json.hpp>
+
+#include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +43,34 @@ struct PreprocessPlan {
   bool colormatrix = false;          // BT.601 -> BT.709 in the graph
   int context_frames = 0;            // frames of context a shard needs on each side
   std::vector<std::string> notes;    // why each automatic decision was made (for the report)
+};
+
+// The plan travels from the coordinator to the workers as JSON.
+nlohmann::json to_json(const PreprocessPlan& plan);
+PreprocessPlan preprocess_plan_from_json(const nlohmann::json& j);  // throws Error if malformed
+
+// Applies a plan to consecutive decoded frames and keeps their numbering across the
+// deinterlacer's one-frame delay: outputs come back with the index of the frame they were
+// made from (matched by pts, so a raw graph that drops or adds frames is caught, not
+// misnumbered). A shard pushes [first - context, last + context], then finish(), and keeps
+// the outputs whose index lies in its range.
+class FramePreprocessor {
+ public:
+  FramePreprocessor(const PreprocessPlan& plan, const VideoInfo& info, int threads = 0);
+  // `index`: the frame's number in the film; consecutive calls push consecutive frames.
+  void push(const AVFrame* frame, int64_t index);
+  void finish();  // no more input: the held frame comes out
+  // The next output and its frame index; false when none is ready. Its pts is put back in
+  // the input's time base (the deinterlacers halve the time base).
+  bool pull(av::FramePtr& frame, int64_t& index);
+  int out_width() const { return graph_.out_width(); }
+  int out_height() const { return graph_.out_height(); }
+
+ private:
+  FilterGraph graph_;
+  std::map<int64_t, int64_t> index_of_pts_;  // pts of frames in flight -> frame index
+  AVRational in_time_base_;
+  std::string path_;
 };
 
 // Decides the automatic settings by looking at the source (flags and idet for deinterlace,

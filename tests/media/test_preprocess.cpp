@@ -251,3 +251,73 @@ TEST(Preprocess, ColormatrixTagsFramesSoRgbIsUnchanged) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Preprocess, PlanJsonRoundTrip) {
+  config::Preprocess cfg;
+  cfg.resize = "square";
+  const PreprocessPlan plan =
+      build_preprocess(cfg, pal_info(), "bwdif", false, CropRect{720, 432, 0, 72});
+  const PreprocessPlan back = preprocess_plan_from_json(to_json(plan));
+  EXPECT_EQ(back.filtergraph, plan.filtergraph);
+  EXPECT_EQ(back.out_width, 1024);
+  EXPECT_EQ(back.out_height, 432);
+  EXPECT_EQ(back.context_frames, 1);
+  ASSERT_TRUE(back.crop.has_value());
+  EXPECT_EQ(*back.crop, (CropRect{720, 432, 0, 72}));
+  EXPECT_EQ(back.deinterlace, "bwdif");
+  EXPECT_THROW(preprocess_plan_from_json(nlohmann::json{{"filtergraph", "null"}}), Error);
+}
+
+TEST(Preprocess, FramePreprocessorNumbersOutputsAcrossTheDeinterlacerDelay) {
+  TempDir dir;
+  test_media::ClipSpec spec;
+  spec.frames = 20;
+  spec.interlaced = true;
+  const auto file = dir / "i.mkv";
+  test_media::write_clip(file, spec);
+  VideoReader reader(file.string());
+  config::Preprocess cfg;
+  cfg.colormatrix = "off";
+  const PreprocessPlan plan = plan_preprocess(cfg, reader);
+  ASSERT_EQ(plan.context_frames, 1);
+  FramePreprocessor pre(plan, reader.info());
+  std::vector<int64_t> indices;
+  av::FramePtr in, out;
+  int64_t idx = -1;
+  reader.seek(5);
+  for (int64_t i = 5; i <= 12; ++i) {
+    ASSERT_TRUE(reader.read(in));
+    pre.push(in.get(), i);
+    while (pre.pull(out, idx)) indices.push_back(idx);
+  }
+  EXPECT_EQ(indices.size(), 7u);  // one frame held back by bwdif
+  pre.finish();
+  while (pre.pull(out, idx)) indices.push_back(idx);
+  EXPECT_EQ(indices, (std::vector<int64_t>{5, 6, 7, 8, 9, 10, 11, 12}));
+
+  // A raw graph that changes the rate cannot be numbered: an error, not a silent shift.
+  config::Preprocess raw;
+  raw.filtergraph = "fps=50";
+  PreprocessPlan doubled = build_preprocess(raw, reader.info(), "off", true, std::nullopt);
+  FramePreprocessor bad(doubled, reader.info());
+  reader.seek(0);
+  bool threw = false;
+  try {
+    for (int64_t i = 0; i < 6 && reader.read(in); ++i) {
+      bad.push(in.get(), i);
+      while (bad.pull(out, idx)) {
+      }
+    }
+    bad.finish();
+    while (bad.pull(out, idx)) {
+    }
+  } catch (const MediaError& e) {
+    threw = true;
+    EXPECT_NE(std::string(e.what()).find("fps=50"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(threw);
+}
+
+}  // namespace
