@@ -329,30 +329,36 @@ SyncReport check_av_sync(const fs::path& file) {
     else in->streams[i]->discard = AVDISCARD_ALL;
   }
   // Starts from the first seconds, ends from the last ones: a film is far too big to read
-  // whole. Anything not seen in either window falls back to a full read.
-  const int64_t window = 30 * int64_t(AV_TIME_BASE);
-  bool full = in->duration == AV_NOPTS_VALUE || in->duration <= 2 * window;
+  // whole (4K ProRes is ~150 MB/s). The tail window grows (5 s, 1 min, 10 min) while a stream
+  // has no packet in it (an audio track that ends early); beyond that, a full read.
+  const int64_t origin = in->start_time == AV_NOPTS_VALUE ? 0 : in->start_time;
+  const int64_t second = AV_TIME_BASE;
+  bool full = in->duration == AV_NOPTS_VALUE || in->duration <= 20 * second;
   if (!full) {
     auto pkt = av::make_packet();
     std::map<int, bool> seen;
-    int64_t limit_us = (in->start_time == AV_NOPTS_VALUE ? 0 : in->start_time) + window;
-    while (seen.size() < spans.size()) {
+    // every stream seen, and 2 s read for reordered (B-frame) starts; at most 60 s
+    for (;;) {
       const int rc = av_read_frame(in.get(), pkt.get());
       if (rc < 0) break;
+      int64_t us = 0;
       auto it = spans.find(pkt->stream_index);
       if (it != spans.end() && pkt->pts != AV_NOPTS_VALUE) {
         it->second.start = std::min(it->second.start, pkt->pts);
         seen[pkt->stream_index] = true;
+        us = av_rescale_q(pkt->pts, in->streams[pkt->stream_index]->time_base, AV_TIME_BASE_Q) - origin;
       }
-      const int64_t us = pkt->pts == AV_NOPTS_VALUE
-                             ? 0
-                             : av_rescale_q(pkt->pts, in->streams[pkt->stream_index]->time_base, AV_TIME_BASE_Q);
       av_packet_unref(pkt.get());
-      if (us > limit_us) break;
+      if ((seen.size() == spans.size() && us > 2 * second) || us > 60 * second) break;
     }
-    const int64_t tail = (in->start_time == AV_NOPTS_VALUE ? 0 : in->start_time) + in->duration - window;
-    full = seen.size() < spans.size() || av_seek_frame(in.get(), -1, tail, AVSEEK_FLAG_BACKWARD) < 0 ||
-           !scan(in.get(), spans, false);
+    full = seen.size() < spans.size();
+    bool tail_ok = false;
+    for (const int64_t w : {5 * second, 60 * second, 600 * second}) {
+      if (full || w >= in->duration) break;
+      if (av_seek_frame(in.get(), -1, origin + in->duration - w, AVSEEK_FLAG_BACKWARD) < 0) break;
+      if ((tail_ok = scan(in.get(), spans, false))) break;
+    }
+    full = full || !tail_ok;
     if (full) {
       for (auto& [i, sp] : spans) sp = {};
       // after a seek the context may be anywhere: reopen for a clean full read
@@ -365,6 +371,7 @@ SyncReport check_av_sync(const fs::path& file) {
 
   auto seconds = [&](int idx, int64_t t) { return double(t) * av_q2d(in->streams[idx]->time_base); };
   SyncReport r;
+  r.full_read = full;
   const Span& v = spans[vs];
   if (v.end == INT64_MIN) throw MediaError(file.string() + ": the video stream has no frames");
   r.video_start_s = seconds(vs, v.start);

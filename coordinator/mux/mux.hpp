@@ -55,6 +55,7 @@ struct SyncReport {
   double tolerance_s = 0;  // one frame
   std::vector<TrackSync> audio;
   bool ok = true;          // every audio track within one frame (true when there is no audio)
+  bool full_read = false;  // the whole file was read (short file, or a track absent near the end)
   std::string summary() const;
 };
 

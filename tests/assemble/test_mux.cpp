@@ -225,16 +225,28 @@ TEST(Mux, SyncCheckOnALongFileReadsHeadAndTail) {
   write_clip(dir / "v.mkv", v);
   write_audio(dir / "a.mka", tone(90.0, 1), "eng");
   write_audio(dir / "b.mka", tone(89.5, 1), "fra");
+  write_audio(dir / "c.mka", tone(60.0, 1), "deu");  // ends 30 s early: a wider tail window
   mux::MuxInputs in;
   in.video = dir / "v.mkv";
   in.audio = {{dir / "a.mka", -1, "", "", false}, {dir / "b.mka", -1, "", "", false}};
-  const auto r = mux::mux_final(in, dir / "long.mkv");
+  auto r = mux::mux_final(in, dir / "long.mkv");
+  EXPECT_FALSE(r.sync.full_read);
   EXPECT_NEAR(r.sync.video_duration_s, 90.0, 0.0011);
   ASSERT_EQ(r.sync.audio.size(), 2u);
   EXPECT_TRUE(r.sync.audio[0].ok) << r.sync.summary();
   EXPECT_NEAR(r.sync.audio[0].duration_s, 90.0, 0.0011);
   EXPECT_FALSE(r.sync.audio[1].ok) << r.sync.summary();
   EXPECT_NEAR(r.sync.audio[1].end_delta_s, -0.5, 0.0011);
+
+  in.audio.push_back({dir / "c.mka", -1, "", "", false});
+  r = mux::mux_final(in, dir / "long3.mkv");
+  EXPECT_FALSE(r.sync.full_read);
+  ASSERT_EQ(r.sync.audio.size(), 3u);
+  EXPECT_NEAR(r.sync.audio[2].end_delta_s, -30.0, 0.0011);
+  EXPECT_FALSE(r.sync.audio[2].ok);
+  const auto whole = mux::check_av_sync(dir / "v.mkv");  // 90 s of video alone: head + tail
+  EXPECT_FALSE(whole.full_read);
+  EXPECT_TRUE(whole.ok);
 }
 
 }  // namespace
