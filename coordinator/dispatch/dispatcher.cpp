@@ -5,6 +5,7 @@
 #include <zmq_addon.hpp>
 
 #include <chrono>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -91,6 +92,9 @@ class Broker {
   void handle(zmq::message_t& identity, zmq::message_t& body);
   void on_ready(const std::string& id, const protocol::Ready& r);
   void on_done(const std::string& id, const std::string& worker, const protocol::Done& d);
+  void settle(const std::string& worker, const protocol::Done& d, const fs::path& path,
+              const std::string& verdict);
+  void collect_verifications(bool wait_all);
   void on_failed(const std::string& id, const std::string& worker, const protocol::Failed& f);
   void lose(const std::string& id, const std::string& reason);
   void send(const std::string& id, const Message& m);
@@ -109,6 +113,15 @@ class Broker {
   std::unique_ptr<ZapHandler> zap_;
   std::unique_ptr<zmq::socket_t> router_;
   std::map<std::string, WorkerState> workers_;  // by ZeroMQ routing id
+  // Verifying a real shard re-reads gigabytes: it runs off the broker thread so heartbeats
+  // keep flowing, and the verdict is applied on it.
+  struct Verification {
+    std::future<std::string> verdict;
+    std::string worker;
+    protocol::Done done;
+    fs::path path;
+  };
+  std::vector<Verification> verifying_;
   int64_t joined_ = 0;
   DispatchResult res_;
 };
@@ -201,7 +214,40 @@ void Broker::on_done(const std::string& id, const std::string& worker, const pro
     return;
   }
   fs::path path = opts_.storage_dir / *issued;
-  std::string verdict = verifier_.verify(*spec, path, d.frame_count, d.checksum);
+  if (sched_.is_done(d.shard_id)) {
+    settle(worker, d, path, "");  // a losing copy: no need to read it
+    return;
+  }
+  ledger::ShardSpec shard = *spec;
+  ShardVerifier* v = &verifier_;
+  verifying_.push_back({std::async(std::launch::async,
+                                   [v, shard, path, d] {
+                                     return v->verify(shard, path, d.frame_count, d.checksum);
+                                   }),
+                        worker, d, path});
+}
+
+void Broker::collect_verifications(bool wait_all) {
+  for (size_t i = 0; i < verifying_.size();) {
+    auto& v = verifying_[i];
+    if (!wait_all && v.verdict.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      ++i;
+      continue;
+    }
+    std::string verdict;
+    try {
+      verdict = v.verdict.get();
+    } catch (const std::exception& e) {
+      verdict = std::string("verifier error: ") + e.what();
+    }
+    Verification done = std::move(v);
+    verifying_.erase(verifying_.begin() + long(i));
+    settle(done.worker, done.done, done.path, verdict);
+  }
+}
+
+void Broker::settle(const std::string& worker, const protocol::Done& d, const fs::path& path,
+                    const std::string& verdict) {
   Outcome o = sched_.completed(worker, d.shard_id, d.attempt, verdict, path.string(), d.frame_count,
                                d.checksum);
   if (o == Outcome::accepted) {
@@ -336,11 +382,22 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
                       "' is not implemented yet (only 'shared'; see docs/operations.md)");
   fs::create_directories(opts_.storage_dir);
   res_.resume = ledger_.sync(opts_.input_fingerprint, opts_.config_hash, plan);
-  // A shard done in an earlier run counts only if its output still verifies.
-  for (const auto& row : ledger_.shards()) {
-    if (row.state != ledger::State::done) continue;
-    std::string why = verifier_.verify(row.spec, row.output, row.frame_count, row.checksum);
-    if (!why.empty()) {
+  // A shard done in an earlier run counts only if its output still verifies (in parallel:
+  // each check re-reads a whole shard).
+  {
+    std::vector<std::pair<ledger::ShardRow, std::future<std::string>>> checks;
+    for (auto& row : ledger_.shards()) {
+      if (row.state != ledger::State::done) continue;
+      ShardVerifier* v = &verifier_;
+      auto f = std::async(std::launch::async, [v, row] {
+        return v->verify(row.spec, row.output, row.frame_count, row.checksum);
+      });
+      checks.emplace_back(std::move(row), std::move(f));
+      if (checks.size() % 8 == 0) checks.back().second.wait();  // at most ~8 at a time
+    }
+    for (auto& [row, f] : checks) {
+      std::string why = f.get();
+      if (why.empty()) continue;
       spdlog::warn("shard {} was done but its output no longer verifies: {}", row.spec.id, why);
       ledger_.invalidate(row.spec.id, "resume: " + why);
       ++res_.resume_rejected;
@@ -372,12 +429,14 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
       }
       handle(parts[0], parts[1]);
     }
+    collect_verifications(false);
     if (steady_ms() >= next_beat) {
       tick();
       next_beat = steady_ms() + opts_.heartbeat_ms;
     }
     assign_idle();
   }
+  collect_verifications(true);
   for (auto& [id, w] : workers_)
     send(id, protocol::Disconnect{res_.stopped ? "coordinator stopping" : "job complete",
                                   res_.stopped});

@@ -71,6 +71,10 @@ class Scheduler {
   std::optional<std::string> issued_output(const std::string& shard_id, int64_t attempt) const;
   std::optional<ledger::ShardSpec> spec(const std::string& shard_id) const;
 
+  bool is_done(const std::string& shard_id) const {
+    auto it = shards_.find(shard_id);
+    return it != shards_.end() && it->second.state == ledger::State::done;
+  }
   bool finished() const { return pending_.empty() && running_ == 0; }
   int done() const { return done_; }
   int failed_count() const { return failed_; }

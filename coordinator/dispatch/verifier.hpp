@@ -15,6 +15,7 @@ class ShardVerifier {
   virtual ~ShardVerifier() = default;
   // "" when the output at `path` holds exactly the shard's frames with this checksum;
   // otherwise what is wrong. Must not throw for a bad file (only for a broken environment).
+  // Called concurrently from several threads (verification runs off the broker thread).
   virtual std::string verify(const ledger::ShardSpec& shard, const std::filesystem::path& path,
                              int64_t frame_count, const std::string& checksum) = 0;
 };

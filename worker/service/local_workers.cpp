@@ -63,7 +63,8 @@ int ChildProcess::wait_for(std::chrono::milliseconds timeout) {
 }
 
 std::vector<std::string> worker_argv(const std::string& exe, const std::string& endpoint, int gpu,
-                                     const std::string& keys_dir, const std::string& security) {
+                                     const std::string& keys_dir, const std::string& security,
+                                     const std::string& config_file) {
   std::vector<std::string> a{exe, "worker", "--connect", endpoint, "--gpu", std::to_string(gpu),
                              "--exit-with-parent", std::to_string(::getpid())};
   if (security == "none") {
@@ -71,6 +72,10 @@ std::vector<std::string> worker_argv(const std::string& exe, const std::string& 
   } else {
     a.push_back("--keys");
     a.push_back(keys_dir);
+  }
+  if (!config_file.empty()) {
+    a.push_back("--config");
+    a.push_back(config_file);
   }
   return a;
 }

@@ -34,9 +34,11 @@ class ChildProcess {
   int status_ = 0;
 };
 
-// The argv of one `reelscale worker` child.
+// The argv of one `reelscale worker` child. `config_file` (the job's config) is what the real
+// executor needs for model, preprocess and encode settings.
 std::vector<std::string> worker_argv(const std::string& exe, const std::string& endpoint, int gpu,
-                                     const std::string& keys_dir, const std::string& security);
+                                     const std::string& keys_dir, const std::string& security,
+                                     const std::string& config_file = "");
 
 class LocalWorkers {
  public:

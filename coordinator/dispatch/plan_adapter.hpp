@@ -1,0 +1,19 @@
+#pragma once
+// coordinator/plan's shards as the ledger and dispatcher see them. Header-only so that
+// rs_dispatch does not link the planner.
+#include <vector>
+
+#include "coordinator/ledger/ledger.hpp"
+#include "coordinator/plan/shard_plan.hpp"
+
+namespace reelscale::dispatch {
+
+inline std::vector<ledger::ShardSpec> shard_specs(const plan::ShardPlan& p) {
+  std::vector<ledger::ShardSpec> out;
+  out.reserve(p.shards.size());
+  for (const auto& s : p.shards)
+    out.push_back({s.id, s.context_begin, s.emit_begin, s.emit_end, s.context_end, s.cuts});
+  return out;
+}
+
+}  // namespace reelscale::dispatch

@@ -1,0 +1,100 @@
+// The scheduling policy alone (no sockets): order, duplication, attempts, late results.
+#include <gtest/gtest.h>
+
+#include "coordinator/dispatch/scheduler.hpp"
+#include "coordinator/dispatch/simulate.hpp"
+#include "tests/testing/test_env.hpp"
+
+using namespace reelscale;
+using namespace reelscale::dispatch;
+using reelscale::testing::TempDir;
+
+namespace {
+std::vector<ledger::ShardSpec> plan() {
+  return {{"a", 0, 0, 100, 100, {}}, {"b", 100, 100, 400, 400, {}}, {"c", 400, 400, 600, 600, {}}};
+}
+}  // namespace
+
+TEST(Scheduler, LongestFirstThenTailDuplicatesThenFirstResultWins) {
+  TempDir t;
+  ledger::Ledger l(t / "l.sqlite");
+  l.sync("fp", "cfg", plan());
+  Scheduler s(l, SchedulerOptions{});
+  s.load(l.shards());
+  auto b = s.next("w1", 0);
+  auto c = s.next("w2", 0);
+  auto a = s.next("w3", 0);
+  ASSERT_TRUE(a && b && c);
+  EXPECT_EQ(b->shard_id, "b");
+  EXPECT_EQ(c->shard_id, "c");
+  EXPECT_EQ(a->shard_id, "a");
+  EXPECT_EQ(s.completed("w3", "a", a->attempt, "", "/o/a", 100, "x"), Outcome::accepted);
+  s.progress("b", 250);  // b has 50 frames left, c has 200: c is the one to help
+  auto dup = s.next("w3", 0);
+  ASSERT_TRUE(dup);
+  EXPECT_TRUE(dup->duplicate);
+  EXPECT_EQ(dup->shard_id, "c");
+  EXPECT_NE(dup->output_name, c->output_name);
+  EXPECT_EQ(s.completed("w3", "c", dup->attempt, "", "/o/c", 200, "x"), Outcome::accepted);
+  EXPECT_EQ(s.completed("w2", "c", c->attempt, "", "/o/c2", 200, "x"), Outcome::already_done);
+  EXPECT_EQ(l.shard("c")->output, "/o/c");
+  EXPECT_EQ(l.shard("c")->attempts, 1);
+  EXPECT_FALSE(s.finished());
+  EXPECT_EQ(s.completed("w1", "b", b->attempt, "", "/o/b", 300, "x"), Outcome::accepted);
+  EXPECT_TRUE(s.finished());
+}
+
+TEST(Scheduler, LostWorkerRequeuesAndAttemptsRunOut) {
+  TempDir t;
+  ledger::Ledger l(t / "l.sqlite");
+  l.sync("fp", "cfg", {plan()[0]});
+  SchedulerOptions o;
+  o.max_attempts = 2;
+  o.tail_duplication = false;
+  Scheduler s(l, o);
+  s.load(l.shards());
+  auto first = s.next("w1", 0);
+  EXPECT_EQ(s.worker_lost("w1", "gone").size(), 1u);
+  EXPECT_EQ(s.pending(), 1);
+  auto second = s.next("w2", 0);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(s.completed("w2", "a", second->attempt, "short file", "/o", 1, "x"), Outcome::failed);
+  EXPECT_TRUE(s.finished());
+  EXPECT_EQ(s.failed_ids(), std::vector<std::string>{"a"});
+  // The first worker's late but valid result still rescues the shard.
+  EXPECT_EQ(s.completed("w1", "a", first->attempt, "", "/o/a", 100, "x"), Outcome::accepted);
+  EXPECT_EQ(l.shard("a")->state, ledger::State::done);
+  EXPECT_EQ(s.completed("w9", "a", 99, "", "/o/x", 100, "x"), Outcome::unknown_attempt);
+}
+
+TEST(Scheduler, LeasesExpire) {
+  TempDir t;
+  ledger::Ledger l(t / "l.sqlite");
+  l.sync("fp", "cfg", {plan()[0]});
+  SchedulerOptions o;
+  o.lease_base_ms = 1000;
+  o.lease_ms_per_frame = 10;
+  Scheduler s(l, o);
+  s.load(l.shards());
+  auto lease = s.next("w1", 0);
+  EXPECT_EQ(lease->deadline_ms, 1000 + 10 * 100);
+  EXPECT_TRUE(s.expire(1999).empty());
+  auto gone = s.expire(2000);
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].second, "a");
+  EXPECT_EQ(s.pending(), 1);
+}
+
+TEST(Simulation, FakeWorkersOnAFilmSizedPlan) {
+  TempDir t;
+  std::vector<ledger::ShardSpec> p;
+  for (int i = 0; i < 120; ++i) p.push_back({"s" + std::to_string(i), i * 1500, i * 1500, i * 1500 + 1500, i * 1500 + 1500, {}});
+  SimOptions o;
+  o.workers = 8;
+  o.ledger_path = t / "sim.sqlite";
+  auto r = simulate_dispatch(p, o);
+  EXPECT_EQ(r.shards, 120);
+  EXPECT_NEAR(r.ideal_s, 120 * 1500 * 0.1 / 8, 1e-6);
+  EXPECT_NEAR(r.makespan_s, r.ideal_s, 1e-6);  // 120 equal shards divide evenly by 8
+  EXPECT_GT(r.messages, 0);
+}
