@@ -128,7 +128,7 @@ Truth plan_sample(const SampleSpec& spec) {
     if (i > 0) {
       std::vector<size_t> ok;
       for (size_t k = 0; k < table.size(); ++k)
-        if (detail::look_distance(table[k], table[look_of.back()]) >= 55) ok.push_back(k);
+        if (detail::look_distance(table[k], table[look_of.back()]) >= 70) ok.push_back(k);
       pick = ok[size_t(rng.below(int(ok.size())))];
     }
     look_of.push_back(pick);
