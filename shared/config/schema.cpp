@@ -1,0 +1,464 @@
+#include "shared/config/schema.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace reelscale::config {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::string kind_of(const YAML::Node& n) {
+  if (!n.IsDefined() || n.IsNull()) return "nothing";
+  if (n.IsSequence()) return "a list";
+  if (n.IsMap()) return "a mapping";
+  return "'" + n.Scalar() + "'";
+}
+
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+
+std::string fmt_num(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+std::optional<double> as_number(const YAML::Node& n) {
+  double v = 0;
+  if (!n.IsScalar() || !YAML::convert<double>::decode(n, v) || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+std::optional<long long> as_integer(const YAML::Node& n) {
+  long long v = 0;
+  if (!n.IsScalar() || !YAML::convert<long long>::decode(n, v)) return std::nullopt;
+  return v;
+}
+
+std::string range_error(double v, double lo, double hi) {
+  if (v < lo || v > hi) {
+    std::string r = hi == kInf ? ">= " + fmt_num(lo) : lo == -kInf ? "<= " + fmt_num(hi)
+                                                     : "between " + fmt_num(lo) + " and " + fmt_num(hi);
+    return "value " + fmt_num(v) + " is out of range (must be " + r + ")";
+  }
+  return "";
+}
+
+// Rational from 25, 23.976 (NTSC rates map to their exact fractions), or "24000/1001".
+std::optional<Rational> parse_rational(const YAML::Node& n) {
+  if (!n.IsScalar()) return std::nullopt;
+  const std::string s = n.Scalar();
+  static const std::regex frac(R"(^\s*(\d+)\s*/\s*(\d+)\s*$)");
+  std::smatch m;
+  if (std::regex_match(s, m, frac)) {
+    Rational r{std::stoll(m[1]), std::stoll(m[2])};
+    if (r.num <= 0 || r.den <= 0) return std::nullopt;
+    return r;
+  }
+  const auto v = as_number(n);
+  if (!v || *v <= 0 || *v > 1000) return std::nullopt;
+  for (double ntsc : {23.976, 29.97, 59.94, 47.952, 119.88}) {
+    if (std::abs(*v - ntsc) < 0.0015) return Rational{std::llround(ntsc * 1.001) * 1000, 1001};
+  }
+  if (std::abs(*v - std::round(*v)) < 1e-9) return Rational{std::llround(*v), 1};
+  return Rational{std::llround(*v * 1000), 1000};
+}
+
+YAML::Node rational_node(const Rational& r) {
+  return YAML::Node(r.den == 1 ? std::to_string(r.num) : std::to_string(r.num) + "/" + std::to_string(r.den));
+}
+
+template <class Get>
+FieldSpec base(std::string path, std::string type, std::string def, std::string doc, Get get) {
+  FieldSpec f;
+  f.path = std::move(path);
+  f.type = std::move(type);
+  f.default_yaml = std::move(def);
+  f.doc = std::move(doc);
+  f.dump = [get](const Config& c) { return YAML::Node(get(const_cast<Config&>(c))); };
+  return f;
+}
+
+template <class Get>
+FieldSpec number(std::string path, Get get, std::string def, std::string doc, double lo = -kInf,
+                 double hi = kInf) {
+  auto f = base(std::move(path), "number", std::move(def), std::move(doc), get);
+  f.check = [lo, hi](const YAML::Node& n) -> std::string {
+    const auto v = as_number(n);
+    if (!v) return "expected a number, got " + kind_of(n);
+    return range_error(*v, lo, hi);
+  };
+  f.assign = [get](Config& c, const YAML::Node& n) { get(c) = *as_number(n); };
+  return f;
+}
+
+// Integer fields; with allow_auto the word "auto" means 0.
+template <class Get>
+FieldSpec integer(std::string path, Get get, std::string def, std::string doc, double lo = -kInf,
+                  double hi = kInf, bool allow_auto = false) {
+  auto f = base(std::move(path), allow_auto ? "integer or auto" : "integer", std::move(def),
+                std::move(doc), get);
+  f.check = [lo, hi, allow_auto](const YAML::Node& n) -> std::string {
+    if (allow_auto && n.IsScalar() && n.Scalar() == "auto") return "";
+    const auto v = as_integer(n);
+    if (!v) return std::string("expected an integer") + (allow_auto ? " or 'auto'" : "") + ", got " + kind_of(n);
+    return range_error(double(*v), lo, hi);
+  };
+  f.assign = [get, allow_auto](Config& c, const YAML::Node& n) {
+    get(c) = (allow_auto && n.Scalar() == "auto") ? 0 : int(*as_integer(n));
+  };
+  f.dump = [get, allow_auto](const Config& c) {
+    const int v = get(const_cast<Config&>(c));
+    return (allow_auto && v == 0) ? YAML::Node("auto") : YAML::Node(v);
+  };
+  return f;
+}
+
+template <class Get>
+FieldSpec boolean(std::string path, Get get, std::string def, std::string doc) {
+  auto f = base(std::move(path), "boolean", std::move(def), std::move(doc), get);
+  f.check = [](const YAML::Node& n) -> std::string {
+    bool b;
+    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, b)) return "expected true or false, got " + kind_of(n);
+    return "";
+  };
+  f.assign = [get](Config& c, const YAML::Node& n) { get(c) = n.as<bool>(); };
+  return f;
+}
+
+// Free text, or one of `choices` when given; `pattern` (with its description) when given.
+template <class Get>
+FieldSpec text(std::string path, Get get, std::string def, std::string doc,
+               std::vector<std::string> choices = {}, std::string pattern = "",
+               std::string pattern_doc = "") {
+  std::string type = choices.empty() ? "string" : "one of: " + join(choices, ", ");
+  if (!pattern_doc.empty()) type += (choices.empty() ? " (" : " or ") + pattern_doc + (choices.empty() ? ")" : "");
+  auto f = base(std::move(path), type, std::move(def), std::move(doc), get);
+  f.check = [choices, pattern, pattern_doc](const YAML::Node& n) -> std::string {
+    if (n.IsNull()) return choices.empty() && pattern.empty() ? "" : "expected a value, got nothing";
+    if (!n.IsScalar()) return "expected a string, got " + kind_of(n);
+    const std::string& s = n.Scalar();
+    if (!choices.empty() && std::find(choices.begin(), choices.end(), s) != choices.end()) return "";
+    if (!pattern.empty() && std::regex_match(s, std::regex(pattern))) return "";
+    if (choices.empty() && pattern.empty()) return "";
+    std::string want = choices.empty() ? "" : "one of " + join(choices, ", ");
+    if (!pattern_doc.empty()) want += (want.empty() ? "" : ", or ") + pattern_doc;
+    return "invalid value '" + s + "' (expected " + want + ")";
+  };
+  f.assign = [get](Config& c, const YAML::Node& n) { get(c) = n.IsNull() ? std::string() : n.Scalar(); };
+  return f;
+}
+
+template <class Get>
+FieldSpec text_list(std::string path, Get get, std::string def, std::string doc,
+                    std::vector<std::string> choices = {}) {
+  auto f = base(std::move(path), choices.empty() ? "list of strings" : "list of: " + join(choices, ", "),
+                std::move(def), std::move(doc), get);
+  f.check = [choices](const YAML::Node& n) -> std::string {
+    if (!n.IsSequence()) return "expected a list, got " + kind_of(n);
+    for (const auto& e : n) {
+      if (!e.IsScalar()) return "expected a list of strings, found " + kind_of(e);
+      if (!choices.empty() && std::find(choices.begin(), choices.end(), e.Scalar()) == choices.end())
+        return "invalid entry '" + e.Scalar() + "' (expected one of " + join(choices, ", ") + ")";
+    }
+    return "";
+  };
+  f.assign = [get](Config& c, const YAML::Node& n) {
+    auto& v = get(c);
+    v.clear();
+    for (const auto& e : n) v.push_back(e.Scalar());
+  };
+  f.dump = [get](const Config& c) {
+    YAML::Node n(YAML::NodeType::Sequence);
+    for (const auto& e : get(const_cast<Config&>(c))) n.push_back(e);
+    return n;
+  };
+  return f;
+}
+
+template <class Get>
+FieldSpec number_list(std::string path, Get get, std::string def, std::string doc, size_t size,
+                      double lo, double hi) {
+  auto f = base(std::move(path), "list of " + std::to_string(size) + " numbers", std::move(def),
+                std::move(doc), get);
+  f.check = [size, lo, hi](const YAML::Node& n) -> std::string {
+    if (!n.IsSequence() || n.size() != size)
+      return "expected a list of " + std::to_string(size) + " numbers, got " + kind_of(n);
+    for (const auto& e : n) {
+      const auto v = as_number(e);
+      if (!v) return "expected numbers, found " + kind_of(e);
+      if (auto r = range_error(*v, lo, hi); !r.empty()) return r;
+    }
+    return "";
+  };
+  f.assign = [get](Config& c, const YAML::Node& n) {
+    auto& v = get(c);
+    v.clear();
+    for (const auto& e : n) v.push_back(*as_number(e));
+  };
+  f.dump = [get](const Config& c) {
+    YAML::Node n(YAML::NodeType::Sequence);
+    for (double e : get(const_cast<Config&>(c))) n.push_back(e);
+    return n;
+  };
+  return f;
+}
+
+template <class Get>
+FieldSpec int_list(std::string path, Get get, std::string def, std::string doc, double lo, double hi) {
+  auto f = base(std::move(path), "list of integers", std::move(def), std::move(doc), get);
+  f.check = [lo, hi](const YAML::Node& n) -> std::string {
+    if (!n.IsSequence()) return "expected a list of integers, got " + kind_of(n);
+    for (const auto& e : n) {
+      const auto v = as_integer(e);
+      if (!v) return "expected integers, found " + kind_of(e);
+      if (auto r = range_error(double(*v), lo, hi); !r.empty()) return r;
+    }
+    return "";
+  };
+  f.assign = [get](Config& c, const YAML::Node& n) {
+    auto& v = get(c);
+    v.clear();
+    for (const auto& e : n) v.push_back(int(*as_integer(e)));
+  };
+  f.dump = [get](const Config& c) {
+    YAML::Node n(YAML::NodeType::Sequence);
+    for (int e : get(const_cast<Config&>(c))) n.push_back(e);
+    return n;
+  };
+  return f;
+}
+
+// A frame rate: 25, 23.976 or "24000/1001"; with allow_auto, "auto" means unset.
+template <class Get>
+FieldSpec rate(std::string path, Get get, std::string def, std::string doc, bool allow_auto) {
+  FieldSpec f;
+  f.path = std::move(path);
+  f.type = allow_auto ? "frame rate or auto" : "frame rate";
+  f.default_yaml = std::move(def);
+  f.doc = std::move(doc);
+  f.check = [allow_auto](const YAML::Node& n) -> std::string {
+    if (allow_auto && n.IsScalar() && n.Scalar() == "auto") return "";
+    if (!parse_rational(n))
+      return "expected a frame rate such as 25, 23.976 or 24000/1001, got " + kind_of(n);
+    return "";
+  };
+  if constexpr (std::is_same_v<std::decay_t<decltype(get(std::declval<Config&>()))>, Rational>) {
+    f.assign = [get](Config& c, const YAML::Node& n) { get(c) = *parse_rational(n); };
+    f.dump = [get](const Config& c) { return rational_node(get(const_cast<Config&>(c))); };
+  } else {
+    f.assign = [get](Config& c, const YAML::Node& n) {
+      if (n.IsScalar() && n.Scalar() == "auto") get(c).reset();
+      else get(c) = *parse_rational(n);
+    };
+    f.dump = [get](const Config& c) {
+      const auto& v = get(const_cast<Config&>(c));
+      return v ? rational_node(*v) : YAML::Node("auto");
+    };
+  }
+  return f;
+}
+
+#define G(member) [](Config& c) -> auto& { return c.member; }
+
+std::vector<FieldSpec> build_fields() {
+  const std::string crop_re = R"(^\d+:\d+:\d+:\d+$)";
+  const std::string size_re = R"(^\d+x\d+$)";
+  std::vector<FieldSpec> f = {
+      text("input", G(input), "", "The film to restore: any file libavformat reads (VOB/MPEG-PS, MKV, MP4, MOV). Relative paths are relative to the config file."),
+      text("output", G(output), "", "The finished file. Default: `<input stem>.reelscale.mkv` (or `.mov`) beside the input."),
+      text("work_dir", G(work_dir), "", "Where scenes, plan, shards and logs go. Default: `<output>.work`."),
+      text("ledger", G(ledger), "", "The SQLite ledger that makes a run resumable. Default: `<work_dir>/ledger.sqlite`."),
+
+      text_list("scenes.detectors", G(scenes.detectors), "[content, threshold]", "Detectors to combine; their cuts are merged.", {"content", "adaptive", "threshold"}),
+      integer("scenes.min_scene_len", G(scenes.min_scene_len), "15", "Shortest scene in frames; closer cuts are dropped.", 1, 1e6),
+      integer("scenes.downscale", G(scenes.downscale), "auto", "Analyse frames shrunk by this integer factor; auto picks about 256 px on the long side, as PySceneDetect does.", 1, 64, true),
+      integer("scenes.frame_skip", G(scenes.frame_skip), "0", "Analyse only every (1 + frame_skip)-th frame (faster, less exact).", 0, 100),
+      number("scenes.content.threshold", G(scenes.content.threshold), "27", "Cut when the weighted HSV (+ edge) difference exceeds this.", 0, 255),
+      number_list("scenes.content.weights", G(scenes.content.weights), "[1, 1, 1, 0]", "Weights of delta hue, saturation, luma and edges.", 4, -1000, 1000),
+      boolean("scenes.content.luma_only", G(scenes.content.luma_only), "false", "Use luma only (weights 0, 0, 1, 0)."),
+      integer("scenes.content.kernel_size", G(scenes.content.kernel_size), "auto", "Edge dilation kernel (odd, >= 3); auto = 4 + round(sqrt(w*h)/192), made odd.", 3, 99, true),
+      text("scenes.content.flash_filter", G(scenes.content.flash_filter), "merge", "How cuts closer than min_scene_len are filtered: merge them (a single bright frame is no cut) or suppress the later.", {"merge", "suppress"}),
+      number("scenes.adaptive.threshold", G(scenes.adaptive.threshold), "3.0", "Cut when a frame's score over its neighbours' mean exceeds this.", 0, 1000),
+      number("scenes.adaptive.min_content_val", G(scenes.adaptive.min_content_val), "15", "...and its content score is at least this.", 0, 255),
+      integer("scenes.adaptive.window_width", G(scenes.adaptive.window_width), "2", "Neighbouring frames on each side for the rolling mean.", 1, 100),
+      number("scenes.threshold.threshold", G(scenes.threshold.threshold), "12", "Mean pixel level (0-255) under which a frame counts as black (or over which, with method ceiling, as white).", 0, 255),
+      number("scenes.threshold.fade_bias", G(scenes.threshold.fade_bias), "0", "Where the cut goes between fade-out and fade-in: -1 at the fade-out, 0 midway, +1 at the fade-in.", -1, 1),
+      text("scenes.threshold.method", G(scenes.threshold.method), "floor", "floor: fades to black; ceiling: fades to white.", {"floor", "ceiling"}),
+      boolean("scenes.threshold.add_final_scene", G(scenes.threshold.add_final_scene), "false", "Add a cut when the film ends in a fade-out."),
+
+      integer("shards.target_frames", G(shards.target_frames), "1500", "Shards group whole scenes up to about this many frames.", 1, 1e7),
+      integer("shards.min_frames", G(shards.min_frames), "250", "Avoid shards shorter than this when scenes allow.", 1, 1e7),
+      integer("shards.max_frames", G(shards.max_frames), "3000", "Scenes longer than this are split into pieces with context overlap.", 1, 1e7),
+      integer("shards.overlap", G(shards.overlap), "8", "Context frames decoded and processed (not emitted) on each side of a split scene's piece.", 0, 1000),
+
+      text("model.backend", G(model.backend), "auto", "auto: basicvsrpp when a checkpoint is configured, else bicubic (said loudly in the log).", {"auto", "basicvsrpp", "bicubic"}),
+      text("model.checkpoint", G(model.checkpoint), "\"\"", "BasicVSR++ weights: a released mmediting/mmagic `.pth` or a `.safetensors` file."),
+      text("model.precision", G(model.precision), "fp16", "Inference precision on the GPU (the CPU always computes in fp32).", {"fp16", "bf16", "fp32"}),
+      boolean("model.tf32", G(model.tf32), "true", "Allow TF32 matrix maths for fp32 on GPUs that have it."),
+      integer("model.chunk", G(model.chunk), "auto", "Frames per inference chunk T; auto sizes it from free GPU memory.", 1, 10000, true),
+      integer("model.overlap", G(model.overlap), "8", "Context frames on each side of a chunk inside a scene (outputs discarded).", 0, 1000),
+      text("model.device", G(model.device), "auto", "auto uses CUDA when present.", {"auto", "cpu", "cuda"}),
+      boolean("model.deterministic", G(model.deterministic), "false", "Deterministic kernels (slower): identical output run to run."),
+
+      text("preprocess.deinterlace", G(preprocess.deinterlace), "auto", "auto decides from the stream's flags and the idet filter.", {"auto", "off", "bwdif", "yadif"}),
+      text("preprocess.crop", G(preprocess.crop), "none", "none, auto (detect black bars) or W:H:X:Y.", {"none", "auto"}, crop_re, "W:H:X:Y"),
+      text("preprocess.resize", G(preprocess.resize), "off", "off, square (anamorphic to square pixels, e.g. PAL 16:9 letterbox 720x432 -> 1024x432) or WxH.", {"off", "square"}, size_re, "WxH"),
+      text("preprocess.colormatrix", G(preprocess.colormatrix), "auto", "auto converts BT.601 (SD) sources to BT.709.", {"auto", "off", "bt601-to-bt709"}),
+      text("preprocess.filtergraph", G(preprocess.filtergraph), "\"\"", "A raw libavfilter graph for power users; replaces the four keys above."),
+      text("preprocess.vfr", G(preprocess.vfr), "refuse", "Variable frame rate sources are refused, or converted to constant frame rate.", {"refuse", "convert"}),
+
+      text("encode.codec", G(encode.codec), "prores_hq", "Shard codec: ProRes 422 HQ, FFV1 (lossless, 4:4:4) or DNxHR HQX.", {"prores_hq", "ffv1", "dnxhr_hqx"}),
+      text("encode.device", G(encode.device), "auto", "Encoder device; auto uses the GPU encoder when one exists for the codec.", {"auto", "cpu", "gpu"}),
+      text("encode.pixel_format", G(encode.pixel_format), "auto", "auto: yuv422p10le (ProRes, DNxHR), yuv444p10le (FFV1).", {"auto", "yuv422p10le", "yuv444p10le"}),
+      text("encode.color.primaries", G(encode.color.primaries), "bt709", "Colour primaries tag.", {"bt709"}),
+      text("encode.color.transfer", G(encode.color.transfer), "bt709", "Transfer characteristics tag.", {"bt709"}),
+      text("encode.color.matrix", G(encode.color.matrix), "bt709", "Y'CbCr matrix used for the conversion and tagged.", {"bt709"}),
+      text("encode.color.range", G(encode.color.range), "limited", "Code range used for the conversion and tagged.", {"limited", "full"}),
+      integer("encode.threads", G(encode.threads), "auto", "CPU threads for encoding; auto = all cores.", 1, 1024, true),
+      integer("encode.parallel_encoders", G(encode.parallel_encoders), "auto", "Encoder contexts working on different frames at once (intra-only codecs); auto from the cores.", 1, 256, true),
+
+      boolean("retime.enabled", G(retime.enabled), "true", "Retime the film (PAL speed-up undone: 25 -> 24 fps)."),
+      rate("retime.source_fps", G(retime.source_fps), "auto", "The source rate; auto = the video stream's.", true),
+      rate("retime.target_fps", G(retime.target_fps), "24", "The delivered rate; every frame is kept and shown 1/target s.", false),
+      text("retime.audio", G(retime.audio), "pitch", "pitch: change the tempo and keep the DVD's pitch (atempo); resample: slow down like a projector, which also undoes the PAL speed-up's pitch rise (asetrate + aresample).", {"pitch", "resample"}),
+      text("retime.audio_codec", G(retime.audio_codec), "flac", "Codec of the retimed audio tracks.", {"flac", "ac3", "aac"}),
+
+      text_list("audio.select", G(audio.select), "[all]", "Audio tracks to keep: all, stream indices (\"1\") or ISO 639 languages (\"eng\")."),
+      text_list("subtitles.select", G(subtitles.select), "[all]", "Subtitle tracks to keep: all, stream indices or languages."),
+      boolean("subtitles.ocr", G(subtitles.ocr), "true", "OCR bitmap subtitles to SRT (muxed, and kept beside the output)."),
+      boolean("subtitles.keep_bitmap", G(subtitles.keep_bitmap), "true", "Also mux the original bitmap subtitles, retimed."),
+      text_list("ocr.languages", G(ocr.languages), "[eng]", "Tesseract languages (Debian packages tesseract-ocr-<lang>; scripts/install-deps.sh installs them)."),
+      number("ocr.min_confidence", G(ocr.min_confidence), "70", "Events OCR'd with lower mean confidence are flagged in the report.", 0, 100),
+
+      integer("workers.local", G(workers.local), "1", "Workers `reelscale run` starts on this machine (one per GPU; 0 = only remote workers).", 0, 64),
+      text("workers.endpoint", G(workers.endpoint), "tcp://127.0.0.1:5555", "The coordinator's ZeroMQ endpoint.", {}, R"(^tcp://[^:]+:(\d+|\*)$)", "tcp://HOST:PORT"),
+      text("workers.security", G(workers.security), "curve", "curve: encrypted and authenticated (keys from `reelscale keygen`); none: plaintext, loopback only.", {"curve", "none"}),
+      text("workers.keys_dir", G(workers.keys_dir), "", "Directory of CURVE keys and the worker allowlist. Default: `<work_dir>/keys`."),
+      boolean("workers.allow_plaintext_nonlocal", G(workers.allow_plaintext_nonlocal), "false", "Allow security: none on a non-loopback endpoint (not recommended)."),
+      integer("workers.heartbeat_ms", G(workers.heartbeat_ms), "1000", "Heartbeat interval both ways.", 50, 60000),
+      integer("workers.liveness", G(workers.liveness), "3", "Missed heartbeats before a peer counts as dead.", 1, 100),
+      integer("workers.max_attempts", G(workers.max_attempts), "3", "Attempts per shard before it is marked failed.", 1, 100),
+      int_list("workers.gpus", G(workers.gpus), "[]", "GPU index of each local worker; empty = 0, 1, ... local-1.", 0, 1024),
+
+      text("storage.mode", G(storage.mode), "shared", "shared: every machine mounts the input and shard directory; stream: the coordinator sends sources and receives shards over ZeroMQ.", {"shared", "stream"}),
+      text("storage.dir", G(storage.dir), "", "Where shard files are written. Default: `<work_dir>/shards`."),
+
+      boolean("delivery.enabled", G(delivery.enabled), "false", "Also write a delivery encode (HEVC 10-bit) of the final file."),
+      text("delivery.codec", G(delivery.codec), "hevc10", "Delivery codec (libx265, 10-bit).", {"hevc10"}),
+      integer("delivery.crf", G(delivery.crf), "16", "x265 constant rate factor.", 0, 51),
+      text("delivery.preset", G(delivery.preset), "slow", "x265 preset.", {"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"}),
+      text("delivery.tune", G(delivery.tune), "grain", "x265 tune.", {"none", "grain", "psnr", "ssim", "fastdecode", "zerolatency", "animation"}),
+
+      text("mux.container", G(mux.container), "mkv", "Container of the final file.", {"mkv", "mov"}),
+      boolean("mux.chapters", G(mux.chapters), "true", "Copy chapters (retimed)."),
+      text("mux.title", G(mux.title), "\"\"", "Title metadata; default: the source's."),
+
+      boolean("report.enabled", G(report.enabled), "true", "Write report.html into the work dir at the end of a run."),
+      boolean("report.http", G(report.http), "false", "Serve live status over HTTP from the coordinator."),
+      text("report.http_bind", G(report.http_bind), "127.0.0.1:8080", "HOST:PORT of the status server (localhost unless you change it).", {}, R"(^[^:]+:\d+$)", "HOST:PORT"),
+  };
+  f[0].required = true;
+  return f;
+}
+#undef G
+
+}  // namespace
+
+const std::vector<FieldSpec>& fields() {
+  static const std::vector<FieldSpec> f = build_fields();
+  return f;
+}
+
+const std::vector<SectionSpec>& sections() {
+  static const std::vector<SectionSpec> s = {
+      {"scenes", "Scene-cut detection (PySceneDetect's algorithms)."},
+      {"scenes.content", "Content detector: HSV (+ edge) difference between consecutive frames."},
+      {"scenes.adaptive", "Adaptive detector: content score relative to its neighbours (robust to fast motion)."},
+      {"scenes.threshold", "Threshold detector: fades to and from black (or white)."},
+      {"shards", "How the film is cut into independent pieces of work."},
+      {"model", "The upscaler."},
+      {"preprocess", "Applied identically to every shard before upscaling (libavfilter)."},
+      {"encode", "Shard encoding (intermediate masters)."},
+      {"encode.color", "Colour conversion and tags of the encoded shards."},
+      {"retime", "Frame-rate conversion by retiming (no frames dropped or blended)."},
+      {"audio", "Audio track selection."},
+      {"subtitles", "Subtitle track selection and handling."},
+      {"ocr", "Tesseract OCR of bitmap subtitles."},
+      {"workers", "Workers, the coordinator endpoint and security."},
+      {"storage", "How shards travel between workers and the coordinator."},
+      {"delivery", "Optional delivery encode of the final file."},
+      {"mux", "The final file."},
+      {"report", "Run report and live status."},
+  };
+  return s;
+}
+
+const FieldSpec* find_field(const std::string& path) {
+  for (const auto& f : fields())
+    if (f.path == path) return &f;
+  return nullptr;
+}
+
+bool is_section(const std::string& path) {
+  for (const auto& s : sections())
+    if (s.path == path) return true;
+  return false;
+}
+
+std::vector<std::string> child_keys(const std::string& section) {
+  const std::string prefix = section.empty() ? "" : section + ".";
+  std::set<std::string> keys;
+  auto add = [&](const std::string& path) {
+    if (path.compare(0, prefix.size(), prefix) != 0) return;
+    const std::string rest = path.substr(prefix.size());
+    if (rest.empty()) return;
+    keys.insert(rest.substr(0, rest.find('.')));
+  };
+  for (const auto& f : fields()) add(f.path);
+  for (const auto& s : sections()) add(s.path);
+  return {keys.begin(), keys.end()};
+}
+
+std::string reference_markdown() {
+  std::ostringstream md;
+  md << "# Configuration reference\n\n"
+     << "A pipeline is one YAML file (`reelscale validate CONFIG` checks it; any key can be\n"
+     << "overridden on the command line with `--set key.path=value`). Unknown keys, wrong types and\n"
+     << "out-of-range values are errors naming `file:line:col` and the key path.\n"
+     << "Only `input` is required. Examples: `configs/pal-dvd-film.yaml`, `configs/demo.yaml`.\n\n"
+     << "This file is generated by `reelscale config reference`; a test keeps it in sync.\n";
+  std::string current = "\x01";
+  auto section_of = [](const std::string& path) {
+    const auto dot = path.rfind('.');
+    return dot == std::string::npos ? std::string() : path.substr(0, dot);
+  };
+  for (const auto& f : fields()) {
+    const std::string sec = section_of(f.path);
+    if (sec != current) {
+      current = sec;
+      md << "\n## `" << (sec.empty() ? "(top level)" : sec) << "`\n\n";
+      for (const auto& s : sections())
+        if (s.path == sec) md << s.doc << "\n\n";
+      md << "| key | type | default | meaning |\n| --- | --- | --- | --- |\n";
+    }
+    std::string def = f.required ? "*required*" : f.default_yaml.empty() ? "(derived)" : "`" + f.default_yaml + "`";
+    md << "| `" << f.path << "` | " << f.type << " | " << def << " | " << f.doc << " |\n";
+  }
+  return md.str();
+}
+
+YAML::Node dump(const Config& c) {
+  YAML::Node root(YAML::NodeType::Map);
+  for (const auto& f : fields()) set_path(root, f.path, f.dump(c));
+  return root;
+}
+
+}  // namespace reelscale::config
