@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The model's GPU check, one device run (see docs/model.md):
+#   1. builds rs_model + test_model + bench_model with CUDA (scripts/gpu/model/CMakeLists.txt),
+#   2. runs the model tests on CPU and CUDA (fp32 equal to the fixtures, TF32 off; DCN kernel),
+#      the measurements (fp16/bf16 vs fp32, chunked vs whole PSNR),
+#   3. times ours and the official code (fetch_official.sh) at 1024x432, T = 32/64/96, fp16.
+# Prepare on the development machine, from the project root:
+#   .gpu-model/ (GoogleTest + nlohmann-json headers/libs), .fixtures/shared/fixtures/basicvsrpp/
+#   (the fixtures that fit the carry limit) and .fixtures/demo_lr_u8.npy, .official/
+# then: run(command="bash scripts/gpu/model_check.sh", carry=[".gpu-model", ".fixtures", ".official"])
+# Logs go to $OUT (or /tmp/model-check when unset).
+set -uo pipefail
+OUT=${OUT:-/tmp/model-check}
+mkdir -p "$OUT"
+STEPS=${STEPS:-build,test,measure,bench,official}
+want() { [[ ",$STEPS," == *",$1,"* ]]; }
+say() { echo "== $*" | tee -a "$OUT/summary.txt"; }
+fx=.fixtures/shared/fixtures/basicvsrpp
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$OUT/summary.txt"
+python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' | tee -a "$OUT/summary.txt"
+python3 -c 'import torchvision; print("torchvision", torchvision.__version__)' 2>&1 | tail -1 | tee -a "$OUT/summary.txt"
+
+if want build; then
+  start=$(date +%s)
+  prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+  cmake -S scripts/gpu/model -B build-gpu-model -G Ninja -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_CUDA_ARCHITECTURES=90 > "$OUT/cmake.log" 2>&1 || { tail -40 "$OUT/cmake.log"; exit 1; }
+  ninja -C build-gpu-model test_model bench_model > "$OUT/build.log" 2>&1 \
+    || { grep -E "error|Error" -A4 "$OUT/build.log" | head -120; exit 1; }
+  say "build: $(( $(date +%s) - start )) s"
+fi
+
+if want test; then
+  ./build-gpu-model/test_model --gtest_filter='-Measure.*' > "$OUT/test_model.txt" 2>&1
+  say "test_model exit $?"
+  grep -E "^\[ (fixture|measure) \]|FAILED|PASSED|SKIPPED" "$OUT/test_model.txt" | tee -a "$OUT/summary.txt"
+fi
+
+if want measure; then
+  REELSCALE_PSNR_FRAMES=.fixtures/demo_lr_u8.npy REELSCALE_PSNR_CKPT=$fx/tiny_c16n2.pth \
+  REELSCALE_PRECISION_CKPT=$fx/full_c64n7_random.pth REELSCALE_PRECISION_INPUT=.fixtures/demo_lr_u8.npy \
+    ./build-gpu-model/test_model --gtest_filter='Measure.*' > "$OUT/measure.txt" 2>&1
+  say "measure exit $?"
+  grep -E "^\[ measure \]|FAILED|PASSED" "$OUT/measure.txt" | tee -a "$OUT/summary.txt"
+fi
+
+if want bench; then
+  say "ours: bench_model --precision fp16 --device cuda --chunk 32 --chunk 64 --chunk 96"
+  ./build-gpu-model/bench_model --precision fp16 --device cuda --chunk 32 --chunk 64 --chunk 96 2>&1 | tee -a "$OUT/summary.txt"
+  say "ours, channels-last: bench_model --precision fp16 --device cuda --channels-last --chunk 32"
+  ./build-gpu-model/bench_model --precision fp16 --device cuda --channels-last --chunk 32 2>&1 | tee -a "$OUT/summary.txt"
+fi
+
+if want official; then
+  say "official: python3 scripts/gpu/official_bench.py --chunks 32 64 96 --precision fp16"
+  python3 scripts/gpu/official_bench.py --dir .official --chunks 32 64 96 --precision fp16 2>&1 | tail -8 | tee -a "$OUT/summary.txt"
+fi

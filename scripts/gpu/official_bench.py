@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Times the official BasicVSR++ network (the authors' mmediting code, copied into the ignored
+.official/ folder by fetch_official.sh) on the GPU machine's PyTorch, for comparison with
+reelscale's LibTorch port in the same run. mmcv and mmedit are not installed there: the few
+names the network files import are stubbed here, and mmcv's modulated deformable convolution
+is replaced by torchvision.ops.deform_conv2d (same offset/mask layout).
+
+usage: official_bench.py [--dir .official] [--size 1024x432] [--chunks 32 64 96] [--precision fp16]
+prints one line per T: "T <frames> fps <frames/s> peak_gib <GiB>"
+"""
+import argparse
+import logging
+import sys
+import time
+import types
+
+import torch
+import torch.nn as nn
+
+
+def _module(name, **attrs):
+    m = types.ModuleType(name)
+    m.__dict__.update(attrs)
+    sys.modules[name] = m
+    return m
+
+
+def _constant_init(module, val, bias=0):
+    if getattr(module, 'weight', None) is not None:
+        nn.init.constant_(module.weight, val)
+    if getattr(module, 'bias', None) is not None:
+        nn.init.constant_(module.bias, bias)
+
+
+def _kaiming_init(module, a=0, mode='fan_out', nonlinearity='relu', bias=0, distribution='normal'):
+    nn.init.kaiming_normal_(module.weight, a=a, mode=mode, nonlinearity=nonlinearity)
+    if getattr(module, 'bias', None) is not None:
+        nn.init.constant_(module.bias, bias)
+
+
+class _ConvModule(nn.Module):
+    # The subset of mmcv's ConvModule that SPyNet uses: conv (+ ReLU), no norm.
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 norm_cfg=None, act_cfg=dict(type='ReLU')):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding)
+        self.activate = nn.ReLU(inplace=True) if act_cfg else None
+
+    def forward(self, x):
+        x = self.conv(x)
+        return self.activate(x) if self.activate is not None else x
+
+
+def _deform_conv(x, offset, mask, weight, bias, stride, padding, dilation, groups, deform_groups):
+    import torchvision
+    return torchvision.ops.deform_conv2d(x, offset, weight, bias, stride=stride, padding=padding,
+                                         dilation=dilation, mask=mask)
+
+
+class _ModulatedDeformConv2d(nn.Module):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, deform_groups=1, bias=True):
+        super().__init__()
+        k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, k
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.groups, self.deform_groups = groups, deform_groups
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, *k))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        nn.init.uniform_(self.weight, -1 / (in_channels * k[0] * k[1]) ** 0.5, 1 / (in_channels * k[0] * k[1]) ** 0.5)
+
+
+class _Registry:
+    def register_module(self, *a, **k):
+        return lambda cls: cls
+
+
+def load_official(folder):
+    _module('mmcv')
+    _module('mmcv.cnn', constant_init=_constant_init, kaiming_init=_kaiming_init, ConvModule=_ConvModule)
+    _module('mmcv.ops', ModulatedDeformConv2d=_ModulatedDeformConv2d, modulated_deform_conv2d=_deform_conv)
+    _module('mmcv.runner', load_checkpoint=lambda *a, **k: None)
+    _module('mmcv.utils')
+    _module('mmcv.utils.parrots_wrapper', _BatchNorm=nn.modules.batchnorm._BatchNorm)
+    _module('mmedit')
+    _module('mmedit.utils', get_root_logger=lambda: logging.getLogger('official'))
+    _module('mmedit.models')
+    _module('mmedit.models.registry', BACKBONES=_Registry())
+    common = _module('mmedit.models.common')
+    _module('mmedit.models.backbones')
+    _module('mmedit.models.backbones.sr_backbones')
+
+    def run(path, module, drop=()):
+        src = open(f'{folder}/{path}').read()
+        for line in drop:
+            src = src.replace(line, '')
+        exec(compile(src, path, 'exec'), module.__dict__)
+
+    run('sr_backbone_utils.py', common)
+    run('upsample.py', common, drop=('from .sr_backbone_utils import default_init_weights',))
+    run('flow_warp.py', common)
+    net = _module('mmedit.models.backbones.sr_backbones.basicvsr_net')
+    run('basicvsr_net.py', net)
+    pp = _module('mmedit.models.backbones.sr_backbones.basicvsr_pp')
+    run('basicvsr_pp.py', pp)
+    return pp.BasicVSRPlusPlus
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--dir', default='.official')
+    ap.add_argument('--size', default='1024x432')
+    ap.add_argument('--chunks', type=int, nargs='+', default=[32])
+    ap.add_argument('--precision', default='fp16', choices=['fp16', 'bf16', 'fp32'])
+    ap.add_argument('--warmup', type=int, default=4)
+    args = ap.parse_args()
+    w, h = map(int, args.size.split('x'))
+    BasicVSRPlusPlus = load_official(args.dir)
+    torch.manual_seed(0)
+    model = BasicVSRPlusPlus(mid_channels=64, num_blocks=7).cuda().eval()
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    dtype = {'fp16': torch.float16, 'bf16': torch.bfloat16, 'fp32': None}[args.precision]
+
+    def run(t):
+        x = torch.rand(1, t, 3, h, w, device='cuda')
+        with torch.inference_mode(), torch.autocast('cuda', dtype=dtype or torch.float16, enabled=dtype is not None):
+            y = model(x)
+        torch.cuda.synchronize()
+        return y
+
+    print(f'official BasicVSR++ c64n7 {w}x{h} torch {torch.__version__} {args.precision} autocast', flush=True)
+    if args.warmup:
+        run(args.warmup)
+    for t in args.chunks:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
+        y = run(t)
+        secs = time.perf_counter() - start
+        del y
+        print(f'T {t} fps {t / secs:.3f} peak_gib {torch.cuda.max_memory_allocated() / 2**30:.2f} seconds {secs:.2f}',
+              flush=True)
+
+
+if __name__ == '__main__':
+    main()
