@@ -1,6 +1,7 @@
 #include "coordinator/concat/concat.hpp"
 
 #include <cstring>
+#include <memory>
 
 #include "coordinator/concat/stream_copy.hpp"
 #include "shared/media/av_raii.hpp"
@@ -49,6 +50,27 @@ av::InputFormatPtr open_shard(const ShardRef& s) {
   }
 }
 
+struct ParamsDeleter {
+  void operator()(AVCodecParameters* p) const { avcodec_parameters_free(&p); }
+};
+
+// Every missing shard named before any copying starts: a film's last shard missing should not
+// cost a pass over the other 99 %.
+void require_all_present(const std::vector<ShardRef>& shards) {
+  std::vector<const ShardRef*> missing;
+  for (const ShardRef& s : shards) {
+    std::error_code ec;
+    if (!fs::exists(s.file, ec)) missing.push_back(&s);
+  }
+  if (missing.empty()) return;
+  if (missing.size() == 1) throw MediaError(shard_label(*missing[0]) + " is missing");
+  std::string list;
+  for (size_t i = 0; i < missing.size() && i < 10; ++i) list += (i ? ", " : "") + shard_label(*missing[i]);
+  if (missing.size() > 10) list += ", ...";
+  throw MediaError(std::to_string(missing.size()) + " of " + std::to_string(shards.size()) +
+                   " shards are missing: " + list);
+}
+
 }  // namespace
 
 std::string packets_checksum(const fs::path& file) {
@@ -75,17 +97,15 @@ ConcatResult concat_shards(const std::vector<ShardRef>& shards, const fs::path& 
     throw MediaError(out_label + ": invalid frame rate " + std::to_string(frame_rate.num) + "/" +
                      std::to_string(frame_rate.den));
   const AVRational frame_tb = av_inv_q(frame_rate);
+  require_all_present(shards);
 
   AtomicOutput atomic(out);
   auto octx = assemble::make_output(assemble::muxer_for(out), out_label);
   AVStream* ost = nullptr;
   // The first shard's parameters, kept after it is closed.
-  AVCodecParameters* ref = avcodec_parameters_alloc();
-  if (!ref) throw std::bad_alloc();
-  struct ParDel {
-    AVCodecParameters* p;
-    ~ParDel() { avcodec_parameters_free(&p); }
-  } ref_del{ref};
+  std::unique_ptr<AVCodecParameters, ParamsDeleter> ref_holder(avcodec_parameters_alloc());
+  if (!ref_holder) throw std::bad_alloc();
+  AVCodecParameters* ref = ref_holder.get();
   bool intra_only = true;
 
   int64_t offset = 0;  // frames written so far = the first frame index of the next shard

@@ -94,10 +94,14 @@ TEST(Concat, MissingShardIsNamed) {
   TempDir dir;
   auto shards = make_shards(dir, "prores_ks", ".mov", {3, 3, 3});
   fs::remove(shards[1].file);
-  const std::string err = concat_error(shards, dir / "out.mkv", 9);
+  std::string err = concat_error(shards, dir / "out.mkv", 9);
   EXPECT_NE(err.find("s0001"), std::string::npos) << err;
   EXPECT_NE(err.find("missing"), std::string::npos) << err;
   EXPECT_FALSE(fs::exists(dir / "out.mkv"));
+  fs::remove(shards[2].file);
+  err = concat_error(shards, dir / "out.mkv", 9);
+  EXPECT_NE(err.find("2 of 3 shards are missing"), std::string::npos) << err;
+  EXPECT_NE(err.find("s0002"), std::string::npos) << err;
 }
 
 TEST(Concat, ShortShardIsNamed) {
