@@ -37,6 +37,17 @@ void FrameIndex::drop_leading_frames(int64_t count) {
   keyframes = kept;
 }
 
+void FrameIndex::drop_trailing_frames(int64_t count) {
+  count = std::min<int64_t>(count, frame_count());
+  const int64_t keep = frame_count() - count;
+  for (int64_t j = keep; j < frame_count(); ++j) packets[size_t(decode_of[size_t(j)])].frame = -1;
+  decode_of.resize(size_t(keep));
+  std::vector<int64_t> kept;
+  for (int64_t k : keyframes)
+    if (k == start_packet || packets[size_t(k)].frame >= 0) kept.push_back(k);
+  keyframes = kept;
+}
+
 int64_t FrameIndex::keyframe_for(int64_t i, int earlier) const {
   if (i < 0 || i >= frame_count()) return -1;
   const int64_t d = decode_of[size_t(i)];

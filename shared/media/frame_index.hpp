@@ -44,6 +44,9 @@ struct FrameIndex {
   // Renumbers without the first `count` frames (pictures a decoder never outputs from the
   // start of the file, e.g. H.264 frames before a recovery point). Their packets still decode.
   void drop_leading_frames(int64_t count);
+  // Renumbers without the last `count` frames (a damaged tail: a cut-off picture at the end
+  // of a truncated program stream, and what depends on it).
+  void drop_trailing_frames(int64_t count);
   // The timestamp of presentation index i.
   int64_t ts_of(int64_t i) const { return packets[size_t(decode_of[size_t(i)])].ts; }
   // Presentation index of a timestamp, -1 when no frame has it.

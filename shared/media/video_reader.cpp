@@ -42,6 +42,8 @@ struct VideoReader::Impl {
   int seek_attempt = 0;
   bool warned_short = false;
   bool starting = false;    // check_start() is decoding the first frames
+  bool tail_check = false;  // check_tail() is decoding the last GOPs
+  int64_t tail_bad = -1;    // first frame of the tail that is missing or concealed
 
   // Constant-rate view of a VFR source (convert_vfr): output frame -> source frame.
   std::vector<int64_t> cfr_map;
@@ -245,6 +247,11 @@ struct VideoReader::Impl {
         info.frame_count = index.frame_count();
         p = 0;
       }
+      if (tail_check) {
+        const bool damaged = tmp->decode_error_flags || (tmp->flags & AV_FRAME_FLAG_CORRUPT);
+        if ((p > pos || damaged) && tail_bad < 0) tail_bad = p > pos ? pos : p;
+        pos = p;
+      }
       if (p > pos)
         throw MediaError(path + ": video frame " + std::to_string(pos) +
                          " cannot be decoded (the decoder skipped to frame " + std::to_string(p) +
@@ -277,6 +284,38 @@ struct VideoReader::Impl {
       pos = 0;
       verify = false;
     }
+  }
+
+  // Program streams end wherever the copy stopped: a cut-off last picture decodes as a
+  // concealed one (differently after a seek than in sequence). Decoding the last two GOPs
+  // once finds the first missing or concealed frame of the tail; it and all after it are
+  // dropped from the numbering. Other containers drop incomplete packets themselves.
+  void check_tail() {
+    const int64_t n = index.frame_count();
+    int64_t k = index.keyframe_for(n - 1, 1);
+    if (k < 0) k = index.first_used_packet();
+    const int64_t from = std::max<int64_t>(0, index.packets[size_t(k)].frame);
+    seek_source(from);
+    verify = false;  // the landing is a whole GOP's keyframe; gaps are what we look for
+    tail_check = true;
+    tail_bad = -1;
+    av::FramePtr f;
+    while (read_source(f)) {
+    }
+    tail_check = false;
+    if (tail_bad < 0 && pos < n) tail_bad = pos;  // frames that never came out
+    if (tail_bad >= 0 && tail_bad < n) {
+      spdlog::warn("{}: the last {} frame(s) are cut off or damaged (truncated file?); the "
+                   "video ends at frame {}",
+                   path, n - tail_bad, tail_bad);
+      index.drop_trailing_frames(n - tail_bad);
+      info.frame_count = index.frame_count();
+      if (index.frame_count() == 0) throw MediaError(path + ": no decodable video frames");
+    }
+    position_at(index.first_used_packet());
+    pos = 0;
+    verify = false;
+    warned_short = false;
   }
 
   void seek_source(int64_t i) {
@@ -391,6 +430,7 @@ VideoReader::VideoReader(const std::string& path, VideoReaderOptions options)
   // The scan consumed the demuxer; decoding starts from a fresh one.
   m.open_demuxer();
   m.check_start();
+  if (m.byte_seek) m.check_tail();
 
   if (m.index.vfr && options.convert_vfr) {
     const AVRational rate = m.index.typical_rate;
