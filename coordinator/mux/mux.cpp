@@ -136,6 +136,15 @@ MuxResult mux_final(const MuxInputs& inputs, const fs::path& out) {
   if (inputs.container == "mkv") muxer = "matroska";
   else if (inputs.container == "mov") muxer = "mov";
   else throw Error("mux: unknown container '" + inputs.container + "' (mkv or mov)");
+  std::string by_name;
+  try {
+    by_name = assemble::muxer_for(out);
+  } catch (const MediaError&) {
+    // an unusual extension: the container setting decides
+  }
+  if (!by_name.empty() && by_name != muxer && !(by_name == "mp4" && muxer == "mov"))
+    throw Error("mux: " + out_label + " is named like a " + by_name + " file but the container is " +
+                inputs.container);
 
   AtomicOutput atomic(out);
   auto octx = assemble::make_output(muxer, out_label);
