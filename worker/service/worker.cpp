@@ -184,8 +184,10 @@ class Worker {
       }
       if (steady_ms() >= next_beat) {
         if (--liveness <= 0) {
-          spdlog::warn("coordinator silent for {} heartbeats; reconnecting in {} ms",
-                       opts_.liveness, backoff);
+          // CURVE refusals are silent on the client side: say what the possibilities are.
+          spdlog::warn("coordinator {} silent for {} heartbeats (down, unreachable, or our key is not "
+                       "in its authorized_workers); reconnecting in {} ms",
+                       opts_.endpoint, opts_.liveness, backoff);
           dealer_.reset();
           // Back off without going deaf to the executor: its result is kept for later.
           int64_t until = steady_ms() + backoff;
