@@ -105,6 +105,8 @@ ShardWriter::ShardWriter(const ShardSpec& spec, const config::Encode& encode)
   params.threads = per_context;
   params.global_header = m.muxer->wants_global_header();
   m.enc_options = encoder_options(*m.preset, params);
+  if (spec.sample_aspect_ratio.num > 0 && spec.sample_aspect_ratio.den > 0)
+    m.enc_options.sample_aspect_ratio = spec.sample_aspect_ratio;
 
   Impl* mp = &m;
   auto factory = [mp](int i) -> std::unique_ptr<media::FrameEncoder> {
@@ -154,7 +156,7 @@ void ShardWriter::write(av::FramePtr frame) {
   frame->colorspace = m.enc_options.colorspace;
   frame->color_range = m.enc_options.color_range;
   frame->chroma_location = m.enc_options.chroma_location;
-  frame->sample_aspect_ratio = {1, 1};
+  frame->sample_aspect_ratio = m.enc_options.sample_aspect_ratio;
   m.encoder->submit(std::move(frame));
 }
 
@@ -190,6 +192,7 @@ ShardInfo ShardWriter::finish() {
   info.encoder_settings["color_matrix"] = m.color.matrix;
   info.encoder_settings["color_range"] = m.color.range;
   info.encoder_settings["chroma"] = m.preset->chroma_422 ? "422 left-sited [1,2,1]/4" : "444";
+  info.encoder_settings["sample_aspect_ratio"] = rational_text(m.enc_options.sample_aspect_ratio);
   info.encoder_settings["contexts"] = std::to_string(m.encoder->workers());
   info.encoder_settings["threads_per_context"] = std::to_string(m.enc_options.threads);
 

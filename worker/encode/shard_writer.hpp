@@ -45,6 +45,8 @@ struct ShardSpec {
   int64_t first_source_frame = 0;      // the source frame of the shard's first output frame
   AVRational frame_rate{25, 1};        // of the source
   int width = 0, height = 0;           // of the upscaled frames
+  // Square after preprocessing resizes anamorphic sources; kept for sources that were not.
+  AVRational sample_aspect_ratio{1, 1};
 };
 
 class ShardWriter {

@@ -1,0 +1,44 @@
+#pragma once
+// One shard of work on a worker: decode the source's frames [context_begin, context_end),
+// preprocess, upscale scene by scene in chunks, and encode the frames [emit_begin, emit_end)
+// into `<output_dir>/<shard_id>.<ext>` with its sidecar (worker/encode/shard_writer.hpp).
+// Frames outside the emit range are context only (a long scene split across shards sees its
+// neighbours' frames), so shards concatenate into exactly what one shard over the whole range
+// would have produced.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "shared/config/config.hpp"
+#include "shared/upscale/upscaler.hpp"
+
+namespace reelscale::pipeline {
+
+struct ShardTask {
+  std::string shard_id;
+  std::string source;                        // the film (as the coordinator sees it)
+  int64_t context_begin = 0, emit_begin = 0, emit_end = 0, context_end = 0;  // source frames
+  std::vector<int64_t> cuts;                 // absolute frame indices where scenes start
+  std::filesystem::path output_dir;
+};
+
+struct ShardResult {
+  std::filesystem::path output;              // the shard file (its sidecar is output + ".json")
+  int64_t frame_count = 0;                   // == emit_end - emit_begin
+  std::string checksum;                      // the sidecar's packets_checksum
+  double decode_s = 0, upscale_s = 0, encode_s = 0, total_s = 0;
+};
+
+// Runs the shard; throws (MediaError, Error, the upscaler's errors) leaving no file under the
+// shard's final name. `progress` is called on the calling thread after every encoded frame
+// with the number of frames emitted so far.
+ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upscaler& upscaler,
+                          const std::function<void(int64_t frames_done)>& progress = {});
+
+// The frames a chunk of the upscaler gets at most (config model.chunk; 0 = auto from the frame
+// size: about 512 MiB of float input, between 16 and 100 frames).
+int chunk_frames(const config::Model& model, int width, int height);
+
+}  // namespace reelscale::pipeline

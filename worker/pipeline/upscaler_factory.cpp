@@ -1,0 +1,43 @@
+#include "worker/pipeline/upscaler_factory.hpp"
+
+#include <string>
+#include <vector>
+
+#include "shared/util/errors.hpp"
+#include "shared/util/log.hpp"
+#include "worker/model/basicvsrpp_upscaler.hpp"
+
+#if __has_include("shared/upscale/bicubic.hpp")
+#include "shared/upscale/bicubic.hpp"
+#define REELSCALE_HAVE_BICUBIC 1
+#endif
+
+namespace reelscale::pipeline {
+
+std::unique_ptr<Upscaler> make_upscaler(const config::Model& model) {
+  const std::string backend = model.effective_backend();
+  if (backend == "bicubic") {
+    if (model.checkpoint.empty())
+      spdlog::warn(
+          "NO MODEL CHECKPOINT CONFIGURED (model.checkpoint): the output is a PLAIN BICUBIC "
+          "4x upscale, not a BasicVSR++ restoration");
+    else
+      spdlog::warn("model.backend is bicubic: the checkpoint {} is ignored and the output is a "
+                   "PLAIN BICUBIC 4x upscale", model.checkpoint);
+#ifdef REELSCALE_HAVE_BICUBIC
+    return make_bicubic_upscaler(4);
+#else
+    throw Error("the bicubic upscaler is not part of this build (shared/upscale/bicubic.hpp)");
+#endif
+  }
+  if (backend == "basicvsrpp") {
+    std::vector<std::string> notes;
+    auto up = make_basicvsrpp_upscaler(model, &notes);
+    for (const auto& n : notes) spdlog::info("model: {}", n);
+    return up;
+  }
+  throw ConfigError("model.backend: unknown backend '" + model.backend +
+                    "' (valid: auto, basicvsrpp, bicubic)");
+}
+
+}  // namespace reelscale::pipeline
