@@ -1,7 +1,122 @@
+// model inspect, model infer, bench model: argument parsing only. LibTorch stays behind the
+// torch-free headers of worker/model (this file logs with spdlog).
+#define REELSCALE_CHECKPOINT_NO_TORCH
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
 #include "cli/commands.hpp"
+#include "shared/util/errors.hpp"
+#include "shared/util/log.hpp"
+#include "worker/model/bench.hpp"
+#include "worker/model/checkpoint.hpp"
+#include "worker/model/runner.hpp"
 
 namespace reelscale::cli {
+namespace {
 
-void add_model_commands(CLI::App& app) { (void)app; }
+void add_runtime_options(CLI::App* cmd, model::RuntimeOptions& rt) {
+  cmd->add_option("--precision", rt.precision, "fp32, fp16 or bf16 (fp16 runs as fp32 on the CPU)")
+      ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))
+      ->capture_default_str();
+  cmd->add_option("--device", rt.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--batch", rt.batch, "frames per batch in feature extraction and SPyNet")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_flag("--deterministic", rt.deterministic, "deterministic cuDNN/cuBLAS algorithms");
+  cmd->add_flag("--channels-last", rt.channels_last, "NHWC weights and activations (CUDA)");
+}
+
+void print_notes(const std::vector<std::string>& notes) {
+  for (const auto& n : notes) spdlog::info("model: {}", n);
+}
+
+std::string gib(int64_t bytes) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(1) << double(bytes) / double(int64_t(1) << 30);
+  return s.str();
+}
+
+}  // namespace
+
+void add_model_commands(CLI::App& app) {
+  CLI::App* group = subcommand(app, "model", "BasicVSR++ checkpoints: inspect, infer");
+
+  {
+    auto path = std::make_shared<std::string>();
+    CLI::App* cmd = group->add_subcommand("inspect", "print the architecture a checkpoint was made for");
+    cmd->add_option("CKPT", *path, ".pth (torch.save) or .safetensors checkpoint")->required();
+    cmd->callback([path] {
+      const model::CheckpointSummary s = model::summarize(*path);
+      const model::BasicVsrppArch a = model::infer_basicvsrpp_arch(s);
+      std::cout << "checkpoint:      " << *path << "\n"
+                << "format:          " << model::format_name(s.format) << "\n"
+                << "state dict:      " << (s.source_key.empty() ? "(top level)" : s.source_key)
+                << (s.stripped_prefix.empty() ? "" : ", prefix '" + s.stripped_prefix + "' removed") << "\n"
+                << "tensors:         " << s.tensors.size() << "\n"
+                << "architecture:    BasicVSR++ " << (a.low_res_input ? "4x" : "1x (same-size)") << "\n"
+                << "mid_channels:    " << a.mid_channels << "\n"
+                << "num_blocks:      " << a.num_blocks << "\n"
+                << "parameters:      " << a.parameters << "\n";
+    });
+  }
+
+  {
+    auto req = std::make_shared<model::InferRequest>();
+    auto tf32 = std::make_shared<bool>(false);
+    CLI::App* cmd = group->add_subcommand(
+        "infer", "run the network on a (1, t, 3, h, w) float32 .npy and write (1, t, 3, 4h, 4w)");
+    cmd->add_option("--checkpoint", req->checkpoint, "checkpoint (.pth or .safetensors)")->required();
+    cmd->add_option("--input", req->input, "input .npy, RGB in [0, 1]")->required();
+    cmd->add_option("--output", req->output, "output .npy (written atomically)")->required();
+    add_runtime_options(cmd, req->runtime);
+    cmd->add_flag("--tf32", *tf32, "allow TF32 in fp32 on CUDA (off here: this command checks equality)");
+    cmd->add_option("--chunk", req->chunk, "frames emitted per chunk (0: the whole input)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd->add_option("--overlap", req->overlap, "context frames on each side of a chunk")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd->add_option("--cut", req->cuts, "scene cut: frame index where a new scene starts (repeatable)");
+    cmd->callback([req, tf32] {
+      req->runtime.tf32 = *tf32;
+      const model::InferReport r = model::infer_npy(*req);
+      print_notes(r.notes);
+      std::cout << "input:   " << req->input << " (" << r.frames << " frames of " << r.width << "x" << r.height
+                << ")\n"
+                << "model:   BasicVSR++ c" << r.info.mid_channels << "n" << r.info.num_blocks << ", " << r.device
+                << ", " << r.precision << ", " << r.chunks << " chunk(s)\n"
+                << "output:  " << req->output << " (" << r.width * 4 << "x" << r.height * 4 << ")\n"
+                << "time:    " << std::fixed << std::setprecision(2) << r.seconds << " s\n";
+    });
+  }
+
+  {
+    auto o = std::make_shared<model::BenchOptions>();
+    auto size = std::make_shared<std::string>("1024x432");
+    o->runtime.precision = "fp16";
+    CLI::App* bench = subcommand(app, "bench", "benchmarks");
+    CLI::App* cmd = bench->add_subcommand("model", "model-only BasicVSR++ throughput and peak GPU memory");
+    cmd->add_option("--checkpoint", o->checkpoint, "checkpoint; default: random weights");
+    cmd->add_option("--mid-channels", o->mid_channels, "random weights: mid_channels")->capture_default_str();
+    cmd->add_option("--num-blocks", o->num_blocks, "random weights: num_blocks")->capture_default_str();
+    cmd->add_option("--size", *size, "input WxH")->capture_default_str();
+    cmd->add_option("--chunk", o->chunks, "frames per run, repeatable (one row each)");
+    add_runtime_options(cmd, o->runtime);
+    cmd->callback([o, size] {
+      if (std::sscanf(size->c_str(), "%dx%d", &o->width, &o->height) != 2)
+        throw UsageError("--size: expected WxH, got '" + *size + "'");
+      const model::BenchResult r = model::bench_model(*o);
+      print_notes(r.notes);
+      std::cout << "BasicVSR++ c" << r.info.mid_channels << "n" << r.info.num_blocks << " " << o->width << "x"
+                << o->height << " " << r.device << " " << r.precision << "\n";
+      std::cout << "T\tframes/s\tpeak GiB\n";
+      for (const auto& row : r.rows)
+        std::cout << row.frames << "\t" << std::fixed << std::setprecision(2) << row.frames_per_second << "\t"
+                  << gib(row.peak_bytes) << "\n";
+    });
+  }
+}
 
 }  // namespace reelscale::cli

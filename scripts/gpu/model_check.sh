@@ -12,7 +12,7 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/model-check}
 mkdir -p "$OUT"
-STEPS=${STEPS:-build,test,measure,bench,official}
+STEPS=${STEPS:-build,test,measure,bench,official,debug}
 want() { [[ ",$STEPS," == *",$1,"* ]]; }
 say() { echo "== $*" | tee -a "$OUT/summary.txt"; }
 fx=.fixtures/shared/fixtures/basicvsrpp
@@ -31,7 +31,7 @@ if want build; then
 fi
 
 if want test; then
-  ./build-gpu-model/test_model --gtest_filter='-Measure.*' > "$OUT/test_model.txt" 2>&1
+  ./build-gpu-model/test_model --gtest_filter='-Measure.*:Npy.RoundTrips*' > "$OUT/test_model.txt" 2>&1
   say "test_model exit $?"
   grep -E "^\[ (fixture|measure) \]|FAILED|PASSED|SKIPPED" "$OUT/test_model.txt" | tee -a "$OUT/summary.txt"
 fi
@@ -53,5 +53,16 @@ fi
 
 if want official; then
   say "official: python3 scripts/gpu/official_bench.py --chunks 32 64 96 --precision fp16"
-  python3 scripts/gpu/official_bench.py --dir .official --chunks 32 64 96 --precision fp16 2>&1 | tail -8 | tee -a "$OUT/summary.txt"
+  python3 scripts/gpu/official_bench.py --dir .official --chunks 32 64 96 --precision fp16 --precision-check $fx/full_c64n7_random.pth .fixtures/demo_lr_u8.npy 2>&1 | grep -v -i warn | tail -8 | tee -a "$OUT/summary.txt"
+fi
+
+if want debug; then
+  # Runs the file-writing tests one by one, under gdb when present (a crash seen only there).
+  for t in Npy.RoundTripsShapeAndData Npy.OneDimensionalShapeKeepsTheTupleComma Npy.RejectsWhatItCannotRead; do
+    if command -v gdb > /dev/null; then
+      gdb -q -batch -ex run -ex bt --args ./build-gpu-model/test_model --gtest_filter=$t 2>&1 | tail -25 | tee -a "$OUT/summary.txt"
+    else
+      ./build-gpu-model/test_model --gtest_filter=$t 2>&1 | tail -5 | tee -a "$OUT/summary.txt"
+    fi
+  done
 fi

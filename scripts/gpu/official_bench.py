@@ -106,6 +106,30 @@ def load_official(folder):
     return pp.BasicVSRPlusPlus
 
 
+def precision_check(BasicVSRPlusPlus, ckpt, npy):
+    import numpy as np
+    sd = torch.load(ckpt, map_location='cpu', weights_only=False)['state_dict']
+    sd = {k[len('generator.'):]: v for k, v in sd.items() if k.startswith('generator.')}
+    mid = sd['feat_extract.main.0.weight'].shape[0]
+    blocks = len({k.split('.')[4] for k in sd if k.startswith('backbone.backward_1.main.2.')})
+    model = BasicVSRPlusPlus(mid_channels=mid, num_blocks=blocks).cuda().eval()
+    model.load_state_dict(sd, strict=True)
+    x = np.load(npy)
+    x = torch.from_numpy(x.astype(np.float32) / (255.0 if x.dtype == np.uint8 else 1.0)).cuda()
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    with torch.inference_mode():
+        ref = model(x).double()
+        for name, dt in (('fp16', torch.float16), ('bf16', torch.bfloat16)):
+            model.is_mirror_extended = False
+            with torch.autocast('cuda', dtype=dt):
+                y = model(x).double()
+            print(f'official {name} autocast vs fp32 (TF32 off): relative L2 error '
+                  f'{((y - ref).norm() / ref.norm()).item():.6g}', flush=True)
+    del model, ref, y
+    torch.cuda.empty_cache()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--dir', default='.official')
@@ -113,9 +137,14 @@ def main():
     ap.add_argument('--chunks', type=int, nargs='+', default=[32])
     ap.add_argument('--precision', default='fp16', choices=['fp16', 'bf16', 'fp32'])
     ap.add_argument('--warmup', type=int, default=4)
+    ap.add_argument('--precision-check', nargs=2, metavar=('CKPT', 'NPY'),
+                    help='print the official fp16/bf16 autocast relative L2 error against fp32 (TF32 off) '
+                         'for this checkpoint on this (1,t,3,h,w) uint8 or float .npy, then time')
     args = ap.parse_args()
     w, h = map(int, args.size.split('x'))
     BasicVSRPlusPlus = load_official(args.dir)
+    if args.precision_check:
+        precision_check(BasicVSRPlusPlus, *args.precision_check)
     torch.manual_seed(0)
     model = BasicVSRPlusPlus(mid_channels=64, num_blocks=7).cuda().eval()
     torch.backends.cudnn.benchmark = True
@@ -134,7 +163,8 @@ def main():
     if args.warmup:
         run(args.warmup)
     for t in args.chunks:
-        torch.cuda.empty_cache()
+        warm = run(t)  # untimed: allocator growth, as bench_model does
+        del warm
         torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
         y = run(t)

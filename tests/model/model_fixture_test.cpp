@@ -60,6 +60,8 @@ BasicVSRPlusPlus load_model(const std::string& ckpt, int mid, int blocks, torch:
 }
 
 void check_case(const std::string& name, const std::string& ckpt, int mid, int blocks) {
+  // The GPU machine gets a subset of the fixtures (the carried tree is size-limited).
+  if (!fs::exists(fixture(name + "_output.npy"))) GTEST_SKIP() << fixture(name + "_output.npy") << " is absent";
   const torch::Tensor input = load(name + "_input.npy"), expected = load(name + "_output.npy");
   for (const auto& dev : devices()) {
     c10::InferenceMode guard;
@@ -122,6 +124,7 @@ TEST(BasicVsrppFixtures, TinyMatchesOfficial) {
 
 TEST(BasicVsrppFixtures, TinyMirrorMatchesOfficial) {
   REELSCALE_REQUIRE_SHARED();
+  if (!fs::exists(fixture("tiny_mirror_input.npy"))) GTEST_SKIP() << "tiny_mirror_input.npy is absent";
   ASSERT_TRUE(BasicVSRPlusPlusImpl::is_mirror_extended(load("tiny_mirror_input.npy")));
   check_case("tiny_mirror", "tiny_c16n2.pth", 16, 2);
 }

@@ -39,14 +39,15 @@ __device__ __forceinline__ acc_t bilinear(const scalar_t* plane, int64_t h, int6
 }
 
 // One thread per (sample, channel, output pixel); it writes that channel's kh*kw column rows.
-template <typename scalar_t>
+// Offsets and mask arrive in the accumulation type: a half-precision offset of 50 px would
+// only have 1/32 px steps.
+template <typename scalar_t, typename acc_t>
 __global__ void deform_im2col_kernel(const scalar_t* __restrict__ input,
-                                     const scalar_t* __restrict__ offset,
-                                     const scalar_t* __restrict__ mask, int64_t n, int64_t c,
+                                     const acc_t* __restrict__ offset,
+                                     const acc_t* __restrict__ mask, int64_t n, int64_t c,
                                      int64_t h, int64_t w, int64_t kh, int64_t kw, int stride,
                                      int pad, int dil, int64_t groups, int64_t ho, int64_t wo,
                                      scalar_t* __restrict__ cols) {
-  using acc_t = typename Acc<scalar_t>::type;
   const int64_t hw_out = ho * wo, k = kh * kw;
   const int64_t total = n * c * hw_out;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
@@ -57,15 +58,15 @@ __global__ void deform_im2col_kernel(const scalar_t* __restrict__ input,
     const int64_t oy = pix / wo, ox = pix % wo;
     const int64_t grp = ch / (c / groups);
     const scalar_t* plane = input + (b * c + ch) * h * w;
-    const scalar_t* off = offset + (b * 2 * groups * k + grp * 2 * k) * hw_out + pix;
-    const scalar_t* msk = mask + (b * groups * k + grp * k) * hw_out + pix;
+    const acc_t* off = offset + (b * 2 * groups * k + grp * 2 * k) * hw_out + pix;
+    const acc_t* msk = mask + (b * groups * k + grp * k) * hw_out + pix;
     scalar_t* col = cols + ((b * c + ch) * k) * hw_out + pix;
     for (int64_t i_k = 0; i_k < kh; ++i_k) {
       for (int64_t j_k = 0; j_k < kw; ++j_k) {
         const int64_t tap = i_k * kw + j_k;
-        const acc_t dy = static_cast<acc_t>(off[(2 * tap) * hw_out]);
-        const acc_t dx = static_cast<acc_t>(off[(2 * tap + 1) * hw_out]);
-        const acc_t m = static_cast<acc_t>(msk[tap * hw_out]);
+        const acc_t dy = off[(2 * tap) * hw_out];
+        const acc_t dx = off[(2 * tap + 1) * hw_out];
+        const acc_t m = msk[tap * hw_out];
         const acc_t y = acc_t(oy * stride - pad + i_k * dil) + dy;
         const acc_t x = acc_t(ox * stride - pad + j_k * dil) + dx;
         col[tap * hw_out] = static_cast<scalar_t>(m * bilinear<scalar_t, acc_t>(plane, h, w, y, x));
@@ -79,12 +80,14 @@ __global__ void deform_im2col_kernel(const scalar_t* __restrict__ input,
 at::Tensor modulated_deform_conv2d_cuda(const at::Tensor& input_in, const at::Tensor& offset_in,
                                         const at::Tensor& mask_in, const at::Tensor& weight_in,
                                         const at::Tensor& bias_in, const DcnParams& p) {
-  const auto [ho, wo] = dcn_check_shapes(input_in, offset_in, mask_in, weight_in, bias_in, p);
+  const auto out_size = dcn_check_shapes(input_in, offset_in, mask_in, weight_in, bias_in, p);
+  const int64_t ho = out_size.first, wo = out_size.second;
   const c10::cuda::CUDAGuard guard(input_in.device());
   const auto dtype = input_in.scalar_type();
+  const auto acc_dtype = dtype == at::kDouble ? at::kDouble : at::kFloat;
   const at::Tensor input = input_in.contiguous();
-  const at::Tensor offset = offset_in.to(dtype).contiguous();
-  const at::Tensor mask = mask_in.to(dtype).contiguous();
+  const at::Tensor offset = offset_in.to(acc_dtype).contiguous();
+  const at::Tensor mask = mask_in.to(acc_dtype).contiguous();
   const at::Tensor weight = weight_in.to(dtype);
   const int64_t n = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3);
   const int64_t cout = weight.size(0), kh = weight.size(2), kw = weight.size(3), k = kh * kw;
@@ -98,9 +101,10 @@ at::Tensor modulated_deform_conv2d_cuda(const at::Tensor& input_in, const at::Te
   auto stream = at::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::ScalarType::Half, at::ScalarType::BFloat16, dtype,
                                   "reelscale_deform_im2col", [&] {
-                                    deform_im2col_kernel<scalar_t><<<blocks, threads, 0, stream>>>(
-                                        input.data_ptr<scalar_t>(), offset.data_ptr<scalar_t>(),
-                                        mask.data_ptr<scalar_t>(), n, c, h, w, kh, kw, p.stride,
+                                    using acc_t = typename Acc<scalar_t>::type;
+                                    deform_im2col_kernel<scalar_t, acc_t><<<blocks, threads, 0, stream>>>(
+                                        input.data_ptr<scalar_t>(), offset.data_ptr<acc_t>(),
+                                        mask.data_ptr<acc_t>(), n, c, h, w, kh, kw, p.stride,
                                         p.padding, p.dilation, p.deform_groups, ho, wo,
                                         cols.data_ptr<scalar_t>());
                                   });

@@ -94,14 +94,14 @@ NpyArray parse_npy(const std::string& bytes, const std::string& name) {
   const std::string header = bytes.substr(header_start, header_len);
 
   const std::string descr = header_field(header, "descr", name);
-  const bool f4 = descr == "'<f4'", f8 = descr == "'<f8'";
-  if (!f4 && !f8) fail(name, "dtype " + descr + " (expected '<f4' float32 or '<f8' float64)");
+  const bool f4 = descr == "'<f4'", f8 = descr == "'<f8'", u1 = descr == "'|u1'";
+  if (!f4 && !f8 && !u1) fail(name, "dtype " + descr + " (expected '<f4' float32, '<f8' float64 or '|u1' uint8)");
   if (header_field(header, "fortran_order", name) != "False") fail(name, "Fortran order is not supported");
 
   NpyArray a;
   a.shape = parse_shape(header_field(header, "shape", name), name);
   const size_t n = a.numel();
-  const size_t item = f4 ? 4 : 8;
+  const size_t item = f4 ? 4 : f8 ? 8 : 1;
   const size_t payload = bytes.size() - header_start - header_len;
   if (n != 0 && payload / item < n)
     fail(name, "payload holds " + std::to_string(payload) + " bytes, shape needs " +
@@ -110,6 +110,8 @@ NpyArray parse_npy(const std::string& bytes, const std::string& name) {
   const char* src = bytes.data() + header_start + header_len;
   if (f4) {
     std::memcpy(a.data.data(), src, n * 4);
+  } else if (u1) {
+    for (size_t i = 0; i < n; ++i) a.data[i] = static_cast<unsigned char>(src[i]);
   } else {
     for (size_t i = 0; i < n; ++i) {
       double d;

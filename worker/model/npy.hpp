@@ -14,8 +14,8 @@ struct NpyArray {
   size_t numel() const;
 };
 
-// Reads a version 1/2/3 .npy holding little-endian float32 ('<f4') or float64 ('<f8', converted
-// to float32) in C order. Throws MediaError naming the file and what is wrong (fortran order,
+// Reads a version 1/2/3 .npy holding little-endian float32 ('<f4'), or float64 ('<f8') or
+// uint8 ('|u1', values kept: 0..255) converted to float32, in C order. Throws MediaError naming the file and what is wrong (fortran order,
 // another dtype, a truncated payload...).
 NpyArray read_npy(const std::filesystem::path& path);
 NpyArray parse_npy(const std::string& bytes, const std::string& name = "<memory>");

@@ -58,9 +58,10 @@ class BasicVsrppRunner {
   std::unique_ptr<Impl> impl_;
 };
 
-// Frames per chunk ("auto" chunk length): how many h x w frames fit in `free_bytes` with this
-// model, from the per-frame maps the network keeps (spatial + three propagation branches +
-// flows) and a fixed allowance for the per-frame working set, with 15% headroom. At least 8.
+// Frames per chunk ("auto" chunk length, T counting context frames): how many h x w frames fit
+// in `free_bytes` (see device_memory()) with this model, from the per-frame maps the network
+// keeps (spatial + three propagation branches + flows) and the working set of one step, both
+// matching what was measured on an H100, with 15% headroom. At least 8.
 int auto_chunk_frames(const ModelInfo& info, int height, int width, const std::string& precision,
                       int64_t free_bytes);
 
