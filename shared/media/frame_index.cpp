@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
+#include <cstring>
+#include <system_error>
+
+#include "shared/util/atomic_file.hpp"
 
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
@@ -309,6 +312,142 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
     spdlog::debug("{}: some video packets carry no usable timestamp; computed from the rate",
                   path);
   analyse_timing(index, declared);
+  return index;
+}
+
+namespace {
+
+constexpr char kCacheMagic[8] = {'R', 'S', 'I', 'D', 'X', '0', '0', '1'};
+
+struct MediaStamp {
+  int64_t size = -1, mtime = 0;
+};
+MediaStamp stamp_of(const std::string& path) {
+  std::error_code ec;
+  MediaStamp st;
+  st.size = int64_t(std::filesystem::file_size(path, ec));
+  if (ec) return {-1, 0};
+  const auto t = std::filesystem::last_write_time(path, ec);
+  if (ec) return {-1, 0};
+  st.mtime = int64_t(t.time_since_epoch().count());
+  return st;
+}
+
+template <typename T>
+void put(std::string& out, const T& v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+void put_string(std::string& out, const std::string& v) {
+  put(out, uint64_t(v.size()));
+  out += v;
+}
+template <typename T>
+void put_vector(std::string& out, const std::vector<T>& v) {
+  put(out, uint64_t(v.size()));
+  out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+}
+
+// Bounds-checked reader: any short read makes the cache unusable (nullopt), never a crash.
+struct Reader {
+  const std::string& data;
+  size_t at = 0;
+  bool ok = true;
+  template <typename T>
+  T get() {
+    T v{};
+    if (!ok || data.size() - at < sizeof v) {
+      ok = false;
+      return v;
+    }
+    std::memcpy(&v, data.data() + at, sizeof v);
+    at += sizeof v;
+    return v;
+  }
+  std::string get_string() {
+    const auto n = get<uint64_t>();
+    if (!ok || data.size() - at < n) {
+      ok = false;
+      return {};
+    }
+    std::string v = data.substr(at, size_t(n));
+    at += size_t(n);
+    return v;
+  }
+  template <typename T>
+  std::vector<T> get_vector() {
+    const auto n = get<uint64_t>();
+    if (!ok || n > (data.size() - at) / sizeof(T)) {
+      ok = false;
+      return {};
+    }
+    std::vector<T> v(static_cast<size_t>(n));
+    std::memcpy(v.data(), data.data() + at, size_t(n) * sizeof(T));
+    at += size_t(n) * sizeof(T);
+    return v;
+  }
+};
+
+}  // namespace
+
+void save_frame_index(const FrameIndex& index, const std::filesystem::path& cache) {
+  const MediaStamp st = stamp_of(index.path);
+  std::string out(kCacheMagic, sizeof kCacheMagic);
+  put(out, st.size);
+  put(out, st.mtime);
+  put(out, int32_t(index.stream_index));
+  put(out, index.time_base);
+  put(out, index.frame_rate);
+  put(out, index.typical_rate);
+  put(out, index.frame_duration_ticks);
+  put(out, uint8_t(index.vfr));
+  put(out, uint8_t(index.any_ts_computed));
+  put(out, index.start_packet);
+  put_string(out, index.vfr_detail);
+  put_vector(out, index.packets);
+  put_vector(out, index.decode_of);
+  put_vector(out, index.keyframes);
+  write_file_atomic(cache, out);
+}
+
+std::optional<FrameIndex> load_frame_index(const std::filesystem::path& cache,
+                                           const std::string& media_path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(cache, ec)) return std::nullopt;
+  std::string data;
+  try {
+    data = read_file(cache);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (data.size() < sizeof kCacheMagic || std::memcmp(data.data(), kCacheMagic, sizeof kCacheMagic))
+    return std::nullopt;
+  Reader in{data, sizeof kCacheMagic};
+  const MediaStamp want = stamp_of(media_path);
+  const auto size = in.get<int64_t>();
+  const auto mtime = in.get<int64_t>();
+  if (!in.ok || want.size < 0 || size != want.size || mtime != want.mtime) return std::nullopt;
+  FrameIndex index;
+  index.path = media_path;
+  index.stream_index = in.get<int32_t>();
+  index.time_base = in.get<AVRational>();
+  index.frame_rate = in.get<AVRational>();
+  index.typical_rate = in.get<AVRational>();
+  index.frame_duration_ticks = in.get<double>();
+  index.vfr = in.get<uint8_t>() != 0;
+  index.any_ts_computed = in.get<uint8_t>() != 0;
+  index.start_packet = in.get<int64_t>();
+  index.vfr_detail = in.get_string();
+  index.packets = in.get_vector<PacketEntry>();
+  index.decode_of = in.get_vector<int64_t>();
+  index.keyframes = in.get_vector<int64_t>();
+  if (!in.ok || in.at != data.size()) return std::nullopt;
+  // Indices must point into the packets: a damaged cache must not become a crash.
+  const auto np = int64_t(index.packets.size());
+  auto inside = [np](int64_t d) { return d >= 0 && d < np; };
+  if (!std::all_of(index.decode_of.begin(), index.decode_of.end(), inside) ||
+      !std::all_of(index.keyframes.begin(), index.keyframes.end(), inside) ||
+      (np > 0 && !inside(index.start_packet)))
+    return std::nullopt;
   return index;
 }
 

@@ -3,6 +3,8 @@
 // packet's timestamps, keyframe flag and byte position in decode order, and the presentation
 // order obtained by sorting on presentation timestamps. VideoReader numbers frames with it.
 #include <cstdint>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,6 +71,14 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
 // earlier, as ffmpeg's fps filter does): frames repeat across long gaps and are dropped where
 // they come faster than the rate. The last frame lasts one output frame.
 std::vector<int64_t> constant_rate_map(const FrameIndex& index, AVRational rate);
+
+// A scan reads the whole film; its result can be kept beside the work so that every worker
+// opening the film does not read it again. The cache records the media file's size and
+// modification time and is ignored (nullopt) when they differ, or when it is unreadable.
+// save is atomic (temporary name, fsync, rename).
+void save_frame_index(const FrameIndex& index, const std::filesystem::path& cache);
+std::optional<FrameIndex> load_frame_index(const std::filesystem::path& cache,
+                                           const std::string& media_path);
 
 // Chooses the frame rate from the sorted timestamps and the stream's declared rates, and
 // flags variable frame rate. Exposed for tests.

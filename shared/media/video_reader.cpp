@@ -386,7 +386,21 @@ VideoReader::VideoReader(const std::string& path, VideoReaderOptions options)
   }
   AVStream* st = m.fmt->streams[si];
 
-  m.index = build_frame_index(m.fmt.get(), si, path);
+  std::optional<FrameIndex> cached;
+  if (!options.index_cache.empty()) cached = load_frame_index(options.index_cache, path);
+  if (cached && cached->stream_index == si) {
+    m.index = std::move(*cached);
+  } else {
+    m.index = build_frame_index(m.fmt.get(), si, path);
+    if (!options.index_cache.empty()) {
+      try {
+        save_frame_index(m.index, options.index_cache);
+      } catch (const std::exception& e) {  // a cache we cannot write only costs time
+        spdlog::warn("{}: cannot write the frame index cache {}: {}", path, options.index_cache,
+                     e.what());
+      }
+    }
+  }
   if (m.index.frame_count() == 0) throw MediaError(path + ": no video frames");
   if (m.index.vfr && !options.allow_vfr && !options.convert_vfr)
     throw MediaError(path + ": variable frame rate video (" + m.index.vfr_detail +

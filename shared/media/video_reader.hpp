@@ -43,6 +43,10 @@ struct VideoReaderOptions {
   // filter. Constant-rate sources are unaffected. Every stage that numbers frames (scenes,
   // plan, workers) must use the same setting (config preprocess.vfr: convert).
   bool convert_vfr = false;
+  // Optional file keeping the frame index scan (see save_frame_index): read when it matches
+  // the film's size and modification time, otherwise the film is scanned and the file written.
+  // Lets many workers open a long film without each reading all of it.
+  std::string index_cache;
 };
 
 class VideoReader {

@@ -396,3 +396,49 @@ TEST(VideoReader, ConvertVfrPresentsAConstantRateByTimestamp) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(VideoReader, IndexCacheIsUsedWhenFreshAndIgnoredWhenStaleOrDamaged) {
+  TempDir dir;
+  test_media::ClipSpec spec;
+  spec.container = "vob";
+  spec.frames = 40;
+  const fs::path file = dir / "film.vob";
+  test_media::write_clip(file, spec);
+  const fs::path cache = dir / "film.index";
+  VideoReaderOptions opt;
+  opt.threads = 1;
+  opt.index_cache = cache.string();
+  const Decoded seq = decode_all(file.string());
+  {
+    VideoReader r(file.string(), opt);  // scans and writes the cache
+    EXPECT_EQ(r.info().frame_count, 40);
+  }
+  ASSERT_TRUE(fs::exists(cache));
+  const auto loaded = load_frame_index(cache, file.string());
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->frame_count(), 40);
+  EXPECT_EQ(loaded->keyframes, VideoReader(file.string()).index().keyframes);
+  {
+    VideoReader r(file.string(), opt);  // from the cache
+    EXPECT_EQ(r.info().frame_count, 40);
+    expect_random_access_matches(file.string(), seq, 10, 3);
+    r.seek(33);
+    av::FramePtr f;
+    ASSERT_TRUE(r.read(f));
+    EXPECT_EQ(test_media::frame_hash(f.get()), seq.hashes[33]);
+  }
+  // A different film under the same name: the cache no longer matches and is not used.
+  spec.frames = 30;
+  test_media::write_clip(file, spec);
+  fs::last_write_time(file, fs::last_write_time(file) + std::chrono::seconds(5));
+  EXPECT_FALSE(load_frame_index(cache, file.string()).has_value());
+  EXPECT_EQ(VideoReader(file.string(), opt).info().frame_count, 30);
+  // A damaged cache is ignored, not trusted.
+  fs::resize_file(cache, fs::file_size(cache) / 2);
+  EXPECT_FALSE(load_frame_index(cache, file.string()).has_value());
+  EXPECT_EQ(VideoReader(file.string(), opt).info().frame_count, 30);
+}
+
+}  // namespace
