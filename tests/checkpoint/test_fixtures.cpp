@@ -111,6 +111,8 @@ struct Case {
   double gain;
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.file; }
+
 class Fixture : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Fixture, MatchesTheOfficialArchitectureAndTheArchiveBytes) {

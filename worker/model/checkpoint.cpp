@@ -136,7 +136,6 @@ class ZipArchive {
       const auto extra_len = le(p + 30, 2, "extra length");
       const auto comment_len = le(p + 32, 2, "comment length");
       std::uint64_t local = le(p + 42, 4, "local header offset");
-      le(p + 46, 0, "name");
       if (p + 46 + name_len + extra_len + comment_len > f_.size()) fail("truncated central directory entry", p);
       std::string name(f_.substr(p + 46, name_len));
       // zip64 extended information: the 64-bit values of the fields set to 0xFFFFFFFF, in order.
