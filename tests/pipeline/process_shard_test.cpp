@@ -147,6 +147,19 @@ TEST(ProcessShard, EmitsExactlyTheEmitRange) {
   EXPECT_EQ(emitted, 20);
 }
 
+TEST(ProcessShard, PreprocessingFromTheConfigShapesTheFrames) {
+  TempDir dir;
+  const fs::path clip = make_clip(dir.path());
+  IdentityUpscaler up;
+  config::Config cfg = test_config();
+  cfg.preprocess.crop = "48:32:8:8";
+  const ShardResult r = process_shard(task("s", clip, dir / "out", 0, 2, 12, 14), cfg, up);
+  const encode::ShardInfo info = encode::verify_shard(r.output);
+  EXPECT_EQ(info.frame_count, 10);
+  EXPECT_EQ(info.width, 48);
+  EXPECT_EQ(info.height, 32);
+}
+
 TEST(ProcessShard, ChunksNeverCrossACut) {
   TempDir dir;
   const fs::path clip = make_clip(dir.path());

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "shared/media/frame_convert.hpp"
+#include "shared/media/preprocess.hpp"
 #include "shared/media/video_reader.hpp"
 #include "shared/upscale/chunk_plan.hpp"
 #include "shared/util/errors.hpp"
@@ -44,11 +45,24 @@ class Decoder {
       throw MediaError("shard " + task.shard_id + ": " + task.source + " has " +
                        std::to_string(info.frame_count) + " frames, the shard needs frames up to " +
                        std::to_string(end_ - 1));
+    if (task.preprocess) {
+      plan_ = *task.preprocess;
+    } else {
+      spdlog::warn("shard {}: no preprocessing plan from the coordinator; deciding it here",
+                   task.shard_id);
+      plan_ = media::plan_preprocess(cfg.preprocess, *reader_);
+    }
+    pre_ = std::make_unique<media::FramePreprocessor>(plan_, info);
+    // The deinterlacers look one frame either side: decode that context too (clipped at the
+    // film's ends, where the filters mirror exactly as in a whole-film run).
+    decode_begin_ = std::max<int64_t>(0, begin_ - plan_.context_frames);
+    decode_end_ = std::min<int64_t>(info.frame_count, end_ + plan_.context_frames);
     thread_ = std::thread([this] { run(); });
   }
   ~Decoder() { stop(); }
 
   const media::VideoInfo& info() const { return reader_->info(); }
+  const media::PreprocessPlan& plan() const { return plan_; }
 
   // The next frame in order; nullopt after `end`. Rethrows the decode thread's error.
   std::optional<RgbFrame> next() {
@@ -72,36 +86,59 @@ class Decoder {
     if (thread_.joinable()) thread_.join();
   }
 
-  double busy_seconds() const { return busy_s_; }
+  double busy_seconds() const { return busy_s_; }  // read after stop()
 
  private:
+  // Hands one preprocessed frame to the consumer; false when stopping.
+  bool deliver(const AVFrame* frame, int64_t index, media::FrameToFloat& convert, double& waited) {
+    if (index < begin_ || index >= end_) return true;  // deinterlacer context only
+    if (index != next_)
+      throw MediaError(source_ + ": preprocessing returned frame " + std::to_string(index) +
+                       ", expected " + std::to_string(next_));
+    ++next_;
+    RgbFrame f;
+    f.index = index;
+    f.width = frame->width;
+    f.height = frame->height;
+    f.rgb.resize(size_t(3) * f.width * f.height);
+    convert.convert(frame, f.rgb.data());
+    const auto tw = Clock::now();
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return queue_.size() < depth_ || stopping_; });
+    waited += seconds_since(tw);
+    busy_s_ = seconds_since(t0_) - waited;
+    if (stopping_) return false;
+    queue_.push_back(std::move(f));
+    lock.unlock();
+    cv_.notify_all();
+    return true;
+  }
+
   void run() {
     try {
-      const auto t0 = Clock::now();
+      t0_ = Clock::now();
       double waited = 0;
-      reader_->seek(begin_);
+      next_ = begin_;
+      reader_->seek(decode_begin_);
       media::FrameToFloat convert;
       av::FramePtr frame = av::make_frame();
-      for (int64_t i = begin_; i < end_; ++i) {
+      av::FramePtr out = av::make_frame();
+      int64_t out_index = 0;
+      for (int64_t i = decode_begin_; i < decode_end_; ++i) {
         if (!reader_->read(frame))
           throw MediaError(source_ + ": the stream ended at frame " + std::to_string(i) +
-                           ", expected frames up to " + std::to_string(end_ - 1));
-        RgbFrame f;
-        f.index = i;
-        f.width = frame->width;
-        f.height = frame->height;
-        f.rgb.resize(size_t(3) * f.width * f.height);
-        convert.convert(frame.get(), f.rgb.data());
-        const auto tw = Clock::now();
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return queue_.size() < depth_ || stopping_; });
-        waited += seconds_since(tw);
-        if (stopping_) return;
-        queue_.push_back(std::move(f));
-        lock.unlock();
-        cv_.notify_all();
+                           ", expected frames up to " + std::to_string(decode_end_ - 1));
+        pre_->push(frame.get(), i);
+        while (pre_->pull(out, out_index))
+          if (!deliver(out.get(), out_index, convert, waited)) return;
       }
-      busy_s_ = seconds_since(t0) - waited;
+      pre_->finish();
+      while (pre_->pull(out, out_index))
+        if (!deliver(out.get(), out_index, convert, waited)) return;
+      if (next_ != end_)
+        throw MediaError(source_ + ": preprocessing stopped at frame " + std::to_string(next_) +
+                         ", expected frames up to " + std::to_string(end_ - 1));
+      busy_s_ = seconds_since(t0_) - waited;
       std::lock_guard<std::mutex> lock(mu_);
       done_ = true;
     } catch (...) {
@@ -115,13 +152,17 @@ class Decoder {
   std::string source_;
   int64_t begin_, end_;
   std::unique_ptr<media::VideoReader> reader_;
+  media::PreprocessPlan plan_;
+  std::unique_ptr<media::FramePreprocessor> pre_;
+  int64_t decode_begin_ = 0, decode_end_ = 0, next_ = 0;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<RgbFrame> queue_;
   std::exception_ptr error_;
   bool done_ = false, stopping_ = false;
-  double busy_s_ = 0;
+  double busy_s_ = 0;  // decoding, filtering and converting; not waiting for the consumer
+  Clock::time_point t0_;
 };
 
 void check_task(const ShardTask& t) {
@@ -150,9 +191,6 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
   check_task(task);
   const std::string who = "shard " + task.shard_id;
 
-  // TODO(m1 preprocess): run config::Preprocess through the libavfilter graph between decode
-  // and conversion once shared/media/preprocess.hpp lands. Until then sources go through as
-  // they are, with their own pixel aspect ratio carried into the shard.
   Decoder decoder(task, cfg, 8);
   const media::VideoInfo& info = decoder.info();
   const int n = int(task.context_end - task.context_begin);
@@ -160,7 +198,7 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
   std::vector<int> cuts;
   for (int64_t c : task.cuts)
     if (c > task.context_begin && c < task.context_end) cuts.push_back(int(c - task.context_begin));
-  const int T = chunk_frames(cfg.model, info.width, info.height);
+  const int T = chunk_frames(cfg.model, decoder.plan().out_width, decoder.plan().out_height);
   // Bicubic upscales each frame on its own: context frames would be computed and thrown away.
   const int overlap = upscaler.name() == "bicubic" ? 0 : cfg.model.overlap;
   const std::vector<Chunk> chunks =
@@ -173,7 +211,7 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
   std::unique_ptr<encode::ShardWriter> writer;
   int64_t emitted = 0;
   double sink_s = 0, upscale_s = 0;
-  AVRational sar = info.sample_aspect_ratio;
+  AVRational sar = decoder.plan().out_sar;
   if (sar.num <= 0 || sar.den <= 0) sar = {1, 1};
 
   std::deque<RgbFrame> window;  // decoded frames [window_begin, ...), local indices

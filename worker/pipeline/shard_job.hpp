@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "shared/config/config.hpp"
+#include "shared/media/preprocess.hpp"
 #include "shared/upscale/upscaler.hpp"
 
 namespace reelscale::pipeline {
@@ -22,6 +24,10 @@ struct ShardTask {
   int64_t context_begin = 0, emit_begin = 0, emit_end = 0, context_end = 0;  // source frames
   std::vector<int64_t> cuts;                 // absolute frame indices where scenes start
   std::filesystem::path output_dir;
+  // The preprocessing plan the coordinator decided once for the film (every shard must filter
+  // identically). Absent: decided here from config.preprocess by the same analysis (same
+  // source -> same decisions, but it costs every shard the analysis time).
+  std::optional<media::PreprocessPlan> preprocess;
 };
 
 struct ShardResult {
