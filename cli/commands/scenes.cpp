@@ -26,6 +26,7 @@ struct DetectArgs {
   int downscale = -1;
   int frame_skip = -1;
   bool no_flash_check = false;
+  bool convert_vfr = false;
 };
 
 void add_detect_options(CLI::App* cmd, DetectArgs& a) {
@@ -43,6 +44,8 @@ void add_detect_options(CLI::App* cmd, DetectArgs& a) {
   cmd->add_option("--frame-skip", a.frame_skip, "analyse 1 frame in N+1");
   cmd->add_flag("--no-flash-check", a.no_flash_check,
                 "PySceneDetect's exact content cuts (a lone flash can then be a cut)");
+  cmd->add_flag("--convert-vfr", a.convert_vfr,
+                "present a variable frame rate source at a constant rate (default: refuse it)");
 }
 
 config::Scenes scenes_config(const DetectArgs& a, config::Scenes c = {}) {
@@ -102,6 +105,7 @@ void add_scenes(CLI::App& app) {
     scenes::DetectOptions opt;
     opt.stats = !a->stats.empty();
     opt.flash_check = !a->detect.no_flash_check;
+    opt.convert_vfr = a->detect.convert_vfr;
     const auto d = scenes::detect_scenes(a->input, cfg, opt);
     if (!a->json.empty()) scenes::write_scenes_json(a->json, d);
     if (!a->csv.empty()) write_file_atomic(a->csv, scenes::scenes_csv(d));
@@ -158,7 +162,8 @@ void add_bench(CLI::App& app) {
     const config::Scenes cfg = scenes_config(a->detect);
     using clock = std::chrono::steady_clock;
     auto t0 = clock::now();
-    scenes::FrameFeed feed(a->input, {cfg.downscale, cfg.frame_skip, a->threads});
+    scenes::FrameFeed feed(a->input,
+                           {cfg.downscale, cfg.frame_skip, a->threads, a->detect.convert_vfr});
     int64_t index = 0;
     cv::Mat bgr;
     while (feed.next(index, bgr)) {
@@ -170,6 +175,7 @@ void add_bench(CLI::App& app) {
     scenes::DetectOptions opt;
     opt.threads = a->threads;
     opt.flash_check = !a->detect.no_flash_check;
+    opt.convert_vfr = a->detect.convert_vfr;
     const auto d = scenes::detect_scenes(a->input, cfg, opt);
     const double det_s = std::chrono::duration<double>(clock::now() - t0).count();
     const auto& info = feed.info();

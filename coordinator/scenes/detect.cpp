@@ -51,7 +51,8 @@ SceneDetection SceneRunner::finish(int64_t frame_count, int64_t fps_num, int64_t
 SceneDetection detect_scenes(const std::string& path, const config::Scenes& cfg,
                              const DetectOptions& options) {
   SceneRunner runner(cfg, options.stats, options.flash_check);
-  FrameFeed feed(path, FrameFeedOptions{cfg.downscale, cfg.frame_skip, options.threads});
+  FrameFeed feed(path, FrameFeedOptions{cfg.downscale, cfg.frame_skip, options.threads,
+                                         options.convert_vfr});
   const auto& info = feed.info();
   const auto size = feed.size();
   spdlog::debug("scenes: {} {}x{} -> analysis {}x{} (factor {:.3f}), {} frames", path, info.width,
@@ -74,6 +75,7 @@ SceneDetection detect_scenes(const std::string& path, const config::Scenes& cfg,
   }
   SceneDetection r = runner.finish(n, fps_num, fps_den);
   r.input = path;
+  r.settings = settings_key(cfg, options.flash_check, options.convert_vfr);
   r.input_fingerprint = file_fingerprint(path);
   if (r.analysis_width == 0) r.analysis_width = size.width, r.analysis_height = size.height;
   const double secs =
@@ -86,9 +88,11 @@ SceneDetection detect_scenes(const std::string& path, const config::Scenes& cfg,
 
 SceneDetection load_or_detect_scenes(const config::Config& cfg, const DetectOptions& options) {
   if (cfg.input.empty()) throw ConfigError("input: no input film configured");
-  if (cfg.work_dir.empty()) return detect_scenes(cfg.input, cfg.scenes, options);
+  DetectOptions opt = options;
+  opt.convert_vfr = cfg.preprocess.vfr == "convert";
+  if (cfg.work_dir.empty()) return detect_scenes(cfg.input, cfg.scenes, opt);
   const std::filesystem::path cache = std::filesystem::path(cfg.work_dir) / "scenes.json";
-  const std::string settings = settings_key(cfg.scenes, options.flash_check);
+  const std::string settings = settings_key(cfg.scenes, opt.flash_check, opt.convert_vfr);
   if (std::filesystem::exists(cache)) {
     try {
       SceneDetection d = read_scenes_json(cache);
@@ -102,7 +106,7 @@ SceneDetection load_or_detect_scenes(const config::Config& cfg, const DetectOpti
       spdlog::warn("scenes: ignoring the cached scene list: {}", e.what());
     }
   }
-  SceneDetection d = detect_scenes(cfg.input, cfg.scenes, options);
+  SceneDetection d = detect_scenes(cfg.input, cfg.scenes, opt);
   std::filesystem::create_directories(cache.parent_path());
   write_scenes_json(cache, d);
   return d;

@@ -19,6 +19,7 @@ struct DetectOptions {
   bool stats = false;  // keep per-frame metrics (costs the edge maps of the content detector)
   int threads = 0;     // decoder threads; 0 = libav's choice
   bool flash_check = true;  // false: PySceneDetect's exact cuts (see ContentDetector)
+  bool convert_vfr = false;  // see FrameFeedOptions (config preprocess.vfr == "convert")
   // Called now and then with (frames decoded, frames in the video).
   std::function<void(int64_t, int64_t)> progress;
 };

@@ -30,6 +30,14 @@ AnalysisSize analysis_size(int width, int height, int downscale) {
   return s;
 }
 
+static media::VideoReaderOptions reader_options(const FrameFeedOptions& o) {
+  media::VideoReaderOptions r;
+  r.threads = o.threads;
+  r.allow_vfr = o.convert_vfr;
+  r.convert_vfr = o.convert_vfr;
+  return r;
+}
+
 struct FrameFeed::Impl {
   media::VideoReader reader;
   FrameFeedOptions opt;
@@ -40,7 +48,7 @@ struct FrameFeed::Impl {
   int64_t decoded = 0;
 
   Impl(const std::string& path, const FrameFeedOptions& o)
-      : reader(path, media::VideoReaderOptions{o.threads, true}), opt(o) {
+      : reader(path, reader_options(o)), opt(o) {
     const auto& in = reader.info();
     size = analysis_size(in.width, in.height, o.downscale);
     if (o.frame_skip < 0)

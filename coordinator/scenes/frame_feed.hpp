@@ -16,6 +16,9 @@ struct FrameFeedOptions {
   int downscale = 0;   // 0 = auto (long side / 256, PySceneDetect's factor), 1 = none, N = 1/N
   int frame_skip = 0;  // analyse 1 frame in frame_skip + 1 (all are still decoded)
   int threads = 0;     // decoder threads; 0 = libav's choice
+  // VFR sources: refused (false) or presented at a constant rate (true). Must match what the
+  // workers use (config preprocess.vfr), or scene frames would not be worker frames.
+  bool convert_vfr = false;
 };
 
 struct AnalysisSize {

@@ -55,13 +55,14 @@ std::vector<int64_t> merge_cuts(std::vector<int64_t> cuts, int64_t frame_count,
   return out;
 }
 
-std::string settings_key(const config::Scenes& c, bool flash_check) {
+std::string settings_key(const config::Scenes& c, bool flash_check, bool convert_vfr) {
   nlohmann::json j;
   j["detectors"] = c.detectors;
   j["min_scene_len"] = c.min_scene_len;
   j["downscale"] = c.downscale;
   j["frame_skip"] = c.frame_skip;
   j["flash_check"] = flash_check;
+  j["convert_vfr"] = convert_vfr;
   j["content"] = {{"threshold", c.content.threshold},
                   {"weights", c.content.weights},
                   {"luma_only", c.content.luma_only},

@@ -37,7 +37,8 @@ std::vector<int64_t> merge_cuts(std::vector<int64_t> cuts, int64_t frame_count,
                                 int64_t min_scene_len);
 
 // A stable string of the parameters that change the cuts (for caching scene lists).
-std::string settings_key(const config::Scenes& cfg, bool flash_check = true);
+std::string settings_key(const config::Scenes& cfg, bool flash_check = true,
+                         bool convert_vfr = false);
 
 nlohmann::json to_json(const SceneDetection& d);
 // Reads what to_json wrote; Error naming `what` (a file name) when malformed.
