@@ -102,11 +102,12 @@ av::CodecContextPtr open_encoder(AVCodecID id, const char* name,
   ctx->thread_count = 1;
   AVDictionary* raw = nullptr;
   setup(ctx.get(), &raw);
-  std::unique_ptr<AVDictionary, av::DictDeleter> opts(raw);
-  AVDictionary* o = opts.release();
-  const int rc = avcodec_open2(ctx.get(), codec, &o);
-  opts.reset(o);
+  const int rc = avcodec_open2(ctx.get(), codec, &raw);  // leaves the unused options in raw
+  const std::unique_ptr<AVDictionary, av::DictDeleter> unused(raw);
   av::check(rc, std::string("opening the ") + name + " encoder");
+  // An option the encoder ignored would silently change the film: refuse it.
+  if (const AVDictionaryEntry* e = av_dict_get(unused.get(), "", nullptr, AV_DICT_IGNORE_SUFFIX))
+    throw MediaError(std::string("the ") + name + " encoder has no option '" + e->key + "'");
   return ctx;
 }
 
@@ -305,6 +306,7 @@ Truth make_sample(const std::filesystem::path& out, const SampleSpec& spec) {
         return l.hue == sc.hue && l.saturation == sc.saturation && l.value == sc.value &&
                sc.look.rfind(l.texture, 0) == 0;
       });
+      if (look == table.end()) throw Error("make-sample: scene " + std::to_string(scene) + " has no look");
       const std::string motion = sc.look.substr(sc.look.find('/') + 1);
       renderer = std::make_unique<detail::SceneRenderer>(*look, motion, spec.width, spec.height,
                                                          sc.end - sc.start, fps, mix_seed(spec.seed, scene));

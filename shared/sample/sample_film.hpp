@@ -44,6 +44,10 @@ struct Truth {
   int64_t fade_black_start = -1;     // ...fully black frames...
   int64_t fade_in_start = -1;        // ...first frame of the next scene, fading in...
   int64_t fade_in_end = -1;          // ...first frame fully faded in again
+  // Black frames are grey (luma 10 +- grain, no chroma): an HSV content detector sees H and S
+  // drop to 0 and so also fires at fade_black_start and fade_in_start (content_val ~90-130,
+  // ~30 on the last fade-out frame); in-scene frame-to-frame content_val stays < 5 and cuts
+  // measure ~70. The flash frame and the one after it measure ~60.
   std::vector<int64_t> flash_frames; // single bright frames that are not cuts
   std::vector<int64_t> click_frames; // audio clicks start at the start time of these frames
   std::vector<int64_t> click_samples;  // ...at these audio sample indices (same clicks)
