@@ -1,0 +1,73 @@
+#include "coordinator/subtitles/tesseract_engine.hpp"
+
+#include <tesseract/baseapi.h>
+
+#include <clocale>
+#include <sstream>
+
+#include "shared/util/errors.hpp"
+
+namespace reelscale::subtitles {
+namespace {
+
+std::string tidy(const std::string& raw) {
+  std::istringstream in(raw);
+  std::string out;
+  for (std::string line; std::getline(in, line);) {
+    // Collapse runs of spaces; drop empty lines (Tesseract ends blocks with blank lines).
+    std::string clean;
+    bool space = false;
+    for (char c : line) {
+      if (c == ' ' || c == '\t' || c == '\r') {
+        space = !clean.empty();
+        continue;
+      }
+      if (space) clean += ' ';
+      space = false;
+      // A vertical bar is almost always a misread capital I (a common OCR confusion on
+      // subtitle fonts); subtitles practically never contain '|'.
+      clean += c == '|' ? 'I' : c;
+    }
+    if (clean.empty()) continue;
+    out += (out.empty() ? "" : "\n") + clean;
+  }
+  return out;
+}
+
+}  // namespace
+
+TesseractEngine::TesseractEngine(const std::vector<std::string>& languages)
+    : api_(std::make_unique<tesseract::TessBaseAPI>()) {
+  std::string langs;
+  for (const auto& l : languages) langs += (langs.empty() ? "" : "+") + l;
+  if (langs.empty()) langs = "eng";
+  // Tesseract refuses to start unless numbers are formatted the "C" way.
+  std::setlocale(LC_NUMERIC, "C");
+  if (api_->Init(nullptr, langs.c_str(), tesseract::OEM_LSTM_ONLY) != 0) {
+    std::string pkgs;
+    for (const auto& l : languages) pkgs += " tesseract-ocr-" + l;
+    throw Error("Tesseract cannot load the language data for '" + langs + "' (install:" + pkgs +
+                ", or run REELSCALE_OCR_LANGS=\"" + langs + "\" scripts/install-deps.sh)");
+  }
+  // One subtitle is one block of one to three lines.
+  api_->SetPageSegMode(tesseract::PSM_SINGLE_BLOCK);
+  api_->SetVariable("user_defined_dpi", "300");
+}
+
+TesseractEngine::~TesseractEngine() {
+  if (api_) api_->End();
+}
+
+Recognised TesseractEngine::recognise(const cv::Mat& image) {
+  Recognised r;
+  if (image.empty()) return r;
+  CV_Assert(image.type() == CV_8UC1);
+  api_->SetImage(image.data, image.cols, image.rows, 1, int(image.step));
+  std::unique_ptr<char[]> text(api_->GetUTF8Text());
+  r.text = tidy(text ? text.get() : "");
+  r.confidence = r.text.empty() ? 0 : api_->MeanTextConf();
+  api_->Clear();
+  return r;
+}
+
+}  // namespace reelscale::subtitles

@@ -1,0 +1,36 @@
+#pragma once
+// RAII around Tesseract's C++ API (LSTM engine), configured for one subtitle block.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace tesseract {
+class TessBaseAPI;
+}
+
+namespace reelscale::subtitles {
+
+struct Recognised {
+  std::string text;        // UTF-8, lines joined with '\n', trimmed
+  double confidence = 0;   // mean word confidence, 0..100
+};
+
+class TesseractEngine {
+ public:
+  // languages: Tesseract names ("eng", "deu"); joined with '+'. Throws Error naming the
+  // Debian package to install when a language's data is missing.
+  explicit TesseractEngine(const std::vector<std::string>& languages);
+  ~TesseractEngine();
+  TesseractEngine(const TesseractEngine&) = delete;
+  TesseractEngine& operator=(const TesseractEngine&) = delete;
+
+  // `image`: 8-bit grey, black text on white.
+  Recognised recognise(const cv::Mat& image);
+
+ private:
+  std::unique_ptr<tesseract::TessBaseAPI> api_;
+};
+
+}  // namespace reelscale::subtitles
