@@ -1,6 +1,7 @@
 // The reference ProRes encoder against FFmpeg's prores decoder and prores_ks.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -286,4 +287,39 @@ TEST(ProresVsKs, SizeWithinFivePercentAndPsnrAtLeastKs) {
     EXPECT_GE(sm.cb + 0.05, sk.cb) << c.what;
     EXPECT_GE(sm.cr + 0.05, sk.cr) << c.what;
   }
+}
+
+TEST(ProresRate, PickMeetsBudgetWithLeastError) {
+  // Two slices, candidates (bytes, sse): the budget 150 forces exactly one slice coarser;
+  // the cheaper loss in error is slice 1's.
+  const std::vector<std::vector<rp::SliceCost>> costs = {{{100, 0}, {50, 1000}},
+                                                         {{100, 0}, {50, 10}}};
+  EXPECT_EQ(rp::pick_quantisers(costs, 200), (std::vector<int>{0, 0}));
+  EXPECT_EQ(rp::pick_quantisers(costs, 150), (std::vector<int>{0, 1}));
+}
+
+TEST(ProresRate, SmallBudgetShrinksFrameAndStillDecodes) {
+  const auto p = filmlike(256, 128, 10, 21);
+  rp::ProresOptions o;
+  o.bits_per_mb = 200;  // far below HQ: forces coarse quantisers
+  const auto pkt = rp::encode_prores_frame(p.y.data(), p.cb.data(), p.cr.data(), p.w, p.h, p.w,
+                                           p.cw(), o);
+  const size_t mbs = (256 / 16) * (128 / 16);
+  const size_t headers = 8 + 148 + 8 + 2 * rp::slice_layout(p.w, p.h).size();
+  EXPECT_LE(pkt.size(), headers + mbs * 200 / 8);
+  auto d = decode(pkt, rp::Profile::HQ, p.w, p.h);
+  const auto s = psnr(p, d.frame.get());
+  std::printf("  256x128 at 200 bits/MB: %zu bytes, PSNR Y %.2f Cb %.2f Cr %.2f\n", pkt.size(),
+              s.y, s.cb, s.cr);
+  EXPECT_GT(s.y, 25);
+}
+
+// Reference speed, one core (not an assertion): run with
+//   test_prores --gtest_also_run_disabled_tests --gtest_filter='*Speed*'
+TEST(ProresSpeed, DISABLED_Encode1080pOneCore) {
+  const auto p = filmlike(1920, 1080, 6, 31);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto pkt = encode(p);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("  1920x1080 HQ: %zu bytes in %.2f s (%.2f frames/s)\n", pkt.size(), s, 1 / s);
 }
