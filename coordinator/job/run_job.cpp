@@ -1,0 +1,267 @@
+#include "coordinator/job/run_job.hpp"
+
+#include <fstream>
+
+#include "coordinator/concat/concat.hpp"
+#include "coordinator/dispatch/dispatcher.hpp"
+#include "coordinator/dispatch/media_verifier.hpp"
+#include "coordinator/ledger/ledger.hpp"
+#include "coordinator/mux/mux.hpp"
+#include "coordinator/plan/shard_plan.hpp"
+#include "coordinator/report/report.hpp"
+#include "coordinator/retime/retime.hpp"
+#include "coordinator/scenes/detect.hpp"
+#include "coordinator/subtitles/ocr.hpp"
+#include <yaml-cpp/yaml.h>
+
+#include "shared/config/schema.hpp"
+#include "shared/media/av_raii.hpp"
+#include "shared/protocol/keys.hpp"
+#include "shared/util/atomic_file.hpp"
+#include "shared/util/checksum.hpp"
+#include "shared/util/errors.hpp"
+#include "shared/util/log.hpp"
+#include "worker/service/local_workers.hpp"
+
+namespace reelscale::job {
+namespace fs = std::filesystem;
+namespace {
+
+// Wraps a stage so a failure says which stage it was.
+template <class F>
+auto stage(const std::string& name, F&& f) -> decltype(f()) {
+  spdlog::info("== {}", name);
+  try {
+    return f();
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(name + " failed: " + e.what());
+  }
+}
+
+std::string shard_ext(const std::string& codec) { return codec == "ffv1" ? ".mkv" : ".mov"; }
+
+// Local workers are started once the coordinator knows its bound endpoint (a "*" port is
+// only known after bind).
+class LocalWorkerStarter : public dispatch::Observer {
+ public:
+  LocalWorkerStarter(const config::Config& cfg, std::string exe, std::string config_file)
+      : cfg_(cfg), exe_(std::move(exe)), config_file_(std::move(config_file)) {}
+  ~LocalWorkerStarter() override { workers_.terminate_all(); }
+
+  void bound(const std::string& endpoint) override {
+    for (int i = 0; i < cfg_.workers.local; ++i) {
+      const int gpu = cfg_.workers.gpus.empty() ? i : cfg_.workers.gpus[size_t(i)];
+      workers_.spawn(worker::worker_argv(exe_, endpoint, gpu, cfg_.workers.keys_dir, cfg_.workers.security,
+                                         config_file_));
+    }
+    if (cfg_.workers.local > 0) spdlog::info("started {} local worker(s) on {}", cfg_.workers.local, endpoint);
+  }
+  void worker_joined(const std::string& worker, const protocol::Ready&) override {
+    spdlog::info("worker {} joined", worker);
+  }
+  void worker_lost(const std::string& worker, const std::string& reason) override {
+    spdlog::warn("worker {} lost: {}", worker, reason);
+  }
+  void shard_done(const std::string& shard, const std::string& worker) override {
+    ++done_;
+    spdlog::info("shard {} done by {} ({} finished)", shard, worker, done_);
+  }
+  void shard_failed(const std::string& shard, const std::string& reason) override {
+    spdlog::error("shard {} failed: {}", shard, reason);
+  }
+  void result_ignored(const std::string& shard, const std::string& worker, const std::string& why) override {
+    spdlog::warn("result for {} from {} not used: {}", shard, worker, why);
+  }
+
+ private:
+  const config::Config& cfg_;
+  std::string exe_;
+  std::string config_file_;
+  worker::LocalWorkers workers_;
+  int done_ = 0;
+};
+
+void ensure_keys(const config::Config& cfg) {
+  if (cfg.workers.security != "curve") return;
+  const fs::path dir = cfg.workers.keys_dir;
+  if (fs::exists(dir / "coordinator.secret") && fs::exists(dir / "worker.secret")) return;
+  if (fs::exists(dir / "coordinator.secret")) return;  // remote-worker setups manage their own keys
+  spdlog::info("generating CURVE keys in {} (copy worker.* to remote workers)", dir.string());
+  protocol::keygen(dir, "worker");
+}
+
+struct SubtitleStream {
+  int index = -1;
+  std::string codec, language;
+};
+
+std::vector<SubtitleStream> subtitle_streams(const fs::path& input, const std::vector<std::string>& select) {
+  auto fmt = av::open_input(input.string());
+  std::vector<SubtitleStream> out;
+  for (unsigned i = 0; i < fmt->nb_streams; ++i) {
+    const AVStream* st = fmt->streams[i];
+    if (st->codecpar->codec_type != AVMEDIA_TYPE_SUBTITLE) continue;
+    SubtitleStream s;
+    s.index = int(i);
+    s.codec = avcodec_get_name(st->codecpar->codec_id);
+    if (const AVDictionaryEntry* e = av_dict_get(st->metadata, "language", nullptr, 0)) s.language = e->value;
+    const bool all = std::find(select.begin(), select.end(), "all") != select.end();
+    const bool picked = all || std::find(select.begin(), select.end(), std::to_string(i)) != select.end() ||
+                        (!s.language.empty() && std::find(select.begin(), select.end(), s.language) != select.end());
+    if (picked) out.push_back(s);
+  }
+  return out;
+}
+
+bool is_bitmap(const std::string& codec) {
+  return codec == "dvd_subtitle" || codec == "hdmv_pgs_subtitle" || codec == "dvb_subtitle";
+}
+
+}  // namespace
+
+RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
+  RunSummary summary;
+  const fs::path work = cfg.work_dir;
+  fs::create_directories(work);
+  if (!fs::exists(cfg.input)) throw MediaError("input " + cfg.input + " does not exist");
+  if (cfg.model.effective_backend() == "bicubic")
+    spdlog::warn("NO CHECKPOINT CONFIGURED: upscaling with plain bicubic interpolation, not BasicVSR++ "
+                 "(set model.checkpoint)");
+
+  // 1. Scenes, cached in the work dir.
+  const scenes::SceneDetection scenes = stage("scene detection", [&] { return scenes::load_or_detect_scenes(cfg); });
+  spdlog::info("{} frames, {} scenes", scenes.frame_count, scenes.scenes.size());
+
+  // 2. The plan: deterministic, so a rerun gives the same shard ids.
+  const plan::ShardPlan plan = stage("shard plan", [&] {
+    auto p = plan::plan_shards(scenes.scenes, scenes.frame_count, cfg.shards);
+    write_file_atomic(work / "plan.json", plan::to_json(p).dump(1));
+    return p;
+  });
+  summary.shards = int(plan.shards.size());
+  summary.frames = plan.frame_count;
+
+  // 3. Dispatch to workers until every shard is done (or failed), recorded in the ledger.
+  const std::string config_hash = config::video_config_hash(cfg);
+  const std::string fingerprint = scenes.input_fingerprint.empty() ? file_fingerprint(cfg.input) : scenes.input_fingerprint;
+  std::vector<ledger::ShardSpec> specs;
+  for (const auto& s : plan.shards)
+    specs.push_back({s.id, s.context_begin, s.emit_begin, s.emit_end, s.context_end, s.cuts});
+  ledger::Ledger ledger(cfg.ledger);
+  const dispatch::DispatchResult dispatched = stage("dispatch", [&] {
+    ensure_keys(cfg);
+    fs::create_directories(cfg.storage.dir);
+    auto opts = dispatch::dispatch_options(cfg, config_hash, fingerprint);
+    opts.stop = options.stop;
+    dispatch::MediaShardVerifier verifier;
+    // Local workers read the effective config (defaults and --set overrides applied), so their
+    // video config hash is the coordinator's.
+    YAML::Emitter effective;
+    effective << config::dump(cfg);
+    const fs::path effective_file = work / "effective-config.yaml";
+    write_file_atomic(effective_file, std::string(effective.c_str()) + "\n");
+    LocalWorkerStarter starter(cfg, options.exe, effective_file.string());
+    return dispatch::run_dispatch(opts, ledger, specs, verifier, &starter);
+  });
+  summary.shards_reused = dispatched.resume.kept - dispatched.resume_rejected;
+  if (dispatched.stopped) {
+    summary.stopped = true;
+    spdlog::warn("stopped: {} shards done; run again to resume", dispatched.done);
+    return summary;
+  }
+  if (dispatched.failed > 0) {
+    std::string ids;
+    for (const auto& id : dispatched.failed_shards) ids += (ids.empty() ? "" : ", ") + id;
+    throw Error(std::to_string(dispatched.failed) + " shard(s) failed: " + ids +
+                " (see `reelscale status`; `reelscale retry --failed` reruns them)");
+  }
+
+  // 4. Concatenate by packet copy, checking every shard against the ledger's checksums.
+  const AVRational fps{int(scenes.fps_num), int(scenes.fps_den)};
+  const fs::path joined = work / "video.concat.mkv";
+  stage("concat", [&] {
+    std::vector<concat::ShardRef> refs;
+    for (const auto& s : plan.shards) {
+      const auto row = ledger.shard(s.id);
+      concat::ShardRef r;
+      r.id = s.id;
+      r.file = row && !row->output.empty() ? fs::path(row->output) : fs::path(cfg.storage.dir) / (s.id + shard_ext(cfg.encode.codec));
+      r.expected_frames = s.emit_frames();
+      r.packets_checksum = row ? row->checksum : "";
+      refs.push_back(r);
+    }
+    return concat::concat_shards(refs, joined, plan.frame_count, fps);
+  });
+
+  // 5. Retime video, audio, bitmap subtitles and chapters by the same factor.
+  const config::Rational source = cfg.retime.source_fps.value_or(config::Rational{scenes.fps_num, scenes.fps_den});
+  const config::Rational target = cfg.retime.enabled ? cfg.retime.target_fps : source;
+  const config::Rational factor = retime::time_factor(source, target);
+  mux::MuxInputs inputs;
+  inputs.container = cfg.mux.container;
+  inputs.title = cfg.mux.title;
+  inputs.video = work / "video.retimed.mkv";
+  stage("retime video", [&] {
+    return retime::retime_video(joined, inputs.video, AVRational{int(target.num), int(target.den)}, fps);
+  });
+  stage("retime audio", [&] {
+    retime::AudioRetimeOptions ao;
+    ao.source_fps = source;
+    ao.target_fps = target;
+    ao.mode = cfg.retime.audio;
+    ao.codec = cfg.retime.audio_codec;
+    for (int stream : retime::select_audio_streams(cfg.input, cfg.audio.select)) {
+      const fs::path out = work / ("audio." + std::to_string(stream) + ".mka");
+      const auto r = retime::retime_audio(cfg.input, stream, out, ao);
+      inputs.audio.push_back({out, -1, r.language, "", inputs.audio.empty()});
+    }
+    return 0;
+  });
+  const auto subs = subtitle_streams(cfg.input, cfg.subtitles.select);
+  for (const auto& s : subs) {
+    if (!is_bitmap(s.codec)) continue;
+    if (cfg.subtitles.ocr) {
+      const fs::path srt = stage("OCR subtitles (stream " + std::to_string(s.index) + ")", [&] {
+        subtitles::OcrOptions oo;
+        oo.languages = cfg.ocr.languages;
+        oo.min_confidence = cfg.ocr.min_confidence;
+        const auto result = subtitles::ocr_stream(cfg.input, s.index, oo);
+        report::write_ocr_sidecar(work, result, cfg.ocr.min_confidence);
+        const std::string source_srt = subtitles::to_srt(result);
+        write_file_atomic(work / ("subtitles." + std::to_string(s.index) + ".source.srt"), source_srt);
+        const std::string lang = s.language.empty() ? "und" : s.language;
+        const fs::path beside = fs::path(cfg.output).replace_extension("." + lang + "." + std::to_string(s.index) + ".srt");
+        write_file_atomic(beside, retime::retime_srt(source_srt, factor, "OCR of stream " + std::to_string(s.index)));
+        return beside;
+      });
+      inputs.srt.push_back({srt, s.language, "OCR"});
+      summary.srt_files.push_back(srt);
+    }
+    if (cfg.subtitles.keep_bitmap) {
+      const fs::path out = work / ("subtitles." + std::to_string(s.index) + ".mks");
+      stage("retime bitmap subtitles", [&] { return retime::retime_bitmap_subtitles(cfg.input, s.index, out, factor); });
+      inputs.bitmap_subtitles.push_back({out, -1, s.language, ""});
+    }
+  }
+  if (cfg.mux.chapters) inputs.chapters = retime::retime_chapters(retime::read_chapters(cfg.input), factor);
+
+  // 6. The final file.
+  const mux::MuxResult muxed = stage("mux", [&] { return mux::mux_final(inputs, cfg.output); });
+  summary.output = muxed.file;
+  summary.sync_ok = muxed.sync.ok;
+  summary.sync_summary = muxed.sync.summary();
+  if (cfg.report.enabled) {
+    summary.report = work / "report.html";
+    try {
+      report::write_report(cfg, summary.report);
+    } catch (const std::exception& e) {
+      spdlog::warn("the report could not be written: {}", e.what());  // the film is done; say so
+      summary.report.clear();
+    }
+  }
+  return summary;
+}
+
+}  // namespace reelscale::job

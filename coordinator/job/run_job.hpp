@@ -1,0 +1,36 @@
+#pragma once
+// `reelscale run CONFIG`: the film's stages in order, each resumable on its own:
+//   scenes (cached in the work dir) -> plan -> ledger + dispatch to workers (local and remote)
+//   -> concat -> retime (video, audio, bitmap subtitles, chapters) -> OCR subtitles -> mux
+//   -> report.
+// Stages that are done are not redone on a second run: scenes.json is reused, verified shards
+// stay done in the ledger, and the final file is only written once everything it needs exists.
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "shared/config/config.hpp"
+
+namespace reelscale::job {
+
+struct RunOptions {
+  std::string exe;                           // path of the reelscale binary (spawns local workers)
+  const std::atomic<bool>* stop = nullptr;   // SIGINT/SIGTERM: stop dispatching, keep the ledger
+};
+
+struct RunSummary {
+  std::filesystem::path output;
+  std::filesystem::path report;
+  std::vector<std::filesystem::path> srt_files;  // kept beside the output
+  int64_t frames = 0;
+  int shards = 0, shards_reused = 0;
+  bool sync_ok = true;
+  std::string sync_summary;
+  bool stopped = false;                      // interrupted before the end (ledger kept)
+};
+
+// Throws Error (exit 1) when a stage fails, naming the stage, and ConfigError for bad settings.
+RunSummary run_job(const config::Config& cfg, const RunOptions& options);
+
+}  // namespace reelscale::job
