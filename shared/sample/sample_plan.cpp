@@ -84,7 +84,7 @@ void validate(const SampleSpec& spec) {
     std::string list;
     for (const AVRational* r = codec->supported_framerates; r->num; ++r) {
       if (av_cmp_q(*r, want) == 0) ok = true;
-      if (r->num >= 24 * r->den && r->num <= 60 * r->den)
+      if (r->num >= 23 * r->den && r->num <= 60 * r->den)  // the usual film and video rates
         list += (list.empty() ? "" : ", ") + std::to_string(r->num) +
                 (r->den == 1 ? "" : "/" + std::to_string(r->den));
     }
