@@ -1,0 +1,142 @@
+#include "coordinator/report/status_server.hpp"
+
+#include <httplib.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "shared/util/errors.hpp"
+#include "shared/util/log.hpp"
+
+namespace reelscale::report {
+
+namespace {
+
+// Label values escape backslash, double quote and newline (exposition format).
+std::string label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+std::string value(double v) {
+  if (std::isnan(v)) return "NaN";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+void metric(std::string& out, const std::string& name, const std::string& type, const std::string& help) {
+  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+}  // namespace
+
+std::string prometheus_metrics(const ledger::Summary& s) {
+  std::string o;
+  metric(o, "reelscale_frames_total", "gauge", "Frames the film's shards emit in all.");
+  o += "reelscale_frames_total " + std::to_string(s.frames_total) + "\n";
+  metric(o, "reelscale_frames_done", "gauge", "Frames of shards done and verified.");
+  o += "reelscale_frames_done " + std::to_string(s.frames_done) + "\n";
+  metric(o, "reelscale_shards", "gauge", "Shards by state.");
+  for (const auto& [state, n] : {std::pair<const char*, int>{"pending", s.pending}, {"running", s.running},
+                                 {"done", s.done}, {"failed", s.failed}})
+    o += std::string("reelscale_shards{state=\"") + state + "\"} " + std::to_string(n) + "\n";
+  metric(o, "reelscale_frames_per_second", "gauge", "Throughput of done work over the job's wall time.");
+  o += "reelscale_frames_per_second " + value(s.fps) + "\n";
+  if (s.eta_s) {
+    metric(o, "reelscale_eta_seconds", "gauge", "Estimated seconds until every frame is done.");
+    o += "reelscale_eta_seconds " + value(*s.eta_s) + "\n";
+  }
+  metric(o, "reelscale_worker_frames_per_second", "gauge", "Frames per busy second, per worker.");
+  for (const auto& w : s.workers)
+    o += "reelscale_worker_frames_per_second{worker=\"" + label(w.worker) + "\"} " + value(w.fps) + "\n";
+  metric(o, "reelscale_worker_frames_done", "gauge", "Frames done, per worker.");
+  for (const auto& w : s.workers)
+    o += "reelscale_worker_frames_done{worker=\"" + label(w.worker) + "\"} " + std::to_string(w.frames) + "\n";
+  metric(o, "reelscale_worker_shards_done", "gauge", "Shards done, per worker.");
+  for (const auto& w : s.workers)
+    o += "reelscale_worker_shards_done{worker=\"" + label(w.worker) + "\"} " + std::to_string(w.shards) + "\n";
+  return o;
+}
+
+StatusServer::StatusServer(std::string bind, SummaryFn summary, PageFn page)
+    : summary_(std::move(summary)), page_(std::move(page)) {
+  const auto colon = bind.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    throw ConfigError("status server: address '" + bind + "' is not HOST:PORT");
+  host_ = bind.substr(0, colon);
+  try {
+    size_t used = 0;
+    requested_port_ = std::stoi(bind.substr(colon + 1), &used);
+    if (used != bind.size() - colon - 1 || requested_port_ < 0 || requested_port_ > 65535) throw std::out_of_range("");
+  } catch (const std::exception&) {
+    throw ConfigError("status server: bad port in '" + bind + "'");
+  }
+}
+
+StatusServer::~StatusServer() { stop(); }
+
+std::string StatusServer::url() const { return "http://" + host_ + ":" + std::to_string(port_) + "/"; }
+
+void StatusServer::start() {
+  if (server_) return;
+  auto srv = std::make_unique<httplib::Server>();
+  // Errors in a callback become a 500 with the message; the run goes on.
+  auto guarded = [](auto fn) {
+    return [fn](const httplib::Request&, httplib::Response& res) {
+      try {
+        fn(res);
+      } catch (const std::exception& e) {
+        res.status = 500;
+        res.set_content(std::string("error: ") + e.what() + "\n", "text/plain; charset=utf-8");
+      }
+    };
+  };
+  srv->Get("/metrics", guarded([this](httplib::Response& res) {
+             res.set_content(prometheus_metrics(summary_()), "text/plain; version=0.0.4; charset=utf-8");
+           }));
+  srv->Get("/status.json", guarded([this](httplib::Response& res) {
+             res.set_content(ledger::summary_json(summary_()), "application/json");
+           }));
+  srv->Get("/", guarded([this](httplib::Response& res) {
+             if (page_)
+               res.set_content(page_(), "text/html; charset=utf-8");
+             else
+               res.set_content("<!DOCTYPE html><title>reelscale</title><p><a href=\"status.json\">status.json</a> "
+                               "<a href=\"metrics\">metrics</a></p>\n",
+                               "text/html; charset=utf-8");
+           }));
+  if (requested_port_ == 0) {
+    port_ = srv->bind_to_any_port(host_);
+    if (port_ < 0) throw Error("status server: cannot bind " + host_ + " (any port)");
+  } else {
+    if (!srv->bind_to_port(host_, requested_port_))
+      throw Error("status server: cannot bind " + host_ + ":" + std::to_string(requested_port_));
+    port_ = requested_port_;
+  }
+  server_ = std::move(srv);
+  finished_ = false;
+  // Bound already: connections made from now on wait in the listen backlog until the loop runs.
+  thread_ = std::thread([this] {
+    server_->listen_after_bind();
+    finished_ = true;
+  });
+  spdlog::info("status at {} (/metrics, /status.json)", url());
+}
+
+void StatusServer::stop() {
+  if (!server_) return;
+  // stop() only interrupts a loop that has started; wait for it (or for its early end).
+  while (!server_->is_running() && !finished_) std::this_thread::yield();
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+  server_.reset();
+}
+
+}  // namespace reelscale::report

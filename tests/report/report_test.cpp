@@ -1,0 +1,232 @@
+// The run report from a synthetic work dir: every section present, the data in it, no
+// network references, balanced markup; and `reelscale report` writing it.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "coordinator/ledger/ledger.hpp"
+#include "coordinator/plan/shard_plan.hpp"
+#include "coordinator/report/html.hpp"
+#include "coordinator/report/report.hpp"
+#include "coordinator/scenes/scene_list.hpp"
+#include "shared/config/config.hpp"
+#include "shared/util/atomic_file.hpp"
+#include "tests/testing/test_env.hpp"
+
+namespace fs = std::filesystem;
+using namespace reelscale;
+using reelscale::testing::TempDir;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+size_t count(const std::string& h, const std::string& needle) {
+  size_t n = 0;
+  for (size_t p = h.find(needle); p != std::string::npos; p = h.find(needle, p + 1)) ++n;
+  return n;
+}
+
+// Opening tags (<tag> or <tag attr...>) against closing ones, for the elements that structure
+// the page; void elements are not counted.
+void expect_balanced(const std::string& h) {
+  for (const char* tag : {"html", "head", "body", "main", "section", "table", "thead", "tbody", "tr", "td", "th",
+                          "svg", "div", "ul", "li", "figure", "script", "style", "nav", "header", "h2", "h3", "p"}) {
+    const std::regex open(std::string("<") + tag + "[\\s>]");
+    const auto opened = size_t(std::distance(std::sregex_iterator(h.begin(), h.end(), open), std::sregex_iterator()));
+    EXPECT_EQ(opened, count(h, std::string("</") + tag + ">")) << "<" << tag << "> unbalanced";
+  }
+}
+
+void expect_self_contained(const std::string& h) {
+  EXPECT_EQ(h.find("http://"), std::string::npos);
+  EXPECT_EQ(h.find("https://"), std::string::npos);
+  EXPECT_EQ(h.find("//cdn"), std::string::npos);
+  // Every src is inline data.
+  const std::regex src("src=\"([^\"]*)\"");
+  for (auto it = std::sregex_iterator(h.begin(), h.end(), src); it != std::sregex_iterator(); ++it)
+    EXPECT_EQ((*it)[1].str().rfind("data:", 0), 0u) << (*it)[1].str().substr(0, 60);
+  const std::regex href("href=\"([^\"]*)\"");
+  for (auto it = std::sregex_iterator(h.begin(), h.end(), href); it != std::sregex_iterator(); ++it)
+    EXPECT_EQ((*it)[1].str().rfind("#", 0), 0u) << "a link out of the page: " << (*it)[1].str();
+}
+
+// A work dir as a run leaves it: scenes with stats, the plan, a ledger with a retry, a lost
+// worker and a shard still out, an OCR sidecar with a low-confidence line and a plain SRT.
+struct WorkDir {
+  TempDir tmp;
+  fs::path film;
+  config::Config cfg;
+  plan::ShardPlan plan;
+
+  explicit WorkDir(bool with_output) {
+    sample::SampleSpec spec;
+    spec.seconds = 4;
+    film = reelscale::testing::cached_sample(spec);
+    std::ofstream(tmp / "job.yaml") << "input: " << film.string() << "\noutput: "
+                                    << (with_output ? film.string() : (tmp / "out.mkv").string())
+                                    << "\nwork_dir: " << (tmp / "work").string()
+                                    << "\nmux:\n  title: Test <Film> & Co\nscenes:\n  content:\n    threshold: 27\n";
+    cfg = config::load(tmp / "job.yaml");
+    const fs::path work = cfg.work_dir;
+    fs::create_directories(work);
+
+    scenes::SceneDetection d;
+    d.input = film.string();
+    d.frame_count = 100;
+    d.cuts = {30, 60};
+    d.scenes = scenes::scenes_from_cuts(d.cuts, d.frame_count);
+    d.detectors = {"content"};
+    d.stats.register_keys({"content_val"});
+    for (int64_t f = 1; f < 100; ++f) d.stats.set(f, "content_val", f == 30 || f == 60 ? 80.0 : 2.0 + double(f % 5));
+    scenes::write_scenes_json(work / "scenes.json", d);
+    std::ofstream(work / "scenes.stats.csv") << scenes::stats_csv(d);
+
+    config::Shards s;
+    s.target_frames = 30;
+    s.min_frames = 20;
+    s.max_frames = 40;
+    s.overlap = 2;
+    plan = plan::plan_shards(d.scenes, d.frame_count, s);
+    write_file_atomic(work / "plan.json", plan::to_json(plan).dump(1));
+
+    std::vector<ledger::ShardSpec> specs;
+    for (const auto& sh : plan.shards)
+      specs.push_back({sh.id, sh.context_begin, sh.emit_begin, sh.emit_end, sh.context_end, sh.cuts});
+    ledger::Ledger l(cfg.ledger);
+    l.sync("fingerprint", "hash", specs);
+    const auto& a = specs.at(0).id;
+    const auto& b = specs.at(1).id;
+    const auto& c = specs.at(2).id;
+    l.assign(a, "gpu-a", true);
+    l.done(a, "gpu-a", "/shards/a.mov", specs[0].frames(), "sum");
+    l.assign(b, "gpu-b", true);
+    l.attempt_failed(b, "gpu-b", "decoder crashed", true, 3);
+    l.assign(b, "gpu-a", true);
+    l.done(b, "gpu-a", "/shards/b.mov", specs[1].frames(), "sum");
+    l.assign(c, "gpu-b", true);
+    l.event("", "gpu-b", "worker-lost", "no heartbeat for 3 s");
+    l.attempt_failed(c, "gpu-b", "worker lost", true, 3);
+    l.assign(c, "gpu-c", true);  // still running
+
+    subtitles::OcrResult r;
+    r.stream_index = 3;
+    r.language = "eng";
+    r.events = {{1000, 2500, "Hello there.", 93, false, false}, {3000, 4000, "Wh0 g0es th3re?", 41, false, true}};
+    r.low_confidence = 1;
+    report::write_ocr_sidecar(work, r, 70);
+    std::ofstream(work / "subtitles.4.source.srt") << "1\n00:00:01,000 --> 00:00:02,000\nPlain <i>line</i>\n\n";
+  }
+};
+
+}  // namespace
+
+TEST(ReportHtml, EscapesAndEncodes) {
+  EXPECT_EQ(report::escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+  EXPECT_EQ(report::base64(""), "");
+  EXPECT_EQ(report::base64("f"), "Zg==");
+  EXPECT_EQ(report::base64("fo"), "Zm8=");
+  EXPECT_EQ(report::base64("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(report::format_seconds(3723.5), "1:02:03.500");
+  EXPECT_EQ(report::format_bytes(3 * 1024 * 1024), "3.0 MiB");
+}
+
+TEST(Report, FromASyntheticWorkDir) {
+  WorkDir w(/*with_output=*/true);
+  const fs::path out = w.tmp / "report.html";
+  report::write_report(w.cfg, out);
+  const std::string h = slurp(out);
+  ASSERT_FALSE(h.empty());
+  EXPECT_EQ(h.rfind("<!DOCTYPE html>", 0), 0u);
+  for (const char* id : {"summary", "scenes", "plan", "workers", "subtitles", "sync", "output"})
+    EXPECT_NE(h.find(std::string("<section id=\"") + id + "\">"), std::string::npos) << id;
+  expect_balanced(h);
+  expect_self_contained(h);
+
+  // The title is escaped, not injected.
+  EXPECT_NE(h.find("Test &lt;Film&gt; &amp; Co"), std::string::npos);
+  EXPECT_EQ(h.find("<Film>"), std::string::npos);
+  // Scenes: 3 scenes, the content score chart with the threshold, thumbnails at the cuts.
+  EXPECT_NE(h.find("3 scenes, 2 cuts"), std::string::npos);
+  EXPECT_NE(h.find("threshold 27.0"), std::string::npos);
+  EXPECT_NE(h.find("class=\"series score\""), std::string::npos);
+  EXPECT_EQ(count(h, "src=\"data:image/jpeg;base64,"), 3u) << "frame 0 and the two cuts";
+  // Plan and ledger: every shard listed; the Gantt chart has the retry, the lost attempt and
+  // the running one, lanes per worker.
+  for (const auto& sh : w.plan.shards) EXPECT_NE(h.find(sh.id), std::string::npos) << sh.id;
+  EXPECT_NE(h.find("class=\"bar done retry\""), std::string::npos);
+  EXPECT_NE(h.find("class=\"bar lost\""), std::string::npos);
+  EXPECT_NE(h.find("class=\"bar running retry\""), std::string::npos);
+  EXPECT_NE(h.find("class=\"bar failed\""), std::string::npos);
+  for (const char* worker : {"gpu-a", "gpu-b", "gpu-c"}) EXPECT_NE(h.find(worker), std::string::npos);
+  EXPECT_NE(h.find("decoder crashed"), std::string::npos);
+  EXPECT_NE(h.find("class=\"series fps\""), std::string::npos);
+  // Subtitles: the low-confidence line flagged, the plain SRT shown (its markup escaped).
+  EXPECT_NE(h.find("<tr class=\"low\"><td>00:00:03,000</td>"), std::string::npos);
+  EXPECT_NE(h.find("Wh0 g0es th3re?"), std::string::npos);
+  EXPECT_NE(h.find("1 below confidence 70"), std::string::npos);
+  EXPECT_NE(h.find("Plain &lt;i&gt;line&lt;/i&gt;"), std::string::npos);
+  // The output file: probe facts and the sync check.
+  EXPECT_NE(h.find("colour: primaries"), std::string::npos);
+  EXPECT_NE(h.find("A/V sync"), std::string::npos);
+  EXPECT_EQ(h.find("No output file yet"), std::string::npos);
+}
+
+TEST(Report, ShowsWhatExistsEarlyInARun) {
+  TempDir tmp;
+  std::ofstream(tmp / "job.yaml") << "input: " << (tmp / "missing.vob").string() << "\nwork_dir: "
+                                  << (tmp / "work").string() << "\n";
+  const auto cfg = config::load(tmp / "job.yaml");
+  const auto d = report::collect(cfg);
+  EXPECT_FALSE(d.scenes);
+  EXPECT_FALSE(d.plan);
+  EXPECT_TRUE(d.shards.empty());
+  EXPECT_GE(d.notes.size(), 3u);
+  const std::string h = report::render_html(d);
+  expect_balanced(h);
+  expect_self_contained(h);
+  EXPECT_NE(h.find("No scene list yet"), std::string::npos);
+  EXPECT_NE(h.find("No output file yet"), std::string::npos);
+}
+
+TEST(Report, CorruptPartsBecomeNotes) {
+  WorkDir w(false);
+  std::ofstream(fs::path(w.cfg.work_dir) / "plan.json") << "{ not json";
+  std::ofstream(fs::path(w.cfg.work_dir) / "subtitles.3.ocr.json") << "[]";
+  report::ReportOptions o;
+  o.thumbnails = false;
+  const auto d = report::collect(w.cfg, o);
+  EXPECT_FALSE(d.plan);
+  EXPECT_TRUE(d.scenes);
+  bool plan_note = false, sidecar_note = false;
+  for (const auto& n : d.notes) {
+    plan_note |= n.find("plan.json") != std::string::npos;
+    sidecar_note |= n.find("subtitles.3.ocr.json") != std::string::npos;
+  }
+  EXPECT_TRUE(plan_note);
+  EXPECT_TRUE(sidecar_note);
+}
+
+// Renders the page in headless Chromium, when installed (not in CI), for a person to look at:
+// REELSCALE_REPORT_SCREENSHOT=path.png keeps the screenshot.
+TEST(Report, RendersInHeadlessChromium) {
+  if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "chromium is not installed";
+  WorkDir w(true);
+  const fs::path html = w.tmp / "report.html";
+  report::write_report(w.cfg, html);
+  const char* keep = std::getenv("REELSCALE_REPORT_SCREENSHOT");
+  const fs::path png = keep ? fs::path(keep) : w.tmp / "shot.png";
+  const std::string cmd = "/usr/bin/chromium --headless --no-sandbox --disable-gpu --hide-scrollbars "
+                          "--window-size=1280,4000 --screenshot=" + png.string() + " file://" + html.string() +
+                          " > " + (w.tmp / "chromium.log").string() + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << slurp(w.tmp / "chromium.log");
+  EXPECT_GT(fs::file_size(png), 10000u);
+}
