@@ -99,9 +99,10 @@ double tick_step(double span, int n) {
   return 10 * mag;
 }
 
-std::string tick_label(double v) {
-  if (std::abs(v) >= 1000 || v == std::floor(v)) return format_number(v, 0);
-  return format_number(v, std::abs(v) < 1 ? 2 : 1);
+// As many decimals as the tick step needs (a 0.002 step must not print "0.01" three times).
+std::string tick_label(double v, double step) {
+  const int decimals = step >= 1 ? 0 : std::min(6, int(std::ceil(-std::log10(step) - 1e-9)));
+  return format_number(v, decimals);
 }
 
 }  // namespace
@@ -132,11 +133,11 @@ std::string line_chart(const std::vector<Series>& series, const ChartOptions& o)
   for (double y = y0; y <= y1 + 1e-9; y += ys)
     svg += "<line class=\"grid\" x1=\"" + num(ml) + "\" x2=\"" + num(ml + pw) + "\" y1=\"" + num(Y(y)) +
            "\" y2=\"" + num(Y(y)) + "\"/><text class=\"tick\" x=\"" + num(ml - 4) + "\" y=\"" +
-           num(Y(y) + 4) + "\" text-anchor=\"end\">" + tick_label(y) + "</text>";
+           num(Y(y) + 4) + "\" text-anchor=\"end\">" + tick_label(y, ys) + "</text>";
   const double xs = tick_step(x1 - x0, 8);
   for (double x = std::ceil(x0 / xs) * xs; x <= x1 + 1e-9; x += xs)
     svg += "<text class=\"tick\" x=\"" + num(X(x)) + "\" y=\"" + num(mt + ph + 14) +
-           "\" text-anchor=\"middle\">" + tick_label(x) + "</text>";
+           "\" text-anchor=\"middle\">" + tick_label(x, xs) + "</text>";
   for (double x : o.x_marks)
     if (x >= x0 && x <= x1)
       svg += "<line class=\"mark\" x1=\"" + num(X(x)) + "\" x2=\"" + num(X(x)) + "\" y1=\"" + num(mt) +
