@@ -153,8 +153,12 @@ ReportData collect(const config::Config& cfg, const ReportOptions& options) {
   else
     d.notes.push_back("no scenes.json in " + work.string() + " (scene detection has not run)");
 
-  if (d.scenes && d.scenes->stats.rows().empty() && fs::exists(work / "scenes.stats.csv"))
-    gather(d, "scenes.stats.csv", [&] { read_stats_csv(work / "scenes.stats.csv", d.scenes->stats); });
+  // The stats CSV is the complete per-frame record; scenes.json may carry only part of it.
+  if (d.scenes && fs::exists(work / "scenes.stats.csv"))
+    gather(d, "scenes.stats.csv", [&] {
+      d.scenes->stats = scenes::StatsTable();
+      read_stats_csv(work / "scenes.stats.csv", d.scenes->stats);
+    });
 
   if (fs::exists(work / "plan.json"))
     gather(d, "plan.json", [&] {
