@@ -1,0 +1,65 @@
+// `reelscale run` end to end on a short sample film with two local workers, then again to
+// check that a finished run resumes without redoing any shard.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "shared/media/av_raii.hpp"
+#include "shared/util/atomic_file.hpp"
+#include "tests/testing/test_env.hpp"
+
+namespace reelscale {
+namespace {
+
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+TEST(RunEndToEnd, SampleFilmWithTwoLocalWorkersThenResume) {
+  testing::TempDir dir;
+  sample::SampleSpec spec;
+  spec.seconds = 6;
+  const fs::path film = testing::cached_sample(spec);
+  const auto truth = sample::read_truth(sample::truth_path_for(film));
+  write_file_atomic(dir / "film.yaml",
+                    "input: " + film.string() + "\noutput: " + (dir / "out.mkv").string() +
+                        "\nshards:\n  target_frames: 60\n  min_frames: 20\n  max_frames: 90\n  overlap: 4\n"
+                        "workers:\n  local: 2\n  endpoint: tcp://127.0.0.1:*\n");
+  const auto first = testing::run_cli({"run", (dir / "film.yaml").string()});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr("(0 reused"));
+  EXPECT_THAT(first.out, HasSubstr("A/V sync:"));
+  EXPECT_THAT(first.out, HasSubstr(" ok"));
+
+  // The final file: 4x ProRes video at 24 fps, the retimed audio, OCR'd SRT and the bitmaps.
+  auto fmt = av::open_input((dir / "out.mkv").string());
+  int video = 0, audio = 0, srt = 0, bitmap = 0;
+  for (unsigned i = 0; i < fmt->nb_streams; ++i) {
+    const AVCodecParameters* p = fmt->streams[i]->codecpar;
+    if (p->codec_type == AVMEDIA_TYPE_VIDEO) {
+      ++video;
+      EXPECT_EQ(p->codec_id, AV_CODEC_ID_PRORES);
+      EXPECT_EQ(p->width, spec.width * 4);
+      EXPECT_EQ(p->height, spec.height * 4);
+      EXPECT_EQ(p->color_primaries, AVCOL_PRI_BT709);
+      EXPECT_EQ(av_q2d(fmt->streams[i]->avg_frame_rate), 24.0);
+    }
+    if (p->codec_type == AVMEDIA_TYPE_AUDIO) ++audio;
+    if (p->codec_id == AV_CODEC_ID_SUBRIP) ++srt;
+    if (p->codec_id == AV_CODEC_ID_DVD_SUBTITLE) ++bitmap;
+  }
+  EXPECT_EQ(video, 1);
+  EXPECT_EQ(audio, 1);
+  EXPECT_EQ(srt, truth.subtitles.empty() ? 0 : 1);
+  EXPECT_EQ(bitmap, truth.subtitles.empty() ? 0 : 1);
+  EXPECT_NEAR(double(fmt->duration) / AV_TIME_BASE, double(truth.frame_count) / 24.0, 0.1);
+  EXPECT_TRUE(fs::exists(dir / "out.mkv.work/report.html"));
+
+  // A second run finds every shard done and verified in the ledger.
+  const auto second = testing::run_cli({"run", (dir / "film.yaml").string()});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_TRUE(std::regex_search(second.out, std::regex(R"(in ([0-9]+) shards \(\1 reused)"))) << second.out;
+}
+
+}  // namespace
+}  // namespace reelscale
