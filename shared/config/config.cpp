@@ -11,22 +11,11 @@
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
+#include "shared/util/text.hpp"
 
 namespace reelscale::config {
 namespace fs = std::filesystem;
 namespace {
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1] ? 1 : 0)});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 // The nearest valid key among `candidates`, or "" when nothing is close.
 std::string nearest(const std::string& key, const std::vector<std::string>& candidates) {

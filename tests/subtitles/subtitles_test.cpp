@@ -11,6 +11,7 @@
 #include "shared/media/av_raii.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/errors.hpp"
+#include "shared/util/text.hpp"
 #include "tests/testing/test_env.hpp"
 
 namespace reelscale::subtitles {
@@ -18,18 +19,6 @@ namespace {
 
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1] ? 1 : 0)});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 // One synthetic DVD subtitle: text drawn with a fill colour and an optional outline.
 struct Drawn {
