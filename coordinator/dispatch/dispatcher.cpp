@@ -40,13 +40,6 @@ DispatchOptions dispatch_options(const config::Config& c, const std::string& con
   return o;
 }
 
-bool is_loopback_endpoint(const std::string& e) {
-  if (e.rfind("ipc://", 0) == 0 || e.rfind("inproc://", 0) == 0) return true;
-  if (e.rfind("tcp://", 0) != 0) return false;
-  std::string host = e.substr(6, e.rfind(':') == std::string::npos ? std::string::npos : e.rfind(':') - 6);
-  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]" || host == "::1";
-}
-
 namespace {
 
 int64_t steady_ms() {

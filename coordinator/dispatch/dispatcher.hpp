@@ -1,4 +1,5 @@
 #pragma once
+#include "shared/util/endpoint.hpp"
 // The coordinator's broker: a ZeroMQ ROUTER that hands shards to workers and collects results
 // until every shard is done or failed. Liveness is the zguide's Paranoid Pirate (heartbeats
 // both ways every heartbeat_ms; `liveness` missed -> the worker is dead and its shard is
@@ -42,8 +43,8 @@ struct DispatchOptions {
 DispatchOptions dispatch_options(const config::Config& c, const std::string& config_hash,
                                  const std::string& input_fingerprint);
 
-// tcp:// on 127.0.0.0/8, localhost or ::1, and ipc:// / inproc://.
-bool is_loopback_endpoint(const std::string& endpoint);
+// is_loopback_endpoint() comes from shared/util/endpoint.hpp (config validation uses it too).
+using reelscale::is_loopback_endpoint;
 
 // Callbacks for the run report, progress display and tests. Called on the dispatch thread,
 // except denied(), which runs on the ZAP handler's thread.

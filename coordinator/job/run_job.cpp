@@ -15,7 +15,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "shared/config/schema.hpp"
-#include "shared/media/av_raii.hpp"
+#include "shared/media/probe.hpp"
 #include "shared/protocol/keys.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/checksum.hpp"
@@ -92,31 +92,14 @@ void ensure_keys(const config::Config& cfg) {
   protocol::keygen(dir, "worker");
 }
 
-struct SubtitleStream {
-  int index = -1;
-  std::string codec, language;
-};
-
-std::vector<SubtitleStream> subtitle_streams(const fs::path& input, const std::vector<std::string>& select) {
-  auto fmt = av::open_input(input.string());
-  std::vector<SubtitleStream> out;
-  for (unsigned i = 0; i < fmt->nb_streams; ++i) {
-    const AVStream* st = fmt->streams[i];
-    if (st->codecpar->codec_type != AVMEDIA_TYPE_SUBTITLE) continue;
-    SubtitleStream s;
-    s.index = int(i);
-    s.codec = avcodec_get_name(st->codecpar->codec_id);
-    if (const AVDictionaryEntry* e = av_dict_get(st->metadata, "language", nullptr, 0)) s.language = e->value;
-    const bool all = std::find(select.begin(), select.end(), "all") != select.end();
-    const bool picked = all || std::find(select.begin(), select.end(), std::to_string(i)) != select.end() ||
-                        (!s.language.empty() && std::find(select.begin(), select.end(), s.language) != select.end());
-    if (picked) out.push_back(s);
-  }
+// The subtitle streams `select` picks: "all", absolute stream indices, or languages.
+std::vector<media::SubtitleStreamInfo> selected_subtitles(const fs::path& input,
+                                                          const std::vector<std::string>& select) {
+  auto has = [&](const std::string& v) { return std::find(select.begin(), select.end(), v) != select.end(); };
+  std::vector<media::SubtitleStreamInfo> out;
+  for (const auto& s : media::probe(input.string()).subtitles)
+    if (has("all") || has(std::to_string(s.index)) || (!s.language.empty() && has(s.language))) out.push_back(s);
   return out;
-}
-
-bool is_bitmap(const std::string& codec) {
-  return codec == "dvd_subtitle" || codec == "hdmv_pgs_subtitle" || codec == "dvb_subtitle";
 }
 
 }  // namespace
@@ -219,9 +202,8 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
     }
     return 0;
   });
-  const auto subs = subtitle_streams(cfg.input, cfg.subtitles.select);
-  for (const auto& s : subs) {
-    if (!is_bitmap(s.codec)) continue;
+  for (const auto& s : selected_subtitles(cfg.input, cfg.subtitles.select)) {
+    if (!s.bitmap) continue;
     if (cfg.subtitles.ocr) {
       const fs::path srt = stage("OCR subtitles (stream " + std::to_string(s.index) + ")", [&] {
         subtitles::OcrOptions oo;

@@ -11,6 +11,7 @@
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
+#include "shared/util/endpoint.hpp"
 #include "shared/util/text.hpp"
 
 namespace reelscale::config {
@@ -159,12 +160,6 @@ void apply_override(YAML::Node& root, const std::string& text, Diagnostics& d) {
   if (!root.IsMap()) root = YAML::Node(YAML::NodeType::Map);
   set_path(root, path, parsed);
   d.overridden[path] = text;
-}
-
-bool is_loopback_endpoint(const std::string& endpoint) {
-  const std::string host = endpoint.substr(6, endpoint.rfind(':') - 6);
-  return host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host == "::1" ||
-         host.rfind("127.", 0) == 0;
 }
 
 // Relationships between fields that single-field checks cannot see.
