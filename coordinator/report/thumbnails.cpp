@@ -1,6 +1,5 @@
 // Frames of the source at the cuts, small JPEGs inlined into the report.
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include "coordinator/report/html.hpp"
 #include "coordinator/report/report.hpp"
 #include "shared/media/frame_convert.hpp"
+#include "shared/media/image_encode.hpp"
 #include "shared/media/video_reader.hpp"
 #include "shared/util/errors.hpp"
 
@@ -47,9 +47,7 @@ std::vector<Thumbnail> cut_thumbnails(const std::string& video, const std::vecto
     cv::merge(ch, bgr);
     bgr.convertTo(bytes8, CV_8UC3, 255.0);
     cv::resize(bytes8, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
-    std::vector<uchar> jpeg;
-    if (!cv::imencode(".jpg", small, jpeg, {cv::IMWRITE_JPEG_QUALITY, 80}))
-      throw MediaError(video + ": cannot encode a thumbnail of frame " + std::to_string(f));
+    const std::vector<uint8_t> jpeg = media::encode_jpeg_bgr(small.data, small.cols, small.rows, int(small.step), 80);
     out.push_back({f, data_uri("image/jpeg", std::string_view(reinterpret_cast<const char*>(jpeg.data()), jpeg.size()))});
   }
   return out;
