@@ -8,7 +8,12 @@ pkg_check_modules(ZMQ REQUIRED IMPORTED_TARGET libzmq)
 find_path(CPPZMQ_INCLUDE_DIR zmq.hpp REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(OpenCV REQUIRED COMPONENTS core imgproc)
-pkg_check_modules(TESSERACT IMPORTED_TARGET tesseract lept)
+# OCR is optional so a worker-side or GPU-machine build needs no Tesseract (and its ~50
+# libraries); the coordinator then refuses subtitles.ocr with a clear error.
+option(REELSCALE_WITH_OCR "Build Tesseract OCR of bitmap subtitles" ON)
+if(REELSCALE_WITH_OCR)
+  pkg_check_modules(TESSERACT REQUIRED IMPORTED_TARGET tesseract lept)
+endif()
 find_package(SQLite3 REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)

@@ -1,12 +1,15 @@
 #include "coordinator/subtitles/tesseract_engine.hpp"
 
+#ifdef REELSCALE_HAVE_TESSERACT
 #include <tesseract/baseapi.h>
+#endif
 
 #include <clocale>
 #include <sstream>
 
 #include "shared/util/errors.hpp"
 
+#ifdef REELSCALE_HAVE_TESSERACT
 namespace reelscale::subtitles {
 namespace {
 
@@ -71,3 +74,22 @@ Recognised TesseractEngine::recognise(const cv::Mat& image) {
 }
 
 }  // namespace reelscale::subtitles
+#else
+// No Tesseract in this build: an empty definition so the member unique_ptr can be destroyed.
+namespace tesseract {
+class TessBaseAPI {};
+}  // namespace tesseract
+
+namespace reelscale::subtitles {
+
+// Built with -DREELSCALE_WITH_OCR=OFF (a worker image, the GPU machine): the engine exists so
+// the rest links, and says how to get OCR the moment anyone asks for it.
+TesseractEngine::TesseractEngine(const std::vector<std::string>&) {
+  throw Error("this reelscale was built without Tesseract OCR (-DREELSCALE_WITH_OCR=OFF): "
+              "set subtitles.ocr: false, or install libtesseract-dev and rebuild");
+}
+TesseractEngine::~TesseractEngine() = default;
+Recognised TesseractEngine::recognise(const cv::Mat&) { return {}; }
+
+}  // namespace reelscale::subtitles
+#endif
