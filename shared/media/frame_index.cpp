@@ -89,13 +89,94 @@ class PictureTypes {
     int out_size = 0;
     av_parser_parse2(parser_, ctx_.get(), &out, &out_size, pkt->data, pkt->size, AV_NOPTS_VALUE,
                      AV_NOPTS_VALUE, pkt->pos);
+    structure_ = out_size > 0 ? parser_->picture_structure : AV_PICTURE_STRUCTURE_UNKNOWN;
     return out_size > 0 ? AVPictureType(parser_->pict_type) : AV_PICTURE_TYPE_NONE;
   }
+  // The picture structure (frame, top or bottom field) of the last packet given to type().
+  int structure() const { return structure_; }
 
  private:
   AVCodecParserContext* parser_ = nullptr;
   av::CodecContextPtr ctx_;
+  int structure_ = AV_PICTURE_STRUCTURE_UNKNOWN;
 };
+
+// Field pictures. MPEG-2 and H.264 can code a frame as two field pictures; where a muxer
+// stored each field as its own packet (H.264 in MPEG-TS and Matroska, as broadcast 1080i and
+// many camcorders make it), the decoder outputs one frame per two packets. The second field's
+// packet is then no frame of ours. A packet holding both fields (MPEG-2 in program streams,
+// where the parser joins them) is a whole frame.
+struct FieldPacket {
+  int pictures = 0;  // picture starts in the packet
+  int structure = AV_PICTURE_STRUCTURE_UNKNOWN;  // of the first picture
+};
+
+// Calls f(offset of the byte after a 00 00 01 start code) for each start code in [p, end).
+template <typename F>
+void for_each_start_code(const uint8_t* p, const uint8_t* end, F&& f) {
+  for (const uint8_t* q = p; end - q >= 4;) {
+    const auto* one = static_cast<const uint8_t*>(std::memchr(q + 2, 1, size_t(end - q - 2)));
+    if (!one || end - one < 2) return;
+    if (one[-1] == 0 && one[-2] == 0) {
+      if (!f(one + 1)) return;
+    }
+    q = one - 1;
+  }
+}
+
+FieldPacket scan_mpeg2(const AVPacket* pkt) {
+  FieldPacket fp;
+  const uint8_t* end = pkt->data + pkt->size;
+  bool want_ext = false;
+  for_each_start_code(pkt->data, end, [&](const uint8_t* c) {
+    if (c >= end) return false;
+    if (*c == 0x00) {  // picture_start_code
+      ++fp.pictures;
+      want_ext = fp.pictures == 1;
+    } else if (*c == 0xB5 && want_ext && end - c >= 4 && (c[1] >> 4) == 8) {
+      // picture_coding_extension: 4 bits id, 4 x 4 bits f_code, 2 bits intra_dc_precision,
+      // then picture_structure (1 top field, 2 bottom field, 3 frame).
+      const int ps = c[3] & 3;
+      fp.structure = ps == 1   ? AV_PICTURE_STRUCTURE_TOP_FIELD
+                     : ps == 2 ? AV_PICTURE_STRUCTURE_BOTTOM_FIELD
+                               : AV_PICTURE_STRUCTURE_FRAME;
+      want_ext = false;
+    }
+    return true;
+  });
+  if (fp.pictures > 0 && fp.structure == AV_PICTURE_STRUCTURE_UNKNOWN)
+    fp.structure = AV_PICTURE_STRUCTURE_FRAME;  // MPEG-1: frames only
+  return fp;
+}
+
+// H.264: counts the slices that start a picture (first_mb_in_slice = 0, whose Exp-Golomb
+// code is the single bit 1); `nal_length_size` > 0 for length-prefixed (avcC) packets.
+int h264_picture_starts(const AVPacket* pkt, int nal_length_size) {
+  int n = 0;
+  auto nal = [&](const uint8_t* h, const uint8_t* end) {
+    if (end - h < 2) return;
+    const int type = h[0] & 0x1f;
+    if ((type == 1 || type == 5) && (h[1] & 0x80)) ++n;
+  };
+  const uint8_t* p = pkt->data;
+  const uint8_t* end = p + pkt->size;
+  if (nal_length_size > 0) {
+    while (end - p > nal_length_size) {
+      uint64_t len = 0;
+      for (int i = 0; i < nal_length_size; ++i) len = (len << 8) | p[i];
+      p += nal_length_size;
+      if (len > uint64_t(end - p)) break;
+      nal(p, p + len);
+      p += len;
+    }
+  } else {
+    for_each_start_code(p, end, [&](const uint8_t* c) {
+      nal(c, end);
+      return true;
+    });
+  }
+  return n;
+}
 
 // Rates films and DVDs use; a measured rate this close to one of them is that rate exactly
 // (timestamps in milliseconds cannot express 24000/1001 by themselves).
@@ -194,8 +275,16 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
 
   av::PacketPtr pkt = av::make_packet();
   std::vector<int64_t> durations;
-  std::vector<AVPictureType> types;  // parsed only for packets without a pts
+  std::vector<AVPictureType> types;  // parsed only for packets without a pts (and H.264)
   std::unique_ptr<PictureTypes> parser;
+  // Field pictures: packets that carry one field, and its parity.
+  const AVCodecID codec_id = st->codecpar->codec_id;
+  const bool mpeg2 = codec_id == AV_CODEC_ID_MPEG2VIDEO;
+  const bool h264 = codec_id == AV_CODEC_ID_H264;
+  int nal_length_size = 0;
+  if (h264 && st->codecpar->extradata_size >= 7 && st->codecpar->extradata[0] == 1)
+    nal_length_size = (st->codecpar->extradata[4] & 3) + 1;  // avcC
+  std::vector<int8_t> lone_field;  // per packet: 0 no, 1 top, 2 bottom
   for (;;) {
     const int rc = av_read_frame(fmt, pkt.get());
     if (rc == AVERROR_EOF) break;
@@ -216,11 +305,23 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
       index.packets.push_back(e);
       durations.push_back(pkt->duration);
       AVPictureType t = AV_PICTURE_TYPE_NONE;
-      if (e.pts == AV_NOPTS_VALUE) {
+      int8_t field = 0;
+      if (e.pts == AV_NOPTS_VALUE || h264) {
         if (!parser) parser = std::make_unique<PictureTypes>(st->codecpar);
         t = parser->type(pkt.get());
       }
+      if (mpeg2) {
+        const FieldPacket fp = scan_mpeg2(pkt.get());
+        if (fp.pictures == 1 && fp.structure == AV_PICTURE_STRUCTURE_TOP_FIELD) field = 1;
+        if (fp.pictures == 1 && fp.structure == AV_PICTURE_STRUCTURE_BOTTOM_FIELD) field = 2;
+      } else if (h264) {
+        const int s = parser->structure();
+        if ((s == AV_PICTURE_STRUCTURE_TOP_FIELD || s == AV_PICTURE_STRUCTURE_BOTTOM_FIELD) &&
+            h264_picture_starts(pkt.get(), nal_length_size) == 1)
+          field = s == AV_PICTURE_STRUCTURE_TOP_FIELD ? 1 : 2;
+      }
       types.push_back(t);
+      lone_field.push_back(field);
     }
     av_packet_unref(pkt.get());
   }
@@ -272,6 +373,20 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
     }
   }
 
+  // A packet holding one field that follows a packet holding the opposite field is the
+  // second half of that frame: the decoder outputs the pair once, with the first's timestamp.
+  std::vector<bool> second_field(index.packets.size(), false);
+  size_t second_fields = 0;
+  for (size_t i = 1; i < index.packets.size(); ++i)
+    if (lone_field[i] && lone_field[i - 1] && lone_field[i] != lone_field[i - 1] &&
+        !second_field[i - 1]) {
+      second_field[i] = true;
+      ++second_fields;
+    }
+  if (second_fields)
+    spdlog::debug("{}: {} frames are coded as two field pictures in separate packets", path,
+                  second_fields);
+
   // Decoding can only start at a keyframe. Without any keyframe flag (some containers never
   // set them) the first packet is taken as one, so decoding starts at the beginning.
   auto first_key = std::find_if(index.packets.begin(), index.packets.end(),
@@ -288,7 +403,7 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
   // pictures of an open GOP at the start of the file reference a GOP that is not there).
   std::vector<int64_t> used;
   for (size_t i = k0; i < index.packets.size(); ++i)
-    if (index.packets[i].ts >= t0) used.push_back(int64_t(i));
+    if (index.packets[i].ts >= t0 && !second_field[i]) used.push_back(int64_t(i));
   std::stable_sort(used.begin(), used.end(), [&](int64_t a, int64_t b) {
     return index.packets[size_t(a)].ts < index.packets[size_t(b)].ts;
   });

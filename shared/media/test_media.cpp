@@ -114,13 +114,23 @@ int64_t read_frame_number(const AVFrame* f, int bar_rows) {
   if (!f || !f->data[0] || f->width < 8 + 2 * kBits) return -1;
   const Band band = band_for(f->width, bar_rows);
   if (band.y0 + kBandRows > f->height) return -1;
+  // Deeper formats (decoded ProRes, FFV1 10-bit) are read at 8 bits.
+  const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(AVPixelFormat(f->format));
+  const int depth = desc ? desc->comp[0].depth : 8;
+  auto luma_at = [&](int x, int y) -> int {
+    const uint8_t* row = f->data[0] + ptrdiff_t(y) * f->linesize[0];
+    if (depth <= 8) return row[x];
+    uint16_t v;
+    std::memcpy(&v, row + 2 * x, 2);
+    return v >> (depth - 8);
+  };
   int64_t n = 0;
   for (int b = 0; b < kBits; ++b) {
     int sum = 0, count = 0;
     for (int y = band.y0 + 2; y < band.y0 + kBandRows - 2; ++y)
       for (int x = band.x0 + b * band.block_w + band.block_w / 4;
            x < band.x0 + (b + 1) * band.block_w - band.block_w / 4; ++x, ++count)
-        sum += f->data[0][ptrdiff_t(y) * f->linesize[0] + x];
+        sum += luma_at(x, y);
     if (!count) return -1;
     const int mean = sum / count;
     if (mean > 90 && mean < 160) return -1;  // neither dark nor bright: not our band
@@ -167,7 +177,7 @@ void write_clip(const std::filesystem::path& path, const ClipSpec& spec) {
   const bool vfr = !spec.frame_durations_ms.empty();
   enc->width = spec.width;
   enc->height = spec.height;
-  enc->pix_fmt = AV_PIX_FMT_YUV420P;
+  enc->pix_fmt = spec.pix_fmt == AV_PIX_FMT_NONE ? AV_PIX_FMT_YUV420P : spec.pix_fmt;
   enc->time_base = vfr ? AVRational{1, 1000} : av_inv_q(spec.fps);
   enc->framerate = spec.fps;
   enc->gop_size = spec.gop;
@@ -189,6 +199,18 @@ void write_clip(const std::filesystem::path& path, const ClipSpec& spec) {
     std::string params = "scenecut=0:keyint_min=" + std::to_string(spec.gop);
     if (spec.open_gop) params += ":open-gop=1";
     av_opt_set(enc->priv_data, "x264-params", params.c_str(), 0);
+  } else if (spec.codec == "libx265") {
+    av_opt_set(enc->priv_data, "preset", "ultrafast", 0);
+    av_opt_set_double(enc->priv_data, "crf", spec.quality * 6.0, 0);
+    std::string params = "log-level=error:scenecut=0:min-keyint=" + std::to_string(spec.gop) +
+                         ":bframes=" + std::to_string(spec.b_frames) +
+                         (spec.open_gop ? ":open-gop=1" : ":open-gop=0");
+    av_opt_set(enc->priv_data, "x265-params", params.c_str(), 0);
+  } else if (spec.codec == "prores_ks") {
+    av_opt_set(enc->priv_data, "profile", "hq", 0);
+  } else if (spec.codec == "ffv1") {
+    enc->level = 3;
+    av_opt_set_int(enc->priv_data, "slicecrc", 1, 0);
   } else if (spec.codec == "mpeg2video" || spec.codec == "mpeg1video" || spec.codec == "mpeg4") {
     enc->flags |= AV_CODEC_FLAG_QSCALE;
     enc->global_quality = FF_QP2LAMBDA * spec.quality;
@@ -268,10 +290,30 @@ void write_clip(const std::filesystem::path& path, const ClipSpec& spec) {
   if (rc < 0) fail(path, "writing the header", rc);
 
   av::PacketPtr pkt = av::make_packet();
-  av::FramePtr frame = av::make_frame();
+  av::FramePtr drawn = av::make_frame();
+  av::FramePtr converted;
+  av::SwsPtr sws;
+  if (enc->pix_fmt != AV_PIX_FMT_YUV420P) {
+    sws.reset(sws_getContext(spec.width, spec.height, AV_PIX_FMT_YUV420P, spec.width,
+                             spec.height, enc->pix_fmt, SWS_BILINEAR | SWS_ACCURATE_RND,
+                             nullptr, nullptr, nullptr));
+    if (!sws) fail(path, std::string("no conversion to ") + av_get_pix_fmt_name(enc->pix_fmt), 0);
+    converted = av::make_frame();
+    converted->format = enc->pix_fmt;
+    converted->width = spec.width;
+    converted->height = spec.height;
+    if (av_frame_get_buffer(converted.get(), 0) < 0) throw std::bad_alloc();
+  }
   int64_t pts_ms = 0;
   for (int n = 0; n < spec.frames; ++n) {
-    draw_frame(frame.get(), n, spec);
+    draw_frame(drawn.get(), n, spec);
+    AVFrame* frame = drawn.get();
+    if (sws) {
+      if (av_frame_make_writable(converted.get()) < 0) throw std::bad_alloc();
+      sws_scale(sws.get(), drawn->data, drawn->linesize, 0, spec.height, converted->data,
+                converted->linesize);
+      frame = converted.get();
+    }
     frame->sample_aspect_ratio = spec.sar;
     frame->color_primaries = spec.primaries;
     frame->color_trc = spec.transfer;
@@ -288,7 +330,7 @@ void write_clip(const std::filesystem::path& path, const ClipSpec& spec) {
       frame->top_field_first = 1;
     }
     if (enc->flags & AV_CODEC_FLAG_QSCALE) frame->quality = enc->global_quality;
-    rc = avcodec_send_frame(enc.get(), frame.get());
+    rc = avcodec_send_frame(enc.get(), frame);
     if (rc < 0) fail(path, "encoding frame " + std::to_string(n), rc);
     w.drain(enc.get(), vst, pkt.get());
   }

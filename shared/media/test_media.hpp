@@ -33,6 +33,9 @@ struct ClipSpec {
   // time base); empty = constant `fps`. Needs an encoder that accepts any time base (libx264).
   std::vector<int> frame_durations_ms;
   int quality = 3;                    // mpeg2video qscale / libx264 crf*6 (lower = better)
+  // Pixel format given to the encoder (frames are drawn in YUV420P and converted with
+  // libswscale): e.g. yuv422p10le for prores_ks. NONE: YUV420P.
+  AVPixelFormat pix_fmt = AV_PIX_FMT_NONE;
   std::string language;               // optional language tag on the video stream
   bool with_audio = false;            // a stereo 48 kHz MP2 track tagged `audio_language`
   std::string audio_language = "eng";
@@ -45,11 +48,27 @@ struct ClipSpec {
 // a video stream and no frames.
 void write_clip(const std::filesystem::path& path, const ClipSpec& spec);
 
+// An H.264 stream coded as field pictures (PAFF: each field its own access unit, so two
+// packets per frame in most containers), top field first, the fields half a frame apart
+// (draw_frame with `interlaced`). No installed encoder codes field pictures, so the stream is
+// written directly with I_PCM macroblocks. Uses width (multiple of 16), height (multiple of
+// 32), frames, fps, gop (IDR interval) and container: "h264" (raw Annex B), "mpegts",
+// "matroska"; other fields are ignored.
+void write_field_coded_h264(const std::filesystem::path& path, const ClipSpec& spec);
+
+// The same for MPEG-2: each field an I field picture of flat 8x8 blocks (DC coefficients
+// only), one packet per field ("mpeg2video" raw, "matroska") or per field pair, as DVDs
+// store them ("mpeg", "vob" program streams); 25 fps. Block (bx, by) of plane p (0 Y, 1 Cb, 2 Cr) of frame n's top or bottom
+// field has the level field_clip_level(n, bottom, p, bx, by); the frame-number band of
+// draw_frame is not drawn.
+void write_field_coded_mpeg2(const std::filesystem::path& path, const ClipSpec& spec);
+int field_clip_level(int64_t n, bool bottom, int plane, int block_x, int block_y);
+
 // Draws frame `n` of the clip into a YUV420P frame of the spec's size (allocates it when empty).
 void draw_frame(AVFrame* frame, int64_t n, const ClipSpec& spec);
 
-// The frame number carried by a decoded frame of a clip (any 8-bit YUV or gray format, same
-// geometry as written), or -1 when the band cannot be read.
+// The frame number carried by a decoded frame of a clip (any planar YUV or gray format, 8 to
+// 16 bits, same geometry as written), or -1 when the band cannot be read.
 int64_t read_frame_number(const AVFrame* frame, int bar_rows = 0);
 
 // A content hash (FNV-1a 64) of a frame's visible pixels, independent of line padding.

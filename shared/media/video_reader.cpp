@@ -380,9 +380,11 @@ VideoReader::VideoReader(const std::string& path, VideoReaderOptions options)
   if (si == AVERROR_STREAM_NOT_FOUND) throw MediaError(path + ": no video stream");
   if (si < 0 || !codec) {
     const int any = av_find_best_stream(m.fmt.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
-    const char* name =
-        any >= 0 ? avcodec_get_name(m.fmt->streams[any]->codecpar->codec_id) : "unknown";
-    throw MediaError(path + ": unsupported video codec " + name);
+    const AVCodecID id = any >= 0 ? m.fmt->streams[any]->codecpar->codec_id : AV_CODEC_ID_NONE;
+    const std::string name = id == AV_CODEC_ID_NONE ? "(unknown to this FFmpeg)"
+                                                    : avcodec_get_name(id);
+    throw MediaError(path + ": unsupported video codec " + name +
+                     ": this libavcodec has no decoder for it");
   }
   AVStream* st = m.fmt->streams[si];
 

@@ -74,15 +74,19 @@ struct Case {
   const char* ext;
   int b_frames;
   bool open_gop;
+  AVPixelFormat pix_fmt = AV_PIX_FMT_NONE;  // the encoder's input format (NONE: yuv420p)
 };
 
 class ReaderCodecs : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ReaderCodecs, SequentialMatchesRandomAccessAndFrameNumbers) {
   const Case c = GetParam();
+  const AVCodec* encoder = avcodec_find_encoder_by_name(c.codec);
+  if (!encoder) GTEST_SKIP() << "this libavcodec has no " << c.codec << " encoder";
   TempDir dir;
   test_media::ClipSpec spec;
   spec.codec = c.codec;
+  spec.pix_fmt = c.pix_fmt;
   spec.container = c.container;
   spec.frames = 61;
   spec.gop = 15;
@@ -102,7 +106,10 @@ TEST_P(ReaderCodecs, SequentialMatchesRandomAccessAndFrameNumbers) {
       << r.info().frame_rate.num << "/" << r.info().frame_rate.den;
   EXPECT_EQ(r.info().width, 160);
   EXPECT_EQ(r.info().height, 96);
-  EXPECT_EQ(r.info().codec, c.codec == std::string("libx264") ? "h264" : c.codec);
+  EXPECT_EQ(r.info().codec, avcodec_get_name(encoder->id));
+  if (c.pix_fmt != AV_PIX_FMT_NONE) {
+    EXPECT_EQ(r.info().pix_fmt, c.pix_fmt);
+  }
   EXPECT_GE(r.index().keyframes.size(), 4u);
   expect_random_access_matches(file.string(), seq, 40, 7);
   // Single-threaded decoding gives the same frames.
@@ -118,7 +125,16 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"h264_mkv", "libx264", "matroska", "mkv", 3, false},
                       Case{"h264_mkv_open_gop", "libx264", "matroska", "mkv", 3, true},
                       Case{"h264_mp4", "libx264", "mp4", "mp4", 3, false},
-                      Case{"mpeg2_mp4_no_b", "mpeg2video", "mp4", "mp4", 0, false}),
+                      Case{"mpeg2_mp4_no_b", "mpeg2video", "mp4", "mp4", 0, false},
+                      // HEVC (x265's default open GOPs: CRA with leading pictures, and closed),
+                      // ProRes and FFV1, as masters and intermediates arrive.
+                      Case{"hevc_mkv_open_gop", "libx265", "matroska", "mkv", 3, true},
+                      Case{"hevc_mp4", "libx265", "mp4", "mp4", 2, false},
+                      Case{"prores_mov", "prores_ks", "mov", "mov", 0, false,
+                           AV_PIX_FMT_YUV422P10LE},
+                      Case{"ffv1_mkv", "ffv1", "matroska", "mkv", 0, false},
+                      Case{"ffv1_mov_10bit", "ffv1", "mov", "mov", 0, false,
+                           AV_PIX_FMT_YUV444P10LE}),
     [](const ::testing::TestParamInfo<Case>& i) { return std::string(i.param.name); });
 
 TEST(VideoReader, SeekOutOfRangeNamesFile) {
@@ -439,6 +455,73 @@ TEST(VideoReader, IndexCacheIsUsedWhenFreshAndIgnoredWhenStaleOrDamaged) {
   fs::resize_file(cache, fs::file_size(cache) / 2);
   EXPECT_FALSE(load_frame_index(cache, file.string()).has_value());
   EXPECT_EQ(VideoReader(file.string(), opt).info().frame_count, 30);
+}
+
+}  // namespace
+
+namespace {
+
+// Bad input of issue #3 not covered above: a file without a video track, and a video track
+// in a codec this libavcodec cannot decode. Each error names the file and what is wrong.
+TEST(VideoReader, AudioOnlyFileSaysThereIsNoVideoStream) {
+  TempDir dir;
+  const fs::path wav = dir / "audio.wav";
+  {
+    // One second of 16-bit mono silence at 8 kHz: a valid RIFF/WAVE file.
+    const uint32_t rate = 8000, bytes = rate * 2;
+    std::string h = "RIFF";
+    auto u32 = [&h](uint32_t v) { for (int i = 0; i < 4; ++i) h.push_back(char((v >> (8 * i)) & 0xff)); };
+    auto u16 = [&h](uint16_t v) { h.push_back(char(v & 0xff)); h.push_back(char(v >> 8)); };
+    u32(36 + bytes);
+    h += "WAVEfmt ";
+    u32(16);
+    u16(1);  // PCM
+    u16(1);  // mono
+    u32(rate);
+    u32(rate * 2);
+    u16(2);
+    u16(16);
+    h += "data";
+    u32(bytes);
+    h.append(bytes, '\0');
+    std::ofstream(wav, std::ios::binary) << h;
+  }
+  try {
+    VideoReader r(wav.string());
+    FAIL() << "an audio-only file was opened as video";
+  } catch (const MediaError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(wav.string()), std::string::npos) << msg;
+    EXPECT_NE(msg.find("no video stream"), std::string::npos) << msg;
+  }
+}
+
+TEST(VideoReader, UndecodableCodecIsNamed) {
+  TempDir dir;
+  test_media::ClipSpec spec;
+  spec.frames = 12;
+  const fs::path file = dir / "odd.mkv";
+  test_media::write_clip(file, spec);
+  // Rename the track's Matroska codec id (V_MPEG2) to one no decoder knows.
+  std::string bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const auto at = bytes.find("V_MPEG2");
+  ASSERT_NE(at, std::string::npos);
+  bytes.replace(at, 7, "V_QQQQQ");
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+  try {
+    VideoReader r(file.string());
+    FAIL() << "a video track without a decoder was opened";
+  } catch (const MediaError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(file.string()), std::string::npos) << msg;
+    EXPECT_TRUE(msg.find("unsupported video codec") != std::string::npos ||
+                msg.find("no video stream") != std::string::npos)
+        << msg;
+  }
 }
 
 }  // namespace
