@@ -6,6 +6,7 @@
 
 #include "shared/util/errors.hpp"
 #include "worker/model/dcn.hpp"
+#include "worker/model/fused_ops.hpp"
 
 namespace reelscale::model {
 namespace {
@@ -59,7 +60,11 @@ ResidualBlockNoBNImpl::ResidualBlockNoBNImpl(int channels) {
 }
 
 torch::Tensor ResidualBlockNoBNImpl::forward(const torch::Tensor& x) {
-  return x + conv2_->forward(torch::relu(conv1_->forward(x)));
+  // In place on the fresh conv outputs: no extra allocation per activation/residual
+  // (conv2(...) + x equals x + conv2(...) exactly).
+  torch::Tensor y = conv1_->forward(x);
+  y.relu_();
+  return conv2_->forward(y).add_(x);
 }
 
 ResidualBlocksWithInputConvImpl::ResidualBlocksWithInputConvImpl(int in_channels, int out_channels,
@@ -78,7 +83,7 @@ ResidualBlocksWithInputConvImpl::ResidualBlocksWithInputConvImpl(int in_channels
 }
 
 torch::Tensor ResidualBlocksWithInputConvImpl::forward(const torch::Tensor& x) {
-  torch::Tensor y = lrelu(conv_->forward(x));
+  torch::Tensor y = torch::leaky_relu_(conv_->forward(x), 0.1);
   for (auto& b : blocks_) y = b->forward(y);
   return y;
 }
@@ -200,12 +205,40 @@ torch::Tensor SecondOrderDeformableAlignmentImpl::forward(const torch::Tensor& x
   return modulated_deform_conv2d(x, offset, mask, weight_, bias_, p);
 }
 
+torch::Tensor SecondOrderDeformableAlignmentImpl::forward_nhwc(const torch::Tensor& prev1, const torch::Tensor& prev2,
+                                                               const torch::Tensor& feat, const torch::Tensor& flow_1,
+                                                               const torch::Tensor& flow_2) {
+  // conv_offset's input, written once by one kernel; its width padded to a multiple of 8
+  // with zero channels (and zero weights) so that cuDNN keeps to its tensor-core NHWC kernels.
+  const torch::Tensor& w0 = conv_offset_[0]->weight;
+  const int64_t cin = w0.size(1), padded = (cin + 7) / 8 * 8;
+  if (!offset0_padded_.defined() || offset0_source_ != w0.data_ptr() ||
+      offset0_padded_.scalar_type() != w0.scalar_type()) {
+    torch::NoGradGuard no_grad;
+    offset0_padded_ = at::constant_pad_nd(w0, {0, 0, 0, 0, 0, padded - cin}).contiguous(at::MemoryFormat::ChannelsLast);
+    offset0_source_ = w0.data_ptr();
+  }
+  const torch::Tensor extra = fused::align_input(prev1, feat, prev2, flow_1, flow_2, padded);
+  torch::Tensor out = torch::leaky_relu_(at::conv2d(extra, offset0_padded_, conv_offset_[0]->bias, 1, 1), 0.1);
+  for (size_t i = 1; i < conv_offset_.size(); ++i) {
+    out = conv_offset_[i]->forward(out);
+    if (i + 1 < conv_offset_.size()) torch::leaky_relu_(out, 0.1);
+  }
+  // Offsets (max_residue * tanh + flow), the sigmoid mask and cat(prev1, prev2) are formed
+  // inside the im2col kernel, never as tensors.
+  return fused::dcn_align(prev1, prev2, out, flow_1, flow_2, weight_, bias_, max_residue_magnitude_, deform_groups_);
+}
+
 PixelShufflePackImpl::PixelShufflePackImpl(int in_channels, int out_channels, int scale) : scale_(scale) {
   upsample_conv_ = register_module("upsample_conv", conv(in_channels, out_channels * scale * scale, 3));
 }
 
 torch::Tensor PixelShufflePackImpl::forward(const torch::Tensor& x) {
   return torch::pixel_shuffle(upsample_conv_->forward(x), scale_);
+}
+
+torch::Tensor PixelShufflePackImpl::forward_lrelu_nhwc(const torch::Tensor& x, double slope) {
+  return fused::pixel_shuffle(upsample_conv_->forward(x), scale_, slope);
 }
 
 // ---- BasicVSR++ -------------------------------------------------------------------------
@@ -262,6 +295,29 @@ torch::Tensor BasicVSRPlusPlusImpl::reconstruct(const torch::Tensor& hr_in, cons
   return hr + resize_bilinear(lq, lq.size(2) * 4, lq.size(3) * 4, false, 4.0);
 }
 
+torch::Tensor BasicVSRPlusPlusImpl::reconstruct_nhwc(const torch::Tensor& hr_in, const torch::Tensor& lq) {
+  torch::Tensor hr = reconstruction_->forward(hr_in);
+  hr = upsample1_->forward_lrelu_nhwc(hr, 0.1);
+  hr = upsample2_->forward_lrelu_nhwc(hr, 0.1);
+  hr = torch::leaky_relu_(conv_hr_->forward(hr), 0.1);
+  // Back to NCHW for the caller (a 3-channel map: the copy is small); the residual add goes
+  // into that copy.
+  hr = conv_last_->forward(hr).contiguous();
+  return hr.add_(resize_bilinear(lq, lq.size(2) * 4, lq.size(3) * 4, false, 4.0));
+}
+
+void BasicVSRPlusPlusImpl::set_memory_format(bool channels_last, bool fused_kernels) {
+  channels_last_ = channels_last;
+  fused_kernels_ = channels_last && fused_kernels && fused::available();
+  const auto layout = channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  torch::NoGradGuard no_grad;
+  // SPyNet keeps NCHW: its inputs are NCHW float32 images and its warps are ATen's.
+  for (auto& item : named_parameters()) {
+    torch::Tensor& p = item.value();
+    if (p.dim() == 4 && item.key().rfind("spynet.", 0) != 0) p.set_data(p.data().contiguous(layout));
+  }
+}
+
 void BasicVSRPlusPlusImpl::forward_frames(const torch::Tensor& lqs_in, int64_t emit_begin, int64_t emit_end,
                                           const FrameCallback& on_frame) {
   if (lqs_in.dim() != 5 || lqs_in.size(2) != 3)
@@ -303,12 +359,23 @@ void BasicVSRPlusPlusImpl::forward_frames(const torch::Tensor& lqs_in, int64_t e
     auto flow_at = [&](int64_t idx) { return fl.select(1, backward ? idx : idx - 1); };
     const int64_t steps = last ? emit_end : t;  // forward_2 past the last emitted frame is unused
     // The branch's outputs one and two steps back (official: feats[module][-1], [-2]).
-    torch::Tensor prev1 = torch::zeros({n, mid, h, w}, lqs.options()), prev2;
+    const auto layout = channels_last_ && lqs.is_cuda() ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+    torch::Tensor prev1 = torch::zeros({n, mid, h, w}, lqs.options().memory_format(layout)), prev2;
     for (int64_t i = 0; i < steps; ++i) {
       const int64_t idx = backward ? t - 1 - i : i;
       const torch::Tensor& feat_current = spatial[idx];
       torch::Tensor feat_prop = prev1;
-      if (i > 0) {
+      if (i > 0 && fused_kernels_ && lqs.is_cuda()) {
+        // NHWC kernels: the warps, the composed flow, the concatenations and the offset/mask
+        // arithmetic of the branch below happen inside two kernels (fused_ops.hpp).
+        const torch::Tensor flow_n1 = flow_at(idx);
+        torch::Tensor flow_n2, feat_n2;
+        if (i > 1) {
+          feat_n2 = prev2;
+          flow_n2 = fused::compose_flow(flow_n1, flow_at(backward ? idx + 1 : idx - 1));
+        }
+        feat_prop = deform_align_[b]->forward_nhwc(feat_prop, feat_n2, feat_current, flow_n1, flow_n2);
+      } else if (i > 0) {
         const torch::Tensor flow_n1 = flow_at(idx);
         const torch::Tensor cond_n1 = flow_warp(feat_prop, flow_n1);
         torch::Tensor feat_n2 = torch::zeros_like(feat_prop);
@@ -325,7 +392,7 @@ void BasicVSRPlusPlusImpl::forward_frames(const torch::Tensor& lqs_in, int64_t e
       std::vector<torch::Tensor> cat{feat_current};
       for (int k = 0; k < b; ++k) cat.push_back(feats[k][idx]);
       cat.push_back(feat_prop);
-      feat_prop = feat_prop + backbone_[b]->forward(torch::cat(cat, 1));
+      feat_prop = backbone_[b]->forward(torch::cat(cat, 1)).add_(feat_prop);  // in place, same sum
       prev2 = prev1;
       prev1 = feat_prop;
       if (!last) {
@@ -335,7 +402,8 @@ void BasicVSRPlusPlusImpl::forward_frames(const torch::Tensor& lqs_in, int64_t e
       if (idx >= emit_begin) {
         const torch::Tensor hr_in =
             torch::cat({spatial[idx], feats[0][idx], feats[1][idx], feats[2][idx], feat_prop}, 1);
-        on_frame(idx, reconstruct(hr_in, lqs.select(1, idx)));
+        on_frame(idx, fused_kernels_ && lqs.is_cuda() ? reconstruct_nhwc(hr_in, lqs.select(1, idx))
+                                                      : reconstruct(hr_in, lqs.select(1, idx)));
       }
       // Frame idx is done with: free its maps as the pass goes.
       spatial[idx] = torch::Tensor();

@@ -72,12 +72,21 @@ class SecondOrderDeformableAlignmentImpl : public torch::nn::Module {
                                      double max_residue_magnitude);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& extra_feat,
                         const torch::Tensor& flow_1, const torch::Tensor& flow_2);
+  // The same alignment on the channels-last CUDA path (fused_ops.hpp), from its parts:
+  // x = cat(prev1, prev2), extra_feat = cat(warp(prev1, flow_1), feat, warp(prev2, flow_2)).
+  // prev2 and flow_2 undefined mean zeros (the first propagation step). Needs fused::available().
+  torch::Tensor forward_nhwc(const torch::Tensor& prev1, const torch::Tensor& prev2, const torch::Tensor& feat,
+                             const torch::Tensor& flow_1, const torch::Tensor& flow_2);
 
  private:
   int deform_groups_;
   double max_residue_magnitude_;
   torch::Tensor weight_, bias_;
   std::vector<torch::nn::Conv2d> conv_offset_;
+  // conv_offset.0's weight with its input channels zero-padded to a multiple of 8 (the NHWC
+  // path's conv_offset input is 3c+4 wide, padded likewise), rebuilt when the weight changes.
+  torch::Tensor offset0_padded_;
+  const void* offset0_source_ = nullptr;
 };
 TORCH_MODULE(SecondOrderDeformableAlignment);
 
@@ -85,6 +94,8 @@ class PixelShufflePackImpl : public torch::nn::Module {
  public:
   PixelShufflePackImpl(int in_channels, int out_channels, int scale);
   torch::Tensor forward(const torch::Tensor& x);
+  // leaky_relu(forward(x), slope) with the shuffle and activation in one NHWC kernel (CUDA).
+  torch::Tensor forward_lrelu_nhwc(const torch::Tensor& x, double slope);
 
  private:
   int scale_;
@@ -117,13 +128,22 @@ class BasicVSRPlusPlusImpl : public torch::nn::Module {
   // then the forward flows are the backward flows reversed in time.
   static bool is_mirror_extended(const torch::Tensor& lqs);
 
+  // Channels-last (NHWC) weights for every convolution but SPyNet's, and activations to
+  // match on CUDA; with fused_kernels (and a CUDA build) the alignment, warps, concatenations
+  // and pixel shuffles of a CUDA run use fused_ops.hpp's NHWC kernels instead of ATen ops.
+  void set_memory_format(bool channels_last, bool fused_kernels);
+  bool channels_last() const { return channels_last_; }
+
   SPyNet& spynet() { return spynet_; }
   const BasicVSRPPConfig& config() const { return cfg_; }
 
  private:
   torch::Tensor reconstruct(const torch::Tensor& hr_in, const torch::Tensor& lq);
 
+  torch::Tensor reconstruct_nhwc(const torch::Tensor& hr_in, const torch::Tensor& lq);
+
   BasicVSRPPConfig cfg_;
+  bool channels_last_ = false, fused_kernels_ = false;
   SPyNet spynet_{nullptr};
   ResidualBlocksWithInputConv feat_extract_{nullptr};
   std::vector<SecondOrderDeformableAlignment> deform_align_;

@@ -84,8 +84,9 @@ struct BasicVsrppRunner::Impl {
     // SPyNet stays in fp32: the flows steer every warp and deformable offset.
     model->spynet()->to(device, torch::kFloat);
     if (opts.channels_last && device.is_cuda()) {
-      for (auto& p : model->parameters())
-        if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+      model->set_memory_format(true, opts.fused_kernels);
+      notes.push_back(std::string("channels-last, fused NHWC kernels ") +
+                      (opts.fused_kernels && dcn_cuda_kernel_built() ? "on" : "off"));
     }
     model->eval();
   }

@@ -17,6 +17,7 @@ struct RuntimeOptions {
   bool deterministic = false;      // deterministic cuDNN/cuBLAS algorithms, no benchmarking
   bool cudnn_benchmark = true;     // let cuDNN time its algorithms per shape
   bool channels_last = false;      // NHWC weights and activations on CUDA
+  bool fused_kernels = true;       // with channels_last: the NHWC kernels (fused_ops.hpp)
   int batch = 4;                   // frames per batch in feature extraction and SPyNet
 };
 

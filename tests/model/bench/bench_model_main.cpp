@@ -1,5 +1,5 @@
 // bench_model [--checkpoint CKPT] [--size WxH] [--precision fp16] [--device cuda]
-//             [--chunk T]... [--channels-last] [--no-tf32]
+//             [--chunk T]... [--channels-last [--no-fused]] [--no-tf32]
 // Prints one line per T: "T <frames> fps <frames/s> peak_gib <GiB>" (parsed by
 // scripts/gpu/model_check.sh).
 #include <cstdio>
@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
       else if (a == "--num-blocks") o.num_blocks = std::stoi(next());
       else if (a == "--batch") o.runtime.batch = std::stoi(next());
       else if (a == "--channels-last") o.runtime.channels_last = true;
+      else if (a == "--no-fused") o.runtime.fused_kernels = false;
       else if (a == "--no-tf32") o.runtime.tf32 = false;
       else throw std::runtime_error("unknown argument " + a);
     }

@@ -1,0 +1,287 @@
+// The channels-last CUDA path (fused_ops.hpp / fused_kernels.cu) against the ATen reference
+// path of the same module. Every kernel test skips without CUDA (the CPU build has no
+// kernels); fp32 is compared with TF32 off to "exactly" (float rounding of a different
+// summation order), fp16 within the tolerance stated at each check. Results are printed as
+// "[ fixture ] fused <case>: <error>" (model_check.sh greps that prefix).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <iostream>
+#include <string>
+
+#include "tests/testing/test_env.hpp"
+#include "worker/model/basicvsrpp.hpp"
+#include "worker/model/checkpoint.hpp"
+#include "worker/model/fused_ops.hpp"
+#include "worker/model/npy.hpp"
+
+namespace reelscale::model {
+namespace {
+
+#define REQUIRE_CUDA_KERNELS()                                                              \
+  do {                                                                                      \
+    if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";                     \
+    if (!fused::available()) GTEST_SKIP() << "a build without the CUDA kernels";            \
+    at::globalContext().setAllowTF32CuBLAS(false);                                          \
+    at::globalContext().setAllowTF32CuDNN(false);                                           \
+  } while (0)
+
+double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.to(torch::kCPU, torch::kDouble) - b.to(torch::kCPU, torch::kDouble)).abs().max().item<double>();
+}
+
+double rel_l2(const torch::Tensor& a, const torch::Tensor& ref) {
+  const auto x = a.to(torch::kCPU, torch::kDouble), r = ref.to(torch::kCPU, torch::kDouble);
+  return ((x - r).norm() / r.norm()).item<double>();
+}
+
+void report(const std::string& what, double err) { std::cout << "[ fixture ] fused " << what << ": " << err << "\n"; }
+
+torch::Tensor cl(const torch::Tensor& t) { return t.contiguous(at::MemoryFormat::ChannelsLast); }
+
+const torch::Device kCuda(torch::kCUDA, 0);
+
+// Flows of a few pixels with some far outside the frame (zeros/border padding matter).
+torch::Tensor random_flow(int64_t n, int64_t h, int64_t w) {
+  torch::Tensor f = torch::randn({n, 2, h, w}) * 4.0;
+  f.index_put_({torch::indexing::Slice(), 0, 0, torch::indexing::Slice(0, 3)}, 1e3);
+  return f.to(kCuda);
+}
+
+TEST(FusedKernels, FlowWarpMatchesAten) {
+  REQUIRE_CUDA_KERNELS();
+  c10::InferenceMode guard;
+  torch::manual_seed(1);
+  for (int64_t c : {64, 5}) {  // 64: vector loads, 5: the scalar path
+    for (bool border : {false, true}) {
+      const int64_t n = 2, h = 23, w = 37;
+      const torch::Tensor x = torch::randn({n, c, h, w}).to(kCuda);
+      // The flow as a view into a (n, t-1, 2, h, w) tensor, as the network passes it.
+      const torch::Tensor flows = torch::randn({n, 3, 2, h, w}).mul(4.0).to(kCuda);
+      const torch::Tensor flow = flows.select(1, 1);
+      const std::string tag = "flow_warp c" + std::to_string(c) + (border ? " border" : " zeros");
+      const torch::Tensor ref = flow_warp(x, flow, border);
+      const double e32 = max_abs(fused::flow_warp(cl(x), flow, border), ref);
+      report(tag + " fp32 max abs", e32);
+      EXPECT_LE(e32, 1e-5) << tag;
+      // fp16 in/out: the reference samples the same half-rounded input in fp32; what is left
+      // is the output's rounding (half an ulp: 2^-11 relative).
+      const torch::Tensor xh = x.to(torch::kHalf);
+      const torch::Tensor refh = flow_warp(xh.to(torch::kFloat), flow, border);
+      const torch::Tensor outh = fused::flow_warp(cl(xh), flow, border);
+      EXPECT_EQ(outh.scalar_type(), torch::kHalf);
+      EXPECT_TRUE(outh.is_contiguous(at::MemoryFormat::ChannelsLast));
+      const double e16 = ((outh.to(torch::kFloat) - refh).abs() / (refh.abs() + 1e-2)).max().item<double>();
+      report(tag + " fp16 max rel", e16);
+      EXPECT_LE(e16, 1e-3) << tag;
+    }
+  }
+  // A channel slice of a wider channels-last map is read in place.
+  const torch::Tensor wide = cl(torch::randn({1, 24, 16, 20}).to(kCuda));
+  const torch::Tensor flow = random_flow(1, 16, 20);
+  const torch::Tensor slice = wide.narrow(1, 8, 8);
+  EXPECT_LE(max_abs(fused::flow_warp(slice, flow), flow_warp(slice.contiguous(), flow)), 1e-5);
+}
+
+TEST(FusedKernels, ComposedFlowMatchesAten) {
+  REQUIRE_CUDA_KERNELS();
+  c10::InferenceMode guard;
+  torch::manual_seed(2);
+  const torch::Tensor flows = torch::randn({2, 4, 2, 19, 29}).mul(3.0).to(kCuda);
+  const torch::Tensor f1 = flows.select(1, 2), f2 = flows.select(1, 1);
+  const torch::Tensor ref = f1 + flow_warp(f2, f1);
+  const double e = max_abs(fused::compose_flow(f1, f2), ref);
+  report("compose_flow fp32 max abs", e);
+  EXPECT_LE(e, 1e-5);
+}
+
+TEST(FusedKernels, AlignInputIsTheConcatenation) {
+  REQUIRE_CUDA_KERNELS();
+  c10::InferenceMode guard;
+  torch::manual_seed(3);
+  const int64_t n = 1, c = 16, h = 21, w = 30;
+  for (auto dt : {torch::kFloat, torch::kHalf}) {
+    const auto mk = [&] { return cl(torch::randn({n, c, h, w}).to(kCuda, dt)); };
+    const torch::Tensor p1 = mk(), feat = mk(), p2 = mk();
+    const torch::Tensor f1 = random_flow(n, h, w), f2 = random_flow(n, h, w);
+    const auto f = [](const torch::Tensor& t) { return t.to(torch::kFloat); };
+    const torch::Tensor ref = torch::cat({flow_warp(f(p1), f1), f(feat), flow_warp(f(p2), f2), f1, f2,
+                                          torch::zeros({n, 4, h, w}, f1.options())},
+                                         1);
+    const torch::Tensor out = fused::align_input(p1, feat, p2, f1, f2, 3 * c + 8);
+    ASSERT_EQ(out.size(1), 3 * c + 8);
+    const double e = max_abs(out, ref.to(dt).to(torch::kFloat));
+    report(std::string("align_input ") + c10::toString(dt) + " max abs", e);
+    EXPECT_LE(e, dt == torch::kFloat ? 1e-5 : 2e-3);  // fp16: one rounding of a value < 4
+    // The first step: no second-order input; zeros there.
+    const torch::Tensor first = fused::align_input(p1, feat, torch::Tensor(), f1, torch::Tensor(), 3 * c + 4);
+    EXPECT_EQ(first.narrow(1, 2 * c, c + 4).narrow(1, c, 2).abs().max().item<double>(), 0.0);
+    EXPECT_EQ(first.narrow(1, 2 * c, c).abs().max().item<double>(), 0.0);
+  }
+}
+
+TEST(FusedKernels, PixelShuffleLeakyReluMatchesAten) {
+  REQUIRE_CUDA_KERNELS();
+  c10::InferenceMode guard;
+  torch::manual_seed(4);
+  for (auto dt : {torch::kFloat, torch::kHalf}) {
+    const torch::Tensor x = torch::randn({2, 64, 9, 13}).to(kCuda, dt);
+    const torch::Tensor ref = torch::leaky_relu(torch::pixel_shuffle(x, 2), 0.1);
+    const torch::Tensor out = fused::pixel_shuffle(cl(x), 2, 0.1);
+    EXPECT_TRUE(out.is_contiguous(at::MemoryFormat::ChannelsLast));
+    EXPECT_EQ(max_abs(out, ref), 0.0) << dt;
+  }
+}
+
+// The whole second-order alignment (conv_offset, offsets, mask, deformable conv) on the NHWC
+// path against the module's ATen path, with random conv_offset weights (the official init
+// zeroes the last one, which would leave offsets = flow and mask = 0.5 untested).
+void check_alignment(int64_t c, torch::ScalarType dt, bool first_step) {
+  torch::manual_seed(5 + c);
+  SecondOrderDeformableAlignment ref_mod(2 * c, c, 16, 10.0);
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : ref_mod->named_parameters())
+      if (p.key().rfind("conv_offset", 0) == 0) p.value().normal_(0.0, 0.05);
+  }
+  ref_mod->to(kCuda);
+  c10::InferenceMode guard;
+  const int64_t n = 1, h = 24, w = 33;
+  const torch::Tensor p1 = torch::randn({n, c, h, w}).to(kCuda), feat = torch::randn({n, c, h, w}).to(kCuda);
+  const torch::Tensor p2 = first_step ? torch::zeros({n, c, h, w}).to(kCuda) : torch::randn({n, c, h, w}).to(kCuda);
+  const torch::Tensor f1 = random_flow(n, h, w);
+  const torch::Tensor f2 = first_step ? torch::zeros_like(f1) : random_flow(n, h, w);
+  const torch::Tensor extra = torch::cat({flow_warp(p1, f1), feat, flow_warp(p2, f2)}, 1);
+  const torch::Tensor expected = ref_mod->forward(torch::cat({p1, p2}, 1), extra, f1, f2);
+
+  SecondOrderDeformableAlignment mod(2 * c, c, 16, 10.0);
+  {
+    torch::NoGradGuard ng;
+    const auto src = ref_mod->named_parameters();
+    for (auto& p : mod->named_parameters()) p.value().set_data(src[p.key()].detach().clone());
+  }
+  mod->to(kCuda, dt);
+  for (auto& p : mod->parameters())
+    if (p.dim() == 4) p.set_data(cl(p.data()));
+  const auto x = [&](const torch::Tensor& t) { return cl(t.to(dt)); };
+  const torch::Tensor out = mod->forward_nhwc(x(p1), first_step ? torch::Tensor() : x(p2), x(feat), f1,
+                                              first_step ? torch::Tensor() : f2);
+  ASSERT_EQ(out.sizes(), expected.sizes());
+  const std::string tag = "alignment c" + std::to_string(c) + " " + c10::toString(dt) + (first_step ? " first step" : "");
+  if (dt == torch::kFloat) {
+    const double e = max_abs(out, expected);
+    report(tag + " max abs", e);
+    EXPECT_LE(e, 1e-4) << tag;
+  } else {
+    const double e = rel_l2(out, expected);
+    report(tag + " relative L2 to fp32 ATen", e);
+    // fp16 activations and GEMM with fp32 positions and accumulation: the DCN alone is
+    // 1.5e-3 from fp32 (docs/model.md); conv_offset in fp16 adds its own rounding.
+    EXPECT_LE(e, 1e-2) << tag;
+  }
+}
+
+TEST(FusedKernels, AlignmentMatchesAtenFp32) {
+  REQUIRE_CUDA_KERNELS();
+  for (int64_t c : {64, 16}) check_alignment(c, torch::kFloat, false);
+  check_alignment(64, torch::kFloat, true);
+}
+
+TEST(FusedKernels, AlignmentFp16WithinTolerance) {
+  REQUIRE_CUDA_KERNELS();
+  for (int64_t c : {64, 16}) check_alignment(c, torch::kHalf, false);
+  check_alignment(64, torch::kHalf, true);
+}
+
+BasicVSRPlusPlus random_model(int mid, int blocks, torch::Device dev) {
+  torch::manual_seed(7);
+  BasicVSRPPConfig cfg;
+  cfg.mid_channels = mid;
+  cfg.num_blocks = blocks;
+  cfg.batch = 2;
+  BasicVSRPlusPlus m(cfg);
+  torch::NoGradGuard ng;
+  for (auto& p : m->named_parameters())
+    if (p.key().find("conv_offset.6") != std::string::npos) p.value().normal_(0.0, 0.02);
+  m->to(dev);
+  m->eval();
+  return m;
+}
+
+// The network on the channels-last path (fused kernels) equals the NCHW ATen path.
+TEST(FusedKernels, NetworkMatchesAtenPath) {
+  REQUIRE_CUDA_KERNELS();
+  const torch::Tensor lqs = torch::rand({1, 5, 3, 64, 80}).to(kCuda);
+  torch::Tensor ref;
+  {
+    auto m = random_model(16, 2, kCuda);
+    c10::InferenceMode guard;
+    ref = m->forward(lqs);
+  }
+  auto m = random_model(16, 2, kCuda);
+  m->set_memory_format(true, true);
+  c10::InferenceMode guard;
+  const torch::Tensor out = m->forward(lqs);
+  ASSERT_EQ(out.sizes(), ref.sizes());
+  const double e = max_abs(out, ref);
+  report("network c16n2 fp32 channels-last fused vs NCHW ATen, max abs", e);
+  EXPECT_LE(e, 1e-4);
+  m->to(torch::kHalf);
+  m->spynet()->to(torch::kFloat);  // as the runner: flows stay fp32
+  m->set_memory_format(true, true);
+  const double e16 = rel_l2(m->forward(lqs), ref);
+  report("network c16n2 fp16 channels-last fused vs fp32, relative L2", e16);
+  EXPECT_LE(e16, 1e-2);
+}
+
+// With ../shared (or the GPU machine's .fixtures): the fixtures through the fused path.
+TEST(FusedKernels, FixturesMatchOfficialThroughFusedPath) {
+  REQUIRE_CUDA_KERNELS();
+  REELSCALE_REQUIRE_SHARED();
+  const auto dir = *::reelscale::testing::shared_dir() / "fixtures" / "basicvsrpp";
+  const auto load = [&](const std::string& name) {
+    const NpyArray a = read_npy(dir / name);
+    return torch::from_blob(const_cast<float*>(a.data.data()), a.shape, torch::kFloat).clone();
+  };
+  struct Case {
+    const char* name;
+    const char* ckpt;
+    int mid, blocks;
+  };
+  for (const Case& k : {Case{"tiny", "tiny_c16n2.pth", 16, 2}, Case{"full", "full_c64n7_random.pth", 64, 7}}) {
+    if (!std::filesystem::exists(dir / (std::string(k.name) + "_output.npy"))) continue;
+    BasicVSRPPConfig cfg;
+    cfg.mid_channels = k.mid;
+    cfg.num_blocks = k.blocks;
+    BasicVSRPlusPlus m(cfg);
+    const std::string ckpt = (dir / k.ckpt).string();
+    apply_state_dict(*m, load_state_dict(ckpt), ckpt);
+    m->to(kCuda);
+    m->eval();
+    m->set_memory_format(true, true);
+    c10::InferenceMode guard;
+    const torch::Tensor out = m->forward(load(std::string(k.name) + "_input.npy").to(kCuda));
+    const double e = max_abs(out, load(std::string(k.name) + "_output.npy"));
+    report(std::string("fixture ") + k.name + " fused fp32 max abs", e);
+    EXPECT_LE(e, 1e-4) << k.name;
+  }
+}
+
+// Runs everywhere: channels-last on the CPU (ATen ops, no kernels) keeps the output.
+TEST(FusedKernels, ChannelsLastSwitchKeepsTheCpuOutput) {
+  const torch::Tensor lqs = torch::rand({1, 3, 3, 64, 64});
+  torch::Tensor ref;
+  {
+    auto m = random_model(8, 1, torch::kCPU);
+    c10::InferenceMode guard;
+    ref = m->forward(lqs);
+  }
+  auto m = random_model(8, 1, torch::kCPU);
+  m->set_memory_format(true, true);
+  EXPECT_TRUE(m->channels_last());
+  c10::InferenceMode guard;
+  EXPECT_LE(max_abs(m->forward(lqs), ref), 1e-4);
+}
+
+}  // namespace
+}  // namespace reelscale::model

@@ -1,0 +1,431 @@
+// Plain-CUDA kernels of the NHWC path (see fused_kernels.hpp). No torch here: nvcc alone
+// compiles this file (nvcc -std=c++17 -arch=sm_90 -c), the ATen glue is fused_ops.cpp.
+//
+// Every kernel maps one thread to one (pixel, vector of V channels) item, V as wide as the
+// channel counts, strides and pointers allow, up to 16 bytes (8 halves, 4 floats). Positions and weights are computed per item (cheap next to the memory traffic).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <climits>
+#include <cstdint>
+#include <initializer_list>
+#include <type_traits>
+
+#include "worker/model/fused_kernels.hpp"
+
+namespace reelscale::model::kernels {
+namespace {
+
+template <typename T>
+__device__ __forceinline__ float to_f(T v);
+template <>
+__device__ __forceinline__ float to_f<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ float to_f<__half>(__half v) { return __half2float(v); }
+template <>
+__device__ __forceinline__ float to_f<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <typename T>
+__device__ __forceinline__ T from_f(float v);
+template <>
+__device__ __forceinline__ float from_f<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+
+template <typename T, int V>
+struct alignas(sizeof(T) * V) Pack {
+  T v[V];
+};
+
+template <typename T, int V>
+__device__ __forceinline__ void load_vec(const T* p, float* f) {
+  const Pack<T, V> pk = *reinterpret_cast<const Pack<T, V>*>(p);
+#pragma unroll
+  for (int i = 0; i < V; ++i) f[i] = to_f<T>(pk.v[i]);
+}
+
+template <typename T, int V>
+__device__ __forceinline__ void store_vec(T* p, const float* f) {
+  Pack<T, V> pk;
+#pragma unroll
+  for (int i = 0; i < V; ++i) pk.v[i] = from_f<T>(f[i]);
+  *reinterpret_cast<Pack<T, V>*>(p) = pk;
+}
+
+constexpr int kThreads = 256;
+
+int blocks_for(int64_t items) {
+  const int64_t b = (items + kThreads - 1) / kThreads;
+  const int64_t cap = int64_t(1) << 20;  // grid-stride loops cover the rest
+  return static_cast<int>(b < 1 ? 1 : (b > cap ? cap : b));
+}
+
+int launch_status() { return static_cast<int>(cudaGetLastError()); }
+
+#define RS_GRID_LOOP(i, total)                                                       \
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (total); \
+       i += int64_t(blockDim.x) * gridDim.x)
+
+// ---- flow_warp's bilinear sampling (grid_sample, align_corners=True) --------------------
+
+// The four corners and weights of one sampling position, computed as flow_warp + ATen's
+// grid_sampler do: normalised grid 2 * (g + f) / max(size - 1, 1) - 1 (ATen's CUDA division by
+// a scalar multiplies by its reciprocal), unnormalised back with ((v + 1) / 2) * (size - 1).
+struct Bilinear {
+  int x0, y0;
+  float wt[4];  // nw, ne, sw, se
+  bool ok[4];
+};
+
+__device__ __forceinline__ float clean_coord(float v) {
+  // As ATen: NaN/inf/huge positions become an out-of-range -100 rather than overflowing ints.
+  if (!isfinite(v) || fabsf(v) > float(INT_MAX / 2)) return -100.f;
+  return v;
+}
+
+__device__ __forceinline__ Bilinear warp_corners(int x, int y, float fx, float fy, int h, int w, bool border) {
+  const float inv_w = 1.f / float(w > 1 ? w - 1 : 1), inv_h = 1.f / float(h > 1 ? h - 1 : 1);
+  const float gx = (float(x) + fx) * 2.f * inv_w - 1.f;
+  const float gy = (float(y) + fy) * 2.f * inv_h - 1.f;
+  float ix = ((gx + 1.f) / 2.f) * float(w - 1);
+  float iy = ((gy + 1.f) / 2.f) * float(h - 1);
+  if (border) {
+    ix = fminf(float(w - 1), fmaxf(ix, 0.f));
+    iy = fminf(float(h - 1), fmaxf(iy, 0.f));
+  }
+  ix = clean_coord(ix);
+  iy = clean_coord(iy);
+  Bilinear b;
+  const float fx0 = floorf(ix), fy0 = floorf(iy);
+  b.x0 = static_cast<int>(fx0);
+  b.y0 = static_cast<int>(fy0);
+  const float x1 = fx0 + 1.f, y1 = fy0 + 1.f;
+  b.wt[0] = (x1 - ix) * (y1 - iy);
+  b.wt[1] = (ix - fx0) * (y1 - iy);
+  b.wt[2] = (x1 - ix) * (iy - fy0);
+  b.wt[3] = (ix - fx0) * (iy - fy0);
+  const bool x0in = b.x0 >= 0 && b.x0 < w, x1in = b.x0 + 1 >= 0 && b.x0 + 1 < w;
+  const bool y0in = b.y0 >= 0 && b.y0 < h, y1in = b.y0 + 1 >= 0 && b.y0 + 1 < h;
+  b.ok[0] = y0in && x0in;
+  b.ok[1] = y0in && x1in;
+  b.ok[2] = y1in && x0in;
+  b.ok[3] = y1in && x1in;
+  return b;
+}
+
+// acc[0..V) = bilinear sample of channels [ch, ch+V) of one NHWC image.
+template <typename T, int V>
+__device__ __forceinline__ void sample_nhwc(const T* img, int64_t ld, int w, const Bilinear& b, int64_t ch,
+                                            float* acc) {
+#pragma unroll
+  for (int i = 0; i < V; ++i) acc[i] = 0.f;
+#pragma unroll
+  for (int corner = 0; corner < 4; ++corner) {
+    if (!b.ok[corner]) continue;
+    const int cx = b.x0 + (corner & 1), cy = b.y0 + (corner >> 1);
+    float v[V];
+    load_vec<T, V>(img + (int64_t(cy) * w + cx) * ld + ch, v);
+#pragma unroll
+    for (int i = 0; i < V; ++i) acc[i] += v[i] * b.wt[corner];
+  }
+}
+
+template <typename T, int V>
+__global__ void flow_warp_kernel(const T* __restrict__ x, int64_t x_ld, const float* __restrict__ flow,
+                                 int64_t f_bs, T* __restrict__ out, int64_t o_ld, int n, int h, int w, int c,
+                                 bool border) {
+  const int chunks = c / V;
+  const int64_t hw = int64_t(h) * w, total = int64_t(n) * hw * chunks;
+  RS_GRID_LOOP(i, total) {
+    const int chunk = static_cast<int>(i % chunks);
+    const int64_t pix = i / chunks;
+    const int64_t b = pix / hw, p = pix % hw;
+    const int y = static_cast<int>(p / w), xx = static_cast<int>(p % w);
+    const float* f = flow + b * f_bs + p;
+    const Bilinear bl = warp_corners(xx, y, f[0], f[hw], h, w, border);
+    float acc[V];
+    sample_nhwc<T, V>(x + b * hw * x_ld, x_ld, w, bl, int64_t(chunk) * V, acc);
+    store_vec<T, V>(out + pix * o_ld + int64_t(chunk) * V, acc);
+  }
+}
+
+__global__ void compose_flow_kernel(const float* __restrict__ f1, int64_t f1_bs, const float* __restrict__ f2,
+                                    int64_t f2_bs, float* __restrict__ out, int n, int h, int w) {
+  const int64_t hw = int64_t(h) * w, total = int64_t(n) * hw;
+  RS_GRID_LOOP(i, total) {
+    const int64_t b = i / hw, p = i % hw;
+    const int y = static_cast<int>(p / w), x = static_cast<int>(p % w);
+    const float* a = f1 + b * f1_bs + p;
+    const float ax = a[0], ay = a[hw];
+    const Bilinear bl = warp_corners(x, y, ax, ay, h, w, false);
+    const float* src = f2 + b * f2_bs;
+    float sx = 0.f, sy = 0.f;
+#pragma unroll
+    for (int corner = 0; corner < 4; ++corner) {
+      if (!bl.ok[corner]) continue;
+      const int64_t q = int64_t(bl.y0 + (corner >> 1)) * w + bl.x0 + (corner & 1);
+      sx += src[q] * bl.wt[corner];
+      sy += src[hw + q] * bl.wt[corner];
+    }
+    out[b * 2 * hw + p] = ax + sx;
+    out[b * 2 * hw + hw + p] = ay + sy;
+  }
+}
+
+// Items per pixel: c/V for warp(prev1), c/V for the copy of feat, c/V for warp(prev2), 1 for
+// the four flow channels and the zero padding up to c_out.
+template <typename T, int V>
+__global__ void align_input_kernel(const T* __restrict__ prev1, int64_t p1_ld, const T* __restrict__ feat,
+                                   int64_t ft_ld, const T* __restrict__ prev2, int64_t p2_ld,
+                                   const float* __restrict__ flow1, int64_t f1_bs,
+                                   const float* __restrict__ flow2, int64_t f2_bs, T* __restrict__ out,
+                                   int64_t o_ld, int c_out, int n, int h, int w, int c) {
+  const int chunks = c / V, per_pix = 3 * chunks + 1;
+  const int64_t hw = int64_t(h) * w, total = int64_t(n) * hw * per_pix;
+  RS_GRID_LOOP(i, total) {
+    const int item = static_cast<int>(i % per_pix);
+    const int64_t pix = i / per_pix;
+    const int64_t b = pix / hw, p = pix % hw;
+    T* o = out + pix * o_ld;
+    const float f1x = flow1[b * f1_bs + p], f1y = flow1[b * f1_bs + hw + p];
+    const float f2x = flow2 ? flow2[b * f2_bs + p] : 0.f, f2y = flow2 ? flow2[b * f2_bs + hw + p] : 0.f;
+    if (item == 3 * chunks) {
+      o[3 * c] = from_f<T>(f1x);
+      o[3 * c + 1] = from_f<T>(f1y);
+      o[3 * c + 2] = from_f<T>(f2x);
+      o[3 * c + 3] = from_f<T>(f2y);
+      for (int k = 3 * c + 4; k < c_out; ++k) o[k] = from_f<T>(0.f);  // channel padding
+      continue;
+    }
+    const int seg = item / chunks;
+    const int64_t ch = int64_t(item % chunks) * V;
+    float acc[V];
+    if (seg == 1) {
+      load_vec<T, V>(feat + pix * ft_ld + ch, acc);
+    } else if (seg == 2 && !prev2) {
+#pragma unroll
+      for (int k = 0; k < V; ++k) acc[k] = 0.f;
+    } else {
+      const int y = static_cast<int>(p / w), x = static_cast<int>(p % w);
+      const Bilinear bl = seg == 0 ? warp_corners(x, y, f1x, f1y, h, w, false)
+                                   : warp_corners(x, y, f2x, f2y, h, w, false);
+      const T* img = seg == 0 ? prev1 + b * hw * p1_ld : prev2 + b * hw * p2_ld;
+      sample_nhwc<T, V>(img, seg == 0 ? p1_ld : p2_ld, w, bl, ch, acc);
+    }
+    store_vec<T, V>(o + int64_t(seg) * c + ch, acc);
+  }
+}
+
+// ---- deformable im2col with the offset/mask preparation fused ----------------------------
+
+template <typename T, int V>
+__global__ void dcn_align_im2col_kernel(const T* __restrict__ xa, int64_t xa_ld, int ca,
+                                        const T* __restrict__ xb, int64_t xb_ld,
+                                        const T* __restrict__ raw, int64_t raw_ld,
+                                        const float* __restrict__ flow1, int64_t f1_bs,
+                                        const float* __restrict__ flow2, int64_t f2_bs, float max_residue,
+                                        int groups, int c, T* __restrict__ cols, int n, int h, int w) {
+  const int cg = c / groups, chunks = cg / V;
+  const int per_pix = 9 * groups * chunks;
+  const int64_t hw = int64_t(h) * w, total = int64_t(n) * hw * per_pix;
+  RS_GRID_LOOP(i, total) {
+    const int item = static_cast<int>(i % per_pix);
+    const int64_t pix = i / per_pix;
+    const int chunk = item % chunks;
+    const int g = (item / chunks) % groups;
+    const int tap = item / (chunks * groups);
+    const int64_t b = pix / hw, p = pix % hw;
+    const int oy = static_cast<int>(p / w), ox = static_cast<int>(p % w);
+    const int ch0 = g * cg + chunk * V;  // channel in cat(xa, xb)
+    const bool in_a = ch0 < ca;
+    float acc[V];
+#pragma unroll
+    for (int k = 0; k < V; ++k) acc[k] = 0.f;
+    const T* src = in_a ? xa : xb;
+    if (src) {
+      const T* r = raw + pix * raw_ld;
+      const int j = g * 9 + tap;
+      const bool second = g >= groups / 2;
+      const float* fl = second ? flow2 : flow1;
+      const int64_t fbs = second ? f2_bs : f1_bs;
+      const float flx = fl ? fl[b * fbs + p] : 0.f, fly = fl ? fl[b * fbs + hw + p] : 0.f;
+      // offset channel 2j is dy, 2j+1 dx; the flow is added (y, x)-swapped.
+      const float dy = tanhf(to_f<T>(r[2 * j])) * max_residue + fly;
+      const float dx = tanhf(to_f<T>(r[2 * j + 1])) * max_residue + flx;
+      const float m = 1.f / (1.f + expf(-to_f<T>(r[18 * groups + j])));
+      const float py = float(oy - 1 + tap / 3) + dy;
+      const float px = float(ox - 1 + tap % 3) + dx;
+      // torchvision's deform_conv2d sampling: zero outside (-1, h) x (-1, w), corners checked
+      // one by one.
+      if (py > -1.f && py < float(h) && px > -1.f && px < float(w)) {
+        const float fy0 = floorf(py), fx0 = floorf(px);
+        const int y0 = static_cast<int>(fy0), x0 = static_cast<int>(fx0);
+        const float ly = py - fy0, lx = px - fx0, hy = 1.f - ly, hx = 1.f - lx;
+        const float wt[4] = {hy * hx, hy * lx, ly * hx, ly * lx};
+        const bool ok[4] = {y0 >= 0 && x0 >= 0, y0 >= 0 && x0 + 1 <= w - 1, y0 + 1 <= h - 1 && x0 >= 0,
+                            y0 + 1 <= h - 1 && x0 + 1 <= w - 1};
+        const int64_t ld = in_a ? xa_ld : xb_ld;
+        const T* img = src + b * hw * ld + (in_a ? ch0 : ch0 - ca);
+#pragma unroll
+        for (int corner = 0; corner < 4; ++corner) {
+          if (!ok[corner]) continue;
+          float v[V];
+          load_vec<T, V>(img + (int64_t(y0 + (corner >> 1)) * w + x0 + (corner & 1)) * ld, v);
+#pragma unroll
+          for (int k = 0; k < V; ++k) acc[k] += wt[corner] * v[k];
+        }
+#pragma unroll
+        for (int k = 0; k < V; ++k) acc[k] *= m;
+      }
+    }
+    store_vec<T, V>(cols + pix * (9 * int64_t(c)) + int64_t(tap) * c + ch0, acc);
+  }
+}
+
+template <typename T>
+__global__ void pixel_shuffle_kernel(const T* __restrict__ in, int64_t i_ld, T* __restrict__ out, int64_t o_ld,
+                                     int n, int h, int w, int c, int s, float slope) {
+  const int64_t ow = int64_t(w) * s, ohw = int64_t(h) * s * ow, total = int64_t(n) * ohw * c;
+  RS_GRID_LOOP(i, total) {
+    const int ch = static_cast<int>(i % c);
+    const int64_t opix = i / c;
+    const int64_t b = opix / ohw, q = opix % ohw;
+    const int64_t Y = q / ow, X = q % ow;
+    const int64_t y = Y / s, x = X / s;
+    const int sub = static_cast<int>((Y % s) * s + X % s);
+    float v = to_f<T>(in[((b * h + y) * w + x) * i_ld + int64_t(ch) * s * s + sub]);
+    if (slope != 1.f) v = v > 0.f ? v : v * slope;
+    out[opix * o_ld + ch] = from_f<T>(v);
+  }
+}
+
+// ---- dispatch helpers -------------------------------------------------------------------
+
+// The widest vector (elements) that every count/stride in `counts` and every pointer in
+// `ptrs` allows, at most 16 bytes.
+template <typename T>
+int pick_vec(std::initializer_list<int64_t> counts, std::initializer_list<const void*> ptrs) {
+  for (int v = int(16 / sizeof(T)); v > 1; v /= 2) {
+    bool ok = true;
+    for (int64_t c : counts) ok = ok && c % v == 0;
+    for (const void* p : ptrs) ok = ok && (p == nullptr || reinterpret_cast<uintptr_t>(p) % (v * sizeof(T)) == 0);
+    if (ok) return v;
+  }
+  return 1;
+}
+
+// f(T{}) for the element type.
+template <typename F>
+int dispatch(Elem e, F&& f) {
+  switch (e) {
+    case Elem::kFloat:
+      return f(float{});
+    case Elem::kHalf:
+      return f(__half{});
+    case Elem::kBFloat16:
+      return f(__nv_bfloat16{});
+  }
+  return static_cast<int>(cudaErrorInvalidValue);
+}
+
+// f(std::integral_constant<int, V>{}) for V = v (1, 2, 4 or 8).
+template <typename F>
+int with_vec(int v, F&& f) {
+  switch (v) {
+    case 8:
+      return f(std::integral_constant<int, 8>{});
+    case 4:
+      return f(std::integral_constant<int, 4>{});
+    case 2:
+      return f(std::integral_constant<int, 2>{});
+    default:
+      return f(std::integral_constant<int, 1>{});
+  }
+}
+
+}  // namespace
+
+int flow_warp_nhwc(Elem e, NhwcIn x, Flow flow, NhwcOut out, int n, int h, int w, int c, bool border,
+                   void* stream) {
+  const auto st = static_cast<cudaStream_t>(stream);
+  return dispatch(e, [&](auto tag) {
+    using T = decltype(tag);
+    const int v = pick_vec<T>({c, x.ld, out.ld}, {x.data, out.data});
+    return with_vec(v, [&](auto vc) {
+      constexpr int V = decltype(vc)::value;
+      if constexpr (V * sizeof(T) <= 16) {
+        flow_warp_kernel<T, V><<<blocks_for(int64_t(n) * h * w * (c / V)), kThreads, 0, st>>>(
+            static_cast<const T*>(x.data), x.ld, flow.data, flow.bstride, static_cast<T*>(out.data), out.ld, n, h,
+            w, c, border);
+      }
+      return launch_status();
+    });
+  });
+}
+
+int compose_flow(Flow f1, Flow f2, float* out, int n, int h, int w, void* stream) {
+  compose_flow_kernel<<<blocks_for(int64_t(n) * h * w), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      f1.data, f1.bstride, f2.data, f2.bstride, out, n, h, w);
+  return launch_status();
+}
+
+int align_input_nhwc(Elem e, NhwcIn prev1, NhwcIn feat, NhwcIn prev2, Flow flow1, Flow flow2, NhwcOut out,
+                     int c_out, int n, int h, int w, int c, void* stream) {
+  if (c_out < 3 * c + 4 || c_out > out.ld) return static_cast<int>(cudaErrorInvalidValue);
+  const auto st = static_cast<cudaStream_t>(stream);
+  if (!prev2.data) flow2.data = nullptr;  // no second-order input: its flow channels are zero too
+  return dispatch(e, [&](auto tag) {
+    using T = decltype(tag);
+    const int v = pick_vec<T>({c, prev1.ld, feat.ld, prev2.data ? prev2.ld : 0, out.ld},
+                              {prev1.data, feat.data, prev2.data, out.data});
+    return with_vec(v, [&](auto vc) {
+      constexpr int V = decltype(vc)::value;
+      if constexpr (V * sizeof(T) <= 16) {
+        align_input_kernel<T, V><<<blocks_for(int64_t(n) * h * w * (3 * (c / V) + 1)), kThreads, 0, st>>>(
+            static_cast<const T*>(prev1.data), prev1.ld, static_cast<const T*>(feat.data), feat.ld,
+            static_cast<const T*>(prev2.data), prev2.ld, flow1.data, flow1.bstride, flow2.data, flow2.bstride,
+            static_cast<T*>(out.data), out.ld, c_out, n, h, w, c);
+      }
+      return launch_status();
+    });
+  });
+}
+
+int dcn_align_im2col_nhwc(Elem e, NhwcIn xa, int ca, NhwcIn xb, int cb, NhwcIn raw_offset, Flow flow1, Flow flow2,
+                          float max_residue, int groups, void* cols, int n, int h, int w, void* stream) {
+  const int c = ca + cb;
+  if (groups < 2 || groups % 2 != 0 || c % groups != 0 || ca % (c / groups) != 0 || raw_offset.ld < 27 * groups)
+    return static_cast<int>(cudaErrorInvalidValue);
+  const int cg = c / groups;
+  const auto st = static_cast<cudaStream_t>(stream);
+  return dispatch(e, [&](auto tag) {
+    using T = decltype(tag);
+    const int v = pick_vec<T>({cg, c, xa.ld, xb.data ? xb.ld : 0}, {xa.data, xb.data, cols});
+    return with_vec(v, [&](auto vc) {
+      constexpr int V = decltype(vc)::value;
+      if constexpr (V * sizeof(T) <= 16) {
+        dcn_align_im2col_kernel<T, V><<<blocks_for(int64_t(n) * h * w * 9 * groups * (cg / V)), kThreads, 0, st>>>(
+            static_cast<const T*>(xa.data), xa.ld, ca, static_cast<const T*>(xb.data), xb.ld,
+            static_cast<const T*>(raw_offset.data), raw_offset.ld, flow1.data, flow1.bstride, flow2.data,
+            flow2.bstride, max_residue, groups, c, static_cast<T*>(cols), n, h, w);
+      }
+      return launch_status();
+    });
+  });
+}
+
+int pixel_shuffle_nhwc(Elem e, NhwcIn in, NhwcOut out, int n, int h, int w, int c, int s, float slope,
+                       void* stream) {
+  const auto st = static_cast<cudaStream_t>(stream);
+  return dispatch(e, [&](auto tag) {
+    using T = decltype(tag);
+    pixel_shuffle_kernel<T><<<blocks_for(int64_t(n) * h * s * w * s * c), kThreads, 0, st>>>(
+        static_cast<const T*>(in.data), in.ld, static_cast<T*>(out.data), out.ld, n, h, w, c, s, slope);
+    return launch_status();
+  });
+}
+
+}  // namespace reelscale::model::kernels

@@ -1,0 +1,36 @@
+#pragma once
+// ATen front-ends of the NHWC kernels (fused_kernels.cu) for the channels-last path of
+// BasicVSR++ on CUDA. Maps are (n, c, h, w) tensors stored channels-last (NHWC); a channel
+// slice of a wider channels-last map is accepted without a copy. Flows are float32
+// (n, 2, h, w) with each image's two planes contiguous. Results are channels-last.
+// Torch types: include only from worker/model.
+#include <ATen/ATen.h>
+
+namespace reelscale::model::fused {
+
+// True when this build has the kernels (REELSCALE_HAVE_CUDA); every function below throws
+// reelscale::Error otherwise, or when given CPU tensors.
+bool available();
+
+// flow_warp(x, flow) of basicvsrpp.hpp (bilinear, align_corners=True), x in its own dtype.
+at::Tensor flow_warp(const at::Tensor& x, const at::Tensor& flow, bool border_padding = false);
+
+// f1 + flow_warp(f2, f1), float32 (n, 2, h, w) contiguous.
+at::Tensor compose_flow(const at::Tensor& f1, const at::Tensor& f2);
+
+// cat(warp(prev1, flow1), feat, warp(prev2, flow2), flow1, flow2) along channels, padded with
+// zero channels up to `channels` (>= 3c+4) ; prev2/flow2 undefined: zeros.
+at::Tensor align_input(const at::Tensor& prev1, const at::Tensor& feat, const at::Tensor& prev2,
+                       const at::Tensor& flow1, const at::Tensor& flow2, int64_t channels);
+
+// SecondOrderDeformableAlignment's deformable convolution from the raw conv_offset output:
+// input cat(xa, xb) (xb undefined: zeros), offsets max_residue*tanh(o) + swapped flow,
+// mask sigmoid; im2col in NHWC, then one GEMM with the bias (cuBLAS, the input's dtype).
+at::Tensor dcn_align(const at::Tensor& xa, const at::Tensor& xb, const at::Tensor& raw_offset,
+                     const at::Tensor& flow1, const at::Tensor& flow2, const at::Tensor& weight,
+                     const at::Tensor& bias, double max_residue, int64_t groups);
+
+// leaky_relu(pixel_shuffle(x, s), slope); slope 1 leaves the values as they are.
+at::Tensor pixel_shuffle(const at::Tensor& x, int64_t s, double slope);
+
+}  // namespace reelscale::model::fused
