@@ -16,6 +16,11 @@ torch::nn::Conv2d conv(int in, int out, int k) {
 }
 
 torch::Tensor lrelu(const torch::Tensor& x) { return torch::leaky_relu(x, 0.1); }
+// In place on a fresh result (a conv output): no second allocation.
+torch::Tensor lrelu_(torch::Tensor x) {
+  torch::leaky_relu_(x, 0.1);
+  return x;
+}
 
 bool is_reduced(const torch::Tensor& t) {
   return t.scalar_type() == torch::kHalf || t.scalar_type() == torch::kBFloat16;
@@ -83,7 +88,7 @@ ResidualBlocksWithInputConvImpl::ResidualBlocksWithInputConvImpl(int in_channels
 }
 
 torch::Tensor ResidualBlocksWithInputConvImpl::forward(const torch::Tensor& x) {
-  torch::Tensor y = torch::leaky_relu_(conv_->forward(x), 0.1);
+  torch::Tensor y = lrelu_(conv_->forward(x));
   for (auto& b : blocks_) y = b->forward(y);
   return y;
 }
@@ -219,10 +224,10 @@ torch::Tensor SecondOrderDeformableAlignmentImpl::forward_nhwc(const torch::Tens
     offset0_source_ = w0.data_ptr();
   }
   const torch::Tensor extra = fused::align_input(prev1, feat, prev2, flow_1, flow_2, padded);
-  torch::Tensor out = torch::leaky_relu_(at::conv2d(extra, offset0_padded_, conv_offset_[0]->bias, 1, 1), 0.1);
+  torch::Tensor out = lrelu_(at::conv2d(extra, offset0_padded_, conv_offset_[0]->bias, 1, 1));
   for (size_t i = 1; i < conv_offset_.size(); ++i) {
     out = conv_offset_[i]->forward(out);
-    if (i + 1 < conv_offset_.size()) torch::leaky_relu_(out, 0.1);
+    if (i + 1 < conv_offset_.size()) out = lrelu_(out);
   }
   // Offsets (max_residue * tanh + flow), the sigmoid mask and cat(prev1, prev2) are formed
   // inside the im2col kernel, never as tensors.
@@ -299,7 +304,7 @@ torch::Tensor BasicVSRPlusPlusImpl::reconstruct_nhwc(const torch::Tensor& hr_in,
   torch::Tensor hr = reconstruction_->forward(hr_in);
   hr = upsample1_->forward_lrelu_nhwc(hr, 0.1);
   hr = upsample2_->forward_lrelu_nhwc(hr, 0.1);
-  hr = torch::leaky_relu_(conv_hr_->forward(hr), 0.1);
+  hr = lrelu_(conv_hr_->forward(hr));
   // Back to NCHW for the caller (a 3-channel map: the copy is small); the residual add goes
   // into that copy.
   hr = conv_last_->forward(hr).contiguous();
