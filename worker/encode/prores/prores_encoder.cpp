@@ -164,9 +164,11 @@ void put_be32(std::vector<uint8_t>& v, size_t at, uint32_t x) {
   put_be16(v, at + 2, x & 0xFFFF);
 }
 
+}  // namespace
+
 // Rows of the exact DCT: round(2^20 * c(u)/2 * cos((2x+1) u pi / 16)), c(0) = 1/sqrt(2).
-// Constants, computed once; the CUDA port copies this table.
-const std::array<int32_t, 64>& dct_table() {
+// Constants, computed once; the CUDA port uploads this table.
+const std::array<int32_t, 64>& fdct_constants() {
   static const std::array<int32_t, 64> t = [] {
     std::array<int32_t, 64> r{};
     const double pi = 3.14159265358979323846;
@@ -179,8 +181,6 @@ const std::array<int32_t, 64>& dct_table() {
   }();
   return t;
 }
-
-}  // namespace
 
 uint32_t profile_fourcc(Profile p) {
   const char* s = p == Profile::HQ ? "apch" : p == Profile::Standard ? "apcn" : "apcs";
@@ -222,7 +222,7 @@ int profile_bits_per_mb(Profile p, int mb_count) {
 // precision matters: with 13-bit constants, truncating quantisation turned tiny DCT errors on
 // exact gradients into whole-step errors (0.2-1 dB below prores_ks on a gradient).
 void fdct_8x8(const int16_t in[64], int32_t out[64]) {
-  const auto& t = dct_table();
+  const auto& t = fdct_constants();
   int64_t tmp[64];
   for (int y = 0; y < 8; ++y)
     for (int u = 0; u < 8; ++u) {
@@ -353,6 +353,35 @@ std::vector<int> pick_quantisers(const std::vector<std::vector<SliceCost>>& cost
   return pick;
 }
 
+std::vector<uint8_t> packet_prefix(int width, int height, size_t slice_count,
+                                   const ProresOptions& o) {
+  // Frame: size, 'icpf', frame header (148 bytes with both matrices), picture header (8 bytes),
+  // slice size table.
+  std::vector<uint8_t> f(packet_prefix_size(slice_count), 0);
+  f[4] = 'i'; f[5] = 'c'; f[6] = 'p'; f[7] = 'f';
+  size_t h = 8;
+  put_be16(f, h, 148);
+  put_be16(f, h + 2, 0);  // bitstream version 0: 4:2:2 without alpha
+  for (int i = 0; i < 4; ++i) f[h + 4 + static_cast<size_t>(i)] = static_cast<uint8_t>(o.vendor[static_cast<size_t>(i)]);
+  put_be16(f, h + 8, static_cast<uint32_t>(width));
+  put_be16(f, h + 10, static_cast<uint32_t>(height));
+  f[h + 12] = 2 << 6;  // chroma 4:2:2, progressive (interlace bits 0), aspect/frame-rate unknown
+  f[h + 14] = o.color_primaries;
+  f[h + 15] = o.transfer;
+  f[h + 16] = o.matrix;
+  f[h + 17] = 0;  // no alpha
+  f[h + 19] = 3;  // luma and chroma matrices present
+  for (int i = 0; i < 64; ++i) {
+    f[h + 20 + static_cast<size_t>(i)] = luma_matrix(o.profile)[static_cast<size_t>(i)];
+    f[h + 84 + static_cast<size_t>(i)] = chroma_matrix(o.profile)[static_cast<size_t>(i)];
+  }
+  const size_t ph = 8 + 148;
+  f[ph] = 8 << 3;
+  put_be16(f, ph + 5, static_cast<uint32_t>(slice_count));
+  f[ph + 7] = kLog2SliceMbWidth << 4;
+  return f;
+}
+
 std::vector<uint8_t> encode_prores_frame(const uint16_t* y, const uint16_t* cb,
                                          const uint16_t* cr, int width, int height,
                                          ptrdiff_t y_stride, ptrdiff_t c_stride,
@@ -376,30 +405,8 @@ std::vector<uint8_t> encode_prores_frame(const uint16_t* y, const uint16_t* cb,
   const int64_t budget = static_cast<int64_t>(mb_count) * bpm / 8;
   const auto pick = pick_quantisers(costs, budget);
 
-  // Frame: size, 'icpf', frame header (148 bytes with both matrices), picture header (8 bytes),
-  // slice size table, slices.
-  std::vector<uint8_t> f(8 + 148 + 8 + 2 * slices.size(), 0);
-  f[4] = 'i'; f[5] = 'c'; f[6] = 'p'; f[7] = 'f';
-  size_t h = 8;
-  put_be16(f, h, 148);
-  put_be16(f, h + 2, 0);  // bitstream version 0: 4:2:2 without alpha
-  for (int i = 0; i < 4; ++i) f[h + 4 + static_cast<size_t>(i)] = static_cast<uint8_t>(o.vendor[static_cast<size_t>(i)]);
-  put_be16(f, h + 8, static_cast<uint32_t>(width));
-  put_be16(f, h + 10, static_cast<uint32_t>(height));
-  f[h + 12] = 2 << 6;  // chroma 4:2:2, progressive (interlace bits 0), aspect/frame-rate unknown
-  f[h + 14] = o.color_primaries;
-  f[h + 15] = o.transfer;
-  f[h + 16] = o.matrix;
-  f[h + 17] = 0;  // no alpha
-  f[h + 19] = 3;  // luma and chroma matrices present
-  for (int i = 0; i < 64; ++i) {
-    f[h + 20 + static_cast<size_t>(i)] = luma_matrix(o.profile)[static_cast<size_t>(i)];
-    f[h + 84 + static_cast<size_t>(i)] = chroma_matrix(o.profile)[static_cast<size_t>(i)];
-  }
+  std::vector<uint8_t> f = packet_prefix(width, height, slices.size(), o);
   const size_t ph = 8 + 148;
-  f[ph] = 8 << 3;
-  put_be16(f, ph + 5, static_cast<uint32_t>(slices.size()));
-  f[ph + 7] = kLog2SliceMbWidth << 4;
   for (size_t s = 0; s < slices.size(); ++s) {
     const auto bytes = encode_slice(coeffs[s], o.profile, qs[static_cast<size_t>(pick[s])]);
     if (bytes.size() > 65535) throw MediaError("prores: slice larger than 64 KiB");

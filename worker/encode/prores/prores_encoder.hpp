@@ -47,6 +47,9 @@ int profile_bits_per_mb(Profile p, int mb_count);
 // Exact integer forward DCT of one 8x8 block of level-shifted samples (sample - 512), output in
 // units of 4x the orthonormal 2-D DCT (the scale the decoder's IDCT expects), natural order.
 void fdct_8x8(const int16_t in[64], int32_t out[64]);
+// Its constants, row u = frequency: round(2^20 * c(u)/2 * cos((2x+1) u pi / 16)) (the GPU port
+// uploads exactly these).
+const std::array<int32_t, 64>& fdct_constants();
 
 // Slice geometry: macroblock row, first macroblock column, width in macroblocks (1, 2, 4, 8).
 struct Slice {
@@ -79,6 +82,13 @@ std::vector<int> pick_quantisers(const std::vector<std::vector<SliceCost>>& cost
 std::vector<uint8_t> encode_slice(const SliceCoeffs& c, Profile p, int qscale);
 
 // ---- the whole frame ----
+// The first bytes of every packet: frame size (0 here), 'icpf', frame header (148 bytes), picture
+// header (8 bytes; picture size 0 here) and a zeroed slice size table (2 bytes per slice). The
+// encoder fills the sizes and the table per frame. Its length is packet_prefix_size(slices).
+std::vector<uint8_t> packet_prefix(int width, int height, size_t slice_count,
+                                   const ProresOptions& options);
+inline size_t packet_prefix_size(size_t slice_count) { return 8 + 148 + 8 + 2 * slice_count; }
+
 // 10-bit 4:2:2 planar input (chroma planes (width+1)/2 wide), strides in samples. Returns one
 // ProRes frame packet.
 std::vector<uint8_t> encode_prores_frame(const uint16_t* y, const uint16_t* cb,

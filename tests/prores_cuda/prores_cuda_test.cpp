@@ -1,0 +1,241 @@
+// The CUDA ProRes encoder on a GPU: byte-identical to the reference encoder, decodable by
+// libavcodec with the right headers. Skips without a CUDA build and device.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "shared/config/config.hpp"
+#include "shared/media/av_raii.hpp"
+#include "shared/util/errors.hpp"
+#include "tests/prores_cuda/planes.hpp"
+#include "worker/encode/prores/prores_encoder.hpp"
+#include "worker/encode/prores_cuda/encoder_choice.hpp"
+#include "worker/encode/prores_cuda/prores_cuda_encoder.hpp"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+}
+
+namespace rp = reelscale::prores;
+namespace av = reelscale::av;
+using namespace reelscale::prores::testing;
+
+namespace {
+
+#define REQUIRE_CUDA()                                                              \
+  do {                                                                              \
+    if (!rp::cuda_encoder_available()) GTEST_SKIP() << "no CUDA encoder or device"; \
+  } while (0)
+
+std::vector<uint8_t> reference(const Planes& p, const rp::ProresOptions& o) {
+  return rp::encode_prores_frame(p.y.data(), p.cb.data(), p.cr.data(), p.w, p.h, p.w, p.cw(), o);
+}
+
+std::vector<uint8_t> gpu(const Planes& p, const rp::ProresOptions& o) {
+  rp::CudaEncoder enc(p.w, p.h, o);
+  return enc.encode_host(p.y.data(), p.cb.data(), p.cr.data(), p.w, p.cw());
+}
+
+// First differing byte, or -1.
+long first_difference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i)
+    if (a[i] != b[i]) return static_cast<long>(i);
+  return a.size() == b.size() ? -1 : static_cast<long>(n);
+}
+
+void expect_identical(const Planes& p, rp::ProresOptions o = {}) {
+  const auto ref = reference(p, o);
+  const auto out = gpu(p, o);
+  EXPECT_EQ(out.size(), ref.size()) << p.w << "x" << p.h << " " << rp::profile_name(o.profile);
+  EXPECT_EQ(first_difference(out, ref), -1) << p.w << "x" << p.h << " " << rp::profile_name(o.profile);
+  std::printf("  %dx%d %s: %zu bytes, identical: %s\n", p.w, p.h, rp::profile_name(o.profile),
+              out.size(), out == ref ? "yes" : "NO");
+}
+
+struct Decoded {
+  av::FramePtr frame;
+  av::CodecContextPtr ctx;
+};
+
+Decoded decode(const std::vector<uint8_t>& pkt, rp::Profile prof, int w, int h) {
+  const AVCodec* dec = avcodec_find_decoder(AV_CODEC_ID_PRORES);
+  EXPECT_NE(dec, nullptr);
+  Decoded d{av::make_frame(), av::make_codec_context(dec)};
+  d.ctx->codec_tag = rp::profile_fourcc(prof);
+  d.ctx->width = w;
+  d.ctx->height = h;
+  d.ctx->thread_count = 1;
+  av::check(avcodec_open2(d.ctx.get(), dec, nullptr), "open prores decoder");
+  auto packet = av::make_packet();
+  av::check(av_new_packet(packet.get(), static_cast<int>(pkt.size())), "packet");
+  std::copy(pkt.begin(), pkt.end(), packet->data);
+  packet->flags |= AV_PKT_FLAG_KEY;
+  av::check(avcodec_send_packet(d.ctx.get(), packet.get()), "send packet");
+  av::check(avcodec_receive_frame(d.ctx.get(), d.frame.get()), "receive frame");
+  return d;
+}
+
+double plane_psnr(const std::vector<uint16_t>& a, int w, int h, const uint8_t* data, int linesize) {
+  double sse = 0;
+  for (int r = 0; r < h; ++r) {
+    const auto* row = reinterpret_cast<const uint16_t*>(data + static_cast<ptrdiff_t>(r) * linesize);
+    for (int c = 0; c < w; ++c) {
+      const double d = double(a[static_cast<size_t>(r) * w + c]) - row[c];
+      sse += d * d;
+    }
+  }
+  const double mse = sse / (double(w) * h);
+  return mse == 0 ? 999.0 : 10 * std::log10(1023.0 * 1023.0 / mse);
+}
+
+}  // namespace
+
+TEST(ProresCudaChoice, DeviceSettingPicksTheEncoder) {
+  reelscale::config::Encode e;
+  e.codec = "prores_hq";
+  e.device = "auto";
+  EXPECT_TRUE(rp::use_cuda_encoder(e, true));
+  EXPECT_FALSE(rp::use_cuda_encoder(e, false));
+  e.device = "cpu";
+  EXPECT_FALSE(rp::use_cuda_encoder(e, true));
+  e.device = "gpu";
+  EXPECT_TRUE(rp::use_cuda_encoder(e, true));
+  EXPECT_THROW(rp::use_cuda_encoder(e, false), reelscale::ConfigError);
+  e.codec = "ffv1";
+  EXPECT_THROW(rp::use_cuda_encoder(e, true), reelscale::ConfigError);
+  e.device = "auto";
+  EXPECT_FALSE(rp::use_cuda_encoder(e, true));
+  e.codec = "prores_hq";
+  const auto o = rp::prores_options(e);
+  EXPECT_EQ(o.profile, rp::Profile::HQ);
+  EXPECT_EQ(o.color_primaries, 1);
+  EXPECT_EQ(o.matrix, 1);
+}
+
+TEST(ProresCudaChoice, WithoutCudaTheEncoderRefusesClearly) {
+  if (rp::cuda_encoder_available()) GTEST_SKIP() << "CUDA present";
+  EXPECT_THROW(rp::CudaEncoder(64, 64, rp::ProresOptions{}), reelscale::MediaError);
+}
+
+TEST(ProresCuda, FlatAndBlackIdentical) {
+  REQUIRE_CUDA();
+  expect_identical(flat(64, 32, 64, 512, 512));
+  expect_identical(flat(1920, 1080, 674, 176, 543));
+}
+
+TEST(ProresCuda, NoiseAndGradientIdentical) {
+  REQUIRE_CUDA();
+  expect_identical(noise(256, 64, 7));
+  expect_identical(checkerboard(128, 32));
+  expect_identical(gradient(1920, 1080));
+}
+
+TEST(ProresCuda, OddSizesIdentical) {
+  REQUIRE_CUDA();
+  expect_identical(filmlike(1918, 1078, 4, 2));
+  expect_identical(filmlike(720, 576, 6, 3));
+  expect_identical(filmlike(100, 50, 4, 1));
+  expect_identical(filmlike(17, 9, 4, 3));
+  expect_identical(filmlike(1, 1, 4, 4));
+}
+
+TEST(ProresCuda, ProfilesIdentical) {
+  REQUIRE_CUDA();
+  const auto p = filmlike(1280, 720, 6, 5);
+  for (auto prof : {rp::Profile::HQ, rp::Profile::Standard, rp::Profile::LT}) {
+    rp::ProresOptions o;
+    o.profile = prof;
+    expect_identical(p, o);
+  }
+}
+
+TEST(ProresCuda, SmallBudgetIdentical) {
+  REQUIRE_CUDA();
+  rp::ProresOptions o;
+  o.bits_per_mb = 200;
+  expect_identical(filmlike(640, 360, 10, 21), o);
+}
+
+// The production size: 4096x1728 HQ (~14 s for the reference on a fast core).
+TEST(ProresCuda, Film4kIdentical) {
+  REQUIRE_CUDA();
+  expect_identical(filmlike(4096, 1728, 5, 41));
+}
+
+TEST(ProresCuda, SameEncoderManyFramesStaysIdentical) {
+  REQUIRE_CUDA();
+  rp::CudaEncoder enc(320, 176, rp::ProresOptions{});
+  for (unsigned seed = 0; seed < 4; ++seed) {
+    const auto p = seed == 2 ? flat(320, 176, 64, 512, 512) : filmlike(320, 176, 3.0 * seed, seed);
+    const auto out = enc.encode_host(p.y.data(), p.cb.data(), p.cr.data(), p.w, p.cw());
+    EXPECT_EQ(out, reference(p, rp::ProresOptions{})) << "frame " << seed;
+  }
+}
+
+TEST(ProresCuda, CostsAndPicksMatchTheReference) {
+  REQUIRE_CUDA();
+  const auto p = filmlike(512, 96, 8, 17);
+  rp::ProresOptions o;
+  o.bits_per_mb = 600;
+  rp::CudaEncoder enc(p.w, p.h, o);
+  enc.encode_host(p.y.data(), p.cb.data(), p.cr.data(), p.w, p.cw());
+  const auto costs = enc.last_costs();
+  const auto layout = rp::slice_layout(p.w, p.h);
+  ASSERT_EQ(costs.size(), layout.size());
+  for (size_t s = 0; s < layout.size(); ++s) {
+    const auto c = rp::slice_coefficients(p.y.data(), p.cb.data(), p.cr.data(), p.w, p.h, p.w,
+                                          p.cw(), layout[s]);
+    for (size_t k = 0; k < rp::candidate_quantisers().size(); ++k) {
+      const auto r = rp::slice_cost(c, o.profile, rp::candidate_quantisers()[k]);
+      ASSERT_EQ(costs[s][k].bytes, r.bytes) << "slice " << s << " candidate " << k;
+      ASSERT_EQ(costs[s][k].sse, r.sse) << "slice " << s << " candidate " << k;
+    }
+  }
+  const int64_t mbs = ((p.w + 15) / 16) * ((p.h + 15) / 16);
+  EXPECT_EQ(enc.last_picks(), rp::pick_quantisers(costs, mbs * 600 / 8));
+}
+
+TEST(ProresCuda, DecodesWithHeadersAndQuality) {
+  REQUIRE_CUDA();
+  const auto p = filmlike(1918, 1078, 4, 9);
+  const auto pkt = gpu(p, rp::ProresOptions{});
+  auto d = decode(pkt, rp::Profile::HQ, p.w, p.h);
+  EXPECT_EQ(d.frame->width, p.w);
+  EXPECT_EQ(d.frame->height, p.h);
+  EXPECT_EQ(d.frame->format, AV_PIX_FMT_YUV422P10LE);
+  EXPECT_EQ(d.frame->color_primaries, AVCOL_PRI_BT709);
+  EXPECT_EQ(d.frame->color_trc, AVCOL_TRC_BT709);
+  EXPECT_EQ(d.frame->colorspace, AVCOL_SPC_BT709);
+  EXPECT_FALSE(d.frame->interlaced_frame);
+  const double y = plane_psnr(p.y, p.w, p.h, d.frame->data[0], d.frame->linesize[0]);
+  const double cb = plane_psnr(p.cb, p.cw(), p.h, d.frame->data[1], d.frame->linesize[1]);
+  const double cr = plane_psnr(p.cr, p.cw(), p.h, d.frame->data[2], d.frame->linesize[2]);
+  std::printf("  1918x1078 HQ on the GPU: %zu bytes, PSNR Y %.2f Cb %.2f Cr %.2f\n", pkt.size(), y, cb, cr);
+  EXPECT_GT(y, 45);
+  EXPECT_GT(cb, 45);
+  EXPECT_GT(cr, 45);
+}
+
+// Throughput at the production size (printed, not asserted): run with
+//   test_prores_cuda --gtest_also_run_disabled_tests --gtest_filter='*Speed*'
+TEST(ProresCudaSpeed, DISABLED_Film4kHq) {
+  REQUIRE_CUDA();
+  const auto p = filmlike(4096, 1728, 5, 43);
+  rp::CudaEncoder enc(p.w, p.h, rp::ProresOptions{});
+  enc.encode_host(p.y.data(), p.cb.data(), p.cr.data(), p.w, p.cw());  // warm-up
+  const int frames = 200;
+  double gpu_ms = 0;
+  size_t bytes = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < frames; ++i) {
+    bytes += enc.encode_host(p.y.data(), p.cb.data(), p.cr.data(), p.w, p.cw()).size();
+    gpu_ms += enc.last_gpu_ms();
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("  4096x1728 HQ: %.1f frames/s wall (host input), GPU %.2f ms/frame (%.1f frames/s), %.2f MB/frame\n",
+              frames / wall, gpu_ms / frames, 1000.0 * frames / gpu_ms, bytes / 1e6 / frames);
+}
