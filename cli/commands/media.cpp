@@ -11,11 +11,14 @@ extern "C" {
 #include <thread>
 
 #include "cli/commands.hpp"
+#include "coordinator/concat/concat.hpp"
 #include "shared/media/encoder.hpp"
 #include "shared/media/probe.hpp"
 #include "shared/util/errors.hpp"
 #include "worker/encode/codec_preset.hpp"
 #include "worker/encode/parallel_encoder.hpp"
+#include "worker/encode/prores_cuda/encoder_choice.hpp"
+#include "worker/encode/prores_cuda/prores_cuda_encoder.hpp"
 
 namespace reelscale::cli {
 namespace {
@@ -26,8 +29,40 @@ struct BenchEncodeArgs {
   int frames = 8;
   int threads = 0;
   int contexts = 0;
+  std::string device = "auto";  // as config encode.device
   bool json = false;
 };
+
+// The CUDA ProRes encoder on the first synthetic frame (already on the GPU, as in the worker),
+// printed before the CPU encoder's line; JSON under "gpu".
+nlohmann::json bench_cuda(const BenchEncodeArgs& a, const AVFrame* f, int w, int h, bool json) {
+  const int cw = (w + 1) / 2;
+  std::vector<uint16_t> planes[3];
+  for (int p = 0; p < 3; ++p) {
+    const int pw = p ? cw : w;
+    planes[p].resize(size_t(pw) * h);
+    for (int y = 0; y < h; ++y)
+      std::copy_n(reinterpret_cast<const uint16_t*>(f->data[p] + size_t(y) * f->linesize[p]), pw,
+                  &planes[p][size_t(y) * pw]);
+  }
+  config::Encode e;
+  e.codec = a.codec;
+  const auto r = prores::bench_cuda_encoder(planes[0].data(), planes[1].data(), planes[2].data(), w,
+                                            h, a.frames, prores::prores_options(e));
+  const double fps = r.frames / r.wall_s, gpu_fps = 1000.0 / r.gpu_ms_per_frame;
+  if (!json)
+    std::printf("%s %dx%d on the GPU (%s): %d frames in %.3f s = %.1f frames/s wall, "
+                "GPU %.2f ms/frame (%.1f frames/s; costs %.2f, pick %.2f, coding %.2f, copy %.2f), "
+                "%.2f MB/frame\n",
+                a.codec.c_str(), w, h, prores::kCudaEncoderName, r.frames, r.wall_s, fps,
+                r.gpu_ms_per_frame, gpu_fps, r.stage_ms.cost, r.stage_ms.pick, r.stage_ms.encode,
+                r.stage_ms.copy, r.bytes_per_frame / 1e6);
+  return {{"encoder", prores::kCudaEncoderName}, {"frames", r.frames}, {"seconds", r.wall_s},
+          {"frames_per_second", fps}, {"gpu_ms_per_frame", r.gpu_ms_per_frame},
+          {"gpu_frames_per_second", gpu_fps}, {"mb_per_frame", r.bytes_per_frame / 1e6},
+          {"gpu_stage_ms", {{"costs", r.stage_ms.cost}, {"pick", r.stage_ms.pick},
+                            {"coding", r.stage_ms.encode}, {"copy", r.stage_ms.copy}}}};
+}
 
 // Film-like 10-bit frames: soft gradients plus per-pixel grain (what makes intra codecs work
 // hard on scanned film), in the codec's own format so the timing is the encoder's alone.
@@ -77,6 +112,19 @@ void bench_encode(const BenchEncodeArgs& a) {
   std::vector<av::FramePtr> pool;
   for (int i = 0; i < std::min(a.frames, 4); ++i) pool.push_back(synthetic_frame(w, h, preset->pix_fmt, i));
 
+  // --device as config encode.device: the GPU encoder's numbers, then prores_ks' beside them.
+  config::Encode device_choice;
+  device_choice.codec = preset->name;
+  device_choice.device = a.device;
+  bool gpu = false;
+  try {
+    gpu = prores::use_cuda_encoder(device_choice);
+  } catch (const ConfigError& e) {
+    throw UsageError(std::string("--device: ") + e.what());
+  }
+  nlohmann::json gpu_json;
+  if (gpu) gpu_json = bench_cuda(a, pool[0].get(), w, h, a.json);
+
   int64_t bytes = 0, packets = 0;
   encode::ParallelEncoder enc(
       contexts, [&](int) { return std::make_unique<media::Encoder>(opts); },
@@ -102,6 +150,7 @@ void bench_encode(const BenchEncodeArgs& a) {
                      {"contexts", contexts},      {"threads_per_context", params.threads},
                      {"seconds", s},              {"frames_per_second", fps},
                      {"mb_per_frame", mb_per_frame}};
+    if (gpu) j["gpu"] = gpu_json;
     std::cout << j.dump(2) << "\n";
   } else {
     std::printf("%s %dx%d %s: %d frames in %.2f s = %.2f frames/s, %.2f MB/frame "
@@ -152,7 +201,16 @@ void add_media_commands(CLI::App& app) {
     probe->add_option("FILE", *file, "media file")->required();
     probe->add_flag("--json", *json, "print JSON");
     probe->add_flag("--count-frames", *count, "scan the video packets for the exact frame count");
-    probe->callback([file, json, count] { probe_command(*file, *json, *count); });
+    auto checksum = std::make_shared<bool>(false);
+    probe->add_flag("--video-checksum", *checksum,
+                    "print only the BLAKE2b-256 of the video packets (what resume and the fault tests compare)");
+    probe->callback([file, json, count, checksum] {
+      if (*checksum) {
+        std::printf("%s\n", concat::packets_checksum(*file).c_str());
+        return;
+      }
+      probe_command(*file, *json, *count);
+    });
   }
 
   CLI::App* bench = subcommand(app, "bench", "benchmarks (synthetic input, no files needed)");
@@ -163,6 +221,9 @@ void add_media_commands(CLI::App& app) {
   enc->add_option("--frames", args->frames, "frames to encode")->capture_default_str();
   enc->add_option("--threads", args->threads, "threads in all (0 = all cores)")->capture_default_str();
   enc->add_option("--contexts", args->contexts, "encoder contexts (0 = auto from threads)")
+      ->capture_default_str();
+  enc->add_option("--device", args->device,
+                  "auto | cpu | gpu (as encode.device): gpu/auto also time the CUDA ProRes encoder")
       ->capture_default_str();
   enc->add_flag("--json", args->json, "print JSON");
   enc->callback([args] { bench_encode(*args); });

@@ -6,6 +6,7 @@ names the network files import are stubbed here, and mmcv's modulated deformable
 is replaced by torchvision.ops.deform_conv2d (same offset/mask layout).
 
 usage: official_bench.py [--dir .official] [--size 1024x432] [--chunks 32 64 96] [--precision fp16]
+       official_bench.py --save-random ckpt.pth
 prints one line per T: "T <frames> fps <frames/s> peak_gib <GiB>"
 """
 import argparse
@@ -140,9 +141,20 @@ def main():
     ap.add_argument('--precision-check', nargs=2, metavar=('CKPT', 'NPY'),
                     help='print the official fp16/bf16 autocast relative L2 error against fp32 (TF32 off) '
                          'for this checkpoint on this (1,t,3,h,w) uint8 or float .npy, then time')
+    ap.add_argument('--save-random', metavar='PTH',
+                    help='save the official c64n7 network with its default random initialisation '
+                         '(seed 0) as a checkpoint reelscale loads (state_dict, generator. prefix), and exit')
     args = ap.parse_args()
     w, h = map(int, args.size.split('x'))
     BasicVSRPlusPlus = load_official(args.dir)
+    if args.save_random:
+        # Speed does not depend on the weights; released checkpoints cannot be downloaded here.
+        torch.manual_seed(0)
+        net = BasicVSRPlusPlus(mid_channels=64, num_blocks=7)
+        sd = {'generator.' + k: v for k, v in net.state_dict().items()}
+        torch.save({'state_dict': sd}, args.save_random)
+        print(f'saved {len(sd)} tensors to {args.save_random}')
+        return
     if args.precision_check:
         precision_check(BasicVSRPlusPlus, *args.precision_check)
     torch.manual_seed(0)

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The whole project on the GPU machine, one device run (docs/development.md, "GPU runs"):
+#   build    reelscale + the suites below with CUDA (-DREELSCALE_WITH_OCR=OFF: no Tesseract there)
+#   tests    the suites that have CUDA tests (skipped on CI): model kernels, GPU ProRes, pipeline
+#   bench    bench model --profile, bench worker (source in -> ProRes shard out), bench encode
+#            (CPU encoders on all cores, and the GPU ProRes encoder)
+#   official the official BasicVSR++ code timed in the same run (ratios come from one run)
+#   multi    issue 10 on one GPU: two workers sharing it, a clean run and a kill -9 run
+# Prepare on the development machine: bash scripts/gpu/prepare_full.sh; bash scripts/gpu/fetch_official.sh
+# then: run(command="bash scripts/gpu/full_check.sh", carry=[".gpu", ".gpu-full", ".official"])
+# Environment: STEPS (comma list), TESTS (ctest-free list of suite binaries), SECONDS_FILM.
+set -uo pipefail
+OUT=${OUT:-/tmp/full-check}
+mkdir -p "$OUT"
+STEPS=${STEPS:-build,tests,bench,official,multi}
+want() { [[ ",$STEPS," == *",$1,"* ]]; }
+say() { echo "== $*" | tee -a "$OUT/summary.txt"; }
+B=build-gpu
+R=$PWD/$B/cli/reelscale
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$OUT/summary.txt"
+nproc | sed 's/^/cores: /' | tee -a "$OUT/summary.txt"
+
+start=$(date +%s)
+source scripts/gpu/full_env.sh > "$OUT/env.log" 2>&1 || { tail -30 "$OUT/env.log"; exit 1; }
+tail -1 "$OUT/env.log" | tee -a "$OUT/summary.txt"
+say "deps (FFmpeg build): $(( $(date +%s) - start )) s"
+
+TESTS=${TESTS:-test_model test_prores_cuda test_pipeline test_encode}
+if want build; then
+  start=$(date +%s)
+  cmake -S . -B $B -G Ninja -DREELSCALE_WITH_CUDA=ON -DREELSCALE_WITH_OCR=OFF \
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DOpenCV_DIR="$PWD/.gpu-full/lib/cmake/opencv4" > "$OUT/cmake.log" 2>&1 \
+    || { tail -40 "$OUT/cmake.log"; exit 1; }
+  targets="reelscale"
+  for t in $TESTS; do ninja -C $B -t targets all 2>/dev/null | grep -q "^$t:" && targets="$targets $t"; done
+  ninja -C $B $targets > "$OUT/build.log" 2>&1 || { grep -E "error|Error" -A4 "$OUT/build.log" | head -150; exit 1; }
+  say "build ($targets): $(( $(date +%s) - start )) s"
+fi
+
+if want tests; then
+  for t in $TESTS; do
+    bin=$(find $B/tests -name "$t" -type f -perm -u+x | head -1)
+    [ -n "$bin" ] || { say "$t: not built"; continue; }
+    "$bin" ${GTEST_FILTER:+--gtest_filter=$GTEST_FILTER} > "$OUT/$t.txt" 2>&1
+    say "$t exit $? ($(grep -c '^\[       OK' "$OUT/$t.txt") ok, $(grep -c '^\[  SKIPPED' "$OUT/$t.txt") skipped)"
+    grep -E "^\[  FAILED|^\[ (measure|fixture|gpu) \]" "$OUT/$t.txt" | sort -u | head -40 | tee -a "$OUT/summary.txt"
+  done
+fi
+
+ckpt=/tmp/c64n7_random.pth
+if want bench || want multi; then
+  python3 scripts/gpu/official_bench.py --dir .official --save-random $ckpt 2>&1 | grep -v -i warn | tail -1 | tee -a "$OUT/summary.txt"
+fi
+
+if want bench; then
+  say "bench model --device cuda --precision fp16 --chunk 32 --profile"
+  $R bench model --device cuda --precision fp16 --chunk 32 --profile 2>&1 | tail -40 | tee -a "$OUT/summary.txt"
+  say "bench model --device cuda --precision fp16 --chunk 32 --chunk 64 --chunk 96 --chunk 160 --json"
+  $R bench model --device cuda --precision fp16 --chunk 32 --chunk 64 --chunk 96 --chunk 160 --json > "$OUT/bench_model.json" 2>"$OUT/bench_model.err"
+  cat "$OUT/bench_model.json" | head -c 3000 | tee -a "$OUT/summary.txt"; echo
+  say "bench worker (1024x432, fp16, random c64n7)"
+  $R bench worker --checkpoint $ckpt --precision fp16 --json > "$OUT/bench_worker.json" 2>"$OUT/bench_worker.err"
+  head -c 3000 "$OUT/bench_worker.json" | tee -a "$OUT/summary.txt"; echo; tail -5 "$OUT/bench_worker.err" | tee -a "$OUT/summary.txt"
+  for c in prores_hq ffv1 dnxhr_hqx; do
+    $R bench encode --codec $c --size 4096x1728 --frames 32 --threads "$(nproc)" 2>&1 | tail -1 | tee -a "$OUT/summary.txt"
+  done
+  $R bench encode --codec prores_hq --device gpu --size 4096x1728 --frames 64 2>&1 | tail -3 | tee -a "$OUT/summary.txt"
+fi
+
+if want official; then
+  say "official: official_bench.py --chunks 32 64 96 --precision fp16"
+  python3 scripts/gpu/official_bench.py --dir .official --chunks 32 64 96 --precision fp16 2>&1 | grep -v -i warn | tail -5 | tee -a "$OUT/summary.txt"
+fi
+
+if want multi; then
+  bash scripts/gpu/multi_worker_run.sh "$R" "$ckpt" "$OUT" 2>&1 | tail -40 | tee -a "$OUT/summary.txt"
+fi
