@@ -13,6 +13,7 @@
 
 #include "cli/commands.hpp"
 #include "coordinator/dispatch/dispatcher.hpp"
+#include "coordinator/dispatch/media_segments.hpp"
 #include "coordinator/dispatch/media_verifier.hpp"
 #include "coordinator/dispatch/plan_adapter.hpp"
 #include "coordinator/dispatch/simulate.hpp"
@@ -103,6 +104,18 @@ void run_coordinator(const CoordinatorArgs& a) {
   dispatch::FakeShardVerifier fake_verifier;
   dispatch::ShardVerifier& verifier = fake.empty() ? static_cast<dispatch::ShardVerifier&>(media)
                                                    : fake_verifier;
+  // storage stream: segments cut from the film here (fake ones for the fake executor).
+  std::unique_ptr<dispatch::SegmentSource> segments;
+  if (c.storage.mode == "stream") {
+    if (fake.empty()) {
+      auto media_segments = std::make_unique<dispatch::MediaSegmentSource>(c.input, c.preprocess);
+      opts.preprocess_plan = media_segments->preprocess_json();
+      segments = std::move(media_segments);
+    } else {
+      segments = std::make_unique<dispatch::FakeSegmentSource>();
+    }
+    opts.segments = segments.get();
+  }
   LogObserver obs(a, c);
   auto r = dispatch::run_dispatch(opts, ledger, dispatch::shard_specs(plan), verifier, &obs);
   std::cout << "shards: " << r.done << " done, " << r.failed << " failed (resume kept "
@@ -128,9 +141,10 @@ struct WorkerArgs {
   std::vector<std::string> sets;
   std::string storage;
   std::string name;
-  int heartbeat_ms = 1000;
+  int heartbeat_ms = 0;  // 0: the --config's workers.heartbeat_ms, else 1000
   int parent = 0;
   std::string fake;
+  std::string fault;
 };
 
 void run_worker_cmd(const WorkerArgs& a) {
@@ -150,7 +164,7 @@ void run_worker_cmd(const WorkerArgs& a) {
   o.key_name = a.key_name;
   o.gpu = a.gpu;
   o.name = a.name;
-  o.heartbeat_ms = a.heartbeat_ms;
+  o.heartbeat_ms = a.heartbeat_ms > 0 ? a.heartbeat_ms : 1000;
   o.storage_dir = a.storage;
   o.stop = &g_stop;
   install_stop_handlers();
@@ -162,9 +176,19 @@ void run_worker_cmd(const WorkerArgs& a) {
   } else {
     if (a.config.empty())
       throw UsageError("worker: --config FILE (the job's config: model, preprocess and encode settings)");
-    ex = std::make_unique<worker::PipelineExecutor>(config::load(a.config, a.sets));
+    config::Config cfg = config::load(a.config, a.sets);
+    // The job's liveness settings, so that local workers started with only --config match
+    // the coordinator's expectations.
+    if (a.heartbeat_ms <= 0) o.heartbeat_ms = cfg.workers.heartbeat_ms;
+    o.liveness = cfg.workers.liveness;
+    ex = std::make_unique<worker::PipelineExecutor>(std::move(cfg));
   }
-  auto s = worker::run_worker(o, *ex);
+  std::unique_ptr<worker::ShardExecutor> faulty;
+  if (!a.fault.empty()) {
+    spdlog::warn("worker spoils results on purpose (TEST-ONLY --fault {})", a.fault);
+    faulty = std::make_unique<worker::FaultyExecutor>(*ex, a.fault);
+  }
+  auto s = worker::run_worker(o, faulty ? *faulty : *ex);
   spdlog::info("worker: {} shards done, {} failed, {} reconnects ({})", s.shards_done,
                s.shards_failed, s.reconnects, s.exit_reason);
 }
@@ -253,11 +277,12 @@ void add_cluster_commands(CLI::App& app) {
     add_set_option(*cmd, a->sets);
     cmd->add_option("--storage", a->storage, "shard directory here, if mounted elsewhere than on the coordinator");
     cmd->add_option("--name", a->name, "name in logs and the ledger (default host:gpuN)");
-    cmd->add_option("--heartbeat-ms", a->heartbeat_ms, "heartbeat interval (match workers.heartbeat_ms)")
-        ->capture_default_str();
+    cmd->add_option("--heartbeat-ms", a->heartbeat_ms,
+                    "heartbeat interval (default: workers.heartbeat_ms of --config, else 1000)");
     cmd->add_option("--exit-with-parent", a->parent, "exit when process PID (the coordinator) exits")
         ->group("");
     cmd->add_option("--fake", a->fake, "TEST-ONLY fake executor spec")->group("");
+    cmd->add_option("--fault", a->fault, "TEST-ONLY: spoil results (corrupt=N, short=N)")->group("");
     cmd->callback([a] { run_worker_cmd(*a); });
   }
   {

@@ -1,19 +1,28 @@
 #include "coordinator/dispatch/dispatcher.hpp"
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <fstream>
 #include <future>
 #include <map>
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 
 #include "coordinator/dispatch/scheduler.hpp"
 #include "coordinator/dispatch/zap.hpp"
 #include "shared/protocol/keys.hpp"
+#include "shared/util/atomic_file.hpp"
+#include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 
@@ -95,6 +104,23 @@ class Broker {
   void assign_idle();
   void finish_lease(const std::string& id, const std::string& shard, int64_t attempt);
   void remove_quietly(const fs::path& p);
+  void verify_async(const std::string& worker, const protocol::Done& d, const fs::path& path);
+
+  // storage: stream. Segments are cut off the broker thread; an assignment waits for its
+  // segment, then the worker fetches it; after `done` the broker fetches the shard.
+  bool streaming() const { return opts_.storage_mode == "stream"; }
+  std::shared_future<SegmentFile>& segment_for(const ledger::ShardSpec& spec);
+  void release_segment(const std::string& shard);
+  void send_ready_assigns();
+  void on_fetch(const std::string& id, const protocol::Fetch& f);
+  void on_chunk(const std::string& id, const protocol::Chunk& c);
+  struct Upload;
+  using UploadKey = std::pair<std::string, int64_t>;  // (shard, attempt)
+  void start_upload(const std::string& id, const std::string& worker, const protocol::Done& d,
+                    const fs::path& path);
+  void request_chunk(Upload& u);
+  void end_upload(const UploadKey& key, const std::string& verdict);
+  void drop_uploads(const std::string& id);
 
   const DispatchOptions& opts_;
   ledger::Ledger& ledger_;
@@ -115,6 +141,25 @@ class Broker {
     fs::path path;
   };
   std::vector<Verification> verifying_;
+  struct PendingAssign {
+    std::string id;
+    protocol::Assign assign;
+  };
+  std::map<std::string, std::shared_future<SegmentFile>> segments_;  // by shard
+  std::set<std::string> release_later_;   // shards whose segment is still being cut
+  std::vector<PendingAssign> pending_assigns_;
+  struct Upload {
+    std::string id, worker;
+    protocol::Done done;
+    fs::path final_path, temp;
+    int fd = -1;
+    int64_t requested = 0, received = 0, last_ms = 0;
+    Checksum sum;
+    ~Upload() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+  std::map<UploadKey, std::unique_ptr<Upload>> uploads_;
   int64_t joined_ = 0;
   DispatchResult res_;
 };
@@ -180,6 +225,12 @@ void Broker::finish_lease(const std::string& id, const std::string& shard, int64
 }
 
 void Broker::on_ready(const std::string& id, const protocol::Ready& r) {
+  if (streaming() &&
+      std::find(r.storage.begin(), r.storage.end(), std::string("stream")) == r.storage.end()) {
+    spdlog::warn("worker {} (pid {}) does not support storage 'stream'; sent away", r.name, r.pid);
+    send(id, protocol::Disconnect{"this coordinator uses storage 'stream', which the worker lacks", false});
+    return;
+  }
   auto [it, fresh] = workers_.try_emplace(id);
   WorkerState& w = it->second;
   if (fresh) {
@@ -208,9 +259,25 @@ void Broker::on_done(const std::string& id, const std::string& worker, const pro
   }
   fs::path path = opts_.storage_dir / *issued;
   if (sched_.is_done(d.shard_id)) {
-    settle(worker, d, path, "");  // a losing copy: no need to read it
+    settle(worker, d, path, "");  // a losing copy: no need to read it (or fetch it)
     return;
   }
+  if (streaming()) {
+    if (worker == "unregistered") {
+      // Its connection is being replaced (DISCONNECT/reconnect): chunks could not reach us.
+      ++res_.ignored_results;
+      obs_->result_ignored(d.shard_id, worker, "stream result from a connection declared lost");
+      return;
+    }
+    start_upload(id, worker, d, path);
+    return;
+  }
+  verify_async(worker, d, path);
+}
+
+void Broker::verify_async(const std::string& worker, const protocol::Done& d, const fs::path& path) {
+  auto spec = sched_.spec(d.shard_id);
+  if (!spec) return;
   ledger::ShardSpec shard = *spec;
   ShardVerifier* v = &verifier_;
   verifying_.push_back({std::async(std::launch::async,
@@ -218,6 +285,215 @@ void Broker::on_done(const std::string& id, const std::string& worker, const pro
                                      return v->verify(shard, path, d.frame_count, d.checksum);
                                    }),
                         worker, d, path});
+}
+
+// --- storage: stream --------------------------------------------------------------------
+
+std::shared_future<SegmentFile>& Broker::segment_for(const ledger::ShardSpec& spec) {
+  auto it = segments_.find(spec.id);
+  if (it != segments_.end()) return it->second;
+  SegmentSource* src = opts_.segments;
+  // Our own name for it: the shard id was checked to be a safe file name by the plan/ledger.
+  fs::path out = opts_.storage_dir / "segments" / (spec.id + ".seg");
+  auto f = std::async(std::launch::async, [src, spec, out] { return src->make(spec, out); });
+  return segments_.emplace(spec.id, f.share()).first->second;
+}
+
+void Broker::release_segment(const std::string& shard) {
+  auto it = segments_.find(shard);
+  if (it == segments_.end()) return;
+  // Destroying the last future of a running std::async would block this thread until it ends.
+  if (it->second.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    release_later_.insert(shard);
+    return;
+  }
+  try {
+    remove_quietly(it->second.get().path);
+  } catch (const std::exception&) {
+  }
+  segments_.erase(it);
+  release_later_.erase(shard);
+}
+
+void Broker::send_ready_assigns() {
+  for (auto later = release_later_.begin(); later != release_later_.end();) {
+    auto s = *later++;
+    release_segment(s);
+  }
+  for (size_t i = 0; i < pending_assigns_.size();) {
+    PendingAssign& p = pending_assigns_[i];
+    const std::string shard = p.assign.shard_id;
+    auto w = workers_.find(p.id);
+    auto seg = segments_.find(shard);
+    const bool still_wanted = w != workers_.end() && w->second.lease &&
+                              w->second.lease->shard_id == shard &&
+                              w->second.lease->attempt == p.assign.attempt && seg != segments_.end();
+    if (still_wanted && seg->second.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      ++i;
+      continue;
+    }
+    PendingAssign ready = std::move(p);
+    pending_assigns_.erase(pending_assigns_.begin() + long(i));
+    if (!still_wanted) continue;  // the worker was lost (its lease requeued) meanwhile
+    WorkerState& ws = w->second;
+    try {
+      SegmentFile f = seg->second.get();
+      ready.assign.segment_first_frame = f.first_frame;
+      ready.assign.segment_bytes = f.bytes;
+      ready.assign.segment_checksum = f.checksum;
+      send(ready.id, ready.assign);
+      obs_->assigned(shard, ws.name, ws.pid, ws.lease->duplicate);
+    } catch (const std::exception& e) {
+      // The film cannot be cut there: the same on every worker.
+      finish_lease(ready.id, shard, ready.assign.attempt);
+      const std::string why = std::string("source segment: ") + e.what();
+      Outcome o = sched_.failed(ws.name, shard, ready.assign.attempt, why, false);
+      spdlog::error("shard {}: {} ({})", shard, why, to_string(o));
+      if (o == Outcome::failed) {
+        obs_->shard_failed(shard, why);
+        release_segment(shard);
+      }
+    }
+  }
+}
+
+void Broker::on_fetch(const std::string& id, const protocol::Fetch& f) {
+  protocol::Chunk c;
+  c.shard_id = f.shard_id;
+  c.attempt = f.attempt;
+  c.item = f.item;
+  c.offset = f.offset;
+  auto w = workers_.find(id);
+  auto seg = segments_.find(f.shard_id);
+  if (!streaming() || f.item != "source") {
+    ++res_.rejected_messages;
+    obs_->message_rejected("fetch of '" + f.item + "' from a worker");
+    return;
+  }
+  if (w == workers_.end() || !w->second.lease || w->second.lease->shard_id != f.shard_id ||
+      w->second.lease->attempt != f.attempt) {
+    c.error = "not an assignment of this worker";
+  } else if (seg == segments_.end() ||
+             seg->second.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    c.error = "segment no longer available";
+  } else {
+    try {
+      const SegmentFile file = seg->second.get();
+      if (f.offset >= file.bytes) throw Error("offset past the end");
+      std::ifstream in(file.path, std::ios::binary);
+      in.seekg(f.offset);
+      c.data.resize(size_t(std::min<int64_t>(f.size, file.bytes - f.offset)));
+      in.read(c.data.data(), std::streamsize(c.data.size()));
+      if (!in) throw Error("cannot read " + file.path.string());
+      c.last = f.offset + int64_t(c.data.size()) == file.bytes;
+      res_.bytes_sent += int64_t(c.data.size());
+    } catch (const std::exception& e) {
+      c.data.clear();
+      c.error = e.what();
+    }
+  }
+  send(id, c);
+}
+
+void Broker::start_upload(const std::string& id, const std::string& worker,
+                          const protocol::Done& d, const fs::path& path) {
+  const UploadKey key{d.shard_id, d.attempt};
+  if (uploads_.count(key)) return;  // a repeated `done`: the transfer is under way
+  if (d.output_bytes <= 0 || d.output_checksum.empty()) {
+    settle(worker, d, path, "no output size/checksum for a stream transfer");
+    return;
+  }
+  auto u = std::make_unique<Upload>();
+  u->id = id;
+  u->worker = worker;
+  u->done = d;
+  u->final_path = path;
+  u->temp = opts_.storage_dir / ("." + path.filename().string() + ".part");
+  u->last_ms = steady_ms();
+  u->fd = ::open(u->temp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+  if (u->fd < 0) {
+    settle(worker, d, path, "cannot create " + u->temp.string() + ": " + std::strerror(errno));
+    return;
+  }
+  Upload& ref = *u;
+  uploads_.emplace(key, std::move(u));
+  for (int i = 0; i < protocol::kMaxCredit && ref.requested < d.output_bytes; ++i) request_chunk(ref);
+}
+
+void Broker::request_chunk(Upload& u) {
+  const int64_t size = std::min<int64_t>(int64_t(protocol::kChunkBytes), u.done.output_bytes - u.requested);
+  send(u.id, protocol::Fetch{u.done.shard_id, u.done.attempt, "output", u.requested, size});
+  u.requested += size;
+}
+
+void Broker::end_upload(const UploadKey& key, const std::string& verdict) {
+  auto it = uploads_.find(key);
+  if (it == uploads_.end()) return;
+  std::unique_ptr<Upload> u = std::move(it->second);
+  uploads_.erase(it);
+  remove_quietly(u->temp);
+  settle(u->worker, u->done, u->final_path, verdict);
+}
+
+void Broker::drop_uploads(const std::string& id) {
+  for (auto it = uploads_.begin(); it != uploads_.end();) {
+    if (it->second->id == id) {
+      remove_quietly(it->second->temp);
+      it = uploads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Broker::on_chunk(const std::string& id, const protocol::Chunk& c) {
+  auto it = uploads_.find({c.shard_id, c.attempt});
+  if (c.item != "output" || it == uploads_.end() || it->second->id != id) {
+    ++res_.rejected_messages;
+    obs_->message_rejected("chunk for no transfer in progress (" + c.shard_id + ")");
+    return;
+  }
+  const UploadKey key = it->first;
+  Upload& u = *it->second;
+  const int64_t total = u.done.output_bytes;
+  if (!c.error.empty()) return end_upload(key, "the worker could not send the shard: " + c.error);
+  if (c.offset != u.received || u.received + int64_t(c.data.size()) > total)
+    return end_upload(key, "shard transfer out of order or longer than announced");
+  for (size_t off = 0; off < c.data.size();) {
+    const ssize_t n = ::pwrite(u.fd, c.data.data() + off, c.data.size() - off, off_t(u.received + int64_t(off)));
+    if (n <= 0) return end_upload(key, "writing " + u.temp.string() + ": " + std::strerror(errno));
+    off += size_t(n);
+  }
+  u.sum.update(c.data.data(), c.data.size());
+  u.received += int64_t(c.data.size());
+  u.last_ms = steady_ms();
+  res_.bytes_received += int64_t(c.data.size());
+  if (u.received < total) {
+    if (c.last)
+      return end_upload(key, "the worker's file ended at byte " + std::to_string(u.received) +
+                                 " of the " + std::to_string(total) + " it announced");
+    if (u.requested < total) request_chunk(u);
+    return;
+  }
+  // Complete: make it durable under our own name, then verify like a shared-storage result.
+  if (::fsync(u.fd) != 0) return end_upload(key, "fsync " + u.temp.string() + ": " + std::strerror(errno));
+  ::close(u.fd);
+  u.fd = -1;
+  if (u.sum.hex_digest() != u.done.output_checksum)
+    return end_upload(key, "the transferred shard's checksum differs from the worker's");
+  std::error_code ec;
+  fs::rename(u.temp, u.final_path, ec);
+  if (ec) return end_upload(key, "rename to " + u.final_path.string() + ": " + ec.message());
+  try {
+    fsync_path(opts_.storage_dir);
+    // worker/encode's sidecar name (`<shard file>.json`), which the media verifier reads.
+    if (!u.done.sidecar.empty()) write_file_atomic(u.final_path.string() + ".json", u.done.sidecar);
+  } catch (const std::exception& e) {
+    return end_upload(key, e.what());
+  }
+  std::unique_ptr<Upload> done = std::move(it->second);
+  uploads_.erase(it);
+  verify_async(done->worker, done->done, done->final_path);
 }
 
 void Broker::collect_verifications(bool wait_all) {
@@ -247,6 +523,7 @@ void Broker::settle(const std::string& worker, const protocol::Done& d, const fs
     spdlog::info("shard {} done by {} ({} frames, {:.1f} s)", d.shard_id, worker, d.frame_count,
                  d.total_s);
     obs_->shard_done(d.shard_id, worker);
+    release_segment(d.shard_id);
     return;
   }
   ++res_.ignored_results;
@@ -254,14 +531,21 @@ void Broker::settle(const std::string& worker, const protocol::Done& d, const fs
   spdlog::warn("result for shard {} from {} not used: {}", d.shard_id, worker, why);
   obs_->result_ignored(d.shard_id, worker, why);
   remove_quietly(path);  // a losing copy or a bad file: our own name, safe to remove
-  if (o == Outcome::failed) obs_->shard_failed(d.shard_id, verdict);
+  if (streaming()) remove_quietly(path.string() + ".json");
+  if (o == Outcome::failed) {
+    obs_->shard_failed(d.shard_id, verdict);
+    release_segment(d.shard_id);
+  }
 }
 
 void Broker::on_failed(const std::string& id, const std::string& worker, const protocol::Failed& f) {
   finish_lease(id, f.shard_id, f.attempt);
   Outcome o = sched_.failed(worker, f.shard_id, f.attempt, f.reason, f.retryable);
   spdlog::warn("shard {} failed on {}: {} ({})", f.shard_id, worker, f.reason, to_string(o));
-  if (o == Outcome::failed) obs_->shard_failed(f.shard_id, f.reason);
+  if (o == Outcome::failed) {
+    obs_->shard_failed(f.shard_id, f.reason);
+    release_segment(f.shard_id);
+  }
 }
 
 void Broker::lose(const std::string& id, const std::string& reason) {
@@ -269,6 +553,7 @@ void Broker::lose(const std::string& id, const std::string& reason) {
   if (it == workers_.end()) return;
   std::string name = it->second.name;
   workers_.erase(it);
+  drop_uploads(id);  // its shard is requeued below; the partial file goes
   ++res_.workers_lost;
   auto shards = sched_.worker_lost(name, reason);
   spdlog::warn("worker {} lost ({}); {} shard(s) requeued", name, reason, shards.size());
@@ -317,6 +602,10 @@ void Broker::handle(zmq::message_t& identity, zmq::message_t& body) {
           on_failed(id, name, x);
         } else if constexpr (std::is_same_v<T, protocol::Disconnect>) {
           lose(id, "disconnected: " + x.reason);
+        } else if constexpr (std::is_same_v<T, protocol::Fetch>) {
+          on_fetch(id, x);
+        } else if constexpr (std::is_same_v<T, protocol::Chunk>) {
+          on_chunk(id, x);
         } else if constexpr (std::is_same_v<T, protocol::Assign>) {
           ++res_.rejected_messages;
           obs_->message_rejected("assign from a worker");
@@ -345,8 +634,16 @@ void Broker::assign_idle() {
     a.output_dir = opts_.storage_dir.string();
     a.output_name = lease->output_name;
     a.lease_ms = lease->deadline_ms - ledger::now_ms();
+    a.preprocess = opts_.preprocess_plan;
     w.lease = lease;
     if (lease->duplicate) ++res_.duplicates;
+    if (streaming()) {
+      a.source.clear();  // nothing of our file system means anything to the worker
+      a.output_dir.clear();
+      segment_for(spec);
+      pending_assigns_.push_back({id, a});
+      continue;
+    }
     spdlog::debug("shard {} attempt {} -> {}{}", a.shard_id, a.attempt, w.name,
                   lease->duplicate ? " (tail duplicate)" : "");
     send(id, a);
@@ -361,6 +658,11 @@ void Broker::tick() {
     if (w.expiry_ms < now) dead.push_back(id);
   }
   for (const auto& id : dead) lose(id, "no heartbeat for " + std::to_string(opts_.liveness) + " intervals");
+  // A transfer the worker stopped serving while still heartbeating.
+  std::vector<UploadKey> stalled;
+  for (const auto& [key, u] : uploads_)
+    if (now - u->last_ms > 4 * int64_t(opts_.heartbeat_ms) * opts_.liveness) stalled.push_back(key);
+  for (const auto& key : stalled) end_upload(key, "shard transfer stalled");
   for (const auto& [worker, shard] : sched_.expire(ledger::now_ms())) {
     spdlog::warn("lease of shard {} on {} expired; requeued", shard, worker);
     // The worker stays busy until it reports; its late result is handled like any other.
@@ -370,10 +672,19 @@ void Broker::tick() {
 
 DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
   double cpu0 = thread_cpu_s();
-  if (opts_.storage_mode != "shared")
-    throw ConfigError("storage.mode '" + opts_.storage_mode +
-                      "' is not implemented yet (only 'shared'; see docs/operations.md)");
+  if (opts_.storage_mode != "shared" && opts_.storage_mode != "stream")
+    throw ConfigError("storage.mode: '" + opts_.storage_mode + "' is not shared|stream");
+  if (streaming() && !opts_.segments)
+    throw ConfigError("storage.mode: stream needs a segment source (internal: none was given)");
   fs::create_directories(opts_.storage_dir);
+  if (streaming()) {
+    fs::create_directories(opts_.storage_dir / "segments");
+    // Partial transfers of a coordinator that was killed: our own names, never complete.
+    for (const auto& e : fs::directory_iterator(opts_.storage_dir)) {
+      const std::string n = e.path().filename().string();
+      if (n.size() > 6 && n[0] == '.' && n.compare(n.size() - 5, 5, ".part") == 0) remove_quietly(e.path());
+    }
+  }
   res_.resume = ledger_.sync(opts_.input_fingerprint, opts_.config_hash, plan);
   // A shard done in an earlier run counts only if its output still verifies (in parallel:
   // each check re-reads a whole shard).
@@ -423,6 +734,7 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
       handle(parts[0], parts[1]);
     }
     collect_verifications(false);
+    if (streaming()) send_ready_assigns();
     if (steady_ms() >= next_beat) {
       tick();
       next_beat = steady_ms() + opts_.heartbeat_ms;
@@ -430,6 +742,14 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
     assign_idle();
   }
   collect_verifications(true);
+  for (auto& [key, u] : uploads_) remove_quietly(u->temp);
+  uploads_.clear();
+  for (auto& [shard, f] : segments_) f.wait();
+  segments_.clear();
+  if (streaming()) {
+    std::error_code ec;
+    fs::remove_all(opts_.storage_dir / "segments", ec);
+  }
   for (auto& [id, w] : workers_)
     send(id, protocol::Disconnect{res_.stopped ? "coordinator stopping" : "job complete",
                                   res_.stopped});

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/dispatch/segment_source.hpp"
 #include "coordinator/dispatch/verifier.hpp"
 #include "coordinator/ledger/ledger.hpp"
 #include "shared/config/config.hpp"
@@ -26,8 +27,12 @@ struct DispatchOptions {
   int heartbeat_ms = 1000;
   int liveness = 3;
   int max_attempts = 3;
-  std::string storage_mode = "shared";
+  std::string storage_mode = "shared";              // shared | stream
   std::filesystem::path storage_dir;               // where shard outputs land
+  // storage stream: cuts each shard's source segment (required in that mode; segments are
+  // kept in storage_dir/segments while their shard runs).
+  SegmentSource* segments = nullptr;
+  std::string preprocess_plan;                     // JSON for `assign` ("" = workers decide)
   std::string source;                              // the input as workers see it
   std::string input_fingerprint;
   std::string config_hash;
@@ -74,6 +79,7 @@ struct DispatchResult {
   int resume_rejected = 0;          // done shards whose output no longer verified
   int64_t messages = 0, rejected_messages = 0, denied = 0;
   int64_t workers_joined = 0, workers_lost = 0, duplicates = 0, ignored_results = 0;
+  int64_t bytes_sent = 0, bytes_received = 0;  // storage stream: segment and shard transfers
   double cpu_s = 0;                 // the dispatch thread's CPU time
 };
 

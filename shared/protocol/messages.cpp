@@ -29,7 +29,10 @@ class BoundedSax : public nlohmann::detail::json_sax_dom_parser<json> {
     return Base::start_array(n);
   }
   bool end_array() { --depth_; return Base::end_array(); }
-  bool binary(json::binary_t&) { return fail("binary values are not used"); }
+  bool binary(json::binary_t& b) {
+    if (b.size() > kChunkBytes) return fail("binary value larger than a chunk");
+    return Base::binary(b);
+  }
   bool parse_error(std::size_t pos, const std::string&, const nlohmann::detail::exception& e) {
     return fail("at byte " + std::to_string(pos) + ": " + e.what());
   }
@@ -90,6 +93,18 @@ class Fields {
     if (!std::isfinite(d) || d < 0 || d > 1e7) fail(key, "not a plausible duration");
     return d;
   }
+  std::string bytes(const char* key, size_t max) {
+    const json& v = at(key);
+    if (!v.is_binary()) fail(key, "not binary");
+    const auto& b = v.get_binary();
+    if (b.size() > max) fail(key, "longer than " + std::to_string(max) + " bytes");
+    return std::string(b.begin(), b.end());
+  }
+  std::string item(const char* key) {
+    std::string s = str(key, 16);
+    if (s != "source" && s != "output") fail(key, "not source|output");
+    return s;
+  }
   bool boolean(const char* key) {
     const json& v = at(key);
     if (!v.is_boolean()) fail(key, "not a boolean");
@@ -134,6 +149,7 @@ class Fields {
 };
 
 constexpr int64_t kMaxFrame = int64_t(1) << 40;
+constexpr int64_t kMaxFileBytes = int64_t(1) << 44;  // 16 TiB: no shard or segment is larger
 
 json to_json(const Ready& m) {
   return {{"t", "ready"}, {"protocol", m.protocol}, {"software", m.software}, {"name", m.name},
@@ -145,7 +161,9 @@ json to_json(const Assign& m) {
           {"context_begin", m.context_begin}, {"emit_begin", m.emit_begin},
           {"emit_end", m.emit_end}, {"context_end", m.context_end}, {"cuts", m.cuts},
           {"config_hash", m.config_hash}, {"storage", m.storage},
-          {"output_dir", m.output_dir}, {"output_name", m.output_name}, {"lease_ms", m.lease_ms}};
+          {"output_dir", m.output_dir}, {"output_name", m.output_name}, {"lease_ms", m.lease_ms},
+          {"preprocess", m.preprocess}, {"segment_first_frame", m.segment_first_frame},
+          {"segment_bytes", m.segment_bytes}, {"segment_checksum", m.segment_checksum}};
 }
 json to_json(const Progress& m) {
   return {{"t", "progress"}, {"shard_id", m.shard_id}, {"attempt", m.attempt},
@@ -155,13 +173,23 @@ json to_json(const Done& m) {
   return {{"t", "done"}, {"shard_id", m.shard_id}, {"attempt", m.attempt},
           {"output_name", m.output_name}, {"frame_count", m.frame_count},
           {"checksum", m.checksum}, {"decode_s", m.decode_s}, {"upscale_s", m.upscale_s},
-          {"encode_s", m.encode_s}, {"total_s", m.total_s}};
+          {"encode_s", m.encode_s}, {"total_s", m.total_s}, {"output_bytes", m.output_bytes},
+          {"output_checksum", m.output_checksum}, {"sidecar", m.sidecar}};
 }
 json to_json(const Failed& m) {
   return {{"t", "failed"}, {"shard_id", m.shard_id}, {"attempt", m.attempt},
           {"reason", m.reason}, {"retryable", m.retryable}};
 }
 json to_json(const Heartbeat&) { return {{"t", "heartbeat"}}; }
+json to_json(const Fetch& m) {
+  return {{"t", "fetch"}, {"shard_id", m.shard_id}, {"attempt", m.attempt}, {"item", m.item},
+          {"offset", m.offset}, {"size", m.size}};
+}
+json to_json(const Chunk& m) {
+  return {{"t", "chunk"}, {"shard_id", m.shard_id}, {"attempt", m.attempt}, {"item", m.item},
+          {"offset", m.offset}, {"data", json::binary_t(std::vector<uint8_t>(m.data.begin(), m.data.end()))},
+          {"last", m.last}, {"error", m.error}};
+}
 json to_json(const Disconnect& m) {
   return {{"t", "disconnect"}, {"reason", m.reason}, {"reconnect", m.reconnect}};
 }
@@ -200,6 +228,15 @@ Message from_fields(const std::string& t, Fields& f) {
     m.output_dir = f.str("output_dir");
     m.output_name = f.name("output_name");
     m.lease_ms = f.i64("lease_ms", 1, int64_t(1) << 40);
+    m.preprocess = f.str("preprocess", kMaxPreprocessBytes);
+    m.segment_first_frame = f.i64("segment_first_frame", 0, kMaxFrame);
+    m.segment_bytes = f.i64("segment_bytes", 0, kMaxFileBytes);
+    m.segment_checksum = f.str("segment_checksum", kMaxIdBytes);
+    if (m.storage == "stream") {
+      if (m.segment_bytes <= 0) f.fail("segment_bytes", "must be positive for storage stream");
+      if (m.segment_first_frame > m.context_begin)
+        f.fail("segment_first_frame", "after the shard's first context frame");
+    }
     return m;
   }
   if (t == "progress") {
@@ -220,6 +257,9 @@ Message from_fields(const std::string& t, Fields& f) {
     m.upscale_s = f.seconds("upscale_s");
     m.encode_s = f.seconds("encode_s");
     m.total_s = f.seconds("total_s");
+    m.output_bytes = f.i64("output_bytes", 0, kMaxFileBytes);
+    m.output_checksum = f.str("output_checksum", kMaxIdBytes);
+    m.sidecar = f.str("sidecar", kMaxSidecarBytes);
     return m;
   }
   if (t == "failed") {
@@ -231,6 +271,26 @@ Message from_fields(const std::string& t, Fields& f) {
     return m;
   }
   if (t == "heartbeat") return Heartbeat{};
+  if (t == "fetch") {
+    Fetch m;
+    m.shard_id = f.name("shard_id");
+    m.attempt = f.i64("attempt", 0, 1 << 20);
+    m.item = f.item("item");
+    m.offset = f.i64("offset", 0, kMaxFileBytes);
+    m.size = f.i64("size", 1, int64_t(kChunkBytes));
+    return m;
+  }
+  if (t == "chunk") {
+    Chunk m;
+    m.shard_id = f.name("shard_id");
+    m.attempt = f.i64("attempt", 0, 1 << 20);
+    m.item = f.item("item");
+    m.offset = f.i64("offset", 0, kMaxFileBytes);
+    m.data = f.bytes("data", kChunkBytes);
+    m.last = f.boolean("last");
+    m.error = f.str("error");
+    return m;
+  }
   if (t == "disconnect") {
     Disconnect m;
     m.reason = f.str("reason");
@@ -253,8 +313,8 @@ bool is_safe_name(std::string_view s) {
 }
 
 const char* type_name(const Message& m) {
-  static const char* const names[] = {"ready", "assign", "progress", "done",
-                                      "failed", "heartbeat", "disconnect"};
+  static const char* const names[] = {"ready",     "assign",     "progress", "done", "failed",
+                                      "heartbeat", "disconnect", "fetch",    "chunk"};
   return names[m.index()];
 }
 

@@ -20,6 +20,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -535,6 +536,173 @@ TEST(Dispatch, CoordinatorKilledAndRestartedRedoesNoVerifiedShard) {
     EXPECT_EQ(r.state, ledger::State::done);
     EXPECT_EQ(protocol::fake::read(r.output).checksum, r.checksum);
   }
+}
+
+// --- storage: stream (segments out, shards back in credit-based chunks) ----------------
+
+namespace {
+
+// Larger than kMaxCredit chunks, so a fetch needs more than the first round of credit.
+dispatch::FakeSegmentSource g_segments(int64_t(protocol::kChunkBytes) * protocol::kMaxCredit + 12345);
+
+dispatch::DispatchOptions stream_options(const Cluster& c) {
+  auto o = c.options();
+  o.storage_mode = "stream";
+  o.segments = &g_segments;
+  o.preprocess_plan = "{\"deinterlace\":\"off\"}";
+  return o;
+}
+
+// Nothing of a transfer is left behind: no partial files, no segments.
+void expect_no_leftovers(const fs::path& storage) {
+  EXPECT_FALSE(fs::exists(storage / "segments"));
+  for (const auto& e : fs::recursive_directory_iterator(storage))
+    EXPECT_EQ(e.path().extension(), ".fake") << e.path();
+}
+
+// A hand-driven peer on a plaintext coordinator.
+struct RawPeer {
+  zmq::context_t ctx;
+  zmq::socket_t s{ctx, zmq::socket_type::dealer};
+  explicit RawPeer(const std::string& endpoint) {
+    s.set(zmq::sockopt::linger, 0);
+    s.connect(endpoint);
+  }
+  void send(const protocol::Message& m) { s.send(zmq::buffer(protocol::encode(m)), zmq::send_flags::none); }
+  // The next message that is not a heartbeat (guarded).
+  std::optional<protocol::Message> next() {
+    auto deadline = std::chrono::steady_clock::now() + kGuard;
+    while (std::chrono::steady_clock::now() < deadline) {
+      zmq::pollitem_t it{s.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&it, 1, std::chrono::milliseconds(500));
+      zmq::message_t msg;
+      if (!(it.revents & ZMQ_POLLIN) || !s.recv(msg, zmq::recv_flags::dontwait)) continue;
+      auto m = protocol::decode(msg.to_string_view());
+      if (!std::holds_alternative<protocol::Heartbeat>(m)) return m;
+    }
+    return std::nullopt;
+  }
+};
+
+protocol::Ready ready_with(std::vector<std::string> storage) {
+  protocol::Ready r;
+  r.name = "raw";
+  r.pid = 1;
+  r.storage = std::move(storage);
+  return r;
+}
+
+}  // namespace
+
+TEST(DispatchStream, CleanRunWithThreeWorkersShipsSegmentsAndShards) {
+  Cluster c;
+  auto plan = make_plan(9, 80);
+  InProcessCoordinator co(c, plan, stream_options(c));
+  worker::LocalWorkers workers;
+  for (int i = 0; i < 3; ++i) workers.spawn(c.worker_args(co.events.endpoint, "frame_us=300"));
+  auto r = co.finish();
+  EXPECT_EQ(r.done, 9);
+  EXPECT_EQ(r.failed, 0);
+  EXPECT_EQ(r.rejected_messages, 0);
+  EXPECT_GE(r.bytes_sent, 9 * (int64_t(protocol::kChunkBytes) * protocol::kMaxCredit + 12345));
+  EXPECT_GT(r.bytes_received, 0);
+  expect_all_verified(co.ledger, plan);
+  expect_no_leftovers(c.storage);
+  for (auto& w : workers.children()) expect_exits_cleanly(w);
+}
+
+TEST(DispatchStream, WorkerKilledMidShardIsRedoneElsewhere) {
+  Cluster c;
+  auto plan = make_plan(6, 200, false);
+  InProcessCoordinator co(c, plan, stream_options(c));
+  worker::LocalWorkers workers;
+  for (int i = 0; i < 3; ++i) workers.spawn(c.worker_args(co.events.endpoint, "frame_us=3000"));
+  std::string victim_shard, victim_worker;
+  int64_t victim_pid = 0;
+  ASSERT_TRUE(co.events.wait([&] {
+    for (auto& [s, f] : co.events.progress_of)
+      if (f > 0 && f < 150) {
+        victim_shard = s;
+        victim_pid = co.events.pid_of_shard[s];
+        victim_worker = co.events.worker_of_shard[s];
+        return true;
+      }
+    return false;
+  }));
+  ::kill(pid_t(victim_pid), SIGKILL);
+  auto r = co.finish();
+  EXPECT_EQ(r.done, 6);
+  EXPECT_EQ(r.failed, 0);
+  EXPECT_GE(r.workers_lost, 1);
+  expect_all_verified(co.ledger, plan);
+  auto row = *co.ledger.shard(victim_shard);
+  EXPECT_EQ(row.attempts, 2);
+  EXPECT_NE(row.worker, victim_worker);
+  expect_no_leftovers(c.storage);
+}
+
+TEST(DispatchStream, CorruptResultIsDetectedAndRetried) {
+  Cluster c;
+  auto plan = make_plan(4, 60);
+  InProcessCoordinator co(c, plan, stream_options(c));
+  worker::LocalWorkers workers;
+  workers.spawn(c.worker_args(co.events.endpoint, "frame_us=200,corrupt=2"));
+  auto r = co.finish();
+  EXPECT_EQ(r.done, 4);
+  EXPECT_EQ(r.failed, 0);
+  EXPECT_EQ(r.ignored_results, 2);
+  expect_all_verified(co.ledger, plan);
+  expect_no_leftovers(c.storage);
+}
+
+TEST(DispatchStream, PeersGetOnlyTheirOwnSegmentAndStrayChunksAreCounted) {
+  Cluster c;
+  c.security = "none";
+  auto plan = make_plan(2, 30);
+  InProcessCoordinator co(c, plan, stream_options(c));
+  {
+    // A worker that cannot stream is sent away for good.
+    RawPeer old(co.events.endpoint);
+    old.send(ready_with({"shared"}));
+    auto m = old.next();
+    ASSERT_TRUE(m && std::holds_alternative<protocol::Disconnect>(*m));
+    EXPECT_FALSE(std::get<protocol::Disconnect>(*m).reconnect);
+  }
+  RawPeer peer(co.events.endpoint);
+  peer.send(ready_with({"shared", "stream"}));
+  auto m = peer.next();
+  ASSERT_TRUE(m && std::holds_alternative<protocol::Assign>(*m));
+  const auto a = std::get<protocol::Assign>(*m);
+  EXPECT_EQ(a.storage, "stream");
+  EXPECT_EQ(a.source, "") << "no coordinator path is sent";
+  EXPECT_GT(a.segment_bytes, 0);
+  EXPECT_EQ(a.preprocess, "{\"deinterlace\":\"off\"}");
+  // Another shard, or another attempt of ours: refused with an error chunk.
+  const std::string other = a.shard_id == plan[0].id ? plan[1].id : plan[0].id;
+  peer.send(protocol::Fetch{other, 1, "source", 0, 1000});
+  m = peer.next();
+  ASSERT_TRUE(m && std::holds_alternative<protocol::Chunk>(*m));
+  EXPECT_NE(std::get<protocol::Chunk>(*m).error, "");
+  EXPECT_TRUE(std::get<protocol::Chunk>(*m).data.empty());
+  // Our own: the bytes.
+  peer.send(protocol::Fetch{a.shard_id, a.attempt, "source", 0, 1000});
+  m = peer.next();
+  ASSERT_TRUE(m && std::holds_alternative<protocol::Chunk>(*m));
+  EXPECT_EQ(std::get<protocol::Chunk>(*m).error, "");
+  EXPECT_EQ(std::get<protocol::Chunk>(*m).data.size(), 1000u);
+  // Chunks nobody asked for, and a fetch of the wrong direction: dropped and counted.
+  peer.send(protocol::Chunk{a.shard_id, a.attempt, "output", 0, "xyz", true, ""});
+  peer.send(protocol::Fetch{a.shard_id, a.attempt, "output", 0, 10});
+  ASSERT_TRUE(co.events.wait([&] { return co.events.rejected.size() >= 2; }));
+  // Give up the shard so that a real worker finishes the job.
+  peer.send(protocol::Failed{a.shard_id, a.attempt, "raw peer leaves", true});
+  peer.send(protocol::Disconnect{"bye", false});
+  worker::LocalWorkers workers;
+  workers.spawn(c.worker_args(co.events.endpoint, "frame_us=100"));
+  auto r = co.finish();
+  EXPECT_EQ(r.done, 2);
+  EXPECT_EQ(r.rejected_messages, 2);
+  expect_no_leftovers(c.storage);
 }
 
 int main(int argc, char** argv) {

@@ -112,12 +112,12 @@ TEST(Protocol, RejectsDeepNestingWithoutRecursing) {
 }
 
 TEST(Protocol, RejectsWrongVersionTypeAndFields) {
-  EXPECT_NE(reject_reason(raw({{"v", 2}, {"t", "heartbeat"}})).find("version 2"), std::string::npos);
+  EXPECT_NE(reject_reason(raw({{"v", 1}, {"t", "heartbeat"}})).find("version 1"), std::string::npos);
   EXPECT_NE(reject_reason(raw({{"t", "heartbeat"}})).find("version"), std::string::npos);
-  EXPECT_NE(reject_reason(raw({{"v", 1}, {"t", "launch"}})).find("unknown message type"),
+  EXPECT_NE(reject_reason(raw({{"v", kVersion}, {"t", "launch"}})).find("unknown message type"),
             std::string::npos);
   EXPECT_NE(reject_reason(raw(json::array({1, 2}))).find("not a map"), std::string::npos);
-  EXPECT_NE(reject_reason(raw({{"v", 1}, {"t", "heartbeat"}, {"x", 1}})).find("unknown field"),
+  EXPECT_NE(reject_reason(raw({{"v", kVersion}, {"t", "heartbeat"}, {"x", 1}})).find("unknown field"),
             std::string::npos);
 
   json a = json::from_msgpack(encode(sample_assign()));
@@ -142,12 +142,90 @@ TEST(Protocol, RejectsWrongVersionTypeAndFields) {
   EXPECT_NE(reject_reason(raw(d)).find("total_s"), std::string::npos);
 }
 
+TEST(Protocol, StreamMessagesRoundTripWithBinaryData) {
+  std::string data(kChunkBytes, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = char(i * 131 + 7);
+  Chunk c{"s0003", 2, "output", int64_t(kChunkBytes) * 5, data, true, ""};
+  const std::string wire = encode(c);
+  EXPECT_LE(wire.size(), kMaxMessageBytes);
+  auto c2 = std::get<Chunk>(decode(wire));
+  EXPECT_EQ(c2.data, data);
+  EXPECT_EQ(c2.offset, int64_t(kChunkBytes) * 5);
+  EXPECT_TRUE(c2.last);
+  EXPECT_EQ(c2.item, "output");
+  auto e = std::get<Chunk>(decode(encode(Chunk{"s1", 1, "source", 0, "", false, "gone"})));
+  EXPECT_EQ(e.error, "gone");
+
+  auto f = std::get<Fetch>(decode(encode(Fetch{"s1", 4, "source", 1 << 20, 4096})));
+  EXPECT_EQ(f.item, "source");
+  EXPECT_EQ(f.offset, 1 << 20);
+  EXPECT_EQ(f.size, 4096);
+
+  Assign a = sample_assign();
+  a.storage = "stream";
+  a.source = "";
+  a.segment_first_frame = 960;
+  a.segment_bytes = 123456;
+  a.segment_checksum = "ab12";
+  a.preprocess = R"({"deinterlace":"bwdif"})";
+  auto a2 = std::get<Assign>(decode(encode(a)));
+  EXPECT_EQ(a2.segment_first_frame, 960);
+  EXPECT_EQ(a2.segment_bytes, 123456);
+  EXPECT_EQ(a2.segment_checksum, "ab12");
+  EXPECT_EQ(a2.preprocess, a.preprocess);
+
+  Done d{"s1", 1, "s1.a1.mov", 1500, "deadbeef", 1.5, 20.25, 3.0, 25.0};
+  d.output_bytes = 99;
+  d.output_checksum = "cafe";
+  d.sidecar = R"({"frame_count": 1500})";
+  auto d2 = std::get<Done>(decode(encode(d)));
+  EXPECT_EQ(d2.output_bytes, 99);
+  EXPECT_EQ(d2.output_checksum, "cafe");
+  EXPECT_EQ(d2.sidecar, d.sidecar);
+}
+
+TEST(Protocol, StreamMessagesAreBounded) {
+  json c = json::from_msgpack(encode(Chunk{"s1", 1, "output", 0, "abc", false, ""}));
+  auto with = [](json m, const char* k, json v) {
+    m[k] = std::move(v);
+    return reject_reason(raw(m));
+  };
+  json::binary_t too_big(std::vector<uint8_t>(kChunkBytes + 1, 1));
+  EXPECT_NE(with(c, "data", too_big).find("larger than a chunk"), std::string::npos);
+  EXPECT_NE(with(c, "data", "text, not bytes").find("not binary"), std::string::npos);
+  EXPECT_NE(with(c, "item", "/etc/passwd").find("item"), std::string::npos);
+  EXPECT_NE(with(c, "offset", -5).find("offset"), std::string::npos);
+  EXPECT_NE(with(c, "shard_id", json::binary_t(std::vector<uint8_t>{'s', '1'})).find("shard_id"),
+            std::string::npos);
+
+  json f = json::from_msgpack(encode(Fetch{"s1", 1, "source", 0, 10}));
+  EXPECT_NE(with(f, "size", 0).find("size"), std::string::npos);
+  EXPECT_NE(with(f, "size", int64_t(kChunkBytes) + 1).find("size"), std::string::npos);
+  EXPECT_NE(with(f, "item", "config").find("item"), std::string::npos);
+
+  Assign s = sample_assign();
+  s.storage = "stream";
+  s.segment_bytes = 10;
+  s.segment_first_frame = 900;
+  json a = json::from_msgpack(encode(s));
+  EXPECT_NE(with(a, "segment_bytes", 0).find("segment_bytes"), std::string::npos);
+  EXPECT_NE(with(a, "segment_first_frame", 993).find("segment_first_frame"), std::string::npos);
+  EXPECT_NE(with(a, "preprocess", std::string(kMaxPreprocessBytes + 1, 'x')).find("preprocess"),
+            std::string::npos);
+
+  json d = json::from_msgpack(encode(Done{"s1", 1, "s1.a1", 1, "c", 0, 0, 0, 0}));
+  EXPECT_NE(with(d, "sidecar", std::string(kMaxSidecarBytes + 1, ' ')).find("sidecar"), std::string::npos);
+  EXPECT_NE(with(d, "output_bytes", -1).find("output_bytes"), std::string::npos);
+}
+
 TEST(Protocol, RandomMutationsNeverCrash) {
   std::mt19937 rng(7);
-  std::string good = encode(sample_assign());
+  const std::string goods[] = {encode(sample_assign()),
+                               encode(Chunk{"s1", 1, "source", 0, std::string(300, 'x'), false, ""}),
+                               encode(Fetch{"s1", 1, "output", 0, 100})};
   int rejected = 0;
-  for (int i = 0; i < 20000; ++i) {
-    std::string m = good;
+  for (int i = 0; i < 30000; ++i) {
+    std::string m = goods[i % 3];
     int flips = 1 + int(rng() % 4);
     for (int k = 0; k < flips; ++k) m[rng() % m.size()] = char(rng());
     try {

@@ -16,6 +16,7 @@ struct ExecResult {
   int64_t frame_count = 0;
   std::string checksum;
   double decode_s = 0, upscale_s = 0, encode_s = 0, total_s = 0;
+  std::filesystem::path sidecar;  // the output's sidecar file, if it has one (sent along in stream mode)
 };
 
 // Thrown out of a progress callback when the worker shuts down mid-shard.
@@ -29,7 +30,9 @@ class ShardExecutor {
   // Fills in what READY advertises (GPU name and memory, codecs).
   virtual void describe(protocol::Ready& r) { (void)r; }
   // Produces the shard at `output` (written atomically). `progress` gets the number of emitted
-  // frames so far and may throw Cancelled. Errors: MediaError and ConfigError are reported as
+  // frames so far and may throw Cancelled. In storage "stream" the worker service has fetched
+  // the source segment: `a.source` is its local path and its frame 0 is source frame
+  // a.segment_first_frame (every other frame number in `a` is still the film's). Errors: MediaError and ConfigError are reported as
   // not retryable (the same input fails anywhere), everything else as retryable.
   virtual ExecResult execute(const protocol::Assign& a, const std::filesystem::path& output,
                              const std::function<void(int64_t)>& progress) = 0;
@@ -48,6 +51,22 @@ class FakeExecutor : public ShardExecutor {
  private:
   int64_t frame_us_ = 1000;
   int corrupt_ = 0, fail_ = 0;
+};
+
+// TEST-ONLY. Wraps a real executor and spoils its first results after they are written, so
+// that the coordinator's checks are exercised on real media: spec "corrupt=N" flips bytes in
+// the middle of the file (the packet checksum no longer matches the sidecar), "short=N" cuts
+// the file in half. Selected by `reelscale worker --fault SPEC`.
+class FaultyExecutor : public ShardExecutor {
+ public:
+  FaultyExecutor(ShardExecutor& inner, const std::string& spec);
+  void describe(protocol::Ready& r) override { inner_.describe(r); }
+  ExecResult execute(const protocol::Assign& a, const std::filesystem::path& output,
+                     const std::function<void(int64_t)>& progress) override;
+
+ private:
+  ShardExecutor& inner_;
+  int corrupt_ = 0, short_ = 0;
 };
 
 }  // namespace reelscale::worker

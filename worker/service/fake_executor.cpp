@@ -38,6 +38,8 @@ ExecResult FakeExecutor::execute(const protocol::Assign& a, const std::filesyste
                                  const std::function<void(int64_t)>& progress) {
   auto t0 = std::chrono::steady_clock::now();
   int64_t frames = a.emit_end - a.emit_begin;
+  if (a.storage == "stream" && !std::filesystem::exists(a.source))
+    throw Error("fake executor: the fetched segment " + a.source + " is missing");
   // The simulated GPU work: a fixed time per frame, reported in steps as the real one does.
   for (int64_t f = 0; f < frames; ++f) {
     if (frame_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(frame_us_));

@@ -4,8 +4,11 @@
 // rs_worker_service and its tests stay light.
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "shared/config/config.hpp"
+#include "shared/media/preprocess.hpp"
+#include "shared/util/atomic_file.hpp"
 #include "shared/util/errors.hpp"
 #include "worker/encode/shard_writer.hpp"
 #include "worker/pipeline/shard_job.hpp"
@@ -36,16 +39,40 @@ class PipelineExecutor : public ShardExecutor {
     fs::path work = output.parent_path() / (".work-" + output.filename().string());
     fs::remove_all(work);
     fs::create_directories(work);
-    pipeline::ShardTask t{a.shard_id, a.source, a.context_begin, a.emit_begin, a.emit_end,
-                          a.context_end, a.cuts, work};
+    // storage "stream": the source is the fetched segment, whose frame 0 is film frame
+    // `offset`; the pipeline works in the segment's numbering and the sidecar is put back
+    // into the film's.
+    const int64_t offset = a.storage == "stream" ? a.segment_first_frame : 0;
+    std::vector<int64_t> cuts;
+    for (int64_t c : a.cuts)
+      if (c >= offset) cuts.push_back(c - offset);
+    pipeline::ShardTask t{a.shard_id, a.source, a.context_begin - offset, a.emit_begin - offset,
+                          a.emit_end - offset, a.context_end - offset, cuts, work};
+    if (!a.preprocess.empty()) {
+      try {
+        t.preprocess = media::preprocess_plan_from_json(nlohmann::json::parse(a.preprocess));
+      } catch (const std::exception& e) {
+        throw ConfigError("shard " + a.shard_id + ": the coordinator's preprocessing plan: " + e.what());
+      }
+    }
     pipeline::ShardResult r = pipeline::process_shard(t, cfg_, *upscaler_, progress);
+    if (offset != 0) renumber_sidecar(encode::sidecar_path(r.output), offset);
     fs::rename(encode::sidecar_path(r.output), encode::sidecar_path(output));
     fs::rename(r.output, output);
     fs::remove_all(work);
-    return {r.frame_count, r.checksum, r.decode_s, r.upscale_s, r.encode_s, r.total_s};
+    ExecResult out{r.frame_count, r.checksum, r.decode_s, r.upscale_s, r.encode_s, r.total_s};
+    out.sidecar = encode::sidecar_path(output);
+    return out;
   }
 
  private:
+  static void renumber_sidecar(const std::filesystem::path& side, int64_t offset) {
+    auto j = nlohmann::json::parse(read_file(side));
+    j["first_source_frame"] = j.at("first_source_frame").get<int64_t>() + offset;
+    j["last_source_frame"] = j.at("last_source_frame").get<int64_t>() + offset;
+    write_file_atomic(side, j.dump(2) + "\n");
+  }
+
   config::Config cfg_;
   std::string hash_;
   std::unique_ptr<Upscaler> upscaler_;

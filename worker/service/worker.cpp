@@ -1,12 +1,19 @@
 #include "worker/service/worker.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
 #include <chrono>
+#include <algorithm>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
+#include <fstream>
+#include <map>
+#include <random>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -14,6 +21,7 @@
 
 #include "reelscale/version.hpp"
 #include "shared/protocol/keys.hpp"
+#include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 
@@ -29,12 +37,25 @@ int64_t steady_ms() {
       .count();
 }
 
+std::string file_checksum(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw Error("cannot read " + p.string());
+  Checksum c;
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), std::streamsize(buf.size()));
+    c.update(buf.data(), size_t(in.gcount()));
+  }
+  return c.hex_digest();
+}
+
 // Runs assignments one at a time on its own thread and reports over an inproc PAIR, so the
 // main loop can poll the coordinator and the executor together.
 class ExecThread {
  public:
-  ExecThread(zmq::context_t& ctx, ShardExecutor& ex, const fs::path& storage_override)
-      : ex_(ex), storage_override_(storage_override), out_(ctx, zmq::socket_type::pair),
+  ExecThread(zmq::context_t& ctx, ShardExecutor& ex, const fs::path& storage_override,
+             const fs::path& spool)
+      : ex_(ex), storage_override_(storage_override), spool_(spool), out_(ctx, zmq::socket_type::pair),
         in_(ctx, zmq::socket_type::pair) {
     std::string addr = "inproc://executor-" + std::to_string(reinterpret_cast<uintptr_t>(this));
     in_.bind(addr);
@@ -75,9 +96,19 @@ class ExecThread {
         a = *job_;
         job_.reset();
       }
-      fs::path dir = storage_override_.empty() ? fs::path(a.output_dir) : storage_override_;
+      const bool stream = a.storage == "stream";
+      fs::path dir = stream ? spool_
+                            : storage_override_.empty() ? fs::path(a.output_dir) : storage_override_;
       // output_name was validated as a plain file name by the decoder: it cannot escape dir.
       fs::path output = dir / a.output_name;
+      // The fetched segment is ours to remove whatever happens.
+      struct SegmentGone {
+        fs::path p;
+        ~SegmentGone() {
+          std::error_code ec;
+          if (!p.empty()) fs::remove(p, ec);
+        }
+      } segment_gone{stream ? fs::path(a.source) : fs::path()};
       int64_t last_sent = -1;
       int64_t last_ms = 0;
       auto progress = [&](int64_t frames) {
@@ -91,8 +122,21 @@ class ExecThread {
       };
       try {
         ExecResult r = ex_.execute(a, output, progress);
-        report(protocol::Done{a.shard_id, a.attempt, a.output_name, r.frame_count, r.checksum,
-                              r.decode_s, r.upscale_s, r.encode_s, r.total_s});
+        protocol::Done d{a.shard_id, a.attempt, a.output_name, r.frame_count, r.checksum,
+                         r.decode_s, r.upscale_s, r.encode_s, r.total_s};
+        if (stream) {
+          // The coordinator fetches the file and checks it against these.
+          d.output_bytes = int64_t(fs::file_size(output));
+          d.output_checksum = file_checksum(output);
+          if (!r.sidecar.empty() && fs::exists(r.sidecar)) {
+            if (fs::file_size(r.sidecar) > protocol::kMaxSidecarBytes)
+              throw Error("sidecar " + r.sidecar.string() + " is larger than the protocol allows");
+            std::ifstream in(r.sidecar, std::ios::binary);
+            d.sidecar.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+            fs::remove(r.sidecar);
+          }
+        }
+        report(d);
       } catch (const Cancelled&) {
         report(protocol::Failed{a.shard_id, a.attempt, "worker shutting down", true});
         return;
@@ -108,6 +152,7 @@ class ExecThread {
 
   ShardExecutor& ex_;
   fs::path storage_override_;
+  fs::path spool_;
   zmq::socket_t out_;  // executor thread's end
   zmq::socket_t in_;   // main loop's end
   std::mutex mu_;
@@ -130,10 +175,24 @@ class Worker {
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
     name_ = opts_.name.empty() ? std::string(host) + ":gpu" + std::to_string(opts_.gpu) : opts_.name;
+    // storage "stream": fetched segments and finished shards wait here.
+    if (!opts_.storage_dir.empty()) {
+      spool_ = opts_.storage_dir;
+    } else {
+      spool_ = fs::temp_directory_path() /
+               ("reelscale-worker-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
+      own_spool_ = true;
+    }
+    fs::create_directories(spool_);
+  }
+  ~Worker() {
+    download_.reset();
+    std::error_code ec;
+    if (own_spool_) fs::remove_all(spool_, ec);
   }
 
   WorkerStats run() {
-    ExecThread exec(ctx_, ex_, opts_.storage_dir);
+    ExecThread exec(ctx_, ex_, opts_.storage_dir, spool_);
     connect();
     int64_t backoff = opts_.backoff_initial_ms;
     int liveness = opts_.liveness;
@@ -169,8 +228,15 @@ class Worker {
               spdlog::info("shard {} (frames {}..{}) attempt {}", a->shard_id, a->emit_begin,
                            a->emit_end, a->attempt);
               busy_ = a->shard_id;
-              exec.start(*a);
+              if (a->storage == "stream")
+                start_download(*a);
+              else
+                exec.start(*a);
             }
+          } else if (auto* c = std::get_if<protocol::Chunk>(&m)) {
+            on_chunk(*c, exec);
+          } else if (auto* f = std::get_if<protocol::Fetch>(&m)) {
+            on_fetch(*f);
           } else if (auto* d = std::get_if<protocol::Disconnect>(&m)) {
             if (!d->reconnect) {
               spdlog::info("coordinator: {}; worker exiting", d->reason);
@@ -210,7 +276,149 @@ class Worker {
   }
 
  private:
+  // --- storage "stream": the segment in, the shard out (credit-based, see protocol.md) ----
+  struct Download {
+    protocol::Assign assign;
+    fs::path temp, final_path;
+    int fd = -1;
+    int64_t requested = 0, received = 0;
+    Checksum sum;
+    ~Download() {
+      if (fd >= 0) ::close(fd);
+      std::error_code ec;
+      fs::remove(temp, ec);
+    }
+  };
+  struct Spooled {
+    fs::path path;
+    int64_t bytes = 0;
+  };
+  using SpoolKey = std::pair<std::string, int64_t>;
+
+  void start_download(const protocol::Assign& a) {
+    auto d = std::make_unique<Download>();
+    d->assign = a;
+    // Our names, from the validated shard id: nothing the coordinator sends is a path here.
+    const std::string base = "segment-" + a.shard_id + "-" + std::to_string(a.attempt);
+    d->temp = spool_ / (base + ".part");
+    d->final_path = spool_ / (base + ".nut");
+    d->fd = ::open(d->temp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    if (d->fd < 0) {
+      fail_download(a, "cannot create " + d->temp.string() + ": " + std::strerror(errno));
+      return;
+    }
+    download_ = std::move(d);
+    for (int i = 0; i < protocol::kMaxCredit && download_->requested < a.segment_bytes; ++i)
+      request_chunk(*download_);
+  }
+
+  void request_chunk(Download& d) {
+    const int64_t size =
+        std::min<int64_t>(int64_t(protocol::kChunkBytes), d.assign.segment_bytes - d.requested);
+    send(protocol::Fetch{d.assign.shard_id, d.assign.attempt, "source", d.requested, size});
+    d.requested += size;
+  }
+
+  void fail_download(const protocol::Assign& a, const std::string& why) {
+    spdlog::warn("shard {}: fetching its source failed: {}", a.shard_id, why);
+    ++stats_.shards_failed;
+    busy_.clear();
+    download_.reset();
+    send(protocol::Failed{a.shard_id, a.attempt, "source transfer: " + why, true});
+  }
+
+  void on_chunk(const protocol::Chunk& c, ExecThread& exec) {
+    if (!download_ || c.item != "source" || c.shard_id != download_->assign.shard_id ||
+        c.attempt != download_->assign.attempt) {
+      ++stats_.rejected_messages;
+      spdlog::warn("worker: a chunk for no transfer in progress ({} attempt {})", c.shard_id, c.attempt);
+      return;
+    }
+    Download& d = *download_;
+    const protocol::Assign a = d.assign;
+    const int64_t total = a.segment_bytes;
+    if (!c.error.empty()) return fail_download(a, c.error);
+    if (c.offset != d.received || d.received + int64_t(c.data.size()) > total)
+      return fail_download(a, "chunk out of order or past the announced size");
+    for (size_t off = 0; off < c.data.size();) {
+      const ssize_t n = ::pwrite(d.fd, c.data.data() + off, c.data.size() - off, off_t(d.received + int64_t(off)));
+      if (n <= 0) return fail_download(a, "writing " + d.temp.string() + ": " + std::strerror(errno));
+      off += size_t(n);
+    }
+    d.sum.update(c.data.data(), c.data.size());
+    d.received += int64_t(c.data.size());
+    if (d.received < total) {
+      if (c.last) return fail_download(a, "the segment ended early");
+      if (d.requested < total) request_chunk(d);
+      return;
+    }
+    ::close(d.fd);
+    d.fd = -1;
+    if (d.sum.hex_digest() != a.segment_checksum)
+      return fail_download(a, "the segment's checksum differs from the assignment's");
+    std::error_code ec;
+    fs::rename(d.temp, d.final_path, ec);
+    if (ec) return fail_download(a, "rename: " + ec.message());
+    protocol::Assign local = a;
+    local.source = d.final_path.string();
+    download_.reset();
+    spdlog::debug("shard {}: segment of {} bytes fetched", a.shard_id, total);
+    exec.start(local);
+  }
+
+  void on_fetch(const protocol::Fetch& f) {
+    protocol::Chunk c;
+    c.shard_id = f.shard_id;
+    c.attempt = f.attempt;
+    c.item = f.item;
+    c.offset = f.offset;
+    auto it = spooled_.find({f.shard_id, f.attempt});
+    if (f.item != "output" || it == spooled_.end()) {
+      c.error = "no such output on this worker";
+    } else if (f.offset >= it->second.bytes) {
+      c.error = "offset past the end";
+    } else {
+      std::ifstream in(it->second.path, std::ios::binary);
+      in.seekg(f.offset);
+      c.data.resize(size_t(std::min<int64_t>(f.size, it->second.bytes - f.offset)));
+      in.read(c.data.data(), std::streamsize(c.data.size()));
+      if (!in) {
+        c.data.clear();
+        c.error = "cannot read " + it->second.path.string();
+      } else {
+        c.last = f.offset + int64_t(c.data.size()) == it->second.bytes;
+      }
+    }
+    send(c);
+    if (c.last || (!c.error.empty() && it != spooled_.end())) unspool(it->first);
+  }
+
+  void spool(const protocol::Done& d) {
+    const SpoolKey key{d.shard_id, d.attempt};
+    spooled_[key] = {spool_ / d.output_name, d.output_bytes};
+    spool_order_.push_back(key);
+    // Results the coordinator never fetched (a losing copy): keep only the newest few.
+    while (spool_order_.size() > 3) unspool(spool_order_.front());
+  }
+
+  void unspool(SpoolKey key) {
+    auto it = spooled_.find(key);
+    if (it != spooled_.end()) {
+      std::error_code ec;
+      fs::remove(it->second.path, ec);
+      spooled_.erase(it);
+    }
+    spool_order_.erase(std::remove(spool_order_.begin(), spool_order_.end(), key), spool_order_.end());
+  }
+
   void connect() {
+    if (download_) {
+      // A new connection (or a new coordinator) will not serve this transfer: its lease was
+      // requeued when we went silent.
+      spdlog::warn("shard {}: source transfer abandoned on reconnecting", download_->assign.shard_id);
+      busy_.clear();
+      download_.reset();
+    }
     dealer_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
     auto& s = *dealer_;
     s.set(zmq::sockopt::linger, 0);
@@ -225,7 +433,7 @@ class Worker {
     r.software = kVersion;
     r.name = name_;
     r.pid = ::getpid();
-    r.storage = {"shared"};
+    r.storage = {"shared", "stream"};
     r.busy_shard = busy_;
     ex_.describe(r);
     send(r);
@@ -255,6 +463,7 @@ class Worker {
         spdlog::info("shard {} done: {} frames in {:.1f} s", d->shard_id, d->frame_count, d->total_s);
         ++stats_.shards_done;
         busy_.clear();
+        if (d->output_bytes > 0) spool(*d);
       } else if (auto* f = std::get_if<protocol::Failed>(&m)) {
         spdlog::warn("shard {} failed: {}", f->shard_id, f->reason);
         ++stats_.shards_failed;
@@ -274,6 +483,11 @@ class Worker {
   std::string busy_;
   std::deque<Message> unsent_;
   WorkerStats stats_;
+  fs::path spool_;
+  bool own_spool_ = false;
+  std::unique_ptr<Download> download_;
+  std::map<SpoolKey, Spooled> spooled_;
+  std::deque<SpoolKey> spool_order_;
 };
 
 }  // namespace

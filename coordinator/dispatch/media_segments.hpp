@@ -1,0 +1,47 @@
+#pragma once
+// The real SegmentSource: cuts each shard's segment out of the film by packet copy
+// (shared/media/source_segment.hpp). Header-only: only the `reelscale` binary links the media
+// stack. Also decides the film's preprocessing plan once, which stream-mode workers must be
+// given (a segment alone would decide crop and deinterlacing from a few seconds of film).
+#include <algorithm>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "coordinator/dispatch/segment_source.hpp"
+#include "shared/config/config.hpp"
+#include "shared/media/preprocess.hpp"
+#include "shared/media/source_segment.hpp"
+#include "shared/util/errors.hpp"
+
+namespace reelscale::dispatch {
+
+class MediaSegmentSource : public SegmentSource {
+ public:
+  MediaSegmentSource(const std::string& film, const config::Preprocess& preprocess) {
+    if (preprocess.vfr == "convert")
+      throw ConfigError("storage.mode: stream cannot ship a variable-frame-rate film converted on the "
+                        "fly (preprocess.vfr: convert); convert it first, or use storage.mode: shared");
+    media::VideoReader reader(film);
+    plan_ = media::plan_preprocess(preprocess, reader);
+    extractor_ = std::make_unique<media::SegmentExtractor>(film);
+  }
+
+  // The plan as the `assign` message carries it.
+  std::string preprocess_json() const { return media::to_json(plan_).dump(); }
+
+  SegmentFile make(const ledger::ShardSpec& shard, const std::filesystem::path& out) override {
+    // The deinterlacers look context_frames either side of what they output: ship those too.
+    const int64_t margin = std::max(plan_.context_frames, 2);
+    const int64_t n = extractor_->info().frame_count;
+    const int64_t first = std::max<int64_t>(0, shard.context_begin - margin);
+    const int64_t last = std::min<int64_t>(n - 1, shard.context_end - 1 + margin);
+    media::SourceSegment s = extractor_->extract(first, last, out);
+    return {s.path, s.first_frame, s.bytes, s.checksum};
+  }
+
+ private:
+  media::PreprocessPlan plan_;
+  std::unique_ptr<media::SegmentExtractor> extractor_;
+};
+
+}  // namespace reelscale::dispatch

@@ -1,0 +1,233 @@
+#include "shared/media/source_segment.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+#include "shared/util/atomic_file.hpp"
+#include "shared/util/checksum.hpp"
+#include "shared/util/errors.hpp"
+
+namespace reelscale::media {
+namespace fs = std::filesystem;
+
+namespace {
+
+// The packets VideoReader's index counts (the same filter, so decode indices agree).
+bool indexed(const AVPacket* p, int stream) {
+  return p->stream_index == stream && p->size > 0 && !(p->flags & AV_PKT_FLAG_DISCARD);
+}
+
+std::string file_checksum(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw Error("cannot read " + p.string());
+  Checksum c;
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), std::streamsize(buf.size()));
+    c.update(buf.data(), size_t(in.gcount()));
+  }
+  return c.hex_digest();
+}
+
+}  // namespace
+
+struct SegmentExtractor::Impl {
+  std::string film;
+  std::unique_ptr<VideoReader> reader;
+  bool byte_seek = false;
+
+  // Reads the next counted packet; false at the end of the file.
+  static bool next(AVFormatContext* fmt, int stream, AVPacket* p) {
+    for (;;) {
+      av_packet_unref(p);
+      if (av_read_frame(fmt, p) < 0) return false;
+      if (indexed(p, stream)) return true;
+    }
+  }
+
+  // Seeks the demuxer near packet k and reads up to it (recognised by byte position, else by
+  // timestamps; then counted by size). On return `p` holds packet k. False when the landing
+  // could not be matched with the index.
+  bool seek_to(AVFormatContext* fmt, int64_t k, AVPacket* p) const {
+    const FrameIndex& ix = reader->index();
+    int64_t anchor = k;
+    int rc = -1;
+    if (byte_seek) {
+      anchor = -1;
+      for (int64_t a = k; a >= 0 && a > k - 1000; --a)
+        if (ix.packets[size_t(a)].pos >= 0) {
+          anchor = a;
+          break;
+        }
+      if (anchor < 0) return false;
+      int64_t at = ix.packets[size_t(anchor)].pos;
+      // One positioned packet earlier, so the parser is in sync by the anchor.
+      for (int64_t b = anchor - 1; b >= 0 && b > anchor - 1000; --b)
+        if (ix.packets[size_t(b)].pos >= 0) {
+          at = std::min(at, ix.packets[size_t(b)].pos);
+          break;
+        }
+      rc = av_seek_frame(fmt, -1, at, AVSEEK_FLAG_BYTE);
+    } else {
+      const PacketEntry& e = ix.packets[size_t(k)];
+      int64_t ts = e.pts;
+      if (e.dts != AV_NOPTS_VALUE && (ts == AV_NOPTS_VALUE || e.dts < ts)) ts = e.dts;
+      if (ts == AV_NOPTS_VALUE) return false;
+      rc = av_seek_frame(fmt, ix.stream_index, ts, AVSEEK_FLAG_BACKWARD);
+    }
+    if (rc < 0) return false;
+    const PacketEntry& a = ix.packets[size_t(anchor)];
+    for (int n = 0;; ++n) {
+      if (n > 100000 || !next(fmt, ix.stream_index, p)) return false;
+      int cmp;
+      if (a.pos >= 0 && p->pos >= 0)
+        cmp = p->pos < a.pos ? -1 : p->pos > a.pos;
+      else if (a.dts != AV_NOPTS_VALUE && p->dts != AV_NOPTS_VALUE)
+        cmp = p->dts < a.dts ? -1 : p->dts > a.dts;
+      else if (a.pts != AV_NOPTS_VALUE && p->pts != AV_NOPTS_VALUE)
+        cmp = p->pts < a.pts ? -1 : p->pts > a.pts;
+      else
+        return false;
+      if (cmp > 0) return false;
+      if (cmp == 0) break;
+    }
+    if (p->size != a.size) return false;
+    for (int64_t d = anchor + 1; d <= k; ++d)
+      if (!next(fmt, ix.stream_index, p) || p->size != ix.packets[size_t(d)].size) return false;
+    return true;
+  }
+};
+
+SegmentExtractor::SegmentExtractor(const std::string& film) : impl_(std::make_unique<Impl>()) {
+  impl_->film = film;
+  impl_->reader = std::make_unique<VideoReader>(film, VideoReaderOptions{});
+  const std::string& c = impl_->reader->info().container;
+  auto fmt = av::open_input(film);
+  impl_->byte_seek = !(fmt->iformat->flags & AVFMT_NO_BYTE_SEEK) &&
+                     (c == "mpeg" || c == "mpegts" || c == "mpegvideo");
+}
+
+SegmentExtractor::~SegmentExtractor() = default;
+
+const VideoInfo& SegmentExtractor::info() const { return impl_->reader->info(); }
+
+SourceSegment SegmentExtractor::extract(int64_t first, int64_t last, const fs::path& out) const {
+  const FrameIndex& ix = impl_->reader->index();
+  const std::string& film = impl_->film;
+  const int64_t n = ix.frame_count();
+  if (first < 0 || first > last || last >= n)
+    throw MediaError(film + ": segment frames [" + std::to_string(first) + ", " +
+                     std::to_string(last) + "] outside the film's " + std::to_string(n) + " frames");
+
+  // Which packets: from the keyframe decoding `first` starts at, through the last packet any
+  // wanted frame needs; widened until the frames it holds are contiguous (a reference shown
+  // after `last` pulls in the frames shown between).
+  int64_t d0 = ix.keyframe_for(first);
+  if (d0 < 0) d0 = ix.first_used_packet();
+  const int64_t key_ts = ix.packets[size_t(d0)].ts;
+  auto wanted = [&](int64_t d) {
+    const PacketEntry& e = ix.packets[size_t(d)];
+    return d == d0 || (e.frame >= 0 && e.ts >= key_ts);
+  };
+  int64_t dmax = d0;
+  for (int64_t i = first; i <= last; ++i) dmax = std::max(dmax, ix.decode_of[size_t(i)]);
+  int64_t lo = first, hi = last;
+  for (;;) {
+    int64_t nlo = lo, nhi = hi;
+    for (int64_t d = d0; d <= dmax; ++d)
+      if (wanted(d) && ix.packets[size_t(d)].frame >= 0) {
+        nlo = std::min(nlo, ix.packets[size_t(d)].frame);
+        nhi = std::max(nhi, ix.packets[size_t(d)].frame);
+      }
+    int64_t ndmax = dmax;
+    for (int64_t i = nlo; i <= nhi; ++i) ndmax = std::max(ndmax, ix.decode_of[size_t(i)]);
+    if (nlo == lo && nhi == hi && ndmax == dmax) break;
+    lo = nlo, hi = nhi, dmax = ndmax;
+  }
+  std::vector<int64_t> take;
+  for (int64_t d = d0; d <= dmax; ++d)
+    if (wanted(d)) take.push_back(d);
+  for (int64_t i = lo; i <= hi; ++i) {
+    const int64_t d = ix.decode_of[size_t(i)];
+    if (d < d0 || !wanted(d))
+      throw MediaError(film + ": frame " + std::to_string(i) + " does not decode from keyframe packet " +
+                       std::to_string(d0) + " (cannot cut a segment for frames " +
+                       std::to_string(first) + ".." + std::to_string(last) + ")");
+  }
+  if (int64_t(take.size()) != hi - lo + 1 + (ix.packets[size_t(d0)].frame < 0 ? 1 : 0))
+    throw MediaError(film + ": the packets for frames " + std::to_string(lo) + ".." +
+                     std::to_string(hi) + " are not one picture each; cannot cut a segment");
+
+  // Decode timestamps: the sorted presentation times, shifted so none is after its packet's.
+  std::vector<int64_t> sorted;
+  for (int64_t d : take) sorted.push_back(ix.packets[size_t(d)].ts);
+  std::sort(sorted.begin(), sorted.end());
+  int64_t shift = 0;
+  for (size_t i = 0; i < take.size(); ++i)
+    shift = std::max(shift, sorted[i] - ix.packets[size_t(take[i])].ts);
+
+  av::InputFormatPtr in = av::open_input(film);
+  av::PacketPtr pkt = av::make_packet();
+  const bool positioned = d0 > 0 && impl_->seek_to(in.get(), d0, pkt.get());
+  if (!positioned) {  // exact by construction: count packets from the start
+    in = av::open_input(film);
+    for (int64_t d = 0; d <= d0; ++d)
+      if (!Impl::next(in.get(), ix.stream_index, pkt.get()))
+        throw MediaError(film + ": the file ended before video packet " + std::to_string(d0));
+  }
+
+  fs::create_directories(out.parent_path().empty() ? fs::path(".") : out.parent_path());
+  AtomicOutput file(out);
+  AVFormatContext* raw = nullptr;
+  av::check(avformat_alloc_output_context2(&raw, nullptr, "nut", file.temp_path().c_str()),
+            out.string() + ": NUT muxer");
+  av::OutputFormatPtr mux(raw);
+  const AVStream* ist = in->streams[ix.stream_index];
+  AVStream* ost = avformat_new_stream(mux.get(), nullptr);
+  if (!ost) throw MediaError(out.string() + ": cannot add the video stream");
+  av::check(avcodec_parameters_copy(ost->codecpar, ist->codecpar), out.string() + ": codec parameters");
+  ost->codecpar->codec_tag = 0;
+  ost->time_base = ix.time_base;
+  ost->avg_frame_rate = ix.frame_rate;
+  ost->r_frame_rate = ix.frame_rate;
+  ost->sample_aspect_ratio = ist->sample_aspect_ratio;
+  av::check(avio_open(&mux->pb, file.temp_path().c_str(), AVIO_FLAG_WRITE), file.temp_path().string());
+  av::check(avformat_write_header(mux.get(), nullptr), out.string() + ": NUT header");
+
+  size_t next_take = 0;
+  for (int64_t d = d0; d <= dmax; ++d) {
+    if (d > d0 && !Impl::next(in.get(), ix.stream_index, pkt.get()))
+      throw MediaError(film + ": the file ended before video packet " + std::to_string(d) +
+                       " on re-reading (did it change?)");
+    const PacketEntry& e = ix.packets[size_t(d)];
+    if (pkt->size != e.size)
+      throw MediaError(film + ": video packet " + std::to_string(d) + " is " +
+                       std::to_string(pkt->size) + " bytes, the index says " + std::to_string(e.size) +
+                       " (did the file change?)");
+    if (next_take >= take.size() || take[next_take] != d) continue;
+    pkt->stream_index = 0;
+    pkt->pts = e.ts + shift;
+    pkt->dts = sorted[next_take];
+    pkt->pos = -1;
+    pkt->duration = int64_t(ix.frame_duration_ticks + 0.5);
+    av_packet_rescale_ts(pkt.get(), ix.time_base, ost->time_base);
+    av::check(av_write_frame(mux.get(), pkt.get()), out.string() + ": writing packet " + std::to_string(d));
+    ++next_take;
+  }
+  av::check(av_write_trailer(mux.get()), out.string() + ": NUT trailer");
+  avio_closep(&mux->pb);
+  mux.reset();
+  file.commit();
+
+  SourceSegment s;
+  s.path = out;
+  s.first_frame = lo;
+  s.frame_count = hi - lo + 1;
+  s.bytes = int64_t(fs::file_size(out));
+  s.checksum = file_checksum(out);
+  return s;
+}
+
+}  // namespace reelscale::media
