@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "coordinator/plan/shard_plan.hpp"
 #include "coordinator/scenes/detect.hpp"
 #include "coordinator/scenes/detectors.hpp"
 #include "coordinator/scenes/scene_list.hpp"
@@ -301,6 +302,90 @@ TEST(Runner, StatsHoldEveryMetricPerFrame) {
   EXPECT_NE(csv.find(",None,"), std::string::npos);
   cfg.frame_skip = 1;
   EXPECT_THROW(SceneRunner(cfg, true), ConfigError);
+}
+
+// Edge cases of issue #4 at the detector level: cuts on the first and last frame, one-frame
+// scenes, and a fade longer than a shard.
+TEST(EdgeCases, CutsOnTheFirstAndLastFrameAndOneFrameScenes) {
+  const cv::Mat a = texture(1, 96, 54), b = texture(2, 96, 54), c = texture(3, 96, 54);
+  // a(0) b(1..38) c(39): a one-frame scene at each end.
+  std::vector<cv::Mat> frames;
+  for (int i = 0; i < 40; ++i) frames.push_back(i == 0 ? a : i == 39 ? c : b);
+  auto cfg = only("content");
+  cfg.min_scene_len = 1;
+  SceneRunner r(cfg, false);
+  for (size_t i = 0; i < frames.size(); ++i) r.process(int64_t(i), frames[i]);
+  const auto d = r.finish(40, 25, 1);
+  EXPECT_EQ(d.cuts, (std::vector<int64_t>{1, 39}));
+  ASSERT_EQ(d.scenes.size(), 3u);
+  EXPECT_EQ(d.scenes[0], (Scene{0, 1}));
+  EXPECT_EQ(d.scenes[1], (Scene{1, 39}));
+  EXPECT_EQ(d.scenes[2], (Scene{39, 40}));
+  // With the default min_scene_len (15), as PySceneDetect: the change after the first frame is
+  // closer than 15 frames to the start and absorbed into the first scene; the change on the
+  // last frame is a cut (a cut still held by the flash check at the end is kept).
+  SceneRunner dflt(only("content"), false);
+  for (size_t i = 0; i < frames.size(); ++i) dflt.process(int64_t(i), frames[i]);
+  const auto d2 = dflt.finish(40, 25, 1);
+  EXPECT_EQ(d2.cuts, std::vector<int64_t>{39});
+  ASSERT_EQ(d2.scenes.size(), 2u);
+  EXPECT_EQ(d2.scenes[0], (Scene{0, 39}));
+  EXPECT_EQ(d2.scenes[1], (Scene{39, 40}));
+  // The planner takes one-frame scenes at both ends: every frame in exactly one shard.
+  config::Shards sh;
+  sh.target_frames = 10;
+  sh.min_frames = 5;
+  sh.max_frames = 20;
+  sh.overlap = 3;
+  const auto p = plan::plan_shards(d.scenes, 40, sh);
+  std::vector<int> seen(40, 0);
+  for (const auto& s : p.shards)
+    for (int64_t f = s.emit_begin; f < s.emit_end; ++f) ++seen[size_t(f)];
+  for (int v : seen) EXPECT_EQ(v, 1);
+  EXPECT_EQ(p.shards.front().emit_begin, 0);
+  EXPECT_EQ(p.shards.back().emit_end, 40);
+}
+
+TEST(EdgeCases, FadeLongerThanAShardIsOneCutAndAPlanWithinBounds) {
+  // before 40, fade out 150, black 200, fade in 150, after 40: 580 frames.
+  const auto frames = fade_film(40, 150, 200, 150, 40);
+  const auto n = int64_t(frames.size());
+  auto c = only("threshold");
+  c.threshold.fade_bias = 0.0;
+  SceneRunner r(c, false);
+  for (int64_t i = 0; i < n; ++i) r.process(i, frames[size_t(i)]);
+  const auto d = r.finish(n, 25, 1);
+  // Level < 12 from fade-out frame 133 (40 + 133 = frame 172, level 11.3); >= 12 again at
+  // fade-in frame 18 (390 + 17 = 407): one cut midway.
+  ASSERT_EQ(d.cuts.size(), 1u);
+  EXPECT_GT(d.cuts[0], 172);
+  EXPECT_LT(d.cuts[0], 407);
+  EXPECT_NEAR(double(d.cuts[0]), (172 + 407) / 2.0, 1.0);
+  // The content detector (film default with threshold) does not cut inside a slow fade.
+  EXPECT_EQ(run(config::Scenes{}, frames), d.cuts);
+  // Shards much shorter than the fade: the two long scenes are split into pieces, no shard
+  // exceeds max_frames, every frame is emitted once, no context crosses the cut.
+  config::Shards sh;
+  sh.target_frames = 100;
+  sh.min_frames = 50;
+  sh.max_frames = 120;
+  sh.overlap = 6;
+  const auto p = plan::plan_shards(d.scenes, n, sh);
+  int64_t at = 0;
+  for (const auto& s : p.shards) {
+    EXPECT_EQ(s.emit_begin, at);
+    EXPECT_LE(s.emit_frames(), 120);
+    EXPECT_GE(s.emit_frames(), 50);
+    const bool before = s.emit_end <= d.cuts[0];
+    EXPECT_TRUE(before || s.emit_begin >= d.cuts[0]) << s.id << " straddles the fade's cut";
+    if (before) {
+      EXPECT_LE(s.context_end, d.cuts[0]) << s.id;
+    } else {
+      EXPECT_GE(s.context_begin, d.cuts[0]) << s.id;
+    }
+    at = s.emit_end;
+  }
+  EXPECT_EQ(at, n);
 }
 
 }  // namespace
