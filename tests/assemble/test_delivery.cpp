@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "coordinator/mux/delivery.hpp"
 #include "coordinator/mux/mux.hpp"
 #include "shared/util/errors.hpp"
@@ -65,6 +67,41 @@ TEST(Delivery, MissingEncoderIsAClearError) {
     EXPECT_NE(std::string(e.what()).find("no libnonexistent265 encoder"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(dir / "delivery.mkv"));
+}
+
+// The encoder settings reach x265: it records them in the stream (an SEI with its options).
+std::string x265_options(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto at = bytes.find("options: ");
+  if (at == std::string::npos) return {};
+  return bytes.substr(at, bytes.find('\0', at) - at) + " ";
+}
+
+TEST(Delivery, CrfPresetAndTuneGrainReachX265) {
+  if (!mux::delivery_encoder_available()) GTEST_SKIP() << "this libavcodec has no libx265";
+  TempDir dir;
+  const fs::path master = tiny_master(dir);
+  mux::DeliveryOptions o;
+  o.preset = "ultrafast";
+  o.crf = 23;
+  o.threads = 1;
+  ASSERT_EQ(o.tune, "grain");  // the default keeps film grain
+  mux::encode_delivery(master, dir / "grain.mkv", o);
+  const std::string grain = x265_options(dir / "grain.mkv");
+  ASSERT_FALSE(grain.empty()) << "no x265 options SEI";
+  EXPECT_NE(grain.find(" crf=23.0 "), std::string::npos) << grain;
+  EXPECT_NE(grain.find(" rc-lookahead=5 "), std::string::npos) << grain;  // ultrafast
+  EXPECT_NE(grain.find(" bitdepth=10 "), std::string::npos) << grain;
+  // tune grain: no adaptive quantisation, flat I/P/B ratios (x265's grain tuning).
+  EXPECT_NE(grain.find(" aq-mode=0 "), std::string::npos) << grain;
+  EXPECT_NE(grain.find(" ipratio=1.10 pbratio=1.00 "), std::string::npos) << grain;
+
+  o.tune = "none";
+  mux::encode_delivery(master, dir / "plain.mkv", o);
+  const std::string plain = x265_options(dir / "plain.mkv");
+  EXPECT_EQ(plain.find(" aq-mode=0 "), std::string::npos) << plain;
+  EXPECT_NE(plain.find(" ipratio=1.40 "), std::string::npos) << plain;
 }
 
 }  // namespace
