@@ -316,7 +316,7 @@ std::vector<FieldSpec> build_fields() {
       text("preprocess.vfr", G(preprocess.vfr), "refuse", "Variable frame rate sources are refused, or converted to constant frame rate.", {"refuse", "convert"}),
 
       text("encode.codec", G(encode.codec), "prores_hq", "Shard codec: ProRes 422 HQ, FFV1 (lossless, 4:4:4) or DNxHR HQX.", {"prores_hq", "ffv1", "dnxhr_hqx"}),
-      text("encode.device", G(encode.device), "auto", "Encoder device; auto uses the GPU encoder when one exists for the codec.", {"auto", "cpu", "gpu"}),
+      text("encode.device", G(encode.device), "auto", "Shard encoder: gpu = the CUDA ProRes encoder (prores_hq; needs a CUDA build and a GPU), cpu = libavcodec (prores_ks for prores_hq), auto = gpu when available for the codec, else cpu. Kept in the video config hash as written: the two encoders write different (equally good) bytes.", {"auto", "cpu", "gpu"}),
       text("encode.pixel_format", G(encode.pixel_format), "auto", "auto: yuv422p10le (ProRes, DNxHR), yuv444p10le (FFV1).", {"auto", "yuv422p10le", "yuv444p10le"}),
       text("encode.color.primaries", G(encode.color.primaries), "bt709", "Colour primaries tag.", {"bt709"}),
       text("encode.color.transfer", G(encode.color.transfer), "bt709", "Transfer characteristics tag.", {"bt709"}),

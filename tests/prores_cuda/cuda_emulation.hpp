@@ -3,8 +3,10 @@
 // so machines without a GPU still check the device algorithm (warp ballots and shuffles, the
 // run/level carry, bit packing, the pick's bisection, the layout) against the reference.
 //
-// Each CUDA thread of a block is a fiber (ucontext) of one OS thread; a barrier (__syncthreads,
-// every warp collective) yields until all its threads arrived. Blocks run one after the other,
+// Each CUDA thread of a block is a fiber of one OS thread; a barrier (__syncthreads, every warp
+// collective) yields until all its threads arrived. On x86-64 the fibers switch with a few
+// instructions of assembly (ucontext's swapcontext makes a system call per switch, 20x slower
+// here: the emulated kernels switch millions of times); elsewhere with ucontext. Blocks run one after the other,
 // so `__shared__` becomes `static`. A grid sync is only correct for one-block grids (the test
 // launches the pick kernel with one block; its loop is grid-stride). Slow (microseconds per
 // collective), fine for the small frames the test uses. Not a CUDA implementation: only what
@@ -34,9 +36,39 @@ struct dim3_emu {
   unsigned x = 1, y = 1, z = 1;
 };
 
+#if defined(__x86_64__) && defined(__linux__)
+#define REELSCALE_EMU_ASM_SWITCH 1
+// Saves the callee-saved registers on the current stack, stores its pointer in *save, loads
+// `next` and pops that fiber's registers: a context switch as the SysV ABI sees a call.
+extern "C" void reelscale_emu_switch(void** save, void* next);
+asm(R"(
+  .text
+  .globl reelscale_emu_switch
+  .type reelscale_emu_switch, @function
+reelscale_emu_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size reelscale_emu_switch, .-reelscale_emu_switch
+)");
+#endif
+
 namespace emu {
 
 struct Fiber {
+  void* sp = nullptr;  // saved stack pointer (asm switch)
   ucontext_t ctx{};
   std::vector<char> stack;
   bool done = false;
@@ -50,6 +82,7 @@ struct Barrier {
 struct Block {
   std::vector<Fiber> fibers;
   ucontext_t scheduler{};
+  void* scheduler_sp = nullptr;
   Barrier block;
   std::vector<Barrier> warps;
   std::vector<uint64_t> slots;  // one per thread, for warp exchanges
@@ -63,7 +96,11 @@ inline dim3_emu threadIdx, blockIdx, blockDim, gridDim;
 
 inline void yield() {
   Block& b = *g_block;
+#ifdef REELSCALE_EMU_ASM_SWITCH
+  reelscale_emu_switch(&b.fibers[b.current].sp, b.scheduler_sp);
+#else
   swapcontext(&b.fibers[b.current].ctx, &b.scheduler);
+#endif
 }
 
 inline void wait(Barrier& br) {
@@ -79,7 +116,11 @@ inline void wait(Barrier& br) {
 inline void trampoline() {
   g_block->body();
   g_block->fibers[g_block->current].done = true;
-  // returning resumes uc_link (the scheduler)
+#ifdef REELSCALE_EMU_ASM_SWITCH
+  yield();  // never resumed: the scheduler skips finished fibers
+  __builtin_trap();
+#endif
+  // (ucontext) returning resumes uc_link, the scheduler
 }
 
 // Runs `kernel` for grid x block threads with `smem_bytes` of dynamic shared memory.
@@ -100,12 +141,23 @@ inline void launch(unsigned grid, unsigned block, size_t smem_bytes, const std::
     for (unsigned t = 0; t < block; ++t) {
       Fiber& f = b->fibers[t];
       f.tid = t;
-      f.stack.resize(256 * 1024);
+      f.stack.resize(64 * 1024);
+#ifdef REELSCALE_EMU_ASM_SWITCH
+      // Initial frame popped by the first switch: six zero registers, then trampoline as the
+      // return address; after that `ret` the stack pointer is 8 mod 16, as after a call.
+      uintptr_t top = reinterpret_cast<uintptr_t>(f.stack.data() + f.stack.size()) & ~uintptr_t{15};
+      auto* sp = reinterpret_cast<void**>(top) - 2;  // 16-aligned slot below the top
+      *(sp + 1) = nullptr;                          // fake return address of trampoline
+      *sp = reinterpret_cast<void*>(&trampoline);
+      for (int r = 0; r < 6; ++r) *--sp = nullptr;
+      f.sp = sp;
+#else
       getcontext(&f.ctx);
       f.ctx.uc_stack.ss_sp = f.stack.data();
       f.ctx.uc_stack.ss_size = f.stack.size();
       f.ctx.uc_link = &b->scheduler;
       makecontext(&f.ctx, trampoline, 0);
+#endif
     }
     blockIdx.x = bi;
     for (bool any = true; any;) {
@@ -115,7 +167,11 @@ inline void launch(unsigned grid, unsigned block, size_t smem_bytes, const std::
         any = true;
         b->current = t;
         threadIdx.x = t;
+#ifdef REELSCALE_EMU_ASM_SWITCH
+        reelscale_emu_switch(&b->scheduler_sp, b->fibers[t].sp);
+#else
         swapcontext(&b->scheduler, &b->fibers[t].ctx);
+#endif
       }
     }
     g_block = nullptr;

@@ -12,7 +12,7 @@
 #include "worker/encode/prores_cuda/prores_cuda_kernels.cuh"
 
 namespace rp = reelscale::prores;
-namespace cd = reelscale::prores::cuda_detail;
+namespace cd = reelscale::prores::cuda_emulated;
 using namespace reelscale::prores::testing;
 
 namespace {

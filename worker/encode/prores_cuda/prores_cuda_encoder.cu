@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <string>
 
@@ -118,8 +119,9 @@ struct CudaEncoder::Impl {
   DeviceArray<uint16_t> in_y, in_cb, in_cr;  // encode_host's copies
   std::unique_ptr<PinnedBuffer> host_packet, host_status;
   Stream own_stream;
-  Event start, stop;
+  Event start, stop, after_cost, after_pick, after_encode;
   double last_ms = 0;
+  CudaEncoder::StageMs stage_ms;
 };
 
 CudaEncoder::CudaEncoder(int width, int height, const ProresOptions& options)
@@ -204,6 +206,7 @@ std::vector<uint8_t> CudaEncoder::encode(const uint16_t* d_y, const uint16_t* d_
 
   cd::cost_kernel<<<n, cd::kSliceThreads, m.cost_smem, stream>>>(f, m.cost_bytes.get(), m.cost_sse.get());
   check(cudaGetLastError(), "cost kernel launch");
+  check(cudaEventRecord(m.after_cost.e, stream), "cudaEventRecord");
 
   cd::PickArgs pa{m.cost_bytes.get(), m.cost_sse.get(), n, m.candidates,
                   static_cast<long long>(m.budget), m.pick.get(), m.partials.get()};
@@ -211,6 +214,7 @@ std::vector<uint8_t> CudaEncoder::encode(const uint16_t* d_y, const uint16_t* d_
   check(cudaLaunchCooperativeKernel(reinterpret_cast<void*>(cd::pick_kernel), dim3(m.pick_grid),
                                     dim3(Impl::kPickThreads), args, 0, stream),
         "quantiser pick launch");
+  check(cudaEventRecord(m.after_pick.e, stream), "cudaEventRecord");
 
   cd::layout_kernel<<<1, 1024, 0, stream>>>(m.cost_bytes.get(), m.pick.get(), n, m.candidates,
                                             static_cast<uint32_t>(m.prefix_bytes), m.packet.get(),
@@ -220,6 +224,7 @@ std::vector<uint8_t> CudaEncoder::encode(const uint16_t* d_y, const uint16_t* d_
   cd::encode_kernel<<<n, cd::kSliceThreads, m.encode_smem, stream>>>(
       f, m.cost_bytes.get(), m.pick.get(), m.offsets.get(), m.packet.get(), m.status.get() + 1);
   check(cudaGetLastError(), "encode kernel launch");
+  check(cudaEventRecord(m.after_encode.e, stream), "cudaEventRecord");
 
   check(cudaMemcpyAsync(m.host_status->get(), m.status.get(), 2 * sizeof(uint32_t),
                         cudaMemcpyDeviceToHost, stream), "copy packet size");
@@ -235,9 +240,16 @@ std::vector<uint8_t> CudaEncoder::encode(const uint16_t* d_y, const uint16_t* d_
         "copy packet");
   check(cudaEventRecord(m.stop.e, stream), "cudaEventRecord");
   check(cudaStreamSynchronize(stream), "copy packet");
-  float ms = 0;
-  check(cudaEventElapsedTime(&ms, m.start.e, m.stop.e), "cudaEventElapsedTime");
-  m.last_ms = ms;
+  auto elapsed = [](const Event& a, const Event& b) {
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, a.e, b.e), "cudaEventElapsedTime");
+    return static_cast<double>(ms);
+  };
+  m.last_ms = elapsed(m.start, m.stop);
+  m.stage_ms.cost = elapsed(m.start, m.after_cost);
+  m.stage_ms.pick = elapsed(m.after_cost, m.after_pick);
+  m.stage_ms.encode = elapsed(m.after_pick, m.after_encode);
+  m.stage_ms.copy = elapsed(m.after_encode, m.stop);
   return std::vector<uint8_t>(m.host_packet->get(), m.host_packet->get() + total);
 }
 
@@ -266,6 +278,7 @@ std::vector<uint8_t> CudaEncoder::encode_host(const uint16_t* y, const uint16_t*
 }
 
 double CudaEncoder::last_gpu_ms() const { return impl_->last_ms; }
+CudaEncoder::StageMs CudaEncoder::last_stage_ms() const { return impl_->stage_ms; }
 int CudaEncoder::width() const { return impl_->width; }
 int CudaEncoder::height() const { return impl_->height; }
 const ProresOptions& CudaEncoder::options() const { return impl_->options; }
@@ -289,6 +302,39 @@ std::vector<int> CudaEncoder::last_picks() const {
   std::vector<int> p(m.layout.size());
   check(cudaMemcpy(p.data(), m.pick.get(), p.size() * 4, cudaMemcpyDeviceToHost), "copy picks");
   return p;
+}
+
+CudaBenchResult bench_cuda_encoder(const uint16_t* y, const uint16_t* cb, const uint16_t* cr,
+                                   int width, int height, int frames, const ProresOptions& options) {
+  CudaEncoder enc(width, height, options);
+  const size_t w = static_cast<size_t>(width), cw = (w + 1) / 2, h = static_cast<size_t>(height);
+  DeviceArray<uint16_t> dy(w * h), dcb(cw * h), dcr(cw * h);
+  check(cudaMemcpy(dy.get(), y, w * h * 2, cudaMemcpyHostToDevice), "upload frame");
+  check(cudaMemcpy(dcb.get(), cb, cw * h * 2, cudaMemcpyHostToDevice), "upload frame");
+  check(cudaMemcpy(dcr.get(), cr, cw * h * 2, cudaMemcpyHostToDevice), "upload frame");
+  Stream stream;
+  auto once = [&] {
+    return enc.encode(dy.get(), dcb.get(), dcr.get(), static_cast<ptrdiff_t>(w),
+                      static_cast<ptrdiff_t>(cw), stream.s).size();
+  };
+  once();  // warm-up: first launches load the kernels
+  CudaBenchResult r;
+  r.frames = frames;
+  double bytes = 0, gpu_ms = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < frames; ++i) {
+    bytes += static_cast<double>(once());
+    gpu_ms += enc.last_gpu_ms();
+    const auto st = enc.last_stage_ms();
+    r.stage_ms.cost += st.cost / frames;
+    r.stage_ms.pick += st.pick / frames;
+    r.stage_ms.encode += st.encode / frames;
+    r.stage_ms.copy += st.copy / frames;
+  }
+  r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.gpu_ms_per_frame = frames ? gpu_ms / frames : 0;
+  r.bytes_per_frame = frames ? bytes / frames : 0;
+  return r;
 }
 
 }  // namespace reelscale::prores

@@ -59,6 +59,12 @@ class CudaEncoder {
   // GPU time of the last encode in milliseconds (CUDA events around its kernels and the
   // packet's copy to the host).
   double last_gpu_ms() const;
+  // The same split by stage: (slice, candidate) costs, quantiser pick, layout + slice coding,
+  // packet copy (including the wait for the packet's size).
+  struct StageMs {
+    double cost = 0, pick = 0, encode = 0, copy = 0;
+  };
+  StageMs last_stage_ms() const;
   int width() const;
   int height() const;
   const ProresOptions& options() const;
@@ -73,5 +79,18 @@ class CudaEncoder {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Throughput of the encoder on one picture already in device memory (uploaded once), as the
+// pipeline hands frames over: `frames` encodes after one warm-up (reelscale bench encode
+// --device gpu, scripts/gpu/prores_check.sh). Host planes as encode_host's.
+struct CudaBenchResult {
+  int frames = 0;
+  double wall_s = 0;            // all encodes, device input, each packet copied to the host
+  double gpu_ms_per_frame = 0;  // mean of last_gpu_ms()
+  double bytes_per_frame = 0;
+  CudaEncoder::StageMs stage_ms;  // means
+};
+CudaBenchResult bench_cuda_encoder(const uint16_t* y, const uint16_t* cb, const uint16_t* cr,
+                                   int width, int height, int frames, const ProresOptions& options);
 
 }  // namespace reelscale::prores

@@ -9,9 +9,14 @@
 #include <cooperative_groups.h>
 #define RS_DYNAMIC_SMEM(name) extern __shared__ uint32_t name[]
 #define RS_GRID_SYNC() cooperative_groups::this_grid().sync()
+#define RS_PRORES_KERNEL_NS cuda_detail
+#else
+// A namespace of its own: the emulated kernels are plain functions that must not collide with
+// the host stubs nvcc generates for the real ones when both are linked into one test binary.
+#define RS_PRORES_KERNEL_NS cuda_emulated
 #endif
 
-namespace reelscale::prores::cuda_detail {
+namespace reelscale::prores::RS_PRORES_KERNEL_NS {
 
 constexpr int kMaxSliceMbs = 8;                   // slices of 8 macroblocks (log2 = 3)
 constexpr int kMaxBlocks = kMaxSliceMbs * 8;      // 4 Y + 2 Cb + 2 Cr 8x8 blocks per MB
@@ -534,4 +539,4 @@ __global__ void __launch_bounds__(kSliceThreads, 4) encode_kernel(FrameArgs f,
   }
 }
 
-}  // namespace reelscale::prores::cuda_detail
+}  // namespace reelscale::prores::RS_PRORES_KERNEL_NS

@@ -24,12 +24,15 @@ std::vector<uint8_t> CudaEncoder::encode(const uint16_t*, const uint16_t*, const
 std::vector<uint8_t> CudaEncoder::encode_host(const uint16_t*, const uint16_t*, const uint16_t*,
                                               ptrdiff_t, ptrdiff_t) { no_cuda(); }
 double CudaEncoder::last_gpu_ms() const { no_cuda(); }
+CudaEncoder::StageMs CudaEncoder::last_stage_ms() const { no_cuda(); }
 int CudaEncoder::width() const { no_cuda(); }
 int CudaEncoder::height() const { no_cuda(); }
 const ProresOptions& CudaEncoder::options() const { no_cuda(); }
 size_t CudaEncoder::slice_count() const { no_cuda(); }
 std::vector<std::vector<SliceCost>> CudaEncoder::last_costs() const { no_cuda(); }
 std::vector<int> CudaEncoder::last_picks() const { no_cuda(); }
+CudaBenchResult bench_cuda_encoder(const uint16_t*, const uint16_t*, const uint16_t*, int, int,
+                                   int, const ProresOptions&) { no_cuda(); }
 
 }  // namespace reelscale::prores
 #endif

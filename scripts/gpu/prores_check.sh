@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The CUDA ProRes encoder's GPU check, one device run (docs/prores.md, "GPU encoder"):
+#   1. builds rs_prores_cuda, test_prores_cuda and bench_prores_cuda standalone
+#      (scripts/gpu/prores/CMakeLists.txt: no OpenCV/Tesseract/SQLite needed),
+#   2. runs the tests: GPU packets byte-identical to the reference encoder (flat, black, noise,
+#      gradient, checkerboard, 1918x1078, 720x576, 100x50, 17x9, 1x1, 4096x1728, three profiles,
+#      a tiny budget), costs and picks equal, libavcodec decode + headers + PSNR,
+#   3. measures frames/s at 4096x1728 HQ (frame on the GPU; goal >= 100) next to prores_ks.
+# Needs .gpu-model/ (GoogleTest, as model_check.sh) and FFmpeg's libraries for pkg-config:
+# the script sources .gpu/build-deps.sh itself when pkg-config cannot find libavcodec.
+#   run(command="bash scripts/gpu/prores_check.sh", carry=[".gpu-model", ".gpu"])
+# Logs go to $OUT (or /tmp/prores-check when unset); summary.txt has what matters.
+set -uo pipefail
+OUT=${OUT:-/tmp/prores-check}
+mkdir -p "$OUT"
+STEPS=${STEPS:-build,test,bench}
+SIZE=${SIZE:-4096x1728}
+want() { [[ ",$STEPS," == *",$1,"* ]]; }
+say() { echo "== $*" | tee -a "$OUT/summary.txt"; }
+if ! pkg-config --exists libavcodec 2> /dev/null && [[ -f .gpu/build-deps.sh ]]; then
+  # shellcheck disable=SC1091
+  source .gpu/build-deps.sh
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$OUT/summary.txt"
+nvcc --version | tail -1 | tee -a "$OUT/summary.txt"
+echo "libavcodec $(pkg-config --modversion libavcodec 2> /dev/null || echo missing)" | tee -a "$OUT/summary.txt"
+
+if want build; then
+  start=$(date +%s)
+  cmake -S scripts/gpu/prores -B build-gpu-prores -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 \
+    > "$OUT/cmake.log" 2>&1 || { tail -40 "$OUT/cmake.log"; exit 1; }
+  ninja -C build-gpu-prores test_prores_cuda bench_prores_cuda > "$OUT/build.log" 2>&1 \
+    || { grep -E "error|Error" -A4 "$OUT/build.log" | head -120; exit 1; }
+  say "build: $(( $(date +%s) - start )) s"
+fi
+
+if want test; then
+  ./build-gpu-prores/test_prores_cuda > "$OUT/test_prores_cuda.txt" 2>&1
+  say "test_prores_cuda exit $?"
+  grep -E "identical:|PSNR|FAILED|PASSED|SKIPPED|Failure|Expected|Which is|byte [0-9]" "$OUT/test_prores_cuda.txt" \
+    | head -80 | tee -a "$OUT/summary.txt"
+fi
+
+if want bench; then
+  say "bench_prores_cuda --size $SIZE --frames 200 --ks-frames 16"
+  ./build-gpu-prores/bench_prores_cuda --size "$SIZE" --frames 200 --ks-frames 16 2>&1 | tee -a "$OUT/summary.txt"
+  if command -v nsys > /dev/null && [[ -n "${PROFILE:-}" ]]; then
+    nsys profile -o "$OUT/prores" --force-overwrite true ./build-gpu-prores/bench_prores_cuda \
+      --size "$SIZE" --frames 20 --ks-frames 0 > /dev/null 2>&1
+    nsys stats --report cuda_gpu_kern_sum "$OUT/prores.nsys-rep" 2>&1 | head -20 | tee -a "$OUT/summary.txt"
+  fi
+fi
