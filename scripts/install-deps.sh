@@ -2,6 +2,7 @@
 # Installs, from Debian/Ubuntu packages, everything reelscale needs to build, test and run.
 # Idempotent: packages already present are skipped by apt. Needs root (or sudo).
 # Extra Tesseract languages: REELSCALE_OCR_LANGS="deu fra" scripts/install-deps.sh
+# Headless Chromium for the report test: REELSCALE_WITH_CHROMIUM=1 scripts/install-deps.sh
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 pkgs=(
@@ -19,6 +20,9 @@ pkgs=(
   fonts-dejavu-core
 )
 for l in ${REELSCALE_OCR_LANGS:-}; do pkgs+=("tesseract-ocr-$l"); done
+# Headless Chromium for the report's browser test (tests/report; it skips without it): ~350 MB,
+# so only on request (development, CI), never in the images: REELSCALE_WITH_CHROMIUM=1
+if [ "${REELSCALE_WITH_CHROMIUM:-0}" = 1 ]; then pkgs+=(chromium); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -51,6 +51,9 @@ tr.low td{background:#fff4e5} tr.failed td{background:#fdecea}
 .thumbs figure{margin:0;font-size:11px;color:var(--muted);text-align:center}
 .thumbs img{display:block;border-radius:3px;border:1px solid var(--line)}
 .notes li{color:var(--warn)}
+.pair{display:grid;grid-template-columns:1fr 1fr;gap:10px;margin:8px 0 16px}
+.pair figure{margin:0} .pair img{width:100%;height:auto;display:block;border:1px solid var(--line);border-radius:3px;image-rendering:auto}
+.pair figcaption{font-size:12px;color:var(--muted);margin-top:3px}
 .collapsed tr.extra{display:none}
 button.more{margin-top:6px;border:1px solid var(--line);background:#fff;border-radius:4px;padding:3px 10px;cursor:pointer}
 )CSS";
@@ -444,6 +447,30 @@ std::string subtitles_section(const ReportData& d) {
   return s + "</section>";
 }
 
+std::string comparisons_section(const ReportData& d) {
+  std::string s = "<section id=\"compare\"><h2>Before / after</h2>";
+  if (d.comparisons.empty())
+    return s + "<p class=\"muted\">No crops (they need the output file; see the notes in the summary).</p></section>";
+  const auto& c0 = d.comparisons.front();
+  s += "<p>The most detailed " + std::to_string(c0.width) + "x" + std::to_string(c0.height) +
+       " region of a frame in the middle of a scene: left, the source upscaled with bicubic interpolation; "
+       "right, the same frame of the output (" + escape(d.backend) + ", " + format_number(c0.scale_x, 2) + "x). "
+       "Pixels as stored (no display-aspect correction).</p>";
+  const int fps_num = d.scenes ? int(d.scenes->fps_num) : 25, fps_den = d.scenes ? int(d.scenes->fps_den) : 1;
+  for (const auto& c : d.comparisons) {
+    const std::string where = "frame " + std::to_string(c.frame) + " (" +
+                              scenes::format_timecode(c.frame, fps_num, fps_den) + "), region " +
+                              std::to_string(c.x) + "," + std::to_string(c.y);
+    const std::string size = " width=\"" + std::to_string(c.out_width) + "\" height=\"" +
+                             std::to_string(c.out_height) + "\"";
+    s += "<h3>" + escape(where) + "</h3><div class=\"pair\"><figure><img alt=\"bicubic, " + escape(where) + "\"" + size +
+         " src=\"" + c.bicubic + "\"><figcaption>bicubic</figcaption></figure><figure><img alt=\"restored, " +
+         escape(where) + "\"" + size + " src=\"" + c.restored + "\"><figcaption>restored (" + escape(d.backend) +
+         ")</figcaption></figure></div>";
+  }
+  return s + "</section>";
+}
+
 std::string sync_section(const ReportData& d) {
   std::string s = "<section id=\"sync\"><h2>A/V sync</h2>";
   if (!d.sync) return s + "<p class=\"muted\">Not checked (no output file yet).</p></section>";
@@ -512,9 +539,9 @@ std::string render_html(const ReportData& d) {
   h += "<header><h1>reelscale report: " + escape(d.title) + "</h1><p>" + escape(d.input) + " &rarr; " +
        escape(d.output) + "</p></header>";
   h += "<nav><a href=\"#summary\">Summary</a><a href=\"#scenes\">Scenes</a><a href=\"#plan\">Plan</a>"
-       "<a href=\"#workers\">Workers</a><a href=\"#subtitles\">Subtitles</a><a href=\"#sync\">A/V sync</a>"
+       "<a href=\"#workers\">Workers</a><a href=\"#compare\">Before/after</a><a href=\"#subtitles\">Subtitles</a><a href=\"#sync\">A/V sync</a>"
        "<a href=\"#output\">Output</a></nav><main>";
-  h += summary_section(d) + scenes_section(d) + plan_section(d) + workers_section(d) + subtitles_section(d) +
+  h += summary_section(d) + scenes_section(d) + plan_section(d) + workers_section(d) + comparisons_section(d) + subtitles_section(d) +
        sync_section(d) + output_section(d);
   h += "</main><script>" + std::string(kScript) + "</script></body></html>\n";
   return h;

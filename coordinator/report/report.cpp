@@ -213,7 +213,29 @@ ReportData collect(const config::Config& cfg, const ReportOptions& options) {
     for (size_t i = 0; i < n; ++i) frames.push_back(cuts[cuts.size() <= n ? i : i * cuts.size() / n]);
     gather(d, "thumbnails", [&] { d.thumbnails = cut_thumbnails(cfg.input, frames, options.thumbnail_width); });
   }
+
+  if (options.comparisons > 0 && d.scenes && fs::exists(cfg.input)) {
+    if (!cfg.output.empty() && fs::exists(cfg.output))
+      gather(d, "before/after crops", [&] {
+        d.comparisons = before_after_crops(cfg.input, cfg.output, scene_middles(d.scenes->scenes, options.comparisons),
+                                           options.crop_width);
+      });
+    else
+      d.notes.push_back("no before/after crops: the output does not exist yet");
+  }
   return d;
+}
+
+std::vector<int64_t> scene_middles(const std::vector<scenes::Scene>& list, int count) {
+  std::vector<int64_t> out;
+  const size_t n = list.size();
+  if (n == 0 || count <= 0) return out;
+  const size_t k = std::min(n, size_t(count));
+  for (size_t i = 0; i < k; ++i) {
+    const auto& sc = list[(2 * i + 1) * n / (2 * k)];  // the middle scene of each of k equal parts
+    if (sc.end > sc.start) out.push_back(sc.start + (sc.end - sc.start) / 2);
+  }
+  return out;
 }
 
 void write_report(const config::Config& cfg, const fs::path& out, const ReportOptions& options) {

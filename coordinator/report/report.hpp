@@ -41,6 +41,16 @@ struct Thumbnail {
   std::string data_uri;              // image/jpeg
 };
 
+// One before/after pair: a crop of source frame `frame` upscaled with bicubic, and the same
+// region of the restored output at the same frame index (retime keeps every frame).
+struct Comparison {
+  int64_t frame = 0;
+  int x = 0, y = 0, width = 0, height = 0;  // the crop in source pixels
+  double scale_x = 0, scale_y = 0;          // output size / source size
+  int out_width = 0, out_height = 0;        // both images' size
+  std::string bicubic, restored;            // image/jpeg data URIs
+};
+
 struct ReportData {
   std::string title;
   std::string input, output, work_dir;
@@ -57,6 +67,7 @@ struct ReportData {
   std::optional<media::ProbeResult> output_probe;
   std::optional<mux::SyncReport> sync;
   std::vector<Thumbnail> thumbnails;
+  std::vector<Comparison> comparisons;
   std::vector<std::string> notes;    // what could not be read, and why
 };
 
@@ -65,6 +76,8 @@ struct ReportOptions {
   int thumbnail_width = 192;
   int max_thumbnails = 120;          // evenly chosen among the cuts beyond this
   bool inspect_output = true;        // probe the output and check its A/V sync
+  int comparisons = 3;               // before/after crops at scene middles (needs the output)
+  int crop_width = 160;              // source pixels (4:3 crops)
 };
 
 // Reads everything the report shows; never throws for a missing or unreadable part (it becomes
@@ -87,5 +100,13 @@ void write_ocr_sidecar(const std::filesystem::path& work_dir, const subtitles::O
 // MediaError when the video cannot be read.
 std::vector<Thumbnail> cut_thumbnails(const std::string& video, const std::vector<int64_t>& frames,
                                       int width);
+
+// Before/after crops of `frames` (MediaError when either file cannot be read, or a frame is
+// missing from the restored output). The crop is the most detailed `crop_width` x 3/4 window.
+std::vector<Comparison> before_after_crops(const std::string& source, const std::string& restored,
+                                           const std::vector<int64_t>& frames, int crop_width);
+
+// The middle frames of `count` scenes spread evenly over the film.
+std::vector<int64_t> scene_middles(const std::vector<scenes::Scene>& scenes, int count);
 
 }  // namespace reelscale::report

@@ -37,7 +37,7 @@ void metric(std::string& out, const std::string& name, const std::string& type, 
 
 }  // namespace
 
-std::string prometheus_metrics(const ledger::Summary& s) {
+std::string prometheus_metrics(const ledger::Summary& s, const LiveStatus* live) {
   std::string o;
   metric(o, "reelscale_frames_total", "gauge", "Frames the film's shards emit in all.");
   o += "reelscale_frames_total " + std::to_string(s.frames_total) + "\n";
@@ -62,11 +62,38 @@ std::string prometheus_metrics(const ledger::Summary& s) {
   metric(o, "reelscale_worker_shards_done", "gauge", "Shards done, per worker.");
   for (const auto& w : s.workers)
     o += "reelscale_worker_shards_done{worker=\"" + label(w.worker) + "\"} " + std::to_string(w.shards) + "\n";
+  if (!live) return o;
+  metric(o, "reelscale_stage", "gauge", "1 for the stage the run is in.");
+  if (!live->stage.empty()) o += "reelscale_stage{stage=\"" + label(live->stage) + "\"} 1\n";
+  metric(o, "reelscale_frames_in_flight", "gauge", "Frames workers emitted that are not yet in a verified shard.");
+  o += "reelscale_frames_in_flight " + std::to_string(live->frames_in_flight) + "\n";
+  if (live->fps) {
+    metric(o, "reelscale_recent_frames_per_second", "gauge", "Frames per second of all workers, recent window.");
+    o += "reelscale_recent_frames_per_second " + value(*live->fps) + "\n";
+  }
+  metric(o, "reelscale_workers_up", "gauge", "Workers connected and alive.");
+  int up = 0;
+  for (const auto& w : live->workers) up += w.up;
+  o += "reelscale_workers_up " + std::to_string(up) + "\n";
+  metric(o, "reelscale_worker_up", "gauge", "1 while the worker is connected, 0 once it was declared lost.");
+  for (const auto& w : live->workers)
+    o += "reelscale_worker_up{worker=\"" + label(w.worker) + "\"} " + (w.up ? "1" : "0") + "\n";
+  metric(o, "reelscale_worker_last_heard_seconds", "gauge",
+         "Seconds since the worker last joined, took a shard, reported progress or a result.");
+  for (const auto& w : live->workers)
+    o += "reelscale_worker_last_heard_seconds{worker=\"" + label(w.worker) + "\"} " + value(w.seconds_since_heard) + "\n";
+  metric(o, "reelscale_worker_recent_frames_per_second", "gauge", "Frames per second of the worker, recent window.");
+  for (const auto& w : live->workers)
+    o += "reelscale_worker_recent_frames_per_second{worker=\"" + label(w.worker) + "\"} " + value(w.fps) + "\n";
+  // No shard label: one series per worker, not one per shard it ever held.
+  metric(o, "reelscale_worker_busy", "gauge", "1 while the worker holds a shard.");
+  for (const auto& w : live->workers)
+    o += "reelscale_worker_busy{worker=\"" + label(w.worker) + "\"} " + (w.shard.empty() ? "0" : "1") + "\n";
   return o;
 }
 
-StatusServer::StatusServer(std::string bind, SummaryFn summary, PageFn page)
-    : summary_(std::move(summary)), page_(std::move(page)) {
+StatusServer::StatusServer(std::string bind, SummaryFn summary, PageFn page, LiveFn live)
+    : summary_(std::move(summary)), page_(std::move(page)), live_(std::move(live)) {
   const auto colon = bind.rfind(':');
   if (colon == std::string::npos || colon == 0)
     throw ConfigError("status server: address '" + bind + "' is not HOST:PORT");
@@ -99,7 +126,13 @@ void StatusServer::start() {
     };
   };
   srv->Get("/metrics", guarded([this](httplib::Response& res) {
-             res.set_content(prometheus_metrics(summary_()), "text/plain; version=0.0.4; charset=utf-8");
+             const ledger::Summary s = summary_();
+             if (live_) {
+               const LiveStatus l = live_();
+               res.set_content(prometheus_metrics(s, &l), "text/plain; version=0.0.4; charset=utf-8");
+             } else {
+               res.set_content(prometheus_metrics(s), "text/plain; version=0.0.4; charset=utf-8");
+             }
            }));
   srv->Get("/status.json", guarded([this](httplib::Response& res) {
              res.set_content(ledger::summary_json(summary_()), "application/json");

@@ -6,8 +6,10 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "coordinator/ledger/ledger.hpp"
 
@@ -17,18 +19,36 @@ class Server;
 
 namespace reelscale::report {
 
-// The Prometheus text exposition (format 0.0.4) of a ledger summary.
-std::string prometheus_metrics(const ledger::Summary& s);
+// What only the running coordinator knows (the ledger records results, not liveness): its
+// workers as the dispatcher sees them, and the recent throughput including frames in flight.
+struct LiveWorker {
+  std::string worker;
+  bool up = true;                    // joined and not declared lost
+  double seconds_since_heard = 0;    // since its last join, assignment, progress or result
+  double fps = 0;                    // recent frames per second
+  std::string shard;                 // "" idle
+};
+struct LiveStatus {
+  std::string stage;                 // the running stage ("" between stages)
+  std::vector<LiveWorker> workers;
+  std::optional<double> fps;         // recent frames per second, all workers
+  int64_t frames_in_flight = 0;      // emitted by workers, not yet in a verified shard
+};
+
+// The Prometheus text exposition (format 0.0.4) of a ledger summary, plus the live part when
+// the coordinator gives one.
+std::string prometheus_metrics(const ledger::Summary& s, const LiveStatus* live = nullptr);
 
 class StatusServer {
  public:
   using SummaryFn = std::function<ledger::Summary()>;
   using PageFn = std::function<std::string()>;  // HTML; empty function: a link to the JSON
+  using LiveFn = std::function<LiveStatus()>;   // empty function: ledger metrics only
 
   // `bind` is "HOST:PORT" (PORT 0 = any free port). Callbacks run on the server's threads,
   // one request at a time per callback is NOT guaranteed: they must be thread-safe (e.g. open
   // their own read-only ledger connection).
-  StatusServer(std::string bind, SummaryFn summary, PageFn page = {});
+  StatusServer(std::string bind, SummaryFn summary, PageFn page = {}, LiveFn live = {});
   ~StatusServer();  // stops
   StatusServer(const StatusServer&) = delete;
   StatusServer& operator=(const StatusServer&) = delete;
@@ -44,6 +64,7 @@ class StatusServer {
   int requested_port_ = 0, port_ = 0;
   SummaryFn summary_;
   PageFn page_;
+  LiveFn live_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   std::atomic<bool> finished_{false};

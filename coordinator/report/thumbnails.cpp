@@ -1,4 +1,5 @@
-// Frames of the source at the cuts, small JPEGs inlined into the report.
+// Pictures for the report, inlined as JPEG data URIs: frames of the source at the cuts, and
+// before/after crops (the source upscaled with bicubic next to the restored output).
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -13,6 +14,166 @@
 #include "shared/util/errors.hpp"
 
 namespace reelscale::report {
+namespace {
+
+// A decoded frame as interleaved 8-bit BGR (OpenCV's order), through the same conversion the
+// pipeline uses (colour matrix and range from the frame's tags).
+cv::Mat to_bgr8(const AVFrame* frame, media::FrameToFloat& convert, std::vector<float>& rgb) {
+  const int fw = frame->width, fh = frame->height;
+  rgb.resize(size_t(3) * size_t(fw) * size_t(fh));
+  convert.convert(frame, rgb.data());
+  const size_t plane = size_t(fw) * size_t(fh);
+  std::vector<cv::Mat> ch{cv::Mat(fh, fw, CV_32F, rgb.data() + 2 * plane), cv::Mat(fh, fw, CV_32F, rgb.data() + plane),
+                          cv::Mat(fh, fw, CV_32F, rgb.data())};
+  cv::Mat bgr, bytes8;
+  cv::merge(ch, bgr);
+  bgr.convertTo(bytes8, CV_8UC3, 255.0);
+  return bytes8;
+}
+
+std::string jpeg_uri(const cv::Mat& image, int quality) {
+  const cv::Mat c = image.isContinuous() ? image : image.clone();
+  const std::vector<uint8_t> jpeg = media::encode_jpeg_bgr(c.data, c.cols, c.rows, int(c.step), quality);
+  return data_uri("image/jpeg", std::string_view(reinterpret_cast<const char*>(jpeg.data()), jpeg.size()));
+}
+
+// Frame `index` of a constant-rate file by its timestamp: the restored output can be a
+// terabyte of ProRes, and VideoReader's frame index would read all of it first. The output is
+// written with pts = index / rate (retime keeps every frame), so a seek to that time and a
+// decode forward lands on it; for intra-only codecs (ProRes, FFV1) the seek lands exactly.
+class TimestampReader {
+ public:
+  explicit TimestampReader(const std::string& path) : path_(path), fmt_(av::open_input(path)) {
+    stream_ = av_find_best_stream(fmt_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+    if (stream_ < 0) throw MediaError(path + ": no video stream");
+    const AVStream* st = fmt_->streams[stream_];
+    const AVCodec* codec = avcodec_find_decoder(st->codecpar->codec_id);
+    if (!codec) throw MediaError(path + ": no decoder for its video stream");
+    dec_ = av::make_codec_context(codec);
+    av::check(avcodec_parameters_to_context(dec_.get(), st->codecpar), path + ": decoder parameters");
+    av::check(avcodec_open2(dec_.get(), codec, nullptr), path + ": cannot open the video decoder");
+    rate_ = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
+    if (rate_.num <= 0 || rate_.den <= 0) throw MediaError(path + ": video stream has no frame rate");
+    start_ = st->start_time == AV_NOPTS_VALUE ? 0 : st->start_time;
+  }
+  int width() const { return fmt_->streams[stream_]->codecpar->width; }
+  int height() const { return fmt_->streams[stream_]->codecpar->height; }
+
+  // Throws MediaError naming the file and frame when the frame is not there.
+  av::FramePtr frame(int64_t index) {
+    const AVStream* st = fmt_->streams[stream_];
+    const int64_t target = start_ + av_rescale_q(index, av_inv_q(rate_), st->time_base);
+    const int64_t half = std::max<int64_t>(av_rescale_q(1, av_inv_q(rate_), st->time_base) / 2, 1);
+    const std::string what = path_ + ": frame " + std::to_string(index);
+    av::check(av_seek_frame(fmt_.get(), stream_, target, AVSEEK_FLAG_BACKWARD), what + ": seek");
+    avcodec_flush_buffers(dec_.get());
+    auto pkt = av::make_packet();
+    auto out = av::make_frame();
+    bool draining = false;
+    for (;;) {
+      int rc = avcodec_receive_frame(dec_.get(), out.get());
+      if (rc == 0) {
+        const int64_t pts = out->best_effort_timestamp;
+        if (pts != AV_NOPTS_VALUE && pts >= target - half) {
+          if (pts > target + half) throw MediaError(what + ": not in the file (next frame at pts " + std::to_string(pts) + ")");
+          return out;
+        }
+        continue;
+      }
+      if (rc == AVERROR_EOF) throw MediaError(what + ": past the end of the file");
+      if (rc != AVERROR(EAGAIN)) av::check(rc, what + ": decode");
+      if (draining) throw MediaError(what + ": past the end of the file");
+      rc = av_read_frame(fmt_.get(), pkt.get());
+      if (rc == AVERROR_EOF) {
+        draining = true;
+        avcodec_send_packet(dec_.get(), nullptr);
+        continue;
+      }
+      av::check(rc, what + ": read");
+      if (pkt->stream_index == stream_) avcodec_send_packet(dec_.get(), pkt.get());
+      av_packet_unref(pkt.get());
+    }
+  }
+
+ private:
+  std::string path_;
+  av::InputFormatPtr fmt_;
+  av::CodecContextPtr dec_;
+  int stream_ = -1;
+  AVRational rate_{0, 1};
+  int64_t start_ = 0;
+};
+
+// The crop window with the most detail (mean absolute Laplacian), so the comparison shows
+// texture and edges rather than sky or a letterbox bar.
+cv::Rect busiest_window(const cv::Mat& bgr, int w, int h) {
+  cv::Mat gray, lap, mag;
+  cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+  cv::Laplacian(gray, lap, CV_32F);
+  mag = cv::abs(lap);
+  cv::Mat integral;
+  cv::integral(mag, integral, CV_64F);
+  cv::Rect best(std::max(0, (bgr.cols - w) / 2), std::max(0, (bgr.rows - h) / 2), w, h);
+  double best_sum = -1;
+  const int step_x = std::max(8, w / 4), step_y = std::max(8, h / 4);
+  for (int y = 0; y + h <= bgr.rows; y += step_y)
+    for (int x = 0; x + w <= bgr.cols; x += step_x) {
+      const double sum = integral.at<double>(y + h, x + w) - integral.at<double>(y, x + w) -
+                         integral.at<double>(y + h, x) + integral.at<double>(y, x);
+      if (sum > best_sum) {
+        best_sum = sum;
+        best = cv::Rect(x, y, w, h);
+      }
+    }
+  return best;
+}
+
+}  // namespace
+
+std::vector<Comparison> before_after_crops(const std::string& source, const std::string& restored,
+                                           const std::vector<int64_t>& frames, int crop_width) {
+  media::VideoReaderOptions ro;
+  ro.allow_vfr = true;
+  media::VideoReader reader(source, ro);
+  TimestampReader output(restored);
+  const auto& info = reader.info();
+  const int cw = std::clamp(crop_width, 16, info.width);
+  const int ch = std::clamp(int(std::lround(double(cw) * 3 / 4)), 16, info.height);
+  const double sx = double(output.width()) / info.width, sy = double(output.height()) / info.height;
+  media::FrameToFloat convert_in, convert_out;
+  std::vector<float> rgb;
+  av::FramePtr frame;
+  std::vector<Comparison> out;
+  for (int64_t f : frames) {
+    if (f < 0 || f >= info.frame_count) continue;
+    if (reader.position() != f) reader.seek(f);
+    if (!reader.read(frame)) break;
+    const cv::Mat src = to_bgr8(frame.get(), convert_in, rgb);
+    const cv::Rect box = busiest_window(src, std::min(cw, src.cols), std::min(ch, src.rows));
+    const cv::Rect big(int(std::lround(box.x * sx)), int(std::lround(box.y * sy)), int(std::lround(box.width * sx)),
+                       int(std::lround(box.height * sy)));
+    const av::FramePtr restored_frame = output.frame(f);
+    const cv::Mat dst = to_bgr8(restored_frame.get(), convert_out, rgb);
+    if (big.x + big.width > dst.cols || big.y + big.height > dst.rows)
+      throw MediaError(restored + ": frame " + std::to_string(f) + " is smaller than the crop");
+    cv::Mat bicubic;
+    cv::resize(src(box), bicubic, big.size(), 0, 0, cv::INTER_CUBIC);
+    Comparison c;
+    c.frame = f;
+    c.x = box.x;
+    c.y = box.y;
+    c.width = box.width;
+    c.height = box.height;
+    c.scale_x = sx;
+    c.scale_y = sy;
+    c.out_width = big.width;
+    c.out_height = big.height;
+    c.bicubic = jpeg_uri(bicubic, 92);
+    c.restored = jpeg_uri(dst(big).clone(), 92);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
 
 std::vector<Thumbnail> cut_thumbnails(const std::string& video, const std::vector<int64_t>& frames, int width) {
   media::VideoReaderOptions ro;

@@ -146,7 +146,7 @@ TEST(Report, FromASyntheticWorkDir) {
   const std::string h = slurp(out);
   ASSERT_FALSE(h.empty());
   EXPECT_EQ(h.rfind("<!DOCTYPE html>", 0), 0u);
-  for (const char* id : {"summary", "scenes", "plan", "workers", "subtitles", "sync", "output"})
+  for (const char* id : {"summary", "scenes", "plan", "workers", "compare", "subtitles", "sync", "output"})
     EXPECT_NE(h.find(std::string("<section id=\"") + id + "\">"), std::string::npos) << id;
   expect_balanced(h);
   expect_self_contained(h);
@@ -158,7 +158,11 @@ TEST(Report, FromASyntheticWorkDir) {
   EXPECT_NE(h.find("3 scenes, 2 cuts"), std::string::npos);
   EXPECT_NE(h.find("threshold 27.0"), std::string::npos);
   EXPECT_NE(h.find("class=\"series score\""), std::string::npos);
-  EXPECT_EQ(count(h, "src=\"data:image/jpeg;base64,"), 3u) << "frame 0 and the two cuts";
+  EXPECT_EQ(count(h, "<figure><img alt=\"frame "), 3u) << "frame 0 and the two cuts";
+  // Before/after: three scene middles, a bicubic and a restored crop each.
+  const std::string compare = h.substr(h.find("<section id=\"compare\">"));
+  EXPECT_EQ(count(compare.substr(0, compare.find("</section>")), "src=\"data:image/jpeg;base64,"), 6u);
+  EXPECT_EQ(count(h, "src=\"data:image/jpeg;base64,"), 9u);
   // Plan and ledger: every shard listed; the Gantt chart has the retry, the lost attempt and
   // the running one, lanes per worker.
   for (const auto& sh : w.plan.shards) EXPECT_NE(h.find(sh.id), std::string::npos) << sh.id;
@@ -197,6 +201,29 @@ TEST(Report, ShowsWhatExistsEarlyInARun) {
   EXPECT_NE(h.find("No output file yet"), std::string::npos);
 }
 
+// The output here is the input itself: every restored crop must then be the very same pixels
+// as its "bicubic" one (scale 1), which holds only if the output was read at the same frame.
+TEST(Report, BeforeAfterCropsAreFrameExact) {
+  WorkDir w(/*with_output=*/true);
+  report::ReportOptions o;
+  o.thumbnails = false;
+  const auto d = report::collect(w.cfg, o);
+  EXPECT_EQ(report::scene_middles(d.scenes->scenes, 3), (std::vector<int64_t>{15, 45, 80}));
+  ASSERT_EQ(d.comparisons.size(), 3u);
+  for (const auto& c : d.comparisons) {
+    EXPECT_EQ(c.scale_x, 1.0);
+    EXPECT_EQ(c.width, c.out_width);
+    EXPECT_GT(c.bicubic.size(), 100u);
+    EXPECT_EQ(c.bicubic, c.restored) << "frame " << c.frame;
+  }
+  EXPECT_NE(d.comparisons[0].bicubic, d.comparisons[1].bicubic);
+
+  // Many scenes: evenly spread middles.
+  const auto many = scenes::scenes_from_cuts({10, 20, 30, 40, 50, 60, 70, 80, 90}, 100);
+  EXPECT_EQ(report::scene_middles(many, 3), (std::vector<int64_t>{15, 55, 85}));
+  EXPECT_TRUE(report::scene_middles({}, 3).empty());
+}
+
 TEST(Report, CorruptPartsBecomeNotes) {
   WorkDir w(false);
   std::ofstream(fs::path(w.cfg.work_dir) / "plan.json") << "{ not json";
@@ -215,18 +242,33 @@ TEST(Report, CorruptPartsBecomeNotes) {
   EXPECT_TRUE(sidecar_note);
 }
 
-// Renders the page in headless Chromium, when installed (not in CI), for a person to look at:
-// REELSCALE_REPORT_SCREENSHOT=path.png keeps the screenshot.
+// Renders the page in headless Chromium (REELSCALE_WITH_CHROMIUM=1 scripts/install-deps.sh; the
+// test skips without it): the DOM after the page's script ran has every section, and nothing
+// reached the console (the page logs nothing, so any console line is an error).
+// REELSCALE_REPORT_SCREENSHOT=path.png also writes a screenshot, for a person to look at.
 TEST(Report, RendersInHeadlessChromium) {
   if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "chromium is not installed";
   WorkDir w(true);
   const fs::path html = w.tmp / "report.html";
   report::write_report(w.cfg, html);
-  const char* keep = std::getenv("REELSCALE_REPORT_SCREENSHOT");
-  const fs::path png = keep ? fs::path(keep) : w.tmp / "shot.png";
-  const std::string cmd = "/usr/bin/chromium --headless --no-sandbox --disable-gpu --hide-scrollbars "
-                          "--window-size=1280,4000 --screenshot=" + png.string() + " file://" + html.string() +
-                          " > " + (w.tmp / "chromium.log").string() + " 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << slurp(w.tmp / "chromium.log");
-  EXPECT_GT(fs::file_size(png), 10000u);
+  const std::string chromium = "/usr/bin/chromium --headless --no-sandbox --disable-gpu --hide-scrollbars "
+                               "--user-data-dir=" + (w.tmp / "profile").string() + " ";
+  const std::string dom_cmd = chromium + "--enable-logging=stderr --v=0 --dump-dom file://" + html.string() + " > " +
+                              (w.tmp / "dom.html").string() + " 2> " + (w.tmp / "chromium.log").string();
+  ASSERT_EQ(std::system(dom_cmd.c_str()), 0) << slurp(w.tmp / "chromium.log");
+  const std::string dom = slurp(w.tmp / "dom.html");
+  for (const char* id : {"summary", "scenes", "plan", "workers", "compare", "subtitles", "sync", "output"})
+    EXPECT_NE(dom.find(std::string("<section id=\"") + id + "\">"), std::string::npos) << id;
+  EXPECT_NE(dom.find("<svg"), std::string::npos);
+  std::istringstream log(slurp(w.tmp / "chromium.log"));
+  for (std::string line; std::getline(log, line);) {
+    EXPECT_EQ(line.find(":CONSOLE"), std::string::npos) << line;
+    EXPECT_EQ(line.find("Uncaught"), std::string::npos) << line;
+  }
+  if (const char* keep = std::getenv("REELSCALE_REPORT_SCREENSHOT")) {
+    const std::string shot = chromium + "--window-size=1400,3000 --screenshot=" + std::string(keep) + " file://" +
+                             html.string() + " > /dev/null 2>&1";
+    ASSERT_EQ(std::system(shot.c_str()), 0);
+    EXPECT_GT(fs::file_size(keep), 10000u);
+  }
 }
