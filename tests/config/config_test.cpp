@@ -171,6 +171,11 @@ TEST(Config, VideoHashChangesOnlyWithWhatChangesThePixels) {
   EXPECT_EQ(base, video_config_hash(load_from_string("input: a\nencode:\n  threads: 4\n")));
   EXPECT_EQ(base, video_config_hash(load_from_string("input: a\nshards:\n  target_frames: 1000\n")));
   EXPECT_NE(base, video_config_hash(load_from_string("input: a\nencode:\n  codec: ffv1\n")));
+  // The CUDA and libavcodec ProRes encoders write different bytes (docs/prores.md): the device
+  // is hashed as written.
+  EXPECT_NE(base, video_config_hash(load_from_string("input: a\nencode:\n  device: gpu\n")));
+  EXPECT_NE(video_config_hash(load_from_string("input: a\nencode:\n  device: cpu\n")),
+            video_config_hash(load_from_string("input: a\nencode:\n  device: gpu\n")));
   EXPECT_NE(base, video_config_hash(load_from_string("input: a\nmodel:\n  overlap: 4\n")));
 }
 

@@ -247,6 +247,10 @@ template <typename T>
 T min(T a, T b) {
   return b < a ? b : a;
 }
+template <typename T>
+T max(T a, T b) {
+  return a < b ? b : a;
+}
 
 #define RS_DYNAMIC_SMEM(name) uint32_t* name = emu::g_block->dynamic_smem.data()
 #define RS_GRID_SYNC()                                                                      \

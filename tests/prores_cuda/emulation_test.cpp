@@ -35,7 +35,7 @@ Emulated emulate(const Planes& p, const rp::ProresOptions& o) {
   for (const auto& s : plan.slices) slices.push_back(make_int4(s[0], s[1], s[2], s[3]));
   const cd::FrameArgs f{p.y.data(), p.cb.data(), p.cr.data(), p.w, p.cw(), p.w, p.h,
                         slices.data(), n, k, plan.step.data(), plan.mult.data(),
-                        plan.qscale.data()};
+                        plan.qscale.data(), plan.matrix_mult.data()};
   std::vector<int32_t> bytes(static_cast<size_t>(n) * k);
   std::vector<long long> sse(bytes.size());
   const size_t coef = cd::kMaxBlocks * cd::kBlockStride * 4;

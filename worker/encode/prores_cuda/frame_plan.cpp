@@ -47,6 +47,8 @@ FramePlan make_frame_plan(int width, int height, const ProresOptions& o) {
       p.step[k * 64 + static_cast<size_t>(i)] = static_cast<uint32_t>(d);
       p.mult[k * 64 + static_cast<size_t>(i)] = static_cast<uint32_t>(((uint64_t{1} << 32) + d - 1) / d);
     }
+  for (int i = 0; i < 64; ++i)
+    p.matrix_mult.push_back(static_cast<uint32_t>(((uint64_t{1} << 32) + mat[kScan[i]] - 1) / mat[kScan[i]]));
   p.prefix = packet_prefix(width, height, p.layout.size(), o);
   return p;
 }

@@ -20,6 +20,9 @@ struct FramePlan {
   // [candidate][scan position]: step = matrix[scan[i]] * q; mult = ceil(2^32 / step), so that
   // __umulhi(|c|, mult) == |c| / step for every |c| < 2^16 (see prores_cuda_kernels.cuh).
   std::vector<uint32_t> step, mult;
+  // [scan position]: ceil(2^32 / matrix[scan[i]]): |c| / matrix per coefficient, to skip the
+  // rounds of 32 coefficients a quantiser zeroes entirely (cost_kernel).
+  std::vector<uint32_t> matrix_mult;
   std::vector<int32_t> qscale;  // candidate_quantisers()
   int64_t budget = 0;           // bytes of slice data (as encode_prores_frame)
   std::vector<uint8_t> prefix;  // packet_prefix(): headers + zeroed slice table

@@ -109,7 +109,7 @@ struct CudaEncoder::Impl {
   static constexpr int kPickThreads = 256;
 
   DeviceArray<int4> slices;
-  DeviceArray<uint32_t> step, mult;
+  DeviceArray<uint32_t> step, mult, matrix_mult;
   DeviceArray<int32_t> qscale;
   DeviceArray<int32_t> cost_bytes, pick;
   DeviceArray<long long> cost_sse, partials;
@@ -152,6 +152,7 @@ CudaEncoder::CudaEncoder(int width, int height, const ProresOptions& options)
   m.step = DeviceArray<uint32_t>(step.size());
   m.mult = DeviceArray<uint32_t>(mult.size());
   m.qscale = DeviceArray<int32_t>(qs.size());
+  m.matrix_mult = DeviceArray<uint32_t>(64);
   m.cost_bytes = DeviceArray<int32_t>(n * qs.size());
   m.cost_sse = DeviceArray<long long>(n * qs.size());
   m.pick = DeviceArray<int32_t>(n);
@@ -164,6 +165,8 @@ CudaEncoder::CudaEncoder(int width, int height, const ProresOptions& options)
   check(cudaMemcpy(m.step.get(), step.data(), step.size() * 4, cudaMemcpyHostToDevice), "upload steps");
   check(cudaMemcpy(m.mult.get(), mult.data(), mult.size() * 4, cudaMemcpyHostToDevice), "upload multipliers");
   check(cudaMemcpy(m.qscale.get(), qs.data(), qs.size() * 4, cudaMemcpyHostToDevice), "upload quantisers");
+  check(cudaMemcpy(m.matrix_mult.get(), plan.matrix_mult.data(), 64 * 4, cudaMemcpyHostToDevice),
+        "upload matrix multipliers");
   // The headers are the same every frame; the kernels fill in the sizes and the slice table.
   check(cudaMemcpy(m.packet.get(), prefix.data(), prefix.size(), cudaMemcpyHostToDevice), "upload headers");
 
@@ -200,7 +203,7 @@ std::vector<uint8_t> CudaEncoder::encode(const uint16_t* d_y, const uint16_t* d_
   const int n = static_cast<int>(m.layout.size());
   cd::FrameArgs f{d_y, d_cb, d_cr, static_cast<long long>(y_stride), static_cast<long long>(c_stride),
                   m.width, m.height, m.slices.get(), n, m.candidates, m.step.get(), m.mult.get(),
-                  m.qscale.get()};
+                  m.qscale.get(), m.matrix_mult.get()};
   check(cudaEventRecord(m.start.e, stream), "cudaEventRecord");
   check(cudaMemsetAsync(m.status.get(), 0, 2 * sizeof(uint32_t), stream), "cudaMemsetAsync");
 

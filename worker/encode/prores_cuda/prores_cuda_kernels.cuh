@@ -25,6 +25,8 @@ constexpr int kBlockStride = 65;                  // 64 coefficients + 1: lanes 
                                                   // different shared-memory banks
 constexpr int kSliceThreads = 288;                // 9 warps: 27 candidates = 3 per warp
 constexpr int kHeaderBytes = 6;                   // slice header
+// AC rounds of 32 coefficients in an 8-MB slice: Y 63*32/32, Cb and Cr 63*16/32 rounded up.
+constexpr int kMaxRounds = 63 + 2 * 32;
 
 // Progressive scan (scan index -> natural index), as the reference's kScan.
 __constant__ uint8_t kScanDev[64] = {
@@ -144,7 +146,10 @@ struct QTable {
 // squared error of component_sse). `coef` points at the component's first block (blocks
 // kBlockStride apart, natural order inside). Returns the coded length in bits (before the
 // byte padding) in every lane; adds the squared error to `sse` (lane-partial); with kWrite,
-// ORs the codewords into `buf` (zeroed, >= 32 bits per coefficient).
+// ORs the codewords into `buf` (zeroed, >= 32 bits per coefficient). With `round_max` (cost
+// pass), a round whose max |c| / matrix is below the quantiser `q` is all zeros: its error is
+// its energy `round_energy` and nothing else changes (runs are positions apart), so it is
+// skipped (most high-frequency rounds at the coarser half of the candidates).
 //
 // AC coefficients are visited in coding order (scan position outer, block inner) 32 at a time,
 // one per lane. A codeword's length depends on its run (distance to the previous non-zero) and
@@ -153,7 +158,10 @@ struct QTable {
 // another; the sequential bit writer becomes a prefix sum of lengths.
 template <bool kWrite>
 __device__ uint32_t code_component(const int32_t* coef, int blocks, int log2_blocks, QTable t,
-                                   unsigned long long& sse, uint32_t* buf) {
+                                   unsigned long long& sse, uint32_t* buf,
+                                   const uint32_t* round_max = nullptr,
+                                   const unsigned long long* round_energy = nullptr,
+                                   uint32_t q = 0) {
   constexpr uint32_t kFull = 0xFFFFFFFFu;
   const uint32_t lane = threadIdx.x & 31u;
   uint32_t pos = 0;  // warp-uniform: bits written so far (kWrite)
@@ -190,6 +198,10 @@ __device__ uint32_t code_component(const int32_t* coef, int blocks, int log2_blo
   uint32_t carry_run = 4u;   // its run (the reference's initial prev_run)
   uint32_t carry_level = 2u; // its |level| (initial prev_level)
   for (int base = 0; base < total; base += 32) {
+    if (!kWrite && round_max && round_max[base >> 5] < q) {  // warp-uniform
+      if (lane == 0) sse += round_energy[base >> 5];
+      continue;
+    }
     const int k = base + static_cast<int>(lane);
     const bool valid = k < total;
     const int sp = valid ? (k >> log2_blocks) + 1 : 63;
@@ -322,6 +334,7 @@ struct FrameArgs {
   const uint32_t* step;     // [K][64] by scan position
   const uint32_t* mult;     // [K][64]
   const int32_t* qscale;    // [K]
+  const uint32_t* matrix_mult;  // [64] by scan position: ceil(2^32 / matrix)
 };
 
 // Stage 2: one thread block per slice; DCT once, then each warp costs candidates w, w+9, ...
@@ -332,24 +345,54 @@ __global__ void __launch_bounds__(kSliceThreads, 4) cost_kernel(FrameArgs f, int
   int32_t* coef = reinterpret_cast<int32_t*>(smem);                 // kMaxBlocks * kBlockStride
   uint32_t* step = smem + kMaxBlocks * kBlockStride;                // K * 64
   uint32_t* mult = step + f.candidates * 64;                        // K * 64
+  __shared__ uint32_t round_max[kMaxRounds], matrix_mult[64];
+  __shared__ unsigned long long round_energy[kMaxRounds];
   const int4 s = f.slices[blockIdx.x];
   for (int i = threadIdx.x; i < f.candidates * 64; i += blockDim.x) {
     step[i] = f.step[i];
     mult[i] = f.mult[i];
   }
+  for (int i = threadIdx.x; i < 64; i += blockDim.x) matrix_mult[i] = f.matrix_mult[i];
   slice_dct(f.y, f.cb, f.cr, f.width, f.height, f.y_stride, f.c_stride, s.x, s.y, s.z, coef);
   const int warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  const uint32_t lane = threadIdx.x & 31u;
   const int mbs = s.z, lg = s.w;
+  // Per AC round of every component: max |c| / matrix and sum of c^2 (see code_component).
+  const int ry = (63 * 4 * mbs + 31) / 32, rc = (63 * 2 * mbs + 31) / 32;
+  for (int r = warp; r < ry + 2 * rc; r += warps) {
+    const int comp = r < ry ? 0 : r < ry + rc ? 1 : 2;
+    const int first = comp == 0 ? 0 : comp == 1 ? 4 * mbs : 6 * mbs;
+    const int blocks = comp == 0 ? 4 * mbs : 2 * mbs, lgb = comp == 0 ? lg + 2 : lg + 1;
+    const int local = comp == 0 ? r : comp == 1 ? r - ry : r - ry - rc;
+    const int k = local * 32 + static_cast<int>(lane);
+    const bool valid = k < 63 * blocks;
+    const int sp = valid ? (k >> lgb) + 1 : 63;
+    const int32_t c = valid ? coef[(first + (k & (blocks - 1))) * kBlockStride + kScanDev[sp]] : 0;
+    const uint32_t a = static_cast<uint32_t>(c < 0 ? -c : c);
+    uint32_t g = a < 65536u ? __umulhi(a, matrix_mult[sp]) : 0xFFFFFFFFu;  // never skipped
+    unsigned long long e = static_cast<unsigned long long>(a) * a;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) g = max(g, __shfl_xor_sync(0xFFFFFFFFu, g, o));
+    e = warp_sum64(e);
+    if (lane == 0) {
+      round_max[r] = g;
+      round_energy[r] = e;
+    }
+  }
+  __syncthreads();
   for (int k = warp; k < f.candidates; k += warps) {
     const QTable t{step + k * 64, mult + k * 64};
+    const uint32_t q = static_cast<uint32_t>(f.qscale[k]);
     unsigned long long sse = 0;
-    const uint32_t yb = code_component<false>(coef, 4 * mbs, lg + 2, t, sse, nullptr);
+    const uint32_t yb = code_component<false>(coef, 4 * mbs, lg + 2, t, sse, nullptr, round_max,
+                                              round_energy, q);
     const uint32_t ub = code_component<false>(coef + 4 * mbs * kBlockStride, 2 * mbs, lg + 1, t,
-                                              sse, nullptr);
+                                              sse, nullptr, round_max + ry, round_energy + ry, q);
     const uint32_t vb = code_component<false>(coef + 6 * mbs * kBlockStride, 2 * mbs, lg + 1, t,
-                                              sse, nullptr);
+                                              sse, nullptr, round_max + ry + rc,
+                                              round_energy + ry + rc, q);
     sse = warp_sum64(sse);
-    if ((threadIdx.x & 31) == 0) {
+    if (lane == 0) {
       const size_t at = static_cast<size_t>(blockIdx.x) * f.candidates + k;
       cost_bytes[at] = static_cast<int32_t>(kHeaderBytes + (yb + 7) / 8 + (ub + 7) / 8 + (vb + 7) / 8);
       cost_sse[at] = static_cast<long long>(sse);
