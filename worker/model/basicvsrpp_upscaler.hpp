@@ -1,11 +1,19 @@
 #pragma once
 // The worker's `basicvsrpp` backend behind reelscale::Upscaler. Torch-free.
+//
+// Besides float RGB (upscale()), it delivers frames already converted to 10-bit Y'CbCr
+// (upscale_ycbcr()): the conversion runs on the model's device right after each frame is
+// reconstructed (worker/model/output_convert.hpp), the planes are copied to a bounded pool of
+// pinned host buffers on a separate CUDA stream, and a frame reaches the sink once its copy
+// has finished. 8-bit input (ByteVideo) goes to the device as bytes and becomes float there.
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "shared/config/config.hpp"
 #include "shared/upscale/upscaler.hpp"
+#include "worker/model/runner.hpp"
 
 namespace reelscale {
 
@@ -15,6 +23,16 @@ namespace reelscale {
 // module does not log (it includes LibTorch elsewhere). Throws reelscale::Error naming the
 // checkpoint or the bad option; ConfigError when no checkpoint is configured.
 std::unique_ptr<Upscaler> make_basicvsrpp_upscaler(const config::Model& cfg,
+                                                   std::vector<std::string>* notes = nullptr);
+
+struct BasicVsrppBackendOptions {
+  std::string checkpoint;            // empty: random weights (benchmarks)
+  int mid_channels = 64, num_blocks = 7;
+  uint64_t seed = 1;                 // random weights: the same as `bench model`'s
+  model::RuntimeOptions runtime;
+  int output_buffers = 16;           // host buffers of converted frames (the pool's bound)
+};
+std::unique_ptr<Upscaler> make_basicvsrpp_upscaler(const BasicVsrppBackendOptions& opts,
                                                    std::vector<std::string>* notes = nullptr);
 
 }  // namespace reelscale
