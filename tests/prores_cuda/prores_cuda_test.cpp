@@ -19,6 +19,13 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 }
 
+// The device-input test needs the CUDA runtime's API (present where rs_prores_cuda is built
+// with CUDA: it links CUDA::cudart publicly).
+#if __has_include(<cuda_runtime_api.h>)
+#include <cuda_runtime_api.h>
+#define HAVE_CUDA_RUNTIME_API 1
+#endif
+
 namespace rp = reelscale::prores;
 namespace av = reelscale::av;
 using namespace reelscale::prores::testing;
@@ -175,6 +182,45 @@ TEST(ProresCuda, SameEncoderManyFramesStaysIdentical) {
     EXPECT_EQ(out, reference(p, rp::ProresOptions{})) << "frame " << seed;
   }
 }
+
+#ifdef HAVE_CUDA_RUNTIME_API
+// What the pipeline does: planes already on the GPU, rows longer than the picture (pitched),
+// the caller's stream, one encoder reused (encode_into keeps the vector).
+TEST(ProresCuda, DevicePitchedPlanesOnTheCallersStream) {
+  REQUIRE_CUDA();
+  const auto p = filmlike(1918, 1078, 5, 23);
+  const ptrdiff_t ys = p.w + 37, cs = p.cw() + 11;  // strides in samples
+  std::vector<uint16_t> hy(size_t(ys) * p.h, 0), hcb(size_t(cs) * p.h, 0), hcr(size_t(cs) * p.h, 0);
+  for (int r = 0; r < p.h; ++r) {
+    std::copy_n(&p.y[size_t(r) * p.w], p.w, &hy[size_t(r) * ys]);
+    std::copy_n(&p.cb[size_t(r) * p.cw()], p.cw(), &hcb[size_t(r) * cs]);
+    std::copy_n(&p.cr[size_t(r) * p.cw()], p.cw(), &hcr[size_t(r) * cs]);
+  }
+  uint16_t *dy = nullptr, *dcb = nullptr, *dcr = nullptr;
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&dy), hy.size() * 2), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&dcb), hcb.size() * 2), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&dcr), hcr.size() * 2), cudaSuccess);
+  cudaMemcpy(dy, hy.data(), hy.size() * 2, cudaMemcpyHostToDevice);
+  cudaMemcpy(dcb, hcb.data(), hcb.size() * 2, cudaMemcpyHostToDevice);
+  cudaMemcpy(dcr, hcr.data(), hcr.size() * 2, cudaMemcpyHostToDevice);
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  const auto ref = rp::encode_prores_frame(hy.data(), hcb.data(), hcr.data(), p.w, p.h, ys, cs,
+                                           rp::ProresOptions{});
+  rp::CudaEncoder enc(p.w, p.h, rp::ProresOptions{});
+  std::vector<uint8_t> pkt;
+  for (int i = 0; i < 3; ++i) {
+    enc.encode_into(dy, dcb, dcr, ys, cs, stream, pkt);
+    EXPECT_EQ(first_difference(pkt, ref), -1) << "frame " << i;
+  }
+  EXPECT_EQ(enc.encode(dy, dcb, dcr, ys, cs, nullptr), ref);  // the legacy default stream
+  EXPECT_GT(enc.last_gpu_ms(), 0.0);
+  cudaStreamDestroy(stream);
+  cudaFree(dy);
+  cudaFree(dcb);
+  cudaFree(dcr);
+}
+#endif
 
 TEST(ProresCuda, CostsAndPicksMatchTheReference) {
   REQUIRE_CUDA();

@@ -194,7 +194,15 @@ CudaEncoder::~CudaEncoder() = default;
 
 std::vector<uint8_t> CudaEncoder::encode(const uint16_t* d_y, const uint16_t* d_cb,
                                          const uint16_t* d_cr, ptrdiff_t y_stride,
-                                         ptrdiff_t c_stride, CUstream_st* stream_in) {
+                                         ptrdiff_t c_stride, CUstream_st* stream) {
+  std::vector<uint8_t> packet;
+  encode_into(d_y, d_cb, d_cr, y_stride, c_stride, stream, packet);
+  return packet;
+}
+
+void CudaEncoder::encode_into(const uint16_t* d_y, const uint16_t* d_cb, const uint16_t* d_cr,
+                              ptrdiff_t y_stride, ptrdiff_t c_stride, CUstream_st* stream_in,
+                              std::vector<uint8_t>& packet) {
   Impl& m = *impl_;
   const cudaStream_t stream = stream_in;
   if (!d_y || !d_cb || !d_cr) throw MediaError("prores (CUDA): null plane");
@@ -253,7 +261,7 @@ std::vector<uint8_t> CudaEncoder::encode(const uint16_t* d_y, const uint16_t* d_
   m.stage_ms.pick = elapsed(m.after_cost, m.after_pick);
   m.stage_ms.encode = elapsed(m.after_pick, m.after_encode);
   m.stage_ms.copy = elapsed(m.after_encode, m.stop);
-  return std::vector<uint8_t>(m.host_packet->get(), m.host_packet->get() + total);
+  packet.assign(m.host_packet->get(), m.host_packet->get() + total);
 }
 
 std::vector<uint8_t> CudaEncoder::encode_host(const uint16_t* y, const uint16_t* cb,
@@ -316,9 +324,11 @@ CudaBenchResult bench_cuda_encoder(const uint16_t* y, const uint16_t* cb, const 
   check(cudaMemcpy(dcb.get(), cb, cw * h * 2, cudaMemcpyHostToDevice), "upload frame");
   check(cudaMemcpy(dcr.get(), cr, cw * h * 2, cudaMemcpyHostToDevice), "upload frame");
   Stream stream;
+  std::vector<uint8_t> packet;
   auto once = [&] {
-    return enc.encode(dy.get(), dcb.get(), dcr.get(), static_cast<ptrdiff_t>(w),
-                      static_cast<ptrdiff_t>(cw), stream.s).size();
+    enc.encode_into(dy.get(), dcb.get(), dcr.get(), static_cast<ptrdiff_t>(w),
+                    static_cast<ptrdiff_t>(cw), stream.s, packet);
+    return packet.size();
   };
   once();  // warm-up: first launches load the kernels
   CudaBenchResult r;

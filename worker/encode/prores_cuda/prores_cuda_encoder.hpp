@@ -13,6 +13,7 @@
 //     // per frame, 10-bit 4:2:2 planar uint16 in DEVICE memory (samples 0..1023, chroma planes
 //     // (width+1)/2 wide), strides in SAMPLES (not bytes), on your CUDA stream:
 //     std::vector<uint8_t> pkt = enc.encode(d_y, d_cb, d_cr, y_stride, c_stride, stream);
+//     // (or enc.encode_into(..., stream, pkt) to reuse one vector's capacity frame after frame)
 //     // pkt is one complete ProRes frame packet ('icpf' frame): mux it as a video packet of a
 //     // MOV stream with codec_id AV_CODEC_ID_PRORES, codec_tag prores::profile_fourcc(profile)
 //     // ('apch' for HQ), width/height, format yuv422p10le, BT.709 tags, every packet a keyframe.
@@ -52,6 +53,11 @@ class CudaEncoder {
   // stream). Returns the frame packet.
   std::vector<uint8_t> encode(const uint16_t* d_y, const uint16_t* d_cb, const uint16_t* d_cr,
                               ptrdiff_t y_stride, ptrdiff_t c_stride, CUstream_st* stream);
+  // The same into `packet` (resized; its capacity is reused from frame to frame, which saves
+  // the page faults of a fresh multi-megabyte vector per frame).
+  void encode_into(const uint16_t* d_y, const uint16_t* d_cb, const uint16_t* d_cr,
+                   ptrdiff_t y_stride, ptrdiff_t c_stride, CUstream_st* stream,
+                   std::vector<uint8_t>& packet);
   // One frame from host memory: the arguments of encode_prores_frame (strides in samples).
   std::vector<uint8_t> encode_host(const uint16_t* y, const uint16_t* cb, const uint16_t* cr,
                                    ptrdiff_t y_stride, ptrdiff_t c_stride);

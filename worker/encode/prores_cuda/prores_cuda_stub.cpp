@@ -21,6 +21,8 @@ CudaEncoder::CudaEncoder(int, int, const ProresOptions&) { no_cuda(); }
 CudaEncoder::~CudaEncoder() = default;
 std::vector<uint8_t> CudaEncoder::encode(const uint16_t*, const uint16_t*, const uint16_t*,
                                          ptrdiff_t, ptrdiff_t, CUstream_st*) { no_cuda(); }
+void CudaEncoder::encode_into(const uint16_t*, const uint16_t*, const uint16_t*, ptrdiff_t,
+                              ptrdiff_t, CUstream_st*, std::vector<uint8_t>&) { no_cuda(); }
 std::vector<uint8_t> CudaEncoder::encode_host(const uint16_t*, const uint16_t*, const uint16_t*,
                                               ptrdiff_t, ptrdiff_t) { no_cuda(); }
 double CudaEncoder::last_gpu_ms() const { no_cuda(); }
