@@ -133,3 +133,24 @@ TEST(ProresCudaEmulation, SmallBudgetBisection) {
   o.bits_per_mb = 200;  // forces the Lagrangian search and coarse quantisers
   expect_identical(filmlike(128, 32, 10, 21), o);
 }
+
+// Fuzz-ish: random sizes (every slice width, odd sizes) and contents mixing flat areas, noise
+// and edges, under the profile budget and a tight one.
+TEST(ProresCudaEmulation, RandomSizesAndContents) {
+  std::mt19937 rng(2026);
+  for (int i = 0; i < 4; ++i) {
+    const int w = std::uniform_int_distribution<int>(1, 160)(rng);
+    const int h = std::uniform_int_distribution<int>(1, 40)(rng);
+    Planes p = filmlike(w, h, std::uniform_real_distribution<double>(0, 30)(rng), rng());
+    std::uniform_int_distribution<int> any(0, 1023);
+    for (int r = 0; r < h; ++r)  // a noisy band and a hard edge
+      for (int c = 0; c < w; ++c) {
+        if ((r / 5) % 3 == 0) p.y[size_t(r) * w + c] = static_cast<uint16_t>(any(rng));
+        if (c > w / 2) p.cb[size_t(r) * p.cw() + c / 2] = 1023;
+      }
+    rp::ProresOptions o;
+    o.profile = static_cast<rp::Profile>(i % 3);
+    if (i % 2) o.bits_per_mb = std::uniform_int_distribution<int>(100, 2000)(rng);
+    expect_identical(p, o);
+  }
+}
