@@ -5,7 +5,9 @@
 #   2. runs the tests: GPU packets byte-identical to the reference encoder (flat, black, noise,
 #      gradient, checkerboard, 1918x1078, 720x576, 100x50, 17x9, 1x1, 4096x1728, three profiles,
 #      a tiny budget), costs and picks equal, libavcodec decode + headers + PSNR,
-#   3. measures frames/s at 4096x1728 HQ (frame on the GPU; goal >= 100) next to prores_ks.
+#   3. runs the small-frame test under compute-sanitizer (memcheck, racecheck, synccheck): the
+#      CPU emulation of the kernels cannot see races or out-of-bounds accesses,
+#   4. measures frames/s at 4096x1728 HQ (frame on the GPU; goal >= 100) next to prores_ks.
 # Needs .gpu-model/ (GoogleTest, as model_check.sh) and FFmpeg's libraries for pkg-config:
 # the script sources .gpu/build-deps.sh itself when pkg-config cannot find libavcodec.
 #   run(command="bash scripts/gpu/prores_check.sh", carry=[".gpu-model", ".gpu"])
@@ -13,7 +15,7 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/prores-check}
 mkdir -p "$OUT"
-STEPS=${STEPS:-build,test,bench}
+STEPS=${STEPS:-build,test,sanitize,bench}
 SIZE=${SIZE:-4096x1728}
 want() { [[ ",$STEPS," == *",$1,"* ]]; }
 say() { echo "== $*" | tee -a "$OUT/summary.txt"; }
@@ -39,6 +41,20 @@ if want test; then
   say "test_prores_cuda exit $?"
   grep -E "identical:|PSNR|FAILED|PASSED|SKIPPED|Failure|Expected|Which is|byte [0-9]" "$OUT/test_prores_cuda.txt" \
     | head -80 | tee -a "$OUT/summary.txt"
+fi
+
+if want sanitize; then
+  san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  if [[ -x "$san" ]]; then
+    for tool in memcheck racecheck synccheck; do
+      "$san" --tool $tool --error-exitcode 9 ./build-gpu-prores/test_prores_cuda \
+        --gtest_filter='ProresCuda.SmallFramesIdentical' > "$OUT/sanitize_$tool.txt" 2>&1
+      say "compute-sanitizer $tool exit $? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize_$tool.txt" | tail -1))"
+      grep -E "^=========" "$OUT/sanitize_$tool.txt" | head -20 | tee -a "$OUT/summary.txt"
+    done
+  else
+    say "compute-sanitizer: not found"
+  fi
 fi
 
 if want bench; then

@@ -141,6 +141,19 @@ TEST(ProresCuda, NoiseAndGradientIdentical) {
   expect_identical(gradient(1920, 1080));
 }
 
+// Small frames only: what scripts/gpu/prores_check.sh runs under compute-sanitizer
+// (memcheck, racecheck, synccheck), where kernels run many times slower.
+TEST(ProresCuda, SmallFramesIdentical) {
+  REQUIRE_CUDA();
+  expect_identical(noise(256, 48, 5));
+  expect_identical(checkerboard(136, 24));
+  expect_identical(filmlike(100, 50, 4, 6));
+  expect_identical(filmlike(17, 9, 4, 7));
+  rp::ProresOptions o;
+  o.bits_per_mb = 300;
+  expect_identical(filmlike(320, 64, 8, 8), o);
+}
+
 TEST(ProresCuda, OddSizesIdentical) {
   REQUIRE_CUDA();
   expect_identical(filmlike(1918, 1078, 4, 2));
