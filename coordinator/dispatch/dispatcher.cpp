@@ -758,6 +758,9 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
   res_.failed_shards = sched_.failed_ids();
   res_.denied = zap_ ? zap_->denied() : 0;
   res_.cpu_s = thread_cpu_s() - cpu0;
+  if (streaming())
+    spdlog::info("stream: {:.1f} MiB of source segments sent, {:.1f} MiB of shards received",
+                 double(res_.bytes_sent) / (1 << 20), double(res_.bytes_received) / (1 << 20));
   router_.reset();
   zap_.reset();
   return res_;
