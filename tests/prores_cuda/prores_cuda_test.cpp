@@ -154,6 +154,17 @@ TEST(ProresCuda, SmallFramesIdentical) {
   expect_identical(filmlike(320, 64, 8, 8), o);
 }
 
+// Without cooperative launches the encoder picks on the host (forced here): same bytes.
+TEST(ProresCuda, HostPickFallbackIdentical) {
+  REQUIRE_CUDA();
+  setenv("REELSCALE_PRORES_HOST_PICK", "1", 1);
+  rp::ProresOptions o;
+  o.bits_per_mb = 400;
+  expect_identical(filmlike(640, 96, 8, 9), o);
+  expect_identical(filmlike(300, 40, 3, 10));
+  unsetenv("REELSCALE_PRORES_HOST_PICK");
+}
+
 TEST(ProresCuda, OddSizesIdentical) {
   REQUIRE_CUDA();
   expect_identical(filmlike(1918, 1078, 4, 2));

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -105,6 +106,7 @@ struct CudaEncoder::Impl {
   int candidates = 0;
   size_t max_packet = 0;
   int pick_grid = 0;
+  bool device_pick = true;  // false: no cooperative launch here, pick_quantisers on the host
   size_t cost_smem = 0, encode_smem = 0;
   static constexpr int kPickThreads = 256;
 
@@ -181,7 +183,9 @@ CudaEncoder::CudaEncoder(int width, int height, const ProresOptions& options)
   // Cooperative grid: as many blocks as both the slices need and the device can hold at once.
   int per_sm = 0, sms = 0, coop = 0;
   check(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, device), "device attribute");
-  if (!coop) throw MediaError("prores (CUDA): the device does not support cooperative launches");
+  // REELSCALE_PRORES_HOST_PICK=1 forces the host fallback (tests compare both paths).
+  const char* host_pick = std::getenv("REELSCALE_PRORES_HOST_PICK");
+  m.device_pick = coop != 0 && !(host_pick && std::string(host_pick) == "1");
   check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "device attribute");
   check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, cd::pick_kernel, Impl::kPickThreads, 0),
         "occupancy");
@@ -222,9 +226,28 @@ void CudaEncoder::encode_into(const uint16_t* d_y, const uint16_t* d_cb, const u
   cd::PickArgs pa{m.cost_bytes.get(), m.cost_sse.get(), n, m.candidates,
                   static_cast<long long>(m.budget), m.pick.get(), m.partials.get()};
   void* args[] = {&pa};
-  check(cudaLaunchCooperativeKernel(reinterpret_cast<void*>(cd::pick_kernel), dim3(m.pick_grid),
-                                    dim3(Impl::kPickThreads), args, 0, stream),
-        "quantiser pick launch");
+  if (m.device_pick) {
+    const cudaError_t e = cudaLaunchCooperativeKernel(reinterpret_cast<void*>(cd::pick_kernel),
+                                                      dim3(m.pick_grid), dim3(Impl::kPickThreads),
+                                                      args, 0, stream);
+    if (e == cudaErrorCooperativeLaunchTooLarge || e == cudaErrorNotSupported) {
+      cudaGetLastError();  // not sticky: fall back to the host from now on
+      m.device_pick = false;
+    } else {
+      check(e, "quantiser pick launch");
+    }
+  }
+  if (!m.device_pick) {
+    // The reference's own pick_quantisers on the costs (identical by construction; slower:
+    // the costs come to the host and the picks go back).
+    check(cudaStreamSynchronize(stream), "costs");
+    const auto costs = last_costs();
+    const auto picks = pick_quantisers(costs, m.budget);
+    std::vector<int32_t> p32(picks.begin(), picks.end());
+    check(cudaMemcpyAsync(m.pick.get(), p32.data(), p32.size() * 4, cudaMemcpyHostToDevice, stream),
+          "upload picks");
+    check(cudaStreamSynchronize(stream), "upload picks");  // p32 dies at the end of this block
+  }
   check(cudaEventRecord(m.after_pick.e, stream), "cudaEventRecord");
 
   cd::layout_kernel<<<1, 1024, 0, stream>>>(m.cost_bytes.get(), m.pick.get(), n, m.candidates,
