@@ -1,6 +1,7 @@
 // `scenes` (scene detection to JSON/CSV/stats), `plan` (the shard plan of a config) and
 // `bench scenes` (analysis speed).
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -19,7 +20,8 @@ namespace {
 struct DetectArgs {
   std::vector<std::string> detectors;
   double threshold = -1;       // < 0: the detector's default
-  int min_scene_len = -1;
+  std::string min_scene_len;  // frames ("15") or seconds ("0.6s"); empty: the default
+  double min_scene_len_seconds = 0;
   double fade_bias = 0.0;
   bool fade_bias_set = false;
   bool luma_only = false;
@@ -35,7 +37,8 @@ void add_detect_options(CLI::App* cmd, DetectArgs& a) {
   cmd->add_option("-t,--threshold", a.threshold,
                   "the detector's threshold (one detector only): content 27, adaptive 3.0, "
                   "threshold 12");
-  cmd->add_option("-m,--min-scene-len", a.min_scene_len, "frames (default 15)");
+  cmd->add_option("-m,--min-scene-len", a.min_scene_len,
+                  "frames (default 15), or seconds with an s suffix: 0.6s");
   cmd->add_option("--fade-bias", a.fade_bias,
                   "threshold detector: -1 cut at fade-out, 0 midway, +1 at fade-in")
       ->each([&a](const std::string&) { a.fade_bias_set = true; });
@@ -48,7 +51,7 @@ void add_detect_options(CLI::App* cmd, DetectArgs& a) {
                 "present a variable frame rate source at a constant rate (default: refuse it)");
 }
 
-config::Scenes scenes_config(const DetectArgs& a, config::Scenes c = {}) {
+config::Scenes scenes_config(DetectArgs& a, config::Scenes c = {}) {
   if (!a.detectors.empty()) c.detectors = a.detectors;
   if (a.threshold >= 0) {
     if (c.detectors.size() != 1)
@@ -58,7 +61,23 @@ config::Scenes scenes_config(const DetectArgs& a, config::Scenes c = {}) {
     else if (d == "adaptive") c.adaptive.threshold = a.threshold;
     else if (d == "threshold") c.threshold.threshold = a.threshold;
   }
-  if (a.min_scene_len >= 0) c.min_scene_len = a.min_scene_len;
+  if (!a.min_scene_len.empty()) {
+    const std::string& m = a.min_scene_len;
+    const bool seconds = m.back() == 's';
+    size_t used = 0;
+    double v = -1;
+    try {
+      v = std::stod(m.substr(0, m.size() - (seconds ? 1 : 0)), &used);
+    } catch (const std::exception&) {
+    }
+    if (used != m.size() - (seconds ? 1 : 0) || !(v > 0) || (!seconds && v != std::floor(v)))
+      throw UsageError("--min-scene-len: expected frames (15) or seconds (0.6s), got '" + m +
+                       "'");
+    if (seconds)
+      a.min_scene_len_seconds = v;
+    else
+      c.min_scene_len = int(v);
+  }
   if (a.fade_bias_set) {
     if (!(a.fade_bias >= -1.0 && a.fade_bias <= 1.0))
       throw UsageError("--fade-bias must be within [-1, 1]");
@@ -106,6 +125,7 @@ void add_scenes(CLI::App& app) {
     opt.stats = !a->stats.empty();
     opt.flash_check = !a->detect.no_flash_check;
     opt.convert_vfr = a->detect.convert_vfr;
+    opt.min_scene_len_seconds = a->detect.min_scene_len_seconds;
     const auto d = scenes::detect_scenes(a->input, cfg, opt);
     if (!a->json.empty()) scenes::write_scenes_json(a->json, d);
     if (!a->csv.empty()) write_file_atomic(a->csv, scenes::scenes_csv(d));
@@ -176,6 +196,7 @@ void add_bench(CLI::App& app) {
     opt.threads = a->threads;
     opt.flash_check = !a->detect.no_flash_check;
     opt.convert_vfr = a->detect.convert_vfr;
+    opt.min_scene_len_seconds = a->detect.min_scene_len_seconds;
     const auto d = scenes::detect_scenes(a->input, cfg, opt);
     const double det_s = std::chrono::duration<double>(clock::now() - t0).count();
     const auto& info = feed.info();

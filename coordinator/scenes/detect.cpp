@@ -1,6 +1,8 @@
 #include "coordinator/scenes/detect.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 
 #include "coordinator/scenes/frame_feed.hpp"
@@ -50,10 +52,19 @@ SceneDetection SceneRunner::finish(int64_t frame_count, int64_t fps_num, int64_t
 
 SceneDetection detect_scenes(const std::string& path, const config::Scenes& cfg,
                              const DetectOptions& options) {
+  // Settings are checked before the (possibly long) open of the film.
   SceneRunner runner(cfg, options.stats, options.flash_check);
   FrameFeed feed(path, FrameFeedOptions{cfg.downscale, cfg.frame_skip, options.threads,
                                          options.convert_vfr});
   const auto& info = feed.info();
+  config::Scenes used = cfg;
+  if (options.min_scene_len_seconds > 0) {
+    // PySceneDetect's `--min-scene-len 0.6s`: converted at the film's own rate.
+    const double fps = info.frame_rate.num > 0 && info.frame_rate.den > 0
+                           ? av_q2d(info.frame_rate) : 25.0;
+    used.min_scene_len = int(std::max<long>(1, std::lround(options.min_scene_len_seconds * fps)));
+    runner = SceneRunner(used, options.stats, options.flash_check);
+  }
   const auto size = feed.size();
   spdlog::debug("scenes: {} {}x{} -> analysis {}x{} (factor {:.3f}), {} frames", path, info.width,
              info.height, size.width, size.height, size.factor, info.frame_count);
@@ -75,7 +86,7 @@ SceneDetection detect_scenes(const std::string& path, const config::Scenes& cfg,
   }
   SceneDetection r = runner.finish(n, fps_num, fps_den);
   r.input = path;
-  r.settings = settings_key(cfg, options.flash_check, options.convert_vfr);
+  r.settings = settings_key(used, options.flash_check, options.convert_vfr);
   r.input_fingerprint = file_fingerprint(path);
   if (r.analysis_width == 0) r.analysis_width = size.width, r.analysis_height = size.height;
   const double secs =

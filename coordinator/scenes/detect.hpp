@@ -22,6 +22,9 @@ struct DetectOptions {
   bool convert_vfr = false;  // see FrameFeedOptions (config preprocess.vfr == "convert")
   // Called now and then with (frames decoded, frames in the video).
   std::function<void(int64_t, int64_t)> progress;
+  // > 0: min_scene_len given in seconds (replaces cfg.min_scene_len, converted with the
+  // film's frame rate; the scene list records the frame count used).
+  double min_scene_len_seconds = 0;
 };
 
 // Runs the detectors of `cfg` over frames given in order; detect_scenes() feeds it decoded

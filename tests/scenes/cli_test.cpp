@@ -66,7 +66,9 @@ TEST(ScenesCli, WritesJsonCsvAndStatsOfTheSampleFilm) {
     const auto& s = scenes[i];
     EXPECT_EQ(s.at("number"), i + 1);
     EXPECT_EQ(s.at("start_frame"), at);
-    if (i > 0) EXPECT_EQ(s.at("start_frame"), cuts[i - 1]);
+    if (i > 0) {
+      EXPECT_EQ(s.at("start_frame"), cuts[i - 1]);
+    }
     const int64_t end = s.at("end_frame");
     EXPECT_EQ(s.at("length_frames"), end - at);
     EXPECT_EQ(s.at("start_timecode"), format_timecode(at, 25, 1));
@@ -131,6 +133,17 @@ TEST(ScenesCli, OneDetectorAndThresholdAndTheTable) {
   EXPECT_THAT(r.out, HasSubstr("00:00:00.000"));
   // --threshold with two detectors is a usage error.
   EXPECT_EQ(testing::run_cli({"scenes", film.string(), "-t", "20"}).exit_code, 2);
+  // --min-scene-len in frames or seconds; anything else is a usage error.
+  testing::TempDir dir;
+  const auto frames = testing::run_cli(
+      {"scenes", film.string(), "-m", "15", "--json", (dir / "f.json").string()});
+  const auto secs = testing::run_cli(
+      {"scenes", film.string(), "-m", "0.6s", "--json", (dir / "s.json").string()});
+  ASSERT_EQ(frames.exit_code, 0) << frames.err;
+  ASSERT_EQ(secs.exit_code, 0) << secs.err;
+  EXPECT_EQ(read_scenes_json(dir / "f.json").cuts, read_scenes_json(dir / "s.json").cuts);
+  for (const char* bad : {"abc", "1.5", "0s"})
+    EXPECT_EQ(testing::run_cli({"scenes", film.string(), "-m", bad}).exit_code, 2) << bad;
 }
 
 TEST(ScenesCli, ZeroFrameVideoFailsNamingTheFileAndWritesNothing) {

@@ -106,6 +106,35 @@ TEST(SampleFilm, AdaptiveFindsTheHardCuts) {
   for (int64_t x : t.cuts) EXPECT_TRUE(near_any(x, d.cuts, 1)) << "truth cut " << x << " missed";
 }
 
+TEST(SampleFilm, AdaptiveDoesNotCutThePansAndZooms) {
+  // The film's scenes move (pans, zoom, grain); the adaptive detector cuts only at the
+  // truth's cuts, in the fade through black (where the picture changes wholesale) and, as
+  // PySceneDetect's AdaptiveDetector (it has no flash filter), at the one-frame flash.
+  const auto& t = film().truth;
+  config::Scenes c;
+  c.detectors = {"adaptive"};
+  const auto& d = detect_cached(c);
+  for (int64_t x : d.cuts) {
+    const bool in_fade = x >= t.fade_out_start && x <= t.fade_in_end;
+    EXPECT_TRUE(near_any(x, t.cuts, 1) || in_fade || near_any(x, t.flash_frames, 1))
+        << "spurious adaptive cut at " << x;
+  }
+}
+
+TEST(SampleFilm, MinSceneLenInSecondsIsConvertedAtTheFilmsRate) {
+  DetectOptions o;
+  o.min_scene_len_seconds = 0.6;  // 15 frames at 25 fps: the default
+  const auto d = detect_scenes(film().path, config::Scenes{}, o);
+  const auto& frames = detect_cached(config::Scenes{});
+  EXPECT_EQ(d.cuts, frames.cuts);
+  EXPECT_EQ(d.settings, frames.settings);  // recorded as the frame count used
+  o.min_scene_len_seconds = 1000;  // longer than the film: no cut can be kept
+  const auto none = detect_scenes(film().path, config::Scenes{}, o);
+  EXPECT_TRUE(none.cuts.empty());
+  ASSERT_EQ(none.scenes.size(), 1u);
+  EXPECT_EQ(none.scenes[0].end, film().truth.frame_count);
+}
+
 TEST(SampleFilm, FrameSkipStillFindsCutsWithinASkip) {
   const auto& t = film().truth;
   config::Scenes c;
