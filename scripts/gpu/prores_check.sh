@@ -8,9 +8,9 @@
 #   3. runs the small-frame test under compute-sanitizer (memcheck, racecheck, synccheck): the
 #      CPU emulation of the kernels cannot see races or out-of-bounds accesses,
 #   4. measures frames/s at 4096x1728 HQ (frame on the GPU; goal >= 100) next to prores_ks.
-# Needs .gpu-model/ (GoogleTest, as model_check.sh) and FFmpeg's libraries for pkg-config:
-# the script sources .gpu/build-deps.sh itself when pkg-config cannot find libavcodec.
-#   run(command="bash scripts/gpu/prores_check.sh", carry=[".gpu-model", ".gpu"])
+# Needs FFmpeg's libraries and GoogleTest: the script sources .gpu/build-deps.sh itself when
+# pkg-config cannot find libavcodec (.gpu-model/'s GoogleTest is used when carried).
+#   run(command="bash scripts/gpu/prores_check.sh", carry=[".gpu"])
 # Logs go to $OUT (or /tmp/prores-check when unset); summary.txt has what matters.
 set -uo pipefail
 OUT=${OUT:-/tmp/prores-check}
