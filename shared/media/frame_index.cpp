@@ -376,16 +376,15 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
   // A packet holding one field that follows a packet holding the opposite field is the
   // second half of that frame: the decoder outputs the pair once, with the first's timestamp.
   std::vector<bool> second_field(index.packets.size(), false);
-  size_t second_fields = 0;
   for (size_t i = 1; i < index.packets.size(); ++i)
     if (lone_field[i] && lone_field[i - 1] && lone_field[i] != lone_field[i - 1] &&
         !second_field[i - 1]) {
       second_field[i] = true;
-      ++second_fields;
+      index.second_fields.push_back(int64_t(i));
     }
-  if (second_fields)
+  if (!index.second_fields.empty())
     spdlog::debug("{}: {} frames are coded as two field pictures in separate packets", path,
-                  second_fields);
+                  index.second_fields.size());
 
   // Decoding can only start at a keyframe. Without any keyframe flag (some containers never
   // set them) the first packet is taken as one, so decoding starts at the beginning.
@@ -432,7 +431,8 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
 
 namespace {
 
-constexpr char kCacheMagic[8] = {'R', 'S', 'I', 'D', 'X', '0', '0', '1'};
+// 002: second_fields added (caches of 001 are ignored and the film scanned again).
+constexpr char kCacheMagic[8] = {'R', 'S', 'I', 'D', 'X', '0', '0', '2'};
 
 struct MediaStamp {
   int64_t size = -1, mtime = 0;
@@ -521,6 +521,7 @@ void save_frame_index(const FrameIndex& index, const std::filesystem::path& cach
   put_vector(out, index.packets);
   put_vector(out, index.decode_of);
   put_vector(out, index.keyframes);
+  put_vector(out, index.second_fields);
   write_file_atomic(cache, out);
 }
 
@@ -555,12 +556,15 @@ std::optional<FrameIndex> load_frame_index(const std::filesystem::path& cache,
   index.packets = in.get_vector<PacketEntry>();
   index.decode_of = in.get_vector<int64_t>();
   index.keyframes = in.get_vector<int64_t>();
+  index.second_fields = in.get_vector<int64_t>();
   if (!in.ok || in.at != data.size()) return std::nullopt;
   // Indices must point into the packets: a damaged cache must not become a crash.
   const auto np = int64_t(index.packets.size());
   auto inside = [np](int64_t d) { return d >= 0 && d < np; };
   if (!std::all_of(index.decode_of.begin(), index.decode_of.end(), inside) ||
       !std::all_of(index.keyframes.begin(), index.keyframes.end(), inside) ||
+      !std::all_of(index.second_fields.begin(), index.second_fields.end(), inside) ||
+      !std::is_sorted(index.second_fields.begin(), index.second_fields.end()) ||
       (np > 0 && !inside(index.start_packet)))
     return std::nullopt;
   return index;

@@ -2,6 +2,7 @@
 // The exact frame index of one video stream, built by demuxing only (no decoding): every
 // packet's timestamps, keyframe flag and byte position in decode order, and the presentation
 // order obtained by sorting on presentation timestamps. VideoReader numbers frames with it.
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -40,6 +41,14 @@ struct FrameIndex {
   std::vector<int64_t> keyframes;    // decode indices of usable keyframes, ascending
   bool any_ts_computed = false;
   int64_t start_packet = 0;          // decoding starts here (the first keyframe)
+  // Decode indices (ascending) of packets holding the second field of a frame coded as two
+  // field pictures in separate packets; the first field is the packet before. Their `frame`
+  // is -1 (the decoder outputs the pair once, as the first field's frame), but whoever copies
+  // a frame's packets must copy this one with it.
+  std::vector<int64_t> second_fields;
+  bool is_second_field(int64_t d) const {
+    return std::binary_search(second_fields.begin(), second_fields.end(), d);
+  }
 
   int64_t frame_count() const { return int64_t(decode_of.size()); }
   int64_t first_used_packet() const { return start_packet; }

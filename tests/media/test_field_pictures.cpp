@@ -36,6 +36,25 @@ TEST_P(FieldCodedH264, FramesAreCountedNotFieldsAndSeeksAreExact) {
 
   VideoReader r(file.string(), {1, false});
   EXPECT_EQ(r.info().frame_count, 36) << "fields counted as frames?";
+  // Every frame's second field is its own packet, listed for packet copies.
+  ASSERT_EQ(r.index().second_fields.size(), 36u);
+  for (int64_t d : r.index().second_fields) {
+    EXPECT_EQ(r.index().packets[size_t(d)].frame, -1);
+    EXPECT_GE(r.index().packets[size_t(d - 1)].frame, 0);
+    EXPECT_TRUE(r.index().is_second_field(d));
+    EXPECT_FALSE(r.index().is_second_field(d - 1));
+  }
+  {
+    // The index cache keeps the pairing.
+    VideoReaderOptions opt;
+    opt.threads = 1;
+    opt.index_cache = (dir / "fields.index").string();
+    VideoReader writes(file.string(), opt);
+    const auto cached = load_frame_index(opt.index_cache, file.string());
+    ASSERT_TRUE(cached.has_value());
+    EXPECT_EQ(cached->second_fields, r.index().second_fields);
+    EXPECT_EQ(cached->frame_count(), 36);
+  }
   EXPECT_EQ(av_cmp_q(r.info().frame_rate, AVRational{25, 1}), 0)
       << r.info().frame_rate.num << "/" << r.info().frame_rate.den;
   EXPECT_EQ(r.info().width, 160);
@@ -110,6 +129,10 @@ TEST_P(FieldCodedMpeg2, FramesAreCountedNotFieldsAndSeeksAreExact) {
 
   VideoReader r(file.string(), {1, false});
   EXPECT_EQ(r.info().frame_count, 30) << "fields counted as frames?";
+  // Matroska keeps each field a packet; in program and elementary streams libavformat's
+  // parser joins each field pair into one packet.
+  EXPECT_EQ(r.index().second_fields.size(),
+            GetParam().container == std::string("matroska") ? 30u : 0u);
   EXPECT_EQ(av_cmp_q(r.info().frame_rate, AVRational{25, 1}), 0)
       << r.info().frame_rate.num << "/" << r.info().frame_rate.den;
   std::vector<uint64_t> hashes;
