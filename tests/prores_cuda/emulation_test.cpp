@@ -5,10 +5,11 @@
 
 #include <cstring>
 
-#include "tests/prores_cuda/cuda_emulation.hpp"
 #include "tests/prores_cuda/planes.hpp"
 #include "worker/encode/prores/prores_encoder.hpp"
 #include "worker/encode/prores_cuda/frame_plan.hpp"
+// Last: the emulation defines CUDA's keywords as macros, for the kernels only.
+#include "tests/prores_cuda/cuda_emulation.hpp"
 #include "worker/encode/prores_cuda/prores_cuda_kernels.cuh"
 
 namespace rp = reelscale::prores;
