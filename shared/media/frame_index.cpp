@@ -285,6 +285,7 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
   if (h264 && st->codecpar->extradata_size >= 7 && st->codecpar->extradata[0] == 1)
     nal_length_size = (st->codecpar->extradata[4] & 3) + 1;  // avcC
   std::vector<int8_t> lone_field;  // per packet: 0 no, 1 top, 2 bottom
+  size_t field_pairs = 0;          // MPEG-2 packets holding both fields of a frame
   for (;;) {
     const int rc = av_read_frame(fmt, pkt.get());
     if (rc == AVERROR_EOF) break;
@@ -312,6 +313,9 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
       }
       if (mpeg2) {
         const FieldPacket fp = scan_mpeg2(pkt.get());
+        if (fp.pictures == 2 && (fp.structure == AV_PICTURE_STRUCTURE_TOP_FIELD ||
+                                 fp.structure == AV_PICTURE_STRUCTURE_BOTTOM_FIELD))
+          ++field_pairs;
         if (fp.pictures == 1 && fp.structure == AV_PICTURE_STRUCTURE_TOP_FIELD) field = 1;
         if (fp.pictures == 1 && fp.structure == AV_PICTURE_STRUCTURE_BOTTOM_FIELD) field = 2;
       } else if (h264) {
@@ -406,6 +410,51 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
   std::stable_sort(used.begin(), used.end(), [&](int64_t a, int64_t b) {
     return index.packets[size_t(a)].ts < index.packets[size_t(b)].ts;
   });
+  // Field pairs joined by libavformat's parser (MPEG-2 in program streams) take the timestamp
+  // of the PES their first byte lies in; where a PES began at a field picture, a frame can
+  // carry the previous frame's second-field time: half a frame early. On such streams each
+  // frame is put back on the frame grid when it is within half a frame of it (the grid's
+  // origin is the median offset, so an early first frame does not shift it), provided the
+  // result stays strictly increasing; otherwise the times are left to the VFR check.
+  if (field_pairs * 2 >= index.packets.size() && used.size() >= 3) {
+    std::vector<int64_t> deltas;
+    for (size_t j = 1; j < used.size(); ++j)
+      deltas.push_back(index.packets[size_t(used[j])].ts - index.packets[size_t(used[j - 1])].ts);
+    std::nth_element(deltas.begin(), deltas.begin() + long(deltas.size() / 2), deltas.end());
+    const double d = double(deltas[deltas.size() / 2]);
+    if (d > 0) {
+      std::vector<double> offsets;
+      for (size_t j = 0; j < used.size(); ++j)
+        offsets.push_back(double(index.packets[size_t(used[j])].ts) - double(j) * d);
+      std::nth_element(offsets.begin(), offsets.begin() + long(offsets.size() / 2),
+                       offsets.end());
+      const double base = offsets[offsets.size() / 2];
+      std::vector<int64_t> snapped(used.size());
+      bool ok = true;
+      size_t moved = 0;
+      for (size_t j = 0; j < used.size() && ok; ++j) {
+        const double ts = double(index.packets[size_t(used[j])].ts);
+        const double k = std::floor((ts - base) / d + 0.5 + 1e-6);
+        const double on_grid = base + k * d;
+        ok = std::fabs(ts - on_grid) <= d / 2 + 1;
+        snapped[j] = llround(on_grid);
+        if (j > 0 && snapped[j] <= snapped[j - 1]) ok = false;
+        if (snapped[j] != int64_t(ts)) ++moved;
+      }
+      if (ok && moved) {
+        for (size_t j = 0; j < used.size(); ++j) {
+          PacketEntry& e = index.packets[size_t(used[j])];
+          if (e.ts != snapped[j]) {
+            e.ts = snapped[j];
+            e.ts_computed = true;
+            index.any_ts_computed = true;
+          }
+        }
+        spdlog::debug("{}: {} field-pair frames carried a field's time; put on the frame grid",
+                      path, moved);
+      }
+    }
+  }
   // Duplicate timestamps (broken muxers) would make two frames indistinguishable; the reader
   // feeds the decoder these timestamps, so nudging them apart keeps numbering exact.
   for (size_t j = 1; j < used.size(); ++j) {

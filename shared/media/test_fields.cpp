@@ -412,8 +412,8 @@ void write_field_coded_mpeg2(const std::filesystem::path& path, const ClipSpec& 
   // A DVD multiplexer stores a field pair as one access unit (one timestamp per frame); given
   // fields, libavformat's program stream muxer would stamp some PES with a second field's
   // time. Program streams therefore get whole frames, other containers one field per packet.
-  const bool join = spec.container == "mpeg" || spec.container == "vob" ||
-                    spec.container == "dvd";
+  const bool join = !spec.field_packets && (spec.container == "mpeg" ||
+                                             spec.container == "vob" || spec.container == "dvd");
   if (join) {
     std::vector<std::string> frames;
     for (size_t i = 0; i + 1 < fields.size(); i += 2) frames.push_back(fields[i] + fields[i + 1]);

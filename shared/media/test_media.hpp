@@ -36,6 +36,9 @@ struct ClipSpec {
   // Pixel format given to the encoder (frames are drawn in YUV420P and converted with
   // libswscale): e.g. yuv422p10le for prores_ks. NONE: YUV420P.
   AVPixelFormat pix_fmt = AV_PIX_FMT_NONE;
+  // write_field_coded_mpeg2: give program stream muxers one packet per field (libavformat's
+  // muxer then stamps some PES with a second field's time) instead of one per field pair.
+  bool field_packets = false;
   std::string language;               // optional language tag on the video stream
   bool with_audio = false;            // a stereo 48 kHz MP2 track tagged `audio_language`
   std::string audio_language = "eng";
