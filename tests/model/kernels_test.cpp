@@ -138,13 +138,19 @@ TEST(FusedKernels, PixelShuffleLeakyReluMatchesAten) {
 // zeroes the last one, which would leave offsets = flow and mask = 0.5 untested).
 void check_alignment(int64_t c, torch::ScalarType dt, bool first_step) {
   torch::manual_seed(5 + c);
-  SecondOrderDeformableAlignment ref_mod(2 * c, c, 16, 10.0);
+  SecondOrderDeformableAlignment ref_mod(2 * c, c, 16, 10.0), mod(2 * c, c, 16, 10.0);
   {
+    // Modules are set up outside inference mode (their parameters stay normal tensors).
     torch::NoGradGuard ng;
     for (auto& p : ref_mod->named_parameters())
       if (p.key().rfind("conv_offset", 0) == 0) p.value().normal_(0.0, 0.05);
+    const auto src = ref_mod->named_parameters();
+    for (auto& p : mod->named_parameters()) p.value().set_data(src[p.key()].detach().clone());
+    ref_mod->to(kCuda);
+    mod->to(kCuda, dt);
+    for (auto& p : mod->parameters())
+      if (p.dim() == 4) p.set_data(cl(p.data()));
   }
-  ref_mod->to(kCuda);
   c10::InferenceMode guard;
   const int64_t n = 1, h = 24, w = 33;
   const torch::Tensor p1 = torch::randn({n, c, h, w}).to(kCuda), feat = torch::randn({n, c, h, w}).to(kCuda);
@@ -154,15 +160,6 @@ void check_alignment(int64_t c, torch::ScalarType dt, bool first_step) {
   const torch::Tensor extra = torch::cat({flow_warp(p1, f1), feat, flow_warp(p2, f2)}, 1);
   const torch::Tensor expected = ref_mod->forward(torch::cat({p1, p2}, 1), extra, f1, f2);
 
-  SecondOrderDeformableAlignment mod(2 * c, c, 16, 10.0);
-  {
-    torch::NoGradGuard ng;
-    const auto src = ref_mod->named_parameters();
-    for (auto& p : mod->named_parameters()) p.value().set_data(src[p.key()].detach().clone());
-  }
-  mod->to(kCuda, dt);
-  for (auto& p : mod->parameters())
-    if (p.dim() == 4) p.set_data(cl(p.data()));
   const auto x = [&](const torch::Tensor& t) { return cl(t.to(dt)); };
   const torch::Tensor out = mod->forward_nhwc(x(p1), first_step ? torch::Tensor() : x(p2), x(feat), f1,
                                               first_step ? torch::Tensor() : f2);
@@ -220,15 +217,22 @@ TEST(FusedKernels, NetworkMatchesAtenPath) {
   }
   auto m = random_model(16, 2, kCuda);
   m->set_memory_format(true, true);
-  c10::InferenceMode guard;
-  const torch::Tensor out = m->forward(lqs);
+  torch::Tensor out;
+  {
+    c10::InferenceMode guard;
+    out = m->forward(lqs);
+  }
   ASSERT_EQ(out.sizes(), ref.sizes());
   const double e = max_abs(out, ref);
   report("network c16n2 fp32 channels-last fused vs NCHW ATen, max abs", e);
   EXPECT_LE(e, 1e-4);
-  m->to(torch::kHalf);
-  m->spynet()->to(torch::kFloat);  // as the runner: flows stay fp32
-  m->set_memory_format(true, true);
+  {
+    torch::NoGradGuard ng;
+    m->to(torch::kHalf);
+    m->spynet()->to(torch::kFloat);  // as the runner: flows stay fp32
+    m->set_memory_format(true, true);
+  }
+  c10::InferenceMode guard;
   const double e16 = rel_l2(m->forward(lqs), ref);
   report("network c16n2 fp16 channels-last fused vs fp32, relative L2", e16);
   EXPECT_LE(e16, 1e-2);
@@ -269,7 +273,7 @@ TEST(FusedKernels, FixturesMatchOfficialThroughFusedPath) {
 
 // Runs everywhere: channels-last on the CPU (ATen ops, no kernels) keeps the output.
 TEST(FusedKernels, ChannelsLastSwitchKeepsTheCpuOutput) {
-  const torch::Tensor lqs = torch::rand({1, 3, 3, 64, 64});
+  const torch::Tensor lqs = torch::rand({1, 2, 3, 64, 64});
   torch::Tensor ref;
   {
     auto m = random_model(8, 1, torch::kCPU);
