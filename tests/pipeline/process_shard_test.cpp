@@ -34,6 +34,7 @@ class IdentityUpscaler : public Upscaler {
   };
   std::vector<Call> calls;
   int fail_on_call = -1;
+  using Upscaler::upscale;
   std::string name() const override { return "identity"; }
   int scale() const override { return 1; }
   void upscale(const FloatVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink) override {

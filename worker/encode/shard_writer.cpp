@@ -5,6 +5,7 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -16,6 +17,8 @@ extern "C" {
 #include "shared/util/log.hpp"
 #include "worker/encode/codec_preset.hpp"
 #include "worker/encode/parallel_encoder.hpp"
+#include "worker/encode/prores/prores_encoder.hpp"
+#include "worker/encode/prores_cuda/encoder_choice.hpp"
 #include "worker/encode/ycbcr.hpp"
 
 namespace reelscale::encode {
@@ -66,7 +69,8 @@ struct ShardWriter::Impl {
   Checksum checksum;
   int64_t packets = 0;
   const AVCodecContext* first_context = nullptr;
-  std::unique_ptr<ParallelEncoder> encoder;
+  std::unique_ptr<ParallelEncoder> encoder;  // null with an external encoder
+  std::string external;                      // the external encoder's name
   bool finished = false;
 };
 
@@ -109,6 +113,34 @@ ShardWriter::ShardWriter(const ShardSpec& spec, const config::Encode& encode)
     m.enc_options.sample_aspect_ratio = spec.sample_aspect_ratio;
 
   Impl* mp = &m;
+  if (!spec.external_encoder.empty()) {
+    // The GPU encoder's packets: the stream described as prores_ks would describe it.
+    if (m.preset->encoder != "prores_ks")
+      throw ConfigError("encode.codec: " + m.preset->name + " has no external (GPU) encoder");
+    std::unique_ptr<AVCodecParameters, void (*)(AVCodecParameters*)> par(
+        avcodec_parameters_alloc(), [](AVCodecParameters* p) { avcodec_parameters_free(&p); });
+    if (!par) throw MediaError("shard " + spec.shard_id + ": out of memory");
+    par->codec_type = AVMEDIA_TYPE_VIDEO;
+    par->codec_id = AV_CODEC_ID_PRORES;
+    par->codec_tag = prores::profile_fourcc(prores::prores_options(encode).profile);
+    par->format = m.preset->pix_fmt;
+    par->width = spec.width;
+    par->height = spec.height;
+    par->field_order = AV_FIELD_PROGRESSIVE;
+    par->color_primaries = m.enc_options.color_primaries;
+    par->color_trc = m.enc_options.color_trc;
+    par->color_space = m.enc_options.colorspace;
+    par->color_range = m.enc_options.color_range;
+    par->chroma_location = m.enc_options.chroma_location;
+    par->sample_aspect_ratio = m.enc_options.sample_aspect_ratio;
+    par->bits_per_coded_sample = 10;
+    m.external = spec.external_encoder;
+    m.muxer->add_stream(par.get(), m.enc_options.time_base);
+    m.muxer->write_header();
+    spdlog::debug("shard {}: {} {}x{} from the external encoder {} -> {}", spec.shard_id, m.preset->name,
+                  spec.width, spec.height, m.external, m.final_path.string());
+    return;
+  }
   auto factory = [mp](int i) -> std::unique_ptr<media::FrameEncoder> {
     auto e = std::make_unique<media::Encoder>(mp->enc_options);
     if (i == 0) mp->first_context = e->context();
@@ -133,8 +165,12 @@ ShardWriter::ShardWriter(const ShardSpec& spec, const config::Encode& encode)
 ShardWriter::~ShardWriter() = default;
 
 const fs::path& ShardWriter::path() const { return impl_->final_path; }
-int64_t ShardWriter::frames_written() const { return impl_->encoder->frames_submitted(); }
-int ShardWriter::encoder_contexts() const { return impl_->encoder->workers(); }
+int ShardWriter::width() const { return impl_->spec.width; }
+int ShardWriter::height() const { return impl_->spec.height; }
+int64_t ShardWriter::frames_written() const {
+  return impl_->encoder ? impl_->encoder->frames_submitted() : impl_->packets;
+}
+int ShardWriter::encoder_contexts() const { return impl_->encoder ? impl_->encoder->workers() : 0; }
 
 void ShardWriter::write_rgb(const float* rgb, int height, int width) {
   Impl& m = *impl_;
@@ -148,9 +184,28 @@ void ShardWriter::write_rgb(const float* rgb, int height, int width) {
   write(std::move(f));
 }
 
+void ShardWriter::write_packet(const uint8_t* data, size_t size) {
+  Impl& m = *impl_;
+  if (m.finished) throw Error("shard " + m.spec.shard_id + ": packet written after finish()");
+  if (m.encoder) throw Error("shard " + m.spec.shard_id + ": packets given to a writer with its own encoders");
+  if (!data || size == 0 || size > size_t(INT32_MAX))
+    throw MediaError("shard " + m.spec.shard_id + ": empty or oversized packet for frame " +
+                     std::to_string(m.packets));
+  av::PacketPtr pkt = av::make_packet();
+  av::check(av_new_packet(pkt.get(), int(size)), "shard packet");
+  std::memcpy(pkt->data, data, size);
+  pkt->pts = pkt->dts = m.packets;
+  pkt->duration = 1;
+  pkt->flags |= AV_PKT_FLAG_KEY;
+  m.checksum.update(pkt->data, size_t(pkt->size));
+  m.muxer->write(0, pkt.get());
+  ++m.packets;
+}
+
 void ShardWriter::write(av::FramePtr frame) {
   Impl& m = *impl_;
   if (m.finished) throw Error("shard " + m.spec.shard_id + ": frame written after finish()");
+  if (!m.encoder) throw Error("shard " + m.spec.shard_id + ": frames given to a writer fed with packets");
   frame->color_primaries = m.enc_options.color_primaries;
   frame->color_trc = m.enc_options.color_trc;
   frame->colorspace = m.enc_options.colorspace;
@@ -163,7 +218,7 @@ void ShardWriter::write(av::FramePtr frame) {
 ShardInfo ShardWriter::finish() {
   Impl& m = *impl_;
   if (m.finished) throw Error("shard " + m.spec.shard_id + ": finish() called twice");
-  m.encoder->finish();
+  if (m.encoder) m.encoder->finish();
   if (m.packets == 0) throw MediaError("shard " + m.spec.shard_id + ": no frames were written");
   m.muxer->finish();
 
@@ -180,9 +235,10 @@ ShardInfo ShardWriter::finish() {
   info.frame_rate = m.spec.frame_rate;
   info.packets_checksum = m.checksum.hex_digest();
   info.file_size = fs::file_size(m.out->temp_path());
-  info.encoder_settings["encoder"] = m.preset->encoder;
+  info.encoder_settings["encoder"] = m.external.empty() ? m.preset->encoder : m.external;
   info.encoder_settings["container"] = m.preset->container;
-  for (const auto& [k, v] : m.enc_options.private_options) info.encoder_settings[k] = v;
+  if (m.external.empty())
+    for (const auto& [k, v] : m.enc_options.private_options) info.encoder_settings[k] = v;
   if (m.enc_options.level != FF_LEVEL_UNKNOWN)
     info.encoder_settings["level"] = std::to_string(m.enc_options.level);
   if (m.enc_options.slices > 0) info.encoder_settings["slices"] = std::to_string(m.enc_options.slices);
@@ -193,7 +249,7 @@ ShardInfo ShardWriter::finish() {
   info.encoder_settings["color_range"] = m.color.range;
   info.encoder_settings["chroma"] = m.preset->chroma_422 ? "422 left-sited [1,2,1]/4" : "444";
   info.encoder_settings["sample_aspect_ratio"] = rational_text(m.enc_options.sample_aspect_ratio);
-  info.encoder_settings["contexts"] = std::to_string(m.encoder->workers());
+  info.encoder_settings["contexts"] = std::to_string(m.encoder ? m.encoder->workers() : 1);
   info.encoder_settings["threads_per_context"] = std::to_string(m.enc_options.threads);
 
   // A stale sidecar from an earlier attempt must not vouch for the new file.

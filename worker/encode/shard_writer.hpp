@@ -47,6 +47,10 @@ struct ShardSpec {
   int width = 0, height = 0;           // of the upscaled frames
   // Square after preprocessing resizes anamorphic sources; kept for sources that were not.
   AVRational sample_aspect_ratio{1, 1};
+  // Non-empty: the frames are encoded elsewhere (the CUDA ProRes encoder, named so in the
+  // sidecar) and arrive as finished packets through write_packet(); no libavcodec encoder is
+  // opened. Only for ProRes codecs.
+  std::string external_encoder;
 };
 
 class ShardWriter {
@@ -65,11 +69,15 @@ class ShardWriter {
   void write_rgb(const float* rgb, int height, int width);
   // Encodes an already converted frame (the preset's pixel format and the shard's size).
   void write(av::FramePtr frame);
+  // With spec.external_encoder: the next frame's finished packet (one intra frame).
+  void write_packet(const uint8_t* data, size_t size);
 
   // Flushes, finishes and commits the file, then writes the sidecar. Returns what it wrote.
   ShardInfo finish();
 
   const std::filesystem::path& path() const;
+  int width() const;
+  int height() const;
   int64_t frames_written() const;
   int encoder_contexts() const;
 

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "shared/media/frame_convert.hpp"
 #include "shared/media/preprocess.hpp"
@@ -13,7 +14,13 @@
 #include "shared/upscale/chunk_plan.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
+#include "worker/encode/codec_preset.hpp"
+#include "worker/encode/prores_cuda/encoder_choice.hpp"
+#include "worker/encode/prores_cuda/prores_cuda_encoder.hpp"
 #include "worker/encode/shard_writer.hpp"
+#include "worker/encode/ycbcr.hpp"
+#include "worker/pipeline/bounded_queue.hpp"
+#include "worker/pipeline/frame_pool.hpp"
 #include "worker/pipeline/shard_job.hpp"
 
 namespace reelscale::pipeline {
@@ -64,10 +71,15 @@ class Decoder {
   const media::VideoInfo& info() const { return reader_->info(); }
   const media::PreprocessPlan& plan() const { return plan_; }
 
-  // The next frame in order; nullopt after `end`. Rethrows the decode thread's error.
-  std::optional<RgbFrame> next() {
+  // The next frame in order; nullopt after `end` (or once stopped). Rethrows the decode
+  // thread's error. Time spent waiting is added to `waited`.
+  std::optional<RgbFrame> next(double& waited) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return !queue_.empty() || done_ || error_; });
+    if (queue_.empty() && !done_ && !error_ && !stopping_) {
+      const auto t = Clock::now();
+      cv_.wait(lock, [&] { return !queue_.empty() || done_ || error_ || stopping_; });
+      waited += seconds_since(t);
+    }
     if (error_) std::rethrow_exception(error_);
     if (queue_.empty()) return std::nullopt;
     RgbFrame f = std::move(queue_.front());
@@ -86,7 +98,14 @@ class Decoder {
     if (thread_.joinable()) thread_.join();
   }
 
+  // A consumed frame's buffer, for the next decoded frame (no per-frame allocation).
+  void recycle(std::vector<float>&& buffer) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (spare_.size() < depth_ + 2) spare_.push_back(std::move(buffer));
+  }
+
   double busy_seconds() const { return busy_s_; }  // read after stop()
+  double wait_seconds() const { return wait_s_; }
 
  private:
   // Hands one preprocessed frame to the consumer; false when stopping.
@@ -100,6 +119,13 @@ class Decoder {
     f.index = index;
     f.width = frame->width;
     f.height = frame->height;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!spare_.empty()) {
+        f.rgb = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
     f.rgb.resize(size_t(3) * f.width * f.height);
     convert.convert(frame, f.rgb.data());
     const auto tw = Clock::now();
@@ -107,6 +133,7 @@ class Decoder {
     cv_.wait(lock, [&] { return queue_.size() < depth_ || stopping_; });
     waited += seconds_since(tw);
     busy_s_ = seconds_since(t0_) - waited;
+    wait_s_ = waited;
     if (stopping_) return false;
     queue_.push_back(std::move(f));
     lock.unlock();
@@ -159,10 +186,142 @@ class Decoder {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<RgbFrame> queue_;
+  std::vector<std::vector<float>> spare_;
   std::exception_ptr error_;
   bool done_ = false, stopping_ = false;
   double busy_s_ = 0;  // decoding, filtering and converting; not waiting for the consumer
+  double wait_s_ = 0;  // waiting for the consumer (a full queue)
   Clock::time_point t0_;
+};
+
+// A frame on its way to the muxer: 10-bit Y'CbCr in the preset's pixel format for the
+// libavcodec encoders, or the packet the GPU encoder already made of it.
+struct EncodeItem {
+  av::FramePtr frame;
+  std::vector<uint8_t> packet;
+  int width = 0, height = 0;
+};
+
+// Thrown inside the upscaler's sink when the encode stage has stopped (its error is the one
+// reported); unwinds the inference thread quietly.
+struct Stopped {};
+
+// The inference stage: assembles each chunk from the decoded frames (one scene, with its
+// context), runs the upscaler, and hands the emitted frames on as encoder input. Backends that
+// convert to Y'CbCr themselves (on the GPU) deliver planes in their pinned pool, wrapped
+// without a copy; for the others the conversion runs here on the CPU into pooled frames.
+struct InferenceStage {
+  const ShardTask& task;
+  Decoder& decoder;
+  Upscaler& upscaler;
+  const std::vector<Chunk>& chunks;
+  const encode::CodecPreset& preset;
+  encode::YCbCrParams ycbcr;
+  int convert_threads = 1;
+  BoundedQueue<EncodeItem>& out;
+  const config::Encode* encode = nullptr;  // set: encode on the GPU (CUDA ProRes) here
+  StageTime time;
+  bool device_converts = false;
+
+  void run() {
+    const std::string who = "shard " + task.shard_id;
+    const auto t0 = Clock::now();
+    std::deque<RgbFrame> window;  // decoded frames [window_begin, ...), local indices
+    int window_begin = 0;
+    int frame_w = 0, frame_h = 0;
+    FloatVideo video;  // reused chunk after chunk (same size: no reallocation)
+    std::unique_ptr<FramePool> pool;
+    const YCbCrFormat format{ycbcr.kr, ycbcr.kb, ycbcr.full_range, ycbcr.chroma_422};
+    device_converts = upscaler.converts_ycbcr();
+    std::unique_ptr<prores::CudaEncoder> gpu_encoder;
+
+    for (const Chunk& ch : chunks) {
+      while (!window.empty() && window_begin < ch.context_begin) {
+        decoder.recycle(std::move(window.front().rgb));
+        window.pop_front();
+        ++window_begin;
+      }
+      while (window_begin + int(window.size()) < ch.context_end) {
+        std::optional<RgbFrame> f = decoder.next(time.input_wait_s);
+        if (!f)
+          throw MediaError(who + ": decoding stopped before frame " +
+                           std::to_string(task.context_begin + window_begin + int(window.size())));
+        if (frame_w == 0) frame_w = f->width, frame_h = f->height;
+        if (f->width != frame_w || f->height != frame_h)
+          throw MediaError(task.source + ": frame " + std::to_string(f->index) + " is " +
+                           std::to_string(f->width) + "x" + std::to_string(f->height) +
+                           ", earlier frames were " + std::to_string(frame_w) + "x" +
+                           std::to_string(frame_h));
+        const int local = int(f->index - task.context_begin);
+        if (window.empty()) window_begin = local;
+        if (local < ch.context_begin) {  // context no chunk uses (clipped at a scene bound)
+          window_begin = local + 1;
+          decoder.recycle(std::move(f->rgb));
+          continue;
+        }
+        window.push_back(std::move(*f));
+      }
+
+      video.frames = ch.frames();
+      video.height = frame_h;
+      video.width = frame_w;
+      video.data.resize(size_t(ch.frames()) * video.frame_size());
+      for (int i = 0; i < ch.frames(); ++i) {
+        const RgbFrame& f = window[size_t(ch.context_begin - window_begin + i)];
+        std::copy(f.rgb.begin(), f.rgb.end(), video.frame(i));
+      }
+
+      const int first = ch.emit_begin - ch.context_begin, last = ch.emit_end - ch.context_begin;
+      int expect = first;
+      auto check_index = [&](int index) {
+        if (index != expect)
+          throw Error(who + ": the upscaler delivered chunk frame " + std::to_string(index) + ", expected " +
+                      std::to_string(expect));
+        ++expect;
+      };
+      auto hand_on = [&](av::FramePtr frame) {
+        EncodeItem item;
+        item.width = frame->width;
+        item.height = frame->height;
+        item.frame = std::move(frame);
+        if (!out.push(std::move(item), time.output_wait_s)) throw Stopped{};
+      };
+      if (encode) {
+        // The converted planes stay on the GPU and go straight into the CUDA ProRes encoder,
+        // which returns each frame's packet once it is on the host.
+        upscaler.upscale_ycbcr_device(VideoView(video), first, last, format, [&](int index, const DeviceYCbCrFrame& f) {
+          check_index(index);
+          if (!gpu_encoder || gpu_encoder->width() != f.width || gpu_encoder->height() != f.height)
+            gpu_encoder = std::make_unique<prores::CudaEncoder>(f.width, f.height, prores::prores_options(*encode));
+          EncodeItem item;
+          item.width = f.width;
+          item.height = f.height;
+          item.packet = gpu_encoder->encode(f.plane[0], f.plane[1], f.plane[2], f.stride[0], f.stride[1],
+                                            static_cast<CUstream_st*>(f.stream));
+          if (!out.push(std::move(item), time.output_wait_s)) throw Stopped{};
+        });
+      } else if (device_converts) {
+        upscaler.upscale_ycbcr(VideoView(video), first, last, format, [&](int index, YCbCrFrame y) {
+          check_index(index);
+          hand_on(wrap_ycbcr(std::move(y), preset.pix_fmt));
+        });
+      } else {
+        upscaler.upscale(video, first, last, [&](int index, const float* rgb, int h, int w) {
+          check_index(index);
+          if (!pool || pool->width() != w || pool->height() != h)
+            pool = std::make_unique<FramePool>(w, h, preset.pix_fmt);
+          av::FramePtr frame = pool->get();
+          encode::rgb_to_ycbcr10_parallel(rgb, h, w, ycbcr, frame.get(), convert_threads);
+          hand_on(std::move(frame));
+        });
+      }
+      if (expect != last)
+        throw Error(who + ": the upscaler " + upscaler.name() + " delivered " + std::to_string(expect - first) +
+                    " of " + std::to_string(last - first) + " frames of a chunk");
+    }
+    // Upscaling and (CPU path) conversion; not waiting for the decoder or the encoders.
+    time.busy_s = seconds_since(t0) - time.input_wait_s - time.output_wait_s;
+  }
 };
 
 void check_task(const ShardTask& t) {
@@ -185,11 +344,19 @@ int chunk_frames(const config::Model& model, int width, int height) {
   return std::clamp(int((512.0 * 1024 * 1024) / frame_bytes), 16, 100);
 }
 
+// The stages, each on its own thread, joined by bounded queues:
+//   decode + preprocess + float RGB (Decoder thread)  --8 frames-->
+//   chunk assembly + upscale + Y'CbCr (inference thread)  --kEncodeQueue frames-->
+//   frame-parallel encoders + muxer (this thread; the encoders have their own threads).
+// Every buffer comes from a pool: the decoder's float frames are recycled, chunks reuse one
+// FloatVideo, converted frames live in the backend's pinned pool or an AVBufferPool until the
+// encoder drops them. A stage that fails stops the others; its error is the one thrown.
 ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upscaler& upscaler,
                           const std::function<void(int64_t)>& progress) {
   const auto t_start = Clock::now();
   check_task(task);
   const std::string who = "shard " + task.shard_id;
+  constexpr size_t kEncodeQueue = 4;
 
   Decoder decoder(task, cfg, 8);
   const media::VideoInfo& info = decoder.info();
@@ -208,98 +375,101 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
                 task.context_begin, task.context_end, task.emit_begin, task.emit_end, chunks.size(),
                 T);
 
+  const encode::CodecPreset& preset = encode::codec_preset(cfg.encode);
+  // encode.device: the CUDA ProRes encoder takes the frames on the GPU when the upscaler
+  // leaves them there; otherwise (bicubic, a model on the CPU) the libavcodec encoders.
+  const bool gpu_encode = prores::use_cuda_encoder(cfg.encode) && upscaler.device_frames();
+  if (cfg.encode.device == "gpu" && !gpu_encode)
+    spdlog::warn("{}: encode.device is gpu but the upscaler {} does not keep its frames on a GPU: "
+                 "encoding on the CPU", who, upscaler.name());
+  BoundedQueue<EncodeItem> queue(kEncodeQueue);
+  InferenceStage stage{task, decoder, upscaler, chunks, preset,
+                       encode::ycbcr_params(cfg.encode.color.matrix, cfg.encode.color.range, preset.chroma_422),
+                       std::clamp(cfg.encode.threads > 0 ? cfg.encode.threads
+                                                         : int(std::thread::hardware_concurrency()),
+                                  1, 4),
+                       queue};
+  if (gpu_encode) stage.encode = &cfg.encode;
+  upscaler.reset_timings();
+  std::thread inference([&] {
+    try {
+      stage.run();
+      queue.close();
+    } catch (const Stopped&) {
+      queue.close();
+    } catch (...) {
+      queue.fail(std::current_exception());
+    }
+  });
+
   std::unique_ptr<encode::ShardWriter> writer;
   int64_t emitted = 0;
-  double sink_s = 0, upscale_s = 0;
+  StageTime enc;
   AVRational sar = decoder.plan().out_sar;
   if (sar.num <= 0 || sar.den <= 0) sar = {1, 1};
-
-  std::deque<RgbFrame> window;  // decoded frames [window_begin, ...), local indices
-  int window_begin = 0;
-  int frame_w = 0, frame_h = 0;
-  for (const Chunk& ch : chunks) {
-    while (!window.empty() && window_begin < ch.context_begin) {
-      window.pop_front();
-      ++window_begin;
-    }
-    while (window_begin + int(window.size()) < ch.context_end) {
-      std::optional<RgbFrame> f = decoder.next();
-      if (!f)
-        throw MediaError(who + ": decoding stopped before frame " +
-                         std::to_string(task.context_begin + window_begin + int(window.size())));
-      if (frame_w == 0) frame_w = f->width, frame_h = f->height;
-      if (f->width != frame_w || f->height != frame_h)
-        throw MediaError(task.source + ": frame " + std::to_string(f->index) + " is " +
-                         std::to_string(f->width) + "x" + std::to_string(f->height) +
-                         ", earlier frames were " + std::to_string(frame_w) + "x" +
-                         std::to_string(frame_h));
-      const int local = int(f->index - task.context_begin);
-      if (window.empty()) window_begin = local;
-      if (local < ch.context_begin) {  // context no chunk uses (clipped at a scene bound)
-        window_begin = local + 1;
-        continue;
-      }
-      window.push_back(std::move(*f));
-    }
-
-    FloatVideo video(ch.frames(), frame_h, frame_w);
-    for (int i = 0; i < ch.frames(); ++i) {
-      const RgbFrame& f = window[size_t(ch.context_begin - window_begin + i)];
-      std::copy(f.rgb.begin(), f.rgb.end(), video.frame(i));
-    }
-
-    int expect = ch.emit_begin - ch.context_begin;
-    const auto t_up = Clock::now();
-    const double sink_before = sink_s;
-    upscaler.upscale(video, ch.emit_begin - ch.context_begin, ch.emit_end - ch.context_begin,
-                     [&](int index, const float* rgb, int h, int w) {
-                       const auto t_sink = Clock::now();
-                       if (index != expect)
-                         throw Error(who + ": the upscaler delivered chunk frame " +
-                                     std::to_string(index) + ", expected " + std::to_string(expect));
-                       ++expect;
-                       if (!writer) {
-                         encode::ShardSpec spec;
-                         spec.dir = task.output_dir;
-                         spec.shard_id = task.shard_id;
-                         spec.first_source_frame = task.emit_begin;
-                         spec.frame_rate = info.frame_rate;
-                         spec.width = w;
-                         spec.height = h;
-                         spec.sample_aspect_ratio = sar;
-                         writer = std::make_unique<encode::ShardWriter>(spec, cfg.encode);
-                       }
-                       writer->write_rgb(rgb, h, w);
-                       ++emitted;
-                       sink_s += seconds_since(t_sink);
-                       if (progress) progress(emitted);
-                     });
-    upscale_s += seconds_since(t_up) - (sink_s - sink_before);
-    if (expect != ch.emit_end - ch.context_begin)
-      throw Error(who + ": the upscaler " + upscaler.name() + " delivered " +
-                  std::to_string(expect - (ch.emit_begin - ch.context_begin)) + " of " +
-                  std::to_string(ch.emit_end - ch.emit_begin) + " frames of a chunk");
-  }
-  decoder.stop();
-
   const int64_t want = task.emit_end - task.emit_begin;
-  if (!writer || emitted != want)
-    throw Error(who + ": " + std::to_string(emitted) + " frames emitted, expected " +
-                std::to_string(want));
-  const auto t_fin = Clock::now();
-  const encode::ShardInfo shard = writer->finish();
-  sink_s += seconds_since(t_fin);
+  encode::ShardInfo shard;
+  try {
+    while (std::optional<EncodeItem> item = queue.pop(enc.input_wait_s)) {
+      const auto t = Clock::now();
+      if (!writer) {
+        encode::ShardSpec spec;
+        spec.dir = task.output_dir;
+        spec.shard_id = task.shard_id;
+        spec.first_source_frame = task.emit_begin;
+        spec.frame_rate = info.frame_rate;
+        spec.width = item->width;
+        spec.height = item->height;
+        spec.sample_aspect_ratio = sar;
+        if (gpu_encode) spec.external_encoder = prores::kCudaEncoderName;
+        writer = std::make_unique<encode::ShardWriter>(spec, cfg.encode);
+      }
+      if (item->width != writer->width() || item->height != writer->height())
+        throw MediaError(who + ": upscaled frame " + std::to_string(emitted) + " is " + std::to_string(item->width) +
+                         "x" + std::to_string(item->height) + ", earlier frames were " +
+                         std::to_string(writer->width()) + "x" + std::to_string(writer->height()));
+      if (item->frame)
+        writer->write(std::move(item->frame));
+      else
+        writer->write_packet(item->packet.data(), item->packet.size());
+      ++emitted;
+      enc.busy_s += seconds_since(t);
+      if (progress) progress(emitted);
+    }
+    inference.join();
+    decoder.stop();
+    if (!writer || emitted != want)
+      throw Error(who + ": " + std::to_string(emitted) + " frames emitted, expected " + std::to_string(want));
+    const auto t_fin = Clock::now();
+    shard = writer->finish();
+    enc.busy_s += seconds_since(t_fin);
+  } catch (...) {
+    queue.stop();     // wakes the inference thread; drops queued frames (their pool buffers)
+    writer.reset();   // stops the encoders (releasing their frames); removes the temporary file
+    decoder.stop();   // wakes an inference thread waiting for frames
+    if (inference.joinable()) inference.join();
+    throw;
+  }
 
   ShardResult r;
   r.output = shard.path;
   r.frame_count = shard.frame_count;
   r.checksum = shard.packets_checksum;
-  r.decode_s = decoder.busy_seconds();
-  r.upscale_s = upscale_s;
-  r.encode_s = sink_s;
+  r.decode = {decoder.busy_seconds(), 0, decoder.wait_seconds()};
+  r.upscale = stage.time;
+  r.encode = enc;
+  r.model = upscaler.timings();
+  r.device_converted = stage.device_converts;
+  r.gpu_encoded = gpu_encode;
+  r.decode_s = r.decode.busy_s;
+  r.upscale_s = r.upscale.busy_s;
+  r.encode_s = r.encode.busy_s;
   r.total_s = seconds_since(t_start);
-  spdlog::info("{}: {} frames in {:.1f} s (decode {:.1f} s, upscale {:.1f} s, encode {:.1f} s)",
-               who, r.frame_count, r.total_s, r.decode_s, r.upscale_s, r.encode_s);
+  spdlog::info("{}: {} frames in {:.1f} s (busy: decode {:.1f} s, upscale {:.1f} s, encode {:.1f} s; "
+               "waiting: upscale for input {:.1f} s, for the encoders {:.1f} s; Y'CbCr on {}, encoded on {})",
+               who, r.frame_count, r.total_s, r.decode_s, r.upscale_s, r.encode_s, r.upscale.input_wait_s,
+               r.upscale.output_wait_s, r.device_converted ? "the upscaler's device" : "the CPU",
+               r.gpu_encoded ? "the GPU" : "the CPU");
   return r;
 }
 

@@ -30,11 +30,22 @@ struct ShardTask {
   std::optional<media::PreprocessPlan> preprocess;
 };
 
+// Where one stage's thread spent the shard: working, waiting for its input (upstream too
+// slow), waiting to hand its output on (downstream too slow: back-pressure).
+struct StageTime {
+  double busy_s = 0, input_wait_s = 0, output_wait_s = 0;
+};
+
 struct ShardResult {
   std::filesystem::path output;              // the shard file (its sidecar is output + ".json")
   int64_t frame_count = 0;                   // == emit_end - emit_begin
   std::string checksum;                      // the sidecar's packets_checksum
+  // The stages' busy times (the done message's timings) and the wall time.
   double decode_s = 0, upscale_s = 0, encode_s = 0, total_s = 0;
+  StageTime decode, upscale, encode;         // per stage (decode has no input wait)
+  UpscalerTimings model;                     // inside the upscaler (its own breakdown)
+  bool device_converted = false;             // Y'CbCr conversion done by the upscaler
+  bool gpu_encoded = false;                  // the CUDA ProRes encoder (encode.device)
 };
 
 // Runs the shard; throws (MediaError, Error, the upscaler's errors) leaving no file under the

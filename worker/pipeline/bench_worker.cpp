@@ -1,0 +1,221 @@
+#include "worker/pipeline/bench_worker.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "shared/media/preprocess.hpp"
+#include "shared/media/test_media.hpp"
+#include "shared/media/video_reader.hpp"
+#include "shared/upscale/chunk_plan.hpp"
+#include "shared/util/errors.hpp"
+#include "shared/util/log.hpp"
+#include "worker/encode/shard_writer.hpp"
+#include "worker/model/basicvsrpp_upscaler.hpp"
+#include "worker/pipeline/upscaler_factory.hpp"
+
+namespace reelscale::pipeline {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Forwards to the real upscaler and keeps a copy of every chunk it is given, so the
+// model-only pass runs the very frames and chunks of the end-to-end run.
+class Recorder final : public Upscaler {
+ public:
+  struct Call {
+    FloatVideo chunk;
+    int emit_begin, emit_end;
+  };
+  explicit Recorder(Upscaler& inner) : inner_(inner) {}
+  using Upscaler::upscale;
+  std::vector<Call> calls;
+  bool record = true;
+
+  std::string name() const override { return inner_.name(); }
+  int scale() const override { return inner_.scale(); }
+  void upscale(const FloatVideo& chunk, int b, int e, const FrameSink& sink) override {
+    keep(chunk, b, e);
+    inner_.upscale(chunk, b, e, sink);
+  }
+  bool converts_ycbcr() const override { return inner_.converts_ycbcr(); }
+  void upscale_ycbcr(const VideoView& chunk, int b, int e, const YCbCrFormat& f, const YCbCrSink& sink) override {
+    if (record && chunk.f32) {
+      FloatVideo copy(chunk.frames, chunk.height, chunk.width);
+      std::copy(chunk.f32, chunk.f32 + copy.data.size(), copy.data.begin());
+      keep(copy, b, e);
+    }
+    inner_.upscale_ycbcr(chunk, b, e, f, sink);
+  }
+  UpscalerTimings timings() const override { return inner_.timings(); }
+  void reset_timings() override { inner_.reset_timings(); }
+  void synchronize() override { inner_.synchronize(); }
+
+ private:
+  void keep(const FloatVideo& chunk, int b, int e) {
+    if (record) calls.push_back({chunk, b, e});
+  }
+  Upscaler& inner_;
+};
+
+std::unique_ptr<Upscaler> make_bench_upscaler(const WorkerBenchOptions& o, std::vector<std::string>& notes) {
+  const config::Model& m = o.config.model;
+  if (o.random_weights || m.effective_backend() == "basicvsrpp") {
+    BasicVsrppBackendOptions b;
+    b.checkpoint = o.random_weights ? std::string() : m.checkpoint;
+    b.mid_channels = o.mid_channels;
+    b.num_blocks = o.num_blocks;
+    b.runtime.precision = m.precision;
+    b.runtime.device = m.device;
+    b.runtime.tf32 = m.tf32;
+    b.runtime.deterministic = m.deterministic;
+    b.runtime.channels_last = o.channels_last;
+    b.runtime.batch = o.batch;
+    return make_basicvsrpp_upscaler(b, &notes);
+  }
+  return make_upscaler(m);
+}
+
+}  // namespace
+
+WorkerBenchResult bench_worker(const WorkerBenchOptions& o) {
+  if (o.frames < 1) throw UsageError("bench worker: --frames must be at least 1");
+  WorkerBenchResult r;
+  fs::path dir = o.work_dir;
+  if (dir.empty()) {
+    dir = fs::temp_directory_path() / ("reelscale-bench-worker-" + std::to_string(::getpid()));
+  }
+  fs::create_directories(dir);
+  struct Cleanup {
+    fs::path dir;
+    bool remove;
+    ~Cleanup() {
+      std::error_code ec;
+      if (remove) fs::remove_all(dir, ec);
+    }
+  } cleanup{dir, o.work_dir.empty()};
+
+  std::string source = o.source;
+  if (source.empty()) {
+    media::test_media::ClipSpec spec;
+    spec.codec = "mpeg2video";
+    spec.container = "matroska";
+    spec.width = o.width;
+    spec.height = o.height;
+    spec.frames = o.frames;
+    spec.gop = 12;
+    spec.b_frames = 2;
+    source = (dir / "bench-source.mkv").string();
+    media::test_media::write_clip(source, spec);
+  }
+  r.source = o.source.empty() ? "generated " + std::to_string(o.width) + "x" + std::to_string(o.height) : source;
+
+  ShardTask task;
+  task.shard_id = "bench";
+  task.source = source;
+  task.output_dir = dir / "out";
+  {
+    media::VideoReaderOptions ro;
+    ro.allow_vfr = o.config.preprocess.vfr == "convert";
+    media::VideoReader reader(source, ro);
+    if (reader.info().frame_count < o.frames)
+      throw UsageError("bench worker: " + source + " has " + std::to_string(reader.info().frame_count) +
+                       " frames, --frames asks for " + std::to_string(o.frames));
+    task.preprocess = media::plan_preprocess(o.config.preprocess, reader);
+    r.width = task.preprocess->out_width;
+    r.height = task.preprocess->out_height;
+  }
+  task.context_begin = task.emit_begin = 0;
+  task.context_end = task.emit_end = o.frames;
+
+  std::unique_ptr<Upscaler> inner = make_bench_upscaler(o, r.notes);
+  Recorder up(*inner);
+  r.backend = up.name();
+  r.codec = o.config.encode.codec;
+  r.frames = o.frames;
+  r.chunk = chunk_frames(o.config.model, r.width, r.height);
+  r.overlap = up.name() == "bicubic" ? 0 : o.config.model.overlap;
+
+  if (o.warmup) {
+    task.shard_id = "bench-warmup";
+    process_shard(task, o.config, up);
+    up.record = false;
+    task.shard_id = "bench";
+  }
+
+  // Model-only: the recorded chunks, float RGB out to host memory, outputs dropped.
+  {
+    up.record = false;
+    const std::vector<Recorder::Call> calls = std::move(up.calls);
+    inner->synchronize();
+    inner->reset_timings();
+    int64_t n = 0;
+    const auto t = Clock::now();
+    for (const auto& c : calls) {
+      inner->upscale(c.chunk, c.emit_begin, c.emit_end, [&](int, const float*, int, int) { ++n; });
+    }
+    inner->synchronize();
+    r.model_seconds = since(t);
+    if (n != o.frames)
+      throw Error("bench worker: the model-only pass produced " + std::to_string(n) + " frames, expected " +
+                  std::to_string(o.frames));
+    r.model_fps = r.model_seconds > 0 ? n / r.model_seconds : 0;
+    r.model_peak_bytes = inner->timings().peak_device_bytes;
+  }
+
+  // End to end (process_shard resets the upscaler's timings and peak).
+  up.record = false;
+  const auto t = Clock::now();
+  r.shard = process_shard(task, o.config, up);
+  inner->synchronize();
+  r.e2e_seconds = since(t);
+  r.e2e_fps = r.e2e_seconds > 0 ? r.frames / r.e2e_seconds : 0;
+  r.e2e_peak_bytes = r.shard.model.peak_device_bytes;
+  r.ratio = r.model_fps > 0 ? r.e2e_fps / r.model_fps : 0;
+  r.gpu_busy_fraction = r.shard.total_s > 0 ? r.shard.upscale.busy_s / r.shard.total_s : 0;
+  const encode::ShardInfo info = encode::verify_shard(r.shard.output);
+  r.output_bytes = info.file_size;
+  r.out_width = info.width;
+  r.out_height = info.height;
+  return r;
+}
+
+std::string to_json(const WorkerBenchResult& r) {
+  using nlohmann::json;
+  auto stage = [](const StageTime& s) {
+    return json{{"busy_s", s.busy_s}, {"input_wait_s", s.input_wait_s}, {"output_wait_s", s.output_wait_s}};
+  };
+  const ShardResult& s = r.shard;
+  json j = {
+      {"source", r.source},
+      {"frames", r.frames},
+      {"width", r.width},
+      {"height", r.height},
+      {"out_width", r.out_width},
+      {"out_height", r.out_height},
+      {"backend", r.backend},
+      {"codec", r.codec},
+      {"chunk", r.chunk},
+      {"overlap", r.overlap},
+      {"ycbcr_on_device", s.device_converted},
+      {"gpu_encoder", s.gpu_encoded},
+      {"model_only", {{"seconds", r.model_seconds}, {"frames_per_second", r.model_fps},
+                      {"peak_gpu_bytes", r.model_peak_bytes}}},
+      {"end_to_end", {{"seconds", r.e2e_seconds}, {"frames_per_second", r.e2e_fps},
+                      {"peak_gpu_bytes", r.e2e_peak_bytes}, {"output_bytes", r.output_bytes},
+                      {"shard_total_s", s.total_s}}},
+      {"ratio", r.ratio},
+      {"gpu_busy_fraction", r.gpu_busy_fraction},
+      {"stages", {{"decode", stage(s.decode)}, {"upscale", stage(s.upscale)}, {"encode", stage(s.encode)}}},
+      {"upscaler", {{"upload_s", s.model.upload_s}, {"infer_s", s.model.infer_s}, {"convert_s", s.model.convert_s},
+                    {"download_wait_s", s.model.download_s}, {"sink_s", s.model.sink_s},
+                    {"frames", s.model.frames}}},
+      {"notes", r.notes},
+  };
+  return j.dump(2);
+}
+
+}  // namespace reelscale::pipeline
