@@ -202,6 +202,7 @@ torch::Tensor SecondOrderDeformableAlignmentImpl::forward(const torch::Tensor& x
   const torch::Tensor off2 = halves[1] + flow_2.to(pos_type).flip({1}).repeat({1, reps, 1, 1});
   offset = torch::cat({off1, off2}, 1);
   const torch::Tensor mask = torch::sigmoid(parts[2]);
+  if (timer_) timer_->mark(dcn_stage_);
   DcnParams p;
   p.stride = 1;
   p.padding = 1;
@@ -229,6 +230,7 @@ torch::Tensor SecondOrderDeformableAlignmentImpl::forward_nhwc(const torch::Tens
     out = conv_offset_[i]->forward(out);
     if (i + 1 < conv_offset_.size()) out = lrelu_(out);
   }
+  if (timer_) timer_->mark(dcn_stage_);
   // Offsets (max_residue * tanh + flow), the sigmoid mask and cat(prev1, prev2) are formed
   // inside the im2col kernel, never as tensors.
   return fused::dcn_align(prev1, prev2, out, flow_1, flow_2, weight_, bias_, max_residue_magnitude_, deform_groups_);
@@ -323,8 +325,12 @@ void BasicVSRPlusPlusImpl::set_memory_format(bool channels_last, bool fused_kern
   }
 }
 
+int64_t BasicVSRPlusPlusImpl::map_bytes(int64_t h, int64_t w) const {
+  return int64_t(cfg_.mid_channels) * h * w * int64_t(conv_last_->weight.element_size());
+}
+
 void BasicVSRPlusPlusImpl::forward_frames(const torch::Tensor& lqs_in, int64_t emit_begin, int64_t emit_end,
-                                          const FrameCallback& on_frame) {
+                                          const FrameCallback& on_frame, const ForwardOptions& run) {
   if (lqs_in.dim() != 5 || lqs_in.size(2) != 3)
     throw Error("BasicVSR++: input must be (n, t, 3, h, w)");
   const int64_t n = lqs_in.size(0), t = lqs_in.size(1), h = lqs_in.size(3), w = lqs_in.size(4);
@@ -333,29 +339,66 @@ void BasicVSRPlusPlusImpl::forward_frames(const torch::Tensor& lqs_in, int64_t e
     throw Error("BasicVSR++: frames must be at least 64x64, got " + std::to_string(w) + "x" + std::to_string(h));
   if (emit_begin < 0 || emit_begin > emit_end || emit_end > t)
     throw Error("BasicVSR++: emit range outside the chunk");
+  StageTimer* const timer = run.timer;
+  auto mark = [timer](int s) {
+    if (timer) timer->mark(s);
+  };
+  for (int b = 0; b < 4; ++b) deform_align_[b]->set_stage_timer(timer, stage::of_branch(b, stage::dcn));
+  mark(stage::other);
   const auto dtype = conv_last_->weight.scalar_type();
   const torch::Tensor lqs = lqs_in.to(dtype).contiguous();
   const int64_t mid = cfg_.mid_channels;
 
-  // Spatial features, batched over frames.
-  std::vector<torch::Tensor> spatial(t);
+  // The per-frame maps (spatial features, branches 0-2) live in a FeatureStore, keyed
+  // kind * t + frame (kind 0 spatial, 1 + b branch b). Steps: 0 is feature extraction,
+  // 1 + b * t + i is step i of branch b. Every read is declared up front, so the store knows
+  // when each map is next needed (what to offload, what to copy back when).
+  auto pos = [t](int b, int64_t frame) { return b % 2 == 0 ? t - 1 - frame : frame; };
+  auto step_of = [t](int b, int64_t i) { return 1 + int64_t(b) * t + i; };
+  FeatureStore store(lqs.device(), 4 * t, run.max_resident_maps, run.prefetch_steps);
+  for (int kind = 0; kind < 4; ++kind) {
+    for (int64_t f = 0; f < t; ++f) {
+      std::vector<int64_t> reads;
+      // Kind k is read by branches k..3 (spatial by all four; branch b's output by later ones);
+      // forward_2 reads frame f only when it gets there (f < emit_end).
+      for (int b = kind; b < 4; ++b)
+        if (b < 3 || f < emit_end) reads.push_back(step_of(b, pos(b, f)));
+      store.expect(int64_t(kind) * t + f, std::move(reads));
+    }
+  }
+  auto key = [t](int kind, int64_t f) { return int64_t(kind) * t + f; };
+
+  // Spatial features, batched over frames; each frame's map is its own tensor so that it can
+  // be released or offloaded alone.
+  mark(stage::feat_extract);
+  store.advance(0);
   {
     const torch::Tensor flat = lqs.view({n * t, 3, h, w});
-    std::vector<torch::Tensor> parts;
-    for (int64_t s = 0; s < n * t; s += cfg_.batch)
-      parts.push_back(feat_extract_->forward(flat.narrow(0, s, std::min<int64_t>(cfg_.batch, n * t - s))));
-    const torch::Tensor all = torch::cat(parts, 0).view({n, t, mid, h, w});
-    for (int64_t i = 0; i < t; ++i) spatial[i] = all.select(1, i);
+    std::vector<torch::Tensor> rows(n == 1 ? 0 : n * t);  // several sequences (tests): gathered
+    for (int64_t s = 0; s < n * t; s += cfg_.batch) {
+      const int64_t len = std::min<int64_t>(cfg_.batch, n * t - s);
+      const torch::Tensor part = feat_extract_->forward(flat.narrow(0, s, len));
+      for (int64_t j = 0; j < len; ++j) {
+        if (n == 1)
+          store.put(key(0, s + j), part.narrow(0, j, 1).clone(), 0);
+        else
+          rows[s + j] = part.narrow(0, j, 1);
+      }
+    }
+    for (int64_t i = 0; n > 1 && i < t; ++i) {
+      std::vector<torch::Tensor> r;
+      for (int64_t q = 0; q < n; ++q) r.push_back(rows[q * t + i]);
+      store.put(key(0, i), torch::cat(r, 0), 0);
+    }
   }
 
+  mark(stage::spynet);
   torch::Tensor flows_backward, flows_forward;
   if (t > 1) {
     flows_backward = flows(lqs, true);
     flows_forward = is_mirror_extended(lqs) ? flows_backward.flip({1}) : flows(lqs, false);
   }
 
-  // feats[b][i]: branch b's features of frame i (forward_2's are not kept).
-  std::vector<std::vector<torch::Tensor>> feats(4, std::vector<torch::Tensor>(t));
   for (int b = 0; b < 4; ++b) {
     const bool backward = b % 2 == 0, last = b == 3;
     const torch::Tensor& fl = backward ? flows_backward : flows_forward;
@@ -368,8 +411,12 @@ void BasicVSRPlusPlusImpl::forward_frames(const torch::Tensor& lqs_in, int64_t e
     torch::Tensor prev1 = torch::zeros({n, mid, h, w}, lqs.options().memory_format(layout)), prev2;
     for (int64_t i = 0; i < steps; ++i) {
       const int64_t idx = backward ? t - 1 - i : i;
-      const torch::Tensor& feat_current = spatial[idx];
+      const int64_t now = step_of(b, i);
+      mark(stage::other);
+      store.advance(now);
+      const torch::Tensor feat_current = store.get(key(0, idx), now);
       torch::Tensor feat_prop = prev1;
+      mark(stage::of_branch(b, stage::warp));
       if (i > 0 && fused_kernels_ && lqs.is_cuda()) {
         // NHWC kernels: the warps, the composed flow, the concatenations and the offset/mask
         // arithmetic of the branch below happen inside two kernels (fused_ops.hpp).
@@ -379,6 +426,7 @@ void BasicVSRPlusPlusImpl::forward_frames(const torch::Tensor& lqs_in, int64_t e
           feat_n2 = prev2;
           flow_n2 = fused::compose_flow(flow_n1, flow_at(backward ? idx + 1 : idx - 1));
         }
+        mark(stage::of_branch(b, stage::conv_offset));
         feat_prop = deform_align_[b]->forward_nhwc(feat_prop, feat_n2, feat_current, flow_n1, flow_n2);
       } else if (i > 0) {
         const torch::Tensor flow_n1 = flow_at(idx);
@@ -392,28 +440,37 @@ void BasicVSRPlusPlusImpl::forward_frames(const torch::Tensor& lqs_in, int64_t e
           cond_n2 = flow_warp(feat_n2, flow_n2);
         }
         const torch::Tensor cond = torch::cat({cond_n1, feat_current, cond_n2}, 1);
+        mark(stage::of_branch(b, stage::conv_offset));
         feat_prop = deform_align_[b]->forward(torch::cat({feat_prop, feat_n2}, 1), cond, flow_n1, flow_n2);
       }
+      mark(stage::of_branch(b, stage::backbone));
       std::vector<torch::Tensor> cat{feat_current};
-      for (int k = 0; k < b; ++k) cat.push_back(feats[k][idx]);
+      for (int k = 0; k < b; ++k) cat.push_back(store.get(key(1 + k, idx), now));
       cat.push_back(feat_prop);
       feat_prop = backbone_[b]->forward(torch::cat(cat, 1)).add_(feat_prop);  // in place, same sum
       prev2 = prev1;
       prev1 = feat_prop;
       if (!last) {
-        feats[b][idx] = feat_prop;
+        store.put(key(1 + b, idx), feat_prop, now);
         continue;
       }
       if (idx >= emit_begin) {
-        const torch::Tensor hr_in =
-            torch::cat({spatial[idx], feats[0][idx], feats[1][idx], feats[2][idx], feat_prop}, 1);
-        on_frame(idx, fused_kernels_ && lqs.is_cuda() ? reconstruct_nhwc(hr_in, lqs.select(1, idx))
-                                                      : reconstruct(hr_in, lqs.select(1, idx)));
+        mark(stage::reconstruct);
+        cat.back() = feat_prop;  // spatial, branches 0-2, this branch's output
+        const torch::Tensor hr_in = torch::cat(cat, 1);
+        cat.clear();
+        const torch::Tensor hr = fused_kernels_ && lqs.is_cuda() ? reconstruct_nhwc(hr_in, lqs.select(1, idx))
+                                                                 : reconstruct(hr_in, lqs.select(1, idx));
+        mark(stage::other);
+        on_frame(idx, hr);
       }
-      // Frame idx is done with: free its maps as the pass goes.
-      spatial[idx] = torch::Tensor();
-      for (int k = 0; k < 3; ++k) feats[k][idx] = torch::Tensor();
     }
+  }
+  mark(-1);
+  for (int b = 0; b < 4; ++b) deform_align_[b]->set_stage_timer(nullptr, 0);
+  if (run.stats) {
+    *run.stats = store.stats();
+    run.stats->map_bytes = n * map_bytes(h, w);
   }
 }
 

@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "worker/model/feature_store.hpp"
+#include "worker/model/stages.hpp"
+
 namespace reelscale::model {
 
 struct BasicVSRPPConfig {
@@ -77,8 +80,15 @@ class SecondOrderDeformableAlignmentImpl : public torch::nn::Module {
   // prev2 and flow_2 undefined mean zeros (the first propagation step). Needs fused::available().
   torch::Tensor forward_nhwc(const torch::Tensor& prev1, const torch::Tensor& prev2, const torch::Tensor& feat,
                              const torch::Tensor& flow_1, const torch::Tensor& flow_2);
+  // Profiling: marks `dcn_stage` between the offset computation and the deformable conv.
+  void set_stage_timer(StageTimer* timer, int dcn_stage) {
+    timer_ = timer;
+    dcn_stage_ = dcn_stage;
+  }
 
  private:
+  StageTimer* timer_ = nullptr;
+  int dcn_stage_ = 0;
   int deform_groups_;
   double max_residue_magnitude_;
   torch::Tensor weight_, bias_;
@@ -103,6 +113,16 @@ class PixelShufflePackImpl : public torch::nn::Module {
 };
 TORCH_MODULE(PixelShufflePack);
 
+// How a run keeps its per-frame maps, and its profiling hook.
+struct ForwardOptions {
+  // Feature maps allowed on the device at once (see FeatureStore): -1 keeps them all there;
+  // fewer offloads the ones read farthest ahead to host memory.
+  int64_t max_resident_maps = -1;
+  int prefetch_steps = 4;         // copy maps back this many propagation steps before their use
+  StageTimer* timer = nullptr;    // stage boundaries (bench model --profile)
+  OffloadStats* stats = nullptr;  // filled when not null
+};
+
 class BasicVSRPlusPlusImpl : public torch::nn::Module {
  public:
   explicit BasicVSRPlusPlusImpl(const BasicVSRPPConfig& cfg = {});
@@ -118,7 +138,10 @@ class BasicVSRPlusPlusImpl : public torch::nn::Module {
   // 4x outputs of a whole chunk are ever held, and context frames are not reconstructed.
   // The arithmetic per frame is the official code's.
   void forward_frames(const torch::Tensor& lqs, int64_t emit_begin, int64_t emit_end,
-                      const FrameCallback& on_frame);
+                      const FrameCallback& on_frame, const ForwardOptions& run = ForwardOptions());
+
+  // Bytes of one feature map (mid_channels x h x w in the weights' dtype).
+  int64_t map_bytes(int64_t h, int64_t w) const;
 
   // SPyNet flows for consecutive pairs, batched: (n, t-1, 2, h, w) float32; backward = from
   // frame i to i+1, forward = from frame i+1 to i.

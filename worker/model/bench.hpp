@@ -13,25 +13,38 @@ struct BenchOptions {
   std::string checkpoint;          // empty: random weights of mid_channels/num_blocks
   int mid_channels = 64, num_blocks = 7;
   int width = 1024, height = 432;
-  std::vector<int> chunks{32};     // T values, one row each
+  std::vector<int> chunks{32};     // T values (emitted frames), one row each
+  int overlap = 0;                 // context frames on each side (run, not emitted or counted)
   int warmup_frames = 4;           // one untimed run first (cuDNN algorithm search, allocator)
   bool warm_each = true;           // run each T once untimed before timing it (allocator growth)
+  bool profile = false;            // GPU time per stage of the timed run (CUDA events)
   RuntimeOptions runtime;
 };
 
 struct BenchRow {
-  int frames = 0;
+  int frames = 0;    // T: emitted frames (frames/s counts these)
+  int context = 0;   // context frames run besides them (2 x overlap)
   double seconds = 0, frames_per_second = 0;
   int64_t peak_bytes = 0;  // caching allocator's peak of allocated bytes (CUDA)
+  RunStats stats;          // offload counts; stage_ms when profiled
+  std::string error;       // the row failed (e.g. out of memory): why
 };
 
 struct BenchResult {
   std::string device, precision;
   std::vector<std::string> notes;
   ModelInfo info;
+  Footprint footprint;       // measured per-frame footprint at the bench size (CUDA)
+  int auto_chunk = 0;        // what `model.chunk: auto` would pick here (context included)
+  int64_t capacity_bytes = 0;
   std::vector<BenchRow> rows;
 };
 
 BenchResult bench_model(const BenchOptions& opts);
+
+// The rows as text: one line per T, then (profiled rows) ms per frame for each stage, grouped.
+std::string format_bench(const BenchOptions& opts, const BenchResult& r);
+// The whole bench as one JSON document (options, footprint, rows, profiles in ms per frame).
+std::string bench_json(const BenchOptions& opts, const BenchResult& r);
 
 }  // namespace reelscale::model

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <deque>
+#include <map>
 
 #include "shared/upscale/chunk_plan.hpp"
 #include "shared/util/errors.hpp"
@@ -15,7 +17,12 @@
 #include "worker/model/checkpoint.hpp"
 #include "worker/model/dcn.hpp"
 #include "worker/model/npy.hpp"
+#include "worker/model/stages.hpp"
 #ifdef REELSCALE_HAVE_CUDA
+#include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAStream.h>
+
 #include "worker/model/cuda_support.hpp"
 #endif
 
@@ -28,8 +35,15 @@ struct BasicVsrppRunner::Impl {
   std::string device_name, precision;
   std::vector<std::string> notes;
   ModelInfo info;
+  RuntimeOptions opts;
+  int64_t start_capacity = 0;  // free + cached device memory when set up
+  std::map<std::pair<int, int>, Footprint> footprints;
 
-  void setup(const RuntimeOptions& opts) {
+  void setup(const RuntimeOptions& o) {
+    opts = o;
+    if (opts.offload != "auto" && opts.offload != "on" && opts.offload != "off")
+      throw UsageError("model offload '" + opts.offload + "' is not one of auto, on, off");
+    if (opts.memory_limit_gib < 0) throw UsageError("model memory limit must be >= 0 GiB");
     const std::string& d = opts.device;
     if (d == "auto") {
       device = torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
@@ -89,11 +103,75 @@ struct BasicVsrppRunner::Impl {
                       (opts.fused_kernels && dcn_cuda_kernel_built() ? "on" : "off"));
     }
     model->eval();
+#ifdef REELSCALE_HAVE_CUDA
+    if (device.is_cuda()) {
+      const auto [free_bytes, total_bytes] = cuda::memory_info(device.index());
+      const auto st = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+      start_capacity = free_bytes + st.reserved_bytes[0].current;
+      if (opts.memory_limit_gib > 0) {
+        // A smaller card: the allocator refuses beyond the limit, as the real card would.
+        const double limit = opts.memory_limit_gib * double(int64_t(1) << 30);
+        c10::cuda::CUDACachingAllocator::setMemoryFraction(std::min(1.0, limit / double(total_bytes)),
+                                                           device.index());
+      }
+    }
+#endif
+  }
+
+  int64_t allocated_now() const {
+#ifdef REELSCALE_HAVE_CUDA
+    if (device.is_cuda())
+      return c10::cuda::CUDACachingAllocator::getDeviceStats(device.index()).allocated_bytes[0].current;
+#endif
+    return 0;
   }
 
 };
 
 namespace {
+
+// Stage boundaries as CUDA events on the compute stream (waited for once, at the end), or
+// wall-clock times on the CPU, where every op has finished when it returns.
+class EventTimer final : public StageTimer {
+ public:
+  explicit EventTimer(torch::Device d) : device_(d) {}
+  void mark(int stage) override {
+    stages_.push_back(stage);
+#ifdef REELSCALE_HAVE_CUDA
+    if (device_.is_cuda()) {
+      events_.emplace_back(cudaEventDefault);
+      events_.back().record(c10::cuda::getCurrentCUDAStream(device_.index()));
+      return;
+    }
+#endif
+    times_.push_back(std::chrono::steady_clock::now());
+  }
+  // ms per stage id; marks one last boundary first.
+  std::vector<double> totals() {
+    mark(-1);
+    std::vector<double> ms(stage::count, 0.0);
+#ifdef REELSCALE_HAVE_CUDA
+    if (device_.is_cuda()) {
+      events_.back().synchronize();
+      for (size_t k = 0; k + 1 < stages_.size(); ++k)
+        if (stages_[k] >= 0) ms[size_t(stages_[k])] += events_[k].elapsed_time(events_[k + 1]);
+      return ms;
+    }
+#endif
+    for (size_t k = 0; k + 1 < stages_.size(); ++k)
+      if (stages_[k] >= 0)
+        ms[size_t(stages_[k])] += std::chrono::duration<double, std::milli>(times_[k + 1] - times_[k]).count();
+    return ms;
+  }
+
+ private:
+  torch::Device device_;
+  std::vector<int> stages_;
+  std::vector<std::chrono::steady_clock::time_point> times_;
+#ifdef REELSCALE_HAVE_CUDA
+  std::deque<at::cuda::CUDAEvent> events_;
+#endif
+};
 
 int64_t count_parameters(torch::nn::Module& m) {
   int64_t n = 0;
@@ -140,7 +218,8 @@ const std::string& BasicVsrppRunner::precision() const { return impl_->precision
 const std::vector<std::string>& BasicVsrppRunner::notes() const { return impl_->notes; }
 ModelInfo BasicVsrppRunner::info() const { return impl_->info; }
 
-void BasicVsrppRunner::run(const FloatVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink) {
+void BasicVsrppRunner::run(const FloatVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink,
+                           RunStats* stats) {
   const int t = chunk.frames, h = chunk.height, w = chunk.width;
   if (t < 1 || h < 1 || w < 1) throw Error("BasicVSR++: empty chunk");
   if (chunk.data.size() != size_t(t) * 3 * h * w)
@@ -151,15 +230,121 @@ void BasicVsrppRunner::run(const FloatVideo& chunk, int emit_begin, int emit_end
     throw Error("BasicVSR++: emit range [" + std::to_string(emit_begin) + ", " + std::to_string(emit_end) +
                 ") is outside the chunk's " + std::to_string(t) + " frames");
   if (emit_begin == emit_end) return;
-  c10::InferenceMode guard;
-  // from_blob does not copy; the network only reads its input.
-  const torch::Tensor in =
-      torch::from_blob(const_cast<float*>(chunk.data.data()), {1, t, 3, h, w}, torch::kFloat)
-          .to(impl_->device);
-  impl_->model->forward_frames(in, emit_begin, emit_end, [&](int64_t idx, const torch::Tensor& hr) {
-    const torch::Tensor cpu = hr.select(0, 0).to(torch::kCPU, torch::kFloat).contiguous();
-    sink(static_cast<int>(idx), cpu.data_ptr<float>(), static_cast<int>(cpu.size(1)), static_cast<int>(cpu.size(2)));
-  });
+  ForwardOptions fo;
+  fo.max_resident_maps = resident_budget(t, h, w);
+  fo.prefetch_steps = impl_->opts.prefetch;
+  OffloadStats offload;
+  fo.stats = &offload;
+  std::unique_ptr<EventTimer> timer;
+  if (stats && stats->profile) {
+    timer = std::make_unique<EventTimer>(impl_->device);
+    fo.timer = timer.get();
+    timer->mark(stage::other);
+  }
+  {
+    c10::InferenceMode guard;
+    // from_blob does not copy; the network only reads its input. Converted to the weights'
+    // dtype on the device, so that no float32 copy of the chunk stays there.
+    const torch::Tensor in =
+        torch::from_blob(const_cast<float*>(chunk.data.data()), {1, t, 3, h, w}, torch::kFloat)
+            .to(impl_->device)
+            .to(impl_->dtype);
+    impl_->model->forward_frames(
+        in, emit_begin, emit_end,
+        [&](int64_t idx, const torch::Tensor& hr) {
+          const torch::Tensor cpu = hr.select(0, 0).to(torch::kCPU, torch::kFloat).contiguous();
+          sink(static_cast<int>(idx), cpu.data_ptr<float>(), static_cast<int>(cpu.size(1)),
+               static_cast<int>(cpu.size(2)));
+        },
+        fo);
+  }
+  if (stats) {
+    if (timer) stats->stage_ms = timer->totals();
+    stats->resident_budget = offload.budget;
+    stats->offloaded_maps = offload.offloaded;
+    stats->prefetched_maps = offload.prefetched;
+    stats->late_maps = offload.late;
+    stats->peak_resident_maps = offload.peak_resident;
+    stats->map_bytes = offload.map_bytes;
+  }
+}
+
+Footprint BasicVsrppRunner::measure_footprint(int height, int width) {
+  auto& im = *impl_;
+  const auto found = im.footprints.find({height, width});
+  if (found != im.footprints.end()) return found->second;
+  Footprint fp;
+  fp.map_bytes = im.model->map_bytes(height, width);
+  const double px = double(height) * width, el = double(torch::elementSize(im.dtype));
+  // The formula (CPU, or before a probe): the kept maps, two float32 flows and the input per
+  // frame; the working set of one step measured at 3.8 GiB for 1024x432 fp16 c64, scaled.
+  fp.per_frame = int64_t(fp.maps_per_frame * fp.map_bytes + 2 * 2 * px * 4 + 3 * px * el);
+  fp.fixed = int64_t(3.8 * double(int64_t(1) << 30) * (px / (1024.0 * 432.0)) *
+                     std::max(1.0, double(im.info.mid_channels) / 64.0) * (el / 2.0));
+#ifdef REELSCALE_HAVE_CUDA
+  if (im.device.is_cuda() && height >= 64 && width >= 64) {
+    // Peak over what is allocated before the run, at two lengths: the slope is the per-frame
+    // footprint, the rest the working set. Offload off, so that every map stays.
+    const std::string saved = im.opts.offload;
+    im.opts.offload = "off";
+    const FrameSink drop = [](int, const float*, int, int) {};
+    int64_t peaks[2] = {0, 0};
+    const int lengths[2] = {4, 8};
+    for (int k = 0; k < 2; ++k) {
+      FloatVideo probe(lengths[k], height, width);
+      for (size_t i = 0; i < probe.data.size(); ++i) probe.data[i] = float((i * 2654435761u) % 1000) / 1000.f;
+      synchronize();
+      const int64_t before = im.allocated_now();
+      reset_peak_memory();
+      try {
+        run(probe, 0, probe.frames, drop);
+      } catch (...) {
+        im.opts.offload = saved;
+        throw;
+      }
+      synchronize();
+      peaks[k] = peak_memory_bytes() - before;
+    }
+    im.opts.offload = saved;
+    const int64_t slope = (peaks[1] - peaks[0]) / (lengths[1] - lengths[0]);
+    // Never below the maps themselves (a probe whose peak fell elsewhere would understate).
+    fp.per_frame = std::max<int64_t>(slope, fp.maps_per_frame * fp.map_bytes);
+    fp.fixed = std::max<int64_t>(0, peaks[1] - lengths[1] * fp.per_frame);
+    fp.measured = true;
+  }
+#endif
+  im.footprints[{height, width}] = fp;
+  return fp;
+}
+
+int64_t BasicVsrppRunner::memory_capacity() const {
+  if (impl_->opts.memory_limit_gib > 0)
+    return int64_t(impl_->opts.memory_limit_gib * double(int64_t(1) << 30));
+  return impl_->start_capacity;
+}
+
+int64_t BasicVsrppRunner::resident_budget(int frames, int height, int width) {
+  auto& im = *impl_;
+  if (im.opts.offload == "off" || !im.device.is_cuda()) {
+    // On the CPU "on" still runs the offload bookkeeping (host copies are clones): tests.
+    return im.opts.offload == "on" ? 0 : -1;
+  }
+  if (im.opts.offload == "on") return 0;
+  const Footprint fp = measure_footprint(height, width);
+  const double usable = 0.9 * double(memory_capacity()) - double(im.allocated_now()) - double(fp.fixed);
+  if (double(frames) * double(fp.per_frame) <= usable) return -1;
+  // Not all fits: what is left after the working set and the maps' companions (flows,
+  // input), in maps; two more stay referenced by the propagation itself.
+  const double other = double(fp.per_frame - int64_t(fp.maps_per_frame) * fp.map_bytes);
+  const double maps = (usable - double(frames) * other) / double(fp.map_bytes) - 2;
+  return std::max<int64_t>(0, int64_t(maps));
+}
+
+int BasicVsrppRunner::auto_chunk(int height, int width) {
+  if (!impl_->device.is_cuda()) return 32;  // host memory: not what limits a CPU run
+  const Footprint fp = measure_footprint(height, width);
+  const double usable = 0.9 * double(memory_capacity()) - double(impl_->allocated_now()) - double(fp.fixed);
+  return std::max(8, usable > 0 ? int(usable / double(fp.per_frame)) : 0);
 }
 
 int64_t BasicVsrppRunner::peak_memory_bytes() const {

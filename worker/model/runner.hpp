@@ -19,6 +19,31 @@ struct RuntimeOptions {
   bool channels_last = false;      // NHWC weights and activations on CUDA
   bool fused_kernels = true;       // with channels_last: the NHWC kernels (fused_ops.hpp)
   int batch = 4;                   // frames per batch in feature extraction and SPyNet
+  // Feature maps in pinned host memory (CUDA): "auto" offloads only when a chunk would not
+  // fit (measured footprint, see measure_footprint), "on" keeps on the device only the maps
+  // needed within the next `prefetch` steps, "off" never. The output is identical.
+  std::string offload = "auto";
+  int prefetch = 4;                // propagation steps between a map's copy back and its use
+  // Device memory the runner plans for, GiB (0: free memory when the runner starts). Also
+  // caps the allocator (emulates a smaller card: 22 for an RTX 4090's 24 GB).
+  double memory_limit_gib = 0;
+};
+
+// What one run did and, when asked, where its GPU time went.
+struct RunStats {
+  bool profile = false;            // in: time each stage (CUDA events, waited for at the end)
+  std::vector<double> stage_ms;    // out: ms per stage id (worker/model/stages.hpp), if profile
+  int64_t resident_budget = -1;    // feature maps allowed on the device (-1: all)
+  int64_t offloaded_maps = 0, prefetched_maps = 0, late_maps = 0, peak_resident_maps = 0;
+  int64_t map_bytes = 0;
+};
+
+// Device memory of one run of t frames h x w: fixed + t * per_frame bytes at peak without
+// offload, of which maps_per_frame * map_bytes are feature maps that can be offloaded.
+struct Footprint {
+  int64_t fixed = 0, per_frame = 0, map_bytes = 0;
+  int maps_per_frame = 4;
+  bool measured = false;  // from probe runs (CUDA); otherwise the formula
 };
 
 struct ModelInfo {
@@ -39,7 +64,20 @@ class BasicVsrppRunner {
 
   // Runs the network once over `chunk` (one scene's frames: the recurrent state starts fresh)
   // and delivers frames [emit_begin, emit_end) to `sink` in order, 4x size, float RGB planar.
-  void run(const FloatVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink);
+  void run(const FloatVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink,
+           RunStats* stats = nullptr);
+
+  // The footprint of h x w frames: on CUDA measured once per size by two short probe runs
+  // (4 and 8 frames, offload off; peak minus what was allocated before), then extrapolated
+  // linearly (the peak is where forward_2 starts: all kept maps + one reconstruction).
+  Footprint measure_footprint(int height, int width);
+  // Device bytes this runner may plan for: memory_limit_gib, else free + cached memory.
+  int64_t memory_capacity() const;
+  // Feature maps allowed on the device for a chunk of t frames (-1: all fit; see offload).
+  int64_t resident_budget(int frames, int height, int width);
+  // Chunk length T (frames, context included) that fits without offload, from the measured
+  // footprint with 10% headroom; at least 8.
+  int auto_chunk(int height, int width);
 
   const std::string& device() const;     // "cpu", "cuda:0"
   const std::string& precision() const;  // the precision actually used

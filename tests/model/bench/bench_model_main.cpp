@@ -8,6 +8,7 @@
 #include <iostream>
 #include <string>
 
+#include "shared/util/atomic_file.hpp"
 #include "worker/model/bench.hpp"
 
 int main(int argc, char** argv) {
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   BenchOptions o;
   o.runtime.precision = "fp16";
   o.chunks.clear();
+  std::string json_path;
   try {
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
@@ -35,16 +37,22 @@ int main(int argc, char** argv) {
       else if (a == "--channels-last") o.runtime.channels_last = true;
       else if (a == "--no-fused") o.runtime.fused_kernels = false;
       else if (a == "--no-tf32") o.runtime.tf32 = false;
+      else if (a == "--overlap") o.overlap = std::stoi(next());
+      else if (a == "--profile") o.profile = true;
+      else if (a == "--offload") o.runtime.offload = next();
+      else if (a == "--memory-limit") o.runtime.memory_limit_gib = std::stod(next());
+      else if (a == "--prefetch") o.runtime.prefetch = std::stoi(next());
+      else if (a == "--json") json_path = next();
       else throw std::runtime_error("unknown argument " + a);
     }
     if (o.chunks.empty()) o.chunks = {32};
     const BenchResult r = bench_model(o);
     for (const auto& n : r.notes) std::cout << "note " << n << "\n";
-    std::cout << "model c" << r.info.mid_channels << "n" << r.info.num_blocks << " " << o.width << "x" << o.height
-              << " " << r.device << " " << r.precision << "\n";
-    for (const auto& row : r.rows)
-      std::printf("T %d fps %.3f peak_gib %.2f seconds %.2f\n", row.frames, row.frames_per_second,
-                  double(row.peak_bytes) / double(int64_t(1) << 30), row.seconds);
+    std::cout << format_bench(o, r) << std::flush;
+    if (json_path == "-")
+      std::cout << bench_json(o, r);
+    else if (!json_path.empty())
+      reelscale::write_file_atomic(json_path, bench_json(o, r));
   } catch (const std::exception& e) {
     std::cerr << "bench_model: " << e.what() << "\n";
     return 1;
