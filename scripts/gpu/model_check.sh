@@ -3,7 +3,9 @@
 #   1. builds rs_model + test_model + bench_model with CUDA (scripts/gpu/model/CMakeLists.txt),
 #   2. runs the model tests on CPU and CUDA (fp32 equal to the fixtures, TF32 off; DCN kernel),
 #      the measurements (fp16/bf16 vs fp32, chunked vs whole PSNR),
-#   3. times ours and the official code (fetch_official.sh) at 1024x432, T = 32/64/96, fp16.
+#   3. times ours and the official code (fetch_official.sh) at 1024x432, T = 32/64/96, fp16:
+#      ours with a per-stage GPU profile (T = 32), the peak memory at T = 32/64/96/160 with
+#      8 context frames each side under a 22 GiB cap (offload auto), JSON in $OUT/bench_*.json.
 # Prepare on the development machine, from the project root:
 #   .gpu-model/ (GoogleTest + nlohmann-json headers/libs), .fixtures/shared/fixtures/basicvsrpp/
 #   (the fixtures that fit the carry limit) and .fixtures/demo_lr_u8.npy, .official/
@@ -45,10 +47,21 @@ if want measure; then
 fi
 
 if want bench; then
-  say "ours: bench_model --precision fp16 --device cuda --chunk 32 --chunk 64 --chunk 96"
-  ./build-gpu-model/bench_model --precision fp16 --device cuda --chunk 32 --chunk 64 --chunk 96 2>&1 | tee -a "$OUT/summary.txt"
-  say "ours, channels-last: bench_model --precision fp16 --device cuda --channels-last --chunk 32"
-  ./build-gpu-model/bench_model --precision fp16 --device cuda --channels-last --chunk 32 2>&1 | tee -a "$OUT/summary.txt"
+  # BENCH_FLAGS: extra bench_model flags for every row (e.g. "--channels-last").
+  B="./build-gpu-model/bench_model --precision fp16 --device cuda ${BENCH_FLAGS:-}"
+  say "ours, profile: bench_model --chunk 32 --profile (GPU ms per frame per stage)"
+  $B --chunk 32 --profile --json "$OUT/bench_profile.json" 2>&1 | tee -a "$OUT/summary.txt"
+  say "ours, channels-last + fused kernels, profile: --channels-last --chunk 32 --profile"
+  $B --channels-last --chunk 32 --profile --json "$OUT/bench_profile_cl.json" 2>&1 | tee -a "$OUT/summary.txt"
+  say "ours, speed: --offload off --chunk 64 --chunk 96 --no-warm-each"
+  $B --offload off --chunk 64 --chunk 96 --no-warm-each --json "$OUT/bench_speed.json" 2>&1 | tee -a "$OUT/summary.txt"
+  # An RTX 4090 (24 GB): the allocator capped at 22 GiB, offload auto plans for it; T emitted
+  # frames + 8 context frames each side. Goal: T = 96 with peak_gib <= 22.
+  say "ours, memory: --memory-limit 22 --offload auto --overlap 8 --chunk 32/64/96/160"
+  $B --memory-limit 22 --offload auto --overlap 8 --chunk 32 --chunk 64 --chunk 96 --chunk 160 --no-warm-each \
+    --json "$OUT/bench_memory.json" 2>&1 | tee -a "$OUT/summary.txt"
+  say "ours, memory without offload: --offload off --overlap 8 --chunk 96 --no-warm-each"
+  $B --offload off --overlap 8 --chunk 96 --no-warm-each 2>&1 | grep -E "^T " | tee -a "$OUT/summary.txt"
 fi
 
 if want official; then

@@ -1,5 +1,5 @@
 // bench_model [--checkpoint CKPT] [--size WxH] [--precision fp16] [--device cuda]
-//             [--chunk T]... [--channels-last [--no-fused]] [--no-tf32]
+//             [--chunk T]... [--channels-last [--no-fused]] [--spynet-fp16] [--no-tf32]
 // Prints one line per T: "T <frames> fps <frames/s> peak_gib <GiB>" (parsed by
 // scripts/gpu/model_check.sh).
 #include <cstdio>
@@ -36,9 +36,11 @@ int main(int argc, char** argv) {
       else if (a == "--batch") o.runtime.batch = std::stoi(next());
       else if (a == "--channels-last") o.runtime.channels_last = true;
       else if (a == "--no-fused") o.runtime.fused_kernels = false;
+      else if (a == "--spynet-fp16") o.runtime.spynet_fp16 = true;
       else if (a == "--no-tf32") o.runtime.tf32 = false;
       else if (a == "--overlap") o.overlap = std::stoi(next());
       else if (a == "--profile") o.profile = true;
+      else if (a == "--no-warm-each") o.warm_each = false;
       else if (a == "--offload") o.runtime.offload = next();
       else if (a == "--memory-limit") o.runtime.memory_limit_gib = std::stod(next());
       else if (a == "--prefetch") o.runtime.prefetch = std::stoi(next());
