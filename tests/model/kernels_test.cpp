@@ -271,6 +271,27 @@ TEST(FusedKernels, FixturesMatchOfficialThroughFusedPath) {
   }
 }
 
+// SPyNet with fp16 channels-last convolutions (RuntimeOptions::spynet_fp16) against fp32.
+TEST(FusedKernels, SpynetFp16ConvsStayCloseToFp32) {
+  REQUIRE_CUDA_KERNELS();
+  torch::manual_seed(8);
+  SPyNet net;
+  net->to(kCuda);
+  const torch::Tensor a = torch::rand({2, 3, 64, 96}).to(kCuda), b = torch::rand({2, 3, 64, 96}).to(kCuda);
+  torch::Tensor ref;
+  {
+    c10::InferenceMode guard;
+    ref = net->forward(a, b);
+  }
+  net->set_conv_dtype(torch::kHalf);
+  c10::InferenceMode guard;
+  const torch::Tensor out = net->forward(a, b);
+  EXPECT_EQ(out.scalar_type(), torch::kFloat);
+  const double e = rel_l2(out, ref);
+  report("spynet fp16 convs vs fp32, relative L2", e);
+  EXPECT_LE(e, 2e-2);
+}
+
 // Runs everywhere: channels-last on the CPU (ATen ops, no kernels) keeps the output.
 TEST(FusedKernels, ChannelsLastSwitchKeepsTheCpuOutput) {
   const torch::Tensor lqs = torch::rand({1, 2, 3, 64, 64});

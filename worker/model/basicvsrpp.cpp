@@ -137,14 +137,27 @@ torch::Tensor SPyNetImpl::compute_flow(const torch::Tensor& ref_in, const torch:
         level == 0 ? flow
                    : resize_bilinear(flow, flow.size(2) * 2, flow.size(3) * 2, true, 2.0) * 2.0;
     torch::Tensor x = torch::cat({ref[level], flow_warp(supp[level], flow_up, /*border=*/true), flow_up}, 1);
+    if (conv_dtype_ != torch::kFloat) x = x.to(conv_dtype_).contiguous(at::MemoryFormat::ChannelsLast);
     auto& convs = levels_[level];
     for (size_t i = 0; i < convs.size(); ++i) {
       x = convs[i]->forward(x);
       if (i + 1 < convs.size()) x = torch::relu(x);
     }
-    flow = flow_up + x;
+    flow = conv_dtype_ != torch::kFloat ? flow_up + x.to(torch::kFloat).contiguous() : flow_up + x;
   }
   return flow;
+}
+
+void SPyNetImpl::set_conv_dtype(torch::ScalarType dtype) {
+  torch::NoGradGuard no_grad;
+  const auto layout = dtype == torch::kFloat ? at::MemoryFormat::Contiguous : at::MemoryFormat::ChannelsLast;
+  for (auto& level : levels_) {
+    for (auto& c : level) {
+      c->weight.set_data(c->weight.data().to(dtype).contiguous(layout));
+      c->bias.set_data(c->bias.data().to(dtype));
+    }
+  }
+  conv_dtype_ = dtype;
 }
 
 torch::Tensor SPyNetImpl::forward(const torch::Tensor& ref_in, const torch::Tensor& supp_in) {

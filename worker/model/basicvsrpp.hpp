@@ -59,10 +59,15 @@ class SPyNetImpl : public torch::nn::Module {
   SPyNetImpl();
   // Flow from ref to supp, (n, 2, h, w), both (n, 3, h, w) RGB in [0, 1].
   torch::Tensor forward(const torch::Tensor& ref, const torch::Tensor& supp);
+  // Runs the convolutions in `dtype` with channels-last weights (the official code under
+  // autocast runs them in fp16) while the images, warps and the flow sum stay float32.
+  // float32 (the default) restores NCHW float32 convolutions.
+  void set_conv_dtype(torch::ScalarType dtype);
 
  private:
   torch::Tensor compute_flow(const torch::Tensor& ref, const torch::Tensor& supp);
   std::vector<std::vector<torch::nn::Conv2d>> levels_;
+  torch::ScalarType conv_dtype_ = torch::kFloat;
   torch::Tensor mean_, std_;
 };
 TORCH_MODULE(SPyNet);

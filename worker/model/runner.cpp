@@ -102,6 +102,11 @@ struct BasicVsrppRunner::Impl {
       notes.push_back(std::string("channels-last, fused NHWC kernels ") +
                       (opts.fused_kernels && dcn_cuda_kernel_built() ? "on" : "off"));
     }
+    if (opts.spynet_fp16 && device.is_cuda() && dtype == torch::kHalf) {
+      // As the official code under autocast; the flows are still summed in float32.
+      model->spynet()->set_conv_dtype(torch::kHalf);
+      notes.push_back("SPyNet convolutions in fp16 (channels-last), flows in fp32");
+    }
     model->eval();
 #ifdef REELSCALE_HAVE_CUDA
     if (device.is_cuda()) {

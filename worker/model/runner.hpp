@@ -18,6 +18,7 @@ struct RuntimeOptions {
   bool cudnn_benchmark = true;     // let cuDNN time its algorithms per shape
   bool channels_last = false;      // NHWC weights and activations on CUDA
   bool fused_kernels = true;       // with channels_last: the NHWC kernels (fused_ops.hpp)
+  bool spynet_fp16 = false;        // fp16 (CUDA, precision fp16): SPyNet convs in fp16 NHWC
   int batch = 4;                   // frames per batch in feature extraction and SPyNet
   // Feature maps in pinned host memory (CUDA): "auto" offloads only when a chunk would not
   // fit (measured footprint, see measure_footprint), "on" keeps on the device only the maps
