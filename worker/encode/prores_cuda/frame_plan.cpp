@@ -44,6 +44,10 @@ FramePlan make_frame_plan(int width, int height, const ProresOptions& o) {
   for (size_t k = 0; k < qs.size(); ++k)
     for (int i = 0; i < 64; ++i) {
       const uint64_t d = static_cast<uint64_t>(mat[kScan[i]]) * static_cast<uint64_t>(qs[k]);
+      // code_component sums a lane's squared residuals (< step^2) over <= 65 rounds in 32 bits.
+      if (d > 8129)
+        throw MediaError("prores (CUDA): quantiser step " + std::to_string(d) +
+                         " beyond the kernels' 32-bit error sums (max 8129)");
       p.step[k * 64 + static_cast<size_t>(i)] = static_cast<uint32_t>(d);
       p.mult[k * 64 + static_cast<size_t>(i)] = static_cast<uint32_t>(((uint64_t{1} << 32) + d - 1) / d);
     }

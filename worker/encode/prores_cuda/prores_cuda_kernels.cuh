@@ -166,6 +166,9 @@ __device__ uint32_t code_component(const int32_t* coef, int blocks, int log2_blo
   const uint32_t lane = threadIdx.x & 31u;
   uint32_t pos = 0;  // warp-uniform: bits written so far (kWrite)
   uint32_t bits = 0;  // lane-partial sum of lengths
+  // Lane-partial squared error of the coded rounds, in 32 bits: a residual is below its step
+  // (<= 41 * 128), so r^2 < 2^25, and a lane sees at most 64 rounds of a component: < 2^31.
+  uint32_t sse32 = 0;
 
   // DC: every block's level at natural position 0 (scan position 0).
   {
@@ -174,7 +177,7 @@ __device__ uint32_t code_component(const int32_t* coef, int blocks, int log2_blo
     const uint32_t a = static_cast<uint32_t>(c < 0 ? -c : c);
     const uint32_t l = quant_abs(a, t.step[0], t.mult[0]);
     const uint32_t r = a - l * t.step[0];
-    sse += static_cast<unsigned long long>(r) * r;
+    sse32 += r * r;
     const int32_t lvl = c < 0 ? -static_cast<int32_t>(l) : static_cast<int32_t>(l);
     const int32_t prev_dc = __shfl_up_sync(kFull, lvl, 1);
     const int32_t delta = lvl - prev_dc;                    // raw delta (lanes >= 1)
@@ -211,7 +214,7 @@ __device__ uint32_t code_component(const int32_t* coef, int blocks, int log2_blo
     const uint32_t step = t.step[sp];
     const uint32_t l = quant_abs(a, step, t.mult[sp]);
     const uint32_t r = a - l * step;
-    sse += static_cast<unsigned long long>(r) * r;
+    sse32 += r * r;
 
     const bool nz = l != 0u;
     const uint32_t mask = __ballot_sync(kFull, nz);
@@ -253,6 +256,7 @@ __device__ uint32_t code_component(const int32_t* coef, int blocks, int log2_blo
       carry_pos = base + last;
     }
   }
+  sse += sse32;
   return warp_sum(bits);
 }
 
