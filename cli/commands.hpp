@@ -22,5 +22,6 @@ void add_media_commands(CLI::App& app);     // probe, bench encode
 void add_ocr_commands(CLI::App& app);       // ocr
 void add_cluster_commands(CLI::App& app);   // coordinator, worker, status, retry, keygen
 void add_report_commands(CLI::App& app);    // report
+void add_bench_commands(CLI::App& app);     // bench worker
 
 }  // namespace reelscale::cli

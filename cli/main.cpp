@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   cli::add_ocr_commands(app);
   cli::add_cluster_commands(app);
   cli::add_report_commands(app);
+  cli::add_bench_commands(app);
 
   try {
     app.parse(argc, argv);
