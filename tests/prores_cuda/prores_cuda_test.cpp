@@ -191,6 +191,14 @@ TEST(ProresCuda, SmallBudgetIdentical) {
   expect_identical(filmlike(640, 360, 10, 21), o);
 }
 
+// A budget no quantiser meets: the packet outgrows the budget-sized host staging buffer.
+TEST(ProresCuda, ImpossibleBudgetIdentical) {
+  REQUIRE_CUDA();
+  rp::ProresOptions o;
+  o.bits_per_mb = 1;
+  expect_identical(noise(256, 64, 12), o);
+}
+
 // The production size: 4096x1728 HQ (~14 s for the reference on a fast core).
 TEST(ProresCuda, Film4kIdentical) {
   REQUIRE_CUDA();

@@ -119,7 +119,11 @@ struct CudaEncoder::Impl {
   DeviceArray<uint32_t> status;  // [0] packet size, [1] error (0 = none)
   DeviceArray<uint8_t> packet;
   DeviceArray<uint16_t> in_y, in_cb, in_cr;  // encode_host's copies
+  // Pinned staging for the packet: sized for the budget (what rate control aims at), grown in
+  // the rare frame that even the coarsest quantisers cannot fit; the device buffer has the
+  // worst case (16 KB per slice).
   std::unique_ptr<PinnedBuffer> host_packet, host_status;
+  size_t host_capacity = 0;
   Stream own_stream;
   Event start, stop, after_cost, after_pick, after_encode;
   double last_ms = 0;
@@ -161,7 +165,8 @@ CudaEncoder::CudaEncoder(int width, int height, const ProresOptions& options)
   m.offsets = DeviceArray<uint32_t>(n);
   m.status = DeviceArray<uint32_t>(2);
   m.packet = DeviceArray<uint8_t>(m.max_packet);
-  m.host_packet = std::make_unique<PinnedBuffer>(m.max_packet);
+  m.host_capacity = std::min(m.max_packet, m.prefix_bytes + static_cast<size_t>(m.budget) * 9 / 8 + 4096);
+  m.host_packet = std::make_unique<PinnedBuffer>(m.host_capacity);
   m.host_status = std::make_unique<PinnedBuffer>(2 * sizeof(uint32_t));
   check(cudaMemcpy(m.slices.get(), plan.slices.data(), n * sizeof(int4), cudaMemcpyHostToDevice), "upload slices");
   check(cudaMemcpy(m.step.get(), step.data(), step.size() * 4, cudaMemcpyHostToDevice), "upload steps");
@@ -270,6 +275,11 @@ void CudaEncoder::encode_into(const uint16_t* d_y, const uint16_t* d_cb, const u
   const size_t total = st[0];
   if (total < m.prefix_bytes || total > m.max_packet)
     throw MediaError("prores (CUDA): impossible packet size " + std::to_string(total));
+  if (total > m.host_capacity) {
+    m.host_packet.reset();
+    m.host_packet = std::make_unique<PinnedBuffer>(total);
+    m.host_capacity = total;
+  }
   check(cudaMemcpyAsync(m.host_packet->get(), m.packet.get(), total, cudaMemcpyDeviceToHost, stream),
         "copy packet");
   check(cudaEventRecord(m.stop.e, stream), "cudaEventRecord");
