@@ -312,9 +312,12 @@ Footprint BasicVsrppRunner::measure_footprint(int height, int width) {
     }
     im.opts.offload = saved;
     const int64_t slope = (peaks[1] - peaks[0]) / (lengths[1] - lengths[0]);
-    // Never below the maps themselves (a probe whose peak fell elsewhere would understate).
-    fp.per_frame = std::max<int64_t>(slope, fp.maps_per_frame * fp.map_bytes);
-    fp.fixed = std::max<int64_t>(0, peaks[1] - lengths[1] * fp.per_frame);
+    // Never below what each frame certainly keeps (maps, flows, input): with so few frames
+    // the peak can fall where the step's working set, not the maps, dominates (seen on the
+    // H100: slope 216 MiB, 9.6 MiB/frame under the long chunks' growth).
+    fp.per_frame = std::max<int64_t>(slope, fp.per_frame);
+    fp.fixed = std::max<int64_t>({int64_t(0), peaks[0] - lengths[0] * fp.per_frame,
+                                  peaks[1] - lengths[1] * fp.per_frame});
     fp.measured = true;
   }
 #endif
