@@ -25,15 +25,15 @@ source scripts/gpu/full_env.sh > "$OUT/env.log" 2>&1 || { tail -30 "$OUT/env.log
 tail -1 "$OUT/env.log" | tee -a "$OUT/summary.txt"
 say "deps (FFmpeg build): $(( $(date +%s) - start )) s"
 
-TESTS=${TESTS:-test_model test_prores_cuda test_pipeline test_encode}
+TESTS=${TESTS:-test_model test_prores_cuda test_pipeline test_encode test_prores}
 if want build; then
   start=$(date +%s)
   cmake -S . -B $B -G Ninja -DREELSCALE_WITH_CUDA=ON -DREELSCALE_WITH_OCR=OFF \
     -DCMAKE_CUDA_ARCHITECTURES=90 -DOpenCV_DIR="$PWD/.gpu-full/lib/cmake/opencv4" > "$OUT/cmake.log" 2>&1 \
     || { tail -40 "$OUT/cmake.log"; exit 1; }
   targets="reelscale"
-  for t in $TESTS; do ninja -C $B -t targets all 2>/dev/null | grep -q "^$t:" && targets="$targets $t"; done
-  ninja -C $B $targets > "$OUT/build.log" 2>&1 || { grep -E "error|Error" -A4 "$OUT/build.log" | head -150; exit 1; }
+  for t in $TESTS; do ninja -C $B -t query $t > /dev/null 2>&1 && targets="$targets $t"; done
+  ninja -C $B -j${NINJA_JOBS:-12} $targets > "$OUT/build.log" 2>&1 || { grep -E "error|Error" -A4 "$OUT/build.log" | head -150; exit 1; }
   say "build ($targets): $(( $(date +%s) - start )) s"
 fi
 
@@ -42,7 +42,18 @@ if want tests; then
     bin=$(find $B/tests -name "$t" -type f -perm -u+x | head -1)
     [ -n "$bin" ] || { say "$t: not built"; continue; }
     "$bin" ${GTEST_FILTER:+--gtest_filter=$GTEST_FILTER} > "$OUT/$t.txt" 2>&1
-    say "$t exit $? ($(grep -c '^\[       OK' "$OUT/$t.txt") ok, $(grep -c '^\[  SKIPPED' "$OUT/$t.txt") skipped)"
+    rc=$?
+    say "$t exit $rc ($(grep -c '^\[       OK' "$OUT/$t.txt") ok, $(grep -c '^\[  SKIPPED' "$OUT/$t.txt") skipped)"
+    if [ $rc -gt 128 ]; then  # a crash: which test, and a backtrace when gdb is there
+      crashed=$(grep '^\[ RUN      \]' "$OUT/$t.txt" | tail -1 | awk '{print $4}')
+      say "$t crashed in $crashed"
+      if command -v gdb > /dev/null; then
+        gdb -q -batch -ex run -ex bt --args "$bin" --gtest_filter="$crashed" 2>&1 | tail -30 | tee -a "$OUT/summary.txt"
+      fi
+      "$bin" --gtest_filter="-$crashed${GTEST_FILTER:+:$GTEST_FILTER}" > "$OUT/$t.rest.txt" 2>&1
+      say "$t without it: exit $? ($(grep -c '^\[       OK' "$OUT/$t.rest.txt") ok)"
+      grep -E "^\[  FAILED" "$OUT/$t.rest.txt" | sort -u | tee -a "$OUT/summary.txt"
+    fi
     grep -E "^\[  FAILED|^\[ (measure|fixture|gpu) \]" "$OUT/$t.txt" | sort -u | head -40 | tee -a "$OUT/summary.txt"
   done
 fi

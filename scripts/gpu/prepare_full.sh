@@ -23,6 +23,11 @@ for p in libopencv-core-dev libopencv-imgproc-dev; do
     [ -f "$f" ] || continue; d="$out/include/${f#/usr/include/}"; mkdir -p "$(dirname "$d")"; cp -a "$f" "$d"; done
 done
 cp /usr/include/httplib.h "$out/include/"
+# libsodium's headers and pkg-config file (shared/util's BLAKE2b; .gpu carries only the runtime).
+cp -a /usr/include/sodium.h /usr/include/sodium "$out/include/"
+mkdir -p "$out/lib/pkgconfig"
+sed 's|^prefix=.*|prefix=${pcfiledir}/../..|; s|^libdir=.*|libdir=${prefix}/lib|; s|^includedir=.*|includedir=${prefix}/include|; /^Requires.private/d; /^Libs.private/d' \
+  $lib/pkgconfig/libsodium.pc > "$out/lib/pkgconfig/libsodium.pc"
 # Libraries: the real files, named by soname (what the dynamic loader looks for).
 copy_soname() {  # path of a library (symlink or file) -> .gpu-full/lib/<soname>
   local real soname; real=$(readlink -f "$1")
@@ -32,13 +37,14 @@ copy_soname() {  # path of a library (symlink or file) -> .gpu-full/lib/<soname>
 for l in libopencv_core.so.406 libopencv_imgproc.so.406 libcpp-httplib.so.0.11 \
          libtbb.so.12 blas/libblas.so.3 lapack/liblapack.so.3 libgfortran.so.5 libquadmath.so.0 \
          libGLX.so.0 libGLdispatch.so.0 libX11.so.6 libxcb.so.1 libXau.so.6 libXdmcp.so.6 \
-         libbsd.so.0 libmd.so.0 libbrotlicommon.so.1 libbrotlidec.so.1 libbrotlienc.so.1; do
+         libbsd.so.0 libmd.so.0 libbrotlicommon.so.1 libbrotlidec.so.1 libbrotlienc.so.1 libsodium.so.23; do
   copy_soname "$lib/$l"
 done
 # Link-time names.
 ln -s libopencv_core.so.406 "$out/lib/libopencv_core.so"
 ln -s libopencv_imgproc.so.406 "$out/lib/libopencv_imgproc.so"
 ln -s libcpp-httplib.so.0.11 "$out/lib/libcpp-httplib.so"
+ln -s libsodium.so.23 "$out/lib/libsodium.so"
 cat > "$out/lib/cmake/opencv4/OpenCVConfig.cmake" <<'CMAKE'
 # Minimal OpenCV config for the GPU machine: core + imgproc only (scripts/gpu/prepare_full.sh).
 get_filename_component(_ocv_root "${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLUTE)
