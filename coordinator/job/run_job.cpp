@@ -4,6 +4,7 @@
 
 #include "coordinator/concat/concat.hpp"
 #include "coordinator/dispatch/dispatcher.hpp"
+#include "coordinator/dispatch/media_segments.hpp"
 #include "coordinator/dispatch/media_verifier.hpp"
 #include "coordinator/ledger/ledger.hpp"
 #include "coordinator/mux/mux.hpp"
@@ -139,6 +140,14 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
     auto opts = dispatch::dispatch_options(cfg, config_hash, fingerprint);
     opts.stop = options.stop;
     dispatch::MediaShardVerifier verifier;
+    // storage stream: no worker sees our files; each shard's source is cut from the film and
+    // sent, with the preprocessing plan decided here once for the film.
+    std::unique_ptr<dispatch::MediaSegmentSource> segments;
+    if (cfg.storage.mode == "stream") {
+      segments = std::make_unique<dispatch::MediaSegmentSource>(cfg.input, cfg.preprocess);
+      opts.segments = segments.get();
+      opts.preprocess_plan = segments->preprocess_json();
+    }
     // Local workers read the effective config (defaults and --set overrides applied), so their
     // video config hash is the coordinator's.
     YAML::Emitter effective;
