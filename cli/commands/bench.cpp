@@ -26,7 +26,9 @@ void add_bench_commands(CLI::App& app) {
   cmd->add_option("--source", a->o.source, "source video (default: a generated clip of --size)");
   cmd->add_option("--size", a->size, "generated clip WxH")->capture_default_str();
   cmd->add_option("--frames", a->o.frames, "frames of the shard")->capture_default_str();
-  cmd->add_option("--config", a->config, "config (model, encode, preprocess); default: the defaults");
+  cmd->add_option("--config", a->config,
+                  "config (model, encode, preprocess); default: the defaults (encode.device auto: the GPU "
+                  "ProRes encoder where there is one; --set encode.device=cpu for prores_ks)");
   add_set_option(*cmd, a->sets);
   cmd->add_option("--backend", a->backend, "basicvsrpp or bicubic (default: model.backend of the config)");
   cmd->add_option("--checkpoint", a->checkpoint, "BasicVSR++ checkpoint (sets model.checkpoint)");
@@ -82,7 +84,8 @@ void add_bench_commands(CLI::App& app) {
               << "  upscale  " << s.upscale.busy_s << " / " << s.upscale.input_wait_s << " / "
               << s.upscale.output_wait_s << "\n"
               << "  encode   " << s.encode.busy_s << " / " << s.encode.input_wait_s << " / -\n"
-              << "Y'CbCr conversion on " << (s.device_converted ? "the upscaler's device" : "the CPU") << "\n";
+              << "Y'CbCr conversion on " << (s.device_converted ? "the upscaler's device" : "the CPU")
+              << ", ProRes/encoder on " << (s.gpu_encoded ? "the GPU" : "the CPU") << "\n";
   });
 }
 

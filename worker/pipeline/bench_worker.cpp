@@ -50,6 +50,16 @@ class Recorder final : public Upscaler {
     }
     inner_.upscale_ycbcr(chunk, b, e, f, sink);
   }
+  bool device_frames() const override { return inner_.device_frames(); }
+  void upscale_ycbcr_device(const VideoView& chunk, int b, int e, const YCbCrFormat& f,
+                            const DeviceYCbCrSink& sink) override {
+    if (record && chunk.f32) {
+      FloatVideo copy(chunk.frames, chunk.height, chunk.width);
+      std::copy(chunk.f32, chunk.f32 + copy.data.size(), copy.data.begin());
+      keep(copy, b, e);
+    }
+    inner_.upscale_ycbcr_device(chunk, b, e, f, sink);
+  }
   UpscalerTimings timings() const override { return inner_.timings(); }
   void reset_timings() override { inner_.reset_timings(); }
   void synchronize() override { inner_.synchronize(); }
@@ -139,15 +149,8 @@ WorkerBenchResult bench_worker(const WorkerBenchOptions& o) {
   r.chunk = chunk_frames(o.config.model, r.width, r.height);
   r.overlap = up.name() == "bicubic" ? 0 : o.config.model.overlap;
 
-  if (o.warmup) {
-    task.shard_id = "bench-warmup";
-    process_shard(task, o.config, up);
-    up.record = false;
-    task.shard_id = "bench";
-  }
-
   // Model-only: the recorded chunks, float RGB out to host memory, outputs dropped.
-  {
+  auto model_only = [&] {
     up.record = false;
     const std::vector<Recorder::Call> calls = std::move(up.calls);
     inner->synchronize();
@@ -164,14 +167,26 @@ WorkerBenchResult bench_worker(const WorkerBenchOptions& o) {
                   std::to_string(o.frames));
     r.model_fps = r.model_seconds > 0 ? n / r.model_seconds : 0;
     r.model_peak_bytes = inner->timings().peak_device_bytes;
-  }
-
+  };
   // End to end (process_shard resets the upscaler's timings and peak).
-  up.record = false;
-  const auto t = Clock::now();
-  r.shard = process_shard(task, o.config, up);
-  inner->synchronize();
-  r.e2e_seconds = since(t);
+  auto end_to_end = [&] {
+    const auto t = Clock::now();
+    r.shard = process_shard(task, o.config, up);
+    inner->synchronize();
+    r.e2e_seconds = since(t);
+  };
+
+  up.record = true;  // the first run records the chunks the model-only pass replays
+  if (o.warmup) {
+    task.shard_id = "bench-warmup";
+    process_shard(task, o.config, up);
+    task.shard_id = "bench";
+    model_only();
+    end_to_end();
+  } else {
+    end_to_end();
+    model_only();
+  }
   r.e2e_fps = r.e2e_seconds > 0 ? r.frames / r.e2e_seconds : 0;
   r.e2e_peak_bytes = r.shard.model.peak_device_bytes;
   r.ratio = r.model_fps > 0 ? r.e2e_fps / r.model_fps : 0;
