@@ -3,6 +3,7 @@
 // kernels); fp32 is compared with TF32 off to "exactly" (float rounding of a different
 // summation order), fp16 within the tolerance stated at each check. Results are printed as
 // "[ fixture ] fused <case>: <error>" (model_check.sh greps that prefix).
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -63,7 +64,10 @@ TEST(FusedKernels, FlowWarpMatchesAten) {
       const torch::Tensor ref = flow_warp(x, flow, border);
       const double e32 = max_abs(fused::flow_warp(cl(x), flow, border), ref);
       report(tag + " fp32 max abs", e32);
-      EXPECT_LE(e32, 1e-5) << tag;
+      // Not bit-equal: ATen re-derives the pixel position from the normalised grid
+      // ((g + 1) / 2 * (size - 1)), the kernel uses it directly; on the H100 the two differ by
+      // up to 1.7e-5 on inputs of magnitude ~4 (about 1e-5 px of position times the gradient).
+      EXPECT_LE(e32, 5e-5) << tag;
       // fp16 in/out: the reference samples the same half-rounded input in fp32; what is left
       // is the output's rounding (half an ulp: 2^-11 relative).
       const torch::Tensor xh = x.to(torch::kHalf);
@@ -80,7 +84,7 @@ TEST(FusedKernels, FlowWarpMatchesAten) {
   const torch::Tensor wide = cl(torch::randn({1, 24, 16, 20}).to(kCuda));
   const torch::Tensor flow = random_flow(1, 16, 20);
   const torch::Tensor slice = wide.narrow(1, 8, 8);
-  EXPECT_LE(max_abs(fused::flow_warp(slice, flow), flow_warp(slice.contiguous(), flow)), 1e-5);
+  EXPECT_LE(max_abs(fused::flow_warp(slice, flow), flow_warp(slice.contiguous(), flow)), 5e-5);
 }
 
 TEST(FusedKernels, ComposedFlowMatchesAten) {
@@ -92,7 +96,7 @@ TEST(FusedKernels, ComposedFlowMatchesAten) {
   const torch::Tensor ref = f1 + flow_warp(f2, f1);
   const double e = max_abs(fused::compose_flow(f1, f2), ref);
   report("compose_flow fp32 max abs", e);
-  EXPECT_LE(e, 1e-5);
+  EXPECT_LE(e, 5e-5);  // flows of ~3 px: the position rounding above (H100: 2.3e-5)
 }
 
 TEST(FusedKernels, AlignInputIsTheConcatenation) {
@@ -112,10 +116,11 @@ TEST(FusedKernels, AlignInputIsTheConcatenation) {
     ASSERT_EQ(out.size(1), 3 * c + 8);
     const double e = max_abs(out, ref.to(dt).to(torch::kFloat));
     report(std::string("align_input ") + c10::toString(dt) + " max abs", e);
-    EXPECT_LE(e, dt == torch::kFloat ? 1e-5 : 2e-3);  // fp16: one rounding of a value < 4
+    EXPECT_LE(e, dt == torch::kFloat ? 5e-5 : 2e-3);  // fp32: position rounding (see above); fp16: one rounding of a value < 4
     // The first step: no second-order input; zeros there.
     const torch::Tensor first = fused::align_input(p1, feat, torch::Tensor(), f1, torch::Tensor(), 3 * c + 4);
-    EXPECT_EQ(first.narrow(1, 2 * c, c + 4).narrow(1, c, 2).abs().max().item<double>(), 0.0);
+    // Layout: warp(prev1) [0,c), feat [c,2c), warp(prev2) [2c,3c), flow1 [3c,3c+2), flow2 [3c+2,3c+4).
+    EXPECT_EQ(first.narrow(1, 3 * c + 2, 2).abs().max().item<double>(), 0.0);
     EXPECT_EQ(first.narrow(1, 2 * c, c).abs().max().item<double>(), 0.0);
   }
 }
@@ -138,7 +143,8 @@ TEST(FusedKernels, PixelShuffleLeakyReluMatchesAten) {
 // zeroes the last one, which would leave offsets = flow and mask = 0.5 untested).
 void check_alignment(int64_t c, torch::ScalarType dt, bool first_step) {
   torch::manual_seed(5 + c);
-  SecondOrderDeformableAlignment ref_mod(2 * c, c, 16, 10.0), mod(2 * c, c, 16, 10.0);
+  SecondOrderDeformableAlignment ref_mod(2 * c, c, 16, 10.0), mod(2 * c, c, 16, 10.0),
+      aten_mod(2 * c, c, 16, 10.0);
   {
     // Modules are set up outside inference mode (their parameters stay normal tensors).
     torch::NoGradGuard ng;
@@ -146,6 +152,8 @@ void check_alignment(int64_t c, torch::ScalarType dt, bool first_step) {
       if (p.key().rfind("conv_offset", 0) == 0) p.value().normal_(0.0, 0.03);
     const auto src = ref_mod->named_parameters();
     for (auto& p : mod->named_parameters()) p.value().set_data(src[p.key()].detach().clone());
+    for (auto& p : aten_mod->named_parameters()) p.value().set_data(src[p.key()].detach().clone());
+    aten_mod->to(kCuda, dt);  // the same precision through ATen (NCHW): the baseline rounding
     ref_mod->to(kCuda);
     mod->to(kCuda, dt);
     for (auto& p : mod->parameters())
@@ -177,9 +185,13 @@ void check_alignment(int64_t c, torch::ScalarType dt, bool first_step) {
   } else {
     const double e = rel_l2(out, expected);
     report(tag + " relative L2 to fp32 ATen", e);
-    // fp16 activations and GEMM with fp32 positions and accumulation: the DCN alone is
-    // 1.5e-3 from fp32 (docs/model.md); conv_offset in fp16 adds its own rounding.
-    EXPECT_LE(e, 1e-2) << tag;
+    // The same module in the same precision through ATen rounds too (conv_offset in fp16, as
+    // the official autocast): the fused path must not be clearly worse than that.
+    const auto in_dt = [&](const torch::Tensor& t) { return t.to(dt); };
+    const torch::Tensor aten = aten_mod->forward(in_dt(torch::cat({p1, p2}, 1)), in_dt(extra), f1, f2);
+    const double base = rel_l2(aten.to(torch::kFloat), expected);
+    report(tag + " ATen same precision, relative L2 to fp32", base);
+    EXPECT_LE(e, std::max(1e-2, 1.5 * base)) << tag;
   }
 }
 

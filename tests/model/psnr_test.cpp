@@ -73,19 +73,29 @@ TEST(Measure, ReducedPrecisionAgainstFp32) {
   const char* input = std::getenv("REELSCALE_PRECISION_INPUT");
   if (!ckpt || !input) GTEST_SKIP() << "set REELSCALE_PRECISION_CKPT and REELSCALE_PRECISION_INPUT";
   const FloatVideo in = load_video(input);
-  auto run = [&](const std::string& precision) {
+  auto run = [&](const std::string& precision, bool channels_last = false, bool spynet_fp16 = false) {
     RuntimeOptions o;
     o.device = "cuda";
     o.precision = precision;
     o.tf32 = false;
+    o.channels_last = channels_last;  // with fused kernels (their default)
+    o.spynet_fp16 = spynet_fp16;
     BasicVsrppRunner runner(ckpt, o);
     FloatVideo out;
     run_chunked(runner, in, {}, 0, 0, out);
     return out;
   };
   const FloatVideo ref = run("fp32");
-  for (const char* p : {"fp16", "bf16"}) {
-    const FloatVideo out = run(p);
+  struct Variant {
+    const char* name;
+    const char* precision;
+    bool channels_last, spynet_fp16;
+  };
+  for (const Variant& v : {Variant{"fp16", "fp16", false, false}, Variant{"bf16", "bf16", false, false},
+                           Variant{"fp16 channels-last fused", "fp16", true, false},
+                           Variant{"fp16 channels-last fused + SPyNet fp16", "fp16", true, true}}) {
+    const char* p = v.name;
+    const FloatVideo out = run(v.precision, v.channels_last, v.spynet_fp16);
     double num = 0, den = 0;
     for (size_t i = 0; i < ref.data.size(); ++i) {
       const double d = double(out.data[i]) - double(ref.data[i]);
