@@ -29,13 +29,18 @@ void add_run_commands(CLI::App& app) {
   struct Args {
     std::string file;
     std::vector<std::string> sets;
+    std::string progress = "auto";
   };
   auto args = std::make_shared<Args>();
   CLI::App* run = app.add_subcommand(
       "run", "restore a film: scenes, plan, local and remote workers, concat, retime, OCR, mux (resumable)");
   run->add_option("CONFIG", args->file, "pipeline YAML (see configs/)")->required();
   add_set_option(*run, args->sets);
-  run->callback([args] {
+  run->add_option("--progress", args->progress,
+                  "auto (redrawn in a terminal, lines every 10 s otherwise), tty, plain or off; --quiet: off")
+      ->check(CLI::IsMember({"auto", "tty", "plain", "off"}))
+      ->capture_default_str();
+  run->callback([args, run] {
     const config::Config cfg = config::load(args->file, args->sets);
     // A first Ctrl-C stops dispatching and keeps the ledger (run again to resume).
     std::signal(SIGINT, on_stop_signal);
@@ -43,6 +48,8 @@ void add_run_commands(CLI::App& app) {
     job::RunOptions options;
     options.exe = self_exe();
     options.stop = &g_stop;
+    const CLI::Option* quiet = run->get_parent()->get_option_no_throw("--quiet");
+    options.progress = quiet && quiet->count() > 0 ? progress::Output::off : progress::output_from_string(args->progress);
     const job::RunSummary s = job::run_job(cfg, options);
     if (s.stopped) {
       std::cout << "stopped; run the same command again to resume\n";

@@ -9,6 +9,7 @@
 #include "coordinator/ledger/ledger.hpp"
 #include "coordinator/mux/mux.hpp"
 #include "coordinator/plan/shard_plan.hpp"
+#include "coordinator/progress/monitor.hpp"
 #include "coordinator/report/report.hpp"
 #include "coordinator/retime/retime.hpp"
 #include "coordinator/scenes/detect.hpp"
@@ -32,6 +33,7 @@ namespace {
 template <class F>
 auto stage(const std::string& name, F&& f) -> decltype(f()) {
   spdlog::info("== {}", name);
+  progress::StageScope shown(name);
   try {
     return f();
   } catch (const ConfigError&) {
@@ -47,15 +49,17 @@ std::string shard_ext(const std::string& codec) { return codec == "ffv1" ? ".mkv
 // only known after bind).
 class LocalWorkerStarter : public dispatch::Observer {
  public:
-  LocalWorkerStarter(const config::Config& cfg, std::string exe, std::string config_file)
-      : cfg_(cfg), exe_(std::move(exe)), config_file_(std::move(config_file)) {}
+  LocalWorkerStarter(const config::Config& cfg, std::string exe, std::string config_file, bool quiet_workers)
+      : cfg_(cfg), exe_(std::move(exe)), config_file_(std::move(config_file)), quiet_workers_(quiet_workers) {}
   ~LocalWorkerStarter() override { workers_.terminate_all(); }
 
   void bound(const std::string& endpoint) override {
     for (int i = 0; i < cfg_.workers.local; ++i) {
       const int gpu = cfg_.workers.gpus.empty() ? i : cfg_.workers.gpus[size_t(i)];
-      workers_.spawn(worker::worker_argv(exe_, endpoint, gpu, cfg_.workers.keys_dir, cfg_.workers.security,
-                                         config_file_));
+      auto argv = worker::worker_argv(exe_, endpoint, gpu, cfg_.workers.keys_dir, cfg_.workers.security, config_file_);
+      // Children share the terminal: their info lines would tear the progress block apart.
+      if (quiet_workers_) argv.insert(argv.begin() + 1, {"--log-level", "warn"});
+      workers_.spawn(argv);
     }
     if (cfg_.workers.local > 0) spdlog::info("started {} local worker(s) on {}", cfg_.workers.local, endpoint);
   }
@@ -81,6 +85,7 @@ class LocalWorkerStarter : public dispatch::Observer {
   std::string exe_;
   std::string config_file_;
   worker::LocalWorkers workers_;
+  bool quiet_workers_ = false;
   int done_ = 0;
 };
 
@@ -109,6 +114,7 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
   RunSummary summary;
   const fs::path work = cfg.work_dir;
   fs::create_directories(work);
+  progress::RunMonitor monitor(cfg, {options.progress});
   if (!fs::exists(cfg.input)) throw MediaError("input " + cfg.input + " does not exist");
   if (cfg.model.effective_backend() == "bicubic")
     spdlog::warn("NO CHECKPOINT CONFIGURED: upscaling with plain bicubic interpolation, not BasicVSR++ "
@@ -154,8 +160,8 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
     effective << config::dump(cfg);
     const fs::path effective_file = work / "effective-config.yaml";
     write_file_atomic(effective_file, std::string(effective.c_str()) + "\n");
-    LocalWorkerStarter starter(cfg, options.exe, effective_file.string());
-    return dispatch::run_dispatch(opts, ledger, specs, verifier, &starter);
+    LocalWorkerStarter starter(cfg, options.exe, effective_file.string(), monitor.output() == progress::Output::tty);
+    return dispatch::run_dispatch(opts, ledger, specs, verifier, monitor.observer(&starter, specs));
   });
   summary.shards_reused = dispatched.resume.kept - dispatched.resume_rejected;
   if (dispatched.stopped) {

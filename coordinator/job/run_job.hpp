@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/progress/progress.hpp"
 #include "shared/config/config.hpp"
 
 namespace reelscale::job {
@@ -17,6 +18,7 @@ namespace reelscale::job {
 struct RunOptions {
   std::string exe;                           // path of the reelscale binary (spawns local workers)
   const std::atomic<bool>* stop = nullptr;   // SIGINT/SIGTERM: stop dispatching, keep the ledger
+  progress::Output progress = progress::Output::automatic;  // coordinator/progress/monitor.hpp
 };
 
 struct RunSummary {

@@ -389,6 +389,7 @@ RunMonitor::RunMonitor(const config::Config& cfg, const MonitorOptions& options)
             report::ReportOptions o;
             o.thumbnails = false;      // decoding the input on every page load is too slow
             o.inspect_output = false;  // the output does not exist until the end
+            o.comparisons = 0;
             return report::render_html(report::collect(c, o));
           },
           [this] { return live_status(); });

@@ -110,9 +110,10 @@ std::vector<std::string> render_tty(const Snapshot& s, int width) {
 
   if (s.shards_total > 0) out.push_back(fit("shards: " + shards_text(s), width));
 
-  // Busy and live workers first; at most eight lines of them.
+  // Busy and live workers first; at most eight lines of them; only while they work.
   std::vector<const WorkerView*> ws;
-  for (const auto& w : s.workers) ws.push_back(&w);
+  if (current_stage(s) == "dispatch")
+    for (const auto& w : s.workers) ws.push_back(&w);
   std::stable_sort(ws.begin(), ws.end(), [](const WorkerView* a, const WorkerView* b) { return a->up > b->up; });
   const size_t shown = std::min<size_t>(ws.size(), 8);
   size_t name_w = 6;
@@ -148,7 +149,7 @@ std::string render_plain(const Snapshot& s) {
   const std::string stage = current_stage(s);
   line += " | stage " + (stage.empty() ? std::string("-") : stage);
   if (s.shards_total > 0) line += " | shards " + shards_text(s);
-  if (!s.workers.empty()) {
+  if (!s.workers.empty() && stage == "dispatch") {  // workers matter only while they work
     line += " | workers";
     for (size_t i = 0; i < s.workers.size(); ++i) {
       const auto& w = s.workers[i];

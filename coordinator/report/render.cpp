@@ -52,7 +52,7 @@ tr.low td{background:#fff4e5} tr.failed td{background:#fdecea}
 .thumbs img{display:block;border-radius:3px;border:1px solid var(--line)}
 .notes li{color:var(--warn)}
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:10px;margin:8px 0 16px}
-.pair figure{margin:0} .pair img{width:100%;height:auto;display:block;border:1px solid var(--line);border-radius:3px;image-rendering:auto}
+.pair figure{margin:0} .pair img{max-width:100%;height:auto;display:block;border:1px solid var(--line);border-radius:3px}
 .pair figcaption{font-size:12px;color:var(--muted);margin-top:3px}
 .collapsed tr.extra{display:none}
 button.more{margin-top:6px;border:1px solid var(--line);background:#fff;border-radius:4px;padding:3px 10px;cursor:pointer}

@@ -3,7 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 
 #include "shared/media/av_raii.hpp"
 #include "shared/util/atomic_file.hpp"
@@ -55,10 +58,31 @@ TEST(RunEndToEnd, SampleFilmWithTwoLocalWorkersThenResume) {
   EXPECT_NEAR(double(fmt->duration) / AV_TIME_BASE, double(truth.frame_count) / 24.0, 0.1);
   EXPECT_TRUE(fs::exists(dir / "out.mkv.work/report.html"));
 
+  // stdout is a pipe here: progress comes as plain lines, the last one when the run is over.
+  EXPECT_THAT(first.out, HasSubstr("progress: "));
+  EXPECT_THAT(first.out, HasSubstr("progress: 100.0% " + std::to_string(truth.frame_count) + "/"));
+  EXPECT_EQ(first.out.find("\x1b["), std::string::npos) << "terminal codes in a pipe";
+
+  // The report's before/after crops: a bicubic and a restored image for up to 3 scenes.
+  std::ifstream html_in(dir / "out.mkv.work/report.html"), scenes_in(dir / "out.mkv.work/scenes.json");
+  std::stringstream html;
+  html << html_in.rdbuf();
+  const std::string h = html.str();
+  const size_t scenes = nlohmann::json::parse(scenes_in).at("scenes").size();
+  const size_t at = h.find("<section id=\"compare\">");
+  ASSERT_NE(at, std::string::npos);
+  const std::string compare = h.substr(at, h.find("</section>", at) - at);
+  size_t images = 0;
+  for (size_t p = compare.find("src=\"data:image/jpeg;base64,"); p != std::string::npos;
+       p = compare.find("src=\"data:image/jpeg;base64,", p + 1))
+    ++images;
+  EXPECT_EQ(images, 2 * std::min<size_t>(3, scenes));
+
   // A second run finds every shard done and verified in the ledger.
-  const auto second = testing::run_cli({"run", (dir / "film.yaml").string()});
+  const auto second = testing::run_cli({"--quiet", "run", (dir / "film.yaml").string()});
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_TRUE(std::regex_search(second.out, std::regex(R"(in ([0-9]+) shards \(\1 reused)"))) << second.out;
+  EXPECT_EQ(second.out.find("progress: "), std::string::npos) << "--quiet shows no progress";
 }
 
 }  // namespace
