@@ -247,10 +247,11 @@ struct RunMonitor::State : dispatch::Observer {
       if (st.state == StageState::running && it != stage_since.end()) st.seconds += seconds_between(it->second, now);
     }
     int64_t emitted = 0, in_flight = 0;
+    std::map<std::string, int64_t> shard_progress;  // a tail duplicate's frames count once
     for (auto& [name, x] : workers) {
       x.rate.add(t, x.frames());
       emitted += x.frames();
-      if (!x.shard.empty()) in_flight += x.shard_done;
+      if (!x.shard.empty()) shard_progress[x.shard] = std::max(shard_progress[x.shard], x.shard_done);
       WorkerView v;
       v.name = name;
       v.up = x.up;
@@ -262,6 +263,8 @@ struct RunMonitor::State : dispatch::Observer {
       v.heard_s = seconds_between(x.heard, now);
       s.workers.push_back(v);
     }
+    for (const auto& [id, f] : shard_progress) in_flight += f;
+    s.frames_in_flight = in_flight;
     overall.add(t, emitted);
     if (summary) {
       s.frames_total = summary->frames_total;
@@ -433,10 +436,8 @@ report::LiveStatus RunMonitor::live_status() {
   report::LiveStatus l;
   l.stage = current_stage(s);
   l.fps = s.fps;
-  for (const auto& w : s.workers) {
-    l.workers.push_back({w.name, w.up, w.heard_s, w.fps, w.shard});
-    if (!w.shard.empty()) l.frames_in_flight += w.shard_done;
-  }
+  l.frames_in_flight = s.frames_in_flight;
+  for (const auto& w : s.workers) l.workers.push_back({w.name, w.up, w.heard_s, w.fps, w.shard});
   return l;
 }
 

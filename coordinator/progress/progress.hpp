@@ -39,6 +39,7 @@ struct Snapshot {
   std::vector<StageView> stages;
   int64_t frames_total = 0;          // 0: not known yet (before the plan)
   int64_t frames_done = 0;           // verified shards plus frames in flight
+  int64_t frames_in_flight = 0;      // reported by workers, not yet in a verified shard
   std::optional<double> fps;         // recent overall frames per second
   std::optional<double> eta_s;
   int shards_total = 0, shards_done = 0, shards_running = 0, shards_pending = 0, shards_failed = 0;

@@ -161,9 +161,13 @@ TEST(ProgressMonitor, LiveMetricsShowWorkerLiveness) {
   obs->progress("s0000", 20);
   obs->assigned("s0001", "gpu1#2", 2, false);
   obs->worker_lost("gpu1#2", "no heartbeat");
+  obs->worker_joined("gpu2#3", {});
+  obs->assigned("s0000", "gpu2#3", 3, true);  // a tail duplicate: its frames are not new ones
+  obs->progress("s0000", 20);
 
   const auto s = m.snapshot();
-  ASSERT_EQ(s.workers.size(), 2u);
+  ASSERT_EQ(s.workers.size(), 3u);
+  EXPECT_EQ(s.frames_in_flight, 20);
   EXPECT_EQ(s.workers[0].shard, "s0000");
   EXPECT_EQ(s.workers[0].shard_done, 20);
   EXPECT_EQ(s.workers[0].shard_frames, 50);
@@ -176,7 +180,7 @@ TEST(ProgressMonitor, LiveMetricsShowWorkerLiveness) {
   const std::string& body = r->body;
   EXPECT_THAT(body, HasSubstr("reelscale_worker_up{worker=\"gpu0#1\"} 1\n"));
   EXPECT_THAT(body, HasSubstr("reelscale_worker_up{worker=\"gpu1#2\"} 0\n"));
-  EXPECT_THAT(body, HasSubstr("reelscale_workers_up 1\n"));
+  EXPECT_THAT(body, HasSubstr("reelscale_workers_up 2\n"));
   EXPECT_THAT(body, HasSubstr("reelscale_worker_busy{worker=\"gpu0#1\"} 1\n"));
   EXPECT_THAT(body, HasSubstr("reelscale_worker_last_heard_seconds{worker=\"gpu0#1\"} "));
   EXPECT_THAT(body, HasSubstr("reelscale_shards{state=\"running\"} 1\n"));
