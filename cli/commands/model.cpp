@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "shared/util/atomic_file.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 #include "worker/model/bench.hpp"
@@ -30,12 +31,6 @@ void add_runtime_options(CLI::App* cmd, model::RuntimeOptions& rt) {
 
 void print_notes(const std::vector<std::string>& notes) {
   for (const auto& n : notes) spdlog::info("model: {}", n);
-}
-
-std::string gib(int64_t bytes) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(1) << double(bytes) / double(int64_t(1) << 30);
-  return s.str();
 }
 
 }  // namespace
@@ -102,19 +97,31 @@ void add_model_commands(CLI::App& app) {
     cmd->add_option("--mid-channels", o->mid_channels, "random weights: mid_channels")->capture_default_str();
     cmd->add_option("--num-blocks", o->num_blocks, "random weights: num_blocks")->capture_default_str();
     cmd->add_option("--size", *size, "input WxH")->capture_default_str();
-    cmd->add_option("--chunk", o->chunks, "frames per run, repeatable (one row each)");
+    cmd->add_option("--chunk", o->chunks, "emitted frames per run, repeatable (one row each)");
+    cmd->add_option("--overlap", o->overlap, "context frames run on each side (not counted)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd->add_flag("--profile", o->profile, "GPU time per stage (SPyNet, features, each branch's parts...)");
+    cmd->add_option("--offload", o->runtime.offload, "feature maps in pinned host memory: auto, on, off")
+        ->check(CLI::IsMember({"auto", "on", "off"}))
+        ->capture_default_str();
+    cmd->add_option("--memory-limit", o->runtime.memory_limit_gib,
+                    "GiB of device memory to plan for and allow (0: the free memory)")
+        ->check(CLI::NonNegativeNumber);
+    auto json = std::make_shared<std::string>();
+    cmd->add_option("--json", *json, "also write the results as JSON to this file ('-': stdout)");
     add_runtime_options(cmd, o->runtime);
-    cmd->callback([o, size] {
+    cmd->callback([o, size, json] {
       if (std::sscanf(size->c_str(), "%dx%d", &o->width, &o->height) != 2)
         throw UsageError("--size: expected WxH, got '" + *size + "'");
       const model::BenchResult r = model::bench_model(*o);
       print_notes(r.notes);
-      std::cout << "BasicVSR++ c" << r.info.mid_channels << "n" << r.info.num_blocks << " " << o->width << "x"
-                << o->height << " " << r.device << " " << r.precision << "\n";
-      std::cout << "T\tframes/s\tpeak GiB\n";
-      for (const auto& row : r.rows)
-        std::cout << row.frames << "\t" << std::fixed << std::setprecision(2) << row.frames_per_second << "\t"
-                  << gib(row.peak_bytes) << "\n";
+      if (*json == "-") {
+        std::cout << model::bench_json(*o, r);
+        return;
+      }
+      std::cout << model::format_bench(*o, r);
+      if (!json->empty()) write_file_atomic(*json, model::bench_json(*o, r));
     });
   }
 }

@@ -276,6 +276,7 @@ std::string video_config_hash(const Config& c) {
   YAML::Node picked;
   picked["model"] = all["model"];
   picked["model"].remove("device");  // "auto" and "cuda" pick the same GPU path
+  picked["model"].remove("offload");  // where maps wait between passes: same pixels
   picked["preprocess"] = all["preprocess"];
   picked["encode"] = all["encode"];
   picked["encode"].remove("threads");            // performance knobs: same bytes

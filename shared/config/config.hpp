@@ -60,6 +60,7 @@ struct Model {
   int overlap = 8;               // context frames each side of a chunk
   std::string device = "auto";   // auto | cpu | cuda
   bool deterministic = false;
+  std::string offload = "auto";  // auto | on | off: feature maps in host memory (same output)
   std::string effective_backend() const {
     if (backend == "auto") return checkpoint.empty() ? "bicubic" : "basicvsrpp";
     return backend;

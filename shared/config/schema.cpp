@@ -307,6 +307,7 @@ std::vector<FieldSpec> build_fields() {
       integer("model.overlap", G(model.overlap), "8", "Context frames on each side of a chunk inside a scene (outputs discarded).", 0, 1000),
       text("model.device", G(model.device), "auto", "auto uses CUDA when present.", {"auto", "cpu", "cuda"}),
       boolean("model.deterministic", G(model.deterministic), "false", "Deterministic kernels (slower): identical output run to run."),
+      text("model.offload", G(model.offload), "auto", "Feature maps in pinned host memory during a chunk (CUDA): auto only when the chunk would not fit in GPU memory, on always (least GPU memory, most PCIe traffic), off never. The output is identical.", {"auto", "on", "off"}),
 
       text("preprocess.deinterlace", G(preprocess.deinterlace), "auto", "auto decides from the stream's flags and the idet filter.", {"auto", "off", "bwdif", "yadif"}),
       text("preprocess.crop", G(preprocess.crop), "none", "none, auto (detect black bars) or W:H:X:Y.", {"none", "auto"}, crop_re, "W:H:X:Y"),

@@ -170,6 +170,7 @@ TEST(Config, VideoHashChangesOnlyWithWhatChangesThePixels) {
   const std::string base = video_config_hash(load_from_string("input: a\n"));
   EXPECT_EQ(base, video_config_hash(load_from_string("input: a\nencode:\n  threads: 4\n")));
   EXPECT_EQ(base, video_config_hash(load_from_string("input: a\nshards:\n  target_frames: 1000\n")));
+  EXPECT_EQ(base, video_config_hash(load_from_string("input: a\nmodel:\n  offload: on\n")));
   EXPECT_NE(base, video_config_hash(load_from_string("input: a\nencode:\n  codec: ffv1\n")));
   // The CUDA and libavcodec ProRes encoders write different bytes (docs/prores.md): the device
   // is hashed as written.
