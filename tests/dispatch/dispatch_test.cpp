@@ -135,7 +135,7 @@ struct Cluster {
                                        const fs::path& keydir = {}) const {
     std::vector<std::string> a{self_exe(), "--as-worker", endpoint, fake,
                                security == "none" ? "-" : (keydir.empty() ? keys : keydir).string(),
-                               key_name};
+                               key_name, (dir / "spool").string()};
     return a;
   }
 };
@@ -482,7 +482,7 @@ int coordinator_main(const std::vector<std::string>& a) {
 }
 
 int worker_main(const std::vector<std::string>& a) {
-  // a: endpoint fake-spec keys-dir|- key-name
+  // a: endpoint fake-spec keys-dir|- key-name spool-dir
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
   worker::WorkerOptions o;
   o.endpoint = a[0];
@@ -492,6 +492,9 @@ int worker_main(const std::vector<std::string>& a) {
   o.heartbeat_ms = kHeartbeatMs;
   o.backoff_initial_ms = 200;  // production: 1 s; the test only needs to see the pattern
   o.backoff_max_ms = 1000;
+  // Stream-mode scratch inside the test's directory: a worker killed with SIGKILL cannot
+  // clean up its own.
+  o.spool_dir = a[4];
   worker::FakeExecutor ex(a[1]);
   auto s = worker::run_worker(o, ex);
   return s.exit_reason == "job complete" ? 0 : 3;

@@ -176,8 +176,8 @@ class Worker {
     ::gethostname(host, sizeof host - 1);
     name_ = opts_.name.empty() ? std::string(host) + ":gpu" + std::to_string(opts_.gpu) : opts_.name;
     // storage "stream": fetched segments and finished shards wait here.
-    if (!opts_.storage_dir.empty()) {
-      spool_ = opts_.storage_dir;
+    if (!opts_.spool_dir.empty() || !opts_.storage_dir.empty()) {
+      spool_ = opts_.spool_dir.empty() ? opts_.storage_dir : opts_.spool_dir;
     } else {
       spool_ = fs::temp_directory_path() /
                ("reelscale-worker-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));

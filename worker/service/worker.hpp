@@ -24,6 +24,9 @@ struct WorkerOptions {
   int backoff_initial_ms = 1000;
   int backoff_max_ms = 32000;
   std::filesystem::path storage_dir;    // overrides the assignment's output_dir (other mounts)
+  // storage "stream": where fetched segments and finished shards wait. Default: storage_dir,
+  // else a private directory under $TMPDIR (removed at exit).
+  std::filesystem::path spool_dir;
   const std::atomic<bool>* stop = nullptr;
 };
 
