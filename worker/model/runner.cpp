@@ -16,6 +16,7 @@
 #include "worker/model/basicvsrpp.hpp"
 #include "worker/model/checkpoint.hpp"
 #include "worker/model/dcn.hpp"
+#include "worker/model/memory_plan.hpp"
 #include "worker/model/npy.hpp"
 #include "worker/model/stages.hpp"
 #ifdef REELSCALE_HAVE_CUDA
@@ -36,14 +37,10 @@ struct BasicVsrppRunner::Impl {
   std::vector<std::string> notes;
   ModelInfo info;
   RuntimeOptions opts;
-  int64_t start_capacity = 0;  // free + cached device memory when set up
-  std::map<std::pair<int, int>, Footprint> footprints;
+  std::unique_ptr<MemoryPlanner> planner;
 
   void setup(const RuntimeOptions& o) {
     opts = o;
-    if (opts.offload != "auto" && opts.offload != "on" && opts.offload != "off")
-      throw UsageError("model offload '" + opts.offload + "' is not one of auto, on, off");
-    if (opts.memory_limit_gib < 0) throw UsageError("model memory limit must be >= 0 GiB");
     const std::string& d = opts.device;
     if (d == "auto") {
       device = torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
@@ -108,28 +105,9 @@ struct BasicVsrppRunner::Impl {
       notes.push_back("SPyNet convolutions in fp16 (channels-last), flows in fp32");
     }
     model->eval();
-#ifdef REELSCALE_HAVE_CUDA
-    if (device.is_cuda()) {
-      const auto [free_bytes, total_bytes] = cuda::memory_info(device.index());
-      const auto st = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
-      start_capacity = free_bytes + st.reserved_bytes[0].current;
-      if (opts.memory_limit_gib > 0) {
-        // A smaller card: the allocator refuses beyond the limit, as the real card would.
-        const double limit = opts.memory_limit_gib * double(int64_t(1) << 30);
-        c10::cuda::CUDACachingAllocator::setMemoryFraction(std::min(1.0, limit / double(total_bytes)),
-                                                           device.index());
-      }
-    }
-#endif
+    planner = std::make_unique<MemoryPlanner>(model, device, opts);
   }
 
-  int64_t allocated_now() const {
-#ifdef REELSCALE_HAVE_CUDA
-    if (device.is_cuda())
-      return c10::cuda::CUDACachingAllocator::getDeviceStats(device.index()).allocated_bytes[0].current;
-#endif
-    return 0;
-  }
 
 };
 
@@ -235,9 +213,7 @@ void BasicVsrppRunner::run(const FloatVideo& chunk, int emit_begin, int emit_end
     throw Error("BasicVSR++: emit range [" + std::to_string(emit_begin) + ", " + std::to_string(emit_end) +
                 ") is outside the chunk's " + std::to_string(t) + " frames");
   if (emit_begin == emit_end) return;
-  ForwardOptions fo;
-  fo.max_resident_maps = resident_budget(t, h, w);
-  fo.prefetch_steps = impl_->opts.prefetch;
+  ForwardOptions fo = impl_->planner->forward_options(t, h, w);
   OffloadStats offload;
   fo.stats = &offload;
   std::unique_ptr<EventTimer> timer;
@@ -275,109 +251,16 @@ void BasicVsrppRunner::run(const FloatVideo& chunk, int emit_begin, int emit_end
 }
 
 Footprint BasicVsrppRunner::measure_footprint(int height, int width) {
-  auto& im = *impl_;
-  const auto found = im.footprints.find({height, width});
-  if (found != im.footprints.end()) return found->second;
-  Footprint fp;
-  fp.map_bytes = im.model->map_bytes(height, width);
-  const double px = double(height) * width, el = double(torch::elementSize(im.dtype));
-  // The formula (CPU, or before a probe): the kept maps, two float32 flows and the input per
-  // frame; the working set of one step measured at 3.8 GiB for 1024x432 fp16 c64, scaled.
-  fp.per_frame = int64_t(fp.maps_per_frame * fp.map_bytes + 2 * 2 * px * 4 + 3 * px * el);
-  fp.fixed = int64_t(3.8 * double(int64_t(1) << 30) * (px / (1024.0 * 432.0)) *
-                     std::max(1.0, double(im.info.mid_channels) / 64.0) * (el / 2.0));
-#ifdef REELSCALE_HAVE_CUDA
-  if (im.device.is_cuda() && height >= 64 && width >= 64) {
-    // Peak over what is allocated before the run, at two lengths: the slope is the per-frame
-    // footprint, the rest the working set. Offload off, so that every map stays.
-    const std::string saved = im.opts.offload;
-    im.opts.offload = "off";
-    const FrameSink drop = [](int, const float*, int, int) {};
-    int64_t peaks[2] = {0, 0};
-    const int lengths[2] = {4, 8};
-    for (int k = 0; k < 2; ++k) {
-      FloatVideo probe(lengths[k], height, width);
-      for (size_t i = 0; i < probe.data.size(); ++i) probe.data[i] = float((i * 2654435761u) % 1000) / 1000.f;
-      synchronize();
-      const int64_t before = im.allocated_now();
-      reset_peak_memory();
-      try {
-        run(probe, 0, probe.frames, drop);
-      } catch (...) {
-        im.opts.offload = saved;
-        throw;
-      }
-      synchronize();
-      peaks[k] = peak_memory_bytes() - before;
-    }
-    im.opts.offload = saved;
-    const int64_t slope = (peaks[1] - peaks[0]) / (lengths[1] - lengths[0]);
-    // Never below what each frame certainly keeps (maps, flows, input): with so few frames
-    // the peak can fall where the step's working set, not the maps, dominates (seen on the
-    // H100: slope 216 MiB, 9.6 MiB/frame under the long chunks' growth).
-    fp.per_frame = std::max<int64_t>(slope, fp.per_frame);
-    fp.fixed = std::max<int64_t>({int64_t(0), peaks[0] - lengths[0] * fp.per_frame,
-                                  peaks[1] - lengths[1] * fp.per_frame});
-    fp.measured = true;
-  }
-#endif
-  im.footprints[{height, width}] = fp;
-  return fp;
+  return impl_->planner->footprint(height, width);
 }
 
-int64_t BasicVsrppRunner::memory_capacity() const {
-  if (impl_->opts.memory_limit_gib > 0)
-    return int64_t(impl_->opts.memory_limit_gib * double(int64_t(1) << 30));
-  return impl_->start_capacity;
-}
+int64_t BasicVsrppRunner::memory_capacity() const { return impl_->planner->capacity(); }
 
 int64_t BasicVsrppRunner::resident_budget(int frames, int height, int width) {
-  auto& im = *impl_;
-  if (im.opts.offload == "off" || !im.device.is_cuda()) {
-    // On the CPU "on" still runs the offload bookkeeping (host copies are clones): tests.
-    return im.opts.offload == "on" ? 0 : -1;
-  }
-  if (im.opts.offload == "on") return 0;
-  const Footprint fp = measure_footprint(height, width);
-  const double usable = 0.9 * double(memory_capacity()) - double(im.allocated_now()) - double(fp.fixed);
-  if (double(frames) * double(fp.per_frame) <= usable) return -1;
-  // Not all fits: what is left after the working set and the maps' companions (flows,
-  // input), in maps; two more stay referenced by the propagation itself.
-  const double other = double(fp.per_frame - int64_t(fp.maps_per_frame) * fp.map_bytes);
-  const double maps = (usable - double(frames) * other) / double(fp.map_bytes) - 2;
-  return std::max<int64_t>(0, int64_t(maps));
+  return impl_->planner->resident_budget(frames, height, width);
 }
 
-int BasicVsrppRunner::auto_chunk(int height, int width) {
-  if (!impl_->device.is_cuda()) return 32;  // host memory: not what limits a CPU run
-  const Footprint fp = measure_footprint(height, width);
-  const double usable = 0.9 * double(memory_capacity()) - double(impl_->allocated_now()) - double(fp.fixed);
-  return std::max(8, usable > 0 ? int(usable / double(fp.per_frame)) : 0);
-}
-
-int64_t BasicVsrppRunner::peak_memory_bytes() const {
-#ifdef REELSCALE_HAVE_CUDA
-  if (impl_->device.is_cuda()) return cuda::peak_allocated_bytes(impl_->device.index());
-#endif
-  return 0;
-}
-
-void BasicVsrppRunner::reset_peak_memory() {
-#ifdef REELSCALE_HAVE_CUDA
-  if (impl_->device.is_cuda()) cuda::reset_peak(impl_->device.index());
-#endif
-}
-
-std::pair<int64_t, int64_t> BasicVsrppRunner::device_memory() const {
-#ifdef REELSCALE_HAVE_CUDA
-  if (impl_->device.is_cuda()) return cuda::memory_info(impl_->device.index());
-#endif
-  return {0, 0};
-}
-
-void BasicVsrppRunner::synchronize() const {
-  if (impl_->device.is_cuda()) torch::cuda::synchronize(impl_->device.index());
-}
+int BasicVsrppRunner::auto_chunk(int height, int width) { return impl_->planner->auto_chunk(height, width); }
 
 int auto_chunk_frames(const ModelInfo& info, int height, int width, const std::string& precision,
                       int64_t free_bytes) {
