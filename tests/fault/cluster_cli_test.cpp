@@ -1,0 +1,125 @@
+// The cluster commands' CLI: `status` (table and --json), `retry --failed | --shard ID`, and
+// the argument errors of `coordinator` and `worker` (exit 2, saying what is missing).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "coordinator/ledger/ledger.hpp"
+#include "shared/util/atomic_file.hpp"
+#include "tests/testing/test_env.hpp"
+
+namespace reelscale {
+namespace {
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+// A config and a ledger with one shard done, one failed (not retryable) and one pending.
+struct LedgerFixture {
+  testing::TempDir dir;
+  fs::path config = dir / "film.yaml";
+  fs::path ledger_path = dir / "out.mkv.work" / "ledger.sqlite";
+  LedgerFixture() {
+    write_file_atomic(dir / "film.vob", "not really a film");
+    write_file_atomic(config, "input: film.vob\noutput: out.mkv\nworkers:\n  local: 0\n  security: none\n");
+    ledger::Ledger l(ledger_path);
+    l.sync("fp", "cfg", {{"s00000", 0, 0, 100, 104, {}}, {"s00001", 96, 100, 150, 154, {}},
+                         {"s00002", 146, 150, 200, 200, {}}});
+    l.assign("s00000", "gpu-a#1", true);
+    l.done("s00000", "gpu-a#1", (dir / "s00000.mov").string(), 100, "abc");
+    l.assign("s00001", "gpu-b#2", true);
+    l.attempt_failed("s00001", "gpu-b#2", "decoder exploded at frame 120", false, 3);
+  }
+  ledger::ShardRow row(const std::string& id) { return *ledger::Ledger::open_existing(ledger_path).shard(id); }
+};
+
+TEST(ClusterCli, StatusJsonCountsShardsFramesAndFailures) {
+  LedgerFixture f;
+  const auto r = testing::run_cli({"status", f.config.string(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["shards"]["total"], 3);
+  EXPECT_EQ(j["shards"]["done"], 1);
+  EXPECT_EQ(j["shards"]["failed"], 1);
+  EXPECT_EQ(j["shards"]["pending"], 1);
+  EXPECT_EQ(j["shards"]["running"], 0);
+  EXPECT_EQ(j["frames"]["total"], 200);
+  EXPECT_EQ(j["frames"]["done"], 100);
+  ASSERT_EQ(j["failed"].size(), 1u);
+  EXPECT_EQ(j["failed"][0]["shard"], "s00001");
+  EXPECT_EQ(j["failed"][0]["attempts"], 1);
+  EXPECT_THAT(j["failed"][0]["error"].get<std::string>(), HasSubstr("decoder exploded"));
+  ASSERT_EQ(j["workers"].size(), 1u);
+  EXPECT_EQ(j["workers"][0]["worker"], "gpu-a#1");
+  EXPECT_EQ(j["workers"][0]["frames"], 100);
+  EXPECT_TRUE(j.contains("eta_s"));
+  EXPECT_TRUE(j.contains("fps"));
+
+  const auto table = testing::run_cli({"status", f.config.string()});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("s00001"));
+  EXPECT_THAT(table.out, HasSubstr("failed"));
+}
+
+TEST(ClusterCli, StatusWithoutLedgerSaysWhere) {
+  testing::TempDir dir;
+  write_file_atomic(dir / "film.yaml", "input: film.vob\noutput: out.mkv\n");
+  const auto r = testing::run_cli({"status", (dir / "film.yaml").string(), "--json"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("ledger.sqlite"));
+}
+
+TEST(ClusterCli, RetryFailedThenOneShard) {
+  LedgerFixture f;
+  auto r = testing::run_cli({"retry", f.config.string(), "--failed"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("1 shard(s) queued again"));
+  EXPECT_EQ(f.row("s00001").state, ledger::State::pending);
+  EXPECT_EQ(f.row("s00001").attempts, 0);
+  EXPECT_EQ(f.row("s00000").state, ledger::State::done) << "--failed leaves done shards alone";
+
+  r = testing::run_cli({"retry", f.config.string(), "--shard", "s00000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("1 shard(s) queued again"));
+  EXPECT_EQ(f.row("s00000").state, ledger::State::pending);
+}
+
+TEST(ClusterCli, RetryArgumentErrors) {
+  LedgerFixture f;
+  auto r = testing::run_cli({"retry", f.config.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--failed or --shard"));
+  r = testing::run_cli({"retry", f.config.string(), "--failed", "--shard", "s00001"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = testing::run_cli({"retry", f.config.string(), "--shard", "s99999"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("s99999"));
+  EXPECT_EQ(f.row("s00001").state, ledger::State::failed) << "a refused retry changes nothing";
+}
+
+TEST(ClusterCli, CoordinatorAndWorkerArgumentErrors) {
+  LedgerFixture f;
+  auto r = testing::run_cli({"coordinator"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("config"));
+  r = testing::run_cli({"coordinator", f.config.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("no shard plan"));
+
+  r = testing::run_cli({"worker"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--connect"));
+  r = testing::run_cli({"worker", "--connect", "tcp://127.0.0.1:9"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--keys"));
+  r = testing::run_cli({"worker", "--connect", "tcp://127.0.0.1:9", "--insecure"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--config"));
+  r = testing::run_cli({"worker", "--connect", "tcp://127.0.0.1:9", "--insecure", "--config",
+                        f.config.string(), "--fault", "explode=1"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("explode"));
+}
+
+}  // namespace
+}  // namespace reelscale

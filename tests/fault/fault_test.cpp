@@ -1,0 +1,319 @@
+// Fault tests with real media: `reelscale run` (the coordinator) and `reelscale worker`
+// processes on loopback, bicubic upscaling of a small generated film. Every wait is on an
+// observable event (a log line on a pipe, a process exit) with a guard timeout that only
+// catches hangs; the final video stream is compared packet by packet with a clean run.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "coordinator/ledger/ledger.hpp"
+#include "shared/media/av_raii.hpp"
+#include "shared/util/atomic_file.hpp"
+#include "shared/util/checksum.hpp"
+#include "tests/testing/test_env.hpp"
+
+extern char** environ;
+
+namespace reelscale {
+namespace {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+const auto kGuard = 240s;  // a hang guard only
+
+// A `reelscale` process whose stdout and stderr are read line by line on a thread.
+class Proc {
+ public:
+  explicit Proc(const std::vector<std::string>& args) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+    std::vector<std::string> argv{REELSCALE_CLI};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> c;
+    for (auto& a : argv) c.push_back(a.data());
+    c.push_back(nullptr);
+    const int rc = posix_spawn(&pid_, argv[0].c_str(), &fa, nullptr, c.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(p[1]);
+    if (rc != 0) {
+      ::close(p[0]);
+      throw std::runtime_error("cannot start " + argv[0]);
+    }
+    reader_ = std::thread([this, fd = p[0]] {
+      char buf[4096];
+      std::string part;
+      for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        part.append(buf, size_t(n));
+        std::lock_guard<std::mutex> g(mu_);
+        for (auto nl = part.find('\n'); nl != std::string::npos; nl = part.find('\n')) {
+          lines_.push_back(part.substr(0, nl));
+          part.erase(0, nl + 1);
+        }
+        cv_.notify_all();
+      }
+      ::close(fd);
+      std::lock_guard<std::mutex> g(mu_);
+      if (!part.empty()) lines_.push_back(part);
+      eof_ = true;
+      cv_.notify_all();
+    });
+  }
+  ~Proc() {
+    if (pid_ > 0) kill9();
+    if (reader_.joinable()) reader_.join();
+  }
+
+  // The next line (after the last one returned) containing `needle`; "" at EOF or guard.
+  std::string wait_line(const std::string& needle) {
+    std::unique_lock<std::mutex> lk(mu_);
+    std::string found;
+    cv_.wait_for(lk, kGuard, [&] {
+      for (; next_ < lines_.size(); ++next_)
+        if (lines_[next_].find(needle) != std::string::npos) {
+          found = lines_[next_++];
+          return true;
+        }
+      return eof_;
+    });
+    return found;
+  }
+  int count_lines(const std::string& needle) {
+    std::lock_guard<std::mutex> g(mu_);
+    int n = 0;
+    for (const auto& l : lines_) n += l.find(needle) != std::string::npos;
+    return n;
+  }
+  // Exit code once the process ends (its output read to the end); -1 on guard.
+  int wait_exit() {
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      if (!cv_.wait_for(lk, kGuard, [&] { return eof_; })) return -1;
+    }
+    int st = 0;
+    ::waitpid(pid_, &st, 0);
+    pid_ = -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+  void kill9() {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  std::string log() {
+    std::lock_guard<std::mutex> g(mu_);
+    std::string s;
+    for (const auto& l : lines_) s += l + "\n";
+    return s;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::thread reader_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> lines_;
+  size_t next_ = 0;
+  bool eof_ = false;
+};
+
+sample::SampleSpec film_spec() {
+  sample::SampleSpec s;
+  s.seconds = 4;
+  return s;
+}
+
+struct Job {
+  testing::TempDir dir;
+  fs::path config = dir / "film.yaml";
+  fs::path output = dir / "out.mkv";
+  fs::path ledger = dir / "out.mkv.work" / "ledger.sqlite";
+  Job(const std::string& storage, int local, const std::string& endpoint = "tcp://127.0.0.1:*") {
+    write_file_atomic(
+        config, "input: " + testing::cached_sample(film_spec()).string() + "\noutput: " + output.string() +
+                    "\nshards:\n  target_frames: 16\n  min_frames: 8\n  max_frames: 24\n  overlap: 2\n"
+                    "workers:\n  local: " + std::to_string(local) + "\n  endpoint: " + endpoint +
+                    "\n  security: none\n  heartbeat_ms: 200\n"
+                    "storage:\n  mode: " + storage + "\n"
+                    "subtitles:\n  ocr: false\nreport:\n  enabled: false\n");
+  }
+  std::vector<std::string> worker(const std::string& endpoint, const std::string& name,
+                                  const std::string& fault = "") const {
+    std::vector<std::string> a{"worker", "--connect", endpoint, "--insecure", "--config",
+                               config.string(), "--name", name};
+    if (!fault.empty()) a.insert(a.end(), {"--fault", fault});
+    return a;
+  }
+  std::vector<ledger::ShardRow> rows() const { return ledger::Ledger::open_existing(ledger).shards(); }
+};
+
+// The coordinator's endpoint, from its "coordinator listening on ENDPOINT (security ...)" line.
+std::string endpoint_of(Proc& run) {
+  const std::string l = run.wait_line("coordinator listening on ");
+  if (l.empty()) return "";
+  const auto at = l.find("listening on ") + 13;
+  return l.substr(at, l.find(' ', at) - at);
+}
+
+// Checksums of the video packets of the final file, in order.
+std::vector<std::string> video_packets(const fs::path& file) {
+  auto in = av::open_input(file.string());
+  const int vs = av_find_best_stream(in.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  std::vector<std::string> out;
+  av::PacketPtr p = av::make_packet();
+  while (av_read_frame(in.get(), p.get()) >= 0) {
+    if (p->stream_index == vs)
+      out.push_back(checksum_hex(std::string_view(reinterpret_cast<const char*>(p->data), size_t(p->size))));
+    av_packet_unref(p.get());
+  }
+  return out;
+}
+
+// A clean shared-storage run with 3 local workers: what every faulty run must reproduce.
+struct Reference {
+  std::vector<std::string> video;
+  std::map<std::string, std::string> shard_checksums;
+  int shards = 0;
+};
+const Reference& reference() {
+  static Reference ref;
+  static bool made = false;
+  if (made) return ref;
+  Job job("shared", 3);
+  const auto r = testing::run_cli({"run", job.config.string()});
+  if (r.exit_code != 0) throw std::runtime_error("clean reference run failed:\n" + r.err);
+  ref.video = video_packets(job.output);
+  for (const auto& row : job.rows()) ref.shard_checksums[row.spec.id] = row.checksum;
+  ref.shards = int(ref.shard_checksums.size());
+  made = true;
+  return ref;
+}
+
+int free_port() {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+void expect_matches_reference(const Job& job) {
+  const Reference& ref = reference();
+  EXPECT_EQ(video_packets(job.output), ref.video) << "the final video stream differs from the clean run";
+  for (const auto& row : job.rows()) {
+    EXPECT_EQ(row.state, ledger::State::done) << row.spec.id;
+    EXPECT_EQ(row.checksum, ref.shard_checksums.at(row.spec.id)) << row.spec.id;
+  }
+}
+
+TEST(FaultMedia, CleanRunsWithThreeWorkersAgreeAcrossStorageModes) {
+  const Reference& ref = reference();  // storage: shared
+  ASSERT_GE(ref.shards, 4);
+  ASSERT_FALSE(ref.video.empty());
+  Job job("stream", 3);
+  const auto r = testing::run_cli({"run", job.config.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The segments the workers decoded gave exactly the film's frames: same shards, same film.
+  expect_matches_reference(job);
+  EXPECT_FALSE(fs::exists(job.dir / "out.mkv.work" / "shards" / "segments"));
+}
+
+TEST(FaultMedia, WorkerKilledMidShardIsRedoneElsewhere) {
+  reference();
+  Job job("stream", 0);
+  Proc run({"run", job.config.string()});
+  const std::string ep = endpoint_of(run);
+  ASSERT_NE(ep, "") << run.log();
+  Proc victim(job.worker(ep, "victim"));
+  // Mid-shard: it has its assignment (and is fetching or upscaling it).
+  const std::string got = victim.wait_line(" attempt ");
+  ASSERT_NE(got, "") << victim.log();
+  victim.kill9();
+  const auto at = got.find("shard ") + 6;
+  const std::string shard = got.substr(at, got.find(' ', at) - at);
+  Proc w2(job.worker(ep, "w2")), w3(job.worker(ep, "w3"));
+  ASSERT_EQ(run.wait_exit(), 0) << run.log();
+  expect_matches_reference(job);
+  const auto row = *ledger::Ledger::open_existing(job.ledger).shard(shard);
+  EXPECT_GE(row.attempts, 2) << shard;
+  EXPECT_THAT(row.worker, ::testing::Not(HasSubstr("victim")));
+  EXPECT_GE(run.count_lines("worker victim"), 1) << run.log();
+}
+
+TEST(FaultMedia, CoordinatorKilledAndRestartedRedoesNoVerifiedShard) {
+  reference();
+  const std::string ep = "tcp://127.0.0.1:" + std::to_string(free_port());
+  Job job("stream", 0, ep);
+  std::map<std::string, ledger::ShardRow> before;
+  std::unique_ptr<Proc> w1, w2;
+  {
+    Proc run({"run", job.config.string()});
+    ASSERT_EQ(endpoint_of(run), ep) << run.log();
+    w1 = std::make_unique<Proc>(job.worker(ep, "w1"));
+    w2 = std::make_unique<Proc>(job.worker(ep, "w2"));
+    for (int i = 0; i < 2; ++i) ASSERT_NE(run.wait_line(" finished)"), "") << run.log();
+    run.kill9();
+  }
+  for (const auto& r : job.rows())
+    if (r.state == ledger::State::done) before.emplace(r.spec.id, r);
+  ASSERT_GE(before.size(), 2u);
+  ASSERT_LT(int(before.size()), reference().shards) << "the run ended before the kill";
+  // The same workers reconnect (backoff) to the restarted coordinator.
+  Proc again({"run", job.config.string()});
+  ASSERT_EQ(again.wait_exit(), 0) << again.log();
+  for (const auto& row : job.rows()) {
+    auto it = before.find(row.spec.id);
+    if (it == before.end()) continue;
+    EXPECT_EQ(row.output, it->second.output) << row.spec.id << " was redone";
+    EXPECT_EQ(row.attempts, it->second.attempts) << row.spec.id << " was assigned again";
+  }
+  expect_matches_reference(job);
+  for (const auto& e : fs::directory_iterator(job.dir / "out.mkv.work" / "shards"))
+    EXPECT_NE(e.path().extension(), ".part") << e.path();
+}
+
+class FaultMediaBoth : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(FaultMediaBoth, CorruptAndShortShardsAreDetectedAndRetried) {
+  reference();
+  Job job(GetParam(), 0);
+  Proc run({"run", job.config.string()});
+  const std::string ep = endpoint_of(run);
+  ASSERT_NE(ep, "") << run.log();
+  Proc bad1(job.worker(ep, "corrupter", "corrupt=1")), bad2(job.worker(ep, "shortener", "short=1"));
+  ASSERT_EQ(run.wait_exit(), 0) << run.log();
+  const std::string log = run.log();
+  EXPECT_THAT(log, HasSubstr("is corrupt"));
+  EXPECT_THAT(log, HasSubstr("is short"));
+  expect_matches_reference(job);
+  int retried = 0;
+  for (const auto& row : job.rows()) retried += row.attempts >= 2;
+  EXPECT_GE(retried, 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Storage, FaultMediaBoth, ::testing::Values("shared", "stream"));
+
+}  // namespace
+}  // namespace reelscale
