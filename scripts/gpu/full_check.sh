@@ -64,18 +64,24 @@ if want bench || want multi; then
 fi
 
 if want bench; then
-  say "bench model --device cuda --precision fp16 --chunk 32 --profile"
-  $R bench model --device cuda --precision fp16 --chunk 32 --profile 2>&1 | tail -40 | tee -a "$OUT/summary.txt"
-  say "bench model --device cuda --precision fp16 --chunk 32 --chunk 64 --chunk 96 --chunk 160 --json"
-  $R bench model --device cuda --precision fp16 --chunk 32 --chunk 64 --chunk 96 --chunk 160 --json > "$OUT/bench_model.json" 2>"$OUT/bench_model.err"
-  cat "$OUT/bench_model.json" | head -c 3000 | tee -a "$OUT/summary.txt"; echo
-  say "bench worker (1024x432, fp16, random c64n7)"
-  $R bench worker --checkpoint $ckpt --precision fp16 --json > "$OUT/bench_worker.json" 2>"$OUT/bench_worker.err"
-  head -c 3000 "$OUT/bench_worker.json" | tee -a "$OUT/summary.txt"; echo; tail -5 "$OUT/bench_worker.err" | tee -a "$OUT/summary.txt"
-  for c in prores_hq ffv1 dnxhr_hqx; do
-    $R bench encode --codec $c --size 4096x1728 --frames 32 --threads "$(nproc)" 2>&1 | tail -1 | tee -a "$OUT/summary.txt"
+  say "bench model --device cuda --precision fp16 --channels-last --chunk 32 --profile"
+  $R bench model --device cuda --precision fp16 --channels-last --chunk 32 --profile 2>&1 | grep -vE "^  (backward|forward)_" | tail -20 | tee -a "$OUT/summary.txt"
+  # End to end: source file in, ProRes shard out, next to the model alone on the same chunks.
+  W="$R bench worker --random-weights --precision fp16 --frames 96 --chunk 32 --overlap 0 --json"
+  for variant in "--channels-last" "--channels-last --set encode.device=cpu" ""; do
+    say "bench worker $variant"
+    $W $variant > "$OUT/bench_worker.json" 2> "$OUT/bench_worker.err"
+    python3 - "$OUT/bench_worker.json" <<'PY' 2>&1 | tee -a "$OUT/summary.txt" || tail -5 "$OUT/bench_worker.err"
+import json, sys
+d = json.load(open(sys.argv[1]))
+keep = {k: d[k] for k in ("model_only", "end_to_end", "ratio", "gpu_busy_fraction", "gpu_encoder") if k in d}
+print(json.dumps(keep)[:1500]); print(json.dumps(d.get("stages", {}))[:1200])
+PY
   done
-  $R bench encode --codec prores_hq --device gpu --size 4096x1728 --frames 64 2>&1 | tail -3 | tee -a "$OUT/summary.txt"
+  for c in prores_hq ffv1 dnxhr_hqx; do
+    $R bench encode --codec $c --size 4096x1728 --frames 48 --threads "$(nproc)" 2>&1 | tail -1 | tee -a "$OUT/summary.txt"
+  done
+  $R bench encode --codec prores_hq --device gpu --size 4096x1728 --frames 64 2>&1 | tail -4 | tee -a "$OUT/summary.txt"
 fi
 
 if want official; then
