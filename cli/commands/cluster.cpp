@@ -145,6 +145,7 @@ struct WorkerArgs {
   int parent = 0;
   std::string fake;
   std::string fault;
+  std::string spool;
 };
 
 void run_worker_cmd(const WorkerArgs& a) {
@@ -166,6 +167,7 @@ void run_worker_cmd(const WorkerArgs& a) {
   o.name = a.name;
   o.heartbeat_ms = a.heartbeat_ms > 0 ? a.heartbeat_ms : 1000;
   o.storage_dir = a.storage;
+  o.spool_dir = a.spool;
   o.stop = &g_stop;
   install_stop_handlers();
   std::unique_ptr<worker::ShardExecutor> ex;
@@ -283,6 +285,8 @@ void add_cluster_commands(CLI::App& app) {
         ->group("");
     cmd->add_option("--fake", a->fake, "TEST-ONLY fake executor spec")->group("");
     cmd->add_option("--fault", a->fault, "TEST-ONLY: spoil results (corrupt=N, short=N)")->group("");
+    cmd->add_option("--spool", a->spool, "stream-mode scratch directory (default --storage, else $TMPDIR)")
+        ->group("");
     cmd->callback([a] { run_worker_cmd(*a); });
   }
   {

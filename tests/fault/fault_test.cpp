@@ -157,8 +157,9 @@ struct Job {
   }
   std::vector<std::string> worker(const std::string& endpoint, const std::string& name,
                                   const std::string& fault = "") const {
+    // --spool inside the test's directory: a worker killed with SIGKILL cannot clean up.
     std::vector<std::string> a{"worker", "--connect", endpoint, "--insecure", "--config",
-                               config.string(), "--name", name};
+                               config.string(), "--name", name, "--spool", (dir / ("spool-" + name)).string()};
     if (!fault.empty()) a.insert(a.end(), {"--fault", fault});
     return a;
   }
