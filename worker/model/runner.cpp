@@ -262,6 +262,28 @@ int64_t BasicVsrppRunner::resident_budget(int frames, int height, int width) {
 
 int BasicVsrppRunner::auto_chunk(int height, int width) { return impl_->planner->auto_chunk(height, width); }
 
+// Restored: c6ddd65 moved the planner out and took these definitions with it (bench uses them).
+int64_t BasicVsrppRunner::peak_memory_bytes() const {
+#ifdef REELSCALE_HAVE_CUDA
+  if (impl_->device.is_cuda()) return cuda::peak_allocated_bytes(impl_->device.index());
+#endif
+  return 0;
+}
+void BasicVsrppRunner::reset_peak_memory() {
+#ifdef REELSCALE_HAVE_CUDA
+  if (impl_->device.is_cuda()) cuda::reset_peak(impl_->device.index());
+#endif
+}
+std::pair<int64_t, int64_t> BasicVsrppRunner::device_memory() const {
+#ifdef REELSCALE_HAVE_CUDA
+  if (impl_->device.is_cuda()) return cuda::memory_info(impl_->device.index());
+#endif
+  return {0, 0};
+}
+void BasicVsrppRunner::synchronize() const {
+  if (impl_->device.is_cuda()) torch::cuda::synchronize(impl_->device.index());
+}
+
 int auto_chunk_frames(const ModelInfo& info, int height, int width, const std::string& precision,
                       int64_t free_bytes) {
   const double el = precision == "fp32" ? 4.0 : 2.0;
