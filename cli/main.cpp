@@ -6,10 +6,12 @@
 
 #include "cli/commands.hpp"
 #include "reelscale/version.hpp"
+#include "shared/util/crash_handler.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 
 int main(int argc, char** argv) {
+  reelscale::util::install_crash_handler();
   using namespace reelscale;
   CLI::App app{"reelscale: 4x video super-resolution for films from DVD sources (BasicVSR++)",
                "reelscale"};

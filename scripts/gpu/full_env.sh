@@ -4,7 +4,7 @@
 # report, every filter), then makes the carried OpenCV/httplib libraries visible — only those
 # whose soname the machine lacks, so its own system libraries are never shadowed.
 _root=$(pwd)
-export FFMPEG_CONFIGURE="--disable-everything --enable-swscale --enable-swresample --enable-avfilter --enable-filters
+export FFMPEG_CONFIGURE="--enable-gpl --disable-everything --enable-swscale --enable-swresample --enable-avfilter --enable-filters
   --enable-decoder=h264,hevc,mpeg2video,mpeg1video,mpeg4,prores,ffv1,dnxhd,rawvideo,mjpeg,png,dvdsub,pgssub,dvbsub,ac3,eac3,aac,mp2,mp3,dca,flac,truehd,pcm_s16le,pcm_s24le,pcm_s16be,pcm_dvd,pcm_bluray,subrip,ass,movtext
   --enable-encoder=prores_ks,prores,ffv1,dnxhd,rawvideo,mpeg2video,mjpeg,png,flac,pcm_s16le,pcm_s24le,aac,ac3,mp2,dvdsub,srt,subrip,ass,movtext
   --enable-demuxer=mov,matroska,mpegps,mpegts,mpegvideo,avi,srt,ass,rawvideo,wav,vobsub,image2,concat,h264,hevc,ac3,aac,flac,nut
