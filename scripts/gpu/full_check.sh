@@ -63,9 +63,12 @@ if want bench || want multi; then
   python3 scripts/gpu/official_bench.py --dir .official --save-random $ckpt 2>&1 | grep -v -i warn | tail -1 | tee -a "$OUT/summary.txt"
 fi
 
-if want bench; then
+BENCH=${BENCH:-model,worker,encode}
+if want bench && [[ ",$BENCH," == *",model,"* ]]; then
   say "bench model --device cuda --precision fp16 --channels-last --chunk 32 --profile"
   $R bench model --device cuda --precision fp16 --channels-last --chunk 32 --profile 2>&1 | grep -vE "^  (backward|forward)_" | tail -20 | tee -a "$OUT/summary.txt"
+fi
+if want bench && [[ ",$BENCH," == *",worker,"* ]]; then
   # End to end: source file in, ProRes shard out, next to the model alone on the same chunks.
   W="$R bench worker --random-weights --precision fp16 --frames 96 --chunk 32 --overlap 0 --json"
   for variant in "--channels-last" "--channels-last --set encode.device=cpu" ""; do
@@ -78,6 +81,8 @@ keep = {k: d[k] for k in ("model_only", "end_to_end", "ratio", "gpu_busy_fractio
 print(json.dumps(keep)[:1500]); print(json.dumps(d.get("stages", {}))[:1200])
 PY
   done
+fi
+if want bench && [[ ",$BENCH," == *",encode,"* ]]; then
   for c in prores_hq ffv1 dnxhr_hqx; do
     $R bench encode --codec $c --size 4096x1728 --frames 48 --threads "$(nproc)" 2>&1 | tail -1 | tee -a "$OUT/summary.txt"
   done
