@@ -36,7 +36,7 @@ run_clean() {  # name workers
   config "$1" "$2"
   : > $D/$1.gpu; gpu_sampler $D/$1.gpu & local s=$!
   local t0=$(date +%s.%N)
-  (cd $D && exec $R run $1.yaml --quiet > $1.log 2>&1) & local pid=$!
+  (cd $D && exec $R --quiet run $1.yaml > $1.log 2>&1) & local pid=$!
   local cpu=0; while kill -0 $pid 2>/dev/null; do c=$(cpu_seconds $pid); [ -n "$c" ] && cpu=$c; sleep 1; done
   wait $pid; local rc=$?; local t1=$(date +%s.%N); kill $s 2>/dev/null
   local secs=$(python3 -c "print(f'{$t1-$t0:.1f}')")
@@ -50,7 +50,7 @@ run_clean many "$WORKERS"
 
 # kill -9 of one worker once the first shard is done.
 config killed "$WORKERS"
-(cd $D && exec $R run killed.yaml --quiet > killed.log 2>&1) & pid=$!
+(cd $D && exec $R --quiet run killed.yaml > killed.log 2>&1) & pid=$!
 victim=""
 for _ in $(seq 1 600); do
   done_shards=$(cd $D && $R status killed.yaml --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["shards"]["done"])' 2>/dev/null || echo 0)
