@@ -14,6 +14,8 @@ $R make-sample --seconds "$SECONDS_FILM" --size 1024x432 $D/film.mkv > $D/sample
 frames=$((SECONDS_FILM * 25))  # make-sample writes 25 frames/s
 echo "film: ${SECONDS_FILM} s 1024x432, $frames frames"
 
+GPUS=$(nvidia-smi -L | wc -l)
+gpu_list() { local l=""; for i in $(seq 0 $(($1 - 1))); do l="$l${l:+, }$((i % GPUS))"; done; echo "$l"; }  # round-robin
 config() {  # name workers
   cat > $D/$1.yaml <<YAML
 input: film.mkv
@@ -22,7 +24,7 @@ shards: {target_frames: 250, min_frames: 50, max_frames: 400, overlap: 8}
 model: {backend: basicvsrpp, checkpoint: $CKPT, precision: fp16, device: cuda}
 encode: {codec: prores_hq}
 subtitles: {ocr: false}
-workers: {local: $2, endpoint: "tcp://127.0.0.1:$((5600 + RANDOM % 300))", security: curve}
+workers: {local: $2, gpus: [$(gpu_list $2)], endpoint: "tcp://127.0.0.1:$((5600 + RANDOM % 300))", security: curve}
 YAML
 }
 
