@@ -124,6 +124,12 @@ SourceSegment SegmentExtractor::extract(int64_t first, int64_t last, const fs::p
   // Which packets: from the keyframe decoding `first` starts at, through the last packet any
   // wanted frame needs; widened until the frames it holds are contiguous (a reference shown
   // after `last` pulls in the frames shown between).
+  // Field-coded films keep a frame's second field in its own packet (frame < 0 in the index);
+  // the cut below takes one packet per frame and would drop them. Refuse rather than ship
+  // half pictures.
+  if (!ix.second_fields.empty())
+    throw MediaError(film + ": field-coded video (each frame in two field packets): stream storage "
+                     "cannot cut segments of it yet; use storage.mode: shared");
   int64_t d0 = ix.keyframe_for(first);
   if (d0 < 0) d0 = ix.first_used_packet();
   const int64_t key_ts = ix.packets[size_t(d0)].ts;
