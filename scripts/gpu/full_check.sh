@@ -28,7 +28,8 @@ say "deps (FFmpeg build): $(( $(date +%s) - start )) s"
 TESTS=${TESTS:-test_model test_prores_cuda test_pipeline test_encode test_prores}
 if want build; then
   start=$(date +%s)
-  cmake -S . -B $B -G Ninja -DREELSCALE_WITH_CUDA=ON -DREELSCALE_WITH_OCR=OFF \
+  # -g: a crash report (shared/util/crash_handler.cpp) is symbolised with file:line here.
+  cmake -S . -B $B -G Ninja -DREELSCALE_WITH_CUDA=ON -DREELSCALE_WITH_OCR=OFF -DCMAKE_CXX_FLAGS=-g \
     -DCMAKE_CUDA_ARCHITECTURES=90 -DOpenCV_DIR="$PWD/.gpu-full/lib/cmake/opencv4" > "$OUT/cmake.log" 2>&1 \
     || { tail -40 "$OUT/cmake.log"; exit 1; }
   targets="reelscale"
@@ -50,6 +51,8 @@ if want tests; then
       if command -v gdb > /dev/null; then
         gdb -q -batch -ex run -ex bt --args "$bin" --gtest_filter="$crashed" 2>&1 | tail -30 | tee -a "$OUT/summary.txt"
       fi
+      grep -A3 "fatal signal" "$OUT/$t.txt" | head -4 | tee -a "$OUT/summary.txt"
+      bash scripts/gpu/symbolize.sh < "$OUT/$t.txt" | head -40 | tee -a "$OUT/summary.txt"
       "$bin" --gtest_filter="-$crashed${GTEST_FILTER:+:$GTEST_FILTER}" > "$OUT/$t.rest.txt" 2>&1
       say "$t without it: exit $? ($(grep -c '^\[       OK' "$OUT/$t.rest.txt") ok)"
       grep -E "^\[  FAILED" "$OUT/$t.rest.txt" | sort -u | tee -a "$OUT/summary.txt"
@@ -74,6 +77,12 @@ if want bench && [[ ",$BENCH," == *",worker,"* ]]; then
   for variant in "--channels-last" "--channels-last --set encode.device=cpu" ""; do
     say "bench worker $variant"
     $W $variant > "$OUT/bench_worker.json" 2> "$OUT/bench_worker.err"
+    rc=$?
+    if [ $rc -gt 128 ]; then
+      say "bench worker $variant crashed (exit $rc)"
+      grep -A3 "fatal signal" "$OUT/bench_worker.err" | head -4 | tee -a "$OUT/summary.txt"
+      bash scripts/gpu/symbolize.sh < "$OUT/bench_worker.err" | head -40 | tee -a "$OUT/summary.txt"
+    fi
     python3 - "$OUT/bench_worker.json" <<'PY' 2>&1 | tee -a "$OUT/summary.txt" || tail -5 "$OUT/bench_worker.err"
 import json, sys
 d = json.load(open(sys.argv[1]))

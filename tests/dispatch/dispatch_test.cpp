@@ -30,6 +30,7 @@
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
+#include "shared/util/crash_handler.hpp"
 #include "tests/testing/test_env.hpp"
 #include "worker/service/local_workers.hpp"
 #include "worker/service/worker.hpp"
@@ -709,6 +710,7 @@ TEST(DispatchStream, PeersGetOnlyTheirOwnSegmentAndStrayChunksAreCounted) {
 }
 
 int main(int argc, char** argv) {
+  util::install_crash_handler();
   if (argc > 1 && (std::strcmp(argv[1], "--as-worker") == 0 ||
                    std::strcmp(argv[1], "--as-coordinator") == 0)) {
     log::init("warn");
