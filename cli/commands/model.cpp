@@ -26,7 +26,10 @@ void add_runtime_options(CLI::App* cmd, model::RuntimeOptions& rt) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_flag("--deterministic", rt.deterministic, "deterministic cuDNN/cuBLAS algorithms");
-  cmd->add_flag("--channels-last", rt.channels_last, "NHWC weights and activations (CUDA)");
+  cmd->add_flag("--channels-last,!--nchw", rt.channels_last,
+                "NHWC weights and activations with the fused kernels on CUDA (the default); --nchw: the plain "
+                "NCHW ATen path");
+  cmd->add_flag("--spynet-fp16", rt.spynet_fp16, "SPyNet convolutions in fp16 too (as the official autocast)");
 }
 
 void print_notes(const std::vector<std::string>& notes) {
@@ -100,6 +103,11 @@ void add_model_commands(CLI::App& app) {
     cmd->add_option("--chunk", o->chunks, "emitted frames per run, repeatable (one row each)");
     cmd->add_option("--overlap", o->overlap, "context frames run on each side (not counted)")
         ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd->add_option("--output", o->output,
+                    "device: output frames stay on the GPU (as the official code's timing); host: each is "
+                    "copied to host memory as float RGB")
+        ->check(CLI::IsMember({"device", "host"}))
         ->capture_default_str();
     cmd->add_flag("--profile", o->profile, "GPU time per stage (SPyNet, features, each branch's parts...)");
     cmd->add_option("--offload", o->runtime.offload, "feature maps in pinned host memory: auto, on, off")

@@ -61,6 +61,7 @@ struct Model {
   std::string device = "auto";   // auto | cpu | cuda
   bool deterministic = false;
   std::string offload = "auto";  // auto | on | off: feature maps in host memory (same output)
+  bool channels_last = true;     // NHWC + fused kernels on CUDA (false: the NCHW ATen path)
   std::string effective_backend() const {
     if (backend == "auto") return checkpoint.empty() ? "bicubic" : "basicvsrpp";
     return backend;

@@ -63,12 +63,20 @@ class Bicubic final : public Upscaler {
       for (int c = 0; c < 3; ++c)
         bicubic_upscale_plane(in + size_t(c) * size_t(h) * size_t(w), h, w, scale_,
                               out.data() + size_t(c) * size_t(oh) * size_t(ow));
-      sink(i, out.data(), oh, ow);
+      if (sink) sink(i, out.data(), oh, ow);
+      ++frames_;
     }
   }
+  UpscalerTimings timings() const override {
+    UpscalerTimings t;
+    t.frames = frames_;
+    return t;
+  }
+  void reset_timings() override { frames_ = 0; }
 
  private:
   int scale_;
+  int64_t frames_ = 0;
 };
 
 }  // namespace

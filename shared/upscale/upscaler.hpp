@@ -126,7 +126,9 @@ class Upscaler {
   virtual int scale() const = 0;
   // Upscales one chunk: consecutive frames of ONE scene (the caller never crosses a cut, so a
   // recurrent backend starts its state fresh for every call). Frames [emit_begin, emit_end)
-  // are delivered to `sink` in order; the rest are context whose outputs are discarded.
+  // are delivered to `sink` in order; the rest are context whose outputs are discarded. An
+  // empty sink (benchmarks: the model alone) lets a backend skip delivering; timings().frames
+  // still counts the frames.
   virtual void upscale(const FloatVideo& chunk, int emit_begin, int emit_end,
                        const FrameSink& sink) = 0;
   // 8-bit input; by default converted on the host and passed to the float overload.
@@ -149,6 +151,10 @@ class Upscaler {
                                     const YCbCrFormat& /*format*/, const DeviceYCbCrSink& /*sink*/) {
     throw std::logic_error(name() + ": this upscaler does not keep frames on a GPU");
   }
+
+  // The most frames (context included) one chunk of height x width frames may have on this
+  // backend's device without running out of memory; 0 when the device sets no limit.
+  virtual int max_chunk_frames(int /*height*/, int /*width*/) { return 0; }
 
   // Timings since the last reset (backends that measure nothing return zeros).
   virtual UpscalerTimings timings() const { return {}; }

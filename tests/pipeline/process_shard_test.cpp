@@ -267,6 +267,15 @@ TEST(ChunkFrames, AutoScalesWithTheFrameSize) {
   EXPECT_EQ(chunk_frames(m, 4096, 4096), 16);
   m.chunk = 7;
   EXPECT_EQ(chunk_frames(m, 720, 576), 7);
+  EXPECT_EQ(chunk_frames(m, 720, 576, 20), 7) << "an explicit chunk is kept";
+}
+
+TEST(ChunkFrames, AutoFitsTheUpscalersDeviceLessTheContext) {
+  config::Model m;  // overlap 8
+  EXPECT_EQ(chunk_frames(m, 1024, 432, 75), 75 - 16) << "a 24 GB card";
+  EXPECT_EQ(chunk_frames(m, 1024, 432, 316), 100) << "an 80 GB card: the host-memory cap";
+  EXPECT_EQ(chunk_frames(m, 1024, 432, 12), 8) << "never below 8 emitted frames";
+  EXPECT_EQ(chunk_frames(m, 1024, 432, 0), chunk_frames(m, 1024, 432)) << "no device limit";
 }
 
 }  // namespace

@@ -1,9 +1,6 @@
-// The BasicVSR++ backend: the model, its device/precision setup (as the runner's), and the two
+// The BasicVSR++ backend: a BasicVsrppRunner (device/precision setup, memory plan) and the
 // output paths (float RGB to host; Y'CbCr converted on the device, staged through pinned
-// buffers). Includes LibTorch: no logging here.
-//
-// It holds the network itself rather than a BasicVsrppRunner because the runner's interface
-// hands out host floats only; the Y'CbCr path needs each output tensor on the device.
+// buffers or handed to the GPU encoder). Includes LibTorch: no logging here.
 #include "worker/model/basicvsrpp_upscaler.hpp"
 
 #include <torch/torch.h>
@@ -13,10 +10,8 @@
 #include <cstring>
 
 #include "shared/util/errors.hpp"
-#include "worker/model/basicvsrpp.hpp"
-#include "worker/model/checkpoint.hpp"
-#include "worker/model/dcn.hpp"
 #include "worker/model/output_convert.hpp"
+#include "worker/model/runner_tensor.hpp"
 #ifdef REELSCALE_HAVE_CUDA
 #include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDAStream.h>
@@ -30,81 +25,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-struct Setup {
-  torch::Device device{torch::kCPU};
-  torch::ScalarType dtype = torch::kFloat;
-  std::string device_name, precision;
-};
-
-// The runner's rules (worker/model/runner.cpp), kept in step with it.
-Setup setup_model(model::BasicVSRPlusPlus& net, const model::RuntimeOptions& opts, std::vector<std::string>& notes) {
-  Setup s;
-  const std::string& d = opts.device;
-  if (d == "auto") {
-    s.device = torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  } else if (d == "cpu") {
-    s.device = torch::Device(torch::kCPU);
-  } else if (d == "cuda" || d.rfind("cuda:", 0) == 0) {
-    if (!torch::cuda::is_available())
-      throw Error("model device '" + d + "': no CUDA device is available to this LibTorch" +
-                  (model::dcn_cuda_kernel_built() ? "" : " (a build without CUDA)"));
-    s.device = d == "cuda" ? torch::Device(torch::kCUDA, 0) : torch::Device(d);
-  } else {
-    throw UsageError("model device '" + d + "' is not one of auto, cpu, cuda, cuda:N");
-  }
-  s.device_name = s.device.str();
-  if (s.device.is_cuda() && !s.device.has_index()) {
-    s.device = torch::Device(torch::kCUDA, 0);
-    s.device_name += ":0";
-  }
-  s.precision = opts.precision;
-  if (s.precision == "fp32") {
-    s.dtype = torch::kFloat;
-  } else if (s.precision == "fp16") {
-    s.dtype = torch::kHalf;
-    if (s.device.is_cpu()) {
-      s.dtype = torch::kFloat;
-      s.precision = "fp32";
-      notes.push_back("fp16 is not useful on the CPU: running fp32");
-    }
-  } else if (s.precision == "bf16") {
-    s.dtype = torch::kBFloat16;
-  } else {
-    throw UsageError("model precision '" + s.precision + "' is not one of fp32, fp16, bf16");
-  }
-  if (s.device.is_cuda()) {
-    auto& ctx = at::globalContext();
-    ctx.setAllowTF32CuBLAS(opts.tf32);
-    ctx.setAllowTF32CuDNN(opts.tf32);
-    if (opts.deterministic) {
-      ::setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", 0);
-      ctx.setDeterministicCuDNN(true);
-      ctx.setBenchmarkCuDNN(false);
-      ctx.setDeterministicAlgorithms(true, /*warn_only=*/false);
-    } else {
-      ctx.setBenchmarkCuDNN(opts.cudnn_benchmark);
-    }
-    if (s.dtype == torch::kFloat) notes.push_back(std::string("fp32 with TF32 ") + (opts.tf32 ? "on" : "off"));
-  }
-  torch::NoGradGuard no_grad;
-  net->to(s.device, s.dtype);
-  net->spynet()->to(s.device, torch::kFloat);  // the flows steer every warp: fp32
-  if (opts.channels_last && s.device.is_cuda()) {
-    net->set_memory_format(true, opts.fused_kernels);
-    notes.push_back(std::string("channels-last, fused NHWC kernels ") +
-                    (opts.fused_kernels && model::dcn_cuda_kernel_built() ? "on" : "off"));
-  }
-  net->eval();
-  return s;
-}
-
-int64_t count_parameters(torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  for (const auto& b : m.buffers()) n += b.numel();
-  return n;
-}
-
 void check_chunk(const VideoView& c, int emit_begin, int emit_end) {
   if (c.frames < 1 || c.height < 1 || c.width < 1) throw Error("BasicVSR++: empty chunk");
   if ((c.f32 == nullptr) == (c.u8 == nullptr)) throw Error("BasicVSR++: the chunk view needs exactly one of f32/u8");
@@ -115,17 +35,20 @@ void check_chunk(const VideoView& c, int emit_begin, int emit_end) {
 
 class BasicVsrppUpscaler final : public Upscaler {
  public:
-  BasicVsrppUpscaler(model::BasicVSRPlusPlus net, const model::RuntimeOptions& opts, int output_buffers,
-                     std::vector<std::string>& notes)
-      : net_(std::move(net)) {
-    info_ = {net_->config().mid_channels, net_->config().num_blocks, count_parameters(*net_)};
-    setup_ = setup_model(net_, opts, notes);
-    stager_ = std::make_unique<model::FrameStager>(setup_.device, output_buffers);
+  BasicVsrppUpscaler(std::unique_ptr<model::BasicVsrppRunner> runner, int output_buffers)
+      : runner_(std::move(runner)), device_(model::runner_device(*runner_)) {
+    stager_ = std::make_unique<model::FrameStager>(device_, output_buffers);
   }
 
   std::string name() const override {
-    return "basicvsrpp(c" + std::to_string(info_.mid_channels) + "n" + std::to_string(info_.num_blocks) + ", " +
-           setup_.device_name + ", " + setup_.precision + ")";
+    const model::ModelInfo info = runner_->info();
+    return "basicvsrpp(c" + std::to_string(info.mid_channels) + "n" + std::to_string(info.num_blocks) + ", " +
+           runner_->device() + ", " + runner_->precision() + ")";
+  }
+  // On CUDA, the longest chunk that fits without offloading feature maps, from the footprint
+  // measured by two probe runs (MemoryPlanner): offload would halve the speed (perf-notes).
+  int max_chunk_frames(int height, int width) override {
+    return device_.is_cuda() ? runner_->auto_chunk(height, width) : 0;
   }
   int scale() const override { return 4; }
   bool converts_ycbcr() const override { return true; }
@@ -147,12 +70,12 @@ class BasicVsrppUpscaler final : public Upscaler {
     if (emit_begin == emit_end) return;
     c10::InferenceMode guard;
     const auto t0 = Clock::now();
-    const torch::Tensor in = upload(chunk);
+    torch::Tensor in = upload(chunk);
     t_.upload_s += since(t0);
     const double cb = stager_->convert_seconds(), wb = stager_->download_wait_seconds(), sb = stager_->sink_seconds();
     const auto t1 = Clock::now();
     try {
-      net_->forward_frames(in, emit_begin, emit_end, [&](int64_t idx, const torch::Tensor& hr) {
+      model::run_on_device(*runner_, std::move(in), emit_begin, emit_end, [&](int64_t idx, const torch::Tensor& hr) {
         stager_->push(int(idx), hr.select(0, 0), format, sink);
         ++t_.frames;
       });
@@ -172,26 +95,26 @@ class BasicVsrppUpscaler final : public Upscaler {
   // The GPU encoder's way: planes converted into one device buffer, handed over with the
   // compute stream; the consumer has read them when it returns (the CUDA ProRes encoder waits
   // for its packet), so the buffer is reused for the next frame.
-  bool device_frames() const override { return setup_.device.is_cuda(); }
+  bool device_frames() const override { return device_.is_cuda(); }
   void upscale_ycbcr_device(const VideoView& chunk, int emit_begin, int emit_end, const YCbCrFormat& format,
                             const DeviceYCbCrSink& sink) override {
 #ifdef REELSCALE_HAVE_CUDA
-    if (!setup_.device.is_cuda()) throw Error("BasicVSR++: device frames need a CUDA device, the model runs on " +
-                                              setup_.device_name);
+    if (!device_.is_cuda())
+      throw Error("BasicVSR++: device frames need a CUDA device, the model runs on " + runner_->device());
     check_chunk(chunk, emit_begin, emit_end);
     if (emit_begin == emit_end) return;
     c10::InferenceMode guard;
     const auto t0 = Clock::now();
-    const torch::Tensor in = upload(chunk);
+    torch::Tensor in = upload(chunk);
     t_.upload_s += since(t0);
     double conv = 0, sunk = 0;
     const auto t1 = Clock::now();
-    net_->forward_frames(in, emit_begin, emit_end, [&](int64_t idx, const torch::Tensor& hr) {
+    model::run_on_device(*runner_, std::move(in), emit_begin, emit_end, [&](int64_t idx, const torch::Tensor& hr) {
       const auto tc = Clock::now();
       const torch::Tensor rgb = hr.select(0, 0);
       const model::PlaneLayout l = model::plane_layout(int(rgb.size(1)), int(rgb.size(2)), format.chroma_422);
       if (!device_planes_.defined() || !(device_layout_ == l)) {
-        device_planes_ = torch::zeros({l.total}, torch::TensorOptions().dtype(torch::kShort).device(setup_.device));
+        device_planes_ = torch::zeros({l.total}, torch::TensorOptions().dtype(torch::kShort).device(device_));
         device_layout_ = l;
       }
       model::rgb_to_ycbcr10_into(rgb, format, l, device_planes_);
@@ -206,7 +129,7 @@ class BasicVsrppUpscaler final : public Upscaler {
       f.plane[2] = base + l.cr_offset;
       f.stride[0] = l.y_stride;
       f.stride[1] = f.stride[2] = l.c_stride;
-      f.stream = static_cast<void*>(c10::cuda::getCurrentCUDAStream(setup_.device.index()).stream());
+      f.stream = static_cast<void*>(c10::cuda::getCurrentCUDAStream(device_.index()).stream());
       const auto ts = Clock::now();
       sink(int(idx), f);
       sunk += since(ts);
@@ -224,19 +147,17 @@ class BasicVsrppUpscaler final : public Upscaler {
   UpscalerTimings timings() const override {
     UpscalerTimings t = t_;
 #ifdef REELSCALE_HAVE_CUDA
-    if (setup_.device.is_cuda()) t.peak_device_bytes = model::cuda::peak_allocated_bytes(setup_.device.index());
+    if (device_.is_cuda()) t.peak_device_bytes = model::cuda::peak_allocated_bytes(device_.index());
 #endif
     return t;
   }
   void reset_timings() override {
     t_ = {};
 #ifdef REELSCALE_HAVE_CUDA
-    if (setup_.device.is_cuda()) model::cuda::reset_peak(setup_.device.index());
+    if (device_.is_cuda()) model::cuda::reset_peak(device_.index());
 #endif
   }
-  void synchronize() override {
-    if (setup_.device.is_cuda()) torch::cuda::synchronize(setup_.device.index());
-  }
+  void synchronize() override { runner_->synchronize(); }
 
  private:
   // (1, t, 3, h, w) float32 on the device. 8-bit input crosses as bytes (through a pinned
@@ -245,18 +166,18 @@ class BasicVsrppUpscaler final : public Upscaler {
   // separate stream would overlap nothing within a call (~1.3 MB a 1024x432 frame).
   torch::Tensor upload(const VideoView& c) {
     const std::vector<int64_t> shape{1, c.frames, 3, c.height, c.width};
-    if (c.f32) return torch::from_blob(const_cast<float*>(c.f32), shape, torch::kFloat).to(setup_.device);
+    if (c.f32) return torch::from_blob(const_cast<float*>(c.f32), shape, torch::kFloat).to(device_);
     torch::Tensor bytes = torch::from_blob(const_cast<uint8_t*>(c.u8), shape, torch::kByte);
-    if (setup_.device.is_cuda()) {
+    if (device_.is_cuda()) {
 #ifdef REELSCALE_HAVE_CUDA
       const int64_t n = int64_t(c.frames) * 3 * c.height * c.width;
       if (upload_done_) upload_done_->synchronize();  // the previous chunk's copy out of the buffer
       if (!pinned_in_.defined() || pinned_in_.numel() < n)
         pinned_in_ = torch::empty({n}, torch::TensorOptions().dtype(torch::kByte).pinned_memory(true));
       std::memcpy(pinned_in_.data_ptr<uint8_t>(), c.u8, size_t(n));
-      bytes = pinned_in_.narrow(0, 0, n).view(shape).to(setup_.device, /*non_blocking=*/true);
+      bytes = pinned_in_.narrow(0, 0, n).view(shape).to(device_, /*non_blocking=*/true);
       if (!upload_done_) upload_done_ = std::make_unique<at::cuda::CUDAEvent>();
-      upload_done_->record(c10::cuda::getCurrentCUDAStream(setup_.device.index()));
+      upload_done_->record(c10::cuda::getCurrentCUDAStream(device_.index()));
 #endif
     }
     return bytes.to(torch::kFloat).mul_(double(1.0f / 255.0f));
@@ -267,11 +188,15 @@ class BasicVsrppUpscaler final : public Upscaler {
     if (emit_begin == emit_end) return;
     c10::InferenceMode guard;
     const auto t0 = Clock::now();
-    const torch::Tensor in = upload(chunk);
+    torch::Tensor in = upload(chunk);
     t_.upload_s += since(t0);
     double sunk = 0, down = 0;
     const auto t1 = Clock::now();
-    net_->forward_frames(in, emit_begin, emit_end, [&](int64_t idx, const torch::Tensor& hr) {
+    model::run_on_device(*runner_, std::move(in), emit_begin, emit_end, [&](int64_t idx, const torch::Tensor& hr) {
+      if (!sink) {  // the model alone: the frame stays on the device
+        ++t_.frames;
+        return;
+      }
       const auto td = Clock::now();
       const torch::Tensor cpu = hr.select(0, 0).to(torch::kCPU, torch::kFloat).contiguous();
       down += since(td);
@@ -285,9 +210,8 @@ class BasicVsrppUpscaler final : public Upscaler {
     t_.infer_s += since(t1) - down - sunk;
   }
 
-  model::BasicVSRPlusPlus net_;
-  model::ModelInfo info_;
-  Setup setup_;
+  std::unique_ptr<model::BasicVsrppRunner> runner_;
+  torch::Device device_;
   std::unique_ptr<model::FrameStager> stager_;
   UpscalerTimings t_;
   torch::Tensor pinned_in_;
@@ -302,28 +226,13 @@ class BasicVsrppUpscaler final : public Upscaler {
 
 std::unique_ptr<Upscaler> make_basicvsrpp_upscaler(const BasicVsrppBackendOptions& o,
                                                    std::vector<std::string>* notes) {
-  std::vector<std::string> local;
-  model::BasicVSRPPConfig cfg;
-  cfg.batch = std::max(1, o.runtime.batch);
-  model::BasicVSRPlusPlus net{nullptr};
-  if (o.checkpoint.empty()) {
-    torch::manual_seed(o.seed);  // as BasicVsrppRunner's random-weight constructor
-    cfg.mid_channels = o.mid_channels;
-    cfg.num_blocks = o.num_blocks;
-    net = model::BasicVSRPlusPlus(cfg);
-    local.push_back("random weights (seed " + std::to_string(o.seed) + ")");
-  } else {
-    const model::BasicVsrppArch arch = model::infer_basicvsrpp_arch(model::summarize(o.checkpoint));
-    if (!arch.low_res_input || arch.num_reconstruction_blocks != 5)
-      throw Error(o.checkpoint + ": not a 4x BasicVSR++ generator (low_res_input " +
-                  (arch.low_res_input ? std::string("true") : std::string("false")) + ", " +
-                  std::to_string(arch.num_reconstruction_blocks) + " reconstruction blocks; expected true, 5)");
-    cfg.mid_channels = int(arch.mid_channels);
-    cfg.num_blocks = int(arch.num_blocks);
-    net = model::BasicVSRPlusPlus(cfg);
-    model::apply_state_dict(*net, model::load_state_dict(o.checkpoint), o.checkpoint);
-  }
-  auto up = std::make_unique<BasicVsrppUpscaler>(std::move(net), o.runtime, o.output_buffers, local);
+  // The runner checks the checkpoint (a 4x generator, its shapes) and sets up the device.
+  auto runner = o.checkpoint.empty()
+                    ? std::make_unique<model::BasicVsrppRunner>(o.mid_channels, o.num_blocks, o.seed, o.runtime)
+                    : std::make_unique<model::BasicVsrppRunner>(o.checkpoint, o.runtime);
+  std::vector<std::string> local = runner->notes();
+  if (o.checkpoint.empty()) local.push_back("random weights (seed " + std::to_string(o.seed) + ")");
+  auto up = std::make_unique<BasicVsrppUpscaler>(std::move(runner), o.output_buffers);
   if (notes) {
     notes->push_back("basicvsrpp: " + up->name());
     for (const auto& n : local) notes->push_back("basicvsrpp: " + n);
@@ -339,6 +248,8 @@ std::unique_ptr<Upscaler> make_basicvsrpp_upscaler(const config::Model& cfg, std
   o.runtime.device = cfg.device;
   o.runtime.tf32 = cfg.tf32;
   o.runtime.deterministic = cfg.deterministic;
+  o.runtime.offload = cfg.offload;
+  o.runtime.channels_last = cfg.channels_last;
   return make_basicvsrpp_upscaler(o, notes);
 }
 

@@ -42,8 +42,11 @@ BenchResult bench_model(const BenchOptions& o) {
   r.precision = runner->precision();
   r.notes = runner->notes();
   r.info = runner->info();
+  if (o.output != "device" && o.output != "host")
+    throw UsageError("bench model: output '" + o.output + "' is not one of device, host");
   int64_t sink_checksum = 0;
-  const FrameSink sink = [&](int, const float* rgb, int, int) { sink_checksum += rgb[0] > 0.5f; };
+  FrameSink sink;  // empty: the frames stay on the device
+  if (o.output == "host") sink = [&](int, const float* rgb, int, int) { sink_checksum += rgb[0] > 0.5f; };
   if (o.warmup_frames > 0) {
     const FloatVideo warm = noise_video(o.warmup_frames, o.height, o.width);
     runner->run(warm, 0, warm.frames, sink);
@@ -86,7 +89,8 @@ std::string format_bench(const BenchOptions& o, const BenchResult& r) {
   std::ostringstream s;
   char line[512];
   s << "model c" << r.info.mid_channels << "n" << r.info.num_blocks << " " << o.width << "x" << o.height << " "
-    << r.device << " " << r.precision << " offload " << o.runtime.offload;
+    << r.device << " " << r.precision << " " << (o.runtime.channels_last ? "channels-last" : "nchw")
+    << " output " << o.output << " offload " << o.runtime.offload;
   if (o.runtime.memory_limit_gib > 0) s << " memory_limit_gib " << o.runtime.memory_limit_gib;
   s << "\n";
   std::snprintf(line, sizeof line,
@@ -157,11 +161,13 @@ std::string bench_json(const BenchOptions& o, const BenchResult& r) {
   j["width"] = o.width;
   j["height"] = o.height;
   j["overlap"] = o.overlap;
+  j["output"] = o.output;
   j["runtime"] = {{"offload", o.runtime.offload},
                   {"prefetch", o.runtime.prefetch},
                   {"memory_limit_gib", o.runtime.memory_limit_gib},
                   {"batch", o.runtime.batch},
                   {"channels_last", o.runtime.channels_last},
+                  {"spynet_fp16", o.runtime.spynet_fp16},
                   {"tf32", o.runtime.tf32}};
   j["footprint"] = {{"measured", r.footprint.measured},
                     {"fixed_bytes", r.footprint.fixed},

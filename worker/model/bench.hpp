@@ -18,6 +18,9 @@ struct BenchOptions {
   int warmup_frames = 4;           // one untimed run first (cuDNN algorithm search, allocator)
   bool warm_each = true;           // run each T once untimed before timing it (allocator growth)
   bool profile = false;            // GPU time per stage of the timed run (CUDA events)
+  // "device": outputs stay on the device (the official code's timing keeps them there too);
+  // "host": every frame is copied to host memory as float RGB.
+  std::string output = "device";
   RuntimeOptions runtime;
 };
 

@@ -18,6 +18,7 @@
 #include "worker/model/dcn.hpp"
 #include "worker/model/memory_plan.hpp"
 #include "worker/model/npy.hpp"
+#include "worker/model/runner_tensor.hpp"
 #include "worker/model/stages.hpp"
 #ifdef REELSCALE_HAVE_CUDA
 #include <ATen/cuda/CUDAEvent.h>
@@ -201,43 +202,40 @@ const std::string& BasicVsrppRunner::precision() const { return impl_->precision
 const std::vector<std::string>& BasicVsrppRunner::notes() const { return impl_->notes; }
 ModelInfo BasicVsrppRunner::info() const { return impl_->info; }
 
-void BasicVsrppRunner::run(const FloatVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink,
-                           RunStats* stats) {
-  const int t = chunk.frames, h = chunk.height, w = chunk.width;
+struct RunnerAccess {
+  static BasicVsrppRunner::Impl& impl(BasicVsrppRunner& r) { return *r.impl_; }
+  static const BasicVsrppRunner::Impl& impl(const BasicVsrppRunner& r) { return *r.impl_; }
+};
+
+torch::Device runner_device(const BasicVsrppRunner& runner) { return RunnerAccess::impl(runner).device; }
+
+void run_on_device(BasicVsrppRunner& runner, torch::Tensor lqs, int emit_begin, int emit_end,
+                   const BasicVSRPlusPlusImpl::FrameCallback& on_frame, RunStats* stats) {
+  auto& impl = RunnerAccess::impl(runner);
+  if (lqs.dim() != 5 || lqs.size(0) != 1 || lqs.size(2) != 3)
+    throw Error("BasicVSR++: expected a (1, t, 3, h, w) chunk, got " + shape_string(lqs.sizes().vec()));
+  const int t = int(lqs.size(1)), h = int(lqs.size(3)), w = int(lqs.size(4));
   if (t < 1 || h < 1 || w < 1) throw Error("BasicVSR++: empty chunk");
-  if (chunk.data.size() != size_t(t) * 3 * h * w)
-    throw Error("BasicVSR++: chunk holds " + std::to_string(chunk.data.size()) + " floats, " +
-                std::to_string(t) + " frames of " + std::to_string(w) + "x" + std::to_string(h) + " need " +
-                std::to_string(size_t(t) * 3 * h * w));
   if (emit_begin < 0 || emit_begin > emit_end || emit_end > t)
     throw Error("BasicVSR++: emit range [" + std::to_string(emit_begin) + ", " + std::to_string(emit_end) +
                 ") is outside the chunk's " + std::to_string(t) + " frames");
   if (emit_begin == emit_end) return;
-  ForwardOptions fo = impl_->planner->forward_options(t, h, w);
+  ForwardOptions fo = impl.planner->forward_options(t, h, w);
   OffloadStats offload;
   fo.stats = &offload;
   std::unique_ptr<EventTimer> timer;
   if (stats && stats->profile) {
-    timer = std::make_unique<EventTimer>(impl_->device);
+    timer = std::make_unique<EventTimer>(impl.device);
     fo.timer = timer.get();
     timer->mark(stage::other);
   }
   {
     c10::InferenceMode guard;
-    // from_blob does not copy; the network only reads its input. Converted to the weights'
-    // dtype on the device, so that no float32 copy of the chunk stays there.
-    const torch::Tensor in =
-        torch::from_blob(const_cast<float*>(chunk.data.data()), {1, t, 3, h, w}, torch::kFloat)
-            .to(impl_->device)
-            .to(impl_->dtype);
-    impl_->model->forward_frames(
-        in, emit_begin, emit_end,
-        [&](int64_t idx, const torch::Tensor& hr) {
-          const torch::Tensor cpu = hr.select(0, 0).to(torch::kCPU, torch::kFloat).contiguous();
-          sink(static_cast<int>(idx), cpu.data_ptr<float>(), static_cast<int>(cpu.size(1)),
-               static_cast<int>(cpu.size(2)));
-        },
-        fo);
+    // Converted to the weights' dtype on the device; the caller's temporary is dropped here so
+    // that no float32 copy of the chunk stays on the device during the run.
+    const torch::Tensor in = lqs.to(impl.device).to(impl.dtype);
+    lqs = torch::Tensor();
+    impl.model->forward_frames(in, emit_begin, emit_end, on_frame, fo);
   }
   if (stats) {
     if (timer) stats->stage_ms = timer->totals();
@@ -248,6 +246,28 @@ void BasicVsrppRunner::run(const FloatVideo& chunk, int emit_begin, int emit_end
     stats->peak_resident_maps = offload.peak_resident;
     stats->map_bytes = offload.map_bytes;
   }
+}
+
+void BasicVsrppRunner::run(const FloatVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink,
+                           RunStats* stats) {
+  const int t = chunk.frames, h = chunk.height, w = chunk.width;
+  if (t < 1 || h < 1 || w < 1) throw Error("BasicVSR++: empty chunk");
+  if (chunk.data.size() != size_t(t) * 3 * h * w)
+    throw Error("BasicVSR++: chunk holds " + std::to_string(chunk.data.size()) + " floats, " +
+                std::to_string(t) + " frames of " + std::to_string(w) + "x" + std::to_string(h) + " need " +
+                std::to_string(size_t(t) * 3 * h * w));
+  c10::InferenceMode guard;
+  // from_blob does not copy; the network only reads its input.
+  torch::Tensor in = torch::from_blob(const_cast<float*>(chunk.data.data()), {1, t, 3, h, w}, torch::kFloat);
+  run_on_device(
+      *this, std::move(in), emit_begin, emit_end,
+      [&](int64_t idx, const torch::Tensor& hr) {
+        if (!sink) return;  // model-only: the frame stays on the device
+        const torch::Tensor cpu = hr.select(0, 0).to(torch::kCPU, torch::kFloat).contiguous();
+        sink(static_cast<int>(idx), cpu.data_ptr<float>(), static_cast<int>(cpu.size(1)),
+             static_cast<int>(cpu.size(2)));
+      },
+      stats);
 }
 
 Footprint BasicVsrppRunner::measure_footprint(int height, int width) {

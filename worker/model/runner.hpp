@@ -16,7 +16,9 @@ struct RuntimeOptions {
   bool tf32 = true;                // fp32 convolutions/GEMMs on TF32 tensor cores (CUDA)
   bool deterministic = false;      // deterministic cuDNN/cuBLAS algorithms, no benchmarking
   bool cudnn_benchmark = true;     // let cuDNN time its algorithms per shape
-  bool channels_last = false;      // NHWC weights and activations on CUDA
+  // NHWC weights and activations on CUDA (cuDNN's fast fp16 convolutions, the fused kernels);
+  // default since it measured 1.4x the NCHW path at equal precision (docs/perf-notes.md).
+  bool channels_last = true;
   bool fused_kernels = true;       // with channels_last: the NHWC kernels (fused_ops.hpp)
   bool spynet_fp16 = false;        // fp16 (CUDA, precision fp16): SPyNet convs in fp16 NHWC
   int batch = 4;                   // frames per batch in feature extraction and SPyNet
@@ -65,6 +67,8 @@ class BasicVsrppRunner {
 
   // Runs the network once over `chunk` (one scene's frames: the recurrent state starts fresh)
   // and delivers frames [emit_begin, emit_end) to `sink` in order, 4x size, float RGB planar.
+  // An empty sink leaves every output frame on the device (model-only timing, as the official
+  // code's: no download).
   void run(const FloatVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink,
            RunStats* stats = nullptr);
 
@@ -94,6 +98,7 @@ class BasicVsrppRunner {
   void synchronize() const;
 
  private:
+  friend struct RunnerAccess;  // runner_tensor.hpp: the device-tensor entry of the backends
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

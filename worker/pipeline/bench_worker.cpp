@@ -63,6 +63,7 @@ class Recorder final : public Upscaler {
   UpscalerTimings timings() const override { return inner_.timings(); }
   void reset_timings() override { inner_.reset_timings(); }
   void synchronize() override { inner_.synchronize(); }
+  int max_chunk_frames(int height, int width) override { return inner_.max_chunk_frames(height, width); }
 
  private:
   void keep(const FloatVideo& chunk, int b, int e) {
@@ -82,7 +83,8 @@ std::unique_ptr<Upscaler> make_bench_upscaler(const WorkerBenchOptions& o, std::
     b.runtime.device = m.device;
     b.runtime.tf32 = m.tf32;
     b.runtime.deterministic = m.deterministic;
-    b.runtime.channels_last = o.channels_last;
+    b.runtime.channels_last = m.channels_last;
+    b.runtime.offload = m.offload;
     b.runtime.batch = o.batch;
     return make_basicvsrpp_upscaler(b, &notes);
   }
@@ -146,22 +148,22 @@ WorkerBenchResult bench_worker(const WorkerBenchOptions& o) {
   r.backend = up.name();
   r.codec = o.config.encode.codec;
   r.frames = o.frames;
-  r.chunk = chunk_frames(o.config.model, r.width, r.height);
+  r.chunk = chunk_frames(o.config.model, r.width, r.height,
+                         o.config.model.chunk > 0 ? 0 : up.max_chunk_frames(r.height, r.width));
   r.overlap = up.name() == "bicubic" ? 0 : o.config.model.overlap;
 
-  // Model-only: the recorded chunks, float RGB out to host memory, outputs dropped.
+  // Model-only: the recorded chunks, outputs left where the backend made them (an empty sink),
+  // as `bench model` and the official code's timing.
   auto model_only = [&] {
     up.record = false;
     const std::vector<Recorder::Call> calls = std::move(up.calls);
     inner->synchronize();
     inner->reset_timings();
-    int64_t n = 0;
     const auto t = Clock::now();
-    for (const auto& c : calls) {
-      inner->upscale(c.chunk, c.emit_begin, c.emit_end, [&](int, const float*, int, int) { ++n; });
-    }
+    for (const auto& c : calls) inner->upscale(c.chunk, c.emit_begin, c.emit_end, FrameSink());
     inner->synchronize();
     r.model_seconds = since(t);
+    const int64_t n = inner->timings().frames;
     if (n != o.frames)
       throw Error("bench worker: the model-only pass produced " + std::to_string(n) + " frames, expected " +
                   std::to_string(o.frames));

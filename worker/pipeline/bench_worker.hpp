@@ -20,7 +20,6 @@ struct WorkerBenchOptions {
   config::Config config;           // model, encode, preprocess
   bool random_weights = false;     // basicvsrpp without a checkpoint (bench model's weights)
   int mid_channels = 64, num_blocks = 7;
-  bool channels_last = false;
   int batch = 4;
   std::filesystem::path work_dir;  // generated clip and shard; empty: a temporary directory
   bool warmup = true;              // one untimed end-to-end run first (cuDNN, allocator, pools)

@@ -338,10 +338,12 @@ void check_task(const ShardTask& t) {
 
 }  // namespace
 
-int chunk_frames(const config::Model& model, int width, int height) {
+int chunk_frames(const config::Model& model, int width, int height, int device_max) {
   if (model.chunk > 0) return model.chunk;
   const double frame_bytes = 3.0 * 4.0 * double(std::max(1, width)) * std::max(1, height);
-  return std::clamp(int((512.0 * 1024 * 1024) / frame_bytes), 16, 100);
+  const int host = std::clamp(int((512.0 * 1024 * 1024) / frame_bytes), 16, 100);
+  if (device_max <= 0) return host;
+  return std::min(host, std::max(8, device_max - 2 * std::max(0, model.overlap)));
 }
 
 // The stages, each on its own thread, joined by bounded queues:
@@ -365,7 +367,10 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
   std::vector<int> cuts;
   for (int64_t c : task.cuts)
     if (c > task.context_begin && c < task.context_end) cuts.push_back(int(c - task.context_begin));
-  const int T = chunk_frames(cfg.model, decoder.plan().out_width, decoder.plan().out_height);
+  const int T = chunk_frames(cfg.model, decoder.plan().out_width, decoder.plan().out_height,
+                             cfg.model.chunk > 0 ? 0
+                                                 : upscaler.max_chunk_frames(decoder.plan().out_height,
+                                                                             decoder.plan().out_width));
   // Bicubic upscales each frame on its own: context frames would be computed and thrown away.
   const int overlap = upscaler.name() == "bicubic" ? 0 : cfg.model.overlap;
   const std::vector<Chunk> chunks =

@@ -54,8 +54,10 @@ struct ShardResult {
 ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upscaler& upscaler,
                           const std::function<void(int64_t frames_done)>& progress = {});
 
-// The frames a chunk of the upscaler gets at most (config model.chunk; 0 = auto from the frame
-// size: about 512 MiB of float input, between 16 and 100 frames).
-int chunk_frames(const config::Model& model, int width, int height);
+// The frames a chunk of the upscaler emits at most (config model.chunk; 0 = auto: about 512 MiB
+// of float input, between 16 and 100 frames, and, when the upscaler's device limits a chunk
+// to `device_max` frames context included (Upscaler::max_chunk_frames), that less the
+// 2 x overlap context frames, at least 8).
+int chunk_frames(const config::Model& model, int width, int height, int device_max = 0);
 
 }  // namespace reelscale::pipeline

@@ -1,5 +1,6 @@
 // bench_model [--checkpoint CKPT] [--size WxH] [--precision fp16] [--device cuda]
-//             [--chunk T]... [--channels-last [--no-fused]] [--spynet-fp16] [--no-tf32]
+//             [--chunk T]... [--nchw | --channels-last [--no-fused]] [--spynet-fp16] [--no-tf32]
+//             [--output device|host]
 // Prints one line per T: "T <frames> fps <frames/s> peak_gib <GiB>" (parsed by
 // scripts/gpu/model_check.sh).
 #include <cstdio>
@@ -35,6 +36,8 @@ int main(int argc, char** argv) {
       else if (a == "--num-blocks") o.num_blocks = std::stoi(next());
       else if (a == "--batch") o.runtime.batch = std::stoi(next());
       else if (a == "--channels-last") o.runtime.channels_last = true;
+      else if (a == "--nchw") o.runtime.channels_last = false;
+      else if (a == "--output") o.output = next();
       else if (a == "--no-fused") o.runtime.fused_kernels = false;
       else if (a == "--spynet-fp16") o.runtime.spynet_fp16 = true;
       else if (a == "--no-tf32") o.runtime.tf32 = false;

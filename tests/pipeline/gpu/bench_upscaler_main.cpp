@@ -66,13 +66,15 @@ int main(int argc, char** argv) {
       o.checkpoint = next();
     } else if (a == "--channels-last") {
       o.runtime.channels_last = true;
+    } else if (a == "--nchw") {
+      o.runtime.channels_last = false;
     } else if (a == "--hold") {
       hold = std::stoi(next());
     } else if (a == "--u8") {
       u8 = true;
     } else {
       std::cerr << "usage: bench_upscaler [--size WxH] [--chunk T] [--chunks N] [--precision P] [--device D]"
-                   " [--checkpoint F] [--channels-last] [--hold N] [--u8]\n";
+                   " [--checkpoint F] [--channels-last | --nchw] [--hold N] [--u8]\n";
       return 2;
     }
   }
