@@ -25,6 +25,7 @@
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
+#include "shared/util/remove_tree.hpp"
 
 namespace reelscale::dispatch {
 namespace fs = std::filesystem;
@@ -748,7 +749,7 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
   segments_.clear();
   if (streaming()) {
     std::error_code ec;
-    fs::remove_all(opts_.storage_dir / "segments", ec);
+    remove_tree(opts_.storage_dir / "segments", ec);
   }
   for (auto& [id, w] : workers_)
     send(id, protocol::Disconnect{res_.stopped ? "coordinator stopping" : "job complete",

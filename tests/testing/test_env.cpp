@@ -1,4 +1,5 @@
 #include "tests/testing/test_env.hpp"
+#include "shared/util/remove_tree.hpp"
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -39,7 +40,7 @@ TempDir::TempDir() {
 
 TempDir::~TempDir() {
   std::error_code ec;
-  fs::remove_all(path_, ec);
+  remove_tree(path_, ec);
 }
 
 static std::string slurp(const fs::path& p) {

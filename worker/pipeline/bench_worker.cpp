@@ -11,6 +11,7 @@
 #include "shared/upscale/chunk_plan.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
+#include "shared/util/remove_tree.hpp"
 #include "worker/encode/shard_writer.hpp"
 #include "worker/model/basicvsrpp_upscaler.hpp"
 #include "worker/pipeline/upscaler_factory.hpp"
@@ -106,7 +107,7 @@ WorkerBenchResult bench_worker(const WorkerBenchOptions& o) {
     bool remove;
     ~Cleanup() {
       std::error_code ec;
-      if (remove) fs::remove_all(dir, ec);
+      if (remove) remove_tree(dir, ec);
     }
   } cleanup{dir, o.work_dir.empty()};
 

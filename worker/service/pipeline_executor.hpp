@@ -10,6 +10,7 @@
 #include "shared/media/preprocess.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/errors.hpp"
+#include "shared/util/remove_tree.hpp"
 #include "worker/encode/shard_writer.hpp"
 #include "worker/pipeline/shard_job.hpp"
 #include "worker/pipeline/upscaler_factory.hpp"
@@ -37,7 +38,7 @@ class PipelineExecutor : public ShardExecutor {
     // process_shard names its file after the shard; it works in a private directory and the
     // result is renamed to the coordinator's per-attempt name (file, then sidecar).
     fs::path work = output.parent_path() / (".work-" + output.filename().string());
-    fs::remove_all(work);
+    remove_dir(work);
     fs::create_directories(work);
     // storage "stream": the source is the fetched segment, whose frame 0 is film frame
     // `offset`; the pipeline works in the segment's numbering and the sidecar is put back
@@ -59,13 +60,18 @@ class PipelineExecutor : public ShardExecutor {
     if (offset != 0) renumber_sidecar(encode::sidecar_path(r.output), offset);
     fs::rename(encode::sidecar_path(r.output), encode::sidecar_path(output));
     fs::rename(r.output, output);
-    fs::remove_all(work);
+    remove_dir(work);
     ExecResult out{r.frame_count, r.checksum, r.decode_s, r.upscale_s, r.encode_s, r.total_s};
     out.sidecar = encode::sidecar_path(output);
     return out;
   }
 
  private:
+  static void remove_dir(const std::filesystem::path& dir) {
+    std::error_code ec;
+    remove_tree(dir, ec);
+    if (ec) throw Error("cannot remove " + dir.string() + ": " + ec.message());
+  }
   static void renumber_sidecar(const std::filesystem::path& side, int64_t offset) {
     auto j = nlohmann::json::parse(read_file(side));
     j["first_source_frame"] = j.at("first_source_frame").get<int64_t>() + offset;

@@ -24,6 +24,7 @@
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
+#include "shared/util/remove_tree.hpp"
 
 namespace reelscale::worker {
 namespace fs = std::filesystem;
@@ -188,7 +189,7 @@ class Worker {
   ~Worker() {
     download_.reset();
     std::error_code ec;
-    if (own_spool_) fs::remove_all(spool_, ec);
+    if (own_spool_) remove_tree(spool_, ec);
   }
 
   WorkerStats run() {
