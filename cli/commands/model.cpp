@@ -29,7 +29,9 @@ void add_runtime_options(CLI::App* cmd, model::RuntimeOptions& rt) {
   cmd->add_flag("--channels-last,!--nchw", rt.channels_last,
                 "NHWC weights and activations with the fused kernels on CUDA (the default); --nchw: the plain "
                 "NCHW ATen path");
-  cmd->add_flag("--spynet-fp16", rt.spynet_fp16, "SPyNet convolutions in fp16 too (as the official autocast)");
+  cmd->add_flag("--spynet-fp16,!--spynet-fp32", rt.spynet_fp16,
+                "with fp16: SPyNet convolutions in fp16 too, as the official autocast (the default); "
+                "--spynet-fp32 keeps them in fp32");
 }
 
 void print_notes(const std::vector<std::string>& notes) {

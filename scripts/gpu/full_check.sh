@@ -23,6 +23,12 @@ nproc | sed 's/^/cores: /' | tee -a "$OUT/summary.txt"
 start=$(date +%s)
 source scripts/gpu/full_env.sh > "$OUT/env.log" 2>&1 || { tail -30 "$OUT/env.log"; exit 1; }
 tail -1 "$OUT/env.log" | tee -a "$OUT/summary.txt"
+# std:: symbols the LibTorch libraries export: a process linking them may bind its own calls
+# there (shared/util/remove_tree.hpp says why that matters).
+tl=$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))' 2>/dev/null)/lib
+for so in libtorch.so libc10.so libtorch_cpu.so libtorch_cuda.so; do
+  [ -f "$tl/$so" ] && echo "$so exports $(nm -D --defined-only "$tl/$so" 2>/dev/null | c++filt | grep -c ' std::') std:: symbols, std::filesystem: $(nm -D --defined-only "$tl/$so" 2>/dev/null | c++filt | grep ' std::filesystem' | sed 's/.* std::filesystem::/ /; s/(.*//' | sort -u | tr '\n' ',')"
+done | tee -a "$OUT/summary.txt"
 say "deps (FFmpeg build): $(( $(date +%s) - start )) s"
 
 TESTS=${TESTS:-test_model test_prores_cuda test_pipeline test_encode test_prores}
@@ -74,8 +80,8 @@ if want bench && [[ ",$BENCH," == *",model,"* ]]; then
   $M --chunk 32 --profile --json "$OUT/bench_model.json" 2>&1 | grep -vE "^  (backward|forward)_" | tail -20 | tee -a "$OUT/summary.txt"
   say "bench model --chunk 32 64 96 (speed rows)"
   $M --chunk 32 --chunk 64 --chunk 96 2>&1 | grep -E "^T " | tee -a "$OUT/summary.txt"
-  say "bench model --chunk 32 --nchw; --output host; --spynet-fp16"
-  for v in "--nchw" "--output host" "--spynet-fp16"; do
+  say "bench model --chunk 32 --nchw; --output host; --spynet-fp32"
+  for v in "--nchw" "--output host" "--spynet-fp32"; do
     $M --chunk 32 $v 2>&1 | grep -E "^T " | sed "s/^/$v: /" | tee -a "$OUT/summary.txt"
   done
 fi

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
       else if (a == "--output") o.output = next();
       else if (a == "--no-fused") o.runtime.fused_kernels = false;
       else if (a == "--spynet-fp16") o.runtime.spynet_fp16 = true;
+      else if (a == "--spynet-fp32") o.runtime.spynet_fp16 = false;
       else if (a == "--no-tf32") o.runtime.tf32 = false;
       else if (a == "--overlap") o.overlap = std::stoi(next());
       else if (a == "--profile") o.profile = true;
