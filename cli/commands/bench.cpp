@@ -2,7 +2,6 @@
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
-#include <optional>
 
 #include "cli/commands.hpp"
 #include "shared/config/config.hpp"
@@ -19,7 +18,7 @@ void add_bench_commands(CLI::App& app) {
     std::vector<std::string> sets;
     int chunk = -1, overlap = -1;
     bool json = false, no_warmup = false;
-    std::optional<bool> channels_last;
+    bool channels_last = false, nchw = false;  // two flags: CLI11 sets an optional<bool> flag even when absent
   };
   auto a = std::make_shared<Args>();
   CLI::App* bench = subcommand(app, "bench", "benchmarks");
@@ -43,8 +42,9 @@ void add_bench_commands(CLI::App& app) {
   cmd->add_option("--chunk", a->chunk, "frames per chunk T (sets model.chunk)");
   cmd->add_option("--overlap", a->overlap, "context frames each side of a chunk (sets model.overlap)");
   cmd->add_option("--batch", a->o.batch, "frames per batch in feature extraction and SPyNet")->capture_default_str();
-  cmd->add_flag("--channels-last,!--nchw", a->channels_last,
-                "NHWC activations and fused kernels on CUDA (sets model.channels_last; default true)");
+  cmd->add_flag("--channels-last", a->channels_last,
+                "NHWC activations and fused kernels on CUDA (sets model.channels_last, the default)");
+  cmd->add_flag("--nchw", a->nchw, "the plain NCHW path (sets model.channels_last false)");
   cmd->add_option("--work-dir", a->work_dir, "keep the generated clip and the shard here (default: a temporary dir)");
   cmd->add_flag("--no-warmup", a->no_warmup, "skip the untimed end-to-end run");
   cmd->add_flag("--json", a->json, "machine-readable");
@@ -63,7 +63,9 @@ void add_bench_commands(CLI::App& app) {
     if (!a->device.empty()) m.device = a->device;
     if (a->chunk >= 0) m.chunk = a->chunk;
     if (a->overlap >= 0) m.overlap = a->overlap;
-    if (a->channels_last) m.channels_last = *a->channels_last;
+    if (a->channels_last && a->nchw) throw UsageError("--channels-last and --nchw exclude each other");
+    if (a->channels_last) m.channels_last = true;
+    if (a->nchw) m.channels_last = false;
     if (o.random_weights && !m.checkpoint.empty())
       throw UsageError("--random-weights and a checkpoint exclude each other");
     if (m.backend == "basicvsrpp" && m.checkpoint.empty()) o.random_weights = true;

@@ -12,6 +12,7 @@
 #include "shared/util/errors.hpp"
 #include "tests/prores_cuda/planes.hpp"
 #include "worker/encode/prores/prores_encoder.hpp"
+#include "worker/encode/prores_cuda/async_encoder.hpp"
 #include "worker/encode/prores_cuda/encoder_choice.hpp"
 #include "worker/encode/prores_cuda/prores_cuda_encoder.hpp"
 
@@ -248,6 +249,70 @@ TEST(ProresCuda, DevicePitchedPlanesOnTheCallersStream) {
   EXPECT_EQ(enc.encode(dy, dcb, dcr, ys, cs, nullptr), ref);  // the legacy default stream
   EXPECT_GT(enc.last_gpu_ms(), 0.0);
   cudaStreamDestroy(stream);
+  cudaFree(dy);
+  cudaFree(dcb);
+  cudaFree(dcr);
+}
+
+// The pipeline's way: one device frame buffer rewritten for every frame on the producer's
+// stream, each frame submitted to the asynchronous encoder right after it was written. The
+// packets arrive in order and equal the reference's: the staging copy happened before the
+// buffer was overwritten, without the producer ever waiting for an encode.
+TEST(ProresCudaAsync, PacketsInOrderAndIdenticalWhileTheSourceIsReused) {
+  REQUIRE_CUDA();
+  const int w = 640, h = 352, cw = (w + 1) / 2;
+  uint16_t *dy = nullptr, *dcb = nullptr, *dcr = nullptr;
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&dy), size_t(w) * h * 2), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&dcb), size_t(cw) * h * 2), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&dcr), size_t(cw) * h * 2), cudaSuccess);
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  std::vector<Planes> frames;
+  for (unsigned i = 0; i < 7; ++i) frames.push_back(i == 3 ? flat(w, h, 64, 512, 512) : filmlike(w, h, 2.0 * i, i));
+  std::vector<std::vector<uint8_t>> packets;
+  {
+    rp::AsyncCudaEncoder enc(w, h, rp::ProresOptions{}, [&](std::vector<uint8_t> p) { packets.push_back(std::move(p)); },
+                             /*depth=*/2);
+    for (const Planes& p : frames) {
+      // Pageable sources: cudaMemcpyAsync returns once they are staged, so p may go.
+      cudaMemcpyAsync(dy, p.y.data(), p.y.size() * 2, cudaMemcpyHostToDevice, stream);
+      cudaMemcpyAsync(dcb, p.cb.data(), p.cb.size() * 2, cudaMemcpyHostToDevice, stream);
+      cudaMemcpyAsync(dcr, p.cr.data(), p.cr.size() * 2, cudaMemcpyHostToDevice, stream);
+      enc.submit(dy, dcb, dcr, w, cw, stream);
+    }
+    enc.finish();
+    EXPECT_EQ(enc.frames(), 7);
+    EXPECT_GT(enc.gpu_ms(), 0.0);
+  }
+  ASSERT_EQ(packets.size(), frames.size());
+  for (size_t i = 0; i < frames.size(); ++i)
+    EXPECT_EQ(first_difference(packets[i], reference(frames[i], rp::ProresOptions{})), -1) << "frame " << i;
+  cudaStreamDestroy(stream);
+  cudaFree(dy);
+  cudaFree(dcb);
+  cudaFree(dcr);
+}
+
+TEST(ProresCudaAsync, ASinkErrorReachesTheProducer) {
+  REQUIRE_CUDA();
+  const Planes p = filmlike(128, 64, 1.0, 9);
+  uint16_t *dy = nullptr, *dcb = nullptr, *dcr = nullptr;
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&dy), p.y.size() * 2), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&dcb), p.cb.size() * 2), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&dcr), p.cr.size() * 2), cudaSuccess);
+  cudaMemcpy(dy, p.y.data(), p.y.size() * 2, cudaMemcpyHostToDevice);
+  cudaMemcpy(dcb, p.cb.data(), p.cb.size() * 2, cudaMemcpyHostToDevice);
+  cudaMemcpy(dcr, p.cr.data(), p.cr.size() * 2, cudaMemcpyHostToDevice);
+  int delivered = 0;
+  rp::AsyncCudaEncoder enc(p.w, p.h, rp::ProresOptions{}, [&](std::vector<uint8_t>) {
+    if (++delivered == 2) throw std::runtime_error("muxer gone");
+  });
+  auto run = [&] {
+    for (int i = 0; i < 6; ++i) enc.submit(dy, dcb, dcr, p.w, p.cw(), nullptr);
+    enc.finish();
+  };
+  EXPECT_THROW(run(), std::runtime_error);
+  EXPECT_EQ(delivered, 2) << "no packet after the failing one";
   cudaFree(dy);
   cudaFree(dcb);
   cudaFree(dcr);

@@ -99,6 +99,8 @@ struct BasicVsrppRunner::Impl {
       model->set_memory_format(true, opts.fused_kernels);
       notes.push_back(std::string("channels-last, fused NHWC kernels ") +
                       (opts.fused_kernels && dcn_cuda_kernel_built() ? "on" : "off"));
+    } else if (device.is_cuda()) {
+      notes.push_back("NCHW layout (channels-last off): the slower reference path");
     }
     if (opts.spynet_fp16 && device.is_cuda() && dtype == torch::kHalf) {
       // As the official code under autocast; the flows are still summed in float32.

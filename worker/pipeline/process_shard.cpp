@@ -16,6 +16,7 @@
 #include "shared/util/log.hpp"
 #include "worker/encode/codec_preset.hpp"
 #include "worker/encode/prores_cuda/encoder_choice.hpp"
+#include "worker/encode/prores_cuda/async_encoder.hpp"
 #include "worker/encode/prores_cuda/prores_cuda_encoder.hpp"
 #include "worker/encode/shard_writer.hpp"
 #include "worker/encode/ycbcr.hpp"
@@ -233,7 +234,17 @@ struct InferenceStage {
     std::unique_ptr<FramePool> pool;
     const YCbCrFormat format{ycbcr.kr, ycbcr.kb, ycbcr.full_range, ycbcr.chroma_422};
     device_converts = upscaler.converts_ycbcr();
-    std::unique_ptr<prores::CudaEncoder> gpu_encoder;
+    // GPU encoding runs on its own thread and stream (AsyncCudaEncoder); its packets go to the
+    // muxer from there. This thread waits for it only in submit() (all staging buffers in use)
+    // and at the end; the encoder thread's own waits for the muxer are its own (encoder_wait_s,
+    // declared first: it outlives the encoder).
+    double encoder_wait_s = 0;
+    std::unique_ptr<prores::AsyncCudaEncoder> gpu_encoder;
+    auto finish_gpu = [&] {
+      if (!gpu_encoder) return;
+      gpu_encoder->finish();
+      gpu_encoder.reset();
+    };
 
     for (const Chunk& ch : chunks) {
       while (!window.empty() && window_begin < ch.context_begin) {
@@ -287,18 +298,24 @@ struct InferenceStage {
         if (!out.push(std::move(item), time.output_wait_s)) throw Stopped{};
       };
       if (encode) {
-        // The converted planes stay on the GPU and go straight into the CUDA ProRes encoder,
-        // which returns each frame's packet once it is on the host.
+        // The converted planes stay on the GPU: the CUDA ProRes encoder copies them on the
+        // compute stream and encodes on its own stream and thread, overlapping inference.
         upscaler.upscale_ycbcr_device(VideoView(video), first, last, format, [&](int index, const DeviceYCbCrFrame& f) {
           check_index(index);
-          if (!gpu_encoder || gpu_encoder->width() != f.width || gpu_encoder->height() != f.height)
-            gpu_encoder = std::make_unique<prores::CudaEncoder>(f.width, f.height, prores::prores_options(*encode));
-          EncodeItem item;
-          item.width = f.width;
-          item.height = f.height;
-          item.packet = gpu_encoder->encode(f.plane[0], f.plane[1], f.plane[2], f.stride[0], f.stride[1],
-                                            static_cast<CUstream_st*>(f.stream));
-          if (!out.push(std::move(item), time.output_wait_s)) throw Stopped{};
+          if (gpu_encoder && (gpu_encoder->width() != f.width || gpu_encoder->height() != f.height)) finish_gpu();
+          if (!gpu_encoder)
+            gpu_encoder = std::make_unique<prores::AsyncCudaEncoder>(
+                f.width, f.height, prores::prores_options(*encode), [&, w = f.width, h = f.height](std::vector<uint8_t> p) {
+                  EncodeItem item;
+                  item.width = w;
+                  item.height = h;
+                  item.packet = std::move(p);
+                  if (!out.push(std::move(item), encoder_wait_s)) throw Stopped{};
+                });
+          const auto ts = Clock::now();
+          gpu_encoder->submit(f.plane[0], f.plane[1], f.plane[2], f.stride[0], f.stride[1],
+                              static_cast<CUstream_st*>(f.stream));
+          time.output_wait_s += seconds_since(ts);
         });
       } else if (device_converts) {
         upscaler.upscale_ycbcr(VideoView(video), first, last, format, [&](int index, YCbCrFrame y) {
@@ -319,6 +336,9 @@ struct InferenceStage {
         throw Error(who + ": the upscaler " + upscaler.name() + " delivered " + std::to_string(expect - first) +
                     " of " + std::to_string(last - first) + " frames of a chunk");
     }
+    const auto tf = Clock::now();
+    finish_gpu();  // the last packets: waiting for them is waiting for the encoder
+    time.output_wait_s += seconds_since(tf);
     // Upscaling and (CPU path) conversion; not waiting for the decoder or the encoders.
     time.busy_s = seconds_since(t0) - time.input_wait_s - time.output_wait_s;
   }
