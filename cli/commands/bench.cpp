@@ -47,6 +47,7 @@ void add_bench_commands(CLI::App& app) {
   cmd->add_flag("--nchw", a->nchw, "the plain NCHW path (sets model.channels_last false)");
   cmd->add_option("--work-dir", a->work_dir, "keep the generated clip and the shard here (default: a temporary dir)");
   cmd->add_flag("--no-warmup", a->no_warmup, "skip the untimed end-to-end run");
+  cmd->add_flag("--profile", a->o.profile, "GPU time per model stage (CUDA events), both passes, in the JSON");
   cmd->add_flag("--json", a->json, "machine-readable");
   cmd->callback([a] {
     pipeline::WorkerBenchOptions& o = a->o;

@@ -94,8 +94,9 @@ fi
 if want bench && [[ ",$BENCH," == *",worker,"* ]]; then
   # End to end: source file in, ProRes shard out, next to the model alone on the same chunks.
   W="$R bench worker --random-weights --precision fp16 --json"
-  for variant in "--frames 96 --chunk 32 --overlap 0" "--frames 96 --chunk 32 --overlap 0 --set encode.device=cpu" \
-                 "--frames 192 --overlap 8"; do
+  WORKER_VARIANTS=${WORKER_VARIANTS:-"--frames 96 --chunk 32 --overlap 0 --profile;--frames 96 --chunk 96 --overlap 0 --profile;--frames 480 --overlap 8 --profile;--frames 96 --chunk 32 --overlap 0 --set encode.device=cpu"}
+  IFS=';' read -r -a variants <<< "$WORKER_VARIANTS"
+  for variant in "${variants[@]}"; do
     i=$(( ${i:-0} + 1 ))
     say "bench worker $variant"
     $W $variant > "$OUT/bench_worker.json" 2> "$OUT/bench_worker.err"
@@ -109,8 +110,8 @@ if want bench && [[ ",$BENCH," == *",worker,"* ]]; then
     python3 - "$OUT/bench_worker.json" <<'PY' 2>&1 | tee -a "$OUT/summary.txt" || tail -5 "$OUT/bench_worker.err"
 import json, sys
 d = json.load(open(sys.argv[1]))
-keep = {k: d[k] for k in ("model_only", "end_to_end", "ratio", "gpu_busy_fraction", "gpu_encoder") if k in d}
-print(json.dumps(keep)[:1500]); print(json.dumps(d.get("stages", {}))[:1200])
+keep = {k: d[k] for k in ("chunk", "overlap", "model_only", "end_to_end", "ratio", "gpu_busy_fraction", "gpu_encoder", "profile_ms_per_frame") if k in d}
+print(json.dumps(keep)[:2500]); print(json.dumps(d.get("stages", {}))[:1200])
 PY
   done
 fi

@@ -19,6 +19,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace reelscale {
@@ -117,6 +118,8 @@ struct UpscalerTimings {
   double sink_s = 0;      // inside the sink (the pipeline's queue; back-pressure shows here)
   int64_t frames = 0;     // frames delivered
   int64_t peak_device_bytes = 0;  // the device allocator's peak since reset (CUDA; 0 else)
+  // Profiled backends (bench worker --profile): GPU ms per model stage, summed, in stage order.
+  std::vector<std::pair<std::string, double>> stage_ms;
 };
 
 class Upscaler {

@@ -12,6 +12,7 @@
 #include "shared/util/errors.hpp"
 #include "worker/model/output_convert.hpp"
 #include "worker/model/runner_tensor.hpp"
+#include "worker/model/stages.hpp"
 #ifdef REELSCALE_HAVE_CUDA
 #include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDAStream.h>
@@ -35,8 +36,8 @@ void check_chunk(const VideoView& c, int emit_begin, int emit_end) {
 
 class BasicVsrppUpscaler final : public Upscaler {
  public:
-  BasicVsrppUpscaler(std::unique_ptr<model::BasicVsrppRunner> runner, int output_buffers)
-      : runner_(std::move(runner)), device_(model::runner_device(*runner_)) {
+  BasicVsrppUpscaler(std::unique_ptr<model::BasicVsrppRunner> runner, int output_buffers, bool profile)
+      : runner_(std::move(runner)), device_(model::runner_device(*runner_)), profile_(profile) {
     stager_ = std::make_unique<model::FrameStager>(device_, output_buffers);
   }
 
@@ -75,10 +76,14 @@ class BasicVsrppUpscaler final : public Upscaler {
     const double cb = stager_->convert_seconds(), wb = stager_->download_wait_seconds(), sb = stager_->sink_seconds();
     const auto t1 = Clock::now();
     try {
-      model::run_on_device(*runner_, std::move(in), emit_begin, emit_end, [&](int64_t idx, const torch::Tensor& hr) {
-        stager_->push(int(idx), hr.select(0, 0), format, sink);
-        ++t_.frames;
-      });
+      model::run_on_device(
+          *runner_, std::move(in), emit_begin, emit_end,
+          [&](int64_t idx, const torch::Tensor& hr) {
+            stager_->push(int(idx), hr.select(0, 0), format, sink);
+            ++t_.frames;
+          },
+          stats());
+      fold_stats();
       stager_->flush(sink);
     } catch (...) {
       stager_->discard();  // frames of this chunk must not reach the next call's sink
@@ -93,8 +98,8 @@ class BasicVsrppUpscaler final : public Upscaler {
   }
 
   // The GPU encoder's way: planes converted into one device buffer, handed over with the
-  // compute stream; the consumer has read them when it returns (the CUDA ProRes encoder waits
-  // for its packet), so the buffer is reused for the next frame.
+  // compute stream; when the sink returns, the consumer has read them or queued its read on
+  // that stream (AsyncCudaEncoder copies them there), so the next frame reuses the buffer.
   bool device_frames() const override { return device_.is_cuda(); }
   void upscale_ycbcr_device(const VideoView& chunk, int emit_begin, int emit_end, const YCbCrFormat& format,
                             const DeviceYCbCrSink& sink) override {
@@ -134,7 +139,8 @@ class BasicVsrppUpscaler final : public Upscaler {
       sink(int(idx), f);
       sunk += since(ts);
       ++t_.frames;
-    });
+    }, stats());
+    fold_stats();
     t_.convert_s += conv;
     t_.sink_s += sunk;
     t_.infer_s += since(t1) - conv - sunk;
@@ -142,6 +148,22 @@ class BasicVsrppUpscaler final : public Upscaler {
     (void)chunk, (void)emit_begin, (void)emit_end, (void)format, (void)sink;
     throw Error("BasicVSR++: device frames need a CUDA build");
 #endif
+  }
+
+  // With profiling on, the RunStats of the current call (folded into t_ by fold_stats()).
+  model::RunStats* stats() {
+    if (!profile_) return nullptr;
+    run_stats_ = model::RunStats();
+    run_stats_.profile = true;
+    return &run_stats_;
+  }
+  void fold_stats() {
+    if (!profile_ || run_stats_.stage_ms.empty()) return;
+    if (t_.stage_ms.empty())
+      for (int k = 0; k < model::stage::count; ++k) t_.stage_ms.emplace_back(model::stage::name(k), 0.0);
+    for (size_t k = 0; k < run_stats_.stage_ms.size() && k < t_.stage_ms.size(); ++k)
+      t_.stage_ms[k].second += run_stats_.stage_ms[k];
+    run_stats_ = model::RunStats();
   }
 
   UpscalerTimings timings() const override {
@@ -204,7 +226,8 @@ class BasicVsrppUpscaler final : public Upscaler {
       sink(int(idx), cpu.data_ptr<float>(), int(cpu.size(1)), int(cpu.size(2)));
       sunk += since(ts);
       ++t_.frames;
-    });
+    }, stats());
+    fold_stats();
     t_.download_s += down;
     t_.sink_s += sunk;
     t_.infer_s += since(t1) - down - sunk;
@@ -212,6 +235,8 @@ class BasicVsrppUpscaler final : public Upscaler {
 
   std::unique_ptr<model::BasicVsrppRunner> runner_;
   torch::Device device_;
+  bool profile_ = false;
+  model::RunStats run_stats_;
   std::unique_ptr<model::FrameStager> stager_;
   UpscalerTimings t_;
   torch::Tensor pinned_in_;
@@ -232,7 +257,7 @@ std::unique_ptr<Upscaler> make_basicvsrpp_upscaler(const BasicVsrppBackendOption
                     : std::make_unique<model::BasicVsrppRunner>(o.checkpoint, o.runtime);
   std::vector<std::string> local = runner->notes();
   if (o.checkpoint.empty()) local.push_back("random weights (seed " + std::to_string(o.seed) + ")");
-  auto up = std::make_unique<BasicVsrppUpscaler>(std::move(runner), o.output_buffers);
+  auto up = std::make_unique<BasicVsrppUpscaler>(std::move(runner), o.output_buffers, o.profile);
   if (notes) {
     notes->push_back("basicvsrpp: " + up->name());
     for (const auto& n : local) notes->push_back("basicvsrpp: " + n);

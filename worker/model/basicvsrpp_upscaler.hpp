@@ -31,6 +31,7 @@ struct BasicVsrppBackendOptions {
   uint64_t seed = 1;                 // random weights: the same as `bench model`'s
   model::RuntimeOptions runtime;
   int output_buffers = 16;           // host buffers of converted frames (the pool's bound)
+  bool profile = false;              // GPU time per model stage in timings().stage_ms (CUDA events)
 };
 std::unique_ptr<Upscaler> make_basicvsrpp_upscaler(const BasicVsrppBackendOptions& opts,
                                                    std::vector<std::string>* notes = nullptr);

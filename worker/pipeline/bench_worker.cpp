@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -86,6 +87,7 @@ std::unique_ptr<Upscaler> make_bench_upscaler(const WorkerBenchOptions& o, std::
     b.runtime.deterministic = m.deterministic;
     b.runtime.channels_last = m.channels_last;
     b.runtime.offload = m.offload;
+    b.profile = o.profile;
     b.runtime.batch = o.batch;
     return make_basicvsrpp_upscaler(b, &notes);
   }
@@ -170,6 +172,7 @@ WorkerBenchResult bench_worker(const WorkerBenchOptions& o) {
                   std::to_string(o.frames));
     r.model_fps = r.model_seconds > 0 ? n / r.model_seconds : 0;
     r.model_peak_bytes = inner->timings().peak_device_bytes;
+    r.model_stage_ms = inner->timings().stage_ms;
   };
   // End to end (process_shard resets the upscaler's timings and peak).
   auto end_to_end = [&] {
@@ -233,6 +236,20 @@ std::string to_json(const WorkerBenchResult& r) {
                     {"frames", s.model.frames}}},
       {"notes", r.notes},
   };
+  // --profile: GPU ms per emitted frame and stage, the model alone and inside the pipeline.
+  auto per_frame = [&](const std::vector<std::pair<std::string, double>>& ms) {
+    json p = json::object();
+    double total = 0;
+    for (const auto& [name, v] : ms) {
+      p[name] = v / std::max(1, r.frames);
+      total += v;
+    }
+    if (!ms.empty()) p["total"] = total / std::max(1, r.frames);
+    return p;
+  };
+  if (!r.model_stage_ms.empty() || !s.model.stage_ms.empty())
+    j["profile_ms_per_frame"] = {{"model_only", per_frame(r.model_stage_ms)},
+                                 {"end_to_end", per_frame(s.model.stage_ms)}};
   return j.dump(2);
 }
 

@@ -21,6 +21,7 @@ struct WorkerBenchOptions {
   bool random_weights = false;     // basicvsrpp without a checkpoint (bench model's weights)
   int mid_channels = 64, num_blocks = 7;
   int batch = 4;
+  bool profile = false;            // GPU time per model stage (basicvsrpp), both passes
   std::filesystem::path work_dir;  // generated clip and shard; empty: a temporary directory
   bool warmup = true;              // one untimed end-to-end run first (cuDNN, allocator, pools)
 };
@@ -30,6 +31,7 @@ struct WorkerBenchResult {
   int frames = 0, width = 0, height = 0, out_width = 0, out_height = 0, chunk = 0, overlap = 0;
   double model_seconds = 0, model_fps = 0;
   int64_t model_peak_bytes = 0;
+  std::vector<std::pair<std::string, double>> model_stage_ms;  // --profile: GPU ms per stage, summed
   double e2e_seconds = 0, e2e_fps = 0;
   int64_t e2e_peak_bytes = 0;
   double ratio = 0;                // e2e_fps / model_fps

@@ -68,7 +68,11 @@ struct AsyncCudaEncoder::Impl {
   Impl(int width, int height, const ProresOptions& o, PacketSink sink, int depth)
       : w(width), h(height), encoder(width, height, o), on_packet(std::move(sink)) {
     check(cudaGetDevice(&device), "cudaGetDevice");
-    check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    // The highest priority: its small kernels (one block per slice, a cooperative pick) get
+    // SMs as soon as the model's blocks free them, instead of queueing behind whole kernels.
+    int least = 0, greatest = 0;
+    check(cudaDeviceGetStreamPriorityRange(&least, &greatest), "cudaDeviceGetStreamPriorityRange");
+    check(cudaStreamCreateWithPriority(&stream, cudaStreamNonBlocking, greatest), "cudaStreamCreate");
     for (int i = 0; i < std::max(1, depth); ++i) {
       slots.push_back(std::make_unique<Slot>(w, h));
       free_slots.push_back(i);

@@ -30,7 +30,7 @@ class AsyncCudaEncoder {
   using PacketSink = std::function<void(std::vector<uint8_t> packet)>;
 
   // On the current CUDA device. Throws MediaError as CudaEncoder does (no CUDA build/device).
-  AsyncCudaEncoder(int width, int height, const ProresOptions& options, PacketSink on_packet, int depth = 3);
+  AsyncCudaEncoder(int width, int height, const ProresOptions& options, PacketSink on_packet, int depth = 4);
   // Stops the thread; frames not yet encoded are dropped (call finish() to have them).
   ~AsyncCudaEncoder();
   AsyncCudaEncoder(const AsyncCudaEncoder&) = delete;
