@@ -293,7 +293,25 @@ bool BasicVSRPlusPlusImpl::is_mirror_extended(const torch::Tensor& lqs) {
   return torch::equal(lqs.narrow(1, 0, t / 2), lqs.narrow(1, t / 2, t / 2).flip({1}));
 }
 
+namespace {
+// cuDNN's algorithm search (benchmark mode) chose algorithms about 10x slower for SPyNet's
+// small 7x7 convolutions in some runs: 46-49 ms/frame instead of 4-5 (GPU run 3,
+// docs/perf-notes.md), and which run got them was not predictable. Its heuristics were 5 ms
+// every time, so SPyNet runs without the search; the rest of the network keeps it.
+class CudnnBenchmarkOff {
+ public:
+  CudnnBenchmarkOff() : was_(at::globalContext().benchmarkCuDNN()) { at::globalContext().setBenchmarkCuDNN(false); }
+  ~CudnnBenchmarkOff() { at::globalContext().setBenchmarkCuDNN(was_); }
+  CudnnBenchmarkOff(const CudnnBenchmarkOff&) = delete;
+  CudnnBenchmarkOff& operator=(const CudnnBenchmarkOff&) = delete;
+
+ private:
+  bool was_;
+};
+}  // namespace
+
 torch::Tensor BasicVSRPlusPlusImpl::flows(const torch::Tensor& lqs, bool backward) {
+  const CudnnBenchmarkOff no_search;
   const int64_t n = lqs.size(0), t = lqs.size(1), c = lqs.size(2), h = lqs.size(3), w = lqs.size(4);
   const torch::Tensor a = lqs.narrow(1, 0, t - 1).reshape({n * (t - 1), c, h, w});
   const torch::Tensor b = lqs.narrow(1, 1, t - 1).reshape({n * (t - 1), c, h, w});
