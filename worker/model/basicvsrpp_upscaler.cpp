@@ -69,7 +69,6 @@ class BasicVsrppUpscaler final : public Upscaler {
                      const YCbCrSink& sink) override {
     check_chunk(chunk, emit_begin, emit_end);
     if (emit_begin == emit_end) return;
-    probe_once(chunk.height, chunk.width);
     c10::InferenceMode guard;
     const auto t0 = Clock::now();
     torch::Tensor in = upload(chunk);
@@ -109,7 +108,6 @@ class BasicVsrppUpscaler final : public Upscaler {
       throw Error("BasicVSR++: device frames need a CUDA device, the model runs on " + runner_->device());
     check_chunk(chunk, emit_begin, emit_end);
     if (emit_begin == emit_end) return;
-    probe_once(chunk.height, chunk.width);
     c10::InferenceMode guard;
     const auto t0 = Clock::now();
     torch::Tensor in = upload(chunk);
@@ -150,13 +148,6 @@ class BasicVsrppUpscaler final : public Upscaler {
     (void)chunk, (void)emit_begin, (void)emit_end, (void)format, (void)sink;
     throw Error("BasicVSR++: device frames need a CUDA build");
 #endif
-  }
-
-  // The memory planner's probe runs for this frame size (cached per size), before this call's
-  // input is uploaded: on an otherwise idle device, so cuDNN's algorithm search for the
-  // shapes they share with the chunks (SPyNet and feature batches) is not timed under load.
-  void probe_once(int height, int width) {
-    if (device_.is_cuda()) runner_->measure_footprint(height, width);
   }
 
   // With profiling on, the RunStats of the current call (folded into t_ by fold_stats()).
@@ -217,7 +208,6 @@ class BasicVsrppUpscaler final : public Upscaler {
   void run_rgb(const VideoView& chunk, int emit_begin, int emit_end, const FrameSink& sink) {
     check_chunk(chunk, emit_begin, emit_end);
     if (emit_begin == emit_end) return;
-    probe_once(chunk.height, chunk.width);
     c10::InferenceMode guard;
     const auto t0 = Clock::now();
     torch::Tensor in = upload(chunk);
