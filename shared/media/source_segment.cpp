@@ -19,18 +19,6 @@ bool indexed(const AVPacket* p, int stream) {
   return p->stream_index == stream && p->size > 0 && !(p->flags & AV_PKT_FLAG_DISCARD);
 }
 
-std::string file_checksum(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw Error("cannot read " + p.string());
-  Checksum c;
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), std::streamsize(buf.size()));
-    c.update(buf.data(), size_t(in.gcount()));
-  }
-  return c.hex_digest();
-}
-
 }  // namespace
 
 struct SegmentExtractor::Impl {
@@ -47,56 +35,12 @@ struct SegmentExtractor::Impl {
     }
   }
 
-  // Seeks the demuxer near packet k and reads up to it (recognised by byte position, else by
-  // timestamps; then counted by size). On return `p` holds packet k. False when the landing
-  // could not be matched with the index.
+  // Seeks the demuxer to packet k, which `p` then holds; false when the landing could not be
+  // matched with the index.
   bool seek_to(AVFormatContext* fmt, int64_t k, AVPacket* p) const {
-    const FrameIndex& ix = reader->index();
-    int64_t anchor = k;
-    int rc = -1;
-    if (byte_seek) {
-      anchor = -1;
-      for (int64_t a = k; a >= 0 && a > k - 1000; --a)
-        if (ix.packets[size_t(a)].pos >= 0) {
-          anchor = a;
-          break;
-        }
-      if (anchor < 0) return false;
-      int64_t at = ix.packets[size_t(anchor)].pos;
-      // One positioned packet earlier, so the parser is in sync by the anchor.
-      for (int64_t b = anchor - 1; b >= 0 && b > anchor - 1000; --b)
-        if (ix.packets[size_t(b)].pos >= 0) {
-          at = std::min(at, ix.packets[size_t(b)].pos);
-          break;
-        }
-      rc = av_seek_frame(fmt, -1, at, AVSEEK_FLAG_BYTE);
-    } else {
-      const PacketEntry& e = ix.packets[size_t(k)];
-      int64_t ts = e.pts;
-      if (e.dts != AV_NOPTS_VALUE && (ts == AV_NOPTS_VALUE || e.dts < ts)) ts = e.dts;
-      if (ts == AV_NOPTS_VALUE) return false;
-      rc = av_seek_frame(fmt, ix.stream_index, ts, AVSEEK_FLAG_BACKWARD);
-    }
-    if (rc < 0) return false;
-    const PacketEntry& a = ix.packets[size_t(anchor)];
-    for (int n = 0;; ++n) {
-      if (n > 100000 || !next(fmt, ix.stream_index, p)) return false;
-      int cmp;
-      if (a.pos >= 0 && p->pos >= 0)
-        cmp = p->pos < a.pos ? -1 : p->pos > a.pos;
-      else if (a.dts != AV_NOPTS_VALUE && p->dts != AV_NOPTS_VALUE)
-        cmp = p->dts < a.dts ? -1 : p->dts > a.dts;
-      else if (a.pts != AV_NOPTS_VALUE && p->pts != AV_NOPTS_VALUE)
-        cmp = p->pts < a.pts ? -1 : p->pts > a.pts;
-      else
-        return false;
-      if (cmp > 0) return false;
-      if (cmp == 0) break;
-    }
-    if (p->size != a.size) return false;
-    for (int64_t d = anchor + 1; d <= k; ++d)
-      if (!next(fmt, ix.stream_index, p) || p->size != ix.packets[size_t(d)].size) return false;
-    return true;
+    const int stream = reader->index().stream_index;
+    return seek_to_packet(fmt, reader->index(), k, byte_seek, p,
+                          [fmt, stream](AVPacket* q) { return next(fmt, stream, q); });
   }
 };
 

@@ -46,6 +46,19 @@ std::string checksum_hex(std::string_view data) {
   return c.hex_digest();
 }
 
+std::string file_checksum(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read " + path.string());
+  Checksum c;
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), std::streamsize(buf.size()));
+    c.update(buf.data(), size_t(in.gcount()));
+  }
+  if (in.bad()) throw Error("read error in " + path.string());
+  return c.hex_digest();
+}
+
 std::string file_fingerprint(const std::filesystem::path& path) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);

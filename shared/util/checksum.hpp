@@ -23,6 +23,9 @@ class Checksum {
 
 std::string checksum_hex(std::string_view data);
 
+// The checksum of a whole file's bytes (shard files, source segments); Error when unreadable.
+std::string file_checksum(const std::filesystem::path& path);
+
 // Cheap fingerprint of a large input file: its size plus hashes of its first, middle and
 // last MiB. Detects a different film without reading gigabytes.
 std::string file_fingerprint(const std::filesystem::path& path);

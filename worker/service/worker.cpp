@@ -38,18 +38,6 @@ int64_t steady_ms() {
       .count();
 }
 
-std::string file_checksum(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw Error("cannot read " + p.string());
-  Checksum c;
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), std::streamsize(buf.size()));
-    c.update(buf.data(), size_t(in.gcount()));
-  }
-  return c.hex_digest();
-}
-
 // Runs assignments one at a time on its own thread and reports over an inproc PAIR, so the
 // main loop can poll the coordinator and the executor together.
 class ExecThread {
