@@ -51,6 +51,57 @@ void FrameIndex::drop_trailing_frames(int64_t count) {
   keyframes = kept;
 }
 
+namespace {
+
+// The nearest packet at or before d (looking back at most 1000) with a byte position; -1.
+int64_t positioned_at_or_before(const FrameIndex& ix, int64_t d) {
+  for (int64_t a = d; a >= 0 && a > d - 1000; --a)
+    if (ix.packets[size_t(a)].pos >= 0) return a;
+  return -1;
+}
+
+}  // namespace
+
+bool seek_to_packet(AVFormatContext* fmt, const FrameIndex& ix, int64_t k, bool byte_seek, AVPacket* p,
+                    const std::function<bool(AVPacket*)>& next) {
+  int64_t anchor = k;
+  int rc = -1;
+  if (byte_seek) {
+    anchor = positioned_at_or_before(ix, k);
+    if (anchor < 0) return false;
+    int64_t at = ix.packets[size_t(anchor)].pos;
+    const int64_t before = anchor > 0 ? positioned_at_or_before(ix, anchor - 1) : -1;
+    if (before >= 0) at = std::min(at, ix.packets[size_t(before)].pos);
+    rc = av_seek_frame(fmt, -1, at, AVSEEK_FLAG_BYTE);
+  } else {
+    const PacketEntry& e = ix.packets[size_t(k)];
+    int64_t ts = e.pts;
+    if (e.dts != AV_NOPTS_VALUE && (ts == AV_NOPTS_VALUE || e.dts < ts)) ts = e.dts;
+    if (ts == AV_NOPTS_VALUE) return false;
+    rc = av_seek_frame(fmt, ix.stream_index, ts, AVSEEK_FLAG_BACKWARD);
+  }
+  if (rc < 0) return false;
+  const PacketEntry& a = ix.packets[size_t(anchor)];
+  for (int n = 0;; ++n) {
+    if (n > 100000 || !next(p)) return false;
+    int cmp;
+    if (a.pos >= 0 && p->pos >= 0)
+      cmp = p->pos < a.pos ? -1 : p->pos > a.pos;
+    else if (a.dts != AV_NOPTS_VALUE && p->dts != AV_NOPTS_VALUE)
+      cmp = p->dts < a.dts ? -1 : p->dts > a.dts;
+    else if (a.pts != AV_NOPTS_VALUE && p->pts != AV_NOPTS_VALUE)
+      cmp = p->pts < a.pts ? -1 : p->pts > a.pts;
+    else
+      return false;
+    if (cmp > 0) return false;
+    if (cmp == 0) break;
+  }
+  if (p->size != a.size) return false;
+  for (int64_t d = anchor + 1; d <= k; ++d)
+    if (!next(p) || p->size != ix.packets[size_t(d)].size) return false;
+  return true;
+}
+
 int64_t FrameIndex::keyframe_for(int64_t i, int earlier) const {
   if (i < 0 || i >= frame_count()) return -1;
   const int64_t d = decode_of[size_t(i)];

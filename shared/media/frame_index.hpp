@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,6 +70,17 @@ struct FrameIndex {
   // returns -1 when there is none.
   int64_t keyframe_for(int64_t i, int earlier = 0) const;
 };
+
+// Positions an opened input so that `p` holds the index's packet k. A container seek first:
+// by byte position where `byte_seek` (aiming at the nearest packet at or before k that has a
+// position, since MPEG-PS gives none to the second picture of a PES, and starting one such
+// packet earlier so the parser is in sync by then), else backward by the packet's timestamp.
+// Then packets are read with `next` (the next packet the index counts; false at the end) up to
+// that anchor, recognised by position, else dts, else pts, and by its size, and counted on to
+// k. False when the seek failed, landed after the anchor, or the packets do not match the
+// index: the caller then reads from the start, which is exact by construction.
+bool seek_to_packet(AVFormatContext* fmt, const FrameIndex& ix, int64_t k, bool byte_seek, AVPacket* p,
+                    const std::function<bool(AVPacket*)>& next);
 
 // Scans the stream's packets from the start of an opened input (which it consumes: reopen or
 // seek before reading again). `stream_index` must be a video stream. Never throws for bad data

@@ -111,43 +111,6 @@ struct VideoReader::Impl {
     }
   }
 
-  // The packet a seek aims at to reach packet k: the nearest one at or before k that the
-  // demuxer labels with a byte position (MPEG-PS gives none to the second picture of a PES).
-  int64_t anchor_for(int64_t k) const {
-    for (int64_t a = k; a >= 0 && a > k - 1000; --a)
-      if (index.packets[size_t(a)].pos >= 0) return a;
-    return -1;
-  }
-
-  // After a container seek, reads ahead to the anchor packet (recognised by position and
-  // size, or by timestamps where positions are unknown), then counts on to packet k. False
-  // when the seek landed after it or the packets do not match the index.
-  bool align(int64_t anchor, int64_t k) {
-    const PacketEntry& a = index.packets[size_t(anchor)];
-    for (int n = 0;; ++n) {
-      if (n > 100000 || !read_video_packet(pending.get())) return false;
-      const AVPacket* p = pending.get();
-      int cmp;
-      if (a.pos >= 0 && p->pos >= 0)
-        cmp = p->pos < a.pos ? -1 : p->pos > a.pos;
-      else if (a.dts != AV_NOPTS_VALUE && p->dts != AV_NOPTS_VALUE)
-        cmp = p->dts < a.dts ? -1 : p->dts > a.dts;
-      else if (a.pts != AV_NOPTS_VALUE && p->pts != AV_NOPTS_VALUE)
-        cmp = p->pts < a.pts ? -1 : p->pts > a.pts;
-      else
-        return false;
-      if (cmp > 0) return false;
-      if (cmp == 0) break;
-    }
-    if (pending->size != a.size) return false;
-    for (int64_t d = anchor + 1; d <= k; ++d)
-      if (!read_video_packet(pending.get()) || pending->size != index.packets[size_t(d)].size)
-        return false;
-    has_pending = true;
-    next_decode = k;
-    return true;
-  }
-
   // Positions the demuxer so that the next packet fed is decode index k (a keyframe).
   void position_at(int64_t k) {
     avcodec_flush_buffers(dec.get());
@@ -155,22 +118,12 @@ struct VideoReader::Impl {
     has_pending = false;
     last_out = -1;
     if (k > index.first_used_packet()) {
-      const PacketEntry& e = index.packets[size_t(k)];
-      const int64_t anchor = byte_seek ? anchor_for(k) : k;
-      int rc = -1;
-      if (byte_seek && anchor >= 0) {
-        // Start one positioned packet early so the parser has synchronised by the anchor.
-        int64_t at = index.packets[size_t(anchor)].pos;
-        const int64_t before = anchor > 0 ? anchor_for(anchor - 1) : -1;
-        if (before >= 0) at = std::min(at, index.packets[size_t(before)].pos);
-        rc = av_seek_frame(fmt.get(), -1, at, AVSEEK_FLAG_BYTE);
-      } else if (!byte_seek) {
-        int64_t ts = e.pts;
-        if (e.dts != AV_NOPTS_VALUE && (ts == AV_NOPTS_VALUE || e.dts < ts)) ts = e.dts;
-        if (ts != AV_NOPTS_VALUE)
-          rc = av_seek_frame(fmt.get(), index.stream_index, ts, AVSEEK_FLAG_BACKWARD);
+      if (seek_to_packet(fmt.get(), index, k, byte_seek, pending.get(),
+                         [this](AVPacket* p) { return read_video_packet(p); })) {
+        has_pending = true;
+        next_decode = k;
+        return;
       }
-      if (rc >= 0 && align(anchor, k)) return;
       spdlog::debug("{}: container seek to packet {} missed; reading from the start", path, k);
     }
     // Exact by construction: from the start, packets are counted as the index counted them.
