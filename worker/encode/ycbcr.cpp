@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "shared/util/errors.hpp"
+#include "worker/encode/ycbcr_coefficients.hpp"
 
 namespace reelscale::encode {
 namespace {
@@ -21,28 +22,6 @@ inline uint16_t quantise(float v, float lo, float hi) {
   return uint16_t(v < lo ? lo : (v > hi ? hi : v));
 }
 
-struct Coeffs {
-  float kr, kg, kb, cb_div, cr_div;
-  float y_off, y_scale, c_scale, c_lo, c_hi, y_lo, y_hi;
-};
-
-Coeffs coeffs(const YCbCrParams& p) {
-  Coeffs c{};
-  c.kr = float(p.kr);
-  c.kb = float(p.kb);
-  c.kg = float(1.0 - p.kr - p.kb);
-  c.cb_div = float(1.0 / (2.0 * (1.0 - p.kb)));
-  c.cr_div = float(1.0 / (2.0 * (1.0 - p.kr)));
-  if (p.full_range) {
-    c.y_off = 0.0f, c.y_scale = 1023.0f, c.c_scale = 1023.0f;
-    c.y_lo = 0.0f, c.y_hi = 1023.0f, c.c_lo = 0.0f, c.c_hi = 1023.0f;
-  } else {
-    c.y_off = 64.0f, c.y_scale = 876.0f, c.c_scale = 896.0f;
-    c.y_lo = 64.0f, c.y_hi = 940.0f, c.c_lo = 64.0f, c.c_hi = 960.0f;
-  }
-  return c;
-}
-
 void check_frame(const AVFrame* out, int height, int width, const YCbCrParams& p) {
   const AVPixelFormat want = p.chroma_422 ? AV_PIX_FMT_YUV422P10LE : AV_PIX_FMT_YUV444P10LE;
   if (!out || out->format != want || out->width != width || out->height != height ||
@@ -54,7 +33,7 @@ void check_frame(const AVFrame* out, int height, int width, const YCbCrParams& p
 
 void convert_rows(const float* rgb, int height, int width, const YCbCrParams& p, AVFrame* out,
                   int row_begin, int row_end) {
-  const Coeffs k = coeffs(p);
+  const YCbCrCoefficients k = ycbcr_coefficients(p.kr, p.kb, p.full_range);
   const size_t plane = size_t(height) * width;
   std::vector<float> cb(static_cast<size_t>(width)), cr(static_cast<size_t>(width));
   for (int y = row_begin; y < row_end; ++y) {

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "shared/util/errors.hpp"
+#include "worker/encode/ycbcr_coefficients.hpp"
 #ifdef REELSCALE_HAVE_CUDA
 #include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -19,28 +20,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// ycbcr.cpp's coefficients, as the same float values (then passed to torch as doubles holding
-// exactly those floats, which its float kernels convert back without rounding).
-struct Coeffs {
-  double kr, kg, kb, cb_div, cr_div, y_off, y_scale, c_scale, y_lo, y_hi, c_lo, c_hi;
-};
-
-Coeffs coeffs(const YCbCrFormat& p) {
-  Coeffs c{};
-  c.kr = float(p.kr);
-  c.kb = float(p.kb);
-  c.kg = float(1.0 - p.kr - p.kb);
-  c.cb_div = float(1.0 / (2.0 * (1.0 - p.kb)));
-  c.cr_div = float(1.0 / (2.0 * (1.0 - p.kr)));
-  if (p.full_range) {
-    c.y_off = 0, c.y_scale = 1023, c.c_scale = 1023;
-    c.y_lo = 0, c.y_hi = 1023, c.c_lo = 0, c.c_hi = 1023;
-  } else {
-    c.y_off = 64, c.y_scale = 876, c.c_scale = 896;
-    c.y_lo = 64, c.y_hi = 940, c.c_lo = 64, c.c_hi = 960;
-  }
-  return c;
-}
+// ycbcr.cpp's coefficients, the same float values (passed to torch as doubles holding exactly
+// those floats, which its float kernels convert back without rounding).
+using encode::YCbCrCoefficients;
 
 // clamp01 of ycbcr.cpp: NaN -> 0, +inf -> 1, -inf -> 0.
 torch::Tensor clamp01(const torch::Tensor& x) { return torch::nan_to_num(x, 0.0, 1.0, 0.0).clamp_(0.0, 1.0); }
@@ -56,7 +38,7 @@ Planes convert(const torch::Tensor& rgb_in, const YCbCrFormat& p) {
   if (rgb_in.dim() != 3 || rgb_in.size(0) != 3)
     throw Error("Y'CbCr conversion: expected a (3, H, W) tensor, got " + std::to_string(rgb_in.dim()) +
                 " dimensions");
-  const Coeffs k = coeffs(p);
+  const YCbCrCoefficients k = encode::ycbcr_coefficients(p.kr, p.kb, p.full_range);
   const torch::Tensor rgb = rgb_in.to(torch::kFloat);
   const torch::Tensor r = clamp01(rgb[0]), g = clamp01(rgb[1]), b = clamp01(rgb[2]);
   // Separate kernels on purpose: ((kr r + kg g) + kb b) rounded after every operation.
