@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "shared/media/av_raii.hpp"
+#include "tests/prores/prores_decode.hpp"
+#include "tests/prores/test_pictures.hpp"
 #include "worker/encode/prores/prores_encoder.hpp"
 
 extern "C" {
@@ -17,124 +19,14 @@ extern "C" {
 
 namespace rp = reelscale::prores;
 namespace av = reelscale::av;
+using namespace reelscale::prores::testing;
 
 namespace {
-
-struct Planes {
-  int w = 0, h = 0;
-  std::vector<uint16_t> y, cb, cr;
-  int cw() const { return (w + 1) / 2; }
-};
-
-Planes make_planes(int w, int h) {
-  Planes p;
-  p.w = w;
-  p.h = h;
-  p.y.resize(static_cast<size_t>(w) * h);
-  p.cb.resize(static_cast<size_t>(p.cw()) * h);
-  p.cr.resize(p.cb.size());
-  return p;
-}
-
-Planes flat(int w, int h, uint16_t y, uint16_t cb, uint16_t cr) {
-  Planes p = make_planes(w, h);
-  std::fill(p.y.begin(), p.y.end(), y);
-  std::fill(p.cb.begin(), p.cb.end(), cb);
-  std::fill(p.cr.begin(), p.cr.end(), cr);
-  return p;
-}
-
-Planes gradient(int w, int h) {
-  Planes p = make_planes(w, h);
-  for (int r = 0; r < h; ++r)
-    for (int c = 0; c < w; ++c) p.y[r * w + c] = static_cast<uint16_t>(64 + (876 * (c + r)) / (w + h));
-  for (int r = 0; r < h; ++r)
-    for (int c = 0; c < p.cw(); ++c) {
-      p.cb[r * p.cw() + c] = static_cast<uint16_t>(64 + 896 * c / p.cw());
-      p.cr[r * p.cw() + c] = static_cast<uint16_t>(64 + 896 * r / h);
-    }
-  return p;
-}
-
-// A film-like picture: smooth shapes plus grain of standard deviation `grain`.
-Planes filmlike(int w, int h, double grain, unsigned seed) {
-  Planes p = make_planes(w, h);
-  std::mt19937 rng(seed);
-  std::normal_distribution<double> n(0.0, grain);
-  auto clip = [](double v) { return static_cast<uint16_t>(std::lround(std::min(940.0, std::max(64.0, v)))); };
-  for (int r = 0; r < h; ++r)
-    for (int c = 0; c < w; ++c) {
-      const double base = 500 + 250 * std::sin(c * 0.013) * std::cos(r * 0.021) +
-                          ((c / 37 + r / 29) % 2 ? 80 : -80);
-      p.y[r * w + c] = clip(base + n(rng));
-    }
-  for (int r = 0; r < h; ++r)
-    for (int c = 0; c < p.cw(); ++c) {
-      p.cb[r * p.cw() + c] = clip(512 + 120 * std::sin(c * 0.03 + r * 0.01) + n(rng) / 2);
-      p.cr[r * p.cw() + c] = clip(512 + 100 * std::cos(r * 0.017) + n(rng) / 2);
-    }
-  return p;
-}
-
-Planes noise(int w, int h, unsigned seed) {
-  Planes p = make_planes(w, h);
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> u(0, 1023);
-  for (auto* v : {&p.y, &p.cb, &p.cr})
-    for (auto& s : *v) s = static_cast<uint16_t>(u(rng));
-  return p;
-}
 
 std::vector<uint8_t> encode(const Planes& p, rp::Profile prof = rp::Profile::HQ) {
   rp::ProresOptions o;
   o.profile = prof;
   return rp::encode_prores_frame(p.y.data(), p.cb.data(), p.cr.data(), p.w, p.h, p.w, p.cw(), o);
-}
-
-struct Decoded {
-  av::FramePtr frame;
-  av::CodecContextPtr ctx;
-};
-
-Decoded decode(const std::vector<uint8_t>& pkt, rp::Profile prof, int w, int h) {
-  const AVCodec* dec = avcodec_find_decoder(AV_CODEC_ID_PRORES);
-  EXPECT_NE(dec, nullptr);
-  Decoded d{av::make_frame(), av::make_codec_context(dec)};
-  d.ctx->codec_tag = rp::profile_fourcc(prof);
-  d.ctx->width = w;
-  d.ctx->height = h;
-  d.ctx->thread_count = 1;
-  av::check(avcodec_open2(d.ctx.get(), dec, nullptr), "open prores decoder");
-  auto packet = av::make_packet();
-  av::check(av_new_packet(packet.get(), static_cast<int>(pkt.size())), "packet");
-  std::copy(pkt.begin(), pkt.end(), packet->data);
-  packet->flags |= AV_PKT_FLAG_KEY;
-  av::check(avcodec_send_packet(d.ctx.get(), packet.get()), "send packet");
-  av::check(avcodec_receive_frame(d.ctx.get(), d.frame.get()), "receive frame");
-  return d;
-}
-
-struct Psnr {
-  double y, cb, cr;
-};
-
-double plane_psnr(const std::vector<uint16_t>& a, int w, int h, const uint8_t* data, int linesize) {
-  double sse = 0;
-  for (int r = 0; r < h; ++r) {
-    const auto* row = reinterpret_cast<const uint16_t*>(data + static_cast<ptrdiff_t>(r) * linesize);
-    for (int c = 0; c < w; ++c) {
-      const double d = double(a[static_cast<size_t>(r) * w + c]) - row[c];
-      sse += d * d;
-    }
-  }
-  const double mse = sse / (double(w) * h);
-  return mse == 0 ? 999.0 : 10 * std::log10(1023.0 * 1023.0 / mse);
-}
-
-Psnr psnr(const Planes& p, const AVFrame* f) {
-  return {plane_psnr(p.y, p.w, p.h, f->data[0], f->linesize[0]),
-          plane_psnr(p.cb, p.cw(), p.h, f->data[1], f->linesize[1]),
-          plane_psnr(p.cr, p.cw(), p.h, f->data[2], f->linesize[2])};
 }
 
 // prores_ks at a profile, same planes: the packet.

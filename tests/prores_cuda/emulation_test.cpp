@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "tests/prores_cuda/planes.hpp"
+#include "tests/prores/test_pictures.hpp"
 #include "worker/encode/prores/prores_encoder.hpp"
 #include "worker/encode/prores_cuda/frame_plan.hpp"
 // Last: the emulation defines CUDA's keywords as macros, for the kernels only.

@@ -10,7 +10,8 @@
 #include "shared/config/config.hpp"
 #include "shared/media/av_raii.hpp"
 #include "shared/util/errors.hpp"
-#include "tests/prores_cuda/planes.hpp"
+#include "tests/prores/prores_decode.hpp"
+#include "tests/prores/test_pictures.hpp"
 #include "worker/encode/prores/prores_encoder.hpp"
 #include "worker/encode/prores_cuda/async_encoder.hpp"
 #include "worker/encode/prores_cuda/encoder_choice.hpp"
@@ -62,42 +63,6 @@ void expect_identical(const Planes& p, rp::ProresOptions o = {}) {
   EXPECT_EQ(first_difference(out, ref), -1) << p.w << "x" << p.h << " " << rp::profile_name(o.profile);
   std::printf("  %dx%d %s: %zu bytes, identical: %s\n", p.w, p.h, rp::profile_name(o.profile),
               out.size(), out == ref ? "yes" : "NO");
-}
-
-struct Decoded {
-  av::FramePtr frame;
-  av::CodecContextPtr ctx;
-};
-
-Decoded decode(const std::vector<uint8_t>& pkt, rp::Profile prof, int w, int h) {
-  const AVCodec* dec = avcodec_find_decoder(AV_CODEC_ID_PRORES);
-  EXPECT_NE(dec, nullptr);
-  Decoded d{av::make_frame(), av::make_codec_context(dec)};
-  d.ctx->codec_tag = rp::profile_fourcc(prof);
-  d.ctx->width = w;
-  d.ctx->height = h;
-  d.ctx->thread_count = 1;
-  av::check(avcodec_open2(d.ctx.get(), dec, nullptr), "open prores decoder");
-  auto packet = av::make_packet();
-  av::check(av_new_packet(packet.get(), static_cast<int>(pkt.size())), "packet");
-  std::copy(pkt.begin(), pkt.end(), packet->data);
-  packet->flags |= AV_PKT_FLAG_KEY;
-  av::check(avcodec_send_packet(d.ctx.get(), packet.get()), "send packet");
-  av::check(avcodec_receive_frame(d.ctx.get(), d.frame.get()), "receive frame");
-  return d;
-}
-
-double plane_psnr(const std::vector<uint16_t>& a, int w, int h, const uint8_t* data, int linesize) {
-  double sse = 0;
-  for (int r = 0; r < h; ++r) {
-    const auto* row = reinterpret_cast<const uint16_t*>(data + static_cast<ptrdiff_t>(r) * linesize);
-    for (int c = 0; c < w; ++c) {
-      const double d = double(a[static_cast<size_t>(r) * w + c]) - row[c];
-      sse += d * d;
-    }
-  }
-  const double mse = sse / (double(w) * h);
-  return mse == 0 ? 999.0 : 10 * std::log10(1023.0 * 1023.0 / mse);
 }
 
 }  // namespace
