@@ -204,10 +204,20 @@ TEST(Dispatch, CleanRunWithThreeWorkers) {
   for (auto& w : workers.children()) expect_exits_cleanly(w);  // told "job complete"
 }
 
-TEST(Dispatch, WorkerKilledMidShardIsRedoneElsewhere) {
-  Cluster c;
+namespace {
+
+// Nothing of a transfer is left behind: no partial files, no segments.
+void expect_no_leftovers(const fs::path& storage) {
+  EXPECT_FALSE(fs::exists(storage / "segments"));
+  for (const auto& e : fs::recursive_directory_iterator(storage))
+    EXPECT_EQ(e.path().extension(), ".fake") << e.path();
+}
+
+// A worker SIGKILLed mid-shard: its shard is redone once, by another worker. `stream`:
+// stream storage (the storage folder must be left clean too).
+void expect_killed_workers_shard_redone(Cluster& c, const dispatch::DispatchOptions& options, bool stream) {
   auto plan = make_plan(6, 200, false);
-  InProcessCoordinator co(c, plan, c.options());
+  InProcessCoordinator co(c, plan, options);
   worker::LocalWorkers workers;
   for (int i = 0; i < 3; ++i) workers.spawn(c.worker_args(co.events.endpoint, "frame_us=3000"));
   std::string victim_shard, victim_worker;
@@ -232,12 +242,13 @@ TEST(Dispatch, WorkerKilledMidShardIsRedoneElsewhere) {
   EXPECT_EQ(row.attempts, 2) << "the killed worker's shard was redone exactly once more";
   EXPECT_NE(row.worker, victim_worker);
   EXPECT_GE(count_events(co.ledger, victim_shard, "attempt-failed"), 1);
+  if (stream) expect_no_leftovers(c.storage);
 }
 
-TEST(Dispatch, CorruptResultIsDetectedAndRetried) {
-  Cluster c;
+// A worker that corrupts its first two results: both are refused and the shards rerun.
+void expect_corrupt_results_retried(Cluster& c, const dispatch::DispatchOptions& options, bool stream) {
   auto plan = make_plan(4, 60);
-  InProcessCoordinator co(c, plan, c.options());
+  InProcessCoordinator co(c, plan, options);
   worker::LocalWorkers workers;
   workers.spawn(c.worker_args(co.events.endpoint, "frame_us=200,corrupt=2"));
   auto r = co.finish();
@@ -247,6 +258,19 @@ TEST(Dispatch, CorruptResultIsDetectedAndRetried) {
   ASSERT_EQ(co.events.ignored.size(), 2u);
   EXPECT_NE(co.events.ignored[0].find("frames"), std::string::npos) << co.events.ignored[0];
   expect_all_verified(co.ledger, plan);
+  if (stream) expect_no_leftovers(c.storage);
+}
+
+}  // namespace
+
+TEST(Dispatch, WorkerKilledMidShardIsRedoneElsewhere) {
+  Cluster c;
+  expect_killed_workers_shard_redone(c, c.options(), false);
+}
+
+TEST(Dispatch, CorruptResultIsDetectedAndRetried) {
+  Cluster c;
+  expect_corrupt_results_retried(c, c.options(), false);
 }
 
 TEST(Dispatch, ShardFailsAfterMaxAttemptsWithReasons) {
@@ -557,13 +581,6 @@ dispatch::DispatchOptions stream_options(const Cluster& c) {
   return o;
 }
 
-// Nothing of a transfer is left behind: no partial files, no segments.
-void expect_no_leftovers(const fs::path& storage) {
-  EXPECT_FALSE(fs::exists(storage / "segments"));
-  for (const auto& e : fs::recursive_directory_iterator(storage))
-    EXPECT_EQ(e.path().extension(), ".fake") << e.path();
-}
-
 // A hand-driven peer on a plaintext coordinator.
 struct RawPeer {
   zmq::context_t ctx;
@@ -615,48 +632,16 @@ TEST(DispatchStream, CleanRunWithThreeWorkersShipsSegmentsAndShards) {
   for (auto& w : workers.children()) expect_exits_cleanly(w);
 }
 
+
+
 TEST(DispatchStream, WorkerKilledMidShardIsRedoneElsewhere) {
   Cluster c;
-  auto plan = make_plan(6, 200, false);
-  InProcessCoordinator co(c, plan, stream_options(c));
-  worker::LocalWorkers workers;
-  for (int i = 0; i < 3; ++i) workers.spawn(c.worker_args(co.events.endpoint, "frame_us=3000"));
-  std::string victim_shard, victim_worker;
-  int64_t victim_pid = 0;
-  ASSERT_TRUE(co.events.wait([&] {
-    for (auto& [s, f] : co.events.progress_of)
-      if (f > 0 && f < 150) {
-        victim_shard = s;
-        victim_pid = co.events.pid_of_shard[s];
-        victim_worker = co.events.worker_of_shard[s];
-        return true;
-      }
-    return false;
-  }));
-  ::kill(pid_t(victim_pid), SIGKILL);
-  auto r = co.finish();
-  EXPECT_EQ(r.done, 6);
-  EXPECT_EQ(r.failed, 0);
-  EXPECT_GE(r.workers_lost, 1);
-  expect_all_verified(co.ledger, plan);
-  auto row = *co.ledger.shard(victim_shard);
-  EXPECT_EQ(row.attempts, 2);
-  EXPECT_NE(row.worker, victim_worker);
-  expect_no_leftovers(c.storage);
+  expect_killed_workers_shard_redone(c, stream_options(c), true);
 }
 
 TEST(DispatchStream, CorruptResultIsDetectedAndRetried) {
   Cluster c;
-  auto plan = make_plan(4, 60);
-  InProcessCoordinator co(c, plan, stream_options(c));
-  worker::LocalWorkers workers;
-  workers.spawn(c.worker_args(co.events.endpoint, "frame_us=200,corrupt=2"));
-  auto r = co.finish();
-  EXPECT_EQ(r.done, 4);
-  EXPECT_EQ(r.failed, 0);
-  EXPECT_EQ(r.ignored_results, 2);
-  expect_all_verified(co.ledger, plan);
-  expect_no_leftovers(c.storage);
+  expect_corrupt_results_retried(c, stream_options(c), true);
 }
 
 TEST(DispatchStream, PeersGetOnlyTheirOwnSegmentAndStrayChunksAreCounted) {
