@@ -9,6 +9,7 @@ extern "C" {
 
 #include "shared/media/test_media.hpp"
 #include "shared/util/errors.hpp"
+#include "tests/pipeline/shard_fixtures.hpp"
 #include "tests/testing/test_env.hpp"
 #include "worker/encode/shard_writer.hpp"
 #include "worker/pipeline/shard_job.hpp"
@@ -44,19 +45,7 @@ class IdentityUpscaler : public Upscaler {
   }
 };
 
-fs::path make_clip(const fs::path& dir) {
-  media::test_media::ClipSpec spec;
-  spec.codec = "mpeg2video";
-  spec.container = "matroska";
-  spec.width = 64;
-  spec.height = 48;
-  spec.frames = kFrames;
-  spec.gop = 12;
-  spec.b_frames = 2;
-  const fs::path p = dir / "clip.mkv";
-  media::test_media::write_clip(p, spec);
-  return p;
-}
+fs::path make_clip(const fs::path& dir) { return fixtures::make_clip(dir, kFrames, 64, 48); }
 
 config::Config test_config(const std::string& codec = "ffv1") {
   config::Config c;
@@ -68,19 +57,7 @@ config::Config test_config(const std::string& codec = "ffv1") {
   return c;
 }
 
-ShardTask task(const std::string& id, const fs::path& src, const fs::path& out, int64_t cb,
-               int64_t eb, int64_t ee, int64_t ce, std::vector<int64_t> cuts = {}) {
-  ShardTask t;
-  t.shard_id = id;
-  t.source = src.string();
-  t.context_begin = cb;
-  t.emit_begin = eb;
-  t.emit_end = ee;
-  t.context_end = ce;
-  t.cuts = std::move(cuts);
-  t.output_dir = out;
-  return t;
-}
+using fixtures::make_task;
 
 // Decoded planes of every frame of a shard, as bytes per frame.
 std::vector<std::string> decoded_planes(const fs::path& file) {
@@ -125,7 +102,7 @@ TEST(ProcessShard, EmitsExactlyTheEmitRange) {
   const fs::path clip = make_clip(dir.path());
   IdentityUpscaler up;
   std::vector<int64_t> progress;
-  const ShardResult r = process_shard(task("s0001", clip, dir / "out", 4, 10, 30, 40), test_config(),
+  const ShardResult r = process_shard(make_task("s0001", clip, dir / "out", 4, 10, 30, 40), test_config(),
                                       up, [&](int64_t n) { progress.push_back(n); });
   EXPECT_EQ(r.frame_count, 20);
   EXPECT_EQ(r.output, dir / "out" / "s0001.mkv");
@@ -154,7 +131,7 @@ TEST(ProcessShard, PreprocessingFromTheConfigShapesTheFrames) {
   IdentityUpscaler up;
   config::Config cfg = test_config();
   cfg.preprocess.crop = "48:32:8:8";
-  const ShardResult r = process_shard(task("s", clip, dir / "out", 0, 2, 12, 14), cfg, up);
+  const ShardResult r = process_shard(make_task("s", clip, dir / "out", 0, 2, 12, 14), cfg, up);
   const encode::ShardInfo info = encode::verify_shard(r.output);
   EXPECT_EQ(info.frame_count, 10);
   EXPECT_EQ(info.width, 48);
@@ -168,7 +145,7 @@ TEST(ProcessShard, ChunksNeverCrossACut) {
   config::Config cfg = test_config();
   cfg.model.chunk = 100;  // one chunk per scene
   const ShardResult r =
-      process_shard(task("s", clip, dir / "out", 0, 0, kFrames, kFrames, {17, 30}), cfg, up);
+      process_shard(make_task("s", clip, dir / "out", 0, 0, kFrames, kFrames, {17, 30}), cfg, up);
   EXPECT_EQ(r.frame_count, kFrames);
   ASSERT_EQ(up.calls.size(), 3u);
   EXPECT_EQ(up.calls[0].frames, 17);
@@ -181,9 +158,9 @@ TEST(ProcessShard, TwoShardsEqualOneShardFrameForFrame) {
   const fs::path clip = make_clip(dir.path());
   const config::Config cfg = test_config();
   IdentityUpscaler up;
-  const auto whole = process_shard(task("whole", clip, dir / "a", 0, 0, kFrames, kFrames, {21}), cfg, up);
-  const auto first = process_shard(task("p1", clip, dir / "b", 0, 0, 26, 29, {21}), cfg, up);
-  const auto second = process_shard(task("p2", clip, dir / "b", 23, 26, kFrames, kFrames, {21}), cfg, up);
+  const auto whole = process_shard(make_task("whole", clip, dir / "a", 0, 0, kFrames, kFrames, {21}), cfg, up);
+  const auto first = process_shard(make_task("p1", clip, dir / "b", 0, 0, 26, 29, {21}), cfg, up);
+  const auto second = process_shard(make_task("p2", clip, dir / "b", 23, 26, kFrames, kFrames, {21}), cfg, up);
   auto w = decoded_planes(whole.output), a = decoded_planes(first.output),
        b = decoded_planes(second.output);
   ASSERT_EQ(w.size(), size_t(kFrames));
@@ -200,9 +177,9 @@ TEST(ProcessShard, BicubicShardsMatchOneShardAndAreFourTimesLarger) {
   const fs::path clip = make_clip(dir.path());
   const config::Config cfg = test_config("prores_hq");
   auto up = make_bicubic_upscaler(4);
-  const auto whole = process_shard(task("whole", clip, dir / "a", 0, 5, 25, 25), cfg, *up);
-  const auto p1 = process_shard(task("p1", clip, dir / "b", 0, 5, 14, 20), cfg, *up);
-  const auto p2 = process_shard(task("p2", clip, dir / "b", 9, 14, 25, 25), cfg, *up);
+  const auto whole = process_shard(make_task("whole", clip, dir / "a", 0, 5, 25, 25), cfg, *up);
+  const auto p1 = process_shard(make_task("p1", clip, dir / "b", 0, 5, 14, 20), cfg, *up);
+  const auto p2 = process_shard(make_task("p2", clip, dir / "b", 9, 14, 25, 25), cfg, *up);
   EXPECT_EQ(whole.frame_count, 20);
   EXPECT_EQ(p1.frame_count + p2.frame_count, 20);
   const auto info = encode::verify_shard(whole.output);
@@ -221,7 +198,7 @@ TEST(ProcessShard, AnUpscalerFailureLeavesNoShard) {
   const fs::path clip = make_clip(dir.path());
   IdentityUpscaler up;
   up.fail_on_call = 2;
-  EXPECT_THROW(process_shard(task("s0002", clip, dir / "out", 0, 0, 40, 40), test_config(), up),
+  EXPECT_THROW(process_shard(make_task("s0002", clip, dir / "out", 0, 0, 40, 40), test_config(), up),
                std::runtime_error);
   EXPECT_FALSE(fs::exists(dir / "out" / "s0002.mkv"));
   if (fs::exists(dir / "out")) {
@@ -234,12 +211,12 @@ TEST(ProcessShard, ARangeBeyondTheSourceIsRefused) {
   const fs::path clip = make_clip(dir.path());
   IdentityUpscaler up;
   try {
-    process_shard(task("s0003", clip, dir / "out", 40, 40, 60, 60), test_config(), up);
+    process_shard(make_task("s0003", clip, dir / "out", 40, 40, 60, 60), test_config(), up);
     FAIL() << "no error";
   } catch (const MediaError& e) {
     EXPECT_NE(std::string(e.what()).find("s0003"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(process_shard(task("s0004", clip, dir / "out", 10, 5, 20, 20), test_config(), up),
+  EXPECT_THROW(process_shard(make_task("s0004", clip, dir / "out", 10, 5, 20, 20), test_config(), up),
                Error);
 }
 

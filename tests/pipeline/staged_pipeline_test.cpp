@@ -13,6 +13,7 @@
 #include "shared/media/video_reader.hpp"
 #include "shared/upscale/chunk_plan.hpp"
 #include "shared/util/errors.hpp"
+#include "tests/pipeline/shard_fixtures.hpp"
 #include "tests/testing/test_env.hpp"
 #include "worker/encode/prores/prores_encoder.hpp"
 #include "worker/encode/prores_cuda/encoder_choice.hpp"
@@ -32,19 +33,8 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-fs::path make_clip(const fs::path& dir, int frames = 30) {
-  media::test_media::ClipSpec spec;
-  spec.codec = "mpeg2video";
-  spec.container = "matroska";
-  spec.width = 64;
-  spec.height = 64;  // BasicVSR++ needs at least 64x64
-  spec.frames = frames;
-  spec.gop = 12;
-  spec.b_frames = 2;
-  const fs::path p = dir / "clip.mkv";
-  media::test_media::write_clip(p, spec);
-  return p;
-}
+// BasicVSR++ needs at least 64x64.
+fs::path make_clip(const fs::path& dir, int frames = 30) { return fixtures::make_clip(dir, frames, 64, 64); }
 
 config::Config test_config(const std::string& codec) {
   config::Config c;
@@ -56,19 +46,7 @@ config::Config test_config(const std::string& codec) {
   return c;
 }
 
-ShardTask make_task(const std::string& id, const fs::path& src, const fs::path& out, int64_t cb, int64_t eb,
-                    int64_t ee, int64_t ce, std::vector<int64_t> cuts = {}) {
-  ShardTask t;
-  t.shard_id = id;
-  t.source = src.string();
-  t.context_begin = cb;
-  t.emit_begin = eb;
-  t.emit_end = ee;
-  t.context_end = ce;
-  t.cuts = std::move(cuts);
-  t.output_dir = out;
-  return t;
-}
+using fixtures::make_task;
 
 // The computation process_shard did before it was split into stages, one step after another.
 std::string sequential_checksum(const ShardTask& t, const config::Config& cfg, Upscaler& up) {

@@ -1,0 +1,45 @@
+#pragma once
+// What the pipeline suites share: a small MPEG-2 clip with B-frames and a shard task over it.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "shared/media/test_media.hpp"
+#include "worker/pipeline/shard_job.hpp"
+
+namespace reelscale::pipeline::fixtures {
+
+// `frames` frames of `width` x `height` MPEG-2 in Matroska (GOP 12, 2 B-frames): decode order
+// differs from presentation order, as on a DVD.
+inline std::filesystem::path make_clip(const std::filesystem::path& dir, int frames, int width, int height) {
+  media::test_media::ClipSpec spec;
+  spec.codec = "mpeg2video";
+  spec.container = "matroska";
+  spec.width = width;
+  spec.height = height;
+  spec.frames = frames;
+  spec.gop = 12;
+  spec.b_frames = 2;
+  const std::filesystem::path p = dir / "clip.mkv";
+  media::test_media::write_clip(p, spec);
+  return p;
+}
+
+// Context [cb, ce), emitted [eb, ee), scene cuts at `cuts` (source frame numbers).
+inline ShardTask make_task(const std::string& id, const std::filesystem::path& src, const std::filesystem::path& out,
+                           int64_t cb, int64_t eb, int64_t ee, int64_t ce, std::vector<int64_t> cuts = {}) {
+  ShardTask t;
+  t.shard_id = id;
+  t.source = src.string();
+  t.context_begin = cb;
+  t.emit_begin = eb;
+  t.emit_end = ee;
+  t.context_end = ce;
+  t.cuts = std::move(cuts);
+  t.output_dir = out;
+  return t;
+}
+
+}  // namespace reelscale::pipeline::fixtures
