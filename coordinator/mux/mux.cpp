@@ -150,21 +150,32 @@ MuxResult mux_final(const MuxInputs& inputs, const fs::path& out) {
   auto octx = assemble::make_output(muxer, out_label);
   std::vector<std::unique_ptr<Source>> sources;
 
-  // Video.
-  {
+  // A stream of an input file copied packet for packet, with its tags (language and title
+  // replaced where given).
+  auto copied_track = [&](const fs::path& file, int stream, AVMediaType type, const char* what,
+                          const std::string& language, const std::string& title) {
     auto s = std::make_unique<Source>();
-    s->label = inputs.video.string();
-    s->in = open_track_file(inputs.video, "the video file");
-    s->in_stream = pick_stream(s->in.get(), -1, AVMEDIA_TYPE_VIDEO, inputs.video);
+    s->label = file.string();
+    s->in = open_track_file(file, what);
+    s->in_stream = pick_stream(s->in.get(), stream, type, file);
     AVStream* ist = s->in->streams[s->in_stream];
     require_codec_fits(octx.get(), ist->codecpar, s->label, inputs.container);
     s->tb = ist->time_base;
     s->out = assemble::add_copy_stream(octx.get(), ist->codecpar, out_label);
     s->out->time_base = ist->time_base;
+    assemble::copy_stream_tags(ist, s->out);
+    set_tag(s->out, "language", language);
+    set_tag(s->out, "title", title);
+    return s;
+  };
+
+  // Video.
+  {
+    auto s = copied_track(inputs.video, -1, AVMEDIA_TYPE_VIDEO, "the video file", "", "");
+    const AVStream* ist = s->in->streams[s->in_stream];
     s->out->avg_frame_rate = ist->avg_frame_rate;
     s->out->r_frame_rate = ist->r_frame_rate;
     s->out->sample_aspect_ratio = ist->codecpar->sample_aspect_ratio;
-    assemble::copy_stream_tags(ist, s->out);
     s->out->disposition = AV_DISPOSITION_DEFAULT;
     sources.push_back(std::move(s));
   }
@@ -173,18 +184,7 @@ MuxResult mux_final(const MuxInputs& inputs, const fs::path& out) {
       std::any_of(inputs.audio.begin(), inputs.audio.end(), [](const AudioTrack& a) { return a.default_track; });
   for (size_t i = 0; i < inputs.audio.size(); ++i) {
     const AudioTrack& a = inputs.audio[i];
-    auto s = std::make_unique<Source>();
-    s->label = a.file.string();
-    s->in = open_track_file(a.file, "audio track");
-    s->in_stream = pick_stream(s->in.get(), a.stream, AVMEDIA_TYPE_AUDIO, a.file);
-    AVStream* ist = s->in->streams[s->in_stream];
-    require_codec_fits(octx.get(), ist->codecpar, s->label, inputs.container);
-    s->tb = ist->time_base;
-    s->out = assemble::add_copy_stream(octx.get(), ist->codecpar, out_label);
-    s->out->time_base = ist->time_base;
-    assemble::copy_stream_tags(ist, s->out);
-    set_tag(s->out, "language", a.language);
-    set_tag(s->out, "title", a.title);
+    auto s = copied_track(a.file, a.stream, AVMEDIA_TYPE_AUDIO, "audio track", a.language, a.title);
     s->out->disposition = (any_default ? a.default_track : i == 0) ? AV_DISPOSITION_DEFAULT : 0;
     sources.push_back(std::move(s));
   }
@@ -215,19 +215,8 @@ MuxResult mux_final(const MuxInputs& inputs, const fs::path& out) {
     sources.push_back(std::move(s));
   }
   for (const BitmapSubtitleTrack& b : inputs.bitmap_subtitles) {
-    auto s = std::make_unique<Source>();
-    s->label = b.file.string();
-    s->in = open_track_file(b.file, "subtitle track");
-    s->in_stream = pick_stream(s->in.get(), b.stream, AVMEDIA_TYPE_SUBTITLE, b.file);
-    AVStream* ist = s->in->streams[s->in_stream];
-    require_codec_fits(octx.get(), ist->codecpar, s->label, inputs.container);
-    s->tb = ist->time_base;
-    s->out = assemble::add_copy_stream(octx.get(), ist->codecpar, out_label);
-    s->out->time_base = ist->time_base;
-    assemble::copy_stream_tags(ist, s->out);
-    set_tag(s->out, "language", b.language);
-    set_tag(s->out, "title", b.title);
-    s->out->disposition = ist->disposition & AV_DISPOSITION_FORCED;
+    auto s = copied_track(b.file, b.stream, AVMEDIA_TYPE_SUBTITLE, "subtitle track", b.language, b.title);
+    s->out->disposition = s->in->streams[s->in_stream]->disposition & AV_DISPOSITION_FORCED;
     sources.push_back(std::move(s));
   }
   for (auto& s : sources)
