@@ -94,7 +94,9 @@ fi
 if want bench && [[ ",$BENCH," == *",worker,"* ]]; then
   # End to end: source file in, ProRes shard out, next to the model alone on the same chunks.
   W="$R bench worker --random-weights --precision fp16 --json"
-  WORKER_VARIANTS=${WORKER_VARIANTS:-"--frames 96 --chunk 32 --overlap 0 --profile;--frames 96 --chunk 96 --overlap 0 --profile;--frames 480 --overlap 8 --profile;--frames 96 --chunk 32 --overlap 0 --set encode.device=cpu"}
+  # The gpu_queue_frames rows test docs/perf-notes.md's "wk1": the encoder falls behind while the
+  # model emits a chunk's frames (its last pass only) and catches up during the next chunk.
+  WORKER_VARIANTS=${WORKER_VARIANTS:-"--frames 96 --chunk 32 --overlap 0 --profile;--frames 96 --chunk 32 --overlap 0 --profile --set encode.gpu_queue_frames=32;--frames 96 --chunk 96 --overlap 0 --profile;--frames 480 --overlap 8 --profile;--frames 480 --overlap 8 --profile --set encode.gpu_queue_frames=100;--frames 96 --chunk 32 --overlap 0 --set encode.device=cpu"}
   IFS=';' read -r -a variants <<< "$WORKER_VARIANTS"
   for variant in "${variants[@]}"; do
     i=$(( ${i:-0} + 1 ))

@@ -281,6 +281,7 @@ std::string video_config_hash(const Config& c) {
   picked["encode"] = all["encode"];
   picked["encode"].remove("threads");            // performance knobs: same bytes
   picked["encode"].remove("parallel_encoders");
+  picked["encode"].remove("gpu_queue_frames");
   YAML::Emitter out;
   out << picked;
   std::string text = out.c_str();

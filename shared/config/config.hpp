@@ -90,6 +90,7 @@ struct Encode {
   Color color;
   int threads = 0;                   // 0 = all cores
   int parallel_encoders = 0;         // frame-parallel encoder contexts; 0 = auto
+  int gpu_queue_frames = 4;          // staging frames of the GPU ProRes encoder
 };
 
 struct Retime {

@@ -82,6 +82,8 @@ TEST(Config, WrongTypes) {
 TEST(Config, OutOfRangeAndInvalidChoices) {
   EXPECT_THAT(error_of("input: a\nscenes:\n  content:\n    threshold: 300\n"),
               HasSubstr("film.yaml:4:16: error: scenes.content.threshold: value 300 is out of range (must be between 0 and 255)"));
+  EXPECT_THAT(error_of("input: a\nencode:\n  gpu_queue_frames: 0\n"),
+              HasSubstr("film.yaml:3:21: error: encode.gpu_queue_frames: value 0 is out of range"));
   EXPECT_THAT(error_of("input: a\nmodel:\n  precision: fp8\n"),
               HasSubstr("model.precision: invalid value 'fp8' (expected one of fp16, bf16, fp32)"));
   EXPECT_THAT(error_of("input: a\npreprocess:\n  crop: 10x10\n"),
@@ -171,6 +173,7 @@ TEST(Config, VideoHashChangesOnlyWithWhatChangesThePixels) {
   EXPECT_EQ(base, video_config_hash(load_from_string("input: a\nencode:\n  threads: 4\n")));
   EXPECT_EQ(base, video_config_hash(load_from_string("input: a\nshards:\n  target_frames: 1000\n")));
   EXPECT_EQ(base, video_config_hash(load_from_string("input: a\nmodel:\n  offload: on\n")));
+  EXPECT_EQ(base, video_config_hash(load_from_string("input: a\nencode:\n  gpu_queue_frames: 32\n")));
   EXPECT_NE(base, video_config_hash(load_from_string("input: a\nencode:\n  codec: ffv1\n")));
   // The CUDA and libavcodec ProRes encoders write different bytes (docs/prores.md): the device
   // is hashed as written.

@@ -310,7 +310,8 @@ struct InferenceStage {
                   item.height = h;
                   item.packet = std::move(p);
                   if (!out.push(std::move(item), encoder_wait_s)) throw Stopped{};
-                });
+                },
+                encode->gpu_queue_frames);
           const auto ts = Clock::now();
           gpu_encoder->submit(f.plane[0], f.plane[1], f.plane[2], f.stride[0], f.stride[1],
                               static_cast<CUstream_st*>(f.stream));
