@@ -39,9 +39,13 @@ std::vector<uint8_t> encode_jpeg_bgr(const uint8_t* bgr, int width, int height, 
   frame->quality = ctx->global_quality;
   frame->pts = 0;
   av::check(av_frame_get_buffer(frame.get(), 0), "JPEG encode: frame buffer");
-  av::SwsPtr sws(sws_getContext(width, height, AV_PIX_FMT_BGR24, width, height, AV_PIX_FMT_YUVJ420P,
+  // The same planes as YUV420P with a full-range destination: libswscale warns ("deprecated
+  // pixel format used") on every context made with a J format, which showed in the user's log.
+  av::SwsPtr sws(sws_getContext(width, height, AV_PIX_FMT_BGR24, width, height, AV_PIX_FMT_YUV420P,
                                 SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr, nullptr, nullptr));
-  if (!sws) throw MediaError("JPEG encode: no BGR24 -> YUVJ420P conversion");
+  if (!sws) throw MediaError("JPEG encode: no BGR24 -> YUV420P conversion");
+  const int* bt601 = sws_getCoefficients(SWS_CS_ITU601);  // JFIF's matrix
+  sws_setColorspaceDetails(sws.get(), bt601, /*srcRange=*/1, bt601, /*dstRange=*/1, 0, 1 << 16, 1 << 16);
   const uint8_t* src[4] = {bgr, nullptr, nullptr, nullptr};
   const int src_stride[4] = {stride, 0, 0, 0};
   sws_scale(sws.get(), src, src_stride, 0, height, frame->data, frame->linesize);
