@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "reelscale/version.hpp"
+#include "shared/media/libav_log.hpp"
 #include "shared/util/crash_handler.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "only warnings and errors");
   app.parse_complete_callback([&] {
     log::init(quiet ? "warn" : level);
+    media::route_libav_logs();
   });
 
   cli::add_config_commands(app);
