@@ -115,6 +115,8 @@ void run_coordinator(const CoordinatorArgs& a) {
       segments = std::make_unique<dispatch::FakeSegmentSource>();
     }
     opts.segments = segments.get();
+  } else if (fake.empty()) {
+    opts.preprocess_plan = dispatch::film_preprocess_json(c.input, c.preprocess);
   }
   LogObserver obs(a, c);
   auto r = dispatch::run_dispatch(opts, ledger, dispatch::shard_specs(plan), verifier, &obs);

@@ -15,6 +15,17 @@
 
 namespace reelscale::dispatch {
 
+// The film's preprocessing plan (crop, deinterlacing, matrix), decided once here, as `assign`
+// carries it. Shared-storage workers could decide it themselves from the same film, but each
+// would repeat the analysis for every shard (interlace detection over samples of the whole
+// film) and say so in a warning; one decision also keeps every shard filtered alike.
+inline std::string film_preprocess_json(const std::string& film, const config::Preprocess& preprocess) {
+  media::VideoReaderOptions ro;
+  ro.allow_vfr = preprocess.vfr == "convert";  // as the worker's decoder opens it
+  media::VideoReader reader(film, ro);
+  return media::to_json(media::plan_preprocess(preprocess, reader)).dump();
+}
+
 class MediaSegmentSource : public SegmentSource {
  public:
   MediaSegmentSource(const std::string& film, const config::Preprocess& preprocess) {

@@ -63,22 +63,7 @@ class LocalWorkerStarter : public dispatch::Observer {
     }
     if (cfg_.workers.local > 0) spdlog::info("started {} local worker(s) on {}", cfg_.workers.local, endpoint);
   }
-  void worker_joined(const std::string& worker, const protocol::Ready&) override {
-    spdlog::info("worker {} joined", worker);
-  }
-  void worker_lost(const std::string& worker, const std::string& reason) override {
-    spdlog::warn("worker {} lost: {}", worker, reason);
-  }
-  void shard_done(const std::string& shard, const std::string& worker) override {
-    ++done_;
-    spdlog::info("shard {} done by {} ({} finished)", shard, worker, done_);
-  }
-  void shard_failed(const std::string& shard, const std::string& reason) override {
-    spdlog::error("shard {} failed: {}", shard, reason);
-  }
-  void result_ignored(const std::string& shard, const std::string& worker, const std::string& why) override {
-    spdlog::warn("result for {} from {} not used: {}", shard, worker, why);
-  }
+  // Joins, losses, results and failures: the dispatcher logs each already, with details.
 
  private:
   const config::Config& cfg_;
@@ -86,7 +71,6 @@ class LocalWorkerStarter : public dispatch::Observer {
   std::string config_file_;
   worker::LocalWorkers workers_;
   bool quiet_workers_ = false;
-  int done_ = 0;
 };
 
 void ensure_keys(const config::Config& cfg) {
@@ -146,13 +130,15 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
     auto opts = dispatch::dispatch_options(cfg, config_hash, fingerprint);
     opts.stop = options.stop;
     dispatch::MediaShardVerifier verifier;
-    // storage stream: no worker sees our files; each shard's source is cut from the film and
-    // sent, with the preprocessing plan decided here once for the film.
+    // The preprocessing plan is decided here once for the film. storage stream: no worker sees
+    // our files; each shard's source is cut from the film and sent.
     std::unique_ptr<dispatch::MediaSegmentSource> segments;
     if (cfg.storage.mode == "stream") {
       segments = std::make_unique<dispatch::MediaSegmentSource>(cfg.input, cfg.preprocess);
       opts.segments = segments.get();
       opts.preprocess_plan = segments->preprocess_json();
+    } else {
+      opts.preprocess_plan = dispatch::film_preprocess_json(cfg.input, cfg.preprocess);
     }
     // Local workers read the effective config (defaults and --set overrides applied), so their
     // video config hash is the coordinator's.
