@@ -25,6 +25,13 @@ using Rational = config::Rational;
 // The factor applied to every time: source_fps / target_fps, reduced (25/24 for 25 -> 24).
 Rational time_factor(Rational source_fps, Rational target_fps);
 
+// Refuses (ConfigError) a retime that changes the speed by more than 10%: retiming undoes a
+// PAL speed-up (25 -> 24 is 4.2%) or a 23.976/24 mismatch. A larger factor means the source
+// rate is not what the config assumed (an NTSC 29.97 DVD needs inverse telecine, 50 fps is
+// bobbed video), and would deliver a film in slow or fast motion after hours of upscaling, so
+// `run` checks it before any work.
+void check_speed_change(Rational source_fps, Rational target_fps);
+
 // t * ratio rounded to the nearest integer, halves away from zero; exact for any int64 t
 // whose result fits (128-bit intermediate).
 int64_t rescale_exact(int64_t t, Rational ratio);

@@ -1,3 +1,4 @@
+#include <cstdio>
 #include <numeric>
 
 #include "coordinator/retime/retime.hpp"
@@ -15,6 +16,20 @@ Rational time_factor(Rational source_fps, Rational target_fps) {
   int64_t num = source_fps.num * target_fps.den, den = source_fps.den * target_fps.num;
   const int64_t g = std::gcd(num, den);
   return {num / g, den / g};
+}
+
+void check_speed_change(Rational source_fps, Rational target_fps) {
+  const Rational f = time_factor(source_fps, target_fps);
+  const double speed = double(f.num) / double(f.den);  // > 1: the film plays slower
+  if (speed <= 1.1 && speed >= 1.0 / 1.1) return;
+  auto rate = [](Rational r) {
+    return r.den == 1 ? std::to_string(r.num) : std::to_string(r.num) + "/" + std::to_string(r.den);
+  };
+  char how[64];
+  std::snprintf(how, sizeof how, "%.2fx %s", speed > 1 ? speed : 1 / speed, speed > 1 ? "slower" : "faster");
+  throw ConfigError("retime: " + rate(source_fps) + " -> " + rate(target_fps) + " fps would play the film " + how +
+                    "; retiming undoes a PAL speed-up (25 -> 24). Set retime.source_fps if the stream's rate "
+                    "is wrong, or retime.enabled: false to keep the source's rate");
 }
 
 int64_t rescale_exact(int64_t t, Rational ratio) {

@@ -328,7 +328,7 @@ std::vector<FieldSpec> build_fields() {
       integer("encode.parallel_encoders", G(encode.parallel_encoders), "auto", "Encoder contexts working on different frames at once (intra-only codecs); auto from the cores.", 1, 256, true),
       integer("encode.gpu_queue_frames", G(encode.gpu_queue_frames), "4", "GPU ProRes encoder: converted frames it may fall behind the model (device memory, 28 MB each at 4096x1728 4:2:2). BasicVSR++ emits a chunk's frames only in its last pass; a queue as long as a chunk's emitted frames lets the encoder finish them while the next chunk's first passes run, instead of holding the model up. Same bytes.", 1, 1024),
 
-      boolean("retime.enabled", G(retime.enabled), "true", "Retime the film (PAL speed-up undone: 25 -> 24 fps)."),
+      boolean("retime.enabled", G(retime.enabled), "true", "Retime the film (PAL speed-up undone: 25 -> 24 fps). `run` refuses, before any work, a source/target pair that changes the speed by more than 10% (29.97 fps NTSC needs inverse telecine, 50 fps is video): set source_fps, or false to keep the source rate."),
       rate("retime.source_fps", G(retime.source_fps), "auto", "The source rate; auto = the video stream's.", true),
       rate("retime.target_fps", G(retime.target_fps), "24", "The delivered rate; every frame is kept and shown 1/target s.", false),
       text("retime.audio", G(retime.audio), "pitch", "pitch: change the tempo and keep the DVD's pitch (atempo); resample: slow down like a projector, which also undoes the PAL speed-up's pitch rise (asetrate + aresample).", {"pitch", "resample"}),

@@ -1,3 +1,4 @@
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -36,6 +37,22 @@ TEST(RetimeMaths, FactorAndExactRounding) {
   EXPECT_EQ(retime::retime_ms(7200000, f), 7500000);  // two hours -> 2 h 5 min, to the ms
   EXPECT_EQ(retime::rescale_exact(INT64_C(4000000000000000000), {5, 4}), INT64_C(5000000000000000000));
   EXPECT_THROW(retime::time_factor({0, 1}, {24, 1}), Error);
+}
+
+TEST(RetimeMaths, SpeedChangesBeyondTenPercentAreRefused) {
+  EXPECT_NO_THROW(retime::check_speed_change({25, 1}, {24, 1}));          // PAL speed-up undone
+  EXPECT_NO_THROW(retime::check_speed_change({24000, 1001}, {24, 1}));
+  EXPECT_NO_THROW(retime::check_speed_change({25, 1}, {24000, 1001}));
+  EXPECT_NO_THROW(retime::check_speed_change({24, 1}, {25, 1}));          // the other way, 4% faster
+  try {
+    retime::check_speed_change({30000, 1001}, {24, 1});  // NTSC: needs inverse telecine, not a retime
+    FAIL() << "29.97 -> 24 accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("retime: 30000/1001 -> 24 fps would play the film 1.25x slower"));
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("retime.enabled: false"));
+  }
+  EXPECT_THROW(retime::check_speed_change({240, 1}, {24, 1}), ConfigError);
+  EXPECT_THROW(retime::check_speed_change({24, 1}, {50, 1}), ConfigError);
 }
 
 TEST(Srt, ParseWriteRoundTripAndTolerance) {

@@ -86,4 +86,39 @@ TEST(RunEndToEnd, SampleFilmWithTwoLocalWorkersThenResume) {
 }
 
 }  // namespace
+// A checkpoint the local workers cannot find is a configuration error before any work: not
+// three failed attempts per shard after scene detection.
+TEST(RunEndToEnd, MissingCheckpointIsRefusedBeforeAnyWork) {
+  testing::TempDir dir;
+  sample::SampleSpec spec;
+  spec.seconds = 6;
+  const fs::path film = testing::cached_sample(spec);
+  write_file_atomic(dir / "film.yaml", "input: " + film.string() + "\noutput: " + (dir / "out.mkv").string() +
+                                           "\nmodel:\n  backend: basicvsrpp\n  checkpoint: nowhere/c64n7.pth\n"
+                                           "workers:\n  local: 1\n  endpoint: tcp://127.0.0.1:*\n");
+  const auto r = testing::run_cli({"run", (dir / "film.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("film.yaml: error: model.checkpoint: " + (dir / "nowhere/c64n7.pth").string() +
+                               " does not exist"));
+  EXPECT_FALSE(fs::exists(dir / "out.mkv.work" / "scenes.json"));
+  EXPECT_FALSE(fs::exists(dir / "out.mkv"));
+}
+
+// A frame rate the retime would turn into slow motion is refused before any work, with the
+// two settings that fix it named.
+TEST(RunEndToEnd, RetimeThatChangesTheSpeedTooMuchIsRefusedBeforeAnyWork) {
+  testing::TempDir dir;
+  sample::SampleSpec spec;
+  spec.seconds = 2;
+  spec.fps_num = 50;  // bobbed PAL video: 50 -> 24 would be 2.08x slower
+  const fs::path film = testing::cached_sample(spec);
+  write_file_atomic(dir / "film.yaml", "input: " + film.string() + "\noutput: " + (dir / "out.mkv").string() +
+                                           "\nworkers:\n  local: 1\n  endpoint: tcp://127.0.0.1:*\n");
+  const auto r = testing::run_cli({"run", (dir / "film.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("retime: 50 -> 24 fps would play the film 2.08x slower"));
+  EXPECT_THAT(r.err, HasSubstr("retime.source_fps"));
+  EXPECT_FALSE(fs::exists(dir / "out.mkv.work" / "scenes.json"));
+}
+
 }  // namespace reelscale
