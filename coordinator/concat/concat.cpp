@@ -90,13 +90,15 @@ std::string packets_checksum(const fs::path& file) {
 }
 
 ConcatResult concat_shards(const std::vector<ShardRef>& shards, const fs::path& out,
-                           int64_t expected_total_frames, AVRational frame_rate) {
+                           int64_t expected_total_frames, AVRational frame_rate, AVRational delivered_rate) {
   const std::string out_label = out.string();
   if (shards.empty()) throw MediaError(out_label + ": no shards to concatenate");
   if (frame_rate.num <= 0 || frame_rate.den <= 0)
     throw MediaError(out_label + ": invalid frame rate " + std::to_string(frame_rate.num) + "/" +
                      std::to_string(frame_rate.den));
-  const AVRational frame_tb = av_inv_q(frame_rate);
+  if (delivered_rate.num <= 0 || delivered_rate.den <= 0) delivered_rate = frame_rate;
+  const AVRational frame_tb = av_inv_q(frame_rate);  // numbers the shards' frames
+  const AVRational out_tb = av_inv_q(delivered_rate);  // frame index -> output time
   require_all_present(shards);
 
   AtomicOutput atomic(out);
@@ -124,9 +126,9 @@ ConcatResult concat_shards(const std::vector<ShardRef>& shards, const fs::path& 
       intra_only = (desc->props & AV_CODEC_PROP_INTRA_ONLY) != 0;
       av::check(avcodec_parameters_copy(ref, par), label + ": copying stream parameters");
       ost = assemble::add_copy_stream(octx.get(), par, out_label);
-      ost->time_base = frame_tb;
-      ost->avg_frame_rate = frame_rate;
-      ost->r_frame_rate = frame_rate;
+      ost->time_base = out_tb;
+      ost->avg_frame_rate = delivered_rate;
+      ost->r_frame_rate = delivered_rate;
       assemble::open_and_write_header(octx.get(), atomic.temp_path(), out_label);
     } else {
       const std::string diff = params_mismatch(ref, par);
@@ -167,9 +169,9 @@ ConcatResult concat_shards(const std::vector<ShardRef>& shards, const fs::path& 
         local_dts = av_rescale_q_rnd(pkt->dts - base, ist->time_base, frame_tb,
                                      static_cast<AVRounding>(AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX));
       pkt->stream_index = 0;
-      pkt->pts = av_rescale_q(offset + local, frame_tb, ost->time_base);
-      pkt->dts = av_rescale_q(offset + local_dts, frame_tb, ost->time_base);
-      pkt->duration = av_rescale_q(1, frame_tb, ost->time_base);
+      pkt->pts = av_rescale_q(offset + local, out_tb, ost->time_base);
+      pkt->dts = av_rescale_q(offset + local_dts, out_tb, ost->time_base);
+      pkt->duration = av_rescale_q(1, out_tb, ost->time_base);
       pkt->pos = -1;
       const int wrc = av_interleaved_write_frame(octx.get(), pkt.get());
       if (wrc < 0)
@@ -200,8 +202,12 @@ ConcatResult concat_shards(const std::vector<ShardRef>& shards, const fs::path& 
   r.frames = offset;
   r.shards = static_cast<int64_t>(shards.size());
   r.codec = avcodec_get_name(ref->codec_id);
-  r.frame_rate = frame_rate;
-  spdlog::info("concat: {} shards, {} frames ({}) -> {}", r.shards, r.frames, r.codec, out.string());
+  r.frame_rate = delivered_rate;
+  if (av_cmp_q(delivered_rate, frame_rate) != 0)
+    spdlog::info("concat: {} shards, {} frames ({}), {}/{} fps shown at {}/{} -> {}", r.shards, r.frames, r.codec,
+                 frame_rate.num, frame_rate.den, delivered_rate.num, delivered_rate.den, out.string());
+  else
+    spdlog::info("concat: {} shards, {} frames ({}) -> {}", r.shards, r.frames, r.codec, out.string());
   return r;
 }
 

@@ -33,14 +33,18 @@ struct ConcatResult {
   int64_t frames = 0;
   int64_t shards = 0;
   std::string codec;             // e.g. "prores"
-  AVRational frame_rate{0, 1};
+  AVRational frame_rate{0, 1};   // the output's (the delivered rate)
 };
 
 // Joins `shards` in order into `out` (.mkv or .mov, written atomically). Throws MediaError
 // naming the missing, corrupt, short or mismatched shard, or the total when it differs from
-// `expected_total_frames`; nothing is left under `out` on failure.
+// `expected_total_frames`; nothing is left under `out` on failure. `frame_rate` is the shards'
+// rate (it numbers their frames); `delivered_rate`, when set, is the rate the output shows
+// them at: every frame kept and shown 1/delivered s, which is the whole of a video retime
+// (25 -> 24), done here so that no second copy of the film's video is written.
 ConcatResult concat_shards(const std::vector<ShardRef>& shards, const std::filesystem::path& out,
-                           int64_t expected_total_frames, AVRational frame_rate);
+                           int64_t expected_total_frames, AVRational frame_rate,
+                           AVRational delivered_rate = {0, 1});
 
 // The checksum concat verifies: BLAKE2b-256 (shared/util/checksum.hpp) over the payload bytes
 // of the first video stream's packets, in file order. Throws MediaError naming the file.

@@ -181,9 +181,17 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
                 " (see `reelscale status`; `reelscale retry --failed` reruns them)");
   }
 
-  // 4. Concatenate by packet copy, checking every shard against the ledger's checksums.
+  // 4. Concatenate by packet copy, checking every shard against the ledger's checksums, each
+  // frame stamped at the delivered rate: that is the video's whole retime (every frame kept,
+  // shown 1/target s), so the film's video is written once here, not again by a retime pass.
   const AVRational fps{int(scenes.fps_num), int(scenes.fps_den)};
-  const fs::path joined = work / "video.concat.mkv";
+  const config::Rational source = cfg.retime.source_fps.value_or(config::Rational{scenes.fps_num, scenes.fps_den});
+  const config::Rational target = cfg.retime.enabled ? cfg.retime.target_fps : source;
+  const config::Rational factor = retime::time_factor(source, target);
+  mux::MuxInputs inputs;
+  inputs.container = cfg.mux.container;
+  inputs.title = cfg.mux.title;
+  inputs.video = work / "video.mkv";
   stage("concat", [&] {
     std::vector<concat::ShardRef> refs;
     for (const auto& s : plan.shards) {
@@ -195,20 +203,12 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
       r.packets_checksum = row ? row->checksum : "";
       refs.push_back(r);
     }
-    return concat::concat_shards(refs, joined, plan.frame_count, fps);
+    // The shards' frames are numbered at the stream's rate and shown at the target rate
+    // (source_fps, where set, corrects the stream's label: it scales the audio, not the frames).
+    return concat::concat_shards(refs, inputs.video, plan.frame_count, fps, AVRational{int(target.num), int(target.den)});
   });
 
-  // 5. Retime video, audio, bitmap subtitles and chapters by the same factor.
-  const config::Rational source = cfg.retime.source_fps.value_or(config::Rational{scenes.fps_num, scenes.fps_den});
-  const config::Rational target = cfg.retime.enabled ? cfg.retime.target_fps : source;
-  const config::Rational factor = retime::time_factor(source, target);
-  mux::MuxInputs inputs;
-  inputs.container = cfg.mux.container;
-  inputs.title = cfg.mux.title;
-  inputs.video = work / "video.retimed.mkv";
-  stage("retime video", [&] {
-    return retime::retime_video(joined, inputs.video, AVRational{int(target.num), int(target.den)}, fps);
-  });
+  // 5. Retime audio, bitmap subtitles and chapters by the same factor.
   stage("retime audio", [&] {
     retime::AudioRetimeOptions ao;
     ao.source_fps = source;
@@ -251,6 +251,13 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
 
   // 6. The final file.
   const mux::MuxResult muxed = stage("mux", [&] { return mux::mux_final(inputs, cfg.output); });
+  // The joined video is a whole copy of the film's picture (hundreds of GB for a feature in
+  // ProRes at 4K): the output holds it now, and a rerun joins the shards again.
+  std::error_code ec;
+  const auto joined_bytes = fs::file_size(inputs.video, ec);
+  if (!ec && fs::remove(inputs.video, ec))
+    spdlog::info("removed the joined video {} ({:.1f} GB; the shards stay in {})", inputs.video.string(),
+                 double(joined_bytes) / 1e9, cfg.storage.dir);
   summary.output = muxed.file;
   summary.sync_ok = muxed.sync.ok;
   summary.sync_summary = muxed.sync.summary();

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "coordinator/concat/concat.hpp"
+#include "shared/media/av_raii.hpp"
 #include "shared/util/errors.hpp"
 #include "tests/assemble/fixtures.hpp"
 #include "tests/testing/test_env.hpp"
@@ -66,6 +67,32 @@ TEST(Concat, ProResShardsEqualTheOnePieceEncodeFrameAndPacketwise) {
   EXPECT_EQ(packet_payloads(dir / "joined.mkv"), packet_payloads(dir / "whole.mov"));
   EXPECT_NEAR(stream_duration_s(dir / "joined.mkv", AVMEDIA_TYPE_VIDEO), 30 / 25.0, 0.0011);
   EXPECT_FALSE(fs::exists(dir / ("joined.mkv.tmp-" + std::to_string(::getpid()))));
+}
+
+// The job's video retime happens in the concat: 25 fps shards shown at 24 fps, every frame and
+// packet kept, the stream tagged and timed at 24.
+TEST(Concat, DeliveredRateShowsEveryFrameAtTheNewRate) {
+  TempDir dir;
+  const auto shards = make_shards(dir, "prores_ks", ".mov", {7, 10, 13});
+  const auto r = concat::concat_shards(shards, dir / "joined.mkv", 30, {25, 1}, {24, 1});
+  EXPECT_EQ(r.frames, 30);
+  EXPECT_EQ(r.frame_rate.num, 24);
+  EXPECT_EQ(r.frame_rate.den, 1);
+  const auto at25 = concat::concat_shards(shards, dir / "at25.mkv", 30, {25, 1});
+  EXPECT_EQ(decode_hashes(dir / "joined.mkv"), decode_hashes(dir / "at25.mkv"));
+  EXPECT_EQ(packet_payloads(dir / "joined.mkv"), packet_payloads(dir / "at25.mkv"));
+  EXPECT_NEAR(stream_duration_s(dir / "joined.mkv", AVMEDIA_TYPE_VIDEO), 30 / 24.0, 0.0011);
+  auto in = av::open_input((dir / "joined.mkv").string());
+  const AVStream* st = in->streams[0];
+  EXPECT_EQ(av_cmp_q(st->avg_frame_rate, AVRational{24, 1}), 0);
+  auto pkt = av::make_packet();
+  int64_t i = 0;
+  while (av_read_frame(in.get(), pkt.get()) >= 0) {
+    EXPECT_EQ(av_rescale_q(pkt->pts - st->start_time, st->time_base, AVRational{1, 24}), i) << "frame " << i;
+    ++i;
+    av_packet_unref(pkt.get());
+  }
+  EXPECT_EQ(i, 30);
 }
 
 TEST(Concat, Ffv1ShardsIntoMovKeepTimestampsContinuous) {

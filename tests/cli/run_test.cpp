@@ -57,6 +57,10 @@ TEST(RunEndToEnd, SampleFilmWithTwoLocalWorkersThenResume) {
   EXPECT_EQ(bitmap, truth.subtitles.empty() ? 0 : 1);
   EXPECT_NEAR(double(fmt->duration) / AV_TIME_BASE, double(truth.frame_count) / 24.0, 0.1);
   EXPECT_TRUE(fs::exists(dir / "out.mkv.work/report.html"));
+  // No second copy of the picture stays behind: the joined video is gone once muxed.
+  for (const auto& e : fs::directory_iterator(dir / "out.mkv.work"))
+    EXPECT_NE(e.path().extension(), ".mkv") << e.path() << " left in the work dir";
+  EXPECT_FALSE(fs::exists(dir / "out.mkv.work/video.mkv"));
 
   // stdout is a pipe here: progress comes as plain lines, the last one when the run is over.
   EXPECT_THAT(first.out, HasSubstr("progress: "));
