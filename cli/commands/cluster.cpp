@@ -116,7 +116,7 @@ void run_coordinator(const CoordinatorArgs& a) {
     }
     opts.segments = segments.get();
   } else if (fake.empty()) {
-    opts.preprocess_plan = dispatch::film_preprocess_json(c.input, c.preprocess);
+    opts.preprocess_plan = media::to_json(dispatch::film_preprocess_plan(c.input, c.preprocess)).dump();
   }
   LogObserver obs(a, c);
   auto r = dispatch::run_dispatch(opts, ledger, dispatch::shard_specs(plan), verifier, &obs);

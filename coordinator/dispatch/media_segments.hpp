@@ -19,11 +19,11 @@ namespace reelscale::dispatch {
 // carries it. Shared-storage workers could decide it themselves from the same film, but each
 // would repeat the analysis for every shard (interlace detection over samples of the whole
 // film) and say so in a warning; one decision also keeps every shard filtered alike.
-inline std::string film_preprocess_json(const std::string& film, const config::Preprocess& preprocess) {
+inline media::PreprocessPlan film_preprocess_plan(const std::string& film, const config::Preprocess& preprocess) {
   media::VideoReaderOptions ro;
   ro.allow_vfr = preprocess.vfr == "convert";  // as the worker's decoder opens it
   media::VideoReader reader(film, ro);
-  return media::to_json(media::plan_preprocess(preprocess, reader)).dump();
+  return media::plan_preprocess(preprocess, reader);
 }
 
 class MediaSegmentSource : public SegmentSource {
@@ -37,6 +37,7 @@ class MediaSegmentSource : public SegmentSource {
     extractor_ = std::make_unique<media::SegmentExtractor>(film);
   }
 
+  const media::PreprocessPlan& plan() const { return plan_; }
   // The plan as the `assign` message carries it.
   std::string preprocess_json() const { return media::to_json(plan_).dump(); }
 

@@ -1,4 +1,5 @@
 #include "coordinator/job/run_job.hpp"
+#include "coordinator/job/disk_space.hpp"
 
 #include <fstream>
 
@@ -92,6 +93,27 @@ std::vector<media::SubtitleStreamInfo> selected_subtitles(const fs::path& input,
   return out;
 }
 
+// Both backends upscale 4x.
+constexpr int kScale = 4;
+
+void warn_about_disk_space(const config::Config& cfg, const plan::ShardPlan& plan, ledger::Ledger& ledger,
+                           const media::PreprocessPlan& pre) {
+  const double frame_bytes =
+      job::shard_bytes_per_pixel(cfg.encode.codec) * double(pre.out_width) * kScale * double(pre.out_height) * kScale;
+  int64_t to_do = 0;
+  for (const auto& s : plan.shards) {
+    const auto row = ledger.shard(s.id);
+    if (!row || row->state != ledger::State::done) to_do += s.emit_frames();
+  }
+  const auto film = uint64_t(frame_bytes * double(plan.frame_count));
+  const std::vector<job::SpaceNeed> needs{
+      {cfg.storage.dir, uint64_t(frame_bytes * double(to_do)), "shards"},
+      {cfg.work_dir, film, "the joined video"},
+      {fs::path(cfg.output).parent_path(), film, "the output"},
+  };
+  for (const std::string& m : job::space_shortfalls(needs)) spdlog::warn("disk space: {}", m);
+}
+
 }  // namespace
 
 RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
@@ -152,13 +174,16 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
     // The preprocessing plan is decided here once for the film. storage stream: no worker sees
     // our files; each shard's source is cut from the film and sent.
     std::unique_ptr<dispatch::MediaSegmentSource> segments;
+    media::PreprocessPlan pre;
     if (cfg.storage.mode == "stream") {
       segments = std::make_unique<dispatch::MediaSegmentSource>(cfg.input, cfg.preprocess);
       opts.segments = segments.get();
-      opts.preprocess_plan = segments->preprocess_json();
+      pre = segments->plan();
     } else {
-      opts.preprocess_plan = dispatch::film_preprocess_json(cfg.input, cfg.preprocess);
+      pre = dispatch::film_preprocess_plan(cfg.input, cfg.preprocess);
     }
+    opts.preprocess_plan = media::to_json(pre).dump();
+    warn_about_disk_space(cfg, plan, ledger, pre);
     // Local workers read the effective config (defaults and --set overrides applied), so their
     // video config hash is the coordinator's.
     YAML::Emitter effective;
