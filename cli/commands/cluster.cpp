@@ -20,6 +20,7 @@
 #include "coordinator/ledger/ledger.hpp"
 #include "coordinator/plan/shard_plan.hpp"
 #include "shared/config/config.hpp"
+#include "shared/media/frame_index.hpp"
 #include "shared/protocol/keys.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/checksum.hpp"
@@ -116,7 +117,8 @@ void run_coordinator(const CoordinatorArgs& a) {
     }
     opts.segments = segments.get();
   } else if (fake.empty()) {
-    opts.preprocess_plan = media::to_json(dispatch::film_preprocess_plan(c.input, c.preprocess)).dump();
+    opts.preprocess_plan = media::to_json(dispatch::film_preprocess_plan(
+        c.input, c.preprocess, media::frame_index_cache_path(c.storage.dir, c.input).string())).dump();
   }
   LogObserver obs(a, c);
   auto r = dispatch::run_dispatch(opts, ledger, dispatch::shard_specs(plan), verifier, &obs);

@@ -19,9 +19,13 @@ namespace reelscale::dispatch {
 // carries it. Shared-storage workers could decide it themselves from the same film, but each
 // would repeat the analysis for every shard (interlace detection over samples of the whole
 // film) and say so in a warning; one decision also keeps every shard filtered alike.
-inline media::PreprocessPlan film_preprocess_plan(const std::string& film, const config::Preprocess& preprocess) {
+// `index_cache`: where the film's frame index is kept for the workers (see
+// media::frame_index_cache_path); "" = none.
+inline media::PreprocessPlan film_preprocess_plan(const std::string& film, const config::Preprocess& preprocess,
+                                                  const std::string& index_cache = "") {
   media::VideoReaderOptions ro;
   ro.allow_vfr = preprocess.vfr == "convert";  // as the worker's decoder opens it
+  ro.index_cache = index_cache;
   media::VideoReader reader(film, ro);
   return media::plan_preprocess(preprocess, reader);
 }

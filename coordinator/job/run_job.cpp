@@ -18,6 +18,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "shared/config/schema.hpp"
+#include "shared/media/frame_index.hpp"
 #include "shared/media/probe.hpp"
 #include "shared/protocol/keys.hpp"
 #include "shared/util/atomic_file.hpp"
@@ -180,7 +181,9 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
       opts.segments = segments.get();
       pre = segments->plan();
     } else {
-      pre = dispatch::film_preprocess_plan(cfg.input, cfg.preprocess);
+      // Its scan of the film is kept where the workers open the film for every shard.
+      pre = dispatch::film_preprocess_plan(cfg.input, cfg.preprocess,
+                                           media::frame_index_cache_path(cfg.storage.dir, cfg.input).string());
     }
     opts.preprocess_plan = media::to_json(pre).dump();
     warn_about_disk_space(cfg, plan, ledger, pre);

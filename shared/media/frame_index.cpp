@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "shared/util/atomic_file.hpp"
+#include "shared/util/checksum.hpp"
 
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
@@ -603,6 +604,13 @@ struct Reader {
 };
 
 }  // namespace
+
+std::filesystem::path frame_index_cache_path(const std::filesystem::path& dir, const std::string& media_path) {
+  const std::filesystem::path media(media_path);
+  return dir / ".frame-index" /
+         (media.stem().string() + "-" + checksum_hex(std::filesystem::absolute(media).lexically_normal().string()).substr(0, 16) +
+          ".index");
+}
 
 void save_frame_index(const FrameIndex& index, const std::filesystem::path& cache) {
   const MediaStamp st = stamp_of(index.path);

@@ -101,6 +101,12 @@ void save_frame_index(const FrameIndex& index, const std::filesystem::path& cach
 std::optional<FrameIndex> load_frame_index(const std::filesystem::path& cache,
                                            const std::string& media_path);
 
+// Where processes sharing `dir` keep the frame index of `media_path` (as save_frame_index
+// writes it): `dir/.frame-index/<name>-<hash of the path>.index`. The coordinator and the
+// workers of a shared-storage run pass storage.dir, so the one scan the coordinator makes is
+// the only one: a 2-hour VOB takes ~10-17 s to scan, which every shard paid before.
+std::filesystem::path frame_index_cache_path(const std::filesystem::path& dir, const std::string& media_path);
+
 // Chooses the frame rate from the sorted timestamps and the stream's declared rates, and
 // flags variable frame rate. Exposed for tests.
 void analyse_timing(FrameIndex& index, AVRational declared_rate);

@@ -7,6 +7,7 @@ extern "C" {
 }
 #include <stdexcept>
 
+#include "shared/media/frame_index.hpp"
 #include "shared/media/test_media.hpp"
 #include "shared/util/errors.hpp"
 #include "tests/pipeline/shard_fixtures.hpp"
@@ -136,6 +137,30 @@ TEST(ProcessShard, PreprocessingFromTheConfigShapesTheFrames) {
   EXPECT_EQ(info.frame_count, 10);
   EXPECT_EQ(info.width, 48);
   EXPECT_EQ(info.height, 32);
+}
+
+// A frame index cache (shared storage: the film is opened for every shard) is written by the
+// first shard and read by the next, and changes nothing in the shard.
+TEST(ProcessShard, FrameIndexCacheIsWrittenThenReusedWithIdenticalShards) {
+  TempDir dir;
+  const fs::path clip = make_clip(dir.path());
+  IdentityUpscaler up;
+  const config::Config cfg = test_config();
+  const fs::path cache = media::frame_index_cache_path(dir / "storage", clip.string());
+  EXPECT_EQ(cache.parent_path(), dir / "storage" / ".frame-index");
+  const ShardResult plain = process_shard(make_task("plain", clip, dir / "a", 4, 10, 30, 40), cfg, up);
+  ShardTask cached = make_task("cached", clip, dir / "b", 4, 10, 30, 40);
+  cached.index_cache = cache.string();
+  const ShardResult first = process_shard(cached, cfg, up);
+  ASSERT_TRUE(fs::is_regular_file(cache));
+  const auto written = fs::last_write_time(cache);
+  cached.output_dir = dir / "c";
+  const ShardResult second = process_shard(cached, cfg, up);
+  EXPECT_EQ(fs::last_write_time(cache), written) << "the second shard scanned the film again";
+  EXPECT_EQ(first.checksum, plain.checksum);
+  EXPECT_EQ(second.checksum, plain.checksum);
+  // Another film, another cache file.
+  EXPECT_NE(media::frame_index_cache_path(dir / "storage", (dir / "other.mkv").string()), cache);
 }
 
 TEST(ProcessShard, ChunksNeverCrossACut) {

@@ -46,6 +46,7 @@ class Decoder {
       : depth_(depth), source_(task.source), begin_(task.context_begin), end_(task.context_end) {
     media::VideoReaderOptions ro;
     ro.allow_vfr = cfg.preprocess.vfr == "convert";
+    ro.index_cache = task.index_cache;
     reader_ = std::make_unique<media::VideoReader>(task.source, ro);
     const media::VideoInfo& info = reader_->info();
     if (end_ > info.frame_count)

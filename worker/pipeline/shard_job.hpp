@@ -28,6 +28,9 @@ struct ShardTask {
   // identically). Absent: decided here from config.preprocess by the same analysis (same
   // source -> same decisions, but it costs every shard the analysis time).
   std::optional<media::PreprocessPlan> preprocess;
+  // A frame index cache for the source (media::frame_index_cache_path): loaded when it matches
+  // the file, written after a scan otherwise. "" = scan the source.
+  std::string index_cache;
 };
 
 // Where one stage's thread spent the shard: working, waiting for its input (upstream too

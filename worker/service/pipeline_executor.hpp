@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "shared/config/config.hpp"
+#include "shared/media/frame_index.hpp"
 #include "shared/media/preprocess.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/errors.hpp"
@@ -49,6 +50,9 @@ class PipelineExecutor : public ShardExecutor {
       if (c >= offset) cuts.push_back(c - offset);
     pipeline::ShardTask t{a.shard_id, a.source, a.context_begin - offset, a.emit_begin - offset,
                           a.emit_end - offset, a.context_end - offset, cuts, work};
+    // Shared storage: the whole film is opened for every shard; its frame index (a read of the
+    // whole file) is kept in the storage directory, where the coordinator left it.
+    if (a.storage != "stream") t.index_cache = media::frame_index_cache_path(output.parent_path(), a.source).string();
     if (!a.preprocess.empty()) {
       try {
         t.preprocess = media::preprocess_plan_from_json(nlohmann::json::parse(a.preprocess));
