@@ -9,12 +9,16 @@ extern "C" {
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <unistd.h>
 
 #include "cli/commands.hpp"
 #include "coordinator/concat/concat.hpp"
 #include "shared/media/encoder.hpp"
+#include "shared/media/frame_index.hpp"
 #include "shared/media/probe.hpp"
+#include "shared/media/video_reader.hpp"
 #include "shared/util/errors.hpp"
+#include "shared/util/remove_tree.hpp"
 #include "worker/encode/codec_preset.hpp"
 #include "worker/encode/parallel_encoder.hpp"
 #include "worker/encode/prores_cuda/encoder_choice.hpp"
@@ -227,6 +231,32 @@ void add_media_commands(CLI::App& app) {
       ->capture_default_str();
   enc->add_flag("--json", args->json, "print JSON");
   enc->callback([args] { bench_encode(*args); });
+
+  // What opening a film costs a shard: the frame index scan, and the cached index instead
+  // (shared storage keeps it in storage.dir/.frame-index; docs/perf-notes.md wk3).
+  auto film = std::make_shared<std::string>();
+  CLI::App* ix = bench->add_subcommand("index", "opening a film: frame index scan vs the cached index");
+  ix->add_option("FILE", *film, "media file")->required()->check(CLI::ExistingFile);
+  ix->callback([film] {
+    using Clock = std::chrono::steady_clock;
+    auto secs = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+    const std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("reelscale-bench-index-" + std::to_string(::getpid()));
+    const std::string cache = media::frame_index_cache_path(dir, *film).string();
+    media::VideoReaderOptions ro;
+    auto t = Clock::now();
+    const int64_t frames = media::VideoReader(*film, ro).info().frame_count;
+    const double scan = secs(t);
+    ro.index_cache = cache;
+    media::VideoReader(*film, ro);  // scans once more and writes the cache
+    t = Clock::now();
+    media::VideoReader(*film, ro);
+    const double load = secs(t);
+    std::error_code ec;
+    remove_tree(dir, ec);
+    std::printf("%s: %lld frames; open with a scan %.3f s, with the cached index %.3f s\n", film->c_str(),
+                static_cast<long long>(frames), scan, load);
+  });
 }
 
 }  // namespace reelscale::cli
