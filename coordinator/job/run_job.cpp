@@ -94,6 +94,31 @@ std::vector<media::SubtitleStreamInfo> selected_subtitles(const fs::path& input,
   return out;
 }
 
+// Settings that would only fail, or mislead, after hours of upscaling: refused before any work.
+void refuse_what_would_fail_late(const config::Config& cfg) {
+  // Local workers load the checkpoint from this very path: say so before scene detection,
+  // rather than as three failed attempts per shard. (Remote workers read their own config.)
+  const fs::path ckpt = cfg.model.checkpoint;
+  if (cfg.workers.local > 0 && cfg.model.effective_backend() == "basicvsrpp" && !fs::is_regular_file(ckpt)) {
+    const std::string file = cfg.source_file.empty() ? "config" : cfg.source_file.string();
+    throw ConfigError(file + ": error: model.checkpoint: " + ckpt.string() +
+                      (fs::exists(ckpt) ? " is not a file" : " does not exist") + " (the local workers load it from there)");
+  }
+  // The retime factor from the stream's declared rate (the scenes stage later reads the exact
+  // one): a wrong speed found after the upscale would waste the whole run.
+  if (cfg.retime.enabled) {
+    config::Rational source{0, 1};
+    if (cfg.retime.source_fps) {
+      source = *cfg.retime.source_fps;
+    } else {
+      const media::ProbeResult p = media::probe(cfg.input);
+      for (const auto& v : p.video)
+        if (v.index == p.best_video) source = {v.frame_rate.num, v.frame_rate.den};
+    }
+    if (source.num > 0 && source.den > 0) retime::check_speed_change(source, cfg.retime.target_fps);
+  }
+}
+
 // Both backends upscale 4x.
 constexpr int kScale = 4;
 
@@ -123,25 +148,7 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
   fs::create_directories(work);
   progress::RunMonitor monitor(cfg, {options.progress});
   if (!fs::exists(cfg.input)) throw MediaError("input " + cfg.input + " does not exist");
-  // Local workers load the checkpoint from this very path: say so before scene detection,
-  // rather than as three failed attempts per shard. (Remote workers read their own config.)
-  if (cfg.workers.local > 0 && cfg.model.effective_backend() == "basicvsrpp" && !fs::is_regular_file(cfg.model.checkpoint))
-    throw ConfigError((cfg.source_file.empty() ? std::string("config") : cfg.source_file.string()) + ": error: model.checkpoint: " + cfg.model.checkpoint +
-                      (fs::exists(cfg.model.checkpoint) ? " is not a file" : " does not exist") +
-                      " (the local workers load it from there)");
-  // The retime factor from the stream's declared rate (the scenes stage later reads the exact
-  // one): a wrong speed found after the upscale would waste the whole run.
-  if (cfg.retime.enabled) {
-    config::Rational source{0, 1};
-    if (cfg.retime.source_fps) {
-      source = *cfg.retime.source_fps;
-    } else {
-      const media::ProbeResult p = media::probe(cfg.input);
-      for (const auto& v : p.video)
-        if (v.index == p.best_video) source = {v.frame_rate.num, v.frame_rate.den};
-    }
-    if (source.num > 0 && source.den > 0) retime::check_speed_change(source, cfg.retime.target_fps);
-  }
+  refuse_what_would_fail_late(cfg);
   if (cfg.model.effective_backend() == "bicubic")
     spdlog::warn("NO CHECKPOINT CONFIGURED: upscaling with plain bicubic interpolation, not BasicVSR++ "
                  "(set model.checkpoint)");
