@@ -2,6 +2,7 @@
 #include "coordinator/job/disk_space.hpp"
 
 #include <fstream>
+#include <optional>
 
 #include "coordinator/concat/concat.hpp"
 #include "coordinator/dispatch/dispatcher.hpp"
@@ -259,8 +260,11 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
   });
   for (const auto& s : selected_subtitles(cfg.input, cfg.subtitles.select)) {
     if (!s.bitmap) continue;
+    // A subtitle stream can be declared and empty (DVDs carry tracks for scenes a film does
+    // not have; a cut-down sample): it gets no track, since an empty one is no subtitle and
+    // libavformat cannot read back a Matroska file of an empty bitmap stream.
     if (cfg.subtitles.ocr) {
-      const fs::path srt = stage("OCR subtitles (stream " + std::to_string(s.index) + ")", [&] {
+      const std::optional<fs::path> srt = stage("OCR subtitles (stream " + std::to_string(s.index) + ")", [&] {
         subtitles::OcrOptions oo;
         oo.languages = cfg.ocr.languages;
         oo.min_confidence = cfg.ocr.min_confidence;
@@ -268,18 +272,27 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
         report::write_ocr_sidecar(work, result, cfg.ocr.min_confidence);
         const std::string source_srt = subtitles::to_srt(result);
         write_file_atomic(work / ("subtitles." + std::to_string(s.index) + ".source.srt"), source_srt);
+        if (result.events.empty()) return std::optional<fs::path>();
         const std::string lang = s.language.empty() ? "und" : s.language;
         const fs::path beside = fs::path(cfg.output).replace_extension("." + lang + "." + std::to_string(s.index) + ".srt");
         write_file_atomic(beside, retime::retime_srt(source_srt, factor, "OCR of stream " + std::to_string(s.index)));
-        return beside;
+        return std::optional<fs::path>(beside);
       });
-      inputs.srt.push_back({srt, s.language, "OCR"});
-      summary.srt_files.push_back(srt);
+      if (srt) {
+        inputs.srt.push_back({*srt, s.language, "OCR"});
+        summary.srt_files.push_back(*srt);
+      } else {
+        spdlog::info("subtitles: stream {} has no subtitle to read; no SRT track for it", s.index);
+      }
     }
     if (cfg.subtitles.keep_bitmap) {
       const fs::path out = work / ("subtitles." + std::to_string(s.index) + ".mks");
-      stage("retime bitmap subtitles", [&] { return retime::retime_bitmap_subtitles(cfg.input, s.index, out, factor); });
-      inputs.bitmap_subtitles.push_back({out, -1, s.language, ""});
+      const int64_t packets =
+          stage("retime bitmap subtitles", [&] { return retime::retime_bitmap_subtitles(cfg.input, s.index, out, factor); });
+      if (packets > 0)
+        inputs.bitmap_subtitles.push_back({out, -1, s.language, ""});
+      else
+        spdlog::info("subtitles: stream {} has no subtitle packets; no bitmap track for it", s.index);
     }
   }
   if (cfg.mux.chapters) inputs.chapters = retime::retime_chapters(retime::read_chapters(cfg.input), factor);

@@ -272,6 +272,9 @@ MuxResult mux_final(const MuxInputs& inputs, const fs::path& out) {
   spdlog::info("mux: {} ({} streams: video, {} audio, {} SRT, {} bitmap subtitles, {} chapters)", out_label, nstreams,
                inputs.audio.size(), inputs.srt.size(), inputs.bitmap_subtitles.size(), inputs.chapters.size());
   r.sync = check_av_sync(out);
+  // Said once, here (the report checks the file again, quietly).
+  if (r.sync.ok) spdlog::info("sync: {}: {}", out_label, r.sync.summary());
+  else spdlog::warn("sync: {}: {}", out_label, r.sync.summary());
   return r;
 }
 
@@ -399,8 +402,6 @@ SyncReport check_av_sync(const fs::path& file) {
     r.ok = r.ok && t.ok;
     r.audio.push_back(t);
   }
-  if (r.ok) spdlog::info("sync: {}: {}", file.string(), r.summary());
-  else spdlog::warn("sync: {}: {}", file.string(), r.summary());
   return r;
 }
 

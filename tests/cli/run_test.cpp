@@ -125,4 +125,30 @@ TEST(RunEndToEnd, RetimeThatChangesTheSpeedTooMuchIsRefusedBeforeAnyWork) {
   EXPECT_FALSE(fs::exists(dir / "out.mkv.work" / "scenes.json"));
 }
 
+// A declared subtitle stream with nothing in it (the sample's first subtitle comes after 2 s)
+// gets no track: the run finishes with video and audio only.
+TEST(RunEndToEnd, EmptySubtitleStreamGetsNoTrack) {
+  testing::TempDir dir;
+  sample::SampleSpec spec;
+  spec.seconds = 2;
+  const fs::path film = testing::cached_sample(spec);
+  ASSERT_TRUE(sample::read_truth(sample::truth_path_for(film)).subtitles.empty());
+  write_file_atomic(dir / "film.yaml", "input: " + film.string() + "\noutput: " + (dir / "out.mkv").string() +
+                                           "\nworkers:\n  local: 1\n  endpoint: tcp://127.0.0.1:*\n");
+  const auto r = testing::run_cli({"run", (dir / "film.yaml").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err + r.out, HasSubstr("has no subtitle packets; no bitmap track"));
+  auto fmt = av::open_input((dir / "out.mkv").string());
+  int video = 0, audio = 0, subtitle = 0;
+  for (unsigned i = 0; i < fmt->nb_streams; ++i) {
+    const AVMediaType t = fmt->streams[i]->codecpar->codec_type;
+    video += t == AVMEDIA_TYPE_VIDEO;
+    audio += t == AVMEDIA_TYPE_AUDIO;
+    subtitle += t == AVMEDIA_TYPE_SUBTITLE;
+  }
+  EXPECT_EQ(video, 1);
+  EXPECT_EQ(audio, 1);
+  EXPECT_EQ(subtitle, 0);
+}
+
 }  // namespace reelscale
