@@ -595,7 +595,7 @@ void Broker::handle(zmq::message_t& identity, zmq::message_t& body) {
       [&](auto& x) {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, protocol::Progress>) {
-          sched_.progress(x.shard_id, x.frames_done);
+          sched_.progress(name, x.shard_id, x.attempt, x.frames_done, ledger::now_ms());
           obs_->progress(x.shard_id, x.frames_done);
         } else if constexpr (std::is_same_v<T, protocol::Done>) {
           on_done(id, name, x);

@@ -172,8 +172,15 @@ std::vector<std::pair<std::string, std::string>> Scheduler::expire(int64_t now_m
   return out;
 }
 
-void Scheduler::progress(const std::string& shard_id, int64_t frames_done) {
-  if (Live* l = find(shard_id)) l->progress = std::max(l->progress, frames_done);
+void Scheduler::progress(const std::string& worker, const std::string& shard_id, int64_t attempt,
+                         int64_t frames_done, int64_t now_ms) {
+  Live* l = find(shard_id);
+  if (!l) return;
+  l->progress = std::max(l->progress, frames_done);
+  auto h = l->holders.find(worker);
+  if (h == l->holders.end() || h->second.attempt != attempt) return;
+  const int64_t left = std::max<int64_t>(0, l->spec.context_frames() - frames_done);
+  h->second.deadline_ms = std::max(h->second.deadline_ms, now_ms + opts_.lease_base_ms + opts_.lease_ms_per_frame * left);
 }
 
 std::optional<std::string> Scheduler::issued_output(const std::string& shard_id,

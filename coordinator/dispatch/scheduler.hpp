@@ -65,7 +65,12 @@ class Scheduler {
   std::vector<std::string> worker_lost(const std::string& worker, const std::string& reason);
   // Leases past their deadline end as failed attempts. Returns (worker, shard) pairs.
   std::vector<std::pair<std::string, std::string>> expire(int64_t now_ms);
-  void progress(const std::string& shard_id, int64_t frames_done);
+  // `worker` finished `frames_done` frames of its attempt: besides informing tail duplication,
+  // its lease is renewed to now + base + per frame for the frames still to come, so that a
+  // worker that advances keeps its shard however slow it is (an 8K output, a slow GPU); the
+  // lease still ends a worker that heartbeats but stops advancing.
+  void progress(const std::string& worker, const std::string& shard_id, int64_t attempt, int64_t frames_done,
+                int64_t now_ms);
 
   // The output name issued for (shard, attempt), if this run issued it.
   std::optional<std::string> issued_output(const std::string& shard_id, int64_t attempt) const;

@@ -54,7 +54,12 @@ SimResult simulate_dispatch(const std::vector<ledger::ShardSpec>& plan, const Si
   for (int i = 0; i < o.workers; ++i) names.push_back("sim" + std::to_string(i));
   std::vector<bool> busy(size_t(o.workers), false);
   std::priority_queue<Finish, std::vector<Finish>, std::greater<Finish>> running;
-  std::map<std::string, std::vector<std::pair<int, double>>> starts;  // shard -> (worker, start)
+  struct Start {
+    int worker;
+    double t0;
+    int64_t attempt;
+  };
+  std::map<std::string, std::vector<Start>> starts;  // shard -> the copies running
 
   double cpu0 = cpu_now();
   double now = 0, next_beat = o.heartbeat_s;
@@ -67,8 +72,9 @@ SimResult simulate_dispatch(const std::vector<ledger::ShardSpec>& plan, const Si
       if (busy[size_t(w)]) continue;
       // Progress reports keep the tail-duplication choice informed.
       for (const auto& [shard, list] : starts)
-        for (const auto& [ww, t0] : list)
-          sched.progress(shard, int64_t((now - t0) / speed[size_t(ww)]));
+        for (const Start& c : list)
+          sched.progress(names[size_t(c.worker)], shard, c.attempt, int64_t((now - c.t0) / speed[size_t(c.worker)]),
+                         int64_t(now * 1000));
       auto lease = sched.next(names[size_t(w)], int64_t(now * 1000));
       if (!lease) return;
       auto spec = *sched.spec(lease->shard_id);
@@ -84,7 +90,7 @@ SimResult simulate_dispatch(const std::vector<ledger::ShardSpec>& plan, const Si
       a.lease_ms = 1;
       roundtrip(a);
       busy[size_t(w)] = true;
-      starts[spec.id].push_back({w, now});
+      starts[spec.id].push_back({w, now, lease->attempt});
       running.push({now + double(spec.context_frames()) * speed[size_t(w)], w, spec.id, lease->attempt});
     }
   };

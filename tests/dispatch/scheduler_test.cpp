@@ -29,7 +29,7 @@ TEST(Scheduler, LongestFirstThenTailDuplicatesThenFirstResultWins) {
   EXPECT_EQ(c->shard_id, "c");
   EXPECT_EQ(a->shard_id, "a");
   EXPECT_EQ(s.completed("w3", "a", a->attempt, "", "/o/a", 100, "x"), Outcome::accepted);
-  s.progress("b", 250);  // b has 50 frames left, c has 200: c is the one to help
+  s.progress("w1", "b", b->attempt, 250, 0);  // b has 50 frames left, c has 200: c is the one to help
   auto dup = s.next("w3", 0);
   ASSERT_TRUE(dup);
   EXPECT_TRUE(dup->duplicate);
@@ -83,6 +83,35 @@ TEST(Scheduler, LeasesExpire) {
   ASSERT_EQ(gone.size(), 1u);
   EXPECT_EQ(gone[0].second, "a");
   EXPECT_EQ(s.pending(), 1);
+}
+
+// Progress renews the lease of the worker that made it: a slow worker that advances keeps its
+// shard; one that stops advancing loses it at the renewed deadline. Another attempt's or
+// another worker's progress renews nothing.
+TEST(Scheduler, ProgressRenewsTheLease) {
+  TempDir t;
+  ledger::Ledger l(t / "l.sqlite");
+  l.sync("fp", "cfg", {plan()[0]});  // "a": 100 context frames
+  SchedulerOptions o;
+  o.lease_base_ms = 1000;
+  o.lease_ms_per_frame = 10;
+  Scheduler s(l, o);
+  s.load(l.shards());
+  auto lease = s.next("w1", 0);
+  ASSERT_TRUE(lease);
+  EXPECT_EQ(lease->deadline_ms, 2000);
+  s.progress("w1", "a", lease->attempt, 40, 1900);  // deadline 1900 + 1000 + 10 x 60
+  s.progress("w2", "a", lease->attempt, 90, 1900);  // not its lease
+  s.progress("w1", "a", lease->attempt + 1, 90, 1900);  // not this attempt
+  EXPECT_TRUE(s.expire(3499).empty());
+  const auto gone = s.expire(3500);
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].first, "w1");
+  // Progress never shortens a lease.
+  auto again = s.next("w2", 4000);
+  ASSERT_TRUE(again);
+  s.progress("w2", "a", again->attempt, 100, 0);
+  EXPECT_TRUE(s.expire(again->deadline_ms - 1).empty());
 }
 
 TEST(Simulation, FakeWorkersOnAFilmSizedPlan) {
