@@ -529,7 +529,11 @@ void Broker::settle(const std::string& worker, const protocol::Done& d, const fs
   }
   ++res_.ignored_results;
   std::string why = verdict.empty() ? to_string(o) : verdict + " (" + to_string(o) + ")";
-  spdlog::warn("result for shard {} from {} not used: {}", d.shard_id, worker, why);
+  // A copy that lost the race (tail duplication, a late worker) is the normal case, not a fault.
+  if (verdict.empty() && o == Outcome::already_done)
+    spdlog::info("result for shard {} from {} not used: {}", d.shard_id, worker, why);
+  else
+    spdlog::warn("result for shard {} from {} not used: {}", d.shard_id, worker, why);
   obs_->result_ignored(d.shard_id, worker, why);
   remove_quietly(path);  // a losing copy or a bad file: our own name, safe to remove
   if (streaming()) remove_quietly(path.string() + ".json");
