@@ -26,6 +26,7 @@
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
+#include "shared/util/remove_tree.hpp"
 #include "worker/service/local_workers.hpp"
 
 namespace reelscale::job {
@@ -117,6 +118,19 @@ void refuse_what_would_fail_late(const config::Config& cfg) {
         if (v.index == p.best_video) source = {v.frame_rate.num, v.frame_rate.den};
     }
     if (source.num > 0 && source.den > 0) retime::check_speed_change(source, cfg.retime.target_fps);
+  }
+}
+
+// Every shard is done: what is left of a worker's private work directories (`.work-<output>`,
+// pipeline_executor.hpp) belonged to a worker killed mid-shard, or to a tail copy that lost
+// the race. Not earlier: a restarted coordinator's workers may still be writing theirs.
+void remove_abandoned_work_dirs(const fs::path& storage) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(storage, ec)) {
+    if (!e.is_directory() || e.path().filename().string().rfind(".work-", 0) != 0) continue;
+    std::error_code rm;
+    remove_tree(e.path(), rm);
+    if (rm) spdlog::debug("cannot remove {}: {}", e.path().string(), rm.message());
   }
 }
 
@@ -216,6 +230,7 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
     throw Error(std::to_string(dispatched.failed) + " shard(s) failed: " + ids +
                 " (see `reelscale status`; `reelscale retry --failed` reruns them)");
   }
+  remove_abandoned_work_dirs(cfg.storage.dir);
 
   // 4. Concatenate by packet copy, checking every shard against the ledger's checksums, each
   // frame stamped at the delivered rate: that is the video's whole retime (every frame kept,

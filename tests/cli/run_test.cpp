@@ -83,13 +83,15 @@ TEST(RunEndToEnd, SampleFilmWithTwoLocalWorkersThenResume) {
   EXPECT_EQ(images, 2 * std::min<size_t>(3, scenes));
 
   // A second run finds every shard done and verified in the ledger.
+  fs::create_directories(dir / "out.mkv.work/shards/.work-s99999-0-1.abc-1.mov");
   const auto second = testing::run_cli({"--quiet", "run", (dir / "film.yaml").string()});
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_TRUE(std::regex_search(second.out, std::regex(R"(in ([0-9]+) shards \(\1 reused)"))) << second.out;
   EXPECT_EQ(second.out.find("progress: "), std::string::npos) << "--quiet shows no progress";
+  // What a worker killed mid-shard leaves in the storage directory goes once every shard is done.
+  EXPECT_FALSE(fs::exists(dir / "out.mkv.work/shards/.work-s99999-0-1.abc-1.mov"));
 }
 
-}  // namespace
 // A checkpoint the local workers cannot find is a configuration error before any work: not
 // three failed attempts per shard after scene detection.
 TEST(RunEndToEnd, MissingCheckpointIsRefusedBeforeAnyWork) {
@@ -151,4 +153,5 @@ TEST(RunEndToEnd, EmptySubtitleStreamGetsNoTrack) {
   EXPECT_EQ(subtitle, 0);
 }
 
+}  // namespace
 }  // namespace reelscale
