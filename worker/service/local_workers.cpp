@@ -91,7 +91,10 @@ void LocalWorkers::terminate_all(std::chrono::milliseconds grace) {
   for (auto& c : children_) c.signal(SIGTERM);
   for (auto& c : children_) {
     if (c.running() && c.wait_for(grace) == -1) {
-      spdlog::warn("worker pid {} ignored SIGTERM; killing it", c.pid());
+      // A worker stops at its next emitted frame; inside a long chunk (or a tail copy nobody
+      // needs any more) that can be later than the grace. Its files are atomic: nothing is lost.
+      spdlog::info("worker pid {} still busy {} ms after SIGTERM (inside a chunk); killing it", c.pid(),
+                   grace.count());
       c.signal(SIGKILL);
       c.wait_for(std::chrono::milliseconds(-1));
     }
