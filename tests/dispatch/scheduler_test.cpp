@@ -1,6 +1,8 @@
 // The scheduling policy alone (no sockets): order, duplication, attempts, late results.
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "coordinator/dispatch/scheduler.hpp"
 #include "coordinator/dispatch/simulate.hpp"
 #include "tests/testing/test_env.hpp"
@@ -67,15 +69,24 @@ TEST(Scheduler, LostWorkerRequeuesAndAttemptsRunOut) {
   EXPECT_EQ(s.completed("w9", "a", 99, "", "/o/x", 100, "x"), Outcome::unknown_attempt);
 }
 
-TEST(Scheduler, LeasesExpire) {
+// One shard, "a" (100 context frames), under short leases: 1 s + 10 ms a frame.
+struct ShortLeases {
   TempDir t;
-  ledger::Ledger l(t / "l.sqlite");
-  l.sync("fp", "cfg", {plan()[0]});
-  SchedulerOptions o;
-  o.lease_base_ms = 1000;
-  o.lease_ms_per_frame = 10;
-  Scheduler s(l, o);
-  s.load(l.shards());
+  ledger::Ledger l{t / "l.sqlite"};
+  std::unique_ptr<Scheduler> sched;
+  ShortLeases() {
+    l.sync("fp", "cfg", {plan()[0]});
+    SchedulerOptions o;
+    o.lease_base_ms = 1000;
+    o.lease_ms_per_frame = 10;
+    sched = std::make_unique<Scheduler>(l, o);
+    sched->load(l.shards());
+  }
+};
+
+TEST(Scheduler, LeasesExpire) {
+  ShortLeases f;
+  Scheduler& s = *f.sched;
   auto lease = s.next("w1", 0);
   EXPECT_EQ(lease->deadline_ms, 1000 + 10 * 100);
   EXPECT_TRUE(s.expire(1999).empty());
@@ -89,14 +100,8 @@ TEST(Scheduler, LeasesExpire) {
 // shard; one that stops advancing loses it at the renewed deadline. Another attempt's or
 // another worker's progress renews nothing.
 TEST(Scheduler, ProgressRenewsTheLease) {
-  TempDir t;
-  ledger::Ledger l(t / "l.sqlite");
-  l.sync("fp", "cfg", {plan()[0]});  // "a": 100 context frames
-  SchedulerOptions o;
-  o.lease_base_ms = 1000;
-  o.lease_ms_per_frame = 10;
-  Scheduler s(l, o);
-  s.load(l.shards());
+  ShortLeases f;
+  Scheduler& s = *f.sched;
   auto lease = s.next("w1", 0);
   ASSERT_TRUE(lease);
   EXPECT_EQ(lease->deadline_ms, 2000);
