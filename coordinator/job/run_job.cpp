@@ -28,6 +28,7 @@
 #include "shared/util/log.hpp"
 #include "shared/util/remove_tree.hpp"
 #include "worker/service/local_workers.hpp"
+#include "worker/service/pipeline_executor.hpp"
 
 namespace reelscale::job {
 namespace fs = std::filesystem;
@@ -121,13 +122,13 @@ void refuse_what_would_fail_late(const config::Config& cfg) {
   }
 }
 
-// Every shard is done: what is left of a worker's private work directories (`.work-<output>`,
-// pipeline_executor.hpp) belonged to a worker killed mid-shard, or to a tail copy that lost
-// the race. Not earlier: a restarted coordinator's workers may still be writing theirs.
+// Every shard is done: what is left of the workers' private work directories belonged to a
+// worker killed mid-shard, or to a tail copy that lost the race. Not earlier: a restarted
+// coordinator's workers may still be writing theirs.
 void remove_abandoned_work_dirs(const fs::path& storage) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(storage, ec)) {
-    if (!e.is_directory() || e.path().filename().string().rfind(".work-", 0) != 0) continue;
+    if (!e.is_directory() || e.path().filename().string().rfind(worker::kShardWorkDirPrefix, 0) != 0) continue;
     std::error_code rm;
     remove_tree(e.path(), rm);
     if (rm) spdlog::debug("cannot remove {}: {}", e.path().string(), rm.message());

@@ -19,6 +19,10 @@
 
 namespace reelscale::worker {
 
+// A shard's private work directory beside its output is named this prefix + the output's
+// name; the coordinator removes the ones killed workers left (coordinator/job/run_job.cpp).
+inline constexpr char kShardWorkDirPrefix[] = ".work-";
+
 class PipelineExecutor : public ShardExecutor {
  public:
   explicit PipelineExecutor(config::Config cfg)
@@ -38,7 +42,7 @@ class PipelineExecutor : public ShardExecutor {
     if (!upscaler_) upscaler_ = pipeline::make_upscaler(cfg_.model);  // loaded once, reused
     // process_shard names its file after the shard; it works in a private directory and the
     // result is renamed to the coordinator's per-attempt name (file, then sidecar).
-    fs::path work = output.parent_path() / (".work-" + output.filename().string());
+    fs::path work = output.parent_path() / (kShardWorkDirPrefix + output.filename().string());
     remove_dir(work);
     fs::create_directories(work);
     // storage "stream": the source is the fetched segment, whose frame 0 is film frame
