@@ -326,7 +326,7 @@ std::vector<FieldSpec> build_fields() {
       text("encode.color.range", G(encode.color.range), "limited", "Code range used for the conversion and tagged.", {"limited", "full"}),
       integer("encode.threads", G(encode.threads), "auto", "CPU threads for encoding; auto = all cores.", 1, 1024, true),
       integer("encode.parallel_encoders", G(encode.parallel_encoders), "auto", "Encoder contexts working on different frames at once (intra-only codecs); auto from the cores.", 1, 256, true),
-      integer("encode.gpu_queue_frames", G(encode.gpu_queue_frames), "4", "GPU ProRes encoder: converted frames it may fall behind the model (device memory, 28 MB each at 4096x1728 4:2:2). BasicVSR++ emits a chunk's frames only in its last pass; a queue as long as a chunk's emitted frames lets the encoder finish them while the next chunk's first passes run, instead of holding the model up. Same bytes.", 1, 1024),
+      integer("encode.gpu_queue_frames", G(encode.gpu_queue_frames), "4", "GPU ProRes encoder: converted frames it may fall behind the model (device memory, 28 MB each at 4096x1728 4:2:2). BasicVSR++ emits a chunk's frames only in its last pass; a queue as long as a chunk's emitted frames lets the encoder finish them during the next chunk (measured: 1-2% faster end to end, docs/perf-notes.md). Same bytes.", 1, 1024),
 
       boolean("retime.enabled", G(retime.enabled), "true", "Retime the film (PAL speed-up undone: 25 -> 24 fps). `run` refuses, before any work, a source/target pair that changes the speed by more than 10% (29.97 fps NTSC needs inverse telecine, 50 fps is video): set source_fps, or false to keep the source rate."),
       rate("retime.source_fps", G(retime.source_fps), "auto", "The source rate; auto = the video stream's.", true),
