@@ -280,6 +280,9 @@ void Broker::verify_async(const std::string& worker, const protocol::Done& d, co
   auto spec = sched_.spec(d.shard_id);
   if (!spec) return;
   ledger::ShardSpec shard = *spec;
+  // From here the result always settles (collect_verifications), so its lease may stop
+  // counting: a slow verification must not hand the shard out again.
+  sched_.verifying(worker, d.shard_id, d.attempt);
   ShardVerifier* v = &verifier_;
   verifying_.push_back({std::async(std::launch::async,
                                    [v, shard, path, d] {

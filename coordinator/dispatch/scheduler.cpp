@@ -59,7 +59,7 @@ std::optional<Lease> Scheduler::next(const std::string& worker, int64_t now_ms) 
     int64_t best_left = 0;
     for (auto& [id, l] : shards_) {
       if (l.state != State::assigned || int(l.holders.size()) >= opts_.max_copies ||
-          l.holders.count(worker))
+          l.holders.count(worker) || any_verifying(l))
         continue;
       int64_t left = l.spec.frames() - l.progress;
       if (left > best_left) {
@@ -155,7 +155,8 @@ std::vector<std::string> Scheduler::worker_lost(const std::string& worker,
                                                 const std::string& reason) {
   std::vector<std::string> affected;
   for (auto& [id, l] : shards_) {
-    if (!l.holders.count(worker)) continue;
+    auto h = l.holders.find(worker);
+    if (h == l.holders.end() || h->second.verifying) continue;
     affected.push_back(id);
     attempt_ended(l, worker, "worker lost: " + reason, true);
   }
@@ -166,7 +167,7 @@ std::vector<std::pair<std::string, std::string>> Scheduler::expire(int64_t now_m
   std::vector<std::pair<std::string, std::string>> out;
   for (auto& [id, l] : shards_) {
     for (const auto& [worker, h] : l.holders)
-      if (h.deadline_ms <= now_ms) out.emplace_back(worker, id);
+      if (!h.verifying && h.deadline_ms <= now_ms) out.emplace_back(worker, id);
   }
   for (const auto& [worker, id] : out) attempt_ended(shards_.at(id), worker, "lease expired", true);
   return out;
@@ -181,6 +182,19 @@ void Scheduler::progress(const std::string& worker, const std::string& shard_id,
   if (h == l->holders.end() || h->second.attempt != attempt) return;
   const int64_t left = std::max<int64_t>(0, l->spec.context_frames() - frames_done);
   h->second.deadline_ms = std::max(h->second.deadline_ms, now_ms + opts_.lease_base_ms + opts_.lease_ms_per_frame * left);
+}
+
+void Scheduler::verifying(const std::string& worker, const std::string& shard_id, int64_t attempt) {
+  Live* l = find(shard_id);
+  if (!l) return;
+  auto h = l->holders.find(worker);
+  if (h != l->holders.end() && h->second.attempt == attempt) h->second.verifying = true;
+}
+
+bool Scheduler::any_verifying(const Live& l) {
+  for (const auto& [worker, h] : l.holders)
+    if (h.verifying) return true;
+  return false;
 }
 
 std::optional<std::string> Scheduler::issued_output(const std::string& shard_id,

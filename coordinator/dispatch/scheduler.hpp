@@ -72,6 +72,11 @@ class Scheduler {
   void progress(const std::string& worker, const std::string& shard_id, int64_t attempt, int64_t frames_done,
                 int64_t now_ms);
 
+  // `worker`'s result for its attempt arrived and is being verified: until `completed`
+  // settles it, that holder neither expires nor ends with its worker (the file is in hand;
+  // verifying a 4K shard re-reads gigabytes), and the shard gets no tail duplicate.
+  void verifying(const std::string& worker, const std::string& shard_id, int64_t attempt);
+
   // The output name issued for (shard, attempt), if this run issued it.
   std::optional<std::string> issued_output(const std::string& shard_id, int64_t attempt) const;
   std::optional<ledger::ShardSpec> spec(const std::string& shard_id) const;
@@ -92,6 +97,7 @@ class Scheduler {
     int64_t attempt;
     int64_t deadline_ms;
     bool duplicate;
+    bool verifying = false;
   };
   struct Live {
     ledger::ShardSpec spec;
@@ -101,6 +107,7 @@ class Scheduler {
     int64_t next_attempt = 1;
     int64_t progress = 0;
   };
+  static bool any_verifying(const Live& l);
   using QueueKey = std::pair<int64_t, std::string>;  // (-frames, id): longest first
   static QueueKey key(const Live& l) { return {-l.spec.frames(), l.spec.id}; }
   Outcome attempt_ended(Live& l, const std::string& worker, const std::string& reason,

@@ -119,6 +119,40 @@ TEST(Scheduler, ProgressRenewsTheLease) {
   EXPECT_TRUE(s.expire(again->deadline_ms - 1).empty());
 }
 
+// A result in verification (a 4K shard's re-read takes a while) keeps its lease: it neither
+// expires nor ends with its worker, and draws no tail duplicate; its verdict settles it.
+TEST(Scheduler, AResultBeingVerifiedKeepsItsLease) {
+  ShortLeases f;
+  Scheduler& s = *f.sched;
+  auto lease = s.next("w1", 0);
+  ASSERT_TRUE(lease);
+  s.verifying("w1", "a", lease->attempt + 1);  // not this attempt: changes nothing
+  s.verifying("w2", "a", lease->attempt);      // not its lease
+  s.verifying("w1", "a", lease->attempt);
+  EXPECT_TRUE(s.expire(lease->deadline_ms + 1000000).empty());
+  EXPECT_TRUE(s.worker_lost("w1", "gone").empty());
+  EXPECT_FALSE(s.next("w2", 0));  // no duplicate of a shard whose result is in hand
+  EXPECT_EQ(s.pending(), 0);
+  // A rejected verdict ends the attempt as before.
+  EXPECT_EQ(s.completed("w1", "a", lease->attempt, "short file", "/o", 1, "x"), Outcome::requeued);
+  auto again = s.next("w2", 0);
+  ASSERT_TRUE(again);
+  s.verifying("w2", "a", again->attempt);
+  EXPECT_EQ(s.completed("w2", "a", again->attempt, "", "/o/a", 100, "x"), Outcome::accepted);
+  EXPECT_TRUE(s.finished());
+}
+
+// Without a verification in progress, the same lease does expire (the control for the above).
+TEST(Scheduler, AnUnverifiedLeaseStillExpiresAndEndsWithItsWorker) {
+  ShortLeases f;
+  Scheduler& s = *f.sched;
+  auto lease = s.next("w1", 0);
+  ASSERT_TRUE(lease);
+  s.verifying("w1", "a", lease->attempt + 1);
+  EXPECT_EQ(s.worker_lost("w1", "gone").size(), 1u);
+  EXPECT_EQ(s.pending(), 1);
+}
+
 TEST(Simulation, FakeWorkersOnAFilmSizedPlan) {
   TempDir t;
   std::vector<ledger::ShardSpec> p;
