@@ -107,9 +107,10 @@ void run_coordinator(const CoordinatorArgs& a) {
                                                    : fake_verifier;
   // storage stream: segments cut from the film here (fake ones for the fake executor).
   std::unique_ptr<dispatch::SegmentSource> segments;
+  const std::string index_cache = media::frame_index_cache_path(c.storage.dir, c.input).string();
   if (c.storage.mode == "stream") {
     if (fake.empty()) {
-      auto media_segments = std::make_unique<dispatch::MediaSegmentSource>(c.input, c.preprocess);
+      auto media_segments = std::make_unique<dispatch::MediaSegmentSource>(c.input, c.preprocess, index_cache);
       opts.preprocess_plan = media_segments->preprocess_json();
       segments = std::move(media_segments);
     } else {
@@ -117,8 +118,7 @@ void run_coordinator(const CoordinatorArgs& a) {
     }
     opts.segments = segments.get();
   } else if (fake.empty()) {
-    opts.preprocess_plan = media::to_json(dispatch::film_preprocess_plan(
-        c.input, c.preprocess, media::frame_index_cache_path(c.storage.dir, c.input).string())).dump();
+    opts.preprocess_plan = media::to_json(dispatch::film_preprocess_plan(c.input, c.preprocess, index_cache)).dump();
   }
   LogObserver obs(a, c);
   auto r = dispatch::run_dispatch(opts, ledger, dispatch::shard_specs(plan), verifier, &obs);

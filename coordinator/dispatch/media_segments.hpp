@@ -32,13 +32,14 @@ inline media::PreprocessPlan film_preprocess_plan(const std::string& film, const
 
 class MediaSegmentSource : public SegmentSource {
  public:
-  MediaSegmentSource(const std::string& film, const config::Preprocess& preprocess) {
+  // `index_cache` as film_preprocess_plan's: both opens of the film share one scan.
+  MediaSegmentSource(const std::string& film, const config::Preprocess& preprocess,
+                     const std::string& index_cache = "") {
     if (preprocess.vfr == "convert")
       throw ConfigError("storage.mode: stream cannot ship a variable-frame-rate film converted on the "
                         "fly (preprocess.vfr: convert); convert it first, or use storage.mode: shared");
-    media::VideoReader reader(film);
-    plan_ = media::plan_preprocess(preprocess, reader);
-    extractor_ = std::make_unique<media::SegmentExtractor>(film);
+    plan_ = film_preprocess_plan(film, preprocess, index_cache);
+    extractor_ = std::make_unique<media::SegmentExtractor>(film, index_cache);
   }
 
   const media::PreprocessPlan& plan() const { return plan_; }

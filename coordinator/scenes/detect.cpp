@@ -55,7 +55,7 @@ SceneDetection detect_scenes(const std::string& path, const config::Scenes& cfg,
   // Settings are checked before the (possibly long) open of the film.
   SceneRunner runner(cfg, options.stats, options.flash_check);
   FrameFeed feed(path, FrameFeedOptions{cfg.downscale, cfg.frame_skip, options.threads,
-                                         options.convert_vfr});
+                                         options.convert_vfr, options.index_cache});
   const auto& info = feed.info();
   config::Scenes used = cfg;
   if (options.min_scene_len_seconds > 0) {

@@ -20,6 +20,7 @@ struct DetectOptions {
   int threads = 0;     // decoder threads; 0 = libav's choice
   bool flash_check = true;  // false: PySceneDetect's exact cuts (see ContentDetector)
   bool convert_vfr = false;  // see FrameFeedOptions (config preprocess.vfr == "convert")
+  std::string index_cache;   // see FrameFeedOptions
   // Called now and then with (frames decoded, frames in the video).
   std::function<void(int64_t, int64_t)> progress;
   // > 0: min_scene_len given in seconds (replaces cfg.min_scene_len, converted with the

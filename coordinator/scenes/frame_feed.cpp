@@ -35,6 +35,7 @@ static media::VideoReaderOptions reader_options(const FrameFeedOptions& o) {
   r.threads = o.threads;
   r.allow_vfr = o.convert_vfr;
   r.convert_vfr = o.convert_vfr;
+  r.index_cache = o.index_cache;
   return r;
 }
 

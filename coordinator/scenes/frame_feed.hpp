@@ -19,6 +19,9 @@ struct FrameFeedOptions {
   // VFR sources: refused (false) or presented at a constant rate (true). Must match what the
   // workers use (config preprocess.vfr), or scene frames would not be worker frames.
   bool convert_vfr = false;
+  // Where the film's frame index is kept for the run's later opens (media::
+  // frame_index_cache_path); "" = none.
+  std::string index_cache;
 };
 
 struct AnalysisSize {

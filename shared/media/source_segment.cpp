@@ -44,9 +44,12 @@ struct SegmentExtractor::Impl {
   }
 };
 
-SegmentExtractor::SegmentExtractor(const std::string& film) : impl_(std::make_unique<Impl>()) {
+SegmentExtractor::SegmentExtractor(const std::string& film, const std::string& index_cache)
+    : impl_(std::make_unique<Impl>()) {
   impl_->film = film;
-  impl_->reader = std::make_unique<VideoReader>(film, VideoReaderOptions{});
+  VideoReaderOptions ro;
+  ro.index_cache = index_cache;
+  impl_->reader = std::make_unique<VideoReader>(film, ro);
   const std::string& c = impl_->reader->info().container;
   auto fmt = av::open_input(film);
   impl_->byte_seek = !(fmt->iformat->flags & AVFMT_NO_BYTE_SEEK) &&

@@ -28,7 +28,8 @@ class SegmentExtractor {
  public:
   // Indexes the film once (as VideoReader numbers it). Variable frame rate conversion is
   // refused: a segment is numbered by its own timestamps, not by the film's rate map.
-  explicit SegmentExtractor(const std::string& film);
+  // `index_cache`: as VideoReaderOptions::index_cache ("" = none).
+  explicit SegmentExtractor(const std::string& film, const std::string& index_cache = "");
   ~SegmentExtractor();
   SegmentExtractor(const SegmentExtractor&) = delete;
   SegmentExtractor& operator=(const SegmentExtractor&) = delete;

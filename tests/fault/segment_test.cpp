@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "shared/media/frame_index.hpp"
 #include "shared/media/source_segment.hpp"
 #include "shared/media/video_reader.hpp"
 #include "shared/util/checksum.hpp"
@@ -89,6 +90,25 @@ void expect_exact_segments(const fs::path& film) {
 
 TEST(SourceSegment, GeneratedFilmDecodesToExactlyTheFilmsFrames) {
   expect_exact_segments(testing::cached_sample(small_film()));  // Matroska: timestamp seeks
+}
+
+// The coordinator's cutter shares the run's frame index: the first one keeps it, a later one
+// loads it and cuts the same bytes as a cutter that scanned the film itself.
+TEST(SourceSegment, CutterKeepsAndLoadsTheSharedFrameIndex) {
+  testing::TempDir dir;
+  const fs::path film = testing::cached_sample(small_film());
+  const fs::path cache = media::frame_index_cache_path(dir.path(), film.string());
+  { media::SegmentExtractor first(film.string(), cache.string()); }
+  ASSERT_TRUE(media::load_frame_index(cache, film.string())) << cache;
+  media::SegmentExtractor cached(film.string(), cache.string());
+  media::SegmentExtractor scanned(film.string());
+  const int64_t n = scanned.info().frame_count;
+  EXPECT_EQ(cached.info().frame_count, n);
+  const auto a = cached.extract(n / 3, 2 * n / 3, dir / "cached.nut");
+  const auto b = scanned.extract(n / 3, 2 * n / 3, dir / "scanned.nut");
+  EXPECT_EQ(a.first_frame, b.first_frame);
+  EXPECT_EQ(a.frame_count, b.frame_count);
+  EXPECT_EQ(file_checksum(dir / "cached.nut"), file_checksum(dir / "scanned.nut"));
 }
 
 TEST(SourceSegment, DvdProgramStreamsDecodeToExactlyTheFilmsFrames) {

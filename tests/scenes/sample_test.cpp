@@ -6,6 +6,7 @@
 #include "coordinator/scenes/detect.hpp"
 #include "coordinator/scenes/frame_feed.hpp"
 #include "coordinator/scenes/scene_list.hpp"
+#include "shared/media/frame_index.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/errors.hpp"
 #include "tests/testing/test_env.hpp"
@@ -178,6 +179,19 @@ TEST(SampleFilm, FilesInPySceneDetectLayout) {
                         std::snprintf(b, sizeof b, "%.3f", e / 25.0);
                         return std::string(b);
                       }());
+}
+
+// The scene pass keeps the film's frame index where the run's later opens (the preprocessing
+// plan, the segment cutter, shared-storage workers) look for it, so the film is scanned once.
+TEST(SampleFilm, ScenePassKeepsTheFrameIndexForLaterOpens) {
+  testing::TempDir tmp;
+  const auto cache = media::frame_index_cache_path(tmp.path(), film().path);
+  DetectOptions o;
+  o.index_cache = cache.string();
+  const SceneDetection d = detect_scenes(film().path, config::Scenes{}, o);
+  const auto index = media::load_frame_index(cache, film().path);
+  ASSERT_TRUE(index) << cache;
+  EXPECT_EQ(index->frame_count(), d.frame_count);
 }
 
 TEST(SampleFilm, UnreadableInputIsAMediaError) {
