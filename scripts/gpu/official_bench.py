@@ -6,8 +6,11 @@ names the network files import are stubbed here, and mmcv's modulated deformable
 is replaced by torchvision.ops.deform_conv2d (same offset/mask layout).
 
 usage: official_bench.py [--dir .official] [--size 1024x432] [--chunks 32 64 96] [--precision fp16]
+                         [--compile default|max-autotune]
        official_bench.py --save-random ckpt.pth
-prints one line per T: "T <frames> fps <frames/s> peak_gib <GiB>"
+prints one line per T: "T <frames> fps <frames/s> peak_gib <GiB>"; with --compile the network runs
+under torch.compile (inductor) and the first call of each T, which compiles, is reported apart
+("compile_s"): that is what a PyTorch user gets from one line, the peer our speed is compared to.
 """
 import argparse
 import logging
@@ -138,6 +141,8 @@ def main():
     ap.add_argument('--chunks', type=int, nargs='+', default=[32])
     ap.add_argument('--precision', default='fp16', choices=['fp16', 'bf16', 'fp32'])
     ap.add_argument('--warmup', type=int, default=4)
+    ap.add_argument('--compile', choices=['default', 'max-autotune'],
+                    help='time the network under torch.compile with this inductor mode')
     ap.add_argument('--precision-check', nargs=2, metavar=('CKPT', 'NPY'),
                     help='print the official fp16/bf16 autocast relative L2 error against fp32 (TF32 off) '
                          'for this checkpoint on this (1,t,3,h,w) uint8 or float .npy, then time')
@@ -163,19 +168,24 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     dtype = {'fp16': torch.float16, 'bf16': torch.bfloat16, 'fp32': None}[args.precision]
+    net = torch.compile(model, mode=args.compile) if args.compile else model
 
     def run(t):
         x = torch.rand(1, t, 3, h, w, device='cuda')
         with torch.inference_mode(), torch.autocast('cuda', dtype=dtype or torch.float16, enabled=dtype is not None):
-            y = model(x)
+            y = net(x)
         torch.cuda.synchronize()
         return y
 
-    print(f'official BasicVSR++ c64n7 {w}x{h} torch {torch.__version__} {args.precision} autocast', flush=True)
-    if args.warmup:
+    mode = f' torch.compile({args.compile})' if args.compile else ' eager'
+    print(f'official BasicVSR++ c64n7 {w}x{h} torch {torch.__version__} {args.precision} autocast{mode}', flush=True)
+    if args.warmup and not args.compile:  # compiled: each T compiles its own graph below
         run(args.warmup)
     for t in args.chunks:
-        warm = run(t)  # untimed: allocator growth, as bench_model does
+        start = time.perf_counter()
+        warm = run(t)  # untimed: allocator growth, as bench_model does (and compilation)
+        if args.compile:
+            print(f'T {t} compile_s {time.perf_counter() - start:.1f}', flush=True)
         del warm
         torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
