@@ -3,9 +3,8 @@
 #include <cstring>
 #include <memory>
 
-#include "coordinator/concat/stream_copy.hpp"
-#include "shared/media/av_raii.hpp"
-#include "shared/util/atomic_file.hpp"
+#include "shared/media/input_file.hpp"
+#include "shared/media/output_file.hpp"
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
@@ -39,12 +38,12 @@ std::string params_mismatch(const AVCodecParameters* ref, const AVCodecParameter
   return {};
 }
 
-av::InputFormatPtr open_shard(const ShardRef& s) {
+media::InputFile open_shard(const ShardRef& s) {
   const std::string label = shard_label(s);
   std::error_code ec;
   if (!fs::exists(s.file, ec)) throw MediaError(label + " is missing");
   try {
-    return av::open_input(s.file.string());
+    return media::InputFile(s.file);
   } catch (const MediaError& e) {
     throw MediaError(label + " is corrupt or truncated: " + e.what());
   }
@@ -74,20 +73,105 @@ void require_all_present(const std::vector<ShardRef>& shards) {
 }  // namespace
 
 std::string packets_checksum(const fs::path& file) {
-  auto in = av::open_input(file.string());
-  const int vs = assemble::first_stream_of(in.get(), AVMEDIA_TYPE_VIDEO);
+  media::InputFile in(file);
+  const int vs = in.first_stream(AVMEDIA_TYPE_VIDEO);
   if (vs < 0) throw MediaError(file.string() + " has no video stream");
+  in.select_only(vs);
   Checksum sum;
   auto pkt = av::make_packet();
-  for (;;) {
-    const int rc = av_read_frame(in.get(), pkt.get());
-    if (rc == AVERROR_EOF) break;
-    if (rc < 0) throw MediaError(file.string() + ": read error: " + av::error_string(rc));
-    if (pkt->stream_index == vs) sum.update(pkt->data, static_cast<size_t>(pkt->size));
-    av_packet_unref(pkt.get());
-  }
+  while (in.read(pkt.get())) sum.update(pkt->data, static_cast<size_t>(pkt->size));
   return sum.hex_digest();
 }
+
+namespace {
+
+// The joined stream's output: the first shard's parameters, every frame shown 1/delivered s.
+struct Joined {
+  media::OutputFile out;
+  std::unique_ptr<AVCodecParameters, ParamsDeleter> ref{avcodec_parameters_alloc()};
+  bool intra_only = true;
+  AVRational frame_tb{1, 25};  // numbers the shards' frames
+  AVRational out_tb{1, 25};    // frame index -> output time
+  int stream = -1;
+  int64_t offset = 0;  // frames written so far = the first frame index of the next shard
+
+  explicit Joined(const fs::path& file) : out(file) {
+    if (!ref) throw std::bad_alloc();
+  }
+};
+
+// The first shard sets the output's stream; each later one must match it.
+void open_or_match(Joined& j, const media::InputFile& in, int vs, const std::string& label, AVRational delivered) {
+  const AVStream* ist = in.stream(vs);
+  const AVCodecParameters* par = ist->codecpar;
+  if (j.stream >= 0) {
+    const std::string diff = params_mismatch(j.ref.get(), par);
+    if (!diff.empty())
+      throw MediaError(label + ": " + diff + " differs from the first shard (" + media::describe(par) + " vs " +
+                       media::describe(j.ref.get()) + ")");
+    return;
+  }
+  const AVCodecDescriptor* desc = avcodec_descriptor_get(par->codec_id);
+  if (par->codec_id == AV_CODEC_ID_NONE || !desc) throw MediaError(label + ": unsupported or unknown video codec");
+  j.intra_only = (desc->props & AV_CODEC_PROP_INTRA_ONLY) != 0;
+  av::check(avcodec_parameters_copy(j.ref.get(), par), label + ": copying stream parameters");
+  j.stream = j.out.add_copy_stream(ist, j.out_tb);
+  j.out.set_frame_rate(j.stream, delivered);
+  j.out.write_header();
+}
+
+// Copies one shard's video packets onto the running frame index; returns the frames copied.
+int64_t copy_shard(Joined& j, const ShardRef& s, AVRational delivered) {
+  const std::string label = shard_label(s);
+  media::InputFile in = open_shard(s);  // one shard open at a time
+  const int vs = in.first_stream(AVMEDIA_TYPE_VIDEO);
+  if (vs < 0) throw MediaError(label + " has no video stream");
+  open_or_match(j, in, vs, label, delivered);
+  in.select_only(vs);
+  const AVStream* ist = in.stream(vs);
+  const auto rnd = static_cast<AVRounding>(AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX);
+  Checksum sum;
+  int64_t count = 0;
+  int64_t base = AV_NOPTS_VALUE;  // the shard's first timestamp = its frame 0
+  auto pkt = av::make_packet();
+  for (;;) {
+    try {
+      if (!in.read(pkt.get())) break;
+    } catch (const MediaError& e) {
+      throw MediaError(label + " is corrupt: read error after " + std::to_string(count) + " frames: " + e.what());
+    }
+    if (pkt->flags & AV_PKT_FLAG_CORRUPT)
+      throw MediaError(label + " is corrupt: frame " + std::to_string(count) + " is flagged corrupt");
+    if (pkt->pts == AV_NOPTS_VALUE) throw MediaError(label + ": frame " + std::to_string(count) + " has no timestamp");
+    if (base == AV_NOPTS_VALUE) base = ist->start_time != AV_NOPTS_VALUE && !j.intra_only ? ist->start_time : pkt->pts;
+    const int64_t local = av_rescale_q_rnd(pkt->pts - base, ist->time_base, j.frame_tb, rnd);
+    // Intra-only shards store frames in display order, one packet per frame index.
+    if (j.intra_only && local != count)
+      throw MediaError(label + ": frame timestamps are not contiguous (packet " + std::to_string(count) +
+                       " has frame index " + std::to_string(local) + ")");
+    if (!s.packets_checksum.empty()) sum.update(pkt->data, static_cast<size_t>(pkt->size));
+    int64_t local_dts = local;
+    if (!j.intra_only && pkt->dts != AV_NOPTS_VALUE)
+      local_dts = av_rescale_q_rnd(pkt->dts - base, ist->time_base, j.frame_tb, rnd);
+    pkt->pts = j.offset + local;
+    pkt->dts = j.offset + local_dts;
+    pkt->duration = 1;
+    j.out.write(j.stream, pkt.get(), "frame " + std::to_string(j.offset + count) + " (from " + label + ")");
+    ++count;
+  }
+  if (count != s.expected_frames)
+    throw MediaError(label + (count < s.expected_frames ? " is short: " : " is too long: ") + std::to_string(count) +
+                     " frames, expected " + std::to_string(s.expected_frames));
+  if (!s.packets_checksum.empty()) {
+    const std::string got = sum.hex_digest();
+    if (got != s.packets_checksum)
+      throw MediaError(label + " is corrupt: packet checksum " + got + " does not match the sidecar's " +
+                       s.packets_checksum);
+  }
+  return count;
+}
+
+}  // namespace
 
 ConcatResult concat_shards(const std::vector<ShardRef>& shards, const fs::path& out,
                            int64_t expected_total_frames, AVRational frame_rate, AVRational delivered_rate) {
@@ -97,111 +181,22 @@ ConcatResult concat_shards(const std::vector<ShardRef>& shards, const fs::path& 
     throw MediaError(out_label + ": invalid frame rate " + std::to_string(frame_rate.num) + "/" +
                      std::to_string(frame_rate.den));
   if (delivered_rate.num <= 0 || delivered_rate.den <= 0) delivered_rate = frame_rate;
-  const AVRational frame_tb = av_inv_q(frame_rate);  // numbers the shards' frames
-  const AVRational out_tb = av_inv_q(delivered_rate);  // frame index -> output time
   require_all_present(shards);
 
-  AtomicOutput atomic(out);
-  auto octx = assemble::make_output(assemble::muxer_for(out), out_label);
-  AVStream* ost = nullptr;
-  // The first shard's parameters, kept after it is closed.
-  std::unique_ptr<AVCodecParameters, ParamsDeleter> ref_holder(avcodec_parameters_alloc());
-  if (!ref_holder) throw std::bad_alloc();
-  AVCodecParameters* ref = ref_holder.get();
-  bool intra_only = true;
-
-  int64_t offset = 0;  // frames written so far = the first frame index of the next shard
-  auto pkt = av::make_packet();
-  for (const ShardRef& s : shards) {
-    const std::string label = shard_label(s);
-    auto in = open_shard(s);  // one shard open at a time: closed at the end of this iteration
-    const int vs = assemble::first_stream_of(in.get(), AVMEDIA_TYPE_VIDEO);
-    if (vs < 0) throw MediaError(label + " has no video stream");
-    AVStream* ist = in->streams[vs];
-    const AVCodecParameters* par = ist->codecpar;
-    if (!ost) {
-      const AVCodecDescriptor* desc = avcodec_descriptor_get(par->codec_id);
-      if (par->codec_id == AV_CODEC_ID_NONE || !desc)
-        throw MediaError(label + ": unsupported or unknown video codec");
-      intra_only = (desc->props & AV_CODEC_PROP_INTRA_ONLY) != 0;
-      av::check(avcodec_parameters_copy(ref, par), label + ": copying stream parameters");
-      ost = assemble::add_copy_stream(octx.get(), par, out_label);
-      ost->time_base = out_tb;
-      ost->avg_frame_rate = delivered_rate;
-      ost->r_frame_rate = delivered_rate;
-      assemble::open_and_write_header(octx.get(), atomic.temp_path(), out_label);
-    } else {
-      const std::string diff = params_mismatch(ref, par);
-      if (!diff.empty())
-        throw MediaError(label + ": " + diff + " differs from the first shard (" +
-                         assemble::describe(par) + " vs " + assemble::describe(ref) + ")");
-    }
-
-    Checksum sum;
-    int64_t count = 0;
-    int64_t base = AV_NOPTS_VALUE;  // the shard's first timestamp = its frame 0
-    for (;;) {
-      const int rc = av_read_frame(in.get(), pkt.get());
-      if (rc == AVERROR_EOF) break;
-      if (rc < 0)
-        throw MediaError(label + " is corrupt: read error after " + std::to_string(count) +
-                         " frames: " + av::error_string(rc));
-      if (pkt->stream_index != vs) {
-        av_packet_unref(pkt.get());
-        continue;
-      }
-      if (pkt->flags & AV_PKT_FLAG_CORRUPT)
-        throw MediaError(label + " is corrupt: frame " + std::to_string(count) + " is flagged corrupt");
-      if (pkt->pts == AV_NOPTS_VALUE)
-        throw MediaError(label + ": frame " + std::to_string(count) + " has no timestamp");
-      if (base == AV_NOPTS_VALUE)
-        base = ist->start_time != AV_NOPTS_VALUE && !intra_only ? ist->start_time : pkt->pts;
-      const int64_t local =
-          av_rescale_q_rnd(pkt->pts - base, ist->time_base, frame_tb,
-                           static_cast<AVRounding>(AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX));
-      // Intra-only shards store frames in display order, one packet per frame index.
-      if (intra_only && local != count)
-        throw MediaError(label + ": frame timestamps are not contiguous (packet " +
-                         std::to_string(count) + " has frame index " + std::to_string(local) + ")");
-      if (!s.packets_checksum.empty()) sum.update(pkt->data, static_cast<size_t>(pkt->size));
-      int64_t local_dts = local;
-      if (!intra_only && pkt->dts != AV_NOPTS_VALUE)
-        local_dts = av_rescale_q_rnd(pkt->dts - base, ist->time_base, frame_tb,
-                                     static_cast<AVRounding>(AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX));
-      pkt->stream_index = 0;
-      pkt->pts = av_rescale_q(offset + local, out_tb, ost->time_base);
-      pkt->dts = av_rescale_q(offset + local_dts, out_tb, ost->time_base);
-      pkt->duration = av_rescale_q(1, out_tb, ost->time_base);
-      pkt->pos = -1;
-      const int wrc = av_interleaved_write_frame(octx.get(), pkt.get());
-      if (wrc < 0)
-        throw MediaError(out_label + ": cannot write frame " + std::to_string(offset + count) +
-                         " (from " + label + "): " + av::error_string(wrc));
-      ++count;
-    }
-    if (count != s.expected_frames)
-      throw MediaError(label + (count < s.expected_frames ? " is short: " : " is too long: ") +
-                       std::to_string(count) + " frames, expected " + std::to_string(s.expected_frames));
-    if (!s.packets_checksum.empty()) {
-      const std::string got = sum.hex_digest();
-      if (got != s.packets_checksum)
-        throw MediaError(label + " is corrupt: packet checksum " + got + " does not match the sidecar's " +
-                         s.packets_checksum);
-    }
-    offset += count;
-  }
-  if (offset != expected_total_frames)
-    throw MediaError(out_label + ": the shards hold " + std::to_string(offset) +
-                     " frames but the plan expects " + std::to_string(expected_total_frames));
-  assemble::finish_output(octx.get(), out_label);
-  octx.reset();
-  atomic.commit();
+  Joined j(out);
+  j.frame_tb = av_inv_q(frame_rate);
+  j.out_tb = av_inv_q(delivered_rate);
+  for (const ShardRef& s : shards) j.offset += copy_shard(j, s, delivered_rate);
+  if (j.offset != expected_total_frames)
+    throw MediaError(out_label + ": the shards hold " + std::to_string(j.offset) + " frames but the plan expects " +
+                     std::to_string(expected_total_frames));
+  j.out.finish();
 
   ConcatResult r;
   r.file = out;
-  r.frames = offset;
+  r.frames = j.offset;
   r.shards = static_cast<int64_t>(shards.size());
-  r.codec = avcodec_get_name(ref->codec_id);
+  r.codec = avcodec_get_name(j.ref->codec_id);
   r.frame_rate = delivered_rate;
   if (av_cmp_q(delivered_rate, frame_rate) != 0)
     spdlog::info("concat: {} shards, {} frames ({}), {}/{} fps shown at {}/{} -> {}", r.shards, r.frames, r.codec,

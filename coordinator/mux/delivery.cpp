@@ -2,9 +2,9 @@
 
 #include <vector>
 
-#include "coordinator/concat/stream_copy.hpp"
 #include "shared/media/av_raii.hpp"
-#include "shared/util/atomic_file.hpp"
+#include "shared/media/input_file.hpp"
+#include "shared/media/output_file.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 
@@ -26,8 +26,9 @@ void encode_delivery(const fs::path& in_path, const fs::path& out, const Deliver
     throw MediaError(out_label + ": this FFmpeg has no " + o.encoder +
                      " encoder (install an libavcodec built with it, e.g. Debian's libavcodec59, or disable "
                      "delivery)");
-  auto in = av::open_input(label);
-  const int vs = assemble::first_stream_of(in.get(), AVMEDIA_TYPE_VIDEO);
+  media::InputFile input(in_path);
+  AVFormatContext* in = input.context();
+  const int vs = input.first_stream(AVMEDIA_TYPE_VIDEO);
   if (vs < 0) throw MediaError(label + " has no video stream");
   AVStream* ist = in->streams[vs];
   const AVCodec* decoder = avcodec_find_decoder(ist->codecpar->codec_id);
@@ -38,9 +39,8 @@ void encode_delivery(const fs::path& in_path, const fs::path& out, const Deliver
   dec->thread_count = 0;
   av::check(avcodec_open2(dec.get(), decoder, nullptr), label + ": opening the video decoder");
 
-  AtomicOutput atomic(out);
-  const std::string muxer = assemble::muxer_for(out);
-  auto octx = assemble::make_output(muxer, out_label);
+  media::OutputFile output(out);
+  const std::string muxer = output.format();
 
   AVRational fr = ist->avg_frame_rate.num > 0 ? ist->avg_frame_rate : ist->r_frame_rate;
   auto enc = av::make_codec_context(encoder);
@@ -59,7 +59,7 @@ void encode_delivery(const fs::path& in_path, const fs::path& out, const Deliver
   enc->colorspace = untagged ? AVCOL_SPC_BT709 : dec->colorspace;
   enc->color_range = dec->color_range == AVCOL_RANGE_UNSPECIFIED ? AVCOL_RANGE_MPEG : dec->color_range;
   enc->thread_count = o.threads;
-  if (octx->oformat->flags & AVFMT_GLOBALHEADER) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+  if (output.wants_global_header()) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
   auto set = [&](const char* key, const std::string& value) {
     if (value.empty()) return;
     const int rc = av_opt_set(enc->priv_data, key, value.c_str(), 0);
@@ -77,16 +77,15 @@ void encode_delivery(const fs::path& in_path, const fs::path& out, const Deliver
   }
 
   // Output streams: the encoded video first, then every other stream copied in file order.
-  std::vector<AVStream*> map(in->nb_streams, nullptr);
-  AVStream* vst = avformat_new_stream(octx.get(), nullptr);
-  if (!vst) throw MediaError(out_label + ": cannot add a stream");
-  av::check(avcodec_parameters_from_context(vst->codecpar, enc.get()), out_label + ": encoder parameters");
+  std::vector<int> map(in->nb_streams, -1);
+  const int vsi = output.add_stream(enc.get(), enc->time_base);
+  AVStream* vst = output.stream(vsi);
   // Apple players want HEVC in MP4/MOV tagged hvc1 (parameter sets in the sample entry).
   if (muxer != "matroska") vst->codecpar->codec_tag = MKTAG('h', 'v', 'c', '1');
-  vst->time_base = enc->time_base;
   vst->avg_frame_rate = fr;
-  assemble::copy_stream_tags(ist, vst);
-  map[vs] = vst;
+  output.set_stream_metadata(vsi, "language", input.stream_tag(vs, "language"));
+  output.set_stream_metadata(vsi, "title", input.stream_tag(vs, "title"));
+  map[vs] = vsi;
   for (unsigned i = 0; i < in->nb_streams; ++i) {
     if (static_cast<int>(i) == vs) continue;
     AVStream* s = in->streams[i];
@@ -95,12 +94,10 @@ void encode_delivery(const fs::path& in_path, const fs::path& out, const Deliver
       s->discard = AVDISCARD_ALL;  // attachments, QuickTime chapter tracks...
       continue;
     }
-    AVStream* os = assemble::add_copy_stream(octx.get(), s->codecpar, out_label);
-    os->time_base = s->time_base;
-    os->disposition = s->disposition;
-    assemble::copy_stream_tags(s, os);
-    map[i] = os;
+    map[i] = output.add_copy_stream(s, s->time_base);
+    output.set_disposition(map[i], s->disposition);
   }
+  AVFormatContext* octx = output.context();
   av::check(av_dict_copy(&octx->metadata, in->metadata, 0), "copying metadata");
   for (unsigned i = 0; i < in->nb_chapters; ++i) {
     const AVChapter* c = in->chapters[i];
@@ -117,7 +114,7 @@ void encode_delivery(const fs::path& in_path, const fs::path& out, const Deliver
       throw std::bad_alloc();
     }
   }
-  assemble::open_and_write_header(octx.get(), atomic.temp_path(), out_label);
+  output.write_header();
 
   av::SwsPtr sws;
   auto scaled = av::make_frame();
@@ -130,10 +127,7 @@ void encode_delivery(const fs::path& in_path, const fs::path& out, const Deliver
       const int rc = avcodec_receive_packet(enc.get(), opkt.get());
       if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
       av::check(rc, out_label + ": encoding");
-      opkt->stream_index = vst->index;
-      av_packet_rescale_ts(opkt.get(), enc->time_base, vst->time_base);
-      const int wrc = av_interleaved_write_frame(octx.get(), opkt.get());
-      if (wrc < 0) throw MediaError(out_label + ": cannot write video: " + av::error_string(wrc));
+      output.write(vsi, opkt.get(), "video");
     }
   };
   auto encode_decoded = [&]() {
@@ -165,7 +159,7 @@ void encode_delivery(const fs::path& in_path, const fs::path& out, const Deliver
     }
   };
   for (;;) {
-    const int rc = av_read_frame(in.get(), pkt.get());
+    const int rc = av_read_frame(in, pkt.get());
     if (rc == AVERROR_EOF) break;
     if (rc < 0) throw MediaError(label + ": read error: " + av::error_string(rc));
     const int si = pkt->stream_index;
@@ -174,12 +168,8 @@ void encode_delivery(const fs::path& in_path, const fs::path& out, const Deliver
       av_packet_unref(pkt.get());
       if (src < 0 && src != AVERROR(EAGAIN)) throw MediaError(label + ": corrupt video: " + av::error_string(src));
       encode_decoded();
-    } else if (map[si]) {
-      pkt->stream_index = map[si]->index;
-      av_packet_rescale_ts(pkt.get(), in->streams[si]->time_base, map[si]->time_base);
-      pkt->pos = -1;
-      const int wrc = av_interleaved_write_frame(octx.get(), pkt.get());
-      if (wrc < 0) throw MediaError(out_label + ": cannot write a copied packet: " + av::error_string(wrc));
+    } else if (map[si] >= 0) {
+      output.write(map[si], pkt.get(), "a copied packet");
     } else {
       av_packet_unref(pkt.get());
     }
@@ -189,9 +179,7 @@ void encode_delivery(const fs::path& in_path, const fs::path& out, const Deliver
   av::check(avcodec_send_frame(enc.get(), nullptr), out_label + ": flushing the encoder");
   write_encoded();
   if (frames == 0) throw MediaError(label + ": the video stream has no frames");
-  assemble::finish_output(octx.get(), out_label);
-  octx.reset();
-  atomic.commit();
+  output.finish();
   spdlog::info("delivery: {} frames {} crf {} preset {} tune {} -> {}", frames, o.encoder, o.crf, o.preset, o.tune,
                out_label);
 }

@@ -5,10 +5,9 @@
 #include <cstdio>
 #include <map>
 
-#include "coordinator/concat/stream_copy.hpp"
 #include "coordinator/retime/srt.hpp"
-#include "shared/media/av_raii.hpp"
-#include "shared/util/atomic_file.hpp"
+#include "shared/media/input_file.hpp"
+#include "shared/media/output_file.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 
@@ -29,10 +28,10 @@ const uint8_t kTx3gSampleEntry[] = {
 // One output stream's packet source: a stream of an input file, or SRT events in memory.
 struct Source {
   std::string label;
-  av::InputFormatPtr in;
+  std::unique_ptr<media::InputFile> in;
   int in_stream = -1;
+  int out = -1;  // the output stream
   AVRational tb{1, 1000};
-  AVStream* out = nullptr;
   std::vector<srt::SubtitleEvent> events;  // SRT sources
   bool mov_text = false;
   size_t next_event = 0;
@@ -43,201 +42,146 @@ struct Source {
   // Loads the next packet of this source; false at its end.
   bool advance() {
     av_packet_unref(pkt.get());
-    has = false;
-    if (!in) {
-      if (next_event >= events.size()) return false;
-      const auto& e = events[next_event++];
-      std::string payload = e.text;
-      if (mov_text) {  // tx3g samples: 16-bit big-endian length, then the UTF-8 text
-        if (payload.size() > 0xFFFF) payload.resize(0xFFFF);
-        const auto n = static_cast<uint16_t>(payload.size());
-        payload.insert(0, std::string{static_cast<char>(n >> 8), static_cast<char>(n & 0xFF)});
-      }
-      av::check(av_new_packet(pkt.get(), static_cast<int>(payload.size())), label);
-      std::copy(payload.begin(), payload.end(), pkt->data);
-      pkt->pts = pkt->dts = e.start_ms;
-      pkt->duration = e.end_ms - e.start_ms;
-      pkt->flags |= AV_PKT_FLAG_KEY;
-      has = true;
-    } else {
-      for (;;) {
-        const int rc = av_read_frame(in.get(), pkt.get());
-        if (rc == AVERROR_EOF) return false;
-        if (rc < 0) throw MediaError(label + ": read error: " + av::error_string(rc));
-        if (pkt->stream_index == in_stream && (pkt->dts != AV_NOPTS_VALUE || pkt->pts != AV_NOPTS_VALUE)) break;
-        av_packet_unref(pkt.get());
-      }
-      has = true;
+    has = in ? next_packet() : next_event_packet();
+    if (has) sort_ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+    return has;
+  }
+
+ private:
+  bool next_packet() {
+    while (in->read(pkt.get()))
+      if (pkt->dts != AV_NOPTS_VALUE || pkt->pts != AV_NOPTS_VALUE) return true;
+    return false;
+  }
+  bool next_event_packet() {
+    if (next_event >= events.size()) return false;
+    const auto& e = events[next_event++];
+    std::string payload = e.text;
+    if (mov_text) {  // tx3g samples: 16-bit big-endian length, then the UTF-8 text
+      if (payload.size() > 0xFFFF) payload.resize(0xFFFF);
+      const auto n = static_cast<uint16_t>(payload.size());
+      payload.insert(0, std::string{static_cast<char>(n >> 8), static_cast<char>(n & 0xFF)});
     }
-    sort_ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+    av::check(av_new_packet(pkt.get(), static_cast<int>(payload.size())), label);
+    std::copy(payload.begin(), payload.end(), pkt->data);
+    pkt->pts = pkt->dts = e.start_ms;
+    pkt->duration = e.end_ms - e.start_ms;
+    pkt->flags |= AV_PKT_FLAG_KEY;
     return true;
   }
 };
 
-av::InputFormatPtr open_track_file(const fs::path& file, const std::string& what) {
-  std::error_code ec;
-  if (!fs::exists(file, ec)) throw MediaError(what + " " + file.string() + " is missing");
-  return av::open_input(file.string());
-}
-
-int pick_stream(AVFormatContext* in, int wanted, AVMediaType type, const fs::path& file) {
-  const std::string kind = av_get_media_type_string(type);
-  if (wanted < 0) {
-    const int s = assemble::first_stream_of(in, type);
-    if (s < 0) throw MediaError(file.string() + " has no " + kind + " stream");
-    return s;
-  }
-  if (wanted >= static_cast<int>(in->nb_streams) || in->streams[wanted]->codecpar->codec_type != type)
-    throw MediaError(file.string() + ": stream #" + std::to_string(wanted) + " is not a " + kind + " stream");
-  return wanted;
-}
-
-void require_codec_fits(const AVFormatContext* out, const AVCodecParameters* par, const std::string& label,
+void require_codec_fits(const media::OutputFile& out, const AVCodecParameters* par, const std::string& label,
                         const std::string& container) {
   // libavformat's MOV muxer shares MP4's codec table but writes FLAC and Opus only in MP4
   // mode; ask before the header fails with a bare "Invalid argument".
   const bool mov_refuses = container == "mov" && (par->codec_id == AV_CODEC_ID_FLAC ||
                                                   par->codec_id == AV_CODEC_ID_OPUS ||
                                                   par->codec_type == AVMEDIA_TYPE_SUBTITLE);
-  if (mov_refuses || avformat_query_codec(out->oformat, par->codec_id, FF_COMPLIANCE_NORMAL) == 0)
+  const AVOutputFormat* fmt = out.context()->oformat;
+  if (mov_refuses || avformat_query_codec(fmt, par->codec_id, FF_COMPLIANCE_NORMAL) == 0)
     throw MediaError(label + ": " + avcodec_get_name(par->codec_id) + " cannot be stored in " + container +
                      (par->codec_id == AV_CODEC_ID_FLAC ? " (choose aac or ac3 audio for mov, or mkv)" : "") +
                      (par->codec_type == AVMEDIA_TYPE_SUBTITLE ? " (use mkv for bitmap subtitles)" : ""));
 }
 
-void set_tag(AVStream* st, const char* key, const std::string& value) {
-  if (!value.empty()) av_dict_set(&st->metadata, key, value.c_str(), 0);
-}
-
-void add_chapters(AVFormatContext* out, const std::vector<retime::Chapter>& chapters) {
-  for (size_t i = 0; i < chapters.size(); ++i) {
-    auto* ch = static_cast<AVChapter*>(av_mallocz(sizeof(AVChapter)));
-    if (!ch) throw std::bad_alloc();
-    ch->id = static_cast<int64_t>(i + 1);
-    ch->time_base = {1, 1000};
-    ch->start = chapters[i].start_ms;
-    ch->end = std::max(chapters[i].end_ms, chapters[i].start_ms);
-    if (!chapters[i].title.empty()) av_dict_set(&ch->metadata, "title", chapters[i].title.c_str(), 0);
-    // avformat_free_context() frees the array and each chapter with its metadata.
-    const int rc = av_dynarray_add_nofree(&out->chapters, reinterpret_cast<int*>(&out->nb_chapters), ch);
-    if (rc < 0) {
-      av_dict_free(&ch->metadata);
-      av_free(ch);
-      throw std::bad_alloc();
-    }
-  }
-}
-
-}  // namespace
-
-MuxResult mux_final(const MuxInputs& inputs, const fs::path& out) {
-  const std::string out_label = out.string();
+// The libavformat muxer of the container setting, checked against the output's name.
+std::string container_muxer(const MuxInputs& inputs, const fs::path& out) {
   std::string muxer;
   if (inputs.container == "mkv") muxer = "matroska";
   else if (inputs.container == "mov") muxer = "mov";
   else throw Error("mux: unknown container '" + inputs.container + "' (mkv or mov)");
   std::string by_name;
   try {
-    by_name = assemble::muxer_for(out);
+    by_name = media::muxer_for(out);
   } catch (const MediaError&) {
     // an unusual extension: the container setting decides
   }
   if (!by_name.empty() && by_name != muxer && !(by_name == "mp4" && muxer == "mov"))
-    throw Error("mux: " + out_label + " is named like a " + by_name + " file but the container is " +
+    throw Error("mux: " + out.string() + " is named like a " + by_name + " file but the container is " +
                 inputs.container);
+  return muxer;
+}
 
-  AtomicOutput atomic(out);
-  auto octx = assemble::make_output(muxer, out_label);
-  std::vector<std::unique_ptr<Source>> sources;
+// A stream of an input file copied packet for packet, with its tags (language and title
+// replaced where given).
+std::unique_ptr<Source> copied_track(media::OutputFile& output, const std::string& container, const fs::path& file,
+                                     int stream, AVMediaType type, const char* what, const std::string& language,
+                                     const std::string& title) {
+  auto s = std::make_unique<Source>();
+  s->label = file.string();
+  std::error_code ec;
+  if (!fs::exists(file, ec)) throw MediaError(std::string(what) + " " + file.string() + " is missing");
+  s->in = std::make_unique<media::InputFile>(file);
+  s->in_stream = s->in->require_stream(stream, type);
+  s->in->select_only(s->in_stream);
+  const AVStream* ist = s->in->stream(s->in_stream);
+  require_codec_fits(output, ist->codecpar, s->label, container);
+  s->tb = ist->time_base;
+  s->out = output.add_copy_stream(ist, ist->time_base);
+  output.set_stream_metadata(s->out, "language", language);
+  output.set_stream_metadata(s->out, "title", title);
+  return s;
+}
 
-  // A stream of an input file copied packet for packet, with its tags (language and title
-  // replaced where given).
-  auto copied_track = [&](const fs::path& file, int stream, AVMediaType type, const char* what,
-                          const std::string& language, const std::string& title) {
-    auto s = std::make_unique<Source>();
-    s->label = file.string();
-    s->in = open_track_file(file, what);
-    s->in_stream = pick_stream(s->in.get(), stream, type, file);
-    AVStream* ist = s->in->streams[s->in_stream];
-    require_codec_fits(octx.get(), ist->codecpar, s->label, inputs.container);
-    s->tb = ist->time_base;
-    s->out = assemble::add_copy_stream(octx.get(), ist->codecpar, out_label);
-    s->out->time_base = ist->time_base;
-    assemble::copy_stream_tags(ist, s->out);
-    set_tag(s->out, "language", language);
-    set_tag(s->out, "title", title);
-    return s;
-  };
-
-  // Video.
-  {
-    auto s = copied_track(inputs.video, -1, AVMEDIA_TYPE_VIDEO, "the video file", "", "");
-    const AVStream* ist = s->in->streams[s->in_stream];
-    s->out->avg_frame_rate = ist->avg_frame_rate;
-    s->out->r_frame_rate = ist->r_frame_rate;
-    s->out->sample_aspect_ratio = ist->codecpar->sample_aspect_ratio;
-    s->out->disposition = AV_DISPOSITION_DEFAULT;
-    sources.push_back(std::move(s));
+// An SRT file as a subtitle stream: SubRip in Matroska, tx3g (mov_text) in MOV.
+std::unique_ptr<Source> srt_track(media::OutputFile& output, const SrtTrack& t) {
+  auto s = std::make_unique<Source>();
+  s->label = t.file.string();
+  s->events = srt::read_srt_file(t.file);
+  std::stable_sort(s->events.begin(), s->events.end(),
+                   [](const srt::SubtitleEvent& x, const srt::SubtitleEvent& y) { return x.start_ms < y.start_ms; });
+  s->mov_text = output.format() == "mov";
+  std::unique_ptr<AVCodecParameters, void (*)(AVCodecParameters*)> par(
+      avcodec_parameters_alloc(), [](AVCodecParameters* p) { avcodec_parameters_free(&p); });
+  if (!par) throw std::bad_alloc();
+  par->codec_type = AVMEDIA_TYPE_SUBTITLE;
+  par->codec_id = s->mov_text ? AV_CODEC_ID_MOV_TEXT : AV_CODEC_ID_SUBRIP;
+  if (s->mov_text) {
+    par->extradata = static_cast<uint8_t*>(av_mallocz(sizeof kTx3gSampleEntry + AV_INPUT_BUFFER_PADDING_SIZE));
+    if (!par->extradata) throw std::bad_alloc();
+    std::copy(std::begin(kTx3gSampleEntry), std::end(kTx3gSampleEntry), par->extradata);
+    par->extradata_size = sizeof kTx3gSampleEntry;
   }
-  // Audio.
+  s->tb = {1, 1000};
+  s->out = output.add_stream(par.get(), s->tb);
+  output.set_stream_metadata(s->out, "language", t.language);
+  output.set_stream_metadata(s->out, "title", t.title);
+  return s;
+}
+
+// Every output stream's source, in output order: video, audio, OCR'd SRT (searchable text),
+// then the original bitmaps.
+std::vector<std::unique_ptr<Source>> add_tracks(media::OutputFile& output, const MuxInputs& inputs) {
+  std::vector<std::unique_ptr<Source>> sources;
+  const std::string& c = inputs.container;
+  auto video = copied_track(output, c, inputs.video, -1, AVMEDIA_TYPE_VIDEO, "the video file", "", "");
+  const AVStream* ist = video->in->stream(video->in_stream);
+  output.set_frame_rate(video->out, ist->avg_frame_rate);
+  output.stream(video->out)->r_frame_rate = ist->r_frame_rate;
+  output.stream(video->out)->sample_aspect_ratio = ist->codecpar->sample_aspect_ratio;
+  output.set_disposition(video->out, AV_DISPOSITION_DEFAULT);
+  sources.push_back(std::move(video));
   const bool any_default =
       std::any_of(inputs.audio.begin(), inputs.audio.end(), [](const AudioTrack& a) { return a.default_track; });
   for (size_t i = 0; i < inputs.audio.size(); ++i) {
     const AudioTrack& a = inputs.audio[i];
-    auto s = copied_track(a.file, a.stream, AVMEDIA_TYPE_AUDIO, "audio track", a.language, a.title);
-    s->out->disposition = (any_default ? a.default_track : i == 0) ? AV_DISPOSITION_DEFAULT : 0;
+    auto s = copied_track(output, c, a.file, a.stream, AVMEDIA_TYPE_AUDIO, "audio track", a.language, a.title);
+    output.set_disposition(s->out, (any_default ? a.default_track : i == 0) ? AV_DISPOSITION_DEFAULT : 0);
     sources.push_back(std::move(s));
   }
-  // Subtitles: OCR'd SRT first (searchable text), then the original bitmaps.
-  for (const SrtTrack& t : inputs.srt) {
-    auto s = std::make_unique<Source>();
-    s->label = t.file.string();
-    s->events = srt::read_srt_file(t.file);
-    std::stable_sort(s->events.begin(), s->events.end(),
-                     [](const srt::SubtitleEvent& x, const srt::SubtitleEvent& y) { return x.start_ms < y.start_ms; });
-    s->mov_text = muxer == "mov";
-    AVStream* st = avformat_new_stream(octx.get(), nullptr);
-    if (!st) throw MediaError(out_label + ": cannot add a stream");
-    st->codecpar->codec_type = AVMEDIA_TYPE_SUBTITLE;
-    st->codecpar->codec_id = s->mov_text ? AV_CODEC_ID_MOV_TEXT : AV_CODEC_ID_SUBRIP;
-    if (s->mov_text) {
-      st->codecpar->extradata =
-          static_cast<uint8_t*>(av_mallocz(sizeof kTx3gSampleEntry + AV_INPUT_BUFFER_PADDING_SIZE));
-      if (!st->codecpar->extradata) throw std::bad_alloc();
-      std::copy(std::begin(kTx3gSampleEntry), std::end(kTx3gSampleEntry), st->codecpar->extradata);
-      st->codecpar->extradata_size = sizeof kTx3gSampleEntry;
-    }
-    st->time_base = {1, 1000};
-    s->tb = {1, 1000};
-    s->out = st;
-    set_tag(st, "language", t.language);
-    set_tag(st, "title", t.title);
-    sources.push_back(std::move(s));
-  }
+  for (const SrtTrack& t : inputs.srt) sources.push_back(srt_track(output, t));
   for (const BitmapSubtitleTrack& b : inputs.bitmap_subtitles) {
-    auto s = copied_track(b.file, b.stream, AVMEDIA_TYPE_SUBTITLE, "subtitle track", b.language, b.title);
-    s->out->disposition = s->in->streams[s->in_stream]->disposition & AV_DISPOSITION_FORCED;
+    auto s = copied_track(output, c, b.file, b.stream, AVMEDIA_TYPE_SUBTITLE, "subtitle track", b.language, b.title);
+    output.set_disposition(s->out, s->in->stream(s->in_stream)->disposition & AV_DISPOSITION_FORCED);
     sources.push_back(std::move(s));
   }
-  for (auto& s : sources)
-    if (s->in)
-      for (unsigned i = 0; i < s->in->nb_streams; ++i)
-        if (static_cast<int>(i) != s->in_stream) s->in->streams[i]->discard = AVDISCARD_ALL;
+  return sources;
+}
 
-  if (!inputs.title.empty()) av_dict_set(&octx->metadata, "title", inputs.title.c_str(), 0);
-  if (!inputs.chapters.empty()) add_chapters(octx.get(), inputs.chapters);
-  AVDictionary* opts = nullptr;
-  // MOV: the index up front, so players can start before the whole file is read.
-  if (muxer == "mov") av_dict_set(&opts, "movflags", "+faststart", 0);
-  try {
-    assemble::open_and_write_header(octx.get(), atomic.temp_path(), out_label, &opts);
-  } catch (...) {
-    av_dict_free(&opts);
-    throw;
-  }
-  av_dict_free(&opts);
-
-  // Interleave by decode time: always write the source whose next packet comes first.
+// Interleaves by decode time: always writes the source whose next packet comes first.
+// Returns the packets written per source.
+std::vector<int64_t> interleave(media::OutputFile& output, std::vector<std::unique_ptr<Source>>& sources) {
   for (auto& s : sources) s->advance();
   std::vector<int64_t> written(sources.size(), 0);
   for (;;) {
@@ -248,23 +192,34 @@ MuxResult mux_final(const MuxInputs& inputs, const fs::path& out) {
                                     sources[best]->tb) < 0)
         best = static_cast<int>(i);
     }
-    if (best < 0) break;
+    if (best < 0) return written;
     Source& s = *sources[best];
-    AVPacket* p = s.pkt.get();
-    p->stream_index = s.out->index;
-    p->pos = -1;
-    av_packet_rescale_ts(p, s.tb, s.out->time_base);
-    const int rc = av_interleaved_write_frame(octx.get(), p);
-    if (rc < 0) throw MediaError(out_label + ": cannot write a packet from " + s.label + ": " + av::error_string(rc));
+    output.write(s.out, s.pkt.get(), "a packet from " + s.label);
     ++written[best];
     s.advance();
   }
+}
+
+}  // namespace
+
+MuxResult mux_final(const MuxInputs& inputs, const fs::path& out) {
+  const std::string out_label = out.string();
+  const std::string muxer = container_muxer(inputs, out);
+  media::OutputFile output(out, media::OutputOptions{muxer});
+  auto sources = add_tracks(output, inputs);
+  if (!inputs.title.empty()) output.set_metadata("title", inputs.title);
+  std::vector<media::OutputChapter> chapters;
+  for (const retime::Chapter& c : inputs.chapters) chapters.push_back({c.start_ms, c.end_ms, c.title});
+  output.add_chapters(chapters);
+  // MOV: the index up front, so players can start before the whole file is read.
+  if (muxer == "mov") output.write_header({{"movflags", "+faststart"}});
+  else output.write_header();
+
+  const std::vector<int64_t> written = interleave(output, sources);
   if (written[0] == 0) throw MediaError(inputs.video.string() + ": the video stream has no frames");
-  assemble::finish_output(octx.get(), out_label);
-  const int nstreams = static_cast<int>(octx->nb_streams);
-  octx.reset();
+  const int nstreams = static_cast<int>(output.context()->nb_streams);
+  output.finish();
   sources.clear();
-  atomic.commit();
 
   MuxResult r;
   r.file = out;
@@ -298,95 +253,105 @@ namespace {
 struct Span {
   int64_t start = INT64_MAX, end = INT64_MIN;  // stream time base
 };
+using Spans = std::map<int, Span>;
 
 // Reads packets from the current position to the end; true when every wanted stream was seen.
-bool scan(AVFormatContext* in, std::map<int, Span>& spans, bool starts_too) {
+bool scan(media::InputFile& in, Spans& spans, bool starts_too) {
   auto pkt = av::make_packet();
   std::map<int, bool> seen;
-  for (;;) {
-    const int rc = av_read_frame(in, pkt.get());
-    if (rc == AVERROR_EOF) break;
-    if (rc < 0) throw MediaError(std::string(in->url) + ": read error: " + av::error_string(rc));
+  while (in.read(pkt.get())) {
     auto it = spans.find(pkt->stream_index);
     if (it != spans.end() && pkt->pts != AV_NOPTS_VALUE) {
       if (starts_too) it->second.start = std::min(it->second.start, pkt->pts);
       it->second.end = std::max(it->second.end, pkt->pts + std::max<int64_t>(pkt->duration, 0));
       seen[pkt->stream_index] = true;
     }
-    av_packet_unref(pkt.get());
   }
   return seen.size() == spans.size();
 }
-}  // namespace
 
-SyncReport check_av_sync(const fs::path& file) {
-  auto in = av::open_input(file.string());
-  const int vs = assemble::first_stream_of(in.get(), AVMEDIA_TYPE_VIDEO);
-  if (vs < 0) throw MediaError(file.string() + " has no video stream");
-  std::map<int, Span> spans;
-  for (unsigned i = 0; i < in->nb_streams; ++i) {
-    const auto t = in->streams[i]->codecpar->codec_type;
-    if (static_cast<int>(i) == vs || t == AVMEDIA_TYPE_AUDIO) spans[static_cast<int>(i)] = {};
-    else in->streams[i]->discard = AVDISCARD_ALL;
-  }
-  // Starts from the first seconds, ends from the last ones: a film is far too big to read
-  // whole (4K ProRes is ~150 MB/s). The tail window grows (5 s, 1 min, 10 min) while a stream
-  // has no packet in it (an audio track that ends early); beyond that, a full read.
-  const int64_t origin = in->start_time == AV_NOPTS_VALUE ? 0 : in->start_time;
+// The starts from the head of the file: until every stream was seen and 2 s were read (for
+// reordered B-frame starts), at most 60 s. False when a stream had no packet there.
+bool scan_head(media::InputFile& in, Spans& spans) {
+  const int64_t origin = in.start_time() == AV_NOPTS_VALUE ? 0 : in.start_time();
   const int64_t second = AV_TIME_BASE;
-  bool full = in->duration == AV_NOPTS_VALUE || in->duration <= 20 * second;
-  if (!full) {
-    auto pkt = av::make_packet();
-    std::map<int, bool> seen;
-    // every stream seen, and 2 s read for reordered (B-frame) starts; at most 60 s
-    for (;;) {
-      const int rc = av_read_frame(in.get(), pkt.get());
-      if (rc < 0) break;
-      int64_t us = 0;
-      auto it = spans.find(pkt->stream_index);
-      if (it != spans.end() && pkt->pts != AV_NOPTS_VALUE) {
-        it->second.start = std::min(it->second.start, pkt->pts);
-        seen[pkt->stream_index] = true;
-        us = av_rescale_q(pkt->pts, in->streams[pkt->stream_index]->time_base, AV_TIME_BASE_Q) - origin;
-      }
-      av_packet_unref(pkt.get());
-      if ((seen.size() == spans.size() && us > 2 * second) || us > 60 * second) break;
+  auto pkt = av::make_packet();
+  std::map<int, bool> seen;
+  for (;;) {
+    try {
+      if (!in.read(pkt.get())) break;
+    } catch (const MediaError&) {
+      break;  // the full read that follows names the damage
     }
-    full = seen.size() < spans.size();
+    int64_t us = 0;
+    auto it = spans.find(pkt->stream_index);
+    if (it != spans.end() && pkt->pts != AV_NOPTS_VALUE) {
+      it->second.start = std::min(it->second.start, pkt->pts);
+      seen[pkt->stream_index] = true;
+      us = av_rescale_q(pkt->pts, in.stream(pkt->stream_index)->time_base, AV_TIME_BASE_Q) - origin;
+    }
+    if ((seen.size() == spans.size() && us > 2 * second) || us > 60 * second) break;
+  }
+  return seen.size() == spans.size();
+}
+
+// Starts from the first seconds, ends from the last ones: a film is far too big to read whole
+// (4K ProRes is ~150 MB/s). The tail window grows (5 s, 1 min, 10 min) while a stream has no
+// packet in it (an audio track that ends early); beyond that, a full read. Returns whether the
+// whole file was read.
+bool measure_spans(std::unique_ptr<media::InputFile>& in, const fs::path& file, Spans& spans) {
+  std::vector<int> wanted;
+  for (const auto& [i, sp] : spans) wanted.push_back(i);
+  in->select(wanted);
+  const int64_t origin = in->start_time() == AV_NOPTS_VALUE ? 0 : in->start_time();
+  const int64_t second = AV_TIME_BASE, duration = in->duration();
+  bool full = duration == AV_NOPTS_VALUE || duration <= 20 * second;
+  if (!full) {
+    full = !scan_head(*in, spans);
     bool tail_ok = false;
     for (const int64_t w : {5 * second, 60 * second, 600 * second}) {
-      if (full || w >= in->duration) break;
-      if (av_seek_frame(in.get(), -1, origin + in->duration - w, AVSEEK_FLAG_BACKWARD) < 0) break;
-      if ((tail_ok = scan(in.get(), spans, false))) break;
+      if (full || w >= duration) break;
+      if (!in->seek(-1, origin + duration - w)) break;
+      if ((tail_ok = scan(*in, spans, false))) break;
     }
     full = full || !tail_ok;
     if (full) {
       for (auto& [i, sp] : spans) sp = {};
       // after a seek the context may be anywhere: reopen for a clean full read
-      in = av::open_input(file.string());
-      for (unsigned i = 0; i < in->nb_streams; ++i)
-        if (!spans.count(static_cast<int>(i))) in->streams[i]->discard = AVDISCARD_ALL;
+      in = std::make_unique<media::InputFile>(file);
+      in->select(wanted);
     }
   }
-  if (full) scan(in.get(), spans, true);
+  if (full) scan(*in, spans, true);
+  return full;
+}
+}  // namespace
 
-  auto seconds = [&](int idx, int64_t t) { return double(t) * av_q2d(in->streams[idx]->time_base); };
+SyncReport check_av_sync(const fs::path& file) {
+  auto in = std::make_unique<media::InputFile>(file);
+  const int vs = in->first_stream(AVMEDIA_TYPE_VIDEO);
+  if (vs < 0) throw MediaError(file.string() + " has no video stream");
+  Spans spans;
+  for (int i = 0; i < in->stream_count(); ++i)
+    if (i == vs || in->stream(i)->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) spans[i] = {};
+  const bool full = measure_spans(in, file, spans);
+
+  auto seconds = [&](int idx, int64_t t) { return double(t) * av_q2d(in->stream(idx)->time_base); };
   SyncReport r;
   r.full_read = full;
   const Span& v = spans[vs];
   if (v.end == INT64_MIN) throw MediaError(file.string() + ": the video stream has no frames");
   r.video_start_s = seconds(vs, v.start);
   r.video_duration_s = seconds(vs, v.end) - r.video_start_s;
-  AVRational fr = in->streams[vs]->avg_frame_rate;
-  if (fr.num <= 0 || fr.den <= 0) fr = in->streams[vs]->r_frame_rate;
+  AVRational fr = in->stream(vs)->avg_frame_rate;
+  if (fr.num <= 0 || fr.den <= 0) fr = in->stream(vs)->r_frame_rate;
   r.tolerance_s = fr.num > 0 && fr.den > 0 ? av_q2d(av_inv_q(fr)) : 0.040;
   const double video_end = seconds(vs, v.end);
   for (const auto& [idx, sp] : spans) {
     if (idx == vs) continue;
     TrackSync t;
     t.stream_index = idx;
-    if (const AVDictionaryEntry* e = av_dict_get(in->streams[idx]->metadata, "language", nullptr, 0))
-      t.language = e->value;
+    t.language = in->stream_tag(idx, "language");
     if (sp.end == INT64_MIN) {
       t.ok = false;
       t.end_delta_s = -r.video_duration_s;

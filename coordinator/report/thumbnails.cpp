@@ -10,6 +10,7 @@
 #include "coordinator/report/report.hpp"
 #include "shared/media/frame_convert.hpp"
 #include "shared/media/image_encode.hpp"
+#include "shared/media/input_file.hpp"
 #include "shared/media/video_reader.hpp"
 #include "shared/util/errors.hpp"
 
@@ -43,63 +44,39 @@ std::string jpeg_uri(const cv::Mat& image, int quality) {
 // decode forward lands on it; for intra-only codecs (ProRes, FFV1) the seek lands exactly.
 class TimestampReader {
  public:
-  explicit TimestampReader(const std::string& path) : path_(path), fmt_(av::open_input(path)) {
-    stream_ = av_find_best_stream(fmt_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
-    if (stream_ < 0) throw MediaError(path + ": no video stream");
-    const AVStream* st = fmt_->streams[stream_];
-    const AVCodec* codec = avcodec_find_decoder(st->codecpar->codec_id);
-    if (!codec) throw MediaError(path + ": no decoder for its video stream");
-    dec_ = av::make_codec_context(codec);
-    av::check(avcodec_parameters_to_context(dec_.get(), st->codecpar), path + ": decoder parameters");
-    av::check(avcodec_open2(dec_.get(), codec, nullptr), path + ": cannot open the video decoder");
+  explicit TimestampReader(const std::string& path)
+      : in_(path), stream_(in_.require_stream(-1, AVMEDIA_TYPE_VIDEO)), dec_(in_, stream_) {
+    in_.select_only(stream_);
+    const AVStream* st = in_.stream(stream_);
     rate_ = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
     if (rate_.num <= 0 || rate_.den <= 0) throw MediaError(path + ": video stream has no frame rate");
     start_ = st->start_time == AV_NOPTS_VALUE ? 0 : st->start_time;
   }
-  int width() const { return fmt_->streams[stream_]->codecpar->width; }
-  int height() const { return fmt_->streams[stream_]->codecpar->height; }
+  int width() const { return in_.stream(stream_)->codecpar->width; }
+  int height() const { return in_.stream(stream_)->codecpar->height; }
 
   // Throws MediaError naming the file and frame when the frame is not there.
   av::FramePtr frame(int64_t index) {
-    const AVStream* st = fmt_->streams[stream_];
+    const AVStream* st = in_.stream(stream_);
     const int64_t target = start_ + av_rescale_q(index, av_inv_q(rate_), st->time_base);
     const int64_t half = std::max<int64_t>(av_rescale_q(1, av_inv_q(rate_), st->time_base) / 2, 1);
-    const std::string what = path_ + ": frame " + std::to_string(index);
-    av::check(av_seek_frame(fmt_.get(), stream_, target, AVSEEK_FLAG_BACKWARD), what + ": seek");
-    avcodec_flush_buffers(dec_.get());
-    auto pkt = av::make_packet();
+    const std::string what = in_.label() + ": frame " + std::to_string(index);
+    if (!in_.seek(stream_, target)) throw MediaError(what + ": cannot seek there");
+    dec_.flush();
     auto out = av::make_frame();
-    bool draining = false;
-    for (;;) {
-      int rc = avcodec_receive_frame(dec_.get(), out.get());
-      if (rc == 0) {
-        const int64_t pts = out->best_effort_timestamp;
-        if (pts != AV_NOPTS_VALUE && pts >= target - half) {
-          if (pts > target + half) throw MediaError(what + ": not in the file (next frame at pts " + std::to_string(pts) + ")");
-          return out;
-        }
-        continue;
-      }
-      if (rc == AVERROR_EOF) throw MediaError(what + ": past the end of the file");
-      if (rc != AVERROR(EAGAIN)) av::check(rc, what + ": decode");
-      if (draining) throw MediaError(what + ": past the end of the file");
-      rc = av_read_frame(fmt_.get(), pkt.get());
-      if (rc == AVERROR_EOF) {
-        draining = true;
-        avcodec_send_packet(dec_.get(), nullptr);
-        continue;
-      }
-      av::check(rc, what + ": read");
-      if (pkt->stream_index == stream_) avcodec_send_packet(dec_.get(), pkt.get());
-      av_packet_unref(pkt.get());
+    while (dec_.next(out.get())) {
+      const int64_t pts = out->best_effort_timestamp;
+      if (pts == AV_NOPTS_VALUE || pts < target - half) continue;
+      if (pts > target + half) throw MediaError(what + ": not in the file (next frame at pts " + std::to_string(pts) + ")");
+      return out;
     }
+    throw MediaError(what + ": past the end of the file");
   }
 
  private:
-  std::string path_;
-  av::InputFormatPtr fmt_;
-  av::CodecContextPtr dec_;
+  media::InputFile in_;
   int stream_ = -1;
+  media::StreamDecoder dec_;
   AVRational rate_{0, 1};
   int64_t start_ = 0;
 };
@@ -197,17 +174,8 @@ std::vector<Thumbnail> cut_thumbnails(const std::string& video, const std::vecto
     if (f < 0 || f >= info.frame_count) continue;
     if (reader.position() != f) reader.seek(f);
     if (!reader.read(frame)) break;  // a truncated file: no more frames to show
-    const int fw = frame->width, fh = frame->height;
-    rgb.resize(size_t(3) * size_t(fw) * size_t(fh));
-    convert.convert(frame.get(), rgb.data());
-    // Planar float RGB -> interleaved 8-bit BGR for OpenCV.
-    const size_t plane = size_t(fw) * size_t(fh);
-    std::vector<cv::Mat> ch{cv::Mat(fh, fw, CV_32F, rgb.data() + 2 * plane), cv::Mat(fh, fw, CV_32F, rgb.data() + plane),
-                            cv::Mat(fh, fw, CV_32F, rgb.data())};
-    cv::Mat bgr, small, bytes8;
-    cv::merge(ch, bgr);
-    bgr.convertTo(bytes8, CV_8UC3, 255.0);
-    cv::resize(bytes8, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+    cv::Mat small;
+    cv::resize(to_bgr8(frame.get(), convert, rgb), small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
     const std::vector<uint8_t> jpeg = media::encode_jpeg_bgr(small.data, small.cols, small.rows, int(small.step), 80);
     out.push_back({f, data_uri("image/jpeg", std::string_view(reinterpret_cast<const char*>(jpeg.data()), jpeg.size()))});
   }

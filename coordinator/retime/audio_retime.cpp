@@ -1,16 +1,14 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "coordinator/concat/stream_copy.hpp"
 #include "coordinator/retime/retime.hpp"
-#include "shared/media/av_raii.hpp"
-#include "shared/util/atomic_file.hpp"
+#include "shared/media/filter_graph.hpp"
+#include "shared/media/input_file.hpp"
+#include "shared/media/output_file.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 
 extern "C" {
-#include <libavfilter/buffersink.h>
-#include <libavfilter/buffersrc.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/opt.h>
 #include <libavutil/samplefmt.h>
@@ -20,19 +18,6 @@ namespace reelscale::retime {
 namespace fs = std::filesystem;
 
 namespace {
-
-struct ChannelLayout {
-  AVChannelLayout l{};
-  ChannelLayout() = default;
-  ChannelLayout(const ChannelLayout&) = delete;
-  ChannelLayout& operator=(const ChannelLayout&) = delete;
-  ~ChannelLayout() { av_channel_layout_uninit(&l); }
-  std::string describe() const {
-    char buf[256] = {0};
-    av_channel_layout_describe(&l, buf, sizeof buf);
-    return buf;
-  }
-};
 
 const char* encoder_name(const std::string& codec) {
   if (codec == "flac") return "flac";
@@ -69,10 +54,10 @@ av::FramePtr drop_front(const AVFrame* f, int n) {
 }  // namespace
 
 std::vector<int> select_audio_streams(const fs::path& file, const std::vector<std::string>& select) {
-  auto in = av::open_input(file.string());
+  const media::InputFile in(file);
   std::vector<int> audio;
-  for (unsigned i = 0; i < in->nb_streams; ++i)
-    if (in->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) audio.push_back(static_cast<int>(i));
+  for (int i = 0; i < in.stream_count(); ++i)
+    if (in.stream(i)->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) audio.push_back(i);
   std::vector<int> out;
   auto add = [&](int i) {
     if (std::find(out.begin(), out.end(), i) == out.end()) out.push_back(i);
@@ -85,8 +70,8 @@ std::vector<int> select_audio_streams(const fs::path& file, const std::vector<st
     const bool numeric = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
     bool found = false;
     for (int i : audio) {
-      const AVDictionaryEntry* lang = av_dict_get(in->streams[i]->metadata, "language", nullptr, 0);
-      if ((numeric && std::stoi(s) == i) || (!numeric && lang && s == lang->value)) {
+      const std::string lang = in.stream_tag(i, "language");
+      if ((numeric && std::stoi(s) == i) || (!numeric && !lang.empty() && s == lang)) {
         add(i);
         found = true;
       }
@@ -98,48 +83,16 @@ std::vector<int> select_audio_streams(const fs::path& file, const std::vector<st
   return out;
 }
 
-AudioRetimeResult retime_audio(const fs::path& in_path, int stream_index, const fs::path& out,
-                               const AudioRetimeOptions& opt) {
-  const std::string label = in_path.string(), out_label = out.string();
-  if (opt.mode != "pitch" && opt.mode != "resample")
-    throw Error("retime: unknown audio mode '" + opt.mode + "' (pitch or resample)");
+namespace {
+
+// The encoder for the retimed track: codec, sample format, rate and layout checked against
+// what the source gives before any decoding.
+av::CodecContextPtr make_audio_encoder(const std::string& label, const AudioRetimeOptions& opt,
+                                       const AVCodecContext* dec, const AVChannelLayout& layout) {
   const char* enc_name = encoder_name(opt.codec);
-  const Rational factor = time_factor(opt.source_fps, opt.target_fps);
-
-  auto in = av::open_input(label);
-  if (stream_index < 0 || stream_index >= static_cast<int>(in->nb_streams))
-    throw MediaError(label + ": no stream #" + std::to_string(stream_index) + " (the file has " +
-                     std::to_string(in->nb_streams) + " streams)");
-  AVStream* ist = in->streams[stream_index];
-  if (ist->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
-    throw MediaError(label + ": stream #" + std::to_string(stream_index) + " is " +
-                     av_get_media_type_string(ist->codecpar->codec_type) + ", not audio");
-  for (unsigned i = 0; i < in->nb_streams; ++i)
-    if (static_cast<int>(i) != stream_index) in->streams[i]->discard = AVDISCARD_ALL;
-
-  const AVCodec* decoder = avcodec_find_decoder(ist->codecpar->codec_id);
-  if (!decoder)
-    throw MediaError(label + ": stream #" + std::to_string(stream_index) + ": unsupported audio codec " +
-                     avcodec_get_name(ist->codecpar->codec_id));
-  auto dec = av::make_codec_context(decoder);
-  av::check(avcodec_parameters_to_context(dec.get(), ist->codecpar), label + ": decoder parameters");
-  dec->pkt_timebase = ist->time_base;
-  av::check(avcodec_open2(dec.get(), decoder, nullptr), label + ": opening the " + decoder->name + " decoder");
-  const int rate = dec->sample_rate;
-  if (rate <= 0) throw MediaError(label + ": stream #" + std::to_string(stream_index) + " has no sample rate");
-
-  ChannelLayout layout;
-  if (dec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC || dec->ch_layout.nb_channels <= 0) {
-    if (dec->ch_layout.nb_channels <= 0) throw MediaError(label + ": audio stream without channels");
-    av_channel_layout_default(&layout.l, dec->ch_layout.nb_channels);
-  } else {
-    av::check(av_channel_layout_copy(&layout.l, &dec->ch_layout), "copying a channel layout");
-  }
-  const int channels = layout.l.nb_channels;
-
-  // ---- encoder ----
   const AVCodec* encoder = avcodec_find_encoder_by_name(enc_name);
   if (!encoder) throw MediaError(std::string("this FFmpeg has no ") + enc_name + " encoder");
+  const int rate = dec->sample_rate, channels = layout.nb_channels;
   if (encoder->supported_samplerates) {
     bool ok = false;
     for (const int* r = encoder->supported_samplerates; *r; ++r) ok |= (*r == rate);
@@ -155,234 +108,232 @@ AudioRetimeResult retime_audio(const fs::path& in_path, int stream_index, const 
   if (bits) enc->bits_per_raw_sample = bits;
   enc->sample_rate = rate;
   enc->time_base = AVRational{1, rate};
-  av::check(av_channel_layout_copy(&enc->ch_layout, &layout.l), "copying a channel layout");
+  av::check(av_channel_layout_copy(&enc->ch_layout, &layout), "copying a channel layout");
   if (opt.codec != "flac")
     enc->bit_rate = opt.bit_rate > 0 ? opt.bit_rate
                     : opt.codec == "ac3" ? (channels > 2 ? 640000 : 448000)
                                          : 128000 * ((channels + 1) / 2);
+  return enc;
+}
 
-  AtomicOutput atomic(out);
-  auto octx = assemble::make_output(assemble::muxer_for(out), out_label);
-  if (octx->oformat->flags & AVFMT_GLOBALHEADER) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-  av::check(avcodec_open2(enc.get(), encoder, nullptr), out_label + ": opening the " + opt.codec + " encoder");
-  AVStream* ost = avformat_new_stream(octx.get(), nullptr);
-  if (!ost) throw MediaError(out_label + ": cannot add a stream");
-  av::check(avcodec_parameters_from_context(ost->codecpar, enc.get()), out_label + ": encoder parameters");
-  ost->time_base = enc->time_base;
-  assemble::copy_stream_tags(ist, ost);
-  assemble::open_and_write_header(octx.get(), atomic.temp_path(), out_label);
-
-  // ---- filter graph ----
-  // pitch: atempo by target/source. resample: label the input as rate A and resample it to
-  // B with B/A = source/target exactly (25 -> 24 at 48 kHz: A = 46080, B = 48000, i.e.
-  // asetrate + aresample), then label the result as the original rate.
-  int in_rate = rate;
-  std::string chain;
+// pitch: atempo by target/source. resample: label the input as rate A and resample it to B
+// with B/A = source/target exactly (25 -> 24 at 48 kHz: A = 46080, B = 48000, i.e. asetrate +
+// aresample), then label the result as the original rate. `in_rate` is set to the rate the
+// input frames are labelled with.
+std::string retime_filter(const std::string& mode, Rational factor, int rate, int& in_rate) {
   char buf[256];
-  if (opt.mode == "pitch") {
+  in_rate = rate;
+  if (mode == "pitch") {
     std::snprintf(buf, sizeof buf, "atempo=%.17g", double(factor.den) / double(factor.num));
-    chain = buf;
-  } else {
-    const int64_t k = std::max<int64_t>(1, rate / factor.num);
-    const int64_t a = factor.den * k, b = factor.num * k;
-    if (a > INT32_MAX || b > INT32_MAX) throw Error("retime: frame-rate ratio too large for audio resampling");
-    in_rate = static_cast<int>(a);
-    std::snprintf(buf, sizeof buf, "aresample=%lld", static_cast<long long>(b));
-    chain = buf;
-    if (b != rate) chain += ",asetrate=" + std::to_string(rate);
+    return buf;
   }
-  chain += std::string(",aformat=sample_fmts=") + av_get_sample_fmt_name(enc->sample_fmt) +
-           ":sample_rates=" + std::to_string(rate) + ":channel_layouts=" + layout.describe();
+  const int64_t k = std::max<int64_t>(1, rate / factor.num);
+  const int64_t a = factor.den * k, b = factor.num * k;
+  if (a > INT32_MAX || b > INT32_MAX) throw Error("retime: frame-rate ratio too large for audio resampling");
+  in_rate = static_cast<int>(a);
+  std::snprintf(buf, sizeof buf, "aresample=%lld", static_cast<long long>(b));
+  std::string chain = buf;
+  if (b != rate) chain += ",asetrate=" + std::to_string(rate);
+  return chain;
+}
 
-  av::FilterGraphPtr graph(avfilter_graph_alloc());
-  if (!graph) throw std::bad_alloc();
-  graph->nb_threads = 1;
-  AVFilterContext* src = nullptr;
-  AVFilterContext* sink = nullptr;
-  const std::string src_args = "time_base=1/" + std::to_string(in_rate) + ":sample_rate=" +
-                               std::to_string(in_rate) + ":sample_fmt=" + av_get_sample_fmt_name(dec->sample_fmt) +
-                               ":channel_layout=" + layout.describe();
-  av::check(avfilter_graph_create_filter(&src, avfilter_get_by_name("abuffer"), "in", src_args.c_str(), nullptr,
-                                         graph.get()),
-            label + ": creating the audio filter source");
-  av::check(avfilter_graph_create_filter(&sink, avfilter_get_by_name("abuffersink"), "out", nullptr, nullptr,
-                                         graph.get()),
-            label + ": creating the audio filter sink");
-  {
-    av::FilterInOutPtr outputs(avfilter_inout_alloc()), inputs(avfilter_inout_alloc());
-    if (!outputs || !inputs) throw std::bad_alloc();
-    outputs->name = av_strdup("in");
-    outputs->filter_ctx = src;
-    inputs->name = av_strdup("out");
-    inputs->filter_ctx = sink;
-    AVFilterInOut* o = outputs.release();
-    AVFilterInOut* i = inputs.release();
-    const int rc = avfilter_graph_parse_ptr(graph.get(), chain.c_str(), &i, &o, nullptr);
-    avfilter_inout_free(&i);
-    avfilter_inout_free(&o);
-    av::check(rc, label + ": audio filter '" + chain + "'");
+// One track through decode -> retime filter -> encode -> mux. The output timeline starts at
+// the source's first video frame when it has one (the retimed video starts there), else at
+// the first audio sample. Source timestamps place every decoded frame on it: audio before zero
+// is dropped, and a gap or overlap of more than `slack` (a late start, a DVD cell boundary) is
+// filled with silence or cut, so the track stays in sync with the pictures instead of
+// drifting by the gap from there on.
+class TrackRetimer {
+ public:
+  TrackRetimer(media::InputFile& in, int stream_index, const fs::path& out, const AudioRetimeOptions& opt)
+      : in_(in), stream_(stream_index), opt_(opt), factor_(time_factor(opt.source_fps, opt.target_fps)),
+        dec_(in, stream_index), output_(out) {
+    const AVCodecContext* d = dec_.context();
+    rate_ = d->sample_rate;
+    if (rate_ <= 0) throw MediaError(in.label() + ": stream #" + std::to_string(stream_index) + " has no sample rate");
+    set_layout(d);
+    enc_ = make_audio_encoder(in.label(), opt, d, source_.layout);
+    if (output_.wants_global_header()) enc_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    av::check(avcodec_open2(enc_.get(), enc_->codec, nullptr),
+              out.string() + ": opening the " + opt.codec + " encoder");
+    os_ = output_.add_stream(enc_.get(), enc_->time_base);
+    output_.set_stream_metadata(os_, "language", in.stream_tag(stream_index, "language"));
+    output_.set_stream_metadata(os_, "title", in.stream_tag(stream_index, "title"));
+    output_.write_header();
+    make_graph();
+    const int vs = in.first_stream(AVMEDIA_TYPE_VIDEO);
+    if (vs >= 0 && in.stream(vs)->start_time != AV_NOPTS_VALUE)
+      zero_ = av_rescale_q(in.stream(vs)->start_time, in.stream(vs)->time_base, AVRational{1, rate_});
+    slack_ = rate_ / 100;  // 10 ms: far above timestamp jitter, far below a lip-sync error
   }
-  av::check(avfilter_graph_config(graph.get(), nullptr), label + ": configuring audio filter '" + chain + "'");
-  if (enc->frame_size > 0 && !(encoder->capabilities & AV_CODEC_CAP_VARIABLE_FRAME_SIZE))
-    av_buffersink_set_frame_size(sink, static_cast<unsigned>(enc->frame_size));
 
-  // ---- run ----
-  // The output timeline starts at the source's first video frame when it has one (the retimed
-  // video starts there), else at the first audio sample. Source timestamps place every decoded
-  // frame on it: audio before zero is dropped, and a gap or overlap of more than kSlack (a late
-  // start, a DVD cell boundary) is filled with silence or cut, so the track stays in sync with
-  // the pictures instead of drifting by the gap from there on.
-  int64_t zero = AV_NOPTS_VALUE;  // in samples
-  const AVRational sample_tb{1, rate};
-  const int vs = assemble::first_stream_of(in.get(), AVMEDIA_TYPE_VIDEO);
-  if (vs >= 0 && in->streams[vs]->start_time != AV_NOPTS_VALUE)
-    zero = av_rescale_q(in->streams[vs]->start_time, in->streams[vs]->time_base, sample_tb);
-  const int64_t slack = rate / 100;  // 10 ms: far above timestamp jitter, far below a lip-sync error
-  int64_t next_src = AV_NOPTS_VALUE;  // source time (samples after zero) of the next sample fed
-  int64_t gaps = 0, gap_samples = 0, overlaps = 0;
-  int64_t in_samples = 0;      // fed to the filter
-  int64_t out_samples = 0;     // given to the encoder
-  int64_t limit = INT64_MAX;   // output samples wanted, known once the input has ended
-  auto pkt = av::make_packet();
-  auto frame = av::make_frame();
-  auto filtered = av::make_frame();
+  AudioRetimeResult run() {
+    in_.select_only(stream_);
+    auto frame = av::make_frame();
+    while (dec_.next(frame.get())) feed(frame.get());
+    if (in_samples_ == 0)
+      throw MediaError(in_.label() + ": audio stream #" + std::to_string(stream_) + " has no samples");
+    // The output must last exactly input x factor (atempo alone ends ~10 ms short): feed a
+    // second of silence so every filter has flushed real samples, then cut at the exact length.
+    limit_ = rescale_exact(in_samples_, factor_);
+    push_silence(in_rate_);
+    graph_->push(nullptr);
+    drain_filter();
+    av::check(avcodec_send_frame(enc_.get(), nullptr), output_.path().string() + ": flushing the encoder");
+    write_packets();
+    output_.finish();
+    return result();
+  }
 
-  auto write_packets = [&]() {
-    for (;;) {
-      const int rc = avcodec_receive_packet(enc.get(), pkt.get());
-      if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
-      av::check(rc, out_label + ": encoding " + opt.codec);
-      pkt->stream_index = ost->index;
-      av_packet_rescale_ts(pkt.get(), enc->time_base, ost->time_base);
-      const int wrc = av_interleaved_write_frame(octx.get(), pkt.get());
-      if (wrc < 0) throw MediaError(out_label + ": cannot write audio: " + av::error_string(wrc));
+ private:
+  void set_layout(const AVCodecContext* d) {
+    if (d->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC || d->ch_layout.nb_channels <= 0) {
+      if (d->ch_layout.nb_channels <= 0) throw MediaError(in_.label() + ": audio stream without channels");
+      av_channel_layout_default(&source_.layout, d->ch_layout.nb_channels);
+    } else {
+      av::check(av_channel_layout_copy(&source_.layout, &d->ch_layout), "copying a channel layout");
     }
-  };
-  auto drain_filter = [&]() {
+  }
+
+  void make_graph() {
+    const std::string chain = retime_filter(opt_.mode, factor_, rate_, in_rate_) +
+                              ",aformat=sample_fmts=" + av_get_sample_fmt_name(enc_->sample_fmt) +
+                              ":sample_rates=" + std::to_string(rate_) + ":channel_layouts=" + source_.layout_name();
+    source_.sample_rate = in_rate_;
+    source_.sample_format = dec_.context()->sample_fmt;
+    graph_ = std::make_unique<media::AudioFilterGraph>(chain, source_);
+    if (enc_->frame_size > 0 && !(enc_->codec->capabilities & AV_CODEC_CAP_VARIABLE_FRAME_SIZE))
+      graph_->set_frame_size(enc_->frame_size);
+  }
+
+  void write_packets() {
     for (;;) {
-      const int rc = av_buffersink_get_frame(sink, filtered.get());
+      const int rc = avcodec_receive_packet(enc_.get(), pkt_.get());
       if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
-      av::check(rc, label + ": audio filter");
-      if (out_samples + filtered->nb_samples > limit) {  // past the exact length: trim
-        filtered->nb_samples = static_cast<int>(std::max<int64_t>(0, limit - out_samples));
-        if (filtered->nb_samples == 0) {
-          av_frame_unref(filtered.get());
-          continue;
-        }
+      av::check(rc, output_.path().string() + ": encoding " + opt_.codec);
+      output_.write(os_, pkt_.get(), "audio");
+    }
+  }
+
+  void drain_filter() {
+    auto filtered = av::make_frame();
+    while (graph_->pull(filtered.get())) {
+      if (out_samples_ + filtered->nb_samples > limit_) {  // past the exact length: trim
+        filtered->nb_samples = static_cast<int>(std::max<int64_t>(0, limit_ - out_samples_));
+        if (filtered->nb_samples == 0) continue;
       }
-      filtered->pts = out_samples;
-      out_samples += filtered->nb_samples;
-      av::check(avcodec_send_frame(enc.get(), filtered.get()), out_label + ": encoding " + opt.codec);
-      av_frame_unref(filtered.get());
+      filtered->pts = out_samples_;
+      out_samples_ += filtered->nb_samples;
+      av::check(avcodec_send_frame(enc_.get(), filtered.get()), output_.path().string() + ": encoding " + opt_.codec);
       write_packets();
     }
-  };
-  auto push = [&](AVFrame* f) {
+  }
+
+  void push(AVFrame* f) {
     av_channel_layout_uninit(&f->ch_layout);
-    av::check(av_channel_layout_copy(&f->ch_layout, &layout.l), "copying a channel layout");
-    f->sample_rate = in_rate;  // the resample mode's relabelling
-    f->pts = in_samples;
-    in_samples += f->nb_samples;
-    next_src += f->nb_samples;
-    av::check(av_buffersrc_add_frame(src, f), label + ": audio filter input");
+    av::check(av_channel_layout_copy(&f->ch_layout, &source_.layout), "copying a channel layout");
+    f->sample_rate = in_rate_;  // the resample mode's relabelling
+    f->pts = in_samples_;
+    in_samples_ += f->nb_samples;
+    next_src_ += f->nb_samples;
+    graph_->push(f);
     drain_filter();
-  };
-  auto push_silence = [&](int64_t n) {
+  }
+
+  void push_silence(int64_t n) {
+    const AVSampleFormat fmt = dec_.context()->sample_fmt;
     while (n > 0) {
       auto pad = av::make_frame();
-      pad->format = dec->sample_fmt;
-      pad->sample_rate = in_rate;
-      pad->nb_samples = static_cast<int>(std::min<int64_t>(n, rate));
-      av::check(av_channel_layout_copy(&pad->ch_layout, &layout.l), "copying a channel layout");
+      pad->format = fmt;
+      pad->sample_rate = in_rate_;
+      pad->nb_samples = static_cast<int>(std::min<int64_t>(n, rate_));
+      av::check(av_channel_layout_copy(&pad->ch_layout, &source_.layout), "copying a channel layout");
       av::check(av_frame_get_buffer(pad.get(), 0), "allocating an audio frame");
-      av::check(av_samples_set_silence(pad->extended_data, 0, pad->nb_samples, channels, dec->sample_fmt),
+      av::check(av_samples_set_silence(pad->extended_data, 0, pad->nb_samples, source_.layout.nb_channels, fmt),
                 "silence");
       n -= pad->nb_samples;
       push(pad.get());
     }
-  };
-  auto feed = [&](AVFrame* f) {
+  }
+
+  void feed(AVFrame* f) {
     const int64_t ts = f->best_effort_timestamp;
-    if (ts != AV_NOPTS_VALUE) {
-      const int64_t t = av_rescale_q(ts, ist->time_base, sample_tb);
-      if (next_src == AV_NOPTS_VALUE) {
-        if (zero == AV_NOPTS_VALUE) zero = t;
-        next_src = 0;
-      }
-      const int64_t drift = (t - zero) - next_src;
-      if (drift > slack) {
-        ++gaps;
-        gap_samples += drift;
-        push_silence(drift);
-      } else if (drift < -slack) {
-        ++overlaps;
-        const int64_t cut = -drift;
-        if (cut >= f->nb_samples) return;  // wholly before zero or already covered
-        auto trimmed = drop_front(f, static_cast<int>(cut));
-        next_src += cut;
-        push(trimmed.get());
-        return;
-      }
-    } else if (next_src == AV_NOPTS_VALUE) {
-      next_src = 0;
+    if (ts == AV_NOPTS_VALUE) {
+      if (next_src_ == AV_NOPTS_VALUE) next_src_ = 0;
+      push(f);
+      return;
+    }
+    const int64_t t = av_rescale_q(ts, in_.stream(stream_)->time_base, AVRational{1, rate_});
+    if (next_src_ == AV_NOPTS_VALUE) {
+      if (zero_ == AV_NOPTS_VALUE) zero_ = t;
+      next_src_ = 0;
+    }
+    const int64_t drift = (t - zero_) - next_src_;
+    if (drift > slack_) {
+      ++gaps_;
+      gap_samples_ += drift;
+      push_silence(drift);
+    } else if (drift < -slack_) {
+      ++overlaps_;
+      const int64_t cut = -drift;
+      if (cut >= f->nb_samples) return;  // wholly before zero or already covered
+      auto trimmed = drop_front(f, static_cast<int>(cut));
+      next_src_ += cut;
+      push(trimmed.get());
+      return;
     }
     push(f);
-  };
-  auto receive = [&]() {
-    for (;;) {
-      const int rc = avcodec_receive_frame(dec.get(), frame.get());
-      if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
-      if (rc < 0) throw MediaError(label + ": corrupt audio in stream #" + std::to_string(stream_index) + ": " +
-                                   av::error_string(rc));
-      feed(frame.get());
-      av_frame_unref(frame.get());
-    }
-  };
-
-  for (;;) {
-    const int rc = av_read_frame(in.get(), pkt.get());
-    if (rc == AVERROR_EOF) break;
-    if (rc < 0) throw MediaError(label + ": read error: " + av::error_string(rc));
-    if (pkt->stream_index != stream_index) {
-      av_packet_unref(pkt.get());
-      continue;
-    }
-    const int src_rc = avcodec_send_packet(dec.get(), pkt.get());
-    av_packet_unref(pkt.get());
-    if (src_rc < 0 && src_rc != AVERROR(EAGAIN))
-      throw MediaError(label + ": corrupt audio in stream #" + std::to_string(stream_index) + ": " +
-                       av::error_string(src_rc));
-    receive();
   }
-  avcodec_send_packet(dec.get(), nullptr);
-  receive();
-  if (in_samples == 0) throw MediaError(label + ": audio stream #" + std::to_string(stream_index) + " has no samples");
-  // The output must last exactly input x factor (atempo alone ends ~10 ms short): feed a
-  // second of silence so every filter has flushed real samples, then cut at the exact length.
-  limit = rescale_exact(in_samples, factor);
-  push_silence(in_rate);
-  av::check(av_buffersrc_add_frame(src, nullptr), label + ": closing the audio filter");
-  drain_filter();
-  av::check(avcodec_send_frame(enc.get(), nullptr), out_label + ": flushing the encoder");
-  write_packets();
-  assemble::finish_output(octx.get(), out_label);
-  octx.reset();
-  atomic.commit();
 
-  AudioRetimeResult r;
-  r.file = out;
-  r.source_stream = stream_index;
-  if (const AVDictionaryEntry* e = av_dict_get(ist->metadata, "language", nullptr, 0)) r.language = e->value;
-  r.sample_rate = rate;
-  r.channels = channels;
-  r.samples = out_samples;
-  r.duration_s = double(out_samples) / rate;
-  if (gaps || overlaps)
-    spdlog::warn("retime: {}#{}: {} gaps ({:.3f} s) filled with silence, {} overlaps cut, to keep sync", label,
-                 stream_index, gaps, double(gap_samples) / rate, overlaps);
-  spdlog::info("retime: audio {}#{} ({}) {} -> {:.3f} s {} ({}) -> {}", label, stream_index, r.language,
-               double(in_samples) / rate, r.duration_s, opt.codec, opt.mode, out_label);
-  return r;
+  AudioRetimeResult result() const {
+    AudioRetimeResult r;
+    r.file = output_.path();
+    r.source_stream = stream_;
+    r.language = in_.stream_tag(stream_, "language");
+    r.sample_rate = rate_;
+    r.channels = source_.layout.nb_channels;
+    r.samples = out_samples_;
+    r.duration_s = double(out_samples_) / rate_;
+    if (gaps_ || overlaps_)
+      spdlog::warn("retime: {}#{}: {} gaps ({:.3f} s) filled with silence, {} overlaps cut, to keep sync", in_.label(),
+                   stream_, gaps_, double(gap_samples_) / rate_, overlaps_);
+    spdlog::info("retime: audio {}#{} ({}) {} -> {:.3f} s {} ({}) -> {}", in_.label(), stream_, r.language,
+                 double(in_samples_) / rate_, r.duration_s, opt_.codec, opt_.mode, output_.path().string());
+    return r;
+  }
+
+  media::InputFile& in_;
+  const int stream_;
+  const AudioRetimeOptions& opt_;
+  const Rational factor_;
+  media::StreamDecoder dec_;
+  media::OutputFile output_;
+  av::CodecContextPtr enc_;
+  av::PacketPtr pkt_ = av::make_packet();
+  int os_ = -1;
+  media::AudioFormat source_;  // the decoded frames as the filter is told of them
+  std::unique_ptr<media::AudioFilterGraph> graph_;
+  int rate_ = 0, in_rate_ = 0;
+  int64_t zero_ = AV_NOPTS_VALUE;     // in samples
+  int64_t slack_ = 0;
+  int64_t next_src_ = AV_NOPTS_VALUE;  // source time (samples after zero) of the next sample fed
+  int64_t gaps_ = 0, gap_samples_ = 0, overlaps_ = 0;
+  int64_t in_samples_ = 0;      // fed to the filter
+  int64_t out_samples_ = 0;     // given to the encoder
+  int64_t limit_ = INT64_MAX;   // output samples wanted, known once the input has ended
+};
+
+}  // namespace
+
+AudioRetimeResult retime_audio(const fs::path& in_path, int stream_index, const fs::path& out,
+                               const AudioRetimeOptions& opt) {
+  if (opt.mode != "pitch" && opt.mode != "resample")
+    throw Error("retime: unknown audio mode '" + opt.mode + "' (pitch or resample)");
+  encoder_name(opt.codec);  // an unknown codec is refused before the file is opened
+  media::InputFile in(in_path);
+  in.stream(stream_index);  // "no stream #N" before "is video, not audio" (-1 is no default here)
+  in.require_stream(stream_index, AVMEDIA_TYPE_AUDIO);
+  return TrackRetimer(in, stream_index, out, opt).run();
 }
 
 }  // namespace reelscale::retime

@@ -2,7 +2,7 @@
 #include <numeric>
 
 #include "coordinator/retime/retime.hpp"
-#include "shared/media/av_raii.hpp"
+#include "shared/media/input_file.hpp"
 #include "shared/util/errors.hpp"
 
 namespace reelscale::retime {
@@ -63,11 +63,11 @@ std::vector<Chapter> retime_chapters(const std::vector<Chapter>& chapters, Ratio
 }
 
 std::vector<Chapter> read_chapters(const std::filesystem::path& file) {
-  auto in = av::open_input(file.string());
+  const media::InputFile in(file);
   std::vector<Chapter> out;
   const AVRational ms{1, 1000};
-  for (unsigned i = 0; i < in->nb_chapters; ++i) {
-    const AVChapter* c = in->chapters[i];
+  for (unsigned i = 0; i < in.context()->nb_chapters; ++i) {
+    const AVChapter* c = in.context()->chapters[i];
     Chapter ch;
     ch.start_ms = av_rescale_q(c->start, c->time_base, ms);
     ch.end_ms = av_rescale_q(c->end, c->time_base, ms);

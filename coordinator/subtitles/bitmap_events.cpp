@@ -3,8 +3,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 
-#include "shared/media/av_raii.hpp"
+#include "shared/media/input_file.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 
@@ -23,133 +24,145 @@ std::string ms_text(int64_t ms) {
   return buf;
 }
 
-}  // namespace
-
-ExtractResult extract_bitmap_events(const std::filesystem::path& file, int stream_index) {
-  auto fmt = av::open_input(file.string());
+// The bitmap subtitle stream asked for (-1: the first), or MediaError naming the file.
+int pick_bitmap_stream(const media::InputFile& in, int stream_index) {
+  const std::string file = in.label();
   if (stream_index < 0) {
-    for (unsigned i = 0; i < fmt->nb_streams; ++i)
-      if (is_bitmap_codec(fmt->streams[i]->codecpar->codec_id)) {
-        stream_index = int(i);
-        break;
-      }
-    if (stream_index < 0) throw MediaError(file.string() + ": no bitmap subtitle stream");
+    for (int i = 0; i < in.stream_count(); ++i)
+      if (is_bitmap_codec(in.stream(i)->codecpar->codec_id)) return i;
+    throw MediaError(file + ": no bitmap subtitle stream");
   }
-  if (stream_index >= int(fmt->nb_streams))
-    throw MediaError(file.string() + ": no stream " + std::to_string(stream_index));
-  AVStream* st = fmt->streams[stream_index];
-  if (!is_bitmap_codec(st->codecpar->codec_id))
-    throw MediaError(file.string() + ": stream " + std::to_string(stream_index) + " is " +
-                     avcodec_get_name(st->codecpar->codec_id) + ", not a bitmap subtitle stream");
+  if (stream_index >= in.stream_count()) throw MediaError(file + ": no stream " + std::to_string(stream_index));
+  const AVCodecID id = in.stream(stream_index)->codecpar->codec_id;
+  if (!is_bitmap_codec(id))
+    throw MediaError(file + ": stream " + std::to_string(stream_index) + " is " + avcodec_get_name(id) +
+                     ", not a bitmap subtitle stream");
+  return stream_index;
+}
 
-  const AVCodec* codec = avcodec_find_decoder(st->codecpar->codec_id);
-  if (!codec) throw MediaError(file.string() + ": no decoder for " + avcodec_get_name(st->codecpar->codec_id));
-  auto ctx = av::make_codec_context(codec);
-  av::check(avcodec_parameters_to_context(ctx.get(), st->codecpar), file.string() + ": subtitle parameters");
-  ctx->pkt_timebase = st->time_base;
-  av::check(avcodec_open2(ctx.get(), codec, nullptr), file.string() + ": cannot open the subtitle decoder");
-
-  ExtractResult result;
-  result.stream_index = stream_index;
-  result.codec = codec->name;
-  if (const AVDictionaryEntry* e = av_dict_get(st->metadata, "language", nullptr, 0)) result.language = e->value;
-  for (unsigned i = 0; i < fmt->nb_streams; ++i)
-    if (int(i) != stream_index) fmt->streams[i]->discard = AVDISCARD_ALL;
-
-  // Times count from the start of the file (its first frame), as the video's frame times do:
-  // a VOB cut from a disc starts at an arbitrary clock value.
-  const int64_t origin_ms = fmt->start_time == AV_NOPTS_VALUE ? 0 : av_rescale_q(fmt->start_time, AV_TIME_BASE_Q, {1, 1000});
-
-  // Events whose end the decoder did not know are closed by the next event (DVD subtitles
-  // usually carry a stop date; PGS closes with an empty "clear" object).
-  std::vector<bool> open_end;
-  auto pkt = av::make_packet();
-  const AVRational ms{1, 1000};
-  for (;;) {
-    const int rc = av_read_frame(fmt.get(), pkt.get());
-    if (rc == AVERROR_EOF) break;
-    if (rc < 0) {
-      result.warnings.push_back("read error after " + std::to_string(result.events.size()) +
-                                " events: " + av::error_string(rc) + "; keeping what was read");
-      break;
-    }
-    if (pkt->stream_index != stream_index) {
-      av_packet_unref(pkt.get());
+// The bitmaps of one decoded subtitle into `ev`; warnings for rects without a palette.
+void copy_rects(const AVSubtitle& sub, BitmapEvent& ev, std::vector<std::string>& warnings) {
+  for (unsigned r = 0; r < sub.num_rects; ++r) {
+    const AVSubtitleRect* rect = sub.rects[r];
+    if (rect->type != SUBTITLE_BITMAP || rect->w <= 0 || rect->h <= 0 || !rect->data[0]) continue;
+    if (rect->flags & AV_SUBTITLE_FLAG_FORCED) ev.forced = true;
+    BitmapRect br;
+    br.x = rect->x, br.y = rect->y, br.w = rect->w, br.h = rect->h;
+    br.indices.resize(size_t(rect->w) * rect->h);
+    for (int y = 0; y < rect->h; ++y)
+      std::memcpy(&br.indices[size_t(y) * rect->w], rect->data[0] + size_t(y) * rect->linesize[0], size_t(rect->w));
+    const int colours = std::min(rect->nb_colors, 256);
+    if (!rect->data[1] || colours <= 0) {
+      warnings.push_back("subtitle at " + ms_text(ev.start_ms) + " has no palette (skipped)");
       continue;
     }
-    const int64_t pts_ms = pkt->pts == AV_NOPTS_VALUE ? (pkt->dts == AV_NOPTS_VALUE ? -1 : av_rescale_q(pkt->dts, st->time_base, ms))
-                                                      : av_rescale_q(pkt->pts, st->time_base, ms);
-    const int64_t pkt_duration_ms = pkt->duration > 0 ? av_rescale_q(pkt->duration, st->time_base, ms) : 0;
-    AVSubtitle sub;
-    std::memset(&sub, 0, sizeof sub);
-    int got = 0;
-    const int drc = avcodec_decode_subtitle2(ctx.get(), &sub, &got, pkt.get());
-    av_packet_unref(pkt.get());
-    if (drc < 0) {
-      result.warnings.push_back("undecodable subtitle packet at " + ms_text(std::max<int64_t>(0, pts_ms)) + ": " +
-                                av::error_string(drc) + " (skipped)");
-      continue;
+    std::memcpy(br.palette.data(), rect->data[1], size_t(colours) * 4);
+    ev.rects.push_back(std::move(br));
+  }
+}
+
+// Collects the events of one stream. Times count from the start of the file (its first frame),
+// as the video's frame times do: a VOB cut from a disc starts at an arbitrary clock value.
+// Events whose end the decoder did not know are closed by the next event (DVD subtitles
+// usually carry a stop date; PGS closes with an empty "clear" object).
+class EventCollector {
+ public:
+  EventCollector(const media::InputFile& in, int stream, ExtractResult& result)
+      : tb_(in.stream(stream)->time_base), result_(result) {
+    origin_ms_ = in.start_time() == AV_NOPTS_VALUE ? 0 : av_rescale_q(in.start_time(), AV_TIME_BASE_Q, kMs);
+  }
+
+  // One packet decoded into `sub` (got: the decoder gave a subtitle).
+  void add(const AVPacket* pkt, AVSubtitle& sub, int decode_rc, bool got) {
+    const int64_t pts_ms = pkt->pts == AV_NOPTS_VALUE
+                               ? (pkt->dts == AV_NOPTS_VALUE ? -1 : av_rescale_q(pkt->dts, tb_, kMs))
+                               : av_rescale_q(pkt->pts, tb_, kMs);
+    const int64_t pkt_duration_ms = pkt->duration > 0 ? av_rescale_q(pkt->duration, tb_, kMs) : 0;
+    if (decode_rc < 0) {
+      result_.warnings.push_back("undecodable subtitle packet at " + ms_text(std::max<int64_t>(0, pts_ms)) + ": " +
+                                 av::error_string(decode_rc) + " (skipped)");
+      return;
     }
-    if (!got) continue;
-    std::unique_ptr<AVSubtitle, void (*)(AVSubtitle*)> guard(&sub, [](AVSubtitle* s) { avsubtitle_free(s); });
+    if (!got) return;
     if (pts_ms < 0) {
-      result.warnings.push_back("subtitle without a timestamp after event " + std::to_string(result.events.size()) + " (skipped)");
-      continue;
+      result_.warnings.push_back("subtitle without a timestamp after event " + std::to_string(result_.events.size()) +
+                                 " (skipped)");
+      return;
     }
-    const int64_t start = pts_ms - origin_ms + sub.start_display_time;
-    // A "clear" (no rects) ends the previous event.
-    if (sub.num_rects == 0) {
-      if (!result.events.empty() && open_end.back()) {
-        result.events.back().end_ms = std::max(result.events.back().start_ms, start);
-        open_end.back() = false;
-      }
-      continue;
-    }
-    if (!result.events.empty() && open_end.back()) {
-      result.events.back().end_ms = std::max(result.events.back().start_ms, start);
-      open_end.back() = false;
-    }
+    const int64_t start = pts_ms - origin_ms_ + sub.start_display_time;
+    close_open_event(start);
+    if (sub.num_rects == 0) return;  // a "clear" only ends the previous event
     BitmapEvent ev;
     ev.start_ms = start;
     const bool end_known = sub.end_display_time > sub.start_display_time &&
                            sub.end_display_time != std::numeric_limits<uint32_t>::max();
     // DVD stop dates tick in 1024/90000 s (11.4 ms); a container's duration (MKV) is usually the
     // exact value the date was rounded from, so it wins when the two agree to within one tick.
-    const int64_t date_end = pts_ms - origin_ms + int64_t(sub.end_display_time);
-    const int64_t container_end = pts_ms - origin_ms + pkt_duration_ms;
+    const int64_t date_end = pts_ms - origin_ms_ + int64_t(sub.end_display_time);
+    const int64_t container_end = pts_ms - origin_ms_ + pkt_duration_ms;
     if (end_known)
       ev.end_ms = (pkt_duration_ms > 0 && std::llabs(container_end - date_end) <= 12) ? container_end : date_end;
     else
       ev.end_ms = pkt_duration_ms > 0 ? container_end : start;
-    for (unsigned r = 0; r < sub.num_rects; ++r) {
-      const AVSubtitleRect* rect = sub.rects[r];
-      if (rect->type != SUBTITLE_BITMAP || rect->w <= 0 || rect->h <= 0 || !rect->data[0]) continue;
-      if (rect->flags & AV_SUBTITLE_FLAG_FORCED) ev.forced = true;
-      BitmapRect br;
-      br.x = rect->x, br.y = rect->y, br.w = rect->w, br.h = rect->h;
-      br.indices.resize(size_t(rect->w) * rect->h);
-      for (int y = 0; y < rect->h; ++y)
-        std::memcpy(&br.indices[size_t(y) * rect->w], rect->data[0] + size_t(y) * rect->linesize[0], size_t(rect->w));
-      const int colours = std::min(rect->nb_colors, 256);
-      if (!rect->data[1] || colours <= 0) {
-        result.warnings.push_back("subtitle at " + ms_text(start) + " has no palette (skipped)");
-        continue;
-      }
-      std::memcpy(br.palette.data(), rect->data[1], size_t(colours) * 4);
-      ev.rects.push_back(std::move(br));
-    }
+    copy_rects(sub, ev, result_.warnings);
     if (ev.rects.empty()) {
-      result.warnings.push_back("empty subtitle bitmap at " + ms_text(start) + " (skipped)");
-      continue;
+      result_.warnings.push_back("empty subtitle bitmap at " + ms_text(start) + " (skipped)");
+      return;
     }
-    result.events.push_back(std::move(ev));
-    open_end.push_back(!end_known && pkt_duration_ms <= 0);
+    result_.events.push_back(std::move(ev));
+    open_end_.push_back(!end_known && pkt_duration_ms <= 0);
   }
+
   // Still open at the end: until the stream (or file) ends.
-  if (!result.events.empty() && open_end.back()) {
-    int64_t end = fmt->duration > 0 ? av_rescale_q(fmt->duration, AV_TIME_BASE_Q, ms) : 0;
-    result.events.back().end_ms = std::max(result.events.back().start_ms + 1, end);
+  void finish(int64_t file_duration) {
+    if (result_.events.empty() || !open_end_.back()) return;
+    const int64_t end = file_duration > 0 ? av_rescale_q(file_duration, AV_TIME_BASE_Q, kMs) : 0;
+    result_.events.back().end_ms = std::max(result_.events.back().start_ms + 1, end);
   }
+
+ private:
+  static constexpr AVRational kMs{1, 1000};
+  void close_open_event(int64_t at) {
+    if (result_.events.empty() || !open_end_.back()) return;
+    result_.events.back().end_ms = std::max(result_.events.back().start_ms, at);
+    open_end_.back() = false;
+  }
+  AVRational tb_;
+  ExtractResult& result_;
+  int64_t origin_ms_ = 0;
+  std::vector<bool> open_end_;
+};
+
+}  // namespace
+
+ExtractResult extract_bitmap_events(const std::filesystem::path& file, int stream_index) {
+  media::InputFile in(file);
+  stream_index = pick_bitmap_stream(in, stream_index);
+  media::StreamDecoder dec(in, stream_index);
+  ExtractResult result;
+  result.stream_index = stream_index;
+  result.codec = dec.context()->codec->name;
+  result.language = in.stream_tag(stream_index, "language");
+  in.select_only(stream_index);
+  EventCollector events(in, stream_index, result);
+  auto pkt = av::make_packet();
+  for (;;) {
+    try {
+      if (!in.read(pkt.get())) break;
+    } catch (const MediaError& e) {
+      result.warnings.push_back("read error after " + std::to_string(result.events.size()) + " events: " + e.what() +
+                                "; keeping what was read");
+      break;
+    }
+    AVSubtitle sub;
+    std::memset(&sub, 0, sizeof sub);
+    int got = 0;
+    const int rc = avcodec_decode_subtitle2(dec.context(), &sub, &got, pkt.get());
+    std::unique_ptr<AVSubtitle, void (*)(AVSubtitle*)> guard(got ? &sub : nullptr,
+                                                            [](AVSubtitle* s) { avsubtitle_free(s); });
+    events.add(pkt.get(), sub, rc, got != 0 && rc >= 0);
+  }
+  events.finish(in.duration());
   for (const auto& w : result.warnings) spdlog::warn("{}: {}", file.string(), w);
   return result;
 }

@@ -9,7 +9,36 @@ extern "C" {
 
 #include "shared/util/errors.hpp"
 
+#include <new>
+
 namespace reelscale::media {
+
+namespace {
+
+// Parses `description` between a source and a sink already in `graph` (the description's open
+// input is fed by the source, its open output feeds the sink) and configures the graph.
+// `fail(what, rc)` throws.
+template <class Fail>
+void connect(AVFilterGraph* graph, const std::string& description, AVFilterContext* src, AVFilterContext* sink,
+             const std::string& args, Fail fail) {
+  av::FilterInOutPtr outputs(avfilter_inout_alloc());
+  av::FilterInOutPtr inputs(avfilter_inout_alloc());
+  if (!outputs || !inputs) throw std::bad_alloc();
+  outputs->name = av_strdup("in");
+  outputs->filter_ctx = src;
+  inputs->name = av_strdup("out");
+  inputs->filter_ctx = sink;
+  AVFilterInOut* outs = outputs.release();
+  AVFilterInOut* ins = inputs.release();
+  int rc = avfilter_graph_parse_ptr(graph, description.c_str(), &ins, &outs, nullptr);
+  avfilter_inout_free(&ins);
+  avfilter_inout_free(&outs);
+  if (rc < 0) fail("cannot parse", rc);
+  rc = avfilter_graph_config(graph, nullptr);
+  if (rc < 0) fail("cannot configure for " + args, rc);
+}
+
+}  // namespace
 
 FilterInput filter_input_from(const VideoInfo& info) {
   FilterInput in;
@@ -56,22 +85,7 @@ FilterGraph::FilterGraph(const std::string& description, const FilterInput& in,
     if (rc < 0) fail("setting the output pixel format", rc);
   }
 
-  // The description's open input is fed by our source, its open output feeds our sink.
-  av::FilterInOutPtr outputs(avfilter_inout_alloc());
-  av::FilterInOutPtr inputs(avfilter_inout_alloc());
-  if (!outputs || !inputs) throw std::bad_alloc();
-  outputs->name = av_strdup("in");
-  outputs->filter_ctx = src_;
-  inputs->name = av_strdup("out");
-  inputs->filter_ctx = sink_;
-  AVFilterInOut* outs = outputs.release();
-  AVFilterInOut* ins = inputs.release();
-  rc = avfilter_graph_parse_ptr(graph_.get(), description_.c_str(), &ins, &outs, nullptr);
-  avfilter_inout_free(&ins);
-  avfilter_inout_free(&outs);
-  if (rc < 0) fail("cannot parse", rc);
-  rc = avfilter_graph_config(graph_.get(), nullptr);
-  if (rc < 0) fail("cannot configure for " + args, rc);
+  connect(graph_.get(), description_, src_, sink_, args, fail);
 }
 
 FilterGraph::~FilterGraph() = default;
@@ -108,5 +122,55 @@ AVRational FilterGraph::out_sample_aspect_ratio() const {
   return av_buffersink_get_sample_aspect_ratio(sink_);
 }
 AVRational FilterGraph::out_time_base() const { return av_buffersink_get_time_base(sink_); }
+
+// ---- audio ----
+
+std::string AudioFormat::layout_name() const {
+  char buf[256] = {0};
+  av_channel_layout_describe(&layout, buf, sizeof buf);
+  return buf;
+}
+
+AudioFilterGraph::AudioFilterGraph(const std::string& description, const AudioFormat& in)
+    : description_(description.empty() ? "anull" : description) {
+  auto fail = [&](const std::string& what, int rc) {
+    throw MediaError("audio filter \"" + description_ + "\": " + what + ": " + av::error_string(rc));
+  };
+  graph_.reset(avfilter_graph_alloc());
+  if (!graph_) throw std::bad_alloc();
+  graph_->nb_threads = 1;
+  const char* fmt_name = av_get_sample_fmt_name(in.sample_format);
+  const std::string args = "time_base=1/" + std::to_string(in.sample_rate) + ":sample_rate=" +
+                           std::to_string(in.sample_rate) + ":sample_fmt=" + (fmt_name ? fmt_name : "?") +
+                           ":channel_layout=" + in.layout_name();
+  int rc = avfilter_graph_create_filter(&src_, avfilter_get_by_name("abuffer"), "in", args.c_str(), nullptr,
+                                        graph_.get());
+  if (rc < 0) fail("creating the source (" + args + ")", rc);
+  rc = avfilter_graph_create_filter(&sink_, avfilter_get_by_name("abuffersink"), "out", nullptr, nullptr,
+                                    graph_.get());
+  if (rc < 0) fail("creating the sink", rc);
+  connect(graph_.get(), description_, src_, sink_, args, fail);
+}
+
+AudioFilterGraph::~AudioFilterGraph() = default;
+
+void AudioFilterGraph::set_frame_size(int samples) {
+  if (samples > 0) av_buffersink_set_frame_size(sink_, static_cast<unsigned>(samples));
+}
+
+void AudioFilterGraph::push(AVFrame* frame) {
+  const int rc = av_buffersrc_add_frame(src_, frame);
+  if (rc < 0)
+    throw MediaError("audio filter \"" + description_ + "\": " + (frame ? "feeding a frame: " : "closing: ") +
+                     av::error_string(rc));
+}
+
+bool AudioFilterGraph::pull(AVFrame* frame) {
+  av_frame_unref(frame);
+  const int rc = av_buffersink_get_frame(sink_, frame);
+  if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return false;
+  if (rc < 0) throw MediaError("audio filter \"" + description_ + "\": " + av::error_string(rc));
+  return true;
+}
 
 }  // namespace reelscale::media

@@ -54,4 +54,41 @@ class FilterGraph {
   bool finished_ = false;
 };
 
+// What an audio buffer source is told: the frames' rate (also their time base: pts counts
+// samples), sample format and channel layout (owned: uninitialised on destruction).
+struct AudioFormat {
+  int sample_rate = 0;
+  AVSampleFormat sample_format = AV_SAMPLE_FMT_NONE;
+  AVChannelLayout layout{};
+  AudioFormat() = default;
+  AudioFormat(const AudioFormat&) = delete;
+  AudioFormat& operator=(const AudioFormat&) = delete;
+  ~AudioFormat() { av_channel_layout_uninit(&layout); }
+  std::string layout_name() const;  // "stereo", "5.1(side)"
+};
+
+// An audio libavfilter graph: abuffer -> the described filters (atempo, aresample, aformat...)
+// -> abuffersink, single-threaded. Throws MediaError with the description and libav's reason.
+class AudioFilterGraph {
+ public:
+  AudioFilterGraph(const std::string& description, const AudioFormat& input);
+  ~AudioFilterGraph();
+  AudioFilterGraph(const AudioFilterGraph&) = delete;
+  AudioFilterGraph& operator=(const AudioFilterGraph&) = delete;
+
+  // Output frames of exactly this many samples (the last may be shorter): for encoders with a
+  // fixed frame size. 0: whatever the filters give.
+  void set_frame_size(int samples);
+  // Feeds a frame (its data is taken; the frame is left blank); nullptr ends the input.
+  void push(AVFrame* frame);
+  // The next output frame into `frame`; false when none is ready or all have come out.
+  bool pull(AVFrame* frame);
+
+ private:
+  std::string description_;
+  av::FilterGraphPtr graph_;
+  AVFilterContext* src_ = nullptr;   // owned by graph_
+  AVFilterContext* sink_ = nullptr;  // owned by graph_
+};
+
 }  // namespace reelscale::media

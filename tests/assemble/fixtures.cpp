@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "coordinator/concat/stream_copy.hpp"
+#include "shared/media/output_file.hpp"
 
 extern "C" {
 #include <libavutil/channel_layout.h>
@@ -14,7 +14,14 @@ extern "C" {
 
 namespace reelscale::testing::assemble {
 namespace fs = std::filesystem;
-namespace as = reelscale::assemble;
+
+namespace {
+int first_stream_of(const AVFormatContext* in, AVMediaType type) {
+  for (unsigned i = 0; i < in->nb_streams; ++i)
+    if (in->streams[i]->codecpar->codec_type == type) return static_cast<int>(i);
+  return -1;
+}
+}  // namespace
 
 namespace {
 void check(int rc, const std::string& what) {
@@ -56,7 +63,8 @@ void write_all(AVCodecContext* enc, AVFormatContext* oc, AVStream* st, const AVF
 void write_clip(const fs::path& file, const ClipSpec& spec) {
   const AVCodec* codec = avcodec_find_encoder_by_name(spec.encoder.c_str());
   if (!codec) throw std::runtime_error("no encoder " + spec.encoder);
-  auto oc = as::make_output(as::muxer_for(file), file.string());
+  media::OutputFile out(file);
+  AVFormatContext* oc = out.context();
   auto enc = av::make_codec_context(codec);
   enc->width = spec.width;
   enc->height = spec.height;
@@ -71,18 +79,16 @@ void write_clip(const fs::path& file, const ClipSpec& spec) {
   enc->thread_count = 1;
   enc->gop_size = 1;
   enc->flags |= AV_CODEC_FLAG_BITEXACT;
-  if (oc->oformat->flags & AVFMT_GLOBALHEADER) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+  if (out.wants_global_header()) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
   if (spec.encoder == "prores_ks") check(av_opt_set(enc->priv_data, "profile", "hq", 0), "profile");
   if (spec.encoder == "ffv1") {
     enc->level = 3;
     check(av_opt_set(enc->priv_data, "slicecrc", "1", 0), "slicecrc");
   }
   check(avcodec_open2(enc.get(), codec, nullptr), "open encoder");
-  AVStream* st = avformat_new_stream(oc.get(), nullptr);
-  check(avcodec_parameters_from_context(st->codecpar, enc.get()), "params");
-  st->time_base = enc->time_base;
+  AVStream* st = out.stream(out.add_stream(enc.get(), enc->time_base));
   st->avg_frame_rate = spec.fps;
-  as::open_and_write_header(oc.get(), file, file.string());
+  out.write_header();
   auto frame = av::make_frame();
   frame->format = enc->pix_fmt;
   frame->width = spec.width;
@@ -97,15 +103,15 @@ void write_clip(const fs::path& file, const ClipSpec& spec) {
     check(av_frame_make_writable(frame.get()), "writable");
     fill(frame.get(), spec.first_frame + i);
     frame->pts = i;
-    write_all(enc.get(), oc.get(), st, frame.get());
+    write_all(enc.get(), oc, st, frame.get());
   }
-  write_all(enc.get(), oc.get(), st, nullptr);
-  as::finish_output(oc.get(), file.string());
+  write_all(enc.get(), oc, st, nullptr);
+  out.finish();
 }
 
 std::vector<uint64_t> decode_hashes(const fs::path& file) {
   auto in = av::open_input(file.string());
-  const int vs = as::first_stream_of(in.get(), AVMEDIA_TYPE_VIDEO);
+  const int vs = first_stream_of(in.get(), AVMEDIA_TYPE_VIDEO);
   if (vs < 0) throw std::runtime_error("no video in " + file.string());
   const AVCodec* codec = avcodec_find_decoder(in->streams[vs]->codecpar->codec_id);
   auto dec = av::make_codec_context(codec);
@@ -141,7 +147,7 @@ std::vector<uint64_t> decode_hashes(const fs::path& file) {
 
 std::vector<std::string> packet_payloads(const fs::path& file) {
   auto in = av::open_input(file.string());
-  const int vs = as::first_stream_of(in.get(), AVMEDIA_TYPE_VIDEO);
+  const int vs = first_stream_of(in.get(), AVMEDIA_TYPE_VIDEO);
   std::vector<std::string> out;
   auto pkt = av::make_packet();
   while (av_read_frame(in.get(), pkt.get()) >= 0) {
@@ -153,18 +159,17 @@ std::vector<std::string> packet_payloads(const fs::path& file) {
 
 void write_audio(const fs::path& file, const Audio& audio, const std::string& language) {
   const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_PCM_S16LE);
-  auto oc = as::make_output(as::muxer_for(file), file.string());
+  media::OutputFile out(file);
+  AVFormatContext* oc = out.context();
   auto enc = av::make_codec_context(codec);
   enc->sample_fmt = AV_SAMPLE_FMT_S16;
   enc->sample_rate = audio.rate;
   av_channel_layout_default(&enc->ch_layout, audio.channels);
   enc->time_base = {1, audio.rate};
   check(avcodec_open2(enc.get(), codec, nullptr), "open pcm");
-  AVStream* st = avformat_new_stream(oc.get(), nullptr);
-  check(avcodec_parameters_from_context(st->codecpar, enc.get()), "params");
-  st->time_base = enc->time_base;
+  AVStream* st = out.stream(out.add_stream(enc.get(), enc->time_base));
   if (!language.empty()) av_dict_set(&st->metadata, "language", language.c_str(), 0);
-  as::open_and_write_header(oc.get(), file, file.string());
+  out.write_header();
   const size_t total = audio.frames();
   const size_t chunk = 1024;
   for (size_t pos = 0; pos < total; pos += chunk) {
@@ -183,15 +188,15 @@ void write_audio(const fs::path& file, const Audio& audio, const std::string& la
     frame->pts = static_cast<int64_t>(pos);
     for (const auto& [at, gap] : audio.gaps)
       if (pos >= at) frame->pts += gap;
-    write_all(enc.get(), oc.get(), st, frame.get());
+    write_all(enc.get(), oc, st, frame.get());
   }
-  write_all(enc.get(), oc.get(), st, nullptr);
-  as::finish_output(oc.get(), file.string());
+  write_all(enc.get(), oc, st, nullptr);
+  out.finish();
 }
 
 Audio decode_audio(const fs::path& file, int stream) {
   auto in = av::open_input(file.string());
-  if (stream < 0) stream = as::first_stream_of(in.get(), AVMEDIA_TYPE_AUDIO);
+  if (stream < 0) stream = first_stream_of(in.get(), AVMEDIA_TYPE_AUDIO);
   if (stream < 0) throw std::runtime_error("no audio in " + file.string());
   AVStream* st = in->streams[stream];
   const AVCodec* codec = avcodec_find_decoder(st->codecpar->codec_id);

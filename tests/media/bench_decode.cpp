@@ -6,7 +6,7 @@
 #include <cstdio>
 
 #include "shared/media/frame_convert.hpp"
-#include "shared/media/test_media.hpp"
+#include "tests/testing/test_media.hpp"
 #include "shared/media/video_reader.hpp"
 #include "tests/testing/test_env.hpp"
 

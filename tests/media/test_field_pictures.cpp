@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "shared/media/test_media.hpp"
+#include "tests/testing/test_media.hpp"
 #include "shared/media/video_reader.hpp"
 #include "tests/testing/test_env.hpp"
 

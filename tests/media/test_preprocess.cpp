@@ -4,7 +4,7 @@
 
 #include "shared/media/frame_convert.hpp"
 #include "shared/media/preprocess.hpp"
-#include "shared/media/test_media.hpp"
+#include "tests/testing/test_media.hpp"
 #include "shared/util/errors.hpp"
 #include "tests/testing/test_env.hpp"
 

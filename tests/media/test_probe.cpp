@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "shared/media/probe.hpp"
-#include "shared/media/test_media.hpp"
+#include "tests/testing/test_media.hpp"
 #include "shared/util/errors.hpp"
 #include "tests/testing/test_env.hpp"
 

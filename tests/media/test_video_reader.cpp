@@ -7,7 +7,7 @@
 #include <random>
 #include <tuple>
 
-#include "shared/media/test_media.hpp"
+#include "tests/testing/test_media.hpp"
 #include "shared/media/video_reader.hpp"
 #include "shared/util/errors.hpp"
 #include "tests/testing/test_env.hpp"

@@ -8,7 +8,7 @@ extern "C" {
 #include <stdexcept>
 
 #include "shared/media/frame_index.hpp"
-#include "shared/media/test_media.hpp"
+#include "tests/testing/test_media.hpp"
 #include "shared/util/errors.hpp"
 #include "tests/pipeline/shard_fixtures.hpp"
 #include "tests/testing/test_env.hpp"

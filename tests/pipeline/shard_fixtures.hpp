@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "shared/media/test_media.hpp"
+#include "tests/testing/test_media.hpp"
 #include "worker/pipeline/shard_job.hpp"
 
 namespace reelscale::pipeline::fixtures {

@@ -9,7 +9,7 @@
 #include "shared/media/encoder.hpp"
 #include "shared/media/frame_convert.hpp"
 #include "shared/media/preprocess.hpp"
-#include "shared/media/test_media.hpp"
+#include "tests/testing/test_media.hpp"
 #include "shared/media/video_reader.hpp"
 #include "shared/upscale/chunk_plan.hpp"
 #include "shared/util/errors.hpp"

@@ -9,7 +9,7 @@
 
 #include "coordinator/scenes/detect.hpp"
 #include "coordinator/scenes/scene_list.hpp"
-#include "shared/media/test_media.hpp"
+#include "tests/testing/test_media.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/errors.hpp"
 #include "tests/testing/test_env.hpp"

@@ -10,7 +10,7 @@ extern "C" {
 #include <thread>
 
 #include "shared/media/encoder.hpp"
-#include "shared/media/muxer.hpp"
+#include "shared/media/output_file.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
@@ -65,7 +65,7 @@ struct ShardWriter::Impl {
   // Declaration order is destruction order reversed: the encoder threads stop first, then the
   // muxer closes the temporary file, then AtomicOutput removes it (when not committed).
   std::unique_ptr<AtomicOutput> out;
-  std::unique_ptr<media::Muxer> muxer;
+  std::unique_ptr<media::OutputFile> muxer;
   Checksum checksum;
   int64_t packets = 0;
   const AVCodecContext* first_context = nullptr;
@@ -99,7 +99,7 @@ ShardWriter::ShardWriter(const ShardSpec& spec, const config::Encode& encode)
   m.convert_threads = std::min(m.total_threads, 4);
 
   m.out = std::make_unique<AtomicOutput>(m.final_path);
-  m.muxer = std::make_unique<media::Muxer>(m.out->temp_path(), m.preset->container);
+  m.muxer = std::make_unique<media::OutputFile>(m.out->temp_path(), media::OutputOptions{m.preset->container, false});
 
   EncodeParams params;
   params.width = spec.width;

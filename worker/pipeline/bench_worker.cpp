@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "shared/media/preprocess.hpp"
-#include "shared/media/test_media.hpp"
+#include "shared/media/encoder.hpp"
+#include "shared/media/output_file.hpp"
 #include "shared/media/video_reader.hpp"
 #include "shared/upscale/chunk_plan.hpp"
 #include "shared/util/errors.hpp"
@@ -23,6 +26,46 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// The generated source: MPEG-2 long GOP (12 frames, 2 B-frames) at 25 fps, any size, a smooth
+// texture drifting a pixel a frame and a bright square crossing it. The model's time does not
+// depend on the picture; the decoder's and encoder's barely do.
+void write_bench_clip(const std::string& path, int width, int height, int frames) {
+  media::OutputFile out(path);
+  media::EncoderOptions eo;
+  eo.codec = "mpeg2video";
+  eo.width = width;
+  eo.height = height;
+  eo.pix_fmt = AV_PIX_FMT_YUV420P;
+  eo.gop_size = 12;
+  eo.max_b_frames = 2;
+  eo.global_quality = 3 * FF_QP2LAMBDA;
+  eo.global_header = out.wants_global_header();
+  media::Encoder enc(eo);
+  const int stream = out.add_stream(enc.context(), eo.time_base);
+  out.write_header();
+  av::FramePtr frame = media::alloc_video_frame(width, height, AV_PIX_FMT_YUV420P);
+  std::vector<av::PacketPtr> packets;
+  for (int n = 0; n < frames; ++n) {
+    av::check(av_frame_make_writable(frame.get()), path + ": frame buffer");
+    const int sq_x = (n * 8) % std::max(1, width - 24), sq_y = height / 2 - 12;
+    for (int y = 0; y < height; ++y)
+      for (int x = 0; x < width; ++x) {
+        const bool square = y >= sq_y && y < sq_y + 24 && x >= sq_x && x < sq_x + 24;
+        frame->data[0][y * frame->linesize[0] + x] =
+            square ? 235 : uint8_t(110 + std::lround(60 * std::sin((x + n) * 0.157) * std::cos(y * 0.11)));
+      }
+    for (int p = 1; p <= 2; ++p)
+      for (int y = 0; y < (height + 1) / 2; ++y) std::memset(frame->data[p] + y * frame->linesize[p], 128, size_t(width + 1) / 2);
+    frame->pts = n;
+    enc.encode(frame.get(), packets);
+    for (auto& pkt : packets) out.write(stream, pkt.get());
+    packets.clear();
+  }
+  enc.flush(packets);
+  for (auto& pkt : packets) out.write(stream, pkt.get());
+  out.finish();
+}
 
 // Forwards to the real upscaler and keeps a copy of every chunk it is given, so the
 // model-only pass runs the very frames and chunks of the end-to-end run.
@@ -115,16 +158,8 @@ WorkerBenchResult bench_worker(const WorkerBenchOptions& o) {
 
   std::string source = o.source;
   if (source.empty()) {
-    media::test_media::ClipSpec spec;
-    spec.codec = "mpeg2video";
-    spec.container = "matroska";
-    spec.width = o.width;
-    spec.height = o.height;
-    spec.frames = o.frames;
-    spec.gop = 12;
-    spec.b_frames = 2;
     source = (dir / "bench-source.mkv").string();
-    media::test_media::write_clip(source, spec);
+    write_bench_clip(source, o.width, o.height, o.frames);
   }
   r.source = o.source.empty() ? "generated " + std::to_string(o.width) + "x" + std::to_string(o.height) : source;
 

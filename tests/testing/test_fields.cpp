@@ -4,7 +4,7 @@
 // needs no transform, prediction or entropy tables, only the headers.
 #include <cstring>
 
-#include "shared/media/test_media.hpp"
+#include "tests/testing/test_media.hpp"
 #include "shared/util/errors.hpp"
 
 namespace reelscale::media::test_media {

@@ -1,4 +1,4 @@
-#include "shared/media/test_media.hpp"
+#include "tests/testing/test_media.hpp"
 
 extern "C" {
 #include <libavutil/channel_layout.h>
