@@ -1,6 +1,5 @@
-// model inspect, model infer, bench model: argument parsing only. LibTorch stays behind the
-// torch-free headers of worker/model (this file logs with spdlog).
-#define REELSCALE_CHECKPOINT_NO_TORCH
+// model inspect, model infer, bench model: argument parsing only. The work runs in the model
+// library, loaded here on first use (worker/model/loader/model_library.hpp).
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
@@ -10,9 +9,7 @@
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
-#include "worker/model/bench.hpp"
-#include "worker/model/checkpoint.hpp"
-#include "worker/model/runner.hpp"
+#include "worker/model/loader/model_library.hpp"
 
 namespace reelscale::cli {
 namespace {
@@ -51,10 +48,11 @@ void add_model_commands(CLI::App& app) {
     CLI::App* cmd = group->add_subcommand("inspect", "print the architecture a checkpoint was made for");
     cmd->add_option("CKPT", *path, ".pth (torch.save) or .safetensors checkpoint")->required();
     cmd->callback([path] {
-      const model::CheckpointSummary s = model::summarize(*path);
-      const model::BasicVsrppArch a = model::infer_basicvsrpp_arch(s);
+      const model::ModelApi& lib = model::model_library();
+      const model::CheckpointSummary s = lib.summarize(*path);
+      const model::BasicVsrppArch a = lib.infer_arch(s);
       std::cout << "checkpoint:      " << *path << "\n"
-                << "format:          " << model::format_name(s.format) << "\n"
+                << "format:          " << lib.format_name(s.format) << "\n"
                 << "state dict:      " << (s.source_key.empty() ? "(top level)" : s.source_key)
                 << (s.stripped_prefix.empty() ? "" : ", prefix '" + s.stripped_prefix + "' removed") << "\n"
                 << "tensors:         " << s.tensors.size() << "\n"
@@ -84,7 +82,7 @@ void add_model_commands(CLI::App& app) {
     cmd->add_option("--cut", req->cuts, "scene cut: frame index where a new scene starts (repeatable)");
     cmd->callback([req, tf32] {
       req->runtime.tf32 = *tf32;
-      const model::InferReport r = model::infer_npy(*req);
+      const model::InferReport r = model::model_library().infer_npy(*req);
       print_notes(r.notes);
       std::cout << "input:   " << req->input << " (" << r.frames << " frames of " << r.width << "x" << r.height
                 << ")\n"
@@ -127,14 +125,15 @@ void add_model_commands(CLI::App& app) {
     cmd->callback([o, size, json] {
       if (std::sscanf(size->c_str(), "%dx%d", &o->width, &o->height) != 2)
         throw UsageError("--size: expected WxH, got '" + *size + "'");
-      const model::BenchResult r = model::bench_model(*o);
+      const model::ModelApi& lib = model::model_library();
+      const model::BenchResult r = lib.bench_model(*o);
       print_notes(r.notes);
       if (*json == "-") {
-        std::cout << model::bench_json(*o, r);
+        std::cout << lib.bench_json(*o, r);
         return;
       }
-      std::cout << model::format_bench(*o, r);
-      if (!json->empty()) write_file_atomic(*json, model::bench_json(*o, r));
+      std::cout << lib.format_bench(*o, r);
+      if (!json->empty()) write_file_atomic(*json, lib.bench_json(*o, r));
     });
   }
 }

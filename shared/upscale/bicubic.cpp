@@ -44,11 +44,13 @@ Taps make_taps(int in_n, int scale) {
   return t;
 }
 
-class Bicubic final : public Upscaler {
+class Bicubic final : public HostRgbUpscaler {
  public:
+  using HostRgbUpscaler::upscale;
   explicit Bicubic(int scale) : scale_(scale) {}
   std::string name() const override { return "bicubic"; }
   int scale() const override { return scale_; }
+  bool temporal() const override { return false; }  // each frame on its own: no context needed
 
   void upscale(const FloatVideo& chunk, int emit_begin, int emit_end,
                const FrameSink& sink) override {

@@ -3,17 +3,18 @@
 // (bicubic through libswscale, BasicVSR++ through LibTorch). No LibTorch types here: the
 // model's headers stay behind this interface.
 //
-// Two ways out of a backend:
-// - upscale(): planar float RGB per frame (every backend);
-// - upscale_ycbcr(): 10-bit Y'CbCr planes ready for the encoder, for backends that convert
-//   themselves (BasicVSR++ converts on the GPU, so only 2 bytes/sample of 4:2:2 cross PCIe
-//   instead of 12 bytes/pixel of float RGB, and the CPU does no conversion). The conversion is
-//   exactly worker/encode/ycbcr.hpp's (clamp, matrix, [1,2,1]/4 left-sited chroma, round half
-//   up): a shard's bytes do not depend on which side converted. The pipeline converts on the
-//   CPU for backends that do not (converts_ycbcr() false, e.g. bicubic).
+// One way out (upscale() with an UpscaleSink), three deliveries, which a backend announces as
+// data (UpscalerCapabilities::deliveries) and the pipeline picks from:
+// - host float RGB (every backend);
+// - 10-bit Y'CbCr planes in host memory, for backends that convert themselves (BasicVSR++
+//   converts on the GPU, so only 2 bytes/sample of 4:2:2 cross PCIe instead of 12 bytes/pixel
+//   of float RGB, and the CPU does no conversion). The conversion is exactly
+//   worker/encode/ycbcr.hpp's (clamp, matrix, [1,2,1]/4 left-sited chroma, round half up): a
+//   shard's bytes do not depend on which side converted;
+// - the same planes left in CUDA memory, for the GPU ProRes encoder.
 // Two ways in: float RGB in [0,1] (FloatVideo) or 8-bit RGB (ByteVideo, value v means
 // v * (1/255.0f), as the decoder's RGB24 path reads it): 1 byte/sample to copy to a GPU.
-#include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -53,9 +54,11 @@ struct VideoView {
   int frames = 0, height = 0, width = 0;
   const float* f32 = nullptr;
   const uint8_t* u8 = nullptr;
+  const FloatVideo* float_video = nullptr;  // the FloatVideo f32 points into, when there is one
 
   VideoView() = default;
-  VideoView(const FloatVideo& v) : frames(v.frames), height(v.height), width(v.width), f32(v.data.data()) {}
+  VideoView(const FloatVideo& v)
+      : frames(v.frames), height(v.height), width(v.width), f32(v.data.data()), float_video(&v) {}
   VideoView(const ByteVideo& v) : frames(v.frames), height(v.height), width(v.width), u8(v.data.data()) {}
 };
 
@@ -67,7 +70,7 @@ inline FloatVideo to_float(const ByteVideo& in) {
   return out;
 }
 
-// The target of upscale_ycbcr: worker/encode/ycbcr.hpp's YCbCrParams, repeated here because
+// The target of the Y'CbCr deliveries: worker/encode/ycbcr.hpp's YCbCrParams, repeated here because
 // shared/ does not depend on worker/encode.
 struct YCbCrFormat {
   double kr = 0.2126, kb = 0.0722;  // BT.709
@@ -109,6 +112,54 @@ using FrameSink = std::function<void(int index, const float* rgb, int height, in
 using YCbCrSink = std::function<void(int index, YCbCrFrame frame)>;
 using DeviceYCbCrSink = std::function<void(int index, const DeviceYCbCrFrame& frame)>;
 
+// What a backend can hand its frames over as (bits of UpscalerCapabilities::deliveries).
+enum class FrameDelivery : unsigned {
+  HostRgb = 1,      // float RGB in host memory (every backend)
+  HostYCbCr = 2,    // 10-bit Y'CbCr planes in host memory, converted by the backend
+  DeviceYCbCr = 4,  // 10-bit Y'CbCr planes left in CUDA memory (for the GPU encoder)
+};
+
+// What the pipeline needs to know of a backend, as data (never its name).
+struct UpscalerCapabilities {
+  int scale = 4;
+  // Outputs depend on neighbouring frames (a recurrent network): chunks need context frames.
+  // False (bicubic: every frame on its own): context would be computed and thrown away.
+  bool temporal = true;
+  unsigned deliveries = unsigned(FrameDelivery::HostRgb);
+  bool can(FrameDelivery d) const { return (deliveries & unsigned(d)) != 0; }
+};
+
+// Where upscale() delivers: `delivery` says which of the sinks receives the frames (the
+// backend must be able to: capabilities().can(delivery)); `format` is the Y'CbCr target.
+// An empty `rgb` sink (benchmarks: the model alone) lets a backend skip delivering.
+struct UpscaleSink {
+  FrameDelivery delivery = FrameDelivery::HostRgb;
+  YCbCrFormat format;
+  FrameSink rgb;
+  YCbCrSink ycbcr;
+  DeviceYCbCrSink device;
+
+  static UpscaleSink host_rgb(FrameSink s) {
+    UpscaleSink k;
+    k.rgb = std::move(s);
+    return k;
+  }
+  static UpscaleSink host_ycbcr(const YCbCrFormat& f, YCbCrSink s) {
+    UpscaleSink k;
+    k.delivery = FrameDelivery::HostYCbCr;
+    k.format = f;
+    k.ycbcr = std::move(s);
+    return k;
+  }
+  static UpscaleSink device_ycbcr(const YCbCrFormat& f, DeviceYCbCrSink s) {
+    UpscaleSink k;
+    k.delivery = FrameDelivery::DeviceYCbCr;
+    k.format = f;
+    k.device = std::move(s);
+    return k;
+  }
+};
+
 // Where the time of a backend went (seconds, summed over calls); backends fill what they know.
 struct UpscalerTimings {
   double upload_s = 0;    // host input -> device (incl. 8-bit -> float)
@@ -125,35 +176,14 @@ struct UpscalerTimings {
 class Upscaler {
  public:
   virtual ~Upscaler() = default;
-  virtual std::string name() const = 0;
-  virtual int scale() const = 0;
-  // Upscales one chunk: consecutive frames of ONE scene (the caller never crosses a cut, so a
-  // recurrent backend starts its state fresh for every call). Frames [emit_begin, emit_end)
-  // are delivered to `sink` in order; the rest are context whose outputs are discarded. An
-  // empty sink (benchmarks: the model alone) lets a backend skip delivering; timings().frames
-  // still counts the frames.
-  virtual void upscale(const FloatVideo& chunk, int emit_begin, int emit_end,
-                       const FrameSink& sink) = 0;
-  // 8-bit input; by default converted on the host and passed to the float overload.
-  virtual void upscale(const ByteVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink) {
-    upscale(to_float(chunk), emit_begin, emit_end, sink);
-  }
-
-  // Whether upscale_ycbcr() is implemented (the conversion done by the backend).
-  virtual bool converts_ycbcr() const { return false; }
-  // As upscale(), delivering 10-bit Y'CbCr in `format`. Only when converts_ycbcr().
-  virtual void upscale_ycbcr(const VideoView& /*chunk*/, int /*emit_begin*/, int /*emit_end*/,
-                             const YCbCrFormat& /*format*/, const YCbCrSink& /*sink*/) {
-    throw std::logic_error(name() + ": this upscaler does not convert to Y'CbCr itself");
-  }
-
-  // Whether upscale_ycbcr_device() is implemented: converted frames left on a CUDA device.
-  virtual bool device_frames() const { return false; }
-  // As upscale_ycbcr(), the frames handed over in device memory (no copy to the host).
-  virtual void upscale_ycbcr_device(const VideoView& /*chunk*/, int /*emit_begin*/, int /*emit_end*/,
-                                    const YCbCrFormat& /*format*/, const DeviceYCbCrSink& /*sink*/) {
-    throw std::logic_error(name() + ": this upscaler does not keep frames on a GPU");
-  }
+  virtual std::string name() const = 0;  // for messages and reports only
+  virtual UpscalerCapabilities capabilities() const = 0;
+  // The one way in and out: upscales one chunk, consecutive frames of ONE scene (the caller
+  // never crosses a cut, so a recurrent backend starts its state fresh for every call), float
+  // or 8-bit. Frames [emit_begin, emit_end) go to `sink` in order, as sink.delivery says; the
+  // rest are context whose outputs are discarded. timings().frames counts delivered frames
+  // (also with an empty rgb sink).
+  virtual void upscale(const VideoView& chunk, int emit_begin, int emit_end, const UpscaleSink& sink) = 0;
 
   // The most frames (context included) one chunk of height x width frames may have on this
   // backend's device without running out of memory; 0 when the device sets no limit.
@@ -164,6 +194,51 @@ class Upscaler {
   virtual void reset_timings() {}
   // Waits for the device's queued work (GPU backends); for benchmarks.
   virtual void synchronize() {}
+
+  // Shorthands over upscale(): host float RGB out.
+  int scale() const { return capabilities().scale; }
+  void upscale(const FloatVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink) {
+    upscale(VideoView(chunk), emit_begin, emit_end, UpscaleSink::host_rgb(sink));
+  }
+  void upscale(const ByteVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink) {
+    upscale(VideoView(chunk), emit_begin, emit_end, UpscaleSink::host_rgb(sink));
+  }
+};
+
+// A backend that makes host float RGB only, from float input (bicubic, test doubles): it
+// implements upscale() over a FloatVideo; 8-bit input is converted on the host first.
+class HostRgbUpscaler : public Upscaler {
+ public:
+  using Upscaler::upscale;
+  virtual int scale() const = 0;
+  virtual bool temporal() const { return true; }
+  virtual void upscale(const FloatVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink) = 0;
+
+  UpscalerCapabilities capabilities() const override {
+    UpscalerCapabilities c;
+    c.scale = scale();
+    c.temporal = temporal();
+    return c;
+  }
+  void upscale(const VideoView& chunk, int emit_begin, int emit_end, const UpscaleSink& sink) override {
+    if (sink.delivery != FrameDelivery::HostRgb)
+      throw std::logic_error(name() + ": delivers host float RGB only");
+    if ((chunk.f32 == nullptr) == (chunk.u8 == nullptr))
+      throw std::logic_error(name() + ": the chunk view needs exactly one of f32/u8");
+    if (chunk.float_video) {
+      upscale(*chunk.float_video, emit_begin, emit_end, sink.rgb);
+      return;
+    }
+    if (chunk.f32) {  // a bare view: the float interface needs an owner (one copy per chunk)
+      FloatVideo v(chunk.frames, chunk.height, chunk.width);
+      std::copy(chunk.f32, chunk.f32 + v.data.size(), v.data.begin());
+      upscale(v, emit_begin, emit_end, sink.rgb);
+      return;
+    }
+    ByteVideo b(chunk.frames, chunk.height, chunk.width);
+    std::copy(chunk.u8, chunk.u8 + b.data.size(), b.data.begin());
+    upscale(to_float(b), emit_begin, emit_end, sink.rgb);
+  }
 };
 
 }  // namespace reelscale

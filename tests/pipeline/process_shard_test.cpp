@@ -29,14 +29,14 @@ using testing::TempDir;
 constexpr int kFrames = 48;
 
 // Passes frames through unchanged (scale 1), recording every chunk it is given.
-class IdentityUpscaler : public Upscaler {
+class IdentityUpscaler : public HostRgbUpscaler {
  public:
   struct Call {
     int frames, emit_begin, emit_end;
   };
   std::vector<Call> calls;
   int fail_on_call = -1;
-  using Upscaler::upscale;
+  using HostRgbUpscaler::upscale;
   std::string name() const override { return "identity"; }
   int scale() const override { return 1; }
   void upscale(const FloatVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink) override {

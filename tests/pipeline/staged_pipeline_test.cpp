@@ -107,10 +107,10 @@ std::string sequential_checksum(const ShardTask& t, const config::Config& cfg, U
 }
 
 // Hides the backend's own Y'CbCr conversion: the pipeline then converts on the CPU.
-class RgbOnly final : public Upscaler {
+class RgbOnly final : public HostRgbUpscaler {
  public:
   explicit RgbOnly(Upscaler& inner) : inner_(inner) {}
-  using Upscaler::upscale;
+  using HostRgbUpscaler::upscale;
   std::string name() const override { return inner_.name(); }
   int scale() const override { return inner_.scale(); }
   void upscale(const FloatVideo& c, int b, int e, const FrameSink& s) override { inner_.upscale(c, b, e, s); }
@@ -162,7 +162,7 @@ TEST(StagedPipeline, BasicVsrppDeviceConversionIsByteIdenticalToCpuConversion) {
   o.checkpoint = ckpt->string();
   o.runtime.device = "cpu";
   auto up = make_basicvsrpp_upscaler(o);
-  ASSERT_TRUE(up->converts_ycbcr());
+  ASSERT_TRUE(up->capabilities().can(FrameDelivery::HostYCbCr));
   const ShardResult dev = process_shard(make_task("dev", clip, dir / "a", 0, 1, 7, 8, {4}), cfg, *up);
   EXPECT_TRUE(dev.device_converted);
   EXPECT_EQ(dev.model.frames, 6);
@@ -196,14 +196,14 @@ TEST(StagedPipeline, EightBitInputEqualsItsFloatValues) {
     }
     ya.push_back(std::move(y));
   });
-  up->upscale_ycbcr(VideoView(fv), 0, 2, YCbCrFormat{}, [&](int, YCbCrFrame f) {
+  up->upscale(VideoView(fv), 0, 2, UpscaleSink::host_ycbcr(YCbCrFormat{}, [&](int, YCbCrFrame f) {
     std::vector<uint16_t> y;
     for (int r = 0; r < f.height; ++r) {
       const uint16_t* row = f.plane[0] + size_t(r) * size_t(f.linesize[0] / 2);
       y.insert(y.end(), row, row + f.width);
     }
     yb.push_back(std::move(y));
-  });
+  }));
   ASSERT_EQ(ya.size(), 2u);
   EXPECT_TRUE(ya == yb);
 }
@@ -263,9 +263,9 @@ TEST(StagedPipelineGpu, TheCudaProresEncoderTakesTheFramesOnTheGpu) {
 TEST(StagedPipeline, AnEncoderSideFailureStopsTheInferenceThread) {
   // Frames of a different size mid-shard: the encode stage refuses them; the inference thread
   // (blocked or not) must unwind and no shard may remain.
-  class Shrinking final : public Upscaler {
+  class Shrinking final : public HostRgbUpscaler {
    public:
-    using Upscaler::upscale;
+    using HostRgbUpscaler::upscale;
     std::string name() const override { return "shrinking"; }
     int scale() const override { return 1; }
     void upscale(const FloatVideo& c, int b, int e, const FrameSink& sink) override {

@@ -1,6 +1,7 @@
-// The BasicVSR++ backend: a BasicVsrppRunner (device/precision setup, memory plan) and the
-// output paths (float RGB to host; Y'CbCr converted on the device, staged through pinned
-// buffers or handed to the GPU encoder). Includes LibTorch: no logging here.
+// The BasicVSR++ backend: a BasicVsrppRunner (device/precision setup, memory plan) behind
+// Upscaler's one door, with its three deliveries (float RGB to host; Y'CbCr converted on the
+// device, staged through pinned buffers or handed to the GPU encoder). Includes LibTorch: no
+// logging here.
 #include "worker/model/basicvsrpp_upscaler.hpp"
 
 #include <torch/torch.h>
@@ -11,7 +12,6 @@
 
 #include "shared/util/errors.hpp"
 #include "worker/model/output_convert.hpp"
-#include "worker/model/runner_tensor.hpp"
 #include "worker/model/stages.hpp"
 #ifdef REELSCALE_HAVE_CUDA
 #include <ATen/cuda/CUDAEvent.h>
@@ -29,6 +29,10 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 void check_chunk(const VideoView& c, int emit_begin, int emit_end) {
   if (c.frames < 1 || c.height < 1 || c.width < 1) throw Error("BasicVSR++: empty chunk");
   if ((c.f32 == nullptr) == (c.u8 == nullptr)) throw Error("BasicVSR++: the chunk view needs exactly one of f32/u8");
+  if (c.float_video && c.float_video->data.size() != size_t(c.frames) * 3 * c.height * c.width)
+    throw Error("BasicVSR++: chunk holds " + std::to_string(c.float_video->data.size()) + " floats, " +
+                std::to_string(c.frames) + " frames of " + std::to_string(c.width) + "x" + std::to_string(c.height) +
+                " need " + std::to_string(size_t(c.frames) * 3 * c.height * c.width));
   if (emit_begin < 0 || emit_begin > emit_end || emit_end > c.frames)
     throw Error("BasicVSR++: emit range [" + std::to_string(emit_begin) + ", " + std::to_string(emit_end) +
                 ") is outside the chunk's " + std::to_string(c.frames) + " frames");
@@ -37,7 +41,7 @@ void check_chunk(const VideoView& c, int emit_begin, int emit_end) {
 class BasicVsrppUpscaler final : public Upscaler {
  public:
   BasicVsrppUpscaler(std::unique_ptr<model::BasicVsrppRunner> runner, int output_buffers, bool profile)
-      : runner_(std::move(runner)), device_(model::runner_device(*runner_)), profile_(profile) {
+      : runner_(std::move(runner)), device_(runner_->torch_device()), profile_(profile) {
     stager_ = std::make_unique<model::FrameStager>(device_, output_buffers);
   }
 
@@ -46,84 +50,117 @@ class BasicVsrppUpscaler final : public Upscaler {
     return "basicvsrpp(c" + std::to_string(info.mid_channels) + "n" + std::to_string(info.num_blocks) + ", " +
            runner_->device() + ", " + runner_->precision() + ")";
   }
+  UpscalerCapabilities capabilities() const override {
+    UpscalerCapabilities c;
+    c.scale = 4;
+    c.temporal = true;
+    c.deliveries = unsigned(FrameDelivery::HostRgb) | unsigned(FrameDelivery::HostYCbCr);
+#ifdef REELSCALE_HAVE_CUDA
+    if (device_.is_cuda()) c.deliveries |= unsigned(FrameDelivery::DeviceYCbCr);
+#endif
+    return c;
+  }
   // On CUDA, the longest chunk that fits without offloading feature maps, from the footprint
   // measured by two probe runs (MemoryPlanner): offload would halve the speed (perf-notes).
   int max_chunk_frames(int height, int width) override {
     return device_.is_cuda() ? runner_->auto_chunk(height, width) : 0;
   }
-  int scale() const override { return 4; }
-  bool converts_ycbcr() const override { return true; }
 
-  void upscale(const FloatVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink) override {
-    if (chunk.data.size() != size_t(chunk.frames) * 3 * chunk.height * chunk.width)
-      throw Error("BasicVSR++: chunk holds " + std::to_string(chunk.data.size()) + " floats, " +
-                  std::to_string(chunk.frames) + " frames of " + std::to_string(chunk.width) + "x" +
-                  std::to_string(chunk.height) + " need more");
-    run_rgb(VideoView(chunk), emit_begin, emit_end, sink);
-  }
-  void upscale(const ByteVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink) override {
-    run_rgb(VideoView(chunk), emit_begin, emit_end, sink);
-  }
-
-  void upscale_ycbcr(const VideoView& chunk, int emit_begin, int emit_end, const YCbCrFormat& format,
-                     const YCbCrSink& sink) override {
+  void upscale(const VideoView& chunk, int emit_begin, int emit_end, const UpscaleSink& sink) override {
     check_chunk(chunk, emit_begin, emit_end);
+    if (!capabilities().can(sink.delivery))
+      throw Error("BasicVSR++ on " + runner_->device() + ": cannot deliver frames as asked (device frames need CUDA)");
     if (emit_begin == emit_end) return;
+    switch (sink.delivery) {
+      case FrameDelivery::HostRgb: return run_host_rgb(chunk, emit_begin, emit_end, sink.rgb);
+      case FrameDelivery::HostYCbCr: return run_host_ycbcr(chunk, emit_begin, emit_end, sink.format, sink.ycbcr);
+      case FrameDelivery::DeviceYCbCr: return run_device_ycbcr(chunk, emit_begin, emit_end, sink.format, sink.device);
+    }
+  }
+
+  UpscalerTimings timings() const override {
+    UpscalerTimings t = t_;
+#ifdef REELSCALE_HAVE_CUDA
+    if (device_.is_cuda()) t.peak_device_bytes = model::cuda::peak_allocated_bytes(device_.index());
+#endif
+    return t;
+  }
+  void reset_timings() override {
+    t_ = {};
+#ifdef REELSCALE_HAVE_CUDA
+    if (device_.is_cuda()) model::cuda::reset_peak(device_.index());
+#endif
+  }
+  void synchronize() override { runner_->synchronize(); }
+
+ private:
+  // The one set-up of every delivery: upload, run the network, hand each emitted frame
+  // ((3, 4h, 4w) on the device, valid during the call) to `deliver`, then `finish`. Deliveries
+  // add their own time to t_'s convert/download/sink; the rest of the wall time is inference.
+  template <class Deliver, class Finish>
+  void run(const VideoView& chunk, int emit_begin, int emit_end, Deliver&& deliver, Finish&& finish) {
     c10::InferenceMode guard;
     const auto t0 = Clock::now();
     torch::Tensor in = upload(chunk);
     t_.upload_s += since(t0);
-    const double cb = stager_->convert_seconds(), wb = stager_->download_wait_seconds(), sb = stager_->sink_seconds();
+    const double outside = t_.convert_s + t_.download_s + t_.sink_s;
     const auto t1 = Clock::now();
+    runner_->run_tensor(std::move(in), emit_begin, emit_end, [&](int64_t idx, const torch::Tensor& hr) {
+      deliver(int(idx), hr.select(0, 0));
+      ++t_.frames;
+    }, stats());
+    fold_stats();
+    finish();
+    t_.infer_s += since(t1) - (t_.convert_s + t_.download_s + t_.sink_s - outside);
+  }
+
+  void run_host_rgb(const VideoView& chunk, int emit_begin, int emit_end, const FrameSink& sink) {
+    run(chunk, emit_begin, emit_end, [&](int idx, const torch::Tensor& rgb) {
+      if (!sink) return;  // the model alone: the frame stays on the device
+      const auto td = Clock::now();
+      const torch::Tensor cpu = rgb.to(torch::kCPU, torch::kFloat).contiguous();
+      t_.download_s += since(td);
+      const auto ts = Clock::now();
+      sink(idx, cpu.data_ptr<float>(), int(cpu.size(1)), int(cpu.size(2)));
+      t_.sink_s += since(ts);
+    }, [] {});
+  }
+
+  // Converted on the device, staged through the pinned pool (FrameStager), delivered once
+  // each frame's copy has finished.
+  void run_host_ycbcr(const VideoView& chunk, int emit_begin, int emit_end, const YCbCrFormat& format,
+                      const YCbCrSink& sink) {
+    const double cb = stager_->convert_seconds(), wb = stager_->download_wait_seconds(), sb = stager_->sink_seconds();
     try {
-      model::run_on_device(
-          *runner_, std::move(in), emit_begin, emit_end,
-          [&](int64_t idx, const torch::Tensor& hr) {
-            stager_->push(int(idx), hr.select(0, 0), format, sink);
-            ++t_.frames;
-          },
-          stats());
-      fold_stats();
-      stager_->flush(sink);
+      run(chunk, emit_begin, emit_end,
+          [&](int idx, const torch::Tensor& rgb) { stager_->push(idx, rgb, format, sink); },
+          [&] {
+            stager_->flush(sink);
+            t_.convert_s += stager_->convert_seconds() - cb;
+            t_.download_s += stager_->download_wait_seconds() - wb;
+            t_.sink_s += stager_->sink_seconds() - sb;
+          });
     } catch (...) {
       stager_->discard();  // frames of this chunk must not reach the next call's sink
       throw;
     }
-    const double conv = stager_->convert_seconds() - cb, wait = stager_->download_wait_seconds() - wb,
-                 sunk = stager_->sink_seconds() - sb;
-    t_.convert_s += conv;
-    t_.download_s += wait;
-    t_.sink_s += sunk;
-    t_.infer_s += since(t1) - conv - wait - sunk;
   }
 
   // The GPU encoder's way: planes converted into one device buffer, handed over with the
   // compute stream; when the sink returns, the consumer has read them or queued its read on
   // that stream (AsyncCudaEncoder copies them there), so the next frame reuses the buffer.
-  bool device_frames() const override { return device_.is_cuda(); }
-  void upscale_ycbcr_device(const VideoView& chunk, int emit_begin, int emit_end, const YCbCrFormat& format,
-                            const DeviceYCbCrSink& sink) override {
+  void run_device_ycbcr(const VideoView& chunk, int emit_begin, int emit_end, const YCbCrFormat& format,
+                        const DeviceYCbCrSink& sink) {
 #ifdef REELSCALE_HAVE_CUDA
-    if (!device_.is_cuda())
-      throw Error("BasicVSR++: device frames need a CUDA device, the model runs on " + runner_->device());
-    check_chunk(chunk, emit_begin, emit_end);
-    if (emit_begin == emit_end) return;
-    c10::InferenceMode guard;
-    const auto t0 = Clock::now();
-    torch::Tensor in = upload(chunk);
-    t_.upload_s += since(t0);
-    double conv = 0, sunk = 0;
-    const auto t1 = Clock::now();
-    model::run_on_device(*runner_, std::move(in), emit_begin, emit_end, [&](int64_t idx, const torch::Tensor& hr) {
+    run(chunk, emit_begin, emit_end, [&](int idx, const torch::Tensor& rgb) {
       const auto tc = Clock::now();
-      const torch::Tensor rgb = hr.select(0, 0);
       const model::PlaneLayout l = model::plane_layout(int(rgb.size(1)), int(rgb.size(2)), format.chroma_422);
       if (!device_planes_.defined() || !(device_layout_ == l)) {
         device_planes_ = torch::zeros({l.total}, torch::TensorOptions().dtype(torch::kShort).device(device_));
         device_layout_ = l;
       }
       model::rgb_to_ycbcr10_into(rgb, format, l, device_planes_);
-      conv += since(tc);
+      t_.convert_s += since(tc);
       const auto* base = reinterpret_cast<const uint16_t*>(device_planes_.data_ptr<int16_t>());
       DeviceYCbCrFrame f;
       f.height = l.height;
@@ -136,14 +173,9 @@ class BasicVsrppUpscaler final : public Upscaler {
       f.stride[1] = f.stride[2] = l.c_stride;
       f.stream = static_cast<void*>(c10::cuda::getCurrentCUDAStream(device_.index()).stream());
       const auto ts = Clock::now();
-      sink(int(idx), f);
-      sunk += since(ts);
-      ++t_.frames;
-    }, stats());
-    fold_stats();
-    t_.convert_s += conv;
-    t_.sink_s += sunk;
-    t_.infer_s += since(t1) - conv - sunk;
+      sink(idx, f);
+      t_.sink_s += since(ts);
+    }, [] {});
 #else
     (void)chunk, (void)emit_begin, (void)emit_end, (void)format, (void)sink;
     throw Error("BasicVSR++: device frames need a CUDA build");
@@ -166,71 +198,30 @@ class BasicVsrppUpscaler final : public Upscaler {
     run_stats_ = model::RunStats();
   }
 
-  UpscalerTimings timings() const override {
-    UpscalerTimings t = t_;
-#ifdef REELSCALE_HAVE_CUDA
-    if (device_.is_cuda()) t.peak_device_bytes = model::cuda::peak_allocated_bytes(device_.index());
-#endif
-    return t;
-  }
-  void reset_timings() override {
-    t_ = {};
-#ifdef REELSCALE_HAVE_CUDA
-    if (device_.is_cuda()) model::cuda::reset_peak(device_.index());
-#endif
-  }
-  void synchronize() override { runner_->synchronize(); }
-
- private:
-  // (1, t, 3, h, w) float32 on the device. 8-bit input crosses as bytes (through a pinned
-  // buffer on CUDA) and becomes v * (1/255.0f) there, as byte_sample() on the host. The copy
-  // runs on the compute stream: the chunk is needed whole before the network starts, so a
-  // separate stream would overlap nothing within a call (~1.3 MB a 1024x432 frame).
+  // (1, t, 3, h, w) on the device, float32. On CUDA the chunk crosses from a pinned buffer
+  // (asynchronously; pageable memory would be staged by the driver, synchronously), as bytes
+  // when it is 8-bit (1 byte/sample; v * (1/255.0f) there, as byte_sample() on the host). The
+  // copy runs on the compute stream: the chunk is needed whole before the network starts, so a
+  // separate stream would overlap nothing within a call (~1.3 MB a 1024x432 frame in 8 bits).
   torch::Tensor upload(const VideoView& c) {
     const std::vector<int64_t> shape{1, c.frames, 3, c.height, c.width};
-    if (c.f32) return torch::from_blob(const_cast<float*>(c.f32), shape, torch::kFloat).to(device_);
-    torch::Tensor bytes = torch::from_blob(const_cast<uint8_t*>(c.u8), shape, torch::kByte);
+    const bool bytes = c.u8 != nullptr;
+    const auto dtype = bytes ? torch::kByte : torch::kFloat;
+    void* src = bytes ? static_cast<void*>(const_cast<uint8_t*>(c.u8)) : static_cast<void*>(const_cast<float*>(c.f32));
+    torch::Tensor in = torch::from_blob(src, shape, dtype);  // no copy: read only
     if (device_.is_cuda()) {
 #ifdef REELSCALE_HAVE_CUDA
-      const int64_t n = int64_t(c.frames) * 3 * c.height * c.width;
+      const int64_t n = int64_t(in.nbytes());
       if (upload_done_) upload_done_->synchronize();  // the previous chunk's copy out of the buffer
       if (!pinned_in_.defined() || pinned_in_.numel() < n)
         pinned_in_ = torch::empty({n}, torch::TensorOptions().dtype(torch::kByte).pinned_memory(true));
-      std::memcpy(pinned_in_.data_ptr<uint8_t>(), c.u8, size_t(n));
-      bytes = pinned_in_.narrow(0, 0, n).view(shape).to(device_, /*non_blocking=*/true);
+      std::memcpy(pinned_in_.data_ptr<uint8_t>(), src, size_t(n));
+      in = pinned_in_.narrow(0, 0, n).view(dtype).view(shape).to(device_, /*non_blocking=*/true);
       if (!upload_done_) upload_done_ = std::make_unique<at::cuda::CUDAEvent>();
       upload_done_->record(c10::cuda::getCurrentCUDAStream(device_.index()));
 #endif
     }
-    return bytes.to(torch::kFloat).mul_(double(1.0f / 255.0f));
-  }
-
-  void run_rgb(const VideoView& chunk, int emit_begin, int emit_end, const FrameSink& sink) {
-    check_chunk(chunk, emit_begin, emit_end);
-    if (emit_begin == emit_end) return;
-    c10::InferenceMode guard;
-    const auto t0 = Clock::now();
-    torch::Tensor in = upload(chunk);
-    t_.upload_s += since(t0);
-    double sunk = 0, down = 0;
-    const auto t1 = Clock::now();
-    model::run_on_device(*runner_, std::move(in), emit_begin, emit_end, [&](int64_t idx, const torch::Tensor& hr) {
-      if (!sink) {  // the model alone: the frame stays on the device
-        ++t_.frames;
-        return;
-      }
-      const auto td = Clock::now();
-      const torch::Tensor cpu = hr.select(0, 0).to(torch::kCPU, torch::kFloat).contiguous();
-      down += since(td);
-      const auto ts = Clock::now();
-      sink(int(idx), cpu.data_ptr<float>(), int(cpu.size(1)), int(cpu.size(2)));
-      sunk += since(ts);
-      ++t_.frames;
-    }, stats());
-    fold_stats();
-    t_.download_s += down;
-    t_.sink_s += sunk;
-    t_.infer_s += since(t1) - down - sunk;
+    return bytes ? in.to(torch::kFloat).mul_(double(1.0f / 255.0f)) : in;
   }
 
   std::unique_ptr<model::BasicVsrppRunner> runner_;
@@ -239,8 +230,8 @@ class BasicVsrppUpscaler final : public Upscaler {
   model::RunStats run_stats_;
   std::unique_ptr<model::FrameStager> stager_;
   UpscalerTimings t_;
-  torch::Tensor pinned_in_;
-  torch::Tensor device_planes_;  // upscale_ycbcr_device's frame buffer
+  torch::Tensor pinned_in_;      // CUDA: the upload's staging buffer (bytes)
+  torch::Tensor device_planes_;  // DeviceYCbCr's frame buffer
   model::PlaneLayout device_layout_;
 #ifdef REELSCALE_HAVE_CUDA
   std::unique_ptr<at::cuda::CUDAEvent> upload_done_;

@@ -1,11 +1,11 @@
 #pragma once
 // The worker's `basicvsrpp` backend behind reelscale::Upscaler. Torch-free.
 //
-// Besides float RGB (upscale()), it delivers frames already converted to 10-bit Y'CbCr
-// (upscale_ycbcr()): the conversion runs on the model's device right after each frame is
-// reconstructed (worker/model/output_convert.hpp), the planes are copied to a bounded pool of
-// pinned host buffers on a separate CUDA stream, and a frame reaches the sink once its copy
-// has finished. 8-bit input (ByteVideo) goes to the device as bytes and becomes float there.
+// Delivers float RGB, or frames already converted to 10-bit Y'CbCr: the conversion runs on the
+// model's device right after each frame is reconstructed (worker/model/output_convert.hpp);
+// the planes are either copied to a bounded pool of pinned host buffers on a separate CUDA
+// stream (a frame reaches the sink once its copy has finished) or, on CUDA, handed over in
+// device memory. 8-bit input (ByteVideo) goes to the device as bytes and becomes float there.
 #include <cstdint>
 #include <memory>
 #include <string>

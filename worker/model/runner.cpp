@@ -18,7 +18,6 @@
 #include "worker/model/dcn.hpp"
 #include "worker/model/memory_plan.hpp"
 #include "worker/model/npy.hpp"
-#include "worker/model/runner_tensor.hpp"
 #include "worker/model/stages.hpp"
 #ifdef REELSCALE_HAVE_CUDA
 #include <ATen/cuda/CUDAEvent.h>
@@ -204,16 +203,11 @@ const std::string& BasicVsrppRunner::precision() const { return impl_->precision
 const std::vector<std::string>& BasicVsrppRunner::notes() const { return impl_->notes; }
 ModelInfo BasicVsrppRunner::info() const { return impl_->info; }
 
-struct RunnerAccess {
-  static BasicVsrppRunner::Impl& impl(BasicVsrppRunner& r) { return *r.impl_; }
-  static const BasicVsrppRunner::Impl& impl(const BasicVsrppRunner& r) { return *r.impl_; }
-};
+torch::Device BasicVsrppRunner::torch_device() const { return impl_->device; }
 
-torch::Device runner_device(const BasicVsrppRunner& runner) { return RunnerAccess::impl(runner).device; }
-
-void run_on_device(BasicVsrppRunner& runner, torch::Tensor lqs, int emit_begin, int emit_end,
-                   const BasicVSRPlusPlusImpl::FrameCallback& on_frame, RunStats* stats) {
-  auto& impl = RunnerAccess::impl(runner);
+void BasicVsrppRunner::run_tensor(torch::Tensor lqs, int emit_begin, int emit_end,
+                                  const TensorFrameCallback& on_frame, RunStats* stats) {
+  Impl& impl = *impl_;
   if (lqs.dim() != 5 || lqs.size(0) != 1 || lqs.size(2) != 3)
     throw Error("BasicVSR++: expected a (1, t, 3, h, w) chunk, got " + shape_string(lqs.sizes().vec()));
   const int t = int(lqs.size(1)), h = int(lqs.size(3)), w = int(lqs.size(4));
@@ -261,8 +255,8 @@ void BasicVsrppRunner::run(const FloatVideo& chunk, int emit_begin, int emit_end
   c10::InferenceMode guard;
   // from_blob does not copy; the network only reads its input.
   torch::Tensor in = torch::from_blob(const_cast<float*>(chunk.data.data()), {1, t, 3, h, w}, torch::kFloat);
-  run_on_device(
-      *this, std::move(in), emit_begin, emit_end,
+  run_tensor(
+      std::move(in), emit_begin, emit_end,
       [&](int64_t idx, const torch::Tensor& hr) {
         if (!sink) return;  // model-only: the frame stays on the device
         const torch::Tensor cpu = hr.select(0, 0).to(torch::kCPU, torch::kFloat).contiguous();

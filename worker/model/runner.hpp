@@ -2,11 +2,20 @@
 // The BasicVSR++ network behind a torch-free interface: what the upscaler backend, the CLI
 // (`reelscale model infer`) and the benchmarks call. No LibTorch types here.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "shared/upscale/upscaler.hpp"
+
+// LibTorch types of the device entry, declared only: callers of run_tensor() include LibTorch.
+namespace at {
+class Tensor;
+}  // namespace at
+namespace c10 {
+struct Device;
+}  // namespace c10
 
 namespace reelscale::model {
 
@@ -75,6 +84,17 @@ class BasicVsrppRunner {
   void run(const FloatVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink,
            RunStats* stats = nullptr);
 
+  // The device entry (for backends that consume each output frame on the device: the Y'CbCr
+  // conversion, the GPU encoder; the caller includes LibTorch). Runs the network over `lqs`
+  // (1, t, 3, h, w), any float dtype, on any device (moved to the runner's device and
+  // converted to the weights' dtype; pass a temporary so that no float copy stays alive),
+  // under the runner's memory plan. `on_frame` gets frames [emit_begin, emit_end) in order as
+  // (1, 3, 4h, 4w) device tensors, valid until it returns.
+  using TensorFrameCallback = std::function<void(int64_t index, const at::Tensor& hr)>;
+  void run_tensor(at::Tensor lqs, int emit_begin, int emit_end, const TensorFrameCallback& on_frame,
+                  RunStats* stats = nullptr);
+  c10::Device torch_device() const;
+
   // The footprint of h x w frames: on CUDA measured once per size by two short probe runs
   // (4 and 8 frames, offload off; peak minus what was allocated before), then extrapolated
   // linearly (the peak is where forward_2 starts: all kept maps + one reconstruction).
@@ -101,7 +121,6 @@ class BasicVsrppRunner {
   void synchronize() const;
 
  private:
-  friend struct RunnerAccess;  // runner_tensor.hpp: the device-tensor entry of the backends
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -17,7 +17,7 @@
 #include "shared/util/log.hpp"
 #include "shared/util/remove_tree.hpp"
 #include "worker/encode/shard_writer.hpp"
-#include "worker/model/basicvsrpp_upscaler.hpp"
+#include "worker/model/loader/model_library.hpp"
 #include "worker/pipeline/upscaler_factory.hpp"
 
 namespace reelscale::pipeline {
@@ -81,29 +81,17 @@ class Recorder final : public Upscaler {
   bool record = true;
 
   std::string name() const override { return inner_.name(); }
-  int scale() const override { return inner_.scale(); }
-  void upscale(const FloatVideo& chunk, int b, int e, const FrameSink& sink) override {
-    keep(chunk, b, e);
+  UpscalerCapabilities capabilities() const override { return inner_.capabilities(); }
+  void upscale(const VideoView& chunk, int b, int e, const UpscaleSink& sink) override {
+    if (record) {
+      FloatVideo copy(chunk.frames, chunk.height, chunk.width);
+      if (chunk.f32)
+        std::copy(chunk.f32, chunk.f32 + copy.data.size(), copy.data.begin());
+      else
+        std::transform(chunk.u8, chunk.u8 + copy.data.size(), copy.data.begin(), byte_sample);
+      calls.push_back({std::move(copy), b, e});
+    }
     inner_.upscale(chunk, b, e, sink);
-  }
-  bool converts_ycbcr() const override { return inner_.converts_ycbcr(); }
-  void upscale_ycbcr(const VideoView& chunk, int b, int e, const YCbCrFormat& f, const YCbCrSink& sink) override {
-    if (record && chunk.f32) {
-      FloatVideo copy(chunk.frames, chunk.height, chunk.width);
-      std::copy(chunk.f32, chunk.f32 + copy.data.size(), copy.data.begin());
-      keep(copy, b, e);
-    }
-    inner_.upscale_ycbcr(chunk, b, e, f, sink);
-  }
-  bool device_frames() const override { return inner_.device_frames(); }
-  void upscale_ycbcr_device(const VideoView& chunk, int b, int e, const YCbCrFormat& f,
-                            const DeviceYCbCrSink& sink) override {
-    if (record && chunk.f32) {
-      FloatVideo copy(chunk.frames, chunk.height, chunk.width);
-      std::copy(chunk.f32, chunk.f32 + copy.data.size(), copy.data.begin());
-      keep(copy, b, e);
-    }
-    inner_.upscale_ycbcr_device(chunk, b, e, f, sink);
   }
   UpscalerTimings timings() const override { return inner_.timings(); }
   void reset_timings() override { inner_.reset_timings(); }
@@ -111,9 +99,6 @@ class Recorder final : public Upscaler {
   int max_chunk_frames(int height, int width) override { return inner_.max_chunk_frames(height, width); }
 
  private:
-  void keep(const FloatVideo& chunk, int b, int e) {
-    if (record) calls.push_back({chunk, b, e});
-  }
   Upscaler& inner_;
 };
 
@@ -132,7 +117,7 @@ std::unique_ptr<Upscaler> make_bench_upscaler(const WorkerBenchOptions& o, std::
     b.runtime.offload = m.offload;
     b.profile = o.profile;
     b.runtime.batch = o.batch;
-    return make_basicvsrpp_upscaler(b, &notes);
+    return model::model_library().make_backend(b, &notes);
   }
   return make_upscaler(m);
 }
@@ -188,7 +173,7 @@ WorkerBenchResult bench_worker(const WorkerBenchOptions& o) {
   r.frames = o.frames;
   r.chunk = chunk_frames(o.config.model, r.width, r.height,
                          o.config.model.chunk > 0 ? 0 : up.max_chunk_frames(r.height, r.width));
-  r.overlap = up.name() == "bicubic" ? 0 : o.config.model.overlap;
+  r.overlap = up.capabilities().temporal ? o.config.model.overlap : 0;
 
   // Model-only: the recorded chunks, outputs left where the backend made them (an empty sink),
   // as `bench model` and the official code's timing.

@@ -3,8 +3,10 @@
 // back-pressure both ways and the errors of either side:
 // - push() blocks while the queue is full; it returns false once the consumer has stopped
 //   (the producer then unwinds);
-// - pop() blocks while it is empty; nullopt after close(); rethrows the producer's fail();
-// - stop() (consumer) drops the queued items and wakes a blocked producer.
+// - pop() blocks while it is empty; nullopt after close() or stop(); rethrows the producer's
+//   fail() once the queued items are taken;
+// - stop() (consumer, or the owner of both) drops the queued items and wakes both sides;
+// - grow() lets the producer run further ahead (a consumer that learns how much it will take).
 // Waiting times are added to the caller's counters (the stage timings).
 #include <chrono>
 #include <condition_variable>
@@ -19,6 +21,18 @@ template <class T>
 class BoundedQueue {
  public:
   explicit BoundedQueue(size_t depth) : depth_(depth < 1 ? 1 : depth) {}
+
+  void grow(size_t depth) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (depth > depth_) depth_ = depth;
+    }
+    cv_.notify_all();
+  }
+  size_t depth() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return depth_;
+  }
 
   bool push(T item, double& waited) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -36,9 +50,9 @@ class BoundedQueue {
 
   std::optional<T> pop(double& waited) {
     std::unique_lock<std::mutex> lock(mu_);
-    if (items_.empty() && !closed_ && !error_) {
+    if (items_.empty() && !closed_ && !error_ && !stopped_) {
       const auto t = std::chrono::steady_clock::now();
-      cv_.wait(lock, [&] { return !items_.empty() || closed_ || error_; });
+      cv_.wait(lock, [&] { return !items_.empty() || closed_ || error_ || stopped_; });
       waited += std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
     }
     if (!items_.empty()) {
@@ -48,7 +62,7 @@ class BoundedQueue {
       cv_.notify_all();
       return item;
     }
-    if (error_) std::rethrow_exception(error_);
+    if (error_ && !stopped_) std::rethrow_exception(error_);
     return std::nullopt;
   }
 
@@ -80,7 +94,7 @@ class BoundedQueue {
 
  private:
   size_t depth_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<T> items_;
   std::exception_ptr error_;

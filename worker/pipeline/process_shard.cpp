@@ -1,6 +1,5 @@
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <exception>
 #include <mutex>
@@ -43,7 +42,7 @@ struct RgbFrame {
 class Decoder {
  public:
   Decoder(const ShardTask& task, const config::Config& cfg, size_t depth)
-      : depth_(depth), source_(task.source), begin_(task.context_begin), end_(task.context_end) {
+      : queue_(depth), source_(task.source), begin_(task.context_begin), end_(task.context_end) {
     media::VideoReaderOptions ro;
     ro.allow_vfr = cfg.preprocess.vfr == "convert";
     ro.index_cache = task.index_cache;
@@ -74,46 +73,22 @@ class Decoder {
 
   // The next frame in order; nullopt after `end` (or once stopped). Rethrows the decode
   // thread's error. Time spent waiting is added to `waited`.
-  std::optional<RgbFrame> next(double& waited) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (queue_.empty() && !done_ && !error_ && !stopping_) {
-      const auto t = Clock::now();
-      cv_.wait(lock, [&] { return !queue_.empty() || done_ || error_ || stopping_; });
-      waited += seconds_since(t);
-    }
-    if (error_) std::rethrow_exception(error_);
-    if (queue_.empty()) return std::nullopt;
-    RgbFrame f = std::move(queue_.front());
-    queue_.pop_front();
-    lock.unlock();
-    cv_.notify_all();
-    return f;
-  }
+  std::optional<RgbFrame> next(double& waited) { return queue_.pop(waited); }
 
   void stop() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
+    queue_.stop();
     if (thread_.joinable()) thread_.join();
   }
 
   // Frames it may decode ahead of the consumer (never fewer than it was built with). Set to a
   // whole chunk once the chunk length is known, so that the next chunk is decoded while the
   // current one is upscaled.
-  void set_depth(size_t depth) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      depth_ = std::max(depth_, depth);
-    }
-    cv_.notify_all();
-  }
+  void set_depth(size_t depth) { queue_.grow(depth); }
 
   // A consumed frame's buffer, for the next decoded frame (no per-frame allocation).
   void recycle(std::vector<float>&& buffer) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (spare_.size() < depth_ + 2) spare_.push_back(std::move(buffer));
+    std::lock_guard<std::mutex> lock(spare_mu_);
+    if (spare_.size() < queue_.depth() + 2) spare_.push_back(std::move(buffer));
   }
 
   double busy_seconds() const { return busy_s_; }  // read after stop()
@@ -132,7 +107,7 @@ class Decoder {
     f.width = frame->width;
     f.height = frame->height;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::lock_guard<std::mutex> lock(spare_mu_);
       if (!spare_.empty()) {
         f.rgb = std::move(spare_.back());
         spare_.pop_back();
@@ -140,17 +115,10 @@ class Decoder {
     }
     f.rgb.resize(size_t(3) * f.width * f.height);
     convert.convert(frame, f.rgb.data());
-    const auto tw = Clock::now();
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return queue_.size() < depth_ || stopping_; });
-    waited += seconds_since(tw);
+    const bool go_on = queue_.push(std::move(f), waited);
     busy_s_ = seconds_since(t0_) - waited;
     wait_s_ = waited;
-    if (stopping_) return false;
-    queue_.push_back(std::move(f));
-    lock.unlock();
-    cv_.notify_all();
-    return true;
+    return go_on;
   }
 
   void run() {
@@ -178,16 +146,13 @@ class Decoder {
         throw MediaError(source_ + ": preprocessing stopped at frame " + std::to_string(next_) +
                          ", expected frames up to " + std::to_string(end_ - 1));
       busy_s_ = seconds_since(t0_) - waited;
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
+      queue_.close();
     } catch (...) {
-      std::lock_guard<std::mutex> lock(mu_);
-      error_ = std::current_exception();
+      queue_.fail(std::current_exception());
     }
-    cv_.notify_all();
   }
 
-  size_t depth_;
+  BoundedQueue<RgbFrame> queue_;
   std::string source_;
   int64_t begin_, end_;
   std::unique_ptr<media::VideoReader> reader_;
@@ -195,12 +160,8 @@ class Decoder {
   std::unique_ptr<media::FramePreprocessor> pre_;
   int64_t decode_begin_ = 0, decode_end_ = 0, next_ = 0;
   std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<RgbFrame> queue_;
+  std::mutex spare_mu_;
   std::vector<std::vector<float>> spare_;
-  std::exception_ptr error_;
-  bool done_ = false, stopping_ = false;
   double busy_s_ = 0;  // decoding, filtering and converting; not waiting for the consumer
   double wait_s_ = 0;  // waiting for the consumer (a full queue)
   Clock::time_point t0_;
@@ -219,9 +180,10 @@ struct EncodeItem {
 struct Stopped {};
 
 // The inference stage: assembles each chunk from the decoded frames (one scene, with its
-// context), runs the upscaler, and hands the emitted frames on as encoder input. Backends that
-// convert to Y'CbCr themselves (on the GPU) deliver planes in their pinned pool, wrapped
-// without a copy; for the others the conversion runs here on the CPU into pooled frames.
+// context), runs the upscaler, and hands the emitted frames on as encoder input, in the
+// delivery process_shard chose from the upscaler's capabilities: Y'CbCr planes left on the
+// GPU for the CUDA ProRes encoder; planes converted by the backend in its pinned pool,
+// wrapped without a copy; or float RGB, converted here on the CPU into pooled frames.
 struct InferenceStage {
   const ShardTask& task;
   Decoder& decoder;
@@ -231,128 +193,145 @@ struct InferenceStage {
   encode::YCbCrParams ycbcr;
   int convert_threads = 1;
   BoundedQueue<EncodeItem>& out;
-  const config::Encode* encode = nullptr;  // set: encode on the GPU (CUDA ProRes) here
+  FrameDelivery delivery = FrameDelivery::HostRgb;
+  int scale = 1;                           // the upscaler's
+  const config::Encode* encode = nullptr;  // DeviceYCbCr: the CUDA ProRes encoder's settings
   StageTime time;
-  bool device_converts = false;
 
   void run() {
-    const std::string who = "shard " + task.shard_id;
     const auto t0 = Clock::now();
-    std::deque<RgbFrame> window;  // decoded frames [window_begin, ...), local indices
-    int window_begin = 0;
-    int frame_w = 0, frame_h = 0;
-    FloatVideo video;  // reused chunk after chunk (same size: no reallocation)
-    std::unique_ptr<FramePool> pool;
-    const YCbCrFormat format{ycbcr.kr, ycbcr.kb, ycbcr.full_range, ycbcr.chroma_422};
-    device_converts = upscaler.converts_ycbcr();
     // GPU encoding runs on its own thread and stream (AsyncCudaEncoder); its packets go to the
     // muxer from there. This thread waits for it only in submit() (all staging buffers in use)
     // and at the end; the encoder thread's own waits for the muxer are its own (encoder_wait_s,
     // declared first: it outlives the encoder).
     double encoder_wait_s = 0;
     std::unique_ptr<prores::AsyncCudaEncoder> gpu_encoder;
-    auto finish_gpu = [&] {
-      if (!gpu_encoder) return;
-      gpu_encoder->finish();
-      gpu_encoder.reset();
-    };
-
     for (const Chunk& ch : chunks) {
-      while (!window.empty() && window_begin < ch.context_begin) {
-        decoder.recycle(std::move(window.front().rgb));
-        window.pop_front();
-        ++window_begin;
-      }
-      while (window_begin + int(window.size()) < ch.context_end) {
-        std::optional<RgbFrame> f = decoder.next(time.input_wait_s);
-        if (!f)
-          throw MediaError(who + ": decoding stopped before frame " +
-                           std::to_string(task.context_begin + window_begin + int(window.size())));
-        if (frame_w == 0) frame_w = f->width, frame_h = f->height;
-        if (f->width != frame_w || f->height != frame_h)
-          throw MediaError(task.source + ": frame " + std::to_string(f->index) + " is " +
-                           std::to_string(f->width) + "x" + std::to_string(f->height) +
-                           ", earlier frames were " + std::to_string(frame_w) + "x" +
-                           std::to_string(frame_h));
-        const int local = int(f->index - task.context_begin);
-        if (window.empty()) window_begin = local;
-        if (local < ch.context_begin) {  // context no chunk uses (clipped at a scene bound)
-          window_begin = local + 1;
-          decoder.recycle(std::move(f->rgb));
-          continue;
-        }
-        window.push_back(std::move(*f));
-      }
+      assemble(ch);
+      // Made here, once the frame size is known, rather than inside the upscaler's callback.
+      if (delivery == FrameDelivery::DeviceYCbCr && !gpu_encoder) gpu_encoder = start_gpu_encoder(encoder_wait_s);
+      upscale_chunk(ch, gpu_encoder.get());
+    }
+    const auto tf = Clock::now();
+    if (gpu_encoder) gpu_encoder->finish();  // the last packets: waiting for them is waiting for the encoder
+    gpu_encoder.reset();
+    time.output_wait_s += seconds_since(tf);
+    // Upscaling and (CPU path) conversion; not waiting for the decoder or the encoders.
+    time.busy_s = seconds_since(t0) - time.input_wait_s - time.output_wait_s;
+  }
 
-      video.frames = ch.frames();
-      video.height = frame_h;
-      video.width = frame_w;
-      video.data.resize(size_t(ch.frames()) * video.frame_size());
-      for (int i = 0; i < ch.frames(); ++i) {
-        const RgbFrame& f = window[size_t(ch.context_begin - window_begin + i)];
-        std::copy(f.rgb.begin(), f.rgb.end(), video.frame(i));
-      }
+  // The thread's own state (the stage is an aggregate: these keep their initialisers).
+  std::deque<RgbFrame> window;  // decoded frames [window_begin, ...), local indices
+  int window_begin = 0;
+  int frame_w = 0, frame_h = 0;
+  FloatVideo video;  // reused chunk after chunk (same size: no reallocation)
+  std::unique_ptr<FramePool> pool;
 
-      const int first = ch.emit_begin - ch.context_begin, last = ch.emit_end - ch.context_begin;
-      int expect = first;
-      auto check_index = [&](int index) {
-        if (index != expect)
-          throw Error(who + ": the upscaler delivered chunk frame " + std::to_string(index) + ", expected " +
-                      std::to_string(expect));
-        ++expect;
-      };
-      auto hand_on = [&](av::FramePtr frame) {
-        EncodeItem item;
-        item.width = frame->width;
-        item.height = frame->height;
-        item.frame = std::move(frame);
-        if (!out.push(std::move(item), time.output_wait_s)) throw Stopped{};
-      };
-      if (encode) {
-        // The converted planes stay on the GPU: the CUDA ProRes encoder copies them on the
-        // compute stream and encodes on its own stream and thread, overlapping inference.
-        upscaler.upscale_ycbcr_device(VideoView(video), first, last, format, [&](int index, const DeviceYCbCrFrame& f) {
+  // Fills `video` with the chunk's frames, decoding as far as it reaches and recycling the
+  // frames no later chunk needs.
+  void assemble(const Chunk& ch) {
+    while (!window.empty() && window_begin < ch.context_begin) {
+      decoder.recycle(std::move(window.front().rgb));
+      window.pop_front();
+      ++window_begin;
+    }
+    while (window_begin + int(window.size()) < ch.context_end) {
+      std::optional<RgbFrame> f = decoder.next(time.input_wait_s);
+      if (!f)
+        throw MediaError("shard " + task.shard_id + ": decoding stopped before frame " +
+                         std::to_string(task.context_begin + window_begin + int(window.size())));
+      if (frame_w == 0) frame_w = f->width, frame_h = f->height;
+      if (f->width != frame_w || f->height != frame_h)
+        throw MediaError(task.source + ": frame " + std::to_string(f->index) + " is " + std::to_string(f->width) +
+                         "x" + std::to_string(f->height) + ", earlier frames were " + std::to_string(frame_w) + "x" +
+                         std::to_string(frame_h));
+      const int local = int(f->index - task.context_begin);
+      if (window.empty()) window_begin = local;
+      if (local < ch.context_begin) {  // context no chunk uses (clipped at a scene bound)
+        window_begin = local + 1;
+        decoder.recycle(std::move(f->rgb));
+        continue;
+      }
+      window.push_back(std::move(*f));
+    }
+    video.frames = ch.frames();
+    video.height = frame_h;
+    video.width = frame_w;
+    video.data.resize(size_t(ch.frames()) * video.frame_size());
+    for (int i = 0; i < ch.frames(); ++i) {
+      const RgbFrame& f = window[size_t(ch.context_begin - window_begin + i)];
+      std::copy(f.rgb.begin(), f.rgb.end(), video.frame(i));
+    }
+  }
+
+  std::unique_ptr<prores::AsyncCudaEncoder> start_gpu_encoder(double& wait_s) {
+    const int w = frame_w * scale, h = frame_h * scale;
+    return std::make_unique<prores::AsyncCudaEncoder>(
+        w, h, prores::prores_options(*encode),
+        [this, &wait_s, w, h](std::vector<uint8_t> p) {
+          EncodeItem item;
+          item.width = w;
+          item.height = h;
+          item.packet = std::move(p);
+          if (!out.push(std::move(item), wait_s)) throw Stopped{};
+        },
+        encode->gpu_queue_frames);
+  }
+
+  void upscale_chunk(const Chunk& ch, prores::AsyncCudaEncoder* gpu) {
+    const std::string who = "shard " + task.shard_id;
+    const int first = ch.emit_begin - ch.context_begin, last = ch.emit_end - ch.context_begin;
+    int expect = first;
+    auto check_index = [&](int index) {
+      if (index != expect)
+        throw Error(who + ": the upscaler delivered chunk frame " + std::to_string(index) + ", expected " +
+                    std::to_string(expect));
+      ++expect;
+    };
+    auto hand_on = [&](av::FramePtr frame) {
+      EncodeItem item;
+      item.width = frame->width;
+      item.height = frame->height;
+      item.frame = std::move(frame);
+      if (!out.push(std::move(item), time.output_wait_s)) throw Stopped{};
+    };
+    const YCbCrFormat format{ycbcr.kr, ycbcr.kb, ycbcr.full_range, ycbcr.chroma_422};
+    UpscaleSink sink;
+    switch (delivery) {
+      case FrameDelivery::DeviceYCbCr:
+        // The planes stay on the GPU: the CUDA ProRes encoder copies them on the compute
+        // stream and encodes on its own stream and thread, overlapping inference.
+        sink = UpscaleSink::device_ycbcr(format, [&](int index, const DeviceYCbCrFrame& f) {
           check_index(index);
-          if (gpu_encoder && (gpu_encoder->width() != f.width || gpu_encoder->height() != f.height)) finish_gpu();
-          if (!gpu_encoder)
-            gpu_encoder = std::make_unique<prores::AsyncCudaEncoder>(
-                f.width, f.height, prores::prores_options(*encode), [&, w = f.width, h = f.height](std::vector<uint8_t> p) {
-                  EncodeItem item;
-                  item.width = w;
-                  item.height = h;
-                  item.packet = std::move(p);
-                  if (!out.push(std::move(item), encoder_wait_s)) throw Stopped{};
-                },
-                encode->gpu_queue_frames);
+          if (f.width != gpu->width() || f.height != gpu->height())
+            throw MediaError(who + ": upscaled frame " + std::to_string(index) + " is " + std::to_string(f.width) +
+                             "x" + std::to_string(f.height) + ", the GPU encoder was made for " +
+                             std::to_string(gpu->width()) + "x" + std::to_string(gpu->height()));
           const auto ts = Clock::now();
-          gpu_encoder->submit(f.plane[0], f.plane[1], f.plane[2], f.stride[0], f.stride[1],
-                              static_cast<CUstream_st*>(f.stream));
+          gpu->submit(f.plane[0], f.plane[1], f.plane[2], f.stride[0], f.stride[1], static_cast<CUstream_st*>(f.stream));
           time.output_wait_s += seconds_since(ts);
         });
-      } else if (device_converts) {
-        upscaler.upscale_ycbcr(VideoView(video), first, last, format, [&](int index, YCbCrFrame y) {
+        break;
+      case FrameDelivery::HostYCbCr:
+        sink = UpscaleSink::host_ycbcr(format, [&](int index, YCbCrFrame y) {
           check_index(index);
           hand_on(wrap_ycbcr(std::move(y), preset.pix_fmt));
         });
-      } else {
-        upscaler.upscale(video, first, last, [&](int index, const float* rgb, int h, int w) {
+        break;
+      case FrameDelivery::HostRgb:
+        sink = UpscaleSink::host_rgb([&](int index, const float* rgb, int h, int w) {
           check_index(index);
-          if (!pool || pool->width() != w || pool->height() != h)
-            pool = std::make_unique<FramePool>(w, h, preset.pix_fmt);
+          if (!pool || pool->width() != w || pool->height() != h) pool = std::make_unique<FramePool>(w, h, preset.pix_fmt);
           av::FramePtr frame = pool->get();
           encode::rgb_to_ycbcr10_parallel(rgb, h, w, ycbcr, frame.get(), convert_threads);
           hand_on(std::move(frame));
         });
-      }
-      if (expect != last)
-        throw Error(who + ": the upscaler " + upscaler.name() + " delivered " + std::to_string(expect - first) +
-                    " of " + std::to_string(last - first) + " frames of a chunk");
+        break;
     }
-    const auto tf = Clock::now();
-    finish_gpu();  // the last packets: waiting for them is waiting for the encoder
-    time.output_wait_s += seconds_since(tf);
-    // Upscaling and (CPU path) conversion; not waiting for the decoder or the encoders.
-    time.busy_s = seconds_since(t0) - time.input_wait_s - time.output_wait_s;
+    upscaler.upscale(VideoView(video), first, last, sink);
+    if (expect != last)
+      throw Error(who + ": the upscaler " + upscaler.name() + " delivered " + std::to_string(expect - first) + " of " +
+                  std::to_string(last - first) + " frames of a chunk");
   }
 };
 
@@ -403,8 +382,9 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
                              cfg.model.chunk > 0 ? 0
                                                  : upscaler.max_chunk_frames(decoder.plan().out_height,
                                                                              decoder.plan().out_width));
-  // Bicubic upscales each frame on its own: context frames would be computed and thrown away.
-  const int overlap = upscaler.name() == "bicubic" ? 0 : cfg.model.overlap;
+  // A backend without temporal context (bicubic) would compute context frames and throw them away.
+  const UpscalerCapabilities caps = upscaler.capabilities();
+  const int overlap = caps.temporal ? cfg.model.overlap : 0;
   const std::vector<Chunk> chunks =
       plan_chunks(n, cuts, T, overlap, int(task.emit_begin - task.context_begin),
                   int(task.emit_end - task.context_begin));
@@ -421,9 +401,10 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
   decoder.set_depth(longest);
 
   const encode::CodecPreset& preset = encode::codec_preset(cfg.encode);
-  // encode.device: the CUDA ProRes encoder takes the frames on the GPU when the upscaler
-  // leaves them there; otherwise (bicubic, a model on the CPU) the libavcodec encoders.
-  const bool gpu_encode = prores::use_cuda_encoder(cfg.encode) && upscaler.device_frames();
+  // encode.device: the CUDA ProRes encoder takes the frames on the GPU when the upscaler can
+  // leave them there; otherwise (bicubic, a model on the CPU) the libavcodec encoders, fed
+  // planes the backend converted when it can, else float RGB converted here.
+  const bool gpu_encode = prores::use_cuda_encoder(cfg.encode) && caps.can(FrameDelivery::DeviceYCbCr);
   if (cfg.encode.device == "gpu" && !gpu_encode)
     spdlog::warn("{}: encode.device is gpu but the upscaler {} does not keep its frames on a GPU: "
                  "encoding on the CPU", who, upscaler.name());
@@ -434,6 +415,10 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
                                                          : int(std::thread::hardware_concurrency()),
                                   1, 4),
                        queue};
+  stage.scale = caps.scale;
+  stage.delivery = gpu_encode                                 ? FrameDelivery::DeviceYCbCr
+                   : caps.can(FrameDelivery::HostYCbCr)       ? FrameDelivery::HostYCbCr
+                                                              : FrameDelivery::HostRgb;
   if (gpu_encode) stage.encode = &cfg.encode;
   upscaler.reset_timings();
   std::thread inference([&] {
@@ -504,7 +489,7 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
   r.upscale = stage.time;
   r.encode = enc;
   r.model = upscaler.timings();
-  r.device_converted = stage.device_converts;
+  r.device_converted = stage.delivery != FrameDelivery::HostRgb;
   r.gpu_encoded = gpu_encode;
   r.decode_s = r.decode.busy_s;
   r.upscale_s = r.upscale.busy_s;

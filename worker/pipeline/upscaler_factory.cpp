@@ -5,7 +5,7 @@
 
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
-#include "worker/model/basicvsrpp_upscaler.hpp"
+#include "worker/model/loader/model_library.hpp"
 
 #if __has_include("shared/upscale/bicubic.hpp")
 #include "shared/upscale/bicubic.hpp"
@@ -31,8 +31,9 @@ std::unique_ptr<Upscaler> make_upscaler(const config::Model& model) {
 #endif
   }
   if (backend == "basicvsrpp") {
+    // The first BasicVSR++ upscaler maps the model library (and LibTorch) into this process.
     std::vector<std::string> notes;
-    auto up = make_basicvsrpp_upscaler(model, &notes);
+    auto up = model::model_library().make_upscaler(model, &notes);
     for (const auto& n : notes) spdlog::info("model: {}", n);
     return up;
   }

@@ -2,7 +2,7 @@
 // media libraries the full `reelscale bench worker` needs: random frames at --size through
 // BasicVSR++ (random weights, as `bench model`), timed two ways on the same chunks:
 //   model-only  upscale(): float RGB to host memory, dropped (what `bench model` times);
-//   ycbcr       upscale_ycbcr(): conversion on the GPU, pinned staging on the copy stream, the
+//   ycbcr       the host Y'CbCr delivery: conversion on the GPU, pinned staging on the copy stream, the
 //               frames handed to a consumer thread that holds `--hold` of them (the encoders).
 // Prints one JSON object: frames/s of both, their ratio, peak GPU memory, the backend's
 // breakdown (upload, inference, conversion, copy waits, sink).
@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
 
   // Warm-up (cuDNN algorithm search, allocator, pinned pool) through both paths.
   up->upscale(fv, 0, chunk, [](int, const float*, int, int) {});
-  up->upscale_ycbcr(view, 0, chunk, YCbCrFormat{}, [](int, YCbCrFrame) {});
+  up->upscale(view, 0, chunk, UpscaleSink::host_ycbcr(YCbCrFormat{}, [](int, YCbCrFrame) {}));
   up->synchronize();
 
   up->reset_timings();
@@ -124,11 +124,11 @@ int main(int argc, char** argv) {
   up->reset_timings();
   t0 = std::chrono::steady_clock::now();
   for (int c = 0; c < chunks; ++c)
-    up->upscale_ycbcr(view, 0, chunk, YCbCrFormat{}, [&](int, YCbCrFrame f) {
+    up->upscale(view, 0, chunk, UpscaleSink::host_ycbcr(YCbCrFormat{}, [&](int, YCbCrFrame f) {
       std::lock_guard<std::mutex> lock(mu);
       q.push_back(std::move(f));
       cv.notify_all();
-    });
+    }));
   up->synchronize();
   const double ycbcr_s = since(t0);
   const UpscalerTimings ycbcr_t = up->timings();

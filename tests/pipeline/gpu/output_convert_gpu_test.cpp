@@ -4,8 +4,8 @@
 //   worker/encode/ycbcr.cpp: tests/pipeline/output_convert_test.cpp), fp32 and fp16 input;
 // - the staging (copy stream, pinned pool, delivery after the copy) hands over every frame
 //   in order with the right planes, also when the consumer holds frames (back-pressure);
-// - BasicVSR++ (random weights) on CUDA: upscale_ycbcr()'s planes equal the CPU conversion of
-//   upscale()'s float output of the same network.
+// - BasicVSR++ (random weights) on CUDA: the host Y'CbCr delivery's planes equal the CPU conversion of
+//   the float RGB delivery of the same network.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -141,14 +141,14 @@ TEST(BasicVsrppGpu, YCbCrPathEqualsCpuConversionOfTheFloatOutput) {
       from_float.push_back(model::rgb_to_ycbcr10(t, YCbCrFormat{}));
     });
     std::vector<std::vector<torch::Tensor>> from_device;
-    up->upscale_ycbcr(VideoView(in), 1, 5, YCbCrFormat{}, [&](int, YCbCrFrame f) {
+    up->upscale(VideoView(in), 1, 5, UpscaleSink::host_ycbcr(YCbCrFormat{}, [&](int, YCbCrFrame f) {
       const model::PlaneLayout l = model::plane_layout(f.height, f.width, true);
       auto* base = reinterpret_cast<int16_t*>(f.plane[0]);
       const torch::Tensor all = torch::from_blob(base, {l.total}, torch::kShort);
       from_device.push_back({all.narrow(0, 0, f.height * l.y_stride).view({f.height, l.y_stride}).narrow(1, 0, f.width).clone(),
                              all.narrow(0, l.cb_offset, f.height * l.c_stride).view({f.height, l.c_stride}).narrow(1, 0, l.chroma_width).clone(),
                              all.narrow(0, l.cr_offset, f.height * l.c_stride).view({f.height, l.c_stride}).narrow(1, 0, l.chroma_width).clone()});
-    });
+    }));
     ASSERT_EQ(from_float.size(), 4u);
     ASSERT_EQ(from_device.size(), 4u);
     for (size_t i = 0; i < 4; ++i)
