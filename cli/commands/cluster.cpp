@@ -12,9 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/wiring/media_adapters.hpp"
+#include "cli/wiring/pipeline_executor.hpp"
 #include "coordinator/dispatch/dispatcher.hpp"
-#include "coordinator/dispatch/media_segments.hpp"
-#include "coordinator/dispatch/media_verifier.hpp"
 #include "coordinator/dispatch/plan_adapter.hpp"
 #include "coordinator/dispatch/simulate.hpp"
 #include "coordinator/ledger/ledger.hpp"
@@ -26,8 +26,6 @@
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
-#include "worker/service/local_workers.hpp"
-#include "worker/service/pipeline_executor.hpp"
 #include "worker/service/worker.hpp"
 
 namespace reelscale::cli {
@@ -53,10 +51,6 @@ std::string fake_spec(const std::string& flag) {
   return env ? env : "";
 }
 
-std::string ledger_path(const config::Config& c) {
-  return c.ledger.empty() ? (fs::path(c.work_dir) / "ledger.sqlite").string() : c.ledger;
-}
-
 struct CoordinatorArgs {
   std::string config;
   std::vector<std::string> sets;
@@ -64,29 +58,25 @@ struct CoordinatorArgs {
   int local = -1;
 };
 
-class LogObserver : public dispatch::Observer {
+// TEST-ONLY (REELSCALE_FAKE_EXECUTOR): the fake verifier and segments, for exercising dispatch,
+// resume and faults without media.
+class FakeAdapters : public dispatch::Adapters {
  public:
-  LogObserver(const CoordinatorArgs& a, const config::Config& c) : args_(a), cfg_(c) {}
-  void bound(const std::string& endpoint) override {
-    int n = args_.local >= 0 ? args_.local : 0;
-    for (int i = 0; i < n; ++i) {
-      int gpu = i < int(cfg_.workers.gpus.size()) ? cfg_.workers.gpus[size_t(i)] : i;
-      auto keys = cfg_.workers.keys_dir.empty() ? (fs::path(cfg_.work_dir) / "keys").string()
-                                                : cfg_.workers.keys_dir;
-      auto argv = worker::worker_argv(fs::read_symlink("/proc/self/exe").string(), endpoint, gpu,
-                                      keys, cfg_.workers.security, fs::absolute(args_.config).string());
-      auto& child = workers_.spawn(argv);
-      spdlog::info("started local worker pid {} on GPU {}", child.pid(), gpu);
-    }
+  dispatch::ShardVerifier& verifier() override { return verifier_; }
+  std::optional<media::PreprocessPlan> prepare(const config::Config& cfg, const std::string&,
+                                               dispatch::DispatchOptions& opts) override {
+    if (cfg.storage.mode == "stream") opts.segments = &segments_;
+    return std::nullopt;
   }
-  void shard_failed(const std::string& shard, const std::string& reason) override {
-    spdlog::error("shard {} failed: {}", shard, reason);
+  std::unique_ptr<dispatch::Observer> local_workers(const config::Config& cfg, int count,
+                                                    const std::string& config_file, bool quiet) override {
+    return media_.local_workers(cfg, count, config_file, quiet);
   }
 
  private:
-  const CoordinatorArgs& args_;
-  const config::Config& cfg_;
-  worker::LocalWorkers workers_;  // stopped and reaped when the coordinator returns
+  dispatch::FakeShardVerifier verifier_;
+  dispatch::FakeSegmentSource segments_;
+  MediaAdapters media_;
 };
 
 void run_coordinator(const CoordinatorArgs& a) {
@@ -100,28 +90,13 @@ void run_coordinator(const CoordinatorArgs& a) {
                                          fake.empty() ? file_fingerprint(c.input) : "fake");
   opts.stop = &g_stop;
   install_stop_handlers();
-  ledger::Ledger ledger(ledger_path(c));
-  dispatch::MediaShardVerifier media;
-  dispatch::FakeShardVerifier fake_verifier;
-  dispatch::ShardVerifier& verifier = fake.empty() ? static_cast<dispatch::ShardVerifier&>(media)
-                                                   : fake_verifier;
-  // storage stream: segments cut from the film here (fake ones for the fake executor).
-  std::unique_ptr<dispatch::SegmentSource> segments;
-  const std::string index_cache = media::frame_index_cache_path(c.storage.dir, c.input).string();
-  if (c.storage.mode == "stream") {
-    if (fake.empty()) {
-      auto media_segments = std::make_unique<dispatch::MediaSegmentSource>(c.input, c.preprocess, index_cache);
-      opts.preprocess_plan = media_segments->preprocess_json();
-      segments = std::move(media_segments);
-    } else {
-      segments = std::make_unique<dispatch::FakeSegmentSource>();
-    }
-    opts.segments = segments.get();
-  } else if (fake.empty()) {
-    opts.preprocess_plan = media::to_json(dispatch::film_preprocess_plan(c.input, c.preprocess, index_cache)).dump();
-  }
-  LogObserver obs(a, c);
-  auto r = dispatch::run_dispatch(opts, ledger, dispatch::shard_specs(plan), verifier, &obs);
+  ledger::Ledger ledger(c.ledger);
+  MediaAdapters media_adapters;
+  FakeAdapters fake_adapters;
+  dispatch::Adapters& adapters = fake.empty() ? static_cast<dispatch::Adapters&>(media_adapters) : fake_adapters;
+  adapters.prepare(c, media::frame_index_cache_path(c.storage.dir, c.input).string(), opts);
+  const auto workers = adapters.local_workers(c, std::max(a.local, 0), fs::absolute(a.config).string(), false);
+  auto r = dispatch::run_dispatch(opts, ledger, dispatch::shard_specs(plan), adapters.verifier(), workers.get());
   std::cout << "shards: " << r.done << " done, " << r.failed << " failed (resume kept "
             << r.resume.kept << ", re-verified away " << r.resume_rejected << "); workers joined "
             << r.workers_joined << ", lost " << r.workers_lost << "; messages rejected "
@@ -303,7 +278,7 @@ void add_cluster_commands(CLI::App& app) {
     add_set_option(*cmd, *sets);
     cmd->callback([cfg, sets, json] {
       config::Config c = config::load(*cfg, *sets);
-      auto l = ledger::Ledger::open_existing(ledger_path(c));
+      auto l = ledger::Ledger::open_existing(c.ledger);
       auto rows = l.shards();
       auto s = ledger::summarize(rows, ledger::now_ms());
       std::cout << (*json ? ledger::summary_json(s) + "\n" : ledger::summary_table(s, rows));
@@ -323,7 +298,7 @@ void add_cluster_commands(CLI::App& app) {
     cmd->callback([cfg, sets, failed, shard] {
       if (!*failed && shard->empty()) throw UsageError("retry: give --failed or --shard ID");
       config::Config c = config::load(*cfg, *sets);
-      auto l = ledger::Ledger::open_existing(ledger_path(c));
+      auto l = ledger::Ledger::open_existing(c.ledger);
       int n = *failed ? l.retry_failed() : l.retry_shard(*shard);
       std::cout << n << " shard(s) queued again; they run at the next `reelscale run`/`coordinator`\n";
     });

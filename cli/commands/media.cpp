@@ -12,7 +12,7 @@ extern "C" {
 #include <unistd.h>
 
 #include "cli/commands.hpp"
-#include "coordinator/concat/concat.hpp"
+#include "shared/shard/shard_file.hpp"
 #include "shared/media/encoder.hpp"
 #include "shared/media/frame_index.hpp"
 #include "shared/media/probe.hpp"
@@ -210,7 +210,7 @@ void add_media_commands(CLI::App& app) {
                     "print only the BLAKE2b-256 of the video packets (what resume and the fault tests compare)");
     probe->callback([file, json, count, checksum] {
       if (*checksum) {
-        std::printf("%s\n", concat::packets_checksum(*file).c_str());
+        std::printf("%s\n", shard::packets_checksum(*file).c_str());
         return;
       }
       probe_command(*file, *json, *count);

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/wiring/media_adapters.hpp"
 #include "coordinator/job/run_job.hpp"
 #include "shared/config/config.hpp"
 #include "shared/util/log.hpp"
@@ -16,12 +17,6 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int) { g_stop.store(true); }
-
-std::string self_exe() {
-  std::error_code ec;
-  const auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("reelscale") : p.string();
-}
 
 }  // namespace
 
@@ -46,7 +41,8 @@ void add_run_commands(CLI::App& app) {
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
     job::RunOptions options;
-    options.exe = self_exe();
+    cli::MediaAdapters adapters;
+    options.adapters = &adapters;
     options.stop = &g_stop;
     const CLI::Option* quiet = run->get_parent()->get_option_no_throw("--quiet");
     options.progress = quiet && quiet->count() > 0 ? progress::Output::off : progress::output_from_string(args->progress);

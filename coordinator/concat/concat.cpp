@@ -5,7 +5,7 @@
 
 #include "shared/media/input_file.hpp"
 #include "shared/media/output_file.hpp"
-#include "shared/util/checksum.hpp"
+#include "shared/shard/shard_file.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 
@@ -70,21 +70,6 @@ void require_all_present(const std::vector<ShardRef>& shards) {
                    " shards are missing: " + list);
 }
 
-}  // namespace
-
-std::string packets_checksum(const fs::path& file) {
-  media::InputFile in(file);
-  const int vs = in.first_stream(AVMEDIA_TYPE_VIDEO);
-  if (vs < 0) throw MediaError(file.string() + " has no video stream");
-  in.select_only(vs);
-  Checksum sum;
-  auto pkt = av::make_packet();
-  while (in.read(pkt.get())) sum.update(pkt->data, static_cast<size_t>(pkt->size));
-  return sum.hex_digest();
-}
-
-namespace {
-
 // The joined stream's output: the first shard's parameters, every frame shown 1/delivered s.
 struct Joined {
   media::OutputFile out;
@@ -130,7 +115,7 @@ int64_t copy_shard(Joined& j, const ShardRef& s, AVRational delivered) {
   in.select_only(vs);
   const AVStream* ist = in.stream(vs);
   const auto rnd = static_cast<AVRounding>(AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX);
-  Checksum sum;
+  shard::PacketChecksum sum;
   int64_t count = 0;
   int64_t base = AV_NOPTS_VALUE;  // the shard's first timestamp = its frame 0
   auto pkt = av::make_packet();
@@ -149,7 +134,7 @@ int64_t copy_shard(Joined& j, const ShardRef& s, AVRational delivered) {
     if (j.intra_only && local != count)
       throw MediaError(label + ": frame timestamps are not contiguous (packet " + std::to_string(count) +
                        " has frame index " + std::to_string(local) + ")");
-    if (!s.packets_checksum.empty()) sum.update(pkt->data, static_cast<size_t>(pkt->size));
+    if (!s.packets_checksum.empty()) sum.add(*pkt);
     int64_t local_dts = local;
     if (!j.intra_only && pkt->dts != AV_NOPTS_VALUE)
       local_dts = av_rescale_q_rnd(pkt->dts - base, ist->time_base, j.frame_tb, rnd);
@@ -163,7 +148,7 @@ int64_t copy_shard(Joined& j, const ShardRef& s, AVRational delivered) {
     throw MediaError(label + (count < s.expected_frames ? " is short: " : " is too long: ") + std::to_string(count) +
                      " frames, expected " + std::to_string(s.expected_frames));
   if (!s.packets_checksum.empty()) {
-    const std::string got = sum.hex_digest();
+    const std::string got = sum.hex();
     if (got != s.packets_checksum)
       throw MediaError(label + " is corrupt: packet checksum " + got + " does not match the sidecar's " +
                        s.packets_checksum);

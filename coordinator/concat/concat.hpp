@@ -23,8 +23,8 @@ struct ShardRef {
   std::string id;                 // names the shard in error messages (the plan's shard id)
   std::filesystem::path file;     // <dir>/<id>.mov or .mkv
   int64_t expected_frames = 0;
-  // BLAKE2b-256 hex of the video packets' payloads in file order (see packets_checksum());
-  // empty = not checked.
+  // The shard's packet checksum (shared/shard/shard_file.hpp's PacketChecksum, as its sidecar
+  // records it); empty = not checked.
   std::string packets_checksum;
 };
 
@@ -45,9 +45,5 @@ struct ConcatResult {
 ConcatResult concat_shards(const std::vector<ShardRef>& shards, const std::filesystem::path& out,
                            int64_t expected_total_frames, AVRational frame_rate,
                            AVRational delivered_rate = {0, 1});
-
-// The checksum concat verifies: BLAKE2b-256 (shared/util/checksum.hpp) over the payload bytes
-// of the first video stream's packets, in file order. Throws MediaError naming the file.
-std::string packets_checksum(const std::filesystem::path& file);
 
 }  // namespace reelscale::concat

@@ -21,6 +21,7 @@
 #include "coordinator/dispatch/scheduler.hpp"
 #include "coordinator/dispatch/zap.hpp"
 #include "shared/protocol/keys.hpp"
+#include "shared/shard/shard_file.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
@@ -46,7 +47,7 @@ DispatchOptions dispatch_options(const config::Config& c, const std::string& con
   o.source = fs::absolute(c.input).string();
   o.input_fingerprint = input_fingerprint;
   o.config_hash = config_hash;
-  o.output_ext = c.encode.codec == "ffv1" ? ".mkv" : ".mov";
+  o.output_ext = shard::shard_extension(c.encode.codec);
   return o;
 }
 
@@ -326,7 +327,7 @@ void Broker::send_ready_assigns() {
   }
   for (size_t i = 0; i < pending_assigns_.size();) {
     PendingAssign& p = pending_assigns_[i];
-    const std::string shard = p.assign.shard_id;
+    const std::string shard = p.assign.range.id;
     auto w = workers_.find(p.id);
     auto seg = segments_.find(shard);
     const bool still_wanted = w != workers_.end() && w->second.lease &&
@@ -629,14 +630,9 @@ void Broker::assign_idle() {
     if (!lease) return;  // nothing to hand out to anyone
     auto spec = *sched_.spec(lease->shard_id);
     protocol::Assign a;
-    a.shard_id = spec.id;
+    a.range = spec;
     a.attempt = lease->attempt;
     a.source = opts_.source;
-    a.context_begin = spec.context_begin;
-    a.emit_begin = spec.emit_begin;
-    a.emit_end = spec.emit_end;
-    a.context_end = spec.context_end;
-    a.cuts = spec.cuts;
     a.config_hash = opts_.config_hash;
     a.storage = opts_.storage_mode;
     a.output_dir = opts_.storage_dir.string();
@@ -652,10 +648,10 @@ void Broker::assign_idle() {
       pending_assigns_.push_back({id, a});
       continue;
     }
-    spdlog::debug("shard {} attempt {} -> {}{}", a.shard_id, a.attempt, w.name,
+    spdlog::debug("shard {} attempt {} -> {}{}", a.range.id, a.attempt, w.name,
                   lease->duplicate ? " (tail duplicate)" : "");
     send(id, a);
-    obs_->assigned(a.shard_id, w.name, w.pid, lease->duplicate);
+    obs_->assigned(a.range.id, w.name, w.pid, lease->duplicate);
   }
 }
 

@@ -1,10 +1,10 @@
 #pragma once
-// The real verifier: re-reads an encoded shard and its sidecar (worker/encode's verify_shard)
+// The real verifier: re-reads an encoded shard and its sidecar (shared/shard's verify_shard)
 // and compares with the worker's report. Header-only: only the `reelscale` binary links the
 // media stack.
 #include "coordinator/dispatch/verifier.hpp"
+#include "shared/shard/shard_file.hpp"
 #include "shared/util/errors.hpp"
-#include "worker/encode/shard_writer.hpp"
 
 namespace reelscale::dispatch {
 
@@ -13,10 +13,10 @@ class MediaShardVerifier : public ShardVerifier {
   std::string verify(const ledger::ShardSpec& shard, const std::filesystem::path& path,
                      int64_t frame_count, const std::string& checksum) override {
     try {
-      encode::ShardInfo info = encode::verify_shard(path);
-      if (info.frame_count != shard.frames())
+      shard::ShardInfo info = shard::verify_shard(path);
+      if (info.frame_count != shard.emit_frames())
         return path.string() + ": " + std::to_string(info.frame_count) + " frames, shard " +
-               shard.id + " has " + std::to_string(shard.frames());
+               shard.id + " has " + std::to_string(shard.emit_frames());
       if (info.first_source_frame != shard.emit_begin)
         return path.string() + ": starts at source frame " +
                std::to_string(info.first_source_frame) + ", shard starts at " +

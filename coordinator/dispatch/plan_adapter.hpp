@@ -11,8 +11,7 @@ namespace reelscale::dispatch {
 inline std::vector<ledger::ShardSpec> shard_specs(const plan::ShardPlan& p) {
   std::vector<ledger::ShardSpec> out;
   out.reserve(p.shards.size());
-  for (const auto& s : p.shards)
-    out.push_back({s.id, s.context_begin, s.emit_begin, s.emit_end, s.context_end, s.cuts});
+  for (const auto& s : p.shards) out.push_back(s.range);
   return out;
 }
 

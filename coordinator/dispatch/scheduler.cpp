@@ -61,7 +61,7 @@ std::optional<Lease> Scheduler::next(const std::string& worker, int64_t now_ms) 
       if (l.state != State::assigned || int(l.holders.size()) >= opts_.max_copies ||
           l.holders.count(worker) || any_verifying(l))
         continue;
-      int64_t left = l.spec.frames() - l.progress;
+      int64_t left = l.spec.emit_frames() - l.progress;
       if (left > best_left) {
         best_left = left;
         pick = &l;

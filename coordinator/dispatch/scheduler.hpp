@@ -109,7 +109,7 @@ class Scheduler {
   };
   static bool any_verifying(const Live& l);
   using QueueKey = std::pair<int64_t, std::string>;  // (-frames, id): longest first
-  static QueueKey key(const Live& l) { return {-l.spec.frames(), l.spec.id}; }
+  static QueueKey key(const Live& l) { return {-l.spec.emit_frames(), l.spec.id}; }
   Outcome attempt_ended(Live& l, const std::string& worker, const std::string& reason,
                         bool retryable);
   Live* find(const std::string& id);

@@ -31,7 +31,7 @@ SimResult simulate_dispatch(const std::vector<ledger::ShardSpec>& plan, const Si
   SimResult r;
   r.workers = o.workers;
   r.shards = int(plan.size());
-  for (const auto& s : plan) r.frames += s.frames();
+  for (const auto& s : plan) r.frames += s.emit_frames();
   std::error_code ec;
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(o.ledger_path.string() + suffix, ec);
 
@@ -79,13 +79,8 @@ SimResult simulate_dispatch(const std::vector<ledger::ShardSpec>& plan, const Si
       if (!lease) return;
       auto spec = *sched.spec(lease->shard_id);
       protocol::Assign a;
-      a.shard_id = spec.id;
+      a.range = spec;
       a.attempt = lease->attempt;
-      a.context_begin = spec.context_begin;
-      a.emit_begin = spec.emit_begin;
-      a.emit_end = spec.emit_end;
-      a.context_end = spec.context_end;
-      a.cuts = spec.cuts;
       a.output_name = lease->output_name;
       a.lease_ms = 1;
       roundtrip(a);
@@ -109,11 +104,11 @@ SimResult simulate_dispatch(const std::vector<ledger::ShardSpec>& plan, const Si
     now = f.at;
     busy[size_t(f.worker)] = false;
     auto spec = *sched.spec(f.shard);
-    protocol::Done d{f.shard, f.attempt, *sched.issued_output(f.shard, f.attempt), spec.frames(),
+    protocol::Done d{f.shard, f.attempt, *sched.issued_output(f.shard, f.attempt), spec.emit_frames(),
                      "sim", 0, 0, 0, now};
     roundtrip(d);
     Outcome out = sched.completed(names[size_t(f.worker)], f.shard, f.attempt, "", "sim/" + f.shard,
-                                  spec.frames(), "sim");
+                                  spec.emit_frames(), "sim");
     if (out == Outcome::accepted) {
       r.makespan_s = now;
       starts.erase(f.shard);

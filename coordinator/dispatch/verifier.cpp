@@ -10,9 +10,9 @@ std::string FakeShardVerifier::verify(const ledger::ShardSpec& shard,
                                       const std::string& checksum) {
   try {
     auto f = protocol::fake::read(path);
-    if (f.frame_count != shard.frames())
+    if (f.frame_count != shard.emit_frames())
       return path.string() + ": " + std::to_string(f.frame_count) + " frames, shard has " +
-             std::to_string(shard.frames());
+             std::to_string(shard.emit_frames());
     if (f.frame_count != frame_count)
       return path.string() + ": worker reported " + std::to_string(frame_count) + " frames, file has " +
              std::to_string(f.frame_count);

@@ -6,8 +6,7 @@
 
 #include "coordinator/concat/concat.hpp"
 #include "coordinator/dispatch/dispatcher.hpp"
-#include "coordinator/dispatch/media_segments.hpp"
-#include "coordinator/dispatch/media_verifier.hpp"
+#include "coordinator/dispatch/plan_adapter.hpp"
 #include "coordinator/ledger/ledger.hpp"
 #include "coordinator/mux/mux.hpp"
 #include "coordinator/plan/shard_plan.hpp"
@@ -22,13 +21,12 @@
 #include "shared/media/frame_index.hpp"
 #include "shared/media/probe.hpp"
 #include "shared/protocol/keys.hpp"
+#include "shared/shard/shard_file.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 #include "shared/util/remove_tree.hpp"
-#include "worker/service/local_workers.hpp"
-#include "worker/service/pipeline_executor.hpp"
 
 namespace reelscale::job {
 namespace fs = std::filesystem;
@@ -47,36 +45,6 @@ auto stage(const std::string& name, F&& f) -> decltype(f()) {
     throw Error(name + " failed: " + e.what());
   }
 }
-
-std::string shard_ext(const std::string& codec) { return codec == "ffv1" ? ".mkv" : ".mov"; }
-
-// Local workers are started once the coordinator knows its bound endpoint (a "*" port is
-// only known after bind).
-class LocalWorkerStarter : public dispatch::Observer {
- public:
-  LocalWorkerStarter(const config::Config& cfg, std::string exe, std::string config_file, bool quiet_workers)
-      : cfg_(cfg), exe_(std::move(exe)), config_file_(std::move(config_file)), quiet_workers_(quiet_workers) {}
-  ~LocalWorkerStarter() override { workers_.terminate_all(); }
-
-  void bound(const std::string& endpoint) override {
-    for (int i = 0; i < cfg_.workers.local; ++i) {
-      const int gpu = cfg_.workers.gpus.empty() ? i : cfg_.workers.gpus[size_t(i)];
-      auto argv = worker::worker_argv(exe_, endpoint, gpu, cfg_.workers.keys_dir, cfg_.workers.security, config_file_);
-      // Children share the terminal: their info lines would tear the progress block apart.
-      if (quiet_workers_) argv.insert(argv.begin() + 1, {"--log-level", "warn"});
-      workers_.spawn(argv);
-    }
-    if (cfg_.workers.local > 0) spdlog::info("started {} local worker(s) on {}", cfg_.workers.local, endpoint);
-  }
-  // Joins, losses, results and failures: the dispatcher logs each already, with details.
-
- private:
-  const config::Config& cfg_;
-  std::string exe_;
-  std::string config_file_;
-  worker::LocalWorkers workers_;
-  bool quiet_workers_ = false;
-};
 
 void ensure_keys(const config::Config& cfg) {
   if (cfg.workers.security != "curve") return;
@@ -128,7 +96,7 @@ void refuse_what_would_fail_late(const config::Config& cfg) {
 void remove_abandoned_work_dirs(const fs::path& storage) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(storage, ec)) {
-    if (!e.is_directory() || e.path().filename().string().rfind(worker::kShardWorkDirPrefix, 0) != 0) continue;
+    if (!e.is_directory() || e.path().filename().string().rfind(shard::kShardWorkDirPrefix, 0) != 0) continue;
     std::error_code rm;
     remove_tree(e.path(), rm);
     if (rm) spdlog::debug("cannot remove {}: {}", e.path().string(), rm.message());
@@ -144,8 +112,8 @@ void warn_about_disk_space(const config::Config& cfg, const plan::ShardPlan& pla
       job::shard_bytes_per_pixel(cfg.encode.codec) * double(pre.out_width) * kScale * double(pre.out_height) * kScale;
   int64_t to_do = 0;
   for (const auto& s : plan.shards) {
-    const auto row = ledger.shard(s.id);
-    if (!row || row->state != ledger::State::done) to_do += s.emit_frames();
+    const auto row = ledger.shard(s.range.id);
+    if (!row || row->state != ledger::State::done) to_do += s.range.emit_frames();
   }
   const auto film = uint64_t(frame_bytes * double(plan.frame_count));
   const std::vector<job::SpaceNeed> needs{
@@ -159,6 +127,7 @@ void warn_about_disk_space(const config::Config& cfg, const plan::ShardPlan& pla
 }  // namespace
 
 RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
+  if (!options.adapters) throw Error("run_job: no dispatch adapters given");
   RunSummary summary;
   const fs::path work = cfg.work_dir;
   fs::create_directories(work);
@@ -193,37 +162,24 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
   // 3. Dispatch to workers until every shard is done (or failed), recorded in the ledger.
   const std::string config_hash = config::video_config_hash(cfg);
   const std::string fingerprint = scenes.input_fingerprint.empty() ? file_fingerprint(cfg.input) : scenes.input_fingerprint;
-  std::vector<ledger::ShardSpec> specs;
-  for (const auto& s : plan.shards)
-    specs.push_back({s.id, s.context_begin, s.emit_begin, s.emit_end, s.context_end, s.cuts});
+  const std::vector<ledger::ShardSpec> specs = dispatch::shard_specs(plan);
   ledger::Ledger ledger(cfg.ledger);
   const dispatch::DispatchResult dispatched = stage("dispatch", [&] {
     ensure_keys(cfg);
     fs::create_directories(cfg.storage.dir);
     auto opts = dispatch::dispatch_options(cfg, config_hash, fingerprint);
     opts.stop = options.stop;
-    dispatch::MediaShardVerifier verifier;
-    // The preprocessing plan is decided here once for the film. storage stream: no worker sees
-    // our files; each shard's source is cut from the film and sent.
-    std::unique_ptr<dispatch::MediaSegmentSource> segments;
-    media::PreprocessPlan pre;
-    if (cfg.storage.mode == "stream") {
-      segments = std::make_unique<dispatch::MediaSegmentSource>(cfg.input, cfg.preprocess, index_cache);
-      opts.segments = segments.get();
-      pre = segments->plan();
-    } else {
-      pre = dispatch::film_preprocess_plan(cfg.input, cfg.preprocess, index_cache);
-    }
-    opts.preprocess_plan = media::to_json(pre).dump();
-    warn_about_disk_space(cfg, plan, ledger, pre);
+    dispatch::Adapters& adapters = *options.adapters;
+    if (const auto pre = adapters.prepare(cfg, index_cache, opts)) warn_about_disk_space(cfg, plan, ledger, *pre);
     // Local workers read the effective config (defaults and --set overrides applied), so their
     // video config hash is the coordinator's.
     YAML::Emitter effective;
     effective << config::dump(cfg);
     const fs::path effective_file = work / "effective-config.yaml";
     write_file_atomic(effective_file, std::string(effective.c_str()) + "\n");
-    LocalWorkerStarter starter(cfg, options.exe, effective_file.string(), monitor.output() == progress::Output::tty);
-    return dispatch::run_dispatch(opts, ledger, specs, verifier, monitor.observer(&starter, specs));
+    const auto starter = adapters.local_workers(cfg, cfg.workers.local, effective_file.string(),
+                                                monitor.output() == progress::Output::tty);
+    return dispatch::run_dispatch(opts, ledger, specs, adapters.verifier(), monitor.observer(starter.get(), specs));
   });
   summary.shards_reused = dispatched.resume.kept - dispatched.resume_rejected;
   if (dispatched.stopped) {
@@ -252,11 +208,12 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
   inputs.video = work / "video.mkv";
   stage("concat", [&] {
     std::vector<concat::ShardRef> refs;
-    for (const auto& s : plan.shards) {
+    for (const auto& sh : plan.shards) {
+      const shard::ShardRange& s = sh.range;
       const auto row = ledger.shard(s.id);
       concat::ShardRef r;
       r.id = s.id;
-      r.file = row && !row->output.empty() ? fs::path(row->output) : fs::path(cfg.storage.dir) / (s.id + shard_ext(cfg.encode.codec));
+      r.file = row && !row->output.empty() ? fs::path(row->output) : shard::shard_path(cfg.storage.dir, s.id, cfg.encode.codec);
       r.expected_frames = s.emit_frames();
       r.packets_checksum = row ? row->checksum : "";
       refs.push_back(r);

@@ -10,13 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/dispatch/adapters.hpp"
 #include "coordinator/progress/progress.hpp"
 #include "shared/config/config.hpp"
 
 namespace reelscale::job {
 
 struct RunOptions {
-  std::string exe;                           // path of the reelscale binary (spawns local workers)
+  // The verifier, preprocessing plan/segments and local workers (the CLI's wiring); required.
+  dispatch::Adapters* adapters = nullptr;
   const std::atomic<bool>* stop = nullptr;   // SIGINT/SIGTERM: stop dispatching, keep the ledger
   progress::Output progress = progress::Output::automatic;  // coordinator/progress/monitor.hpp
 };

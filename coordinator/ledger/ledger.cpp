@@ -337,18 +337,18 @@ Summary summarize(const std::vector<ShardRow>& rows, int64_t now) {
   int64_t first = 0, last = 0;
   for (const auto& r : rows) {
     ++s.total;
-    s.frames_total += r.spec.frames();
+    s.frames_total += r.spec.emit_frames();
     switch (r.state) {
       case State::pending: ++s.pending; break;
       case State::assigned: ++s.running; break;
       case State::failed: ++s.failed; s.failed_shards.push_back(r); break;
       case State::done: {
         ++s.done;
-        s.frames_done += r.spec.frames();
+        s.frames_done += r.spec.emit_frames();
         auto& w = per[r.worker];
         w.worker = r.worker;
         ++w.shards;
-        w.frames += r.spec.frames();
+        w.frames += r.spec.emit_frames();
         if (r.finished_ms > r.assigned_ms && r.assigned_ms > 0)
           w.busy_s += double(r.finished_ms - r.assigned_ms) / 1000.0;
         break;
@@ -395,7 +395,7 @@ std::string summary_table(const Summary& s, const std::vector<ShardRow>& rows) {
   o << line;
   for (const auto& r : rows) {
     std::snprintf(line, sizeof line, "%-14s %-9s %8lld %8lld %4d  %-22s %s\n", r.spec.id.c_str(),
-                  to_string(r.state), (long long)r.spec.emit_begin, (long long)r.spec.frames(),
+                  to_string(r.state), (long long)r.spec.emit_begin, (long long)r.spec.emit_frames(),
                   r.attempts, r.worker.substr(0, 22).c_str(), r.last_error.substr(0, 60).c_str());
     o << line;
   }

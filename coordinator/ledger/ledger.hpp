@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "coordinator/ledger/sqlite.hpp"
+#include "shared/shard/shard_range.hpp"
 
 namespace reelscale::ledger {
 
@@ -20,13 +21,8 @@ enum class State { pending, assigned, done, failed };
 const char* to_string(State s);
 State state_from_string(const std::string& s);  // throws Error
 
-struct ShardSpec {
-  std::string id;
-  int64_t context_begin = 0, emit_begin = 0, emit_end = 0, context_end = 0;
-  std::vector<int64_t> cuts;
-  int64_t frames() const { return emit_end - emit_begin; }
-  int64_t context_frames() const { return context_end - context_begin; }
-};
+// What the ledger keeps of a planned shard: its frames (shared/shard/shard_range.hpp).
+using ShardSpec = shard::ShardRange;
 
 std::string shard_identity(const ShardSpec& s, const std::string& config_hash);
 

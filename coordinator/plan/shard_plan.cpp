@@ -9,11 +9,6 @@
 
 namespace reelscale::plan {
 
-bool Shard::operator==(const Shard& o) const {
-  return id == o.id && index == o.index && emit_begin == o.emit_begin && emit_end == o.emit_end &&
-         context_begin == o.context_begin && context_end == o.context_end && cuts == o.cuts;
-}
-
 namespace {
 
 void validate(const std::vector<scenes::Scene>& sc, int64_t frame_count, const config::Shards& s) {
@@ -103,9 +98,7 @@ ShardPlan plan_shards(const std::vector<scenes::Scene>& sc, int64_t frame_count,
   auto add = [&](int64_t b, int64_t e, int64_t cb, int64_t ce, std::vector<int64_t> cuts) {
     Shard sh;
     sh.index = int64_t(plan.shards.size());
-    sh.id = shard_id(sh.index, b, e);
-    sh.emit_begin = b, sh.emit_end = e, sh.context_begin = cb, sh.context_end = ce;
-    sh.cuts = std::move(cuts);
+    sh.range = {shard_id(sh.index, b, e), cb, b, e, ce, std::move(cuts)};
     plan.shards.push_back(std::move(sh));
   };
   size_t i = 0;
@@ -146,9 +139,10 @@ nlohmann::json to_json(const ShardPlan& p) {
                    {"max_frames", p.settings.max_frames},
                    {"overlap", p.settings.overlap}};
   auto& arr = j["shards"] = nlohmann::json::array();
-  for (const Shard& s : p.shards) {
+  for (const Shard& sh : p.shards) {
+    const shard::ShardRange& s = sh.range;
     arr.push_back({{"id", s.id},
-                   {"index", s.index},
+                   {"index", sh.index},
                    {"emit_begin", s.emit_begin},
                    {"emit_end", s.emit_end},
                    {"context_begin", s.context_begin},
@@ -173,22 +167,27 @@ ShardPlan plan_from_json(const nlohmann::json& j, const std::string& what) {
     p.settings.overlap = st.at("overlap").get<int>();
     for (const auto& s : j.at("shards")) {
       Shard sh;
-      sh.id = s.at("id").get<std::string>();
+      sh.range.id = s.at("id").get<std::string>();
       sh.index = s.at("index").get<int64_t>();
-      sh.emit_begin = s.at("emit_begin").get<int64_t>();
-      sh.emit_end = s.at("emit_end").get<int64_t>();
-      sh.context_begin = s.at("context_begin").get<int64_t>();
-      sh.context_end = s.at("context_end").get<int64_t>();
-      sh.cuts = s.at("cuts").get<std::vector<int64_t>>();
+      sh.range.emit_begin = s.at("emit_begin").get<int64_t>();
+      sh.range.emit_end = s.at("emit_end").get<int64_t>();
+      sh.range.context_begin = s.at("context_begin").get<int64_t>();
+      sh.range.context_end = s.at("context_end").get<int64_t>();
+      sh.range.cuts = s.at("cuts").get<std::vector<int64_t>>();
       p.shards.push_back(std::move(sh));
     }
   } catch (const nlohmann::json::exception& e) {
     throw Error(what + ": malformed shard plan: " + e.what());
   }
   int64_t pos = 0;
-  for (const Shard& s : p.shards) {
-    if (s.emit_begin != pos || s.emit_end <= s.emit_begin || s.context_begin > s.emit_begin ||
-        s.context_end < s.emit_end)
+  for (const Shard& sh : p.shards) {
+    const shard::ShardRange& s = sh.range;
+    try {
+      s.validate();
+    } catch (const Error& e) {
+      throw Error(what + ": " + e.what());
+    }
+    if (s.emit_begin != pos)
       throw Error(what + ": shard " + s.id + " does not continue the plan at frame " +
                   std::to_string(pos));
     pos = s.emit_end;
@@ -205,7 +204,8 @@ std::string plan_table(const ShardPlan& p) {
   std::snprintf(line, sizeof line, "%-24s %19s %19s %7s %5s\n", "shard", "emit", "context",
                 "frames", "cuts");
   o << line;
-  for (const Shard& s : p.shards) {
+  for (const Shard& sh : p.shards) {
+    const shard::ShardRange& s = sh.range;
     std::snprintf(line, sizeof line, "%-24s %9lld-%-9lld %9lld-%-9lld %7lld %5zu\n", s.id.c_str(),
                   (long long)s.emit_begin, (long long)s.emit_end, (long long)s.context_begin,
                   (long long)s.context_end, (long long)s.emit_frames(), s.cuts.size());

@@ -16,20 +16,14 @@
 
 #include "coordinator/scenes/scene.hpp"
 #include "shared/config/config.hpp"
+#include "shared/shard/shard_range.hpp"
 
 namespace reelscale::plan {
 
 struct Shard {
-  std::string id;               // "s<index:05>-<emit_begin>-<emit_end>"
+  shard::ShardRange range;      // id "s<index:05>-<emit_begin>-<emit_end>", frames, cuts
   int64_t index = 0;
-  int64_t emit_begin = 0;       // frames [emit_begin, emit_end) go to the output
-  int64_t emit_end = 0;
-  int64_t context_begin = 0;    // frames [context_begin, context_end) are decoded and processed
-  int64_t context_end = 0;
-  std::vector<int64_t> cuts;    // scene starts in (context_begin, context_end): reset the state
-  int64_t emit_frames() const { return emit_end - emit_begin; }
-  int64_t context_frames() const { return context_end - context_begin; }
-  bool operator==(const Shard& o) const;
+  bool operator==(const Shard& o) const { return range == o.range && index == o.index; }
 };
 
 struct ShardPlan {

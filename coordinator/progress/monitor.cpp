@@ -445,7 +445,7 @@ dispatch::Observer* RunMonitor::observer(dispatch::Observer* next, const std::ve
   std::lock_guard<std::mutex> l(st_->mu);
   st_->next = next;
   st_->shard_frames.clear();
-  for (const auto& sp : specs) st_->shard_frames[sp.id] = sp.frames();
+  for (const auto& sp : specs) st_->shard_frames[sp.id] = sp.emit_frames();
   return st_.get();
 }
 

@@ -236,9 +236,9 @@ std::string plan_section(const ReportData& d) {
        ", max " + std::to_string(p.settings.max_frames) + ", overlap " + std::to_string(p.settings.overlap) + ").</p>";
   std::vector<Span> spans;
   for (const auto& sh : p.shards) {
-    auto it = rows.find(sh.id);
+    auto it = rows.find(sh.range.id);
     const std::string state = it == rows.end() ? "pending" : ledger::to_string(it->second->state);
-    spans.push_back({double(sh.emit_begin), double(sh.emit_end), sh.id + " (" + state + ")", state});
+    spans.push_back({double(sh.range.emit_begin), double(sh.range.emit_end), sh.range.id + " (" + state + ")", state});
   }
   s += strip_chart(spans, double(p.frame_count));
   s += legend({{"#43a047", "done"}, {"#90caf9", "assigned"}, {"#cfd8dc", "pending"}, {"#e53935", "failed"}});
@@ -246,16 +246,16 @@ std::string plan_section(const ReportData& d) {
        "<th class=\"num\">frames</th><th class=\"num\">cuts</th><th>state</th><th class=\"num\">attempts</th>"
        "<th>worker</th><th class=\"num\">time</th><th>last error</th></tr></thead><tbody>";
   for (const auto& sh : p.shards) {
-    auto it = rows.find(sh.id);
+    auto it = rows.find(sh.range.id);
     const ledger::ShardRow* r = it == rows.end() ? nullptr : it->second;
     const std::string state = r ? ledger::to_string(r->state) : "pending";
     std::string took = "-";
     if (r && r->state == ledger::State::done && r->assigned_ms && r->finished_ms >= r->assigned_ms)
       took = format_seconds(double(r->finished_ms - r->assigned_ms) / 1000);
-    s += std::string("<tr") + (state == "failed" ? " class=\"failed\"" : "") + ">" + td(sh.id) +
-         td(std::to_string(sh.emit_begin) + "-" + std::to_string(sh.emit_end), true) +
-         td(std::to_string(sh.context_begin) + "-" + std::to_string(sh.context_end), true) +
-         td(std::to_string(sh.emit_frames()), true) + td(std::to_string(sh.cuts.size()), true) + td(state) +
+    s += std::string("<tr") + (state == "failed" ? " class=\"failed\"" : "") + ">" + td(sh.range.id) +
+         td(std::to_string(sh.range.emit_begin) + "-" + std::to_string(sh.range.emit_end), true) +
+         td(std::to_string(sh.range.context_begin) + "-" + std::to_string(sh.range.context_end), true) +
+         td(std::to_string(sh.range.emit_frames()), true) + td(std::to_string(sh.range.cuts.size()), true) + td(state) +
          td(r ? std::to_string(r->attempts) : "0", true) + td(r ? r->worker : "") + td(took, true) +
          td(r ? r->last_error : "") + "</tr>";
   }
@@ -273,7 +273,7 @@ struct Timeline {
 Timeline timeline(const ReportData& d) {
   Timeline tl;
   std::map<std::string, int64_t> frames;
-  for (const auto& r : d.shards) frames[r.spec.id] = r.spec.frames();
+  for (const auto& r : d.shards) frames[r.spec.id] = r.spec.emit_frames();
   struct Open {
     double start;
     int attempt;
@@ -364,7 +364,7 @@ std::string workers_section(const ReportData& d) {
 
   // Throughput: each finished attempt's frames spread evenly over its duration.
   std::map<std::string, int64_t> frames;
-  for (const auto& r : d.shards) frames[r.spec.id] = r.spec.frames();
+  for (const auto& r : d.shards) frames[r.spec.id] = r.spec.emit_frames();
   const double span = tl.t1 - tl.t0;
   s += "<h3>Frames per second over time</h3>";
   if (span <= 0) {

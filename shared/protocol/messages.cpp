@@ -156,14 +156,25 @@ json to_json(const Ready& m) {
           {"pid", m.pid}, {"gpu_name", m.gpu_name}, {"gpu_memory_mb", m.gpu_memory_mb},
           {"codecs", m.codecs}, {"storage", m.storage}, {"busy_shard", m.busy_shard}};
 }
+// A shard's range travels as the fields shard_id, context_begin, emit_begin, emit_end,
+// context_end and cuts of `assign` (protocol version 2's layout).
+void put_range(json& j, const shard::ShardRange& r) {
+  j["shard_id"] = r.id;
+  j["context_begin"] = r.context_begin;
+  j["emit_begin"] = r.emit_begin;
+  j["emit_end"] = r.emit_end;
+  j["context_end"] = r.context_end;
+  j["cuts"] = r.cuts;
+}
+
 json to_json(const Assign& m) {
-  return {{"t", "assign"}, {"shard_id", m.shard_id}, {"attempt", m.attempt}, {"source", m.source},
-          {"context_begin", m.context_begin}, {"emit_begin", m.emit_begin},
-          {"emit_end", m.emit_end}, {"context_end", m.context_end}, {"cuts", m.cuts},
+  json j = {{"t", "assign"}, {"attempt", m.attempt}, {"source", m.source},
           {"config_hash", m.config_hash}, {"storage", m.storage},
           {"output_dir", m.output_dir}, {"output_name", m.output_name}, {"lease_ms", m.lease_ms},
           {"preprocess", m.preprocess}, {"segment_first_frame", m.segment_first_frame},
           {"segment_bytes", m.segment_bytes}, {"segment_checksum", m.segment_checksum}};
+  put_range(j, m.range);
+  return j;
 }
 json to_json(const Progress& m) {
   return {{"t", "progress"}, {"shard_id", m.shard_id}, {"attempt", m.attempt},
@@ -194,6 +205,22 @@ json to_json(const Disconnect& m) {
   return {{"t", "disconnect"}, {"reason", m.reason}, {"reconnect", m.reconnect}};
 }
 
+shard::ShardRange get_range(Fields& f) {
+  shard::ShardRange r;
+  r.id = f.name("shard_id");
+  r.context_begin = f.i64("context_begin", 0, kMaxFrame);
+  r.emit_begin = f.i64("emit_begin", 0, kMaxFrame);
+  r.emit_end = f.i64("emit_end", 0, kMaxFrame);
+  r.context_end = f.i64("context_end", 0, kMaxFrame);
+  r.cuts = f.frames("cuts");
+  try {
+    r.validate();
+  } catch (const Error& e) {
+    f.fail("range", e.what());
+  }
+  return r;
+}
+
 Message from_fields(const std::string& t, Fields& f) {
   if (t == "ready") {
     Ready m;
@@ -211,17 +238,9 @@ Message from_fields(const std::string& t, Fields& f) {
   }
   if (t == "assign") {
     Assign m;
-    m.shard_id = f.name("shard_id");
+    m.range = get_range(f);
     m.attempt = f.i64("attempt", 0, 1 << 20);
     m.source = f.str("source");
-    m.context_begin = f.i64("context_begin", 0, kMaxFrame);
-    m.emit_begin = f.i64("emit_begin", 0, kMaxFrame);
-    m.emit_end = f.i64("emit_end", 0, kMaxFrame);
-    m.context_end = f.i64("context_end", 0, kMaxFrame);
-    if (!(m.context_begin <= m.emit_begin && m.emit_begin < m.emit_end &&
-          m.emit_end <= m.context_end))
-      f.fail("emit_begin", "ranges not ordered context_begin <= emit_begin < emit_end <= context_end");
-    m.cuts = f.frames("cuts");
     m.config_hash = f.str("config_hash", kMaxIdBytes);
     m.storage = f.str("storage", 16);
     if (m.storage != "shared" && m.storage != "stream") f.fail("storage", "not shared|stream");
@@ -234,7 +253,7 @@ Message from_fields(const std::string& t, Fields& f) {
     m.segment_checksum = f.str("segment_checksum", kMaxIdBytes);
     if (m.storage == "stream") {
       if (m.segment_bytes <= 0) f.fail("segment_bytes", "must be positive for storage stream");
-      if (m.segment_first_frame > m.context_begin)
+      if (m.segment_first_frame > m.range.context_begin)
         f.fail("segment_first_frame", "after the shard's first context frame");
     }
     return m;

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "shared/shard/shard_range.hpp"
 #include "shared/util/errors.hpp"
 
 namespace reelscale::protocol {
@@ -52,11 +53,11 @@ struct Ready {
 };
 
 struct Assign {
-  std::string shard_id;
+  // The shard's id (wire field shard_id), frame ranges and the absolute frame numbers of the
+  // scene cuts inside its context.
+  shard::ShardRange range;
   int64_t attempt = 0;
   std::string source;          // shared storage: the input path as every machine mounts it
-  int64_t context_begin = 0, emit_begin = 0, emit_end = 0, context_end = 0;
-  std::vector<int64_t> cuts;   // absolute frame numbers of scene cuts inside the context
   std::string config_hash;
   std::string storage = "shared";
   std::string output_dir;      // shared storage: the shard directory as every machine mounts it

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "shared/shard/shard_file.hpp"
 #include "coordinator/concat/concat.hpp"
 #include "shared/media/av_raii.hpp"
 #include "shared/util/errors.hpp"
@@ -165,7 +166,7 @@ TEST(Concat, TruncatedAndGarbageShardsAreNamedAsCorrupt) {
 TEST(Concat, ChecksumFromTheSidecarIsVerified) {
   TempDir dir;
   auto shards = make_shards(dir, "prores_ks", ".mov", {2, 2});
-  for (auto& s : shards) s.packets_checksum = concat::packets_checksum(s.file);
+  for (auto& s : shards) s.packets_checksum = shard::packets_checksum(s.file);
   EXPECT_NO_THROW(concat::concat_shards(shards, dir / "ok.mkv", 4, {25, 1}));
   // Same frame count and size, other pixels: only the checksum can tell.
   ClipSpec other;

@@ -4,10 +4,11 @@
 
 #include <cmath>
 
+#include "shared/shard/shard_file.hpp"
 #include "coordinator/concat/concat.hpp"
 #include "tests/assemble/fixtures.hpp"
 #include "tests/testing/test_env.hpp"
-#include "worker/encode/shard_writer.hpp"
+#include "tests/testing/rgb_shard_writer.hpp"
 
 namespace reelscale {
 namespace {
@@ -30,7 +31,7 @@ encode::ShardInfo write_shard(const fs::path& dir, const std::string& id, int64_
   enc.codec = codec;
   enc.threads = 1;
   enc.parallel_encoders = 1;
-  encode::ShardWriter w(spec, enc);
+  testing::RgbShardWriter w(spec, enc);
   std::vector<float> rgb(size_t(3) * kW * kH);
   for (int64_t n = first; n < first + count; ++n) {
     for (int c = 0; c < 3; ++c)
@@ -52,9 +53,9 @@ TEST_P(ShardWriterConcat, SidecarsDriveAFrameExactConcat) {
   const std::vector<std::pair<int64_t, int64_t>> ranges{{0, 4}, {4, 5}, {9, 3}};
   for (size_t i = 0; i < ranges.size(); ++i) {
     const auto info = write_shard(dir / "shards", "shard" + std::to_string(i), ranges[i].first, ranges[i].second, codec);
-    const auto side = encode::read_sidecar(info.path);
+    const auto side = shard::read_sidecar(info.path);
     refs.push_back({side.shard_id, side.path, ranges[i].second, side.packets_checksum});
-    EXPECT_EQ(concat::packets_checksum(info.path), side.packets_checksum);  // one definition
+    EXPECT_EQ(shard::packets_checksum(info.path), side.packets_checksum);  // one definition
   }
   const auto whole = write_shard(dir / "whole", "whole", 0, 12, codec);
 

@@ -32,7 +32,7 @@
 #include "shared/util/log.hpp"
 #include "shared/util/crash_handler.hpp"
 #include "tests/testing/test_env.hpp"
-#include "worker/service/local_workers.hpp"
+#include "shared/util/child_process.hpp"
 #include "worker/service/worker.hpp"
 
 using namespace reelscale;
@@ -181,7 +181,7 @@ int count_events(ledger::Ledger& l, const std::string& shard, const std::string&
   return n;
 }
 
-void expect_exits_cleanly(worker::ChildProcess& c) {
+void expect_exits_cleanly(ChildProcess& c) {
   int st = c.wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(kGuard));
   ASSERT_NE(st, -1) << "worker " << c.pid() << " did not exit";
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "status " << st;
@@ -193,7 +193,7 @@ TEST(Dispatch, CleanRunWithThreeWorkers) {
   Cluster c;
   auto plan = make_plan(12, 80);
   InProcessCoordinator co(c, plan, c.options());
-  worker::LocalWorkers workers;
+  ChildProcesses workers;
   for (int i = 0; i < 3; ++i) workers.spawn(c.worker_args(co.events.endpoint, "frame_us=500"));
   auto r = co.finish();
   EXPECT_EQ(r.done, 12);
@@ -218,7 +218,7 @@ void expect_no_leftovers(const fs::path& storage) {
 void expect_killed_workers_shard_redone(Cluster& c, const dispatch::DispatchOptions& options, bool stream) {
   auto plan = make_plan(6, 200, false);
   InProcessCoordinator co(c, plan, options);
-  worker::LocalWorkers workers;
+  ChildProcesses workers;
   for (int i = 0; i < 3; ++i) workers.spawn(c.worker_args(co.events.endpoint, "frame_us=3000"));
   std::string victim_shard, victim_worker;
   int64_t victim_pid = 0;
@@ -249,7 +249,7 @@ void expect_killed_workers_shard_redone(Cluster& c, const dispatch::DispatchOpti
 void expect_corrupt_results_retried(Cluster& c, const dispatch::DispatchOptions& options, bool stream) {
   auto plan = make_plan(4, 60);
   InProcessCoordinator co(c, plan, options);
-  worker::LocalWorkers workers;
+  ChildProcesses workers;
   workers.spawn(c.worker_args(co.events.endpoint, "frame_us=200,corrupt=2"));
   auto r = co.finish();
   EXPECT_EQ(r.done, 4);
@@ -279,7 +279,7 @@ TEST(Dispatch, ShardFailsAfterMaxAttemptsWithReasons) {
   auto o = c.options();
   o.max_attempts = 2;
   InProcessCoordinator co(c, plan, o);
-  worker::LocalWorkers workers;
+  ChildProcesses workers;
   workers.spawn(c.worker_args(co.events.endpoint, "frame_us=0,fail=5"));
   auto r = co.finish();
   EXPECT_EQ(r.failed, 1);
@@ -293,7 +293,7 @@ TEST(Dispatch, StoppedWorkerPastLivenessIsRequeuedAndItsLateResultIsIdempotent) 
   Cluster c;
   auto plan = make_plan(4, 150, false);
   InProcessCoordinator co(c, plan, c.options());
-  worker::LocalWorkers workers;
+  ChildProcesses workers;
   for (int i = 0; i < 2; ++i) workers.spawn(c.worker_args(co.events.endpoint, "frame_us=4000"));
   std::string shard;
   int64_t pid = 0;
@@ -322,7 +322,7 @@ TEST(Dispatch, TailDuplicationFinishesWithTheFirstValidResult) {
   Cluster c;
   auto plan = make_plan(1, 300, false);
   InProcessCoordinator co(c, plan, c.options());
-  worker::LocalWorkers workers;
+  ChildProcesses workers;
   workers.spawn(c.worker_args(co.events.endpoint, "frame_us=5000"));  // slow
   ASSERT_TRUE(co.events.wait([&] { return !co.events.pid_of_shard.empty(); }));
   workers.spawn(c.worker_args(co.events.endpoint, "frame_us=100"));   // fast, joins idle
@@ -342,7 +342,7 @@ TEST(Dispatch, WorkerWithUnknownKeyIsRefused) {
   protocol::write_keypair(rogue, "worker", protocol::generate_keypair());
   auto plan = make_plan(3, 40);
   InProcessCoordinator co(c, plan, c.options());
-  worker::LocalWorkers workers;
+  ChildProcesses workers;
   workers.spawn(c.worker_args(co.events.endpoint, "frame_us=100", "worker", rogue));
   ASSERT_TRUE(co.events.wait([&] { return !co.events.denied_keys.empty(); }));
   EXPECT_TRUE(co.events.joined.empty());
@@ -395,7 +395,7 @@ TEST(Dispatch, GarbageTruncatedAndOversizedMessagesAreDroppedAndCounted) {
   std::string big(size_t(protocol::kMaxWireBytes) + 4096, 'x');
   huge.send(zmq::buffer(big), zmq::send_flags::none);
 
-  worker::LocalWorkers workers;
+  ChildProcesses workers;
   workers.spawn(c.worker_args(co.events.endpoint, "frame_us=100"));
   auto r = co.finish();
   EXPECT_EQ(r.done, 2);
@@ -534,7 +534,7 @@ TEST(Dispatch, CoordinatorKilledAndRestartedRedoesNoVerifiedShard) {
   std::vector<std::string> argv{self_exe(), "--as-coordinator", endpoint, c.keys.string(),
                                 c.storage.string(), c.ledger_path.string(), "12", "100"};
   std::map<std::string, ledger::ShardRow> before;
-  worker::LocalWorkers workers;
+  ChildProcesses workers;
   {
     PipedChild first(argv);
     ASSERT_NE(first.wait_for_prefix("BOUND"), "");
@@ -619,7 +619,7 @@ TEST(DispatchStream, CleanRunWithThreeWorkersShipsSegmentsAndShards) {
   Cluster c;
   auto plan = make_plan(9, 80);
   InProcessCoordinator co(c, plan, stream_options(c));
-  worker::LocalWorkers workers;
+  ChildProcesses workers;
   for (int i = 0; i < 3; ++i) workers.spawn(c.worker_args(co.events.endpoint, "frame_us=300"));
   auto r = co.finish();
   EXPECT_EQ(r.done, 9);
@@ -686,7 +686,7 @@ TEST(DispatchStream, PeersGetOnlyTheirOwnSegmentAndStrayChunksAreCounted) {
   // Give up the shard so that a real worker finishes the job.
   peer.send(protocol::Failed{a.shard_id, a.attempt, "raw peer leaves", true});
   peer.send(protocol::Disconnect{"bye", false});
-  worker::LocalWorkers workers;
+  ChildProcesses workers;
   workers.spawn(c.worker_args(co.events.endpoint, "frame_us=100"));
   auto r = co.finish();
   EXPECT_EQ(r.done, 2);

@@ -8,6 +8,7 @@
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/errors.hpp"
 #include "tests/encode/encode_helpers.hpp"
+#include "tests/testing/rgb_shard_writer.hpp"
 #include "tests/testing/test_env.hpp"
 #include "worker/encode/codec_preset.hpp"
 #include "worker/encode/ycbcr.hpp"
@@ -16,6 +17,8 @@ namespace reelscale::encode {
 namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
+using shard::sidecar_path;
+using shard::verify_shard;
 
 constexpr int kFrames = 7;
 // Small frames keep the suite fast; DNxHR refuses anything under 256x120.
@@ -40,7 +43,7 @@ ShardInfo write_shard(const fs::path& dir, const std::string& id, const config::
   spec.frame_rate = {25, 1};
   spec.width = width_for(e.codec);
   spec.height = height_for(e.codec);
-  ShardWriter w(spec, e);
+  testing::RgbShardWriter w(spec, e);
   for (int i = 0; i < frames; ++i) {
     const auto rgb = testing::synthetic_rgb(i, spec.height, spec.width);
     w.write_rgb(rgb.data(), spec.height, spec.width);
@@ -56,7 +59,7 @@ TEST_P(ShardCodec, RoundTripKeepsFramesTagsAndPicture) {
   const CodecPreset& preset = codec_preset(codec);
   const int kW = width_for(codec), kH = height_for(codec);
   const ShardInfo info = write_shard(dir.path(), "s0001", encode_config(codec));
-  EXPECT_EQ(info.path, dir / ("s0001" + preset.extension));
+  EXPECT_EQ(info.path, dir / ("s0001" + shard::shard_extension(codec)));
   EXPECT_TRUE(fs::exists(info.path));
   EXPECT_TRUE(fs::exists(sidecar_path(info.path)));
   EXPECT_EQ(info.frame_count, kFrames);
@@ -214,7 +217,7 @@ TEST(ShardWriterAtomicity, AnAbandonedShardLeavesNothing) {
   TempDir dir;
   {
     ShardSpec spec{dir.path(), "s0009", 0, {25, 1}, kW, kH};
-    ShardWriter w(spec, encode_config("prores_hq", 2, 2));
+    testing::RgbShardWriter w(spec, encode_config("prores_hq", 2, 2));
     for (int i = 0; i < 3; ++i) {
       const auto rgb = testing::synthetic_rgb(i, kH, kW);
       w.write_rgb(rgb.data(), kH, kW);
@@ -231,7 +234,7 @@ TEST(ShardWriterAtomicity, AFailedRewriteKeepsTheOldShardUntouched) {
   const ShardInfo old = write_shard(dir.path(), "s0010", encode_config("ffv1"), 3);
   {
     ShardSpec spec{dir.path(), "s0010", 0, {25, 1}, kW, kH};
-    ShardWriter w(spec, encode_config("ffv1"));
+    testing::RgbShardWriter w(spec, encode_config("ffv1"));
     const auto rgb = testing::synthetic_rgb(0, kH, kW);
     w.write_rgb(rgb.data(), kH, kW);
   }  // abandoned

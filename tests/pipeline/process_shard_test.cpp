@@ -7,6 +7,7 @@ extern "C" {
 }
 #include <stdexcept>
 
+#include "shared/shard/shard_file.hpp"
 #include "shared/media/frame_index.hpp"
 #include "tests/testing/test_media.hpp"
 #include "shared/util/errors.hpp"
@@ -109,7 +110,7 @@ TEST(ProcessShard, EmitsExactlyTheEmitRange) {
   EXPECT_EQ(r.output, dir / "out" / "s0001.mkv");
   ASSERT_EQ(progress.size(), 20u);
   EXPECT_EQ(progress.back(), 20);
-  const encode::ShardInfo info = encode::verify_shard(r.output);
+  const encode::ShardInfo info = shard::verify_shard(r.output);
   EXPECT_EQ(info.frame_count, 20);
   EXPECT_EQ(info.first_source_frame, 10);
   EXPECT_EQ(info.last_source_frame, 29);
@@ -133,7 +134,7 @@ TEST(ProcessShard, PreprocessingFromTheConfigShapesTheFrames) {
   config::Config cfg = test_config();
   cfg.preprocess.crop = "48:32:8:8";
   const ShardResult r = process_shard(make_task("s", clip, dir / "out", 0, 2, 12, 14), cfg, up);
-  const encode::ShardInfo info = encode::verify_shard(r.output);
+  const encode::ShardInfo info = shard::verify_shard(r.output);
   EXPECT_EQ(info.frame_count, 10);
   EXPECT_EQ(info.width, 48);
   EXPECT_EQ(info.height, 32);
@@ -207,7 +208,7 @@ TEST(ProcessShard, BicubicShardsMatchOneShardAndAreFourTimesLarger) {
   const auto p2 = process_shard(make_task("p2", clip, dir / "b", 9, 14, 25, 25), cfg, *up);
   EXPECT_EQ(whole.frame_count, 20);
   EXPECT_EQ(p1.frame_count + p2.frame_count, 20);
-  const auto info = encode::verify_shard(whole.output);
+  const auto info = shard::verify_shard(whole.output);
   EXPECT_EQ(info.width, 256);
   EXPECT_EQ(info.height, 192);
   auto w = decoded_planes(whole.output), a = decoded_planes(p1.output),

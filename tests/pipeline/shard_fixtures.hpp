@@ -31,13 +31,13 @@ inline std::filesystem::path make_clip(const std::filesystem::path& dir, int fra
 inline ShardTask make_task(const std::string& id, const std::filesystem::path& src, const std::filesystem::path& out,
                            int64_t cb, int64_t eb, int64_t ee, int64_t ce, std::vector<int64_t> cuts = {}) {
   ShardTask t;
-  t.shard_id = id;
+  t.range.id = id;
   t.source = src.string();
-  t.context_begin = cb;
-  t.emit_begin = eb;
-  t.emit_end = ee;
-  t.context_end = ce;
-  t.cuts = std::move(cuts);
+  t.range.context_begin = cb;
+  t.range.emit_begin = eb;
+  t.range.emit_end = ee;
+  t.range.context_end = ce;
+  t.range.cuts = std::move(cuts);
   t.output_dir = out;
   return t;
 }

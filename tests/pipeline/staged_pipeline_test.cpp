@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "shared/shard/shard_file.hpp"
 #include "shared/media/encoder.hpp"
 #include "shared/media/frame_convert.hpp"
 #include "shared/media/preprocess.hpp"
@@ -18,6 +19,7 @@
 #include "worker/encode/prores/prores_encoder.hpp"
 #include "worker/encode/prores_cuda/encoder_choice.hpp"
 #include "worker/encode/prores_cuda/prores_cuda_encoder.hpp"
+#include "tests/testing/rgb_shard_writer.hpp"
 #include "worker/encode/shard_writer.hpp"
 #include "worker/encode/ycbcr.hpp"
 #include "worker/model/basicvsrpp_upscaler.hpp"
@@ -53,8 +55,8 @@ std::string sequential_checksum(const ShardTask& t, const config::Config& cfg, U
   media::VideoReader reader(t.source);
   const media::PreprocessPlan plan = media::plan_preprocess(cfg.preprocess, reader);
   media::FramePreprocessor pre(plan, reader.info());
-  const int64_t db = std::max<int64_t>(0, t.context_begin - plan.context_frames);
-  const int64_t de = std::min<int64_t>(reader.info().frame_count, t.context_end + plan.context_frames);
+  const int64_t db = std::max<int64_t>(0, t.range.context_begin - plan.context_frames);
+  const int64_t de = std::min<int64_t>(reader.info().frame_count, t.range.context_end + plan.context_frames);
   std::vector<std::vector<float>> frames;
   int w = 0, h = 0;
   media::FrameToFloat convert;
@@ -62,7 +64,7 @@ std::string sequential_checksum(const ShardTask& t, const config::Config& cfg, U
   int64_t idx = 0;
   auto take = [&] {
     while (pre.pull(out, idx)) {
-      if (idx < t.context_begin || idx >= t.context_end) continue;
+      if (idx < t.range.context_begin || idx >= t.range.context_end) continue;
       w = out->width, h = out->height;
       frames.emplace_back(size_t(3) * w * h);
       convert.convert(out.get(), frames.back().data());
@@ -77,12 +79,12 @@ std::string sequential_checksum(const ShardTask& t, const config::Config& cfg, U
   pre.finish();
   take();
   std::vector<int> cuts;
-  for (int64_t c : t.cuts)
-    if (c > t.context_begin && c < t.context_end) cuts.push_back(int(c - t.context_begin));
+  for (int64_t c : t.range.cuts)
+    if (c > t.range.context_begin && c < t.range.context_end) cuts.push_back(int(c - t.range.context_begin));
   const int overlap = up.name() == "bicubic" ? 0 : cfg.model.overlap;
   const auto chunks = plan_chunks(int(frames.size()), cuts, chunk_frames(cfg.model, w, h), overlap,
-                                  int(t.emit_begin - t.context_begin), int(t.emit_end - t.context_begin));
-  std::unique_ptr<encode::ShardWriter> writer;
+                                  int(t.range.emit_begin - t.range.context_begin), int(t.range.emit_end - t.range.context_begin));
+  std::unique_ptr<testing::RgbShardWriter> writer;
   for (const Chunk& ch : chunks) {
     FloatVideo v(ch.frames(), h, w);
     for (int i = 0; i < ch.frames(); ++i)
@@ -92,13 +94,13 @@ std::string sequential_checksum(const ShardTask& t, const config::Config& cfg, U
                  if (!writer) {
                    encode::ShardSpec spec;
                    spec.dir = t.output_dir;
-                   spec.shard_id = t.shard_id;
-                   spec.first_source_frame = t.emit_begin;
+                   spec.shard_id = t.range.id;
+                   spec.first_source_frame = t.range.emit_begin;
                    spec.frame_rate = reader.info().frame_rate;
                    spec.width = ow;
                    spec.height = oh;
                    spec.sample_aspect_ratio = plan.out_sar.num > 0 ? plan.out_sar : AVRational{1, 1};
-                   writer = std::make_unique<encode::ShardWriter>(spec, cfg.encode);
+                   writer = std::make_unique<testing::RgbShardWriter>(spec, cfg.encode);
                  }
                  writer->write_rgb(rgb, oh, ow);
                });
@@ -254,7 +256,7 @@ TEST(StagedPipelineGpu, TheCudaProresEncoderTakesTheFramesOnTheGpu) {
   const ShardResult r = process_shard(make_task("gpu", clip, dir / "a", 0, 2, 14, 16, {9}), cfg, *up);
   EXPECT_TRUE(r.gpu_encoded);
   EXPECT_EQ(r.frame_count, 12);
-  const encode::ShardInfo info = encode::verify_shard(r.output);
+  const encode::ShardInfo info = shard::verify_shard(r.output);
   EXPECT_EQ(info.encoder_settings.at("encoder"), prores::kCudaEncoderName);
   EXPECT_EQ(info.width, 256);
   EXPECT_EQ(info.height, 256);
@@ -307,7 +309,7 @@ TEST(ShardWriterPackets, PacketsOfAnExternalProresEncoderMakeAValidShard) {
   const encode::ShardInfo info = w.finish();
   EXPECT_EQ(info.frame_count, 3);
   EXPECT_EQ(info.encoder_settings.at("encoder"), "reference");
-  const encode::ShardInfo checked = encode::verify_shard(info.path);
+  const encode::ShardInfo checked = shard::verify_shard(info.path);
   EXPECT_EQ(checked.packets_checksum, info.packets_checksum);
   // libavcodec decodes it as ProRes 4:2:2 10-bit of the right size.
   av::InputFormatPtr in = av::open_input(info.path.string());

@@ -53,10 +53,10 @@ TEST(PlanCli, SameIdsAndRangesEveryTime) {
   std::set<std::string> ids;
   int64_t at = 0;
   for (const Shard& s : p.shards) {
-    EXPECT_TRUE(ids.insert(s.id).second) << "duplicate id " << s.id;
-    EXPECT_EQ(s.emit_begin, at);
+    EXPECT_TRUE(ids.insert(s.range.id).second) << "duplicate id " << s.range.id;
+    EXPECT_EQ(s.range.emit_begin, at);
     EXPECT_LE(s.emit_frames(), 90);
-    at = s.emit_end;
+    at = s.range.emit_end;
   }
   EXPECT_EQ(at, truth.frame_count);
   // Without --json: the table, listing every id.

@@ -43,41 +43,41 @@ void check_plan(const ShardPlan& p, const std::vector<Scene>& sc, int64_t n,
   int64_t pos = 0;
   for (size_t i = 0; i < p.shards.size(); ++i) {
     const Shard& sh = p.shards[i];
-    SCOPED_TRACE(sh.id);
+    SCOPED_TRACE(sh.range.id);
     EXPECT_EQ(sh.index, int64_t(i));
     // Coverage exactly once: emit ranges tile [0, n).
-    EXPECT_EQ(sh.emit_begin, pos);
-    EXPECT_GT(sh.emit_end, sh.emit_begin);
-    pos = sh.emit_end;
+    EXPECT_EQ(sh.range.emit_begin, pos);
+    EXPECT_GT(sh.range.emit_end, sh.range.emit_begin);
+    pos = sh.range.emit_end;
     // Size: never above max; below min only where scenes force it (checked below).
     EXPECT_LE(sh.emit_frames(), s.max_frames);
     // Context: contains the emit range, at most `overlap` beyond it, never across a cut.
-    EXPECT_LE(sh.context_begin, sh.emit_begin);
-    EXPECT_GE(sh.context_end, sh.emit_end);
-    EXPECT_LE(sh.emit_begin - sh.context_begin, s.overlap);
-    EXPECT_LE(sh.context_end - sh.emit_end, s.overlap);
-    EXPECT_GE(sh.context_begin, scene_at(sc, sh.emit_begin).start);
-    EXPECT_LE(sh.context_end, scene_at(sc, sh.emit_end - 1).end);
+    EXPECT_LE(sh.range.context_begin, sh.range.emit_begin);
+    EXPECT_GE(sh.range.context_end, sh.range.emit_end);
+    EXPECT_LE(sh.range.emit_begin - sh.range.context_begin, s.overlap);
+    EXPECT_LE(sh.range.context_end - sh.range.emit_end, s.overlap);
+    EXPECT_GE(sh.range.context_begin, scene_at(sc, sh.range.emit_begin).start);
+    EXPECT_LE(sh.range.context_end, scene_at(sc, sh.range.emit_end - 1).end);
     // Context only where a boundary falls inside a scene, and then as much as the scene allows.
-    const Scene& first = scene_at(sc, sh.emit_begin);
-    const Scene& last = scene_at(sc, sh.emit_end - 1);
-    if (sh.emit_begin == first.start) {
-      EXPECT_EQ(sh.context_begin, sh.emit_begin);
+    const Scene& first = scene_at(sc, sh.range.emit_begin);
+    const Scene& last = scene_at(sc, sh.range.emit_end - 1);
+    if (sh.range.emit_begin == first.start) {
+      EXPECT_EQ(sh.range.context_begin, sh.range.emit_begin);
     } else {
-      EXPECT_EQ(sh.context_begin, std::max(first.start, sh.emit_begin - s.overlap));
+      EXPECT_EQ(sh.range.context_begin, std::max(first.start, sh.range.emit_begin - s.overlap));
     }
-    if (sh.emit_end == last.end) {
-      EXPECT_EQ(sh.context_end, sh.emit_end);
+    if (sh.range.emit_end == last.end) {
+      EXPECT_EQ(sh.range.context_end, sh.range.emit_end);
     } else {
-      EXPECT_EQ(sh.context_end, std::min(last.end, sh.emit_end + s.overlap));
+      EXPECT_EQ(sh.range.context_end, std::min(last.end, sh.range.emit_end + s.overlap));
     }
     // Cuts: exactly the scene starts strictly inside the context.
     std::vector<int64_t> expect_cuts;
     for (const Scene& x : sc)
-      if (x.start > sh.context_begin && x.start < sh.context_end) expect_cuts.push_back(x.start);
-    EXPECT_EQ(sh.cuts, expect_cuts);
+      if (x.start > sh.range.context_begin && x.start < sh.range.context_end) expect_cuts.push_back(x.start);
+    EXPECT_EQ(sh.range.cuts, expect_cuts);
     // A boundary inside a scene only for scenes longer than max.
-    if (sh.emit_begin != first.start) {
+    if (sh.range.emit_begin != first.start) {
       EXPECT_GT(first.length(), s.max_frames);
     }
   }
@@ -88,10 +88,10 @@ TEST(Plan, OneSceneShorterThanMinIsOneShard) {
   const auto s = settings(100, 50, 200, 4);
   const auto p = plan_shards({{0, 10}}, 10, s);
   ASSERT_EQ(p.shards.size(), 1u);
-  EXPECT_EQ(p.shards[0].emit_begin, 0);
-  EXPECT_EQ(p.shards[0].emit_end, 10);
-  EXPECT_EQ(p.shards[0].id, "s00000-0-10");
-  EXPECT_TRUE(p.shards[0].cuts.empty());
+  EXPECT_EQ(p.shards[0].range.emit_begin, 0);
+  EXPECT_EQ(p.shards[0].range.emit_end, 10);
+  EXPECT_EQ(p.shards[0].range.id, "s00000-0-10");
+  EXPECT_TRUE(p.shards[0].range.cuts.empty());
 }
 
 TEST(Plan, LongSceneSplitWithClippedOverlap) {
@@ -101,13 +101,13 @@ TEST(Plan, LongSceneSplitWithClippedOverlap) {
   const auto p = plan_shards(sc, 420, s);
   check_plan(p, sc, 420, s);
   ASSERT_EQ(p.shards.size(), 6u);
-  EXPECT_EQ(p.shards[1].emit_begin, 10);
-  EXPECT_EQ(p.shards[1].emit_end, 110);
-  EXPECT_EQ(p.shards[1].context_begin, 10);  // clipped at the scene start
-  EXPECT_EQ(p.shards[1].context_end, 118);
-  EXPECT_EQ(p.shards[2].context_begin, 102);
-  EXPECT_EQ(p.shards[2].context_end, 218);
-  EXPECT_EQ(p.shards[4].context_end, 410);  // clipped at the scene end
+  EXPECT_EQ(p.shards[1].range.emit_begin, 10);
+  EXPECT_EQ(p.shards[1].range.emit_end, 110);
+  EXPECT_EQ(p.shards[1].range.context_begin, 10);  // clipped at the scene start
+  EXPECT_EQ(p.shards[1].range.context_end, 118);
+  EXPECT_EQ(p.shards[2].range.context_begin, 102);
+  EXPECT_EQ(p.shards[2].range.context_end, 218);
+  EXPECT_EQ(p.shards[4].range.context_end, 410);  // clipped at the scene end
 }
 
 TEST(Plan, GroupsShortScenesNearTarget) {
@@ -118,7 +118,7 @@ TEST(Plan, GroupsShortScenesNearTarget) {
   ASSERT_EQ(p.shards.size(), 3u);
   for (const auto& sh : p.shards) {
     EXPECT_EQ(sh.emit_frames(), 100);
-    EXPECT_EQ(sh.cuts.size(), 9u);
+    EXPECT_EQ(sh.range.cuts.size(), 9u);
   }
 }
 
@@ -151,7 +151,7 @@ TEST(Plan, JsonRoundTrip) {
   j["shards"][1]["emit_begin"] = 11;
   EXPECT_THROW(plan_from_json(j, "plan.json"), Error);
   EXPECT_THROW(plan_from_json(nlohmann::json::object(), "plan.json"), Error);
-  EXPECT_NE(plan_table(p).find(p.shards[0].id), std::string::npos);
+  EXPECT_NE(plan_table(p).find(p.shards[0].range.id), std::string::npos);
 }
 
 // Random scene lists: many short scenes, some long ones, occasional one-frame scenes.
@@ -196,18 +196,18 @@ TEST(PlanProperties, RandomSceneLists) {
     // that cannot be cut into pieces within [min, max].
     for (const Shard& sh : p.shards) {
       if (sh.emit_frames() >= min) continue;
-      const Scene& first = scene_at(sc, sh.emit_begin);
+      const Scene& first = scene_at(sc, sh.range.emit_begin);
       if (first.length() > max) {
-        EXPECT_LT(first.length() / ((first.length() + max - 1) / max), min) << sh.id;
+        EXPECT_LT(first.length() / ((first.length() + max - 1) / max), min) << sh.range.id;
         continue;
       }
-      int64_t b = sh.emit_begin, e = sh.emit_end;
+      int64_t b = sh.range.emit_begin, e = sh.range.emit_end;
       while (b > 0 && scene_at(sc, b - 1).length() <= max) b = scene_at(sc, b - 1).start;
       while (e < n && scene_at(sc, e).length() <= max) e = scene_at(sc, e).end;
       // Inside a run of total >= min the DP may still leave one short shard when every
       // alternative would exceed max; the run must then not fit in a single shard.
       if (e - b >= min) {
-        EXPECT_GT(e - b, max) << sh.id << " run [" << b << ", " << e << ")";
+        EXPECT_GT(e - b, max) << sh.range.id << " run [" << b << ", " << e << ")";
       }
     }
   }

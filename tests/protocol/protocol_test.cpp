@@ -30,14 +30,14 @@ struct Tmp {
 
 Assign sample_assign() {
   Assign a;
-  a.shard_id = "s0003";
+  a.range.id = "s0003";
   a.attempt = 2;
   a.source = "/mnt/films/input.vob";
-  a.context_begin = 992;
-  a.emit_begin = 1000;
-  a.emit_end = 2500;
-  a.context_end = 2508;
-  a.cuts = {1200, 1800};
+  a.range.context_begin = 992;
+  a.range.emit_begin = 1000;
+  a.range.emit_end = 2500;
+  a.range.context_end = 2508;
+  a.range.cuts = {1200, 1800};
   a.config_hash = "abc123";
   a.output_name = "s0003.a2.mov";
   a.lease_ms = 600000;
@@ -76,8 +76,8 @@ TEST(Protocol, EveryMessageRoundTrips) {
 
   Assign a = sample_assign();
   auto a2 = std::get<Assign>(decode(encode(a)));
-  EXPECT_EQ(a2.cuts, a.cuts);
-  EXPECT_EQ(a2.emit_end, 2500);
+  EXPECT_EQ(a2.range.cuts, a.range.cuts);
+  EXPECT_EQ(a2.range.emit_end, 2500);
   EXPECT_EQ(a2.output_name, a.output_name);
   EXPECT_EQ(a2.lease_ms, a.lease_ms);
 

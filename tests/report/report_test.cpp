@@ -100,18 +100,18 @@ struct WorkDir {
 
     std::vector<ledger::ShardSpec> specs;
     for (const auto& sh : plan.shards)
-      specs.push_back({sh.id, sh.context_begin, sh.emit_begin, sh.emit_end, sh.context_end, sh.cuts});
+      specs.push_back(sh.range);
     ledger::Ledger l(cfg.ledger);
     l.sync("fingerprint", "hash", specs);
     const auto& a = specs.at(0).id;
     const auto& b = specs.at(1).id;
     const auto& c = specs.at(2).id;
     l.assign(a, "gpu-a", true);
-    l.done(a, "gpu-a", "/shards/a.mov", specs[0].frames(), "sum");
+    l.done(a, "gpu-a", "/shards/a.mov", specs[0].emit_frames(), "sum");
     l.assign(b, "gpu-b", true);
     l.attempt_failed(b, "gpu-b", "decoder crashed", true, 3);
     l.assign(b, "gpu-a", true);
-    l.done(b, "gpu-a", "/shards/b.mov", specs[1].frames(), "sum");
+    l.done(b, "gpu-a", "/shards/b.mov", specs[1].emit_frames(), "sum");
     l.assign(c, "gpu-b", true);
     l.event("", "gpu-b", "worker-lost", "no heartbeat for 3 s");
     l.attempt_failed(c, "gpu-b", "worker lost", true, 3);
@@ -165,7 +165,7 @@ TEST(Report, FromASyntheticWorkDir) {
   EXPECT_EQ(count(h, "src=\"data:image/jpeg;base64,"), 9u);
   // Plan and ledger: every shard listed; the Gantt chart has the retry, the lost attempt and
   // the running one, lanes per worker.
-  for (const auto& sh : w.plan.shards) EXPECT_NE(h.find(sh.id), std::string::npos) << sh.id;
+  for (const auto& sh : w.plan.shards) EXPECT_NE(h.find(sh.range.id), std::string::npos) << sh.range.id;
   EXPECT_NE(h.find("class=\"bar done retry\""), std::string::npos);
   EXPECT_NE(h.find("class=\"bar lost\""), std::string::npos);
   EXPECT_NE(h.find("class=\"bar running retry\""), std::string::npos);

@@ -340,10 +340,10 @@ TEST(EdgeCases, CutsOnTheFirstAndLastFrameAndOneFrameScenes) {
   const auto p = plan::plan_shards(d.scenes, 40, sh);
   std::vector<int> seen(40, 0);
   for (const auto& s : p.shards)
-    for (int64_t f = s.emit_begin; f < s.emit_end; ++f) ++seen[size_t(f)];
+    for (int64_t f = s.range.emit_begin; f < s.range.emit_end; ++f) ++seen[size_t(f)];
   for (int v : seen) EXPECT_EQ(v, 1);
-  EXPECT_EQ(p.shards.front().emit_begin, 0);
-  EXPECT_EQ(p.shards.back().emit_end, 40);
+  EXPECT_EQ(p.shards.front().range.emit_begin, 0);
+  EXPECT_EQ(p.shards.back().range.emit_end, 40);
 }
 
 TEST(EdgeCases, FadeLongerThanAShardIsOneCutAndAPlanWithinBounds) {
@@ -373,17 +373,17 @@ TEST(EdgeCases, FadeLongerThanAShardIsOneCutAndAPlanWithinBounds) {
   const auto p = plan::plan_shards(d.scenes, n, sh);
   int64_t at = 0;
   for (const auto& s : p.shards) {
-    EXPECT_EQ(s.emit_begin, at);
+    EXPECT_EQ(s.range.emit_begin, at);
     EXPECT_LE(s.emit_frames(), 120);
     EXPECT_GE(s.emit_frames(), 50);
-    const bool before = s.emit_end <= d.cuts[0];
-    EXPECT_TRUE(before || s.emit_begin >= d.cuts[0]) << s.id << " straddles the fade's cut";
+    const bool before = s.range.emit_end <= d.cuts[0];
+    EXPECT_TRUE(before || s.range.emit_begin >= d.cuts[0]) << s.range.id << " straddles the fade's cut";
     if (before) {
-      EXPECT_LE(s.context_end, d.cuts[0]) << s.id;
+      EXPECT_LE(s.range.context_end, d.cuts[0]) << s.range.id;
     } else {
-      EXPECT_GE(s.context_begin, d.cuts[0]) << s.id;
+      EXPECT_GE(s.range.context_begin, d.cuts[0]) << s.range.id;
     }
-    at = s.emit_end;
+    at = s.range.emit_end;
   }
   EXPECT_EQ(at, n);
 }

@@ -13,17 +13,17 @@ std::vector<CodecPreset> make_presets() {
   std::vector<CodecPreset> p;
   // ProRes 422 HQ; vendor apl0 makes Apple software treat the stream as its own (some NLEs
   // refuse or re-check other vendors' ProRes).
-  p.push_back({"prores_hq", "prores_ks", AV_PIX_FMT_YUV422P10LE, true, "mov", ".mov", true,
+  p.push_back({"prores_hq", "prores_ks", AV_PIX_FMT_YUV422P10LE, true, "mov", true,
                FF_PROFILE_UNKNOWN, FF_LEVEL_UNKNOWN, -1, 0,
                {{"profile", "hq"}, {"vendor", "apl0"}}});
   // FFV1 version 3: slices make it multi-threaded, slicecrc lets a decoder detect damage,
   // the range coder with its custom state table is what FFV1 requires above 8 bits anyway,
   // gop 1 makes every frame a keyframe (independent: frame-parallel and packet-copy concat).
   // 16 slices (a 4x4 grid, one of v3's valid counts) keep 16 threads busy.
-  p.push_back({"ffv1", "ffv1", AV_PIX_FMT_YUV444P10LE, false, "matroska", ".mkv", true,
+  p.push_back({"ffv1", "ffv1", AV_PIX_FMT_YUV444P10LE, false, "matroska", true,
                FF_PROFILE_UNKNOWN, 3, 1, 16, {{"slicecrc", "1"}, {"coder", "range_tab"}}});
   // DNxHR HQX: the 10-bit 4:2:2 DNxHR profile (resolution independent).
-  p.push_back({"dnxhr_hqx", "dnxhd", AV_PIX_FMT_YUV422P10LE, true, "mov", ".mov", true,
+  p.push_back({"dnxhr_hqx", "dnxhd", AV_PIX_FMT_YUV422P10LE, true, "mov", true,
                FF_PROFILE_UNKNOWN, FF_LEVEL_UNKNOWN, -1, 0, {{"profile", "dnxhr_hqx"}}});
   return p;
 }

@@ -3,6 +3,8 @@
 //   prores_hq : prores_ks profile 3 (422 HQ), yuv422p10le, vendor "apl0", MOV
 //   ffv1      : FFV1 level 3 (version 3), yuv444p10le, 16 slices with CRCs, GOP 1, MKV (lossless)
 //   dnxhr_hqx : dnxhd with profile DNxHR HQX, yuv422p10le, MOV
+// The shard file's extension follows the container: shared/shard/shard_file.hpp's
+// shard_extension().
 // Every shard is tagged with the colour of config::Encode::color (BT.709 limited by default)
 // and square pixels (the upscaled frame is square after preprocessing).
 #include <string>
@@ -19,7 +21,6 @@ struct CodecPreset {
   AVPixelFormat pix_fmt;   // the codec's native 10-bit format
   bool chroma_422;         // else 4:4:4
   std::string container;   // libavformat muxer name
-  std::string extension;   // of the shard file, with the dot
   bool intra_only;         // every packet decodable alone: frame-parallel encoding is exact
   int profile;             // FF_PROFILE_UNKNOWN when set by a private option
   int level;               // FF_LEVEL_UNKNOWN when unused

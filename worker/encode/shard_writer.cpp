@@ -6,13 +6,11 @@ extern "C" {
 
 #include <algorithm>
 #include <cstring>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "shared/media/encoder.hpp"
 #include "shared/media/output_file.hpp"
 #include "shared/util/atomic_file.hpp"
-#include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 #include "worker/encode/codec_preset.hpp"
@@ -23,50 +21,29 @@ extern "C" {
 
 namespace reelscale::encode {
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 namespace {
 
-constexpr int kSidecarVersion = 1;
-
 std::string rational_text(AVRational r) {
   return std::to_string(r.num) + "/" + std::to_string(r.den);
-}
-
-AVRational parse_rational(const std::string& s, const std::string& what) {
-  const auto slash = s.find('/');
-  try {
-    if (slash == std::string::npos) return AVRational{std::stoi(s), 1};
-    return AVRational{std::stoi(s.substr(0, slash)), std::stoi(s.substr(slash + 1))};
-  } catch (const std::exception&) {
-    throw MediaError(what + ": '" + s + "' is not a rational number");
-  }
 }
 
 int cores() { return std::max(1, int(std::thread::hardware_concurrency())); }
 
 }  // namespace
 
-fs::path shard_path(const fs::path& dir, const std::string& shard_id, const std::string& codec) {
-  return dir / (shard_id + codec_preset(codec).extension);
-}
-
-fs::path sidecar_path(const fs::path& shard_file) { return fs::path(shard_file.string() + ".json"); }
-
 struct ShardWriter::Impl {
   ShardSpec spec;
   const CodecPreset* preset = nullptr;
-  YCbCrParams ycbcr;
   config::Color color;
   int total_threads = 1;
-  int convert_threads = 1;
   media::EncoderOptions enc_options;
   fs::path final_path;
   // Declaration order is destruction order reversed: the encoder threads stop first, then the
   // muxer closes the temporary file, then AtomicOutput removes it (when not committed).
   std::unique_ptr<AtomicOutput> out;
   std::unique_ptr<media::OutputFile> muxer;
-  Checksum checksum;
+  shard::PacketChecksum checksum;
   int64_t packets = 0;
   const AVCodecContext* first_context = nullptr;
   std::unique_ptr<ParallelEncoder> encoder;  // null with an external encoder
@@ -80,7 +57,9 @@ ShardWriter::ShardWriter(const ShardSpec& spec, const config::Encode& encode)
   m.spec = spec;
   m.preset = &codec_preset(encode);
   m.color = encode.color;
-  m.ycbcr = ycbcr_params(encode.color.matrix, encode.color.range, m.preset->chroma_422);
+  // The frames reach write() converted by the caller; a matrix it cannot convert is refused here,
+  // before any file is opened.
+  (void)ycbcr_params(encode.color.matrix, encode.color.range, m.preset->chroma_422);
   if (spec.shard_id.empty()) throw Error("shard writer: empty shard id");
   if (spec.width <= 0 || spec.height <= 0)
     throw MediaError("shard " + spec.shard_id + ": invalid frame size " +
@@ -88,7 +67,7 @@ ShardWriter::ShardWriter(const ShardSpec& spec, const config::Encode& encode)
   if (spec.frame_rate.num <= 0 || spec.frame_rate.den <= 0)
     throw MediaError("shard " + spec.shard_id + ": invalid frame rate " +
                      rational_text(spec.frame_rate));
-  m.final_path = shard_path(spec.dir, spec.shard_id, m.preset->name);
+  m.final_path = shard::shard_path(spec.dir, spec.shard_id, m.preset->name);
   fs::create_directories(spec.dir);
 
   m.total_threads = encode.threads > 0 ? encode.threads : cores();
@@ -96,7 +75,6 @@ ShardWriter::ShardWriter(const ShardSpec& spec, const config::Encode& encode)
                                               : ParallelEncoder::auto_workers(m.total_threads);
   if (!m.preset->intra_only) contexts = 1;
   const int per_context = std::max(1, m.total_threads / contexts);
-  m.convert_threads = std::min(m.total_threads, 4);
 
   m.out = std::make_unique<AtomicOutput>(m.final_path);
   m.muxer = std::make_unique<media::OutputFile>(m.out->temp_path(), media::OutputOptions{m.preset->container, false});
@@ -147,7 +125,7 @@ ShardWriter::ShardWriter(const ShardSpec& spec, const config::Encode& encode)
     return e;
   };
   auto sink = [mp](av::PacketPtr pkt) {
-    mp->checksum.update(pkt->data, size_t(pkt->size));
+    mp->checksum.add(*pkt);
     // The muxer takes the packet's data; pts/dts are the frame number in 1/fps.
     pkt->dts = pkt->pts;
     pkt->duration = 1;
@@ -172,18 +150,6 @@ int64_t ShardWriter::frames_written() const {
 }
 int ShardWriter::encoder_contexts() const { return impl_->encoder ? impl_->encoder->workers() : 0; }
 
-void ShardWriter::write_rgb(const float* rgb, int height, int width) {
-  Impl& m = *impl_;
-  if (height != m.spec.height || width != m.spec.width)
-    throw MediaError("shard " + m.spec.shard_id + ": frame " +
-                     std::to_string(m.encoder->frames_submitted()) + " is " +
-                     std::to_string(width) + "x" + std::to_string(height) + ", the shard is " +
-                     std::to_string(m.spec.width) + "x" + std::to_string(m.spec.height));
-  av::FramePtr f = media::alloc_video_frame(width, height, m.preset->pix_fmt);
-  rgb_to_ycbcr10_parallel(rgb, height, width, m.ycbcr, f.get(), m.convert_threads);
-  write(std::move(f));
-}
-
 void ShardWriter::write_packet(const uint8_t* data, size_t size) {
   Impl& m = *impl_;
   if (m.finished) throw Error("shard " + m.spec.shard_id + ": packet written after finish()");
@@ -197,7 +163,7 @@ void ShardWriter::write_packet(const uint8_t* data, size_t size) {
   pkt->pts = pkt->dts = m.packets;
   pkt->duration = 1;
   pkt->flags |= AV_PKT_FLAG_KEY;
-  m.checksum.update(pkt->data, size_t(pkt->size));
+  m.checksum.add(*pkt);
   m.muxer->write(0, pkt.get());
   ++m.packets;
 }
@@ -233,7 +199,7 @@ ShardInfo ShardWriter::finish() {
   info.height = m.spec.height;
   info.pix_fmt = av_get_pix_fmt_name(m.preset->pix_fmt);
   info.frame_rate = m.spec.frame_rate;
-  info.packets_checksum = m.checksum.hex_digest();
+  info.packets_checksum = m.checksum.hex();
   info.file_size = fs::file_size(m.out->temp_path());
   info.encoder_settings["encoder"] = m.external.empty() ? m.preset->encoder : m.external;
   info.encoder_settings["container"] = m.preset->container;
@@ -254,105 +220,13 @@ ShardInfo ShardWriter::finish() {
 
   // A stale sidecar from an earlier attempt must not vouch for the new file.
   std::error_code ec;
-  fs::remove(sidecar_path(m.final_path), ec);
+  fs::remove(shard::sidecar_path(m.final_path), ec);
   m.out->commit();
 
-  json j;
-  j["format_version"] = kSidecarVersion;
-  j["shard_id"] = info.shard_id;
-  j["file"] = m.final_path.filename().string();
-  j["file_size"] = info.file_size;
-  j["frame_count"] = info.frame_count;
-  j["first_source_frame"] = info.first_source_frame;
-  j["last_source_frame"] = info.last_source_frame;
-  j["codec"] = info.codec;
-  j["width"] = info.width;
-  j["height"] = info.height;
-  j["pix_fmt"] = info.pix_fmt;
-  j["frame_rate"] = rational_text(info.frame_rate);
-  j["time_base"] = rational_text(av_inv_q(info.frame_rate));
-  j["packets_checksum"] = info.packets_checksum;
-  j["checksum_algorithm"] = "blake2b-256";
-  j["encoder_settings"] = info.encoder_settings;
-  write_file_atomic(sidecar_path(m.final_path), j.dump(2) + "\n");
+  shard::write_sidecar(info);
   m.finished = true;
   spdlog::info("shard {}: {} frames ({}..{}) -> {}", info.shard_id, info.frame_count,
                info.first_source_frame, info.last_source_frame, m.final_path.string());
-  return info;
-}
-
-ShardInfo read_sidecar(const fs::path& shard_file) {
-  const fs::path side = sidecar_path(shard_file);
-  if (!fs::exists(side))
-    throw MediaError("shard " + shard_file.string() + ": its sidecar " + side.string() +
-                     " is missing (the shard was never finished)");
-  ShardInfo info;
-  try {
-    const json j = json::parse(read_file(side));
-    info.path = shard_file;
-    info.shard_id = j.at("shard_id").get<std::string>();
-    info.frame_count = j.at("frame_count").get<int64_t>();
-    info.first_source_frame = j.at("first_source_frame").get<int64_t>();
-    info.last_source_frame = j.at("last_source_frame").get<int64_t>();
-    info.codec = j.at("codec").get<std::string>();
-    info.width = j.at("width").get<int>();
-    info.height = j.at("height").get<int>();
-    info.pix_fmt = j.at("pix_fmt").get<std::string>();
-    info.frame_rate = parse_rational(j.at("frame_rate").get<std::string>(), side.string());
-    info.packets_checksum = j.at("packets_checksum").get<std::string>();
-    info.file_size = j.at("file_size").get<uintmax_t>();
-    info.encoder_settings = j.at("encoder_settings").get<std::map<std::string, std::string>>();
-  } catch (const json::exception& e) {
-    throw MediaError("shard " + shard_file.string() + ": sidecar " + side.string() +
-                     " is corrupt: " + e.what());
-  }
-  return info;
-}
-
-ShardInfo verify_shard(const fs::path& shard_file) {
-  const std::string name = "shard " + shard_file.stem().string() + " (" + shard_file.string() + ")";
-  if (!fs::exists(shard_file)) throw MediaError(name + " is missing");
-  ShardInfo info = read_sidecar(shard_file);
-  const std::string who = "shard " + info.shard_id + " (" + shard_file.string() + ")";
-  const uintmax_t size = fs::file_size(shard_file);
-  if (size < info.file_size)
-    throw MediaError(who + " is short (truncated): " + std::to_string(size) + " of " +
-                     std::to_string(info.file_size) + " bytes");
-  if (size > info.file_size)
-    throw MediaError(who + " is corrupt: " + std::to_string(size) + " bytes, the sidecar says " +
-                     std::to_string(info.file_size));
-
-  av::InputFormatPtr in;
-  try {
-    in = av::open_input(shard_file.string());
-  } catch (const MediaError& e) {
-    throw MediaError(who + " is corrupt: " + e.what());
-  }
-  const int vs = av_find_best_stream(in.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
-  if (vs < 0) throw MediaError(who + " is corrupt: it has no video stream");
-  Checksum sum;
-  int64_t packets = 0;
-  av::PacketPtr pkt = av::make_packet();
-  for (;;) {
-    const int rc = av_read_frame(in.get(), pkt.get());
-    if (rc == AVERROR_EOF) break;
-    if (rc < 0)
-      throw MediaError(who + " is corrupt: reading packet " + std::to_string(packets) +
-                       " failed: " + av::error_string(rc));
-    if (pkt->stream_index == vs) {
-      sum.update(pkt->data, size_t(pkt->size));
-      ++packets;
-    }
-    av_packet_unref(pkt.get());
-  }
-  if (packets < info.frame_count)
-    throw MediaError(who + " is short: " + std::to_string(packets) + " of " +
-                     std::to_string(info.frame_count) + " frames");
-  if (packets > info.frame_count)
-    throw MediaError(who + " is corrupt: " + std::to_string(packets) + " frames, the sidecar says " +
-                     std::to_string(info.frame_count));
-  if (sum.hex_digest() != info.packets_checksum)
-    throw MediaError(who + " is corrupt: its video packets do not match the sidecar's checksum");
   return info;
 }
 

@@ -1,3 +1,4 @@
+#include "shared/shard/shard_file.hpp"
 #include "worker/pipeline/bench_worker.hpp"
 
 #include <unistd.h>
@@ -149,7 +150,7 @@ WorkerBenchResult bench_worker(const WorkerBenchOptions& o) {
   r.source = o.source.empty() ? "generated " + std::to_string(o.width) + "x" + std::to_string(o.height) : source;
 
   ShardTask task;
-  task.shard_id = "bench";
+  task.range.id = "bench";
   task.source = source;
   task.output_dir = dir / "out";
   {
@@ -163,8 +164,8 @@ WorkerBenchResult bench_worker(const WorkerBenchOptions& o) {
     r.width = task.preprocess->out_width;
     r.height = task.preprocess->out_height;
   }
-  task.context_begin = task.emit_begin = 0;
-  task.context_end = task.emit_end = o.frames;
+  task.range.context_begin = task.range.emit_begin = 0;
+  task.range.context_end = task.range.emit_end = o.frames;
 
   std::unique_ptr<Upscaler> inner = make_bench_upscaler(o, r.notes);
   Recorder up(*inner);
@@ -204,9 +205,9 @@ WorkerBenchResult bench_worker(const WorkerBenchOptions& o) {
 
   up.record = true;  // the first run records the chunks the model-only pass replays
   if (o.warmup) {
-    task.shard_id = "bench-warmup";
+    task.range.id = "bench-warmup";
     process_shard(task, o.config, up);
-    task.shard_id = "bench";
+    task.range.id = "bench";
     model_only();
     end_to_end();
   } else {
@@ -217,7 +218,7 @@ WorkerBenchResult bench_worker(const WorkerBenchOptions& o) {
   r.e2e_peak_bytes = r.shard.model.peak_device_bytes;
   r.ratio = r.model_fps > 0 ? r.e2e_fps / r.model_fps : 0;
   r.gpu_busy_fraction = r.shard.total_s > 0 ? r.shard.upscale.busy_s / r.shard.total_s : 0;
-  const encode::ShardInfo info = encode::verify_shard(r.shard.output);
+  const encode::ShardInfo info = shard::verify_shard(r.shard.output);
   r.output_bytes = info.file_size;
   r.out_width = info.width;
   r.out_height = info.height;

@@ -42,21 +42,21 @@ struct RgbFrame {
 class Decoder {
  public:
   Decoder(const ShardTask& task, const config::Config& cfg, size_t depth)
-      : queue_(depth), source_(task.source), begin_(task.context_begin), end_(task.context_end) {
+      : queue_(depth), source_(task.source), begin_(task.range.context_begin), end_(task.range.context_end) {
     media::VideoReaderOptions ro;
     ro.allow_vfr = cfg.preprocess.vfr == "convert";
     ro.index_cache = task.index_cache;
     reader_ = std::make_unique<media::VideoReader>(task.source, ro);
     const media::VideoInfo& info = reader_->info();
     if (end_ > info.frame_count)
-      throw MediaError("shard " + task.shard_id + ": " + task.source + " has " +
+      throw MediaError("shard " + task.range.id + ": " + task.source + " has " +
                        std::to_string(info.frame_count) + " frames, the shard needs frames up to " +
                        std::to_string(end_ - 1));
     if (task.preprocess) {
       plan_ = *task.preprocess;
     } else {
       spdlog::warn("shard {}: no preprocessing plan from the coordinator; deciding it here",
-                   task.shard_id);
+                   task.range.id);
       plan_ = media::plan_preprocess(cfg.preprocess, *reader_);
     }
     pre_ = std::make_unique<media::FramePreprocessor>(plan_, info);
@@ -238,14 +238,14 @@ struct InferenceStage {
     while (window_begin + int(window.size()) < ch.context_end) {
       std::optional<RgbFrame> f = decoder.next(time.input_wait_s);
       if (!f)
-        throw MediaError("shard " + task.shard_id + ": decoding stopped before frame " +
-                         std::to_string(task.context_begin + window_begin + int(window.size())));
+        throw MediaError("shard " + task.range.id + ": decoding stopped before frame " +
+                         std::to_string(task.range.context_begin + window_begin + int(window.size())));
       if (frame_w == 0) frame_w = f->width, frame_h = f->height;
       if (f->width != frame_w || f->height != frame_h)
         throw MediaError(task.source + ": frame " + std::to_string(f->index) + " is " + std::to_string(f->width) +
                          "x" + std::to_string(f->height) + ", earlier frames were " + std::to_string(frame_w) + "x" +
                          std::to_string(frame_h));
-      const int local = int(f->index - task.context_begin);
+      const int local = int(f->index - task.range.context_begin);
       if (window.empty()) window_begin = local;
       if (local < ch.context_begin) {  // context no chunk uses (clipped at a scene bound)
         window_begin = local + 1;
@@ -279,7 +279,7 @@ struct InferenceStage {
   }
 
   void upscale_chunk(const Chunk& ch, prores::AsyncCudaEncoder* gpu) {
-    const std::string who = "shard " + task.shard_id;
+    const std::string who = "shard " + task.range.id;
     const int first = ch.emit_begin - ch.context_begin, last = ch.emit_end - ch.context_begin;
     int expect = first;
     auto check_index = [&](int index) {
@@ -368,16 +368,16 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
                           const std::function<void(int64_t)>& progress) {
   const auto t_start = Clock::now();
   check_task(task);
-  const std::string who = "shard " + task.shard_id;
+  const std::string who = "shard " + task.range.id;
   constexpr size_t kEncodeQueue = 4;
 
   Decoder decoder(task, cfg, 8);
   const media::VideoInfo& info = decoder.info();
-  const int n = int(task.context_end - task.context_begin);
+  const int n = int(task.range.context_end - task.range.context_begin);
 
   std::vector<int> cuts;
-  for (int64_t c : task.cuts)
-    if (c > task.context_begin && c < task.context_end) cuts.push_back(int(c - task.context_begin));
+  for (int64_t c : task.range.cuts)
+    if (c > task.range.context_begin && c < task.range.context_end) cuts.push_back(int(c - task.range.context_begin));
   const int T = chunk_frames(cfg.model, decoder.plan().out_width, decoder.plan().out_height,
                              cfg.model.chunk > 0 ? 0
                                                  : upscaler.max_chunk_frames(decoder.plan().out_height,
@@ -386,10 +386,10 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
   const UpscalerCapabilities caps = upscaler.capabilities();
   const int overlap = caps.temporal ? cfg.model.overlap : 0;
   const std::vector<Chunk> chunks =
-      plan_chunks(n, cuts, T, overlap, int(task.emit_begin - task.context_begin),
-                  int(task.emit_end - task.context_begin));
+      plan_chunks(n, cuts, T, overlap, int(task.range.emit_begin - task.range.context_begin),
+                  int(task.range.emit_end - task.range.context_begin));
   spdlog::debug("{}: frames [{}, {}) emit [{}, {}), {} chunk(s) of at most {} frames", who,
-                task.context_begin, task.context_end, task.emit_begin, task.emit_end, chunks.size(),
+                task.range.context_begin, task.range.context_end, task.range.emit_begin, task.range.emit_end, chunks.size(),
                 T);
 
   // With the 8 frames the decoder starts with, the inference thread waited after every chunk
@@ -437,7 +437,7 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
   StageTime enc;
   AVRational sar = decoder.plan().out_sar;
   if (sar.num <= 0 || sar.den <= 0) sar = {1, 1};
-  const int64_t want = task.emit_end - task.emit_begin;
+  const int64_t want = task.range.emit_end - task.range.emit_begin;
   encode::ShardInfo shard;
   try {
     while (std::optional<EncodeItem> item = queue.pop(enc.input_wait_s)) {
@@ -445,8 +445,8 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
       if (!writer) {
         encode::ShardSpec spec;
         spec.dir = task.output_dir;
-        spec.shard_id = task.shard_id;
-        spec.first_source_frame = task.emit_begin;
+        spec.shard_id = task.range.id;
+        spec.first_source_frame = task.range.emit_begin;
         spec.frame_rate = info.frame_rate;
         spec.width = item->width;
         spec.height = item->height;

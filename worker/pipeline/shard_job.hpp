@@ -1,7 +1,7 @@
 #pragma once
 // One shard of work on a worker: decode the source's frames [context_begin, context_end),
 // preprocess, upscale scene by scene in chunks, and encode the frames [emit_begin, emit_end)
-// into `<output_dir>/<shard_id>.<ext>` with its sidecar (worker/encode/shard_writer.hpp).
+// into `<output_dir>/<shard_id>.<ext>` with its sidecar (shared/shard/shard_file.hpp).
 // Frames outside the emit range are context only (a long scene split across shards sees its
 // neighbours' frames), so shards concatenate into exactly what one shard over the whole range
 // would have produced.
@@ -14,15 +14,14 @@
 
 #include "shared/config/config.hpp"
 #include "shared/media/preprocess.hpp"
+#include "shared/shard/shard_range.hpp"
 #include "shared/upscale/upscaler.hpp"
 
 namespace reelscale::pipeline {
 
 struct ShardTask {
-  std::string shard_id;
+  shard::ShardRange range;                   // id and source frames (of `source`'s numbering)
   std::string source;                        // the film (as the coordinator sees it)
-  int64_t context_begin = 0, emit_begin = 0, emit_end = 0, context_end = 0;  // source frames
-  std::vector<int64_t> cuts;                 // absolute frame indices where scenes start
   std::filesystem::path output_dir;
   // The preprocessing plan the coordinator decided once for the film (every shard must filter
   // identically). Absent: decided here from config.preprocess by the same analysis (same

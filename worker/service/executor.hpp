@@ -1,6 +1,6 @@
 #pragma once
 // What a worker does with an assignment. The real executor runs the shard pipeline
-// (pipeline_executor.hpp); the fake one (TEST-ONLY) writes a fake shard at a fixed time per
+// (cli/wiring/pipeline_executor.hpp); the fake one (TEST-ONLY) writes a fake shard at a fixed time per
 // frame, so that dispatch and fault handling run without media or a GPU.
 #include <atomic>
 #include <cstdint>

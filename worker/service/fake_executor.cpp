@@ -37,7 +37,7 @@ void FakeExecutor::describe(protocol::Ready& r) {
 ExecResult FakeExecutor::execute(const protocol::Assign& a, const std::filesystem::path& output,
                                  const std::function<void(int64_t)>& progress) {
   auto t0 = std::chrono::steady_clock::now();
-  int64_t frames = a.emit_end - a.emit_begin;
+  int64_t frames = a.range.emit_frames();
   if (a.storage == "stream" && !std::filesystem::exists(a.source))
     throw Error("fake executor: the fetched segment " + a.source + " is missing");
   // The simulated GPU work: a fixed time per frame, reported in steps as the real one does.
@@ -51,7 +51,7 @@ ExecResult FakeExecutor::execute(const protocol::Assign& a, const std::filesyste
   }
   bool corrupt = corrupt_ > 0;
   if (corrupt) --corrupt_;
-  auto f = protocol::fake::write(output, a.shard_id, a.emit_begin, a.emit_end, a.config_hash,
+  auto f = protocol::fake::write(output, a.range.id, a.range.emit_begin, a.range.emit_end, a.config_hash,
                                  corrupt ? frames / 2 : -1);
   ExecResult r;
   r.frame_count = f.frame_count;

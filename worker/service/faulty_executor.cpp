@@ -33,7 +33,7 @@ ExecResult FaultyExecutor::execute(const protocol::Assign& a, const fs::path& ou
   const auto size = fs::file_size(output);
   if (corrupt_ > 0) {
     --corrupt_;
-    spdlog::warn("TEST FAULT: corrupting shard {} ({})", a.shard_id, output.string());
+    spdlog::warn("TEST FAULT: corrupting shard {} ({})", a.range.id, output.string());
     std::fstream f(output, std::ios::in | std::ios::out | std::ios::binary);
     for (uintmax_t at = size / 2; at < size / 2 + 64 && at < size; ++at) {
       f.seekg(std::streamoff(at));
@@ -43,7 +43,7 @@ ExecResult FaultyExecutor::execute(const protocol::Assign& a, const fs::path& ou
     }
   } else if (short_ > 0) {
     --short_;
-    spdlog::warn("TEST FAULT: truncating shard {} ({})", a.shard_id, output.string());
+    spdlog::warn("TEST FAULT: truncating shard {} ({})", a.range.id, output.string());
     fs::resize_file(output, size / 2);
   }
   return r;

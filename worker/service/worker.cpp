@@ -104,14 +104,14 @@ class ExecThread {
         if (cancel_) throw Cancelled("worker shutting down");
         int64_t now = steady_ms();
         if (now - last_ms >= 250 && frames != last_sent) {
-          report(protocol::Progress{a.shard_id, a.attempt, frames});
+          report(protocol::Progress{a.range.id, a.attempt, frames});
           last_sent = frames;
           last_ms = now;
         }
       };
       try {
         ExecResult r = ex_.execute(a, output, progress);
-        protocol::Done d{a.shard_id, a.attempt, a.output_name, r.frame_count, r.checksum,
+        protocol::Done d{a.range.id, a.attempt, a.output_name, r.frame_count, r.checksum,
                          r.decode_s, r.upscale_s, r.encode_s, r.total_s};
         if (stream) {
           // The coordinator fetches the file and checks it against these.
@@ -127,14 +127,14 @@ class ExecThread {
         }
         report(d);
       } catch (const Cancelled&) {
-        report(protocol::Failed{a.shard_id, a.attempt, "worker shutting down", true});
+        report(protocol::Failed{a.range.id, a.attempt, "worker shutting down", true});
         return;
       } catch (const MediaError& e) {
-        report(protocol::Failed{a.shard_id, a.attempt, e.what(), false});
+        report(protocol::Failed{a.range.id, a.attempt, e.what(), false});
       } catch (const ConfigError& e) {
-        report(protocol::Failed{a.shard_id, a.attempt, e.what(), false});
+        report(protocol::Failed{a.range.id, a.attempt, e.what(), false});
       } catch (const std::exception& e) {
-        report(protocol::Failed{a.shard_id, a.attempt, e.what(), true});
+        report(protocol::Failed{a.range.id, a.attempt, e.what(), true});
       }
     }
   }
@@ -212,11 +212,11 @@ class Worker {
           }
           if (auto* a = std::get_if<protocol::Assign>(&m)) {
             if (!busy_.empty()) {
-              send(protocol::Failed{a->shard_id, a->attempt, "worker busy with " + busy_, true});
+              send(protocol::Failed{a->range.id, a->attempt, "worker busy with " + busy_, true});
             } else {
-              spdlog::info("shard {} (frames {}..{}) attempt {}", a->shard_id, a->emit_begin,
-                           a->emit_end, a->attempt);
-              busy_ = a->shard_id;
+              spdlog::info("shard {} (frames {}..{}) attempt {}", a->range.id, a->range.emit_begin,
+                           a->range.emit_end, a->attempt);
+              busy_ = a->range.id;
               if (a->storage == "stream")
                 start_download(*a);
               else
@@ -288,7 +288,7 @@ class Worker {
     auto d = std::make_unique<Download>();
     d->assign = a;
     // Our names, from the validated shard id: nothing the coordinator sends is a path here.
-    const std::string base = "segment-" + a.shard_id + "-" + std::to_string(a.attempt);
+    const std::string base = "segment-" + a.range.id + "-" + std::to_string(a.attempt);
     d->temp = spool_ / (base + ".part");
     d->final_path = spool_ / (base + ".nut");
     d->fd = ::open(d->temp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
@@ -304,20 +304,20 @@ class Worker {
   void request_chunk(Download& d) {
     const int64_t size =
         std::min<int64_t>(int64_t(protocol::kChunkBytes), d.assign.segment_bytes - d.requested);
-    send(protocol::Fetch{d.assign.shard_id, d.assign.attempt, "source", d.requested, size});
+    send(protocol::Fetch{d.assign.range.id, d.assign.attempt, "source", d.requested, size});
     d.requested += size;
   }
 
   void fail_download(const protocol::Assign& a, const std::string& why) {
-    spdlog::warn("shard {}: fetching its source failed: {}", a.shard_id, why);
+    spdlog::warn("shard {}: fetching its source failed: {}", a.range.id, why);
     ++stats_.shards_failed;
     busy_.clear();
     download_.reset();
-    send(protocol::Failed{a.shard_id, a.attempt, "source transfer: " + why, true});
+    send(protocol::Failed{a.range.id, a.attempt, "source transfer: " + why, true});
   }
 
   void on_chunk(const protocol::Chunk& c, ExecThread& exec) {
-    if (!download_ || c.item != "source" || c.shard_id != download_->assign.shard_id ||
+    if (!download_ || c.item != "source" || c.shard_id != download_->assign.range.id ||
         c.attempt != download_->assign.attempt) {
       ++stats_.rejected_messages;
       spdlog::warn("worker: a chunk for no transfer in progress ({} attempt {})", c.shard_id, c.attempt);
@@ -351,7 +351,7 @@ class Worker {
     protocol::Assign local = a;
     local.source = d.final_path.string();
     download_.reset();
-    spdlog::debug("shard {}: segment of {} bytes fetched", a.shard_id, total);
+    spdlog::debug("shard {}: segment of {} bytes fetched", a.range.id, total);
     exec.start(local);
   }
 
@@ -404,7 +404,7 @@ class Worker {
     if (download_) {
       // A new connection (or a new coordinator) will not serve this transfer: its lease was
       // requeued when we went silent.
-      spdlog::warn("shard {}: source transfer abandoned on reconnecting", download_->assign.shard_id);
+      spdlog::warn("shard {}: source transfer abandoned on reconnecting", download_->assign.range.id);
       busy_.clear();
       download_.reset();
     }

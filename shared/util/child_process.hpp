@@ -1,8 +1,7 @@
 #pragma once
-// Child worker processes on this machine (`reelscale run` with workers.local: N, and the
-// multi-process tests). Spawned with posix_spawn; the destructor stops and reaps them, and
-// each child also gets --exit-with-parent so that a coordinator killed with SIGKILL does not
-// leave orphans holding GPUs.
+// Child processes (local workers of `reelscale run`/`coordinator`, and the multi-process tests).
+// Spawned with posix_spawn; the destructor stops and reaps them. What a worker child is told
+// (its argv, --exit-with-parent) is the CLI's wiring (cli/wiring/local_workers.hpp).
 #include <sys/types.h>
 
 #include <chrono>
@@ -10,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace reelscale::worker {
+namespace reelscale {
 
 class ChildProcess {
  public:
@@ -34,18 +33,13 @@ class ChildProcess {
   int status_ = 0;
 };
 
-// The argv of one `reelscale worker` child. `config_file` (the job's config) is what the real
-// executor needs for model, preprocess and encode settings.
-std::vector<std::string> worker_argv(const std::string& exe, const std::string& endpoint, int gpu,
-                                     const std::string& keys_dir, const std::string& security,
-                                     const std::string& config_file = "");
-
-class LocalWorkers {
+// A set of children, stopped and reaped together.
+class ChildProcesses {
  public:
-  LocalWorkers() = default;
-  ~LocalWorkers();  // terminate_all()
-  LocalWorkers(const LocalWorkers&) = delete;
-  LocalWorkers& operator=(const LocalWorkers&) = delete;
+  ChildProcesses() = default;
+  ~ChildProcesses();  // terminate_all()
+  ChildProcesses(const ChildProcesses&) = delete;
+  ChildProcesses& operator=(const ChildProcesses&) = delete;
 
   ChildProcess& spawn(const std::vector<std::string>& argv);
   // SIGTERM, wait up to `grace` each, then SIGKILL; reaps all.
@@ -56,4 +50,4 @@ class LocalWorkers {
   std::deque<ChildProcess> children_;  // deque: spawn()'s references stay valid
 };
 
-}  // namespace reelscale::worker
+}  // namespace reelscale

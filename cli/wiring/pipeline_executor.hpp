@@ -1,7 +1,7 @@
 #pragma once
-// The real executor: one shard through worker/pipeline's process_shard. Header-only on
-// purpose: only the `reelscale` binary (which links the media/model stack) includes it, so
-// rs_worker_service and its tests stay light.
+// The real executor: one shard through worker/pipeline's process_shard, joining the worker
+// service (worker/service) to the pipeline; part of the CLI's wiring, so rs_worker_service and
+// its tests stay light.
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -12,16 +12,12 @@
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/remove_tree.hpp"
-#include "worker/encode/shard_writer.hpp"
+#include "shared/shard/shard_file.hpp"
 #include "worker/pipeline/shard_job.hpp"
 #include "worker/pipeline/upscaler_factory.hpp"
 #include "worker/service/executor.hpp"
 
 namespace reelscale::worker {
-
-// A shard's private work directory beside its output is named this prefix + the output's
-// name; the coordinator removes the ones killed workers left (coordinator/job/run_job.cpp).
-inline constexpr char kShardWorkDirPrefix[] = ".work-";
 
 class PipelineExecutor : public ShardExecutor {
  public:
@@ -37,23 +33,22 @@ class PipelineExecutor : public ShardExecutor {
                      const std::function<void(int64_t)>& progress) override {
     namespace fs = std::filesystem;
     if (a.config_hash != hash_)
-      throw ConfigError("shard " + a.shard_id + ": the coordinator's video config (" + a.config_hash +
+      throw ConfigError("shard " + a.range.id + ": the coordinator's video config (" + a.config_hash +
                         ") differs from this worker's --config (" + hash_ + ")");
     if (!upscaler_) upscaler_ = pipeline::make_upscaler(cfg_.model);  // loaded once, reused
     // process_shard names its file after the shard; it works in a private directory and the
     // result is renamed to the coordinator's per-attempt name (file, then sidecar).
-    fs::path work = output.parent_path() / (kShardWorkDirPrefix + output.filename().string());
+    fs::path work = output.parent_path() / (shard::kShardWorkDirPrefix + output.filename().string());
     remove_dir(work);
     fs::create_directories(work);
     // storage "stream": the source is the fetched segment, whose frame 0 is film frame
     // `offset`; the pipeline works in the segment's numbering and the sidecar is put back
     // into the film's.
     const int64_t offset = a.storage == "stream" ? a.segment_first_frame : 0;
-    std::vector<int64_t> cuts;
-    for (int64_t c : a.cuts)
-      if (c >= offset) cuts.push_back(c - offset);
-    pipeline::ShardTask t{a.shard_id, a.source, a.context_begin - offset, a.emit_begin - offset,
-                          a.emit_end - offset, a.context_end - offset, cuts, work};
+    pipeline::ShardTask t;
+    t.range = a.range.renumbered(offset);
+    t.source = a.source;
+    t.output_dir = work;
     // Shared storage: the whole film is opened for every shard; its frame index (a read of the
     // whole file) is kept in the storage directory, where the coordinator left it.
     if (a.storage != "stream") t.index_cache = media::frame_index_cache_path(output.parent_path(), a.source).string();
@@ -61,16 +56,16 @@ class PipelineExecutor : public ShardExecutor {
       try {
         t.preprocess = media::preprocess_plan_from_json(nlohmann::json::parse(a.preprocess));
       } catch (const std::exception& e) {
-        throw ConfigError("shard " + a.shard_id + ": the coordinator's preprocessing plan: " + e.what());
+        throw ConfigError("shard " + a.range.id + ": the coordinator's preprocessing plan: " + e.what());
       }
     }
     pipeline::ShardResult r = pipeline::process_shard(t, cfg_, *upscaler_, progress);
-    if (offset != 0) renumber_sidecar(encode::sidecar_path(r.output), offset);
-    fs::rename(encode::sidecar_path(r.output), encode::sidecar_path(output));
+    if (offset != 0) renumber_sidecar(shard::sidecar_path(r.output), offset);
+    fs::rename(shard::sidecar_path(r.output), shard::sidecar_path(output));
     fs::rename(r.output, output);
     remove_dir(work);
     ExecResult out{r.frame_count, r.checksum, r.decode_s, r.upscale_s, r.encode_s, r.total_s};
-    out.sidecar = encode::sidecar_path(output);
+    out.sidecar = shard::sidecar_path(output);
     return out;
   }
 

@@ -1,4 +1,4 @@
-#include "worker/service/local_workers.hpp"
+#include "shared/util/child_process.hpp"
 
 #include <poll.h>
 #include <signal.h>
@@ -15,7 +15,7 @@
 
 extern char** environ;
 
-namespace reelscale::worker {
+namespace reelscale {
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv) {
   if (argv.empty()) throw Error("spawn: empty argv");
@@ -62,32 +62,14 @@ int ChildProcess::wait_for(std::chrono::milliseconds timeout) {
   return -1;
 }
 
-std::vector<std::string> worker_argv(const std::string& exe, const std::string& endpoint, int gpu,
-                                     const std::string& keys_dir, const std::string& security,
-                                     const std::string& config_file) {
-  std::vector<std::string> a{exe, "worker", "--connect", endpoint, "--gpu", std::to_string(gpu),
-                             "--exit-with-parent", std::to_string(::getpid())};
-  if (security == "none") {
-    a.push_back("--insecure");
-  } else {
-    a.push_back("--keys");
-    a.push_back(keys_dir);
-  }
-  if (!config_file.empty()) {
-    a.push_back("--config");
-    a.push_back(config_file);
-  }
-  return a;
-}
+ChildProcesses::~ChildProcesses() { terminate_all(); }
 
-LocalWorkers::~LocalWorkers() { terminate_all(); }
-
-ChildProcess& LocalWorkers::spawn(const std::vector<std::string>& argv) {
+ChildProcess& ChildProcesses::spawn(const std::vector<std::string>& argv) {
   children_.emplace_back(argv);
   return children_.back();
 }
 
-void LocalWorkers::terminate_all(std::chrono::milliseconds grace) {
+void ChildProcesses::terminate_all(std::chrono::milliseconds grace) {
   for (auto& c : children_) c.signal(SIGTERM);
   for (auto& c : children_) {
     if (c.running() && c.wait_for(grace) == -1) {
@@ -102,4 +84,4 @@ void LocalWorkers::terminate_all(std::chrono::milliseconds grace) {
   children_.clear();
 }
 
-}  // namespace reelscale::worker
+}  // namespace reelscale

@@ -1,0 +1,2 @@
+// A layering violation on purpose (see ../coordinator/dispatch/bad.hpp).
+#include "coordinator/ledger/ledger.hpp"
