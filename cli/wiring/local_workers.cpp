@@ -50,8 +50,4 @@ void LocalWorkerStarter::bound(const std::string& endpoint) {
   if (count_ > 0) spdlog::info("started {} local worker(s) on {}", count_, endpoint);
 }
 
-void LocalWorkerStarter::shard_failed(const std::string& shard, const std::string& reason) {
-  spdlog::error("shard {} failed: {}", shard, reason);
-}
-
 }  // namespace reelscale::cli

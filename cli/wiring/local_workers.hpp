@@ -28,7 +28,7 @@ class LocalWorkerStarter : public dispatch::Observer {
   LocalWorkerStarter(const config::Config& cfg, int count, std::string config_file, bool quiet);
   ~LocalWorkerStarter() override { workers_.terminate_all(); }
   void bound(const std::string& endpoint) override;
-  void shard_failed(const std::string& shard, const std::string& reason) override;
+  // Joins, losses, results and failures: the dispatcher logs each already, with details.
 
  private:
   const config::Config& cfg_;

@@ -667,24 +667,24 @@ TEST(DispatchStream, PeersGetOnlyTheirOwnSegmentAndStrayChunksAreCounted) {
   EXPECT_GT(a.segment_bytes, 0);
   EXPECT_EQ(a.preprocess, "{\"deinterlace\":\"off\"}");
   // Another shard, or another attempt of ours: refused with an error chunk.
-  const std::string other = a.shard_id == plan[0].id ? plan[1].id : plan[0].id;
+  const std::string other = a.range.id == plan[0].id ? plan[1].id : plan[0].id;
   peer.send(protocol::Fetch{other, 1, "source", 0, 1000});
   m = peer.next();
   ASSERT_TRUE(m && std::holds_alternative<protocol::Chunk>(*m));
   EXPECT_NE(std::get<protocol::Chunk>(*m).error, "");
   EXPECT_TRUE(std::get<protocol::Chunk>(*m).data.empty());
   // Our own: the bytes.
-  peer.send(protocol::Fetch{a.shard_id, a.attempt, "source", 0, 1000});
+  peer.send(protocol::Fetch{a.range.id, a.attempt, "source", 0, 1000});
   m = peer.next();
   ASSERT_TRUE(m && std::holds_alternative<protocol::Chunk>(*m));
   EXPECT_EQ(std::get<protocol::Chunk>(*m).error, "");
   EXPECT_EQ(std::get<protocol::Chunk>(*m).data.size(), 1000u);
   // Chunks nobody asked for, and a fetch of the wrong direction: dropped and counted.
-  peer.send(protocol::Chunk{a.shard_id, a.attempt, "output", 0, "xyz", true, ""});
-  peer.send(protocol::Fetch{a.shard_id, a.attempt, "output", 0, 10});
+  peer.send(protocol::Chunk{a.range.id, a.attempt, "output", 0, "xyz", true, ""});
+  peer.send(protocol::Fetch{a.range.id, a.attempt, "output", 0, 10});
   ASSERT_TRUE(co.events.wait([&] { return co.events.rejected.size() >= 2; }));
   // Give up the shard so that a real worker finishes the job.
-  peer.send(protocol::Failed{a.shard_id, a.attempt, "raw peer leaves", true});
+  peer.send(protocol::Failed{a.range.id, a.attempt, "raw peer leaves", true});
   peer.send(protocol::Disconnect{"bye", false});
   ChildProcesses workers;
   workers.spawn(c.worker_args(co.events.endpoint, "frame_us=100"));

@@ -336,15 +336,9 @@ struct InferenceStage {
 };
 
 void check_task(const ShardTask& t) {
-  const std::string who = "shard " + t.shard_id;
-  if (t.shard_id.empty()) throw Error("shard task without an id");
-  if (!(0 <= t.context_begin && t.context_begin <= t.emit_begin && t.emit_begin < t.emit_end &&
-        t.emit_end <= t.context_end))
-    throw Error(who + ": invalid frame ranges: context [" + std::to_string(t.context_begin) +
-                ", " + std::to_string(t.context_end) + "), emit [" + std::to_string(t.emit_begin) +
-                ", " + std::to_string(t.emit_end) + ")");
-  if (t.context_end - t.context_begin > int64_t(1) << 30)
-    throw Error(who + ": the shard is implausibly long");
+  t.range.validate();
+  if (t.range.context_frames() > int64_t(1) << 30)
+    throw Error("shard " + t.range.id + ": the shard is implausibly long");
 }
 
 }  // namespace
