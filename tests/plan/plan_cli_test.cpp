@@ -55,7 +55,7 @@ TEST(PlanCli, SameIdsAndRangesEveryTime) {
   for (const Shard& s : p.shards) {
     EXPECT_TRUE(ids.insert(s.range.id).second) << "duplicate id " << s.range.id;
     EXPECT_EQ(s.range.emit_begin, at);
-    EXPECT_LE(s.emit_frames(), 90);
+    EXPECT_LE(s.range.emit_frames(), 90);
     at = s.range.emit_end;
   }
   EXPECT_EQ(at, truth.frame_count);

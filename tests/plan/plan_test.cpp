@@ -50,7 +50,7 @@ void check_plan(const ShardPlan& p, const std::vector<Scene>& sc, int64_t n,
     EXPECT_GT(sh.range.emit_end, sh.range.emit_begin);
     pos = sh.range.emit_end;
     // Size: never above max; below min only where scenes force it (checked below).
-    EXPECT_LE(sh.emit_frames(), s.max_frames);
+    EXPECT_LE(sh.range.emit_frames(), s.max_frames);
     // Context: contains the emit range, at most `overlap` beyond it, never across a cut.
     EXPECT_LE(sh.range.context_begin, sh.range.emit_begin);
     EXPECT_GE(sh.range.context_end, sh.range.emit_end);
@@ -117,7 +117,7 @@ TEST(Plan, GroupsShortScenesNearTarget) {
   check_plan(p, sc, 300, s);
   ASSERT_EQ(p.shards.size(), 3u);
   for (const auto& sh : p.shards) {
-    EXPECT_EQ(sh.emit_frames(), 100);
+    EXPECT_EQ(sh.range.emit_frames(), 100);
     EXPECT_EQ(sh.range.cuts.size(), 9u);
   }
 }
@@ -195,7 +195,7 @@ TEST(PlanProperties, RandomSceneLists) {
     // scenes (between long scenes or the ends) shorter than min, or is a piece of a long scene
     // that cannot be cut into pieces within [min, max].
     for (const Shard& sh : p.shards) {
-      if (sh.emit_frames() >= min) continue;
+      if (sh.range.emit_frames() >= min) continue;
       const Scene& first = scene_at(sc, sh.range.emit_begin);
       if (first.length() > max) {
         EXPECT_LT(first.length() / ((first.length() + max - 1) / max), min) << sh.range.id;
@@ -224,8 +224,8 @@ TEST(PlanProperties, LongScenePiecesRespectBoundsWhenPossible) {
     const auto p = plan_shards({{0, len}}, len, s);
     check_plan(p, {{0, len}}, len, s);
     for (const Shard& sh : p.shards) {
-      EXPECT_GE(sh.emit_frames(), min);
-      EXPECT_LE(sh.emit_frames(), max);
+      EXPECT_GE(sh.range.emit_frames(), min);
+      EXPECT_LE(sh.range.emit_frames(), max);
     }
   }
 }

@@ -374,8 +374,8 @@ TEST(EdgeCases, FadeLongerThanAShardIsOneCutAndAPlanWithinBounds) {
   int64_t at = 0;
   for (const auto& s : p.shards) {
     EXPECT_EQ(s.range.emit_begin, at);
-    EXPECT_LE(s.emit_frames(), 120);
-    EXPECT_GE(s.emit_frames(), 50);
+    EXPECT_LE(s.range.emit_frames(), 120);
+    EXPECT_GE(s.range.emit_frames(), 50);
     const bool before = s.range.emit_end <= d.cuts[0];
     EXPECT_TRUE(before || s.range.emit_begin >= d.cuts[0]) << s.range.id << " straddles the fade's cut";
     if (before) {
