@@ -64,7 +64,8 @@ class FakeAdapters : public dispatch::Adapters {
  public:
   dispatch::ShardVerifier& verifier() override { return verifier_; }
   std::optional<media::PreprocessPlan> prepare(const config::Config& cfg, const std::string&,
-                                               dispatch::DispatchOptions& opts) override {
+                                               dispatch::DispatchOptions& opts,
+                                               const media::PreprocessPlan* = nullptr) override {
     if (cfg.storage.mode == "stream") opts.segments = &segments_;
     return std::nullopt;
   }

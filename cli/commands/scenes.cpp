@@ -7,7 +7,9 @@
 
 #include "cli/commands.hpp"
 #include "coordinator/plan/shard_plan.hpp"
+#include "coordinator/dispatch/media_segments.hpp"
 #include "coordinator/scenes/detect.hpp"
+#include "coordinator/scenes/output_frames.hpp"
 #include "coordinator/scenes/frame_feed.hpp"
 #include "coordinator/scenes/scene_list.hpp"
 #include "shared/config/config.hpp"
@@ -154,7 +156,12 @@ void add_plan(CLI::App& app) {
     const config::Config cfg = config::load(a->config, a->sets);
     scenes::DetectOptions opt;
     opt.flash_check = !a->no_flash_check;
-    const auto d = scenes::load_or_detect_scenes(cfg, opt);
+    // The plan counts output frames: the preprocessing plan's frame mapping (inverse telecine,
+    // one frame per field) decides them, as in `run`.
+    const std::string index_cache = media::frame_index_cache_path(cfg.storage.dir, cfg.input).string();
+    opt.index_cache = index_cache;
+    const auto d = scenes::in_output_frames(scenes::load_or_detect_scenes(cfg, opt),
+                                            dispatch::film_preprocess_plan(cfg.input, cfg.preprocess, index_cache));
     const auto p = plan::plan_shards(d.scenes, d.frame_count, cfg.shards);
     if (a->json == "-") {
       std::cout << plan::to_json(p).dump(2) << "\n";

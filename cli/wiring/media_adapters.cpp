@@ -6,17 +6,18 @@
 namespace reelscale::cli {
 
 std::optional<media::PreprocessPlan> MediaAdapters::prepare(const config::Config& cfg, const std::string& index_cache,
-                                                            dispatch::DispatchOptions& opts) {
-  // The preprocessing plan is decided here once for the film. storage stream: no worker sees
-  // our files; each shard's source is cut from the film and sent.
-  media::PreprocessPlan pre;
+                                                            dispatch::DispatchOptions& opts,
+                                                            const media::PreprocessPlan* decided) {
+  // The preprocessing plan is decided once for the film. storage stream: no worker sees our
+  // files; each shard's source is cut from the film and sent.
+  const media::PreprocessPlan pre =
+      decided ? *decided : dispatch::film_preprocess_plan(cfg.input, cfg.preprocess, index_cache);
   if (cfg.storage.mode == "stream") {
-    auto segments = std::make_unique<dispatch::MediaSegmentSource>(cfg.input, cfg.preprocess, index_cache);
-    pre = segments->plan();
-    segments_ = std::move(segments);
+    if (cfg.preprocess.vfr == "convert")
+      throw ConfigError("storage.mode: stream cannot ship a variable-frame-rate film converted on the "
+                        "fly (preprocess.vfr: convert); convert it first, or use storage.mode: shared");
+    segments_ = std::make_unique<dispatch::MediaSegmentSource>(cfg.input, pre, index_cache);
     opts.segments = segments_.get();
-  } else {
-    pre = dispatch::film_preprocess_plan(cfg.input, cfg.preprocess, index_cache);
   }
   opts.preprocess_plan = media::to_json(pre).dump();
   return pre;

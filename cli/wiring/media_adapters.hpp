@@ -14,7 +14,8 @@ class MediaAdapters : public dispatch::Adapters {
  public:
   dispatch::ShardVerifier& verifier() override { return verifier_; }
   std::optional<media::PreprocessPlan> prepare(const config::Config& cfg, const std::string& index_cache,
-                                               dispatch::DispatchOptions& opts) override;
+                                               dispatch::DispatchOptions& opts,
+                                               const media::PreprocessPlan* decided = nullptr) override;
   std::unique_ptr<dispatch::Observer> local_workers(const config::Config& cfg, int count,
                                                     const std::string& config_file, bool quiet) override;
 

@@ -21,10 +21,12 @@ class Adapters {
   // Checks a finished shard before it counts as done.
   virtual ShardVerifier& verifier() = 0;
   // Fills opts.preprocess_plan and, for storage stream, opts.segments (owned by this object)
-  // for the film `cfg.input`; `index_cache` is where its frame index is kept. Returns the
-  // preprocessing plan, or nothing where there is no film to decide it from (fakes).
+  // for the film `cfg.input`; `index_cache` is where its frame index is kept. `decided`: the
+  // plan `run` decided before the shard plan (which counts its output frames); absent, it is
+  // decided here. Returns the plan, or nothing where there is no film (fakes).
   virtual std::optional<media::PreprocessPlan> prepare(const config::Config& cfg, const std::string& index_cache,
-                                                       DispatchOptions& opts) = 0;
+                                                       DispatchOptions& opts,
+                                                       const media::PreprocessPlan* decided = nullptr) = 0;
   // An observer that starts `count` workers on this machine, reading `config_file`, once the
   // coordinator's endpoint is bound, and stops them when destroyed. `quiet`: their logs at
   // warn level (they share the terminal with the progress display).

@@ -41,19 +41,25 @@ class MediaSegmentSource : public SegmentSource {
     plan_ = film_preprocess_plan(film, preprocess, index_cache);
     extractor_ = std::make_unique<media::SegmentExtractor>(film, index_cache);
   }
+  // With the plan already decided (run_job decides it before the shard plan, which counts
+  // its output frames).
+  MediaSegmentSource(const std::string& film, media::PreprocessPlan plan, const std::string& index_cache)
+      : plan_(std::move(plan)), extractor_(std::make_unique<media::SegmentExtractor>(film, index_cache)) {}
 
   const media::PreprocessPlan& plan() const { return plan_; }
   // The plan as the `assign` message carries it.
   std::string preprocess_json() const { return media::to_json(plan_).dump(); }
 
   SegmentFile make(const ledger::ShardSpec& shard, const std::filesystem::path& out) override {
-    // The deinterlacers look context_frames either side of what they output: ship those too.
-    const int64_t margin = std::max(plan_.context_frames, 2);
+    // The shard's frames are output frames: ship the decoded frames the worker will push
+    // (plan.decode_range: the deinterlacers' frame either side, decimate's cycle before).
     const int64_t n = extractor_->info().frame_count;
-    const int64_t first = std::max<int64_t>(0, shard.context_begin - margin);
-    const int64_t last = std::min<int64_t>(n - 1, shard.context_end - 1 + margin);
+    auto [first, end] = plan_.decode_range(shard.context_begin, shard.context_end, n);
+    if (!plan_.renumbers()) first = std::max<int64_t>(0, first - 2);  // a frame mapping needs its group start
+    const int64_t last = std::min<int64_t>(n - 1, end - 1 + 2);
     media::SourceSegment s = extractor_->extract(first, last, out);
-    return {s.path, s.first_frame, s.bytes, s.checksum};
+    // Its first frame in the shard's numbering (a group start maps exactly).
+    return {s.path, plan_.output_frame(s.first_frame), s.bytes, s.checksum};
   }
 
  private:

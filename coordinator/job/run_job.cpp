@@ -14,6 +14,7 @@
 #include "coordinator/report/report.hpp"
 #include "coordinator/retime/retime.hpp"
 #include "coordinator/scenes/detect.hpp"
+#include "coordinator/scenes/output_frames.hpp"
 #include "coordinator/subtitles/ocr.hpp"
 #include <yaml-cpp/yaml.h>
 
@@ -75,19 +76,10 @@ void refuse_what_would_fail_late(const config::Config& cfg) {
     throw ConfigError(file + ": error: model.checkpoint: " + ckpt.string() +
                       (fs::exists(ckpt) ? " is not a file" : " does not exist") + " (the local workers load it from there)");
   }
-  // The retime factor from the stream's declared rate (the scenes stage later reads the exact
-  // one): a wrong speed found after the upscale would waste the whole run.
-  if (cfg.retime.enabled) {
-    config::Rational source{0, 1};
-    if (cfg.retime.source_fps) {
-      source = *cfg.retime.source_fps;
-    } else {
-      const media::ProbeResult p = media::probe(cfg.input);
-      for (const auto& v : p.video)
-        if (v.index == p.best_video) source = {v.frame_rate.num, v.frame_rate.den};
-    }
-    if (source.num > 0 && source.den > 0) retime::check_speed_change(source, cfg.retime.target_fps);
-  }
+  // An explicit source_fps is checked now (a wrong speed found after the upscale would waste
+  // the whole run); the rest of the retime is decided from the preprocessing plan (inverse
+  // telecine turns a 29.97 stream into 23.976 film), still before any upscaling.
+  if (cfg.retime.enabled && cfg.retime.source_fps) retime::check_speed_change(*cfg.retime.source_fps, cfg.retime.target_fps);
 }
 
 // Every shard is done: what is left of the workers' private work directories belonged to a
@@ -146,9 +138,24 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
   // 1. Scenes, cached in the work dir.
   scenes::DetectOptions detect;
   detect.index_cache = index_cache;
-  const scenes::SceneDetection scenes =
+  const scenes::SceneDetection decoded_scenes =
       stage("scene detection", [&] { return scenes::load_or_detect_scenes(cfg, detect); });
-  spdlog::info("{} frames, {} scenes", scenes.frame_count, scenes.scenes.size());
+
+  // The preprocessing plan is decided here once for the film (workers apply it verbatim). Its
+  // frame mapping (inverse telecine 5 -> 4, one frame per field 1 -> 2) sets the frames the
+  // shard plan counts, and its output rate the retime.
+  const media::PreprocessPlan pre = stage("preprocessing plan", [&] {
+    return dispatch::film_preprocess_plan(cfg.input, cfg.preprocess, index_cache);
+  });
+  const scenes::SceneDetection scenes = scenes::in_output_frames(decoded_scenes, pre);
+  const retime::RetimeChoice timing = retime::choose_retime(
+      cfg.retime, config::Rational{scenes.fps_num, scenes.fps_den}, pre.source_kind);
+  spdlog::info("retime: {}", timing.reason);
+  if (pre.renumbers())
+    spdlog::info("{} decoded frames -> {} output frames at {}/{} fps, {} scenes", decoded_scenes.frame_count,
+                 scenes.frame_count, scenes.fps_num, scenes.fps_den, scenes.scenes.size());
+  else
+    spdlog::info("{} frames, {} scenes", scenes.frame_count, scenes.scenes.size());
 
   // 2. The plan: deterministic, so a rerun gives the same shard ids.
   const plan::ShardPlan plan = stage("shard plan", [&] {
@@ -170,7 +177,8 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
     auto opts = dispatch::dispatch_options(cfg, config_hash, fingerprint);
     opts.stop = options.stop;
     dispatch::Adapters& adapters = *options.adapters;
-    if (const auto pre = adapters.prepare(cfg, index_cache, opts)) warn_about_disk_space(cfg, plan, ledger, *pre);
+    adapters.prepare(cfg, index_cache, opts, &pre);
+    warn_about_disk_space(cfg, plan, ledger, pre);
     // Local workers read the effective config (defaults and --set overrides applied), so their
     // video config hash is the coordinator's.
     YAML::Emitter effective;
@@ -199,8 +207,8 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
   // frame stamped at the delivered rate: that is the video's whole retime (every frame kept,
   // shown 1/target s), so the film's video is written once here, not again by a retime pass.
   const AVRational fps{int(scenes.fps_num), int(scenes.fps_den)};
-  const config::Rational source = cfg.retime.source_fps.value_or(config::Rational{scenes.fps_num, scenes.fps_den});
-  const config::Rational target = cfg.retime.enabled ? cfg.retime.target_fps : source;
+  const config::Rational source = timing.source;
+  const config::Rational target = timing.target;
   const config::Rational factor = retime::time_factor(source, target);
   mux::MuxInputs inputs;
   inputs.container = cfg.mux.container;

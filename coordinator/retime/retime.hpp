@@ -32,6 +32,25 @@ Rational time_factor(Rational source_fps, Rational target_fps);
 // `run` checks it before any work.
 void check_speed_change(Rational source_fps, Rational target_fps);
 
+// ---- which retime (docs/media.md, "Retime by source kind") ----
+struct RetimeChoice {
+  Rational source{0, 1};  // the rate the delivered frames are numbered at
+  Rational target{0, 1};  // the rate they are shown at (== source: not retimed)
+  std::string reason;     // one line for the log and the report
+  bool retimed() const { return !(source == target); }
+};
+// The one place that decides the retime, from the rate of the frames after preprocessing
+// (23.976 after soft or inverse telecine, 25 for PAL, 29.97 / 59.94 / 50 for deinterlaced
+// video) and what the source is (preprocess plan's source_kind: film | video):
+// - retime.enabled false: delivered at its rate;
+// - retime.source_fps set: source_fps -> target_fps, refused (ConfigError) beyond 10%;
+// - NTSC film (24000/1001) with target 24: kept at 24000/1001 (retime.ntsc_film: keep), or
+//   shown at 24.000 with the audio 0.1% faster (ntsc_film: 24);
+// - a rate within 10% of the target (PAL film 25 -> 24): retimed;
+// - any other rate (29.97 / 59.94 / 50 fps video): delivered at its rate, unless target_fps
+//   was set to something other than 24, which is refused as a speed change beyond 10%.
+RetimeChoice choose_retime(const config::Retime& cfg, Rational frames_rate, const std::string& source_kind);
+
 // t * ratio rounded to the nearest integer, halves away from zero; exact for any int64 t
 // whose result fits (128-bit intermediate).
 int64_t rescale_exact(int64_t t, Rational ratio);

@@ -70,6 +70,8 @@ struct Model {
 
 struct Preprocess {
   std::string deinterlace = "auto";  // auto | off | bwdif | yadif
+  std::string deinterlace_rate = "frame";  // frame (one frame per frame) | field (one per field)
+  std::string telecine = "auto";     // auto | ivtc | soft | none
   std::string crop = "none";         // none | auto | W:H:X:Y
   std::string resize = "off";        // off | square | WxH
   std::string colormatrix = "auto";  // auto | off | bt601-to-bt709
@@ -97,6 +99,7 @@ struct Retime {
   bool enabled = true;
   std::optional<Rational> source_fps;  // unset = the source's rate
   Rational target_fps{24, 1};
+  std::string ntsc_film = "keep";      // keep (23.976 stays) | 24 (shown at 24.000, audio +0.1%)
   std::string audio = "pitch";         // pitch (keep pitch: atempo) | resample (asetrate)
   std::string audio_codec = "flac";    // flac | ac3 | aac
 };

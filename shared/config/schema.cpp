@@ -311,6 +311,8 @@ std::vector<FieldSpec> build_fields() {
       text("model.offload", G(model.offload), "auto", "Feature maps in pinned host memory during a chunk (CUDA): auto only when the chunk would not fit in GPU memory, on always (least GPU memory, most PCIe traffic), off never. The output is identical.", {"auto", "on", "off"}),
 
       text("preprocess.deinterlace", G(preprocess.deinterlace), "auto", "auto decides from the stream's flags and the idet filter.", {"auto", "off", "bwdif", "yadif"}),
+      text("preprocess.deinterlace_rate", G(preprocess.deinterlace_rate), "frame", "What deinterlacing makes of interlaced video: frame = one frame per interlaced frame (29.97p from NTSC, 25p from PAL); field = one frame per field (59.94p / 50p: twice the frames, the motion of the broadcast).", {"frame", "field"}),
+      text("preprocess.telecine", G(preprocess.telecine), "auto", "NTSC film: auto detects soft telecine (repeat-field flags: the coded 23.976 film frames are used, flags ignored) and hard telecine (3:2 fields in the picture, by idet: inverse telecine with fieldmatch + decimate -> 23.976p); ivtc forces inverse telecine, soft forces the coded frames, none treats the source as video (deinterlace).", {"auto", "ivtc", "soft", "none"}),
       text("preprocess.crop", G(preprocess.crop), "none", "none, auto (detect black bars) or W:H:X:Y.", {"none", "auto"}, crop_re, "W:H:X:Y"),
       text("preprocess.resize", G(preprocess.resize), "off", "off, square (anamorphic to square pixels, e.g. PAL 16:9 letterbox 720x432 -> 1024x432) or WxH.", {"off", "square"}, size_re, "WxH"),
       text("preprocess.colormatrix", G(preprocess.colormatrix), "auto", "auto converts BT.601 (SD) sources to BT.709.", {"auto", "off", "bt601-to-bt709"}),
@@ -328,9 +330,10 @@ std::vector<FieldSpec> build_fields() {
       integer("encode.parallel_encoders", G(encode.parallel_encoders), "auto", "Encoder contexts working on different frames at once (intra-only codecs); auto from the cores.", 1, 256, true),
       integer("encode.gpu_queue_frames", G(encode.gpu_queue_frames), "4", "GPU ProRes encoder: converted frames it may fall behind the model (device memory, 28 MB each at 4096x1728 4:2:2). BasicVSR++ emits a chunk's frames only in its last pass; a queue as long as a chunk's emitted frames lets the encoder finish them during the next chunk (measured: 1-2% faster end to end, docs/perf-notes.md). Same bytes.", 1, 1024),
 
-      boolean("retime.enabled", G(retime.enabled), "true", "Retime the film (PAL speed-up undone: 25 -> 24 fps). `run` refuses, before any work, a source/target pair that changes the speed by more than 10% (29.97 fps NTSC needs inverse telecine, 50 fps is video): set source_fps, or false to keep the source rate."),
+      boolean("retime.enabled", G(retime.enabled), "true", "Retime film by source kind (docs/media.md, \"Retime by source kind\"): PAL film 25 -> target_fps (24), NTSC film stays 23.976 (see ntsc_film), video (29.97, 59.94, 50 fps after deinterlacing) is delivered at its rate. A speed change over 10% for film, or with an explicit source_fps, is refused before any work; false keeps the source rate."),
       rate("retime.source_fps", G(retime.source_fps), "auto", "The source rate; auto = the video stream's.", true),
       rate("retime.target_fps", G(retime.target_fps), "24", "The delivered rate; every frame is kept and shown 1/target s.", false),
+      text("retime.ntsc_film", G(retime.ntsc_film), "keep", "NTSC film (23.976 after telecine removal, or a 23.976 rip) when target_fps is 24: keep delivers it at 24000/1001 untouched; 24 shows it at 24.000 fps with the audio 0.1% faster.", {"keep", "24"}),
       text("retime.audio", G(retime.audio), "pitch", "pitch: change the tempo and keep the DVD's pitch (atempo); resample: slow down like a projector, which also undoes the PAL speed-up's pitch rise (asetrate + aresample).", {"pitch", "resample"}),
       text("retime.audio_codec", G(retime.audio_codec), "flac", "Codec of the retimed audio tracks.", {"flac", "ac3", "aac"}),
 

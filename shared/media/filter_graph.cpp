@@ -122,6 +122,7 @@ AVRational FilterGraph::out_sample_aspect_ratio() const {
   return av_buffersink_get_sample_aspect_ratio(sink_);
 }
 AVRational FilterGraph::out_time_base() const { return av_buffersink_get_time_base(sink_); }
+AVRational FilterGraph::out_frame_rate() const { return av_buffersink_get_frame_rate(sink_); }
 
 // ---- audio ----
 

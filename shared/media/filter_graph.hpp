@@ -45,6 +45,7 @@ class FilterGraph {
   AVPixelFormat out_format() const;
   AVRational out_sample_aspect_ratio() const;
   AVRational out_time_base() const;
+  AVRational out_frame_rate() const;  // as the filters declare it (decimate: 4/5 of the input's)
 
  private:
   std::string description_;

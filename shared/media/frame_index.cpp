@@ -241,6 +241,24 @@ AVRational snap_rate(double fps) {
   return av_d2q(fps, 100000);
 }
 
+// Soft telecine: every frame lasts 2 or 3 fields of NTSC video (1001/60000 s each), both
+// occur, and the average is film's 24000/1001 (a 3:2 cadence: as many 3-field as 2-field
+// frames, within 2%). Mixed film/video discs miss this and stay variable-rate (vfr: convert).
+bool is_soft_pulldown(const std::vector<int64_t>& deltas, double tb) {
+  const double field = 1001.0 / 60000.0 / tb;
+  const double tol = std::max(1.0 + 1e-9, field * 0.01);
+  int64_t two = 0, three = 0;
+  for (int64_t d : deltas) {
+    if (std::fabs(double(d) - 2 * field) <= tol)
+      ++two;
+    else if (std::fabs(double(d) - 3 * field) <= tol)
+      ++three;
+    else
+      return false;
+  }
+  return two > 0 && three > 0 && std::llabs(two - three) <= std::max<int64_t>(2, (two + three) / 50);
+}
+
 }  // namespace
 
 void analyse_timing(FrameIndex& index, AVRational declared) {
@@ -248,6 +266,7 @@ void analyse_timing(FrameIndex& index, AVRational declared) {
   const int64_t n = index.frame_count();
   const bool declared_ok = declared.num > 0 && declared.den > 0;
   index.vfr = false;
+  index.soft_pulldown = false;
   index.vfr_detail.clear();
   if (n < 2 || tb <= 0) {
     index.frame_rate = declared_ok ? declared : AVRational{25, 1};
@@ -257,6 +276,12 @@ void analyse_timing(FrameIndex& index, AVRational declared) {
   }
   std::vector<int64_t> deltas(size_t(n - 1));
   for (int64_t i = 1; i < n; ++i) deltas[size_t(i - 1)] = index.ts_of(i) - index.ts_of(i - 1);
+  if (is_soft_pulldown(deltas, tb)) {
+    index.soft_pulldown = true;
+    index.frame_rate = index.typical_rate = {24000, 1001};
+    index.frame_duration_ticks = double(index.ts_of(n - 1) - index.ts_of(0)) / double(n - 1);
+    return;
+  }
   std::vector<int64_t> sorted = deltas;
   std::nth_element(sorted.begin(), sorted.begin() + long(sorted.size() / 2), sorted.end());
   const double median = double(sorted[sorted.size() / 2]);
@@ -533,7 +558,7 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
 namespace {
 
 // 002: second_fields added (caches of 001 are ignored and the film scanned again).
-constexpr char kCacheMagic[8] = {'R', 'S', 'I', 'D', 'X', '0', '0', '2'};
+constexpr char kCacheMagic[8] = {'R', 'S', 'I', 'D', 'X', '0', '0', '3'};
 
 struct MediaStamp {
   int64_t size = -1, mtime = 0;
@@ -623,6 +648,7 @@ void save_frame_index(const FrameIndex& index, const std::filesystem::path& cach
   put(out, index.typical_rate);
   put(out, index.frame_duration_ticks);
   put(out, uint8_t(index.vfr));
+  put(out, uint8_t(index.soft_pulldown));
   put(out, uint8_t(index.any_ts_computed));
   put(out, index.start_packet);
   put_string(out, index.vfr_detail);
@@ -658,6 +684,7 @@ std::optional<FrameIndex> load_frame_index(const std::filesystem::path& cache,
   index.typical_rate = in.get<AVRational>();
   index.frame_duration_ticks = in.get<double>();
   index.vfr = in.get<uint8_t>() != 0;
+  index.soft_pulldown = in.get<uint8_t>() != 0;
   index.any_ts_computed = in.get<uint8_t>() != 0;
   index.start_packet = in.get<int64_t>();
   index.vfr_detail = in.get_string();

@@ -36,6 +36,10 @@ struct FrameIndex {
   AVRational typical_rate{0, 1};     // from the median frame duration (the rate a VFR source
                                      // is converted to)
   bool vfr = false;
+  // Soft telecine (MPEG-2 repeat_first_field): the coded frames last 3 and 2 fields of
+  // 30000/1001 in turn, 24000/1001 on average. The coded frames ARE the film's frames, so the
+  // index is read as constant 24000/1001 (frame_rate), not as variable rate.
+  bool soft_pulldown = false;
   std::string vfr_detail;            // where the timing is irregular (for the error message)
   std::vector<PacketEntry> packets;  // every video packet, decode order
   std::vector<int64_t> decode_of;    // presentation index -> decode index in `packets`

@@ -5,6 +5,7 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
@@ -66,9 +67,97 @@ std::pair<int, int> square_pixel_size(int width, int height, AVRational sar) {
   return {width, round_even(int64_t(height) * sar.den, sar.num)};  // tall pixels: heighten
 }
 
+int64_t PreprocessPlan::output_count(int64_t decoded) const {
+  return decoded / map_in * map_out + std::min<int64_t>(decoded % map_in, map_out);
+}
+
+std::pair<int64_t, int64_t> PreprocessPlan::decode_range(int64_t out_begin, int64_t out_end,
+                                                         int64_t decoded) const {
+  const int64_t begin = out_begin / map_out * map_in - context_frames;
+  const int64_t end = (out_end + map_out - 1) / map_out * map_in + context_frames;
+  return {std::max<int64_t>(0, begin), std::min(decoded, end)};
+}
+
+int64_t PreprocessPlan::output_frame(int64_t decoded) const {
+  return decoded / map_in * map_out + decoded % map_in * map_out / map_in;
+}
+
+int64_t PreprocessPlan::decoded_frame(int64_t out) const {
+  return out / map_out * map_in + out % map_out * map_in / map_out;
+}
+
+namespace {
+
+// The deinterlace / telecine part of the graph, with the mapping and context it implies.
+void add_field_filters(PreprocessPlan& plan, std::vector<std::string>& filters,
+                       const config::Preprocess& cfg, const VideoInfo& info,
+                       const std::string& deinterlace, bool deint_all,
+                       const std::string& telecine) {
+  if (telecine == "ivtc") {
+    // fieldmatch rebuilds the film frames from matching fields, bwdif cleans the few it
+    // leaves combed (orphan fields at edits), decimate drops the one duplicate per 5.
+    filters.push_back("fieldmatch=order=auto:combmatch=full");
+    filters.push_back("bwdif=mode=send_frame:parity=auto:deint=interlaced");
+    filters.push_back("decimate=cycle=5");
+    plan.telecine = "ivtc";
+    plan.deinterlace = "ivtc";
+    plan.map_in = 5;
+    plan.map_out = 4;
+    plan.context_frames = 5;  // one whole cycle: decimate compares with the cycle before
+    plan.out_rate = av_mul_q(info.frame_rate, AVRational{4, 5});
+    plan.source_kind = "film";
+    return;
+  }
+  if (telecine == "soft") {
+    // The coded pictures are the film frames: the repeat flags only tell a player to show
+    // some fields twice. Nothing to filter; the frames are numbered at the film's rate.
+    plan.telecine = "soft";
+    plan.out_rate = {24000, 1001};
+    plan.source_kind = "film";
+    return;
+  }
+  if (deinterlace == "bwdif" || deinterlace == "yadif") {
+    const bool per_field = cfg.deinterlace_rate == "field";
+    // send_field makes two frames of every frame, so it must deinterlace all of them (a
+    // progressive frame passed once would break the 1:2 mapping).
+    filters.push_back(deinterlace + "=mode=" + (per_field ? "send_field" : "send_frame") +
+                      ":parity=auto:deint=" + (deint_all || per_field ? "all" : "interlaced"));
+    plan.deinterlace = deinterlace;
+    plan.context_frames = 1;
+    plan.source_kind = "video";
+    if (per_field) {
+      plan.map_out = 2;
+      plan.out_rate = av_mul_q(info.frame_rate, AVRational{2, 1});
+    }
+  } else if (deinterlace != "off") {
+    throw ConfigError("preprocess.deinterlace: \"" + deinterlace +
+                      "\" is not off, bwdif or yadif");
+  }
+}
+
+// A raw graph that changes the rate by a small ratio (fieldmatch,decimate: 4/5; a bob: 2/1)
+// gets that mapping; others must keep one frame per frame (checked by timestamps).
+void map_raw_graph(PreprocessPlan& plan, const FilterGraph& graph, const VideoInfo& info) {
+  const AVRational in = filter_input_from(info).frame_rate, out = graph.out_frame_rate();
+  if (out.num <= 0 || out.den <= 0 || av_cmp_q(in, out) == 0) return;
+  AVRational ratio = av_div_q(out, in);  // reduced
+  if (ratio.num > 5 || ratio.den > 5) return;
+  plan.map_in = ratio.den;
+  plan.map_out = ratio.num;
+  plan.context_frames = std::max(2, plan.map_in);
+  plan.context_frames += (plan.map_in - plan.context_frames % plan.map_in) % plan.map_in;
+  plan.out_rate = out;
+  plan.notes.push_back("raw filtergraph changes the rate " + std::to_string(in.num) + "/" +
+                       std::to_string(in.den) + " -> " + std::to_string(out.num) + "/" +
+                       std::to_string(out.den) + ": every " + std::to_string(plan.map_in) +
+                       " decoded frames give " + std::to_string(plan.map_out));
+}
+
+}  // namespace
+
 PreprocessPlan build_preprocess(const config::Preprocess& cfg, const VideoInfo& info,
                                 const std::string& deinterlace, bool deint_all,
-                                const std::optional<CropRect>& crop) {
+                                const std::optional<CropRect>& crop, const std::string& telecine) {
   PreprocessPlan plan;
   std::vector<std::string> filters;
   if (!cfg.filtergraph.empty()) {
@@ -79,16 +168,7 @@ PreprocessPlan build_preprocess(const config::Preprocess& cfg, const VideoInfo& 
     plan.context_frames = 2;
     plan.notes.push_back("raw filtergraph: replaces deinterlace, crop, resize and colormatrix");
   } else {
-    if (deinterlace == "bwdif" || deinterlace == "yadif") {
-      // send_frame: one output per input frame (send_field would double the rate).
-      filters.push_back(deinterlace + "=mode=send_frame:parity=auto:deint=" +
-                        (deint_all ? "all" : "interlaced"));
-      plan.deinterlace = deinterlace;
-      plan.context_frames = 1;
-    } else if (deinterlace != "off") {
-      throw ConfigError("preprocess.deinterlace: \"" + deinterlace +
-                        "\" is not off, bwdif or yadif");
-    }
+    add_field_filters(plan, filters, cfg, info, deinterlace, deint_all, telecine);
     int w = info.width, h = info.height;
     if (crop) {
       filters.push_back("crop=" + crop->to_string());
@@ -130,6 +210,8 @@ PreprocessPlan build_preprocess(const config::Preprocess& cfg, const VideoInfo& 
   }
   // The output size as libavfilter computes it (a raw graph can do anything).
   FilterGraph graph(plan.filtergraph, filter_input_from(info));
+  if (!cfg.filtergraph.empty()) map_raw_graph(plan, graph, info);
+  if (plan.out_rate.num <= 0) plan.out_rate = info.frame_rate;
   plan.out_width = graph.out_width();
   plan.out_height = graph.out_height();
   plan.out_sar = graph.out_sample_aspect_ratio();
@@ -137,10 +219,82 @@ PreprocessPlan build_preprocess(const config::Preprocess& cfg, const VideoInfo& 
   return plan;
 }
 
+namespace {
+
+struct IdetCounts {
+  int tff = 0, bff = 0, progressive = 0, undetermined = 0;
+  int repeated_top = 0, repeated_bottom = 0, repeated_neither = 0;
+};
+
+// idet over `runs` runs of `frames` consecutive frames spread over the film.
+IdetCounts run_idet(VideoReader& reader, int runs, int frames) {
+  IdetCounts c;
+  const int64_t n = reader.info().frame_count;
+  const FilterInput input = filter_input_from(reader.info());
+  av::FramePtr frame, out;
+  for (int r = 0; r < runs; ++r) {
+    const int64_t start = std::clamp<int64_t>((r + 1) * n / (runs + 1) - frames / 2, 0,
+                                              std::max<int64_t>(0, n - frames));
+    FilterGraph idet("idet", input);
+    reader.seek(start);
+    for (int i = 0; i < frames && reader.read(frame); ++i) idet.push(frame.get());
+    idet.push(nullptr);
+    av::FramePtr last;
+    while (idet.pull(out)) last = std::move(out);
+    if (!last) continue;
+    // The counts are cumulative over the run: the last frame carries the totals.
+    auto get = [&](const char* key) { return int(meta_int(last.get(), key, 0)); };
+    c.tff += get("lavfi.idet.multiple.tff");
+    c.bff += get("lavfi.idet.multiple.bff");
+    c.progressive += get("lavfi.idet.multiple.progressive");
+    c.undetermined += get("lavfi.idet.multiple.undetermined");
+    c.repeated_top += get("lavfi.idet.repeated.top");
+    c.repeated_bottom += get("lavfi.idet.repeated.bottom");
+    c.repeated_neither += get("lavfi.idet.repeated.neither");
+  }
+  return c;
+}
+
+bool near_rate(AVRational r, AVRational want) {
+  return r.num > 0 && r.den > 0 && std::fabs(av_q2d(r) - av_q2d(want)) <= av_q2d(want) * 0.002;
+}
+
+}  // namespace
+
+TelecineReport detect_telecine(VideoReader& reader, int flag_frames, int idet_runs,
+                               int idet_frames) {
+  TelecineReport rep;
+  rep.pulldown_timing = reader.index().soft_pulldown;
+  av::FramePtr frame;
+  reader.seek(0);
+  for (int i = 0; i < flag_frames && reader.read(frame); ++i) {
+    ++rep.frames_checked;
+    if (frame->repeat_pict > 0) ++rep.repeat_flagged;
+  }
+  // 3:2 soft pulldown flags every other frame; a few flags are stray ones.
+  if (rep.pulldown_timing || (rep.repeat_flagged > 0 && rep.repeat_flagged * 3 >= rep.frames_checked)) {
+    rep.decision = "soft";
+    return rep;
+  }
+  rep.decision = "none";
+  const AVRational rate = reader.info().frame_rate;
+  if (!near_rate(rate, {30000, 1001}) && !near_rate(rate, {30, 1})) return rep;
+  const IdetCounts c = run_idet(reader, idet_runs, idet_frames);
+  rep.idet_repeated = c.repeated_top + c.repeated_bottom;
+  rep.idet_judged = rep.idet_repeated + c.repeated_neither;
+  rep.idet_interlaced = c.tff + c.bff;
+  rep.idet_progressive = c.progressive;
+  // 3:2 pulldown repeats a field in 2 of 5 frames (40%), of which idet sees the repeat in
+  // slow scenes only partly (24% on the sample film); interlaced video and progressive 30p
+  // repeat none (a still scene repeats both fields, which idet counts as neither). Half of
+  // 40% tells them apart.
+  if (rep.idet_judged > 0 && rep.idet_repeated * 5 >= rep.idet_judged) rep.decision = "hard";
+  return rep;
+}
+
 InterlaceReport detect_interlace(VideoReader& reader, int flag_frames, int idet_runs,
                                  int idet_frames) {
   InterlaceReport rep;
-  const int64_t n = reader.info().frame_count;
   av::FramePtr frame;
   reader.seek(0);
   for (int i = 0; i < flag_frames && reader.read(frame); ++i) {
@@ -152,25 +306,11 @@ InterlaceReport detect_interlace(VideoReader& reader, int flag_frames, int idet_
     return rep;
   }
   // Unflagged: let idet look at runs of consecutive frames spread over the film.
-  const FilterInput input = filter_input_from(reader.info());
-  av::FramePtr out;
-  for (int r = 0; r < idet_runs; ++r) {
-    const int64_t start =
-        std::clamp<int64_t>((r + 1) * n / (idet_runs + 1) - idet_frames / 2, 0,
-                            std::max<int64_t>(0, n - idet_frames));
-    FilterGraph idet("idet", input);
-    reader.seek(start);
-    for (int i = 0; i < idet_frames && reader.read(frame); ++i) idet.push(frame.get());
-    idet.push(nullptr);
-    av::FramePtr last;
-    while (idet.pull(out)) last = std::move(out);
-    if (!last) continue;
-    // The counts are cumulative over the run: the last frame carries the totals.
-    rep.idet_tff += int(meta_int(last.get(), "lavfi.idet.multiple.tff", 0));
-    rep.idet_bff += int(meta_int(last.get(), "lavfi.idet.multiple.bff", 0));
-    rep.idet_progressive += int(meta_int(last.get(), "lavfi.idet.multiple.progressive", 0));
-    rep.idet_undetermined += int(meta_int(last.get(), "lavfi.idet.multiple.undetermined", 0));
-  }
+  const IdetCounts c = run_idet(reader, idet_runs, idet_frames);
+  rep.idet_tff = c.tff;
+  rep.idet_bff = c.bff;
+  rep.idet_progressive = c.progressive;
+  rep.idet_undetermined = c.undetermined;
   const int fields = rep.idet_tff + rep.idet_bff;
   const int judged = fields + rep.idet_progressive + rep.idet_undetermined;
   rep.decision = fields > 2 * rep.idet_progressive && fields * 4 >= judged && fields > 0
@@ -228,6 +368,10 @@ nlohmann::json to_json(const PreprocessPlan& p) {
                       {"deinterlace", p.deinterlace},
                       {"colormatrix", p.colormatrix},
                       {"context_frames", p.context_frames},
+                      {"map", {p.map_in, p.map_out}},
+                      {"out_rate", {p.out_rate.num, p.out_rate.den}},
+                      {"telecine", p.telecine},
+                      {"source_kind", p.source_kind},
                       {"notes", p.notes}};
   j["crop"] = p.crop ? nlohmann::json(p.crop->to_string()) : nlohmann::json(nullptr);
   return j;
@@ -244,6 +388,19 @@ PreprocessPlan preprocess_plan_from_json(const nlohmann::json& j) {
     p.colormatrix = j.at("colormatrix").get<bool>();
     p.context_frames = j.at("context_frames").get<int>();
     p.notes = j.value("notes", std::vector<std::string>{});
+    // Absent in plans from before the frame mapping: one frame per frame.
+    if (j.contains("map")) {
+      p.map_in = j.at("map").at(0).get<int>();
+      p.map_out = j.at("map").at(1).get<int>();
+    }
+    if (j.contains("out_rate"))
+      p.out_rate = {j.at("out_rate").at(0).get<int>(), j.at("out_rate").at(1).get<int>()};
+    p.telecine = j.value("telecine", std::string("none"));
+    p.source_kind = j.value("source_kind", std::string("film"));
+    if (p.map_in < 1 || p.map_out < 1 || p.map_in > 5 || p.map_out > 5 ||
+        p.context_frames % p.map_in != 0)
+      throw Error("frame mapping " + std::to_string(p.map_in) + ":" + std::to_string(p.map_out) +
+                  " with " + std::to_string(p.context_frames) + " context frames");
     if (!j.at("crop").is_null()) {
       CropRect c;
       if (std::sscanf(j.at("crop").get<std::string>().c_str(), "%d:%d:%d:%d", &c.width,
@@ -265,7 +422,9 @@ FramePreprocessor::FramePreprocessor(const PreprocessPlan& plan, const VideoInfo
                                      int threads)
     : graph_(plan.filtergraph, filter_input_from(info), AV_PIX_FMT_NONE, threads),
       in_time_base_(filter_input_from(info).time_base),
-      path_(info.path) {
+      path_(info.path),
+      map_in_(plan.map_in),
+      map_out_(plan.map_out) {
   if (graph_.out_width() != plan.out_width || graph_.out_height() != plan.out_height)
     throw MediaError(info.path + ": preprocess \"" + plan.filtergraph + "\" gives " +
                      std::to_string(graph_.out_width()) + "x" +
@@ -275,6 +434,19 @@ FramePreprocessor::FramePreprocessor(const PreprocessPlan& plan, const VideoInfo
 }
 
 void FramePreprocessor::push(const AVFrame* frame, int64_t index) {
+  if (map_in_ != map_out_) {
+    // Counted, not matched by pts: the graph makes map_out frames of every map_in, from a
+    // group start on (decimate's cycles count from the first frame it is given).
+    if (next_out_ < 0) {
+      if (index % map_in_ != 0)
+        throw MediaError(path_ + ": preprocessing must start at a frame-mapping group (every " +
+                         std::to_string(map_in_) + " frames), not at frame " +
+                         std::to_string(index));
+      next_out_ = index / map_in_ * map_out_;
+    }
+    graph_.push(frame);
+    return;
+  }
   if (!index_of_pts_.emplace(frame->pts, index).second)
     throw MediaError(path_ + ": frame " + std::to_string(index) +
                      " repeats the timestamp of another frame in flight");
@@ -285,6 +457,11 @@ void FramePreprocessor::finish() { graph_.push(nullptr); }
 
 bool FramePreprocessor::pull(av::FramePtr& frame, int64_t& index) {
   if (!graph_.pull(frame)) return false;
+  if (map_in_ != map_out_) {
+    index = next_out_++;
+    frame->pts = index;  // the output frame's number (at the plan's out_rate)
+    return true;
+  }
   if (frame->pts != AV_NOPTS_VALUE)
     frame->pts = av_rescale_q(frame->pts, graph_.out_time_base(), in_time_base_);
   const auto it = index_of_pts_.find(frame->pts);
@@ -298,34 +475,83 @@ bool FramePreprocessor::pull(av::FramePtr& frame, int64_t& index) {
   return true;
 }
 
+namespace {
+
+std::string decide_deinterlace(const config::Preprocess& cfg, VideoReader& reader,
+                               std::vector<std::string>& notes, bool& deint_all) {
+  deint_all = true;
+  if (cfg.deinterlace != "auto") return cfg.deinterlace;
+  const InterlaceReport rep = detect_interlace(reader);
+  const std::string rate = cfg.deinterlace_rate == "field" ? " (one frame per field)" : "";
+  if (rep.decision == "flagged") {
+    deint_all = false;  // frames without the flag (film sections) pass untouched
+    notes.push_back("deinterlace auto: " + std::to_string(rep.flagged) + " of " +
+                    std::to_string(rep.frames_checked) +
+                    " first frames are flagged interlaced -> bwdif on flagged frames" + rate);
+    return "bwdif";
+  }
+  if (rep.decision == "detected") {
+    notes.push_back("deinterlace auto: unflagged, but idet found " +
+                    std::to_string(rep.idet_tff + rep.idet_bff) + " interlaced vs " +
+                    std::to_string(rep.idet_progressive) + " progressive frames -> bwdif" + rate);
+    return "bwdif";
+  }
+  notes.push_back("deinterlace auto: progressive (no flags; idet " +
+                  std::to_string(rep.idet_tff + rep.idet_bff) + " interlaced vs " +
+                  std::to_string(rep.idet_progressive) + " progressive)");
+  return "off";
+}
+
+// none | soft | ivtc, with the evidence in `notes`.
+std::string decide_telecine(const config::Preprocess& cfg, VideoReader& reader,
+                            std::vector<std::string>& notes) {
+  if (cfg.telecine == "ivtc" || cfg.telecine == "soft") {
+    notes.push_back("telecine " + cfg.telecine + " (as configured)" +
+                    (cfg.telecine == "ivtc" ? ": fieldmatch + decimate -> 23.976p"
+                                            : ": the coded film frames at 23.976p"));
+    return cfg.telecine;
+  }
+  if (cfg.telecine == "none") return "none";
+  const TelecineReport rep = detect_telecine(reader);
+  if (rep.decision == "soft") {
+    notes.push_back("telecine auto: soft telecine (" +
+                    std::string(rep.pulldown_timing ? "3:2 field durations in the timestamps, "
+                                                    : "") +
+                    std::to_string(rep.repeat_flagged) + " of " +
+                    std::to_string(rep.frames_checked) +
+                    " first frames carry repeat_first_field) -> the coded film frames at "
+                    "23.976p, flags ignored");
+    return "soft";
+  }
+  if (rep.decision == "hard") {
+    notes.push_back("telecine auto: hard telecine (idet: a repeated field in " +
+                    std::to_string(rep.idet_repeated) + " of " +
+                    std::to_string(rep.idet_judged) +
+                    " frames, 3:2 pulldown repeats 2 in 5) -> inverse telecine "
+                    "(fieldmatch + decimate) -> 23.976p");
+    return "ivtc";
+  }
+  if (rep.idet_judged > 0)
+    notes.push_back("telecine auto: no 3:2 pulldown (idet: a repeated field in " +
+                    std::to_string(rep.idet_repeated) + " of " +
+                    std::to_string(rep.idet_judged) + " frames)");
+  return "none";
+}
+
+}  // namespace
+
 PreprocessPlan plan_preprocess(const config::Preprocess& cfg, VideoReader& reader) {
   const VideoInfo& info = reader.info();
-  if (!cfg.filtergraph.empty()) return build_preprocess(cfg, info, "off", false, std::nullopt);
   std::vector<std::string> notes;
-  std::string deint = cfg.deinterlace;
+  std::string telecine = "none", deint = "off";
   bool deint_all = true;
-  if (deint == "auto") {
-    const InterlaceReport rep = detect_interlace(reader);
-    if (rep.decision == "flagged") {
-      deint = "bwdif";
-      deint_all = false;  // frames without the flag (film sections) pass untouched
-      notes.push_back("deinterlace auto: " + std::to_string(rep.flagged) + " of " +
-                      std::to_string(rep.frames_checked) +
-                      " first frames are flagged interlaced -> bwdif on flagged frames");
-    } else if (rep.decision == "detected") {
-      deint = "bwdif";
-      notes.push_back("deinterlace auto: unflagged, but idet found " +
-                      std::to_string(rep.idet_tff + rep.idet_bff) + " interlaced vs " +
-                      std::to_string(rep.idet_progressive) + " progressive frames -> bwdif");
-    } else {
-      deint = "off";
-      notes.push_back("deinterlace auto: progressive (no flags; idet " +
-                      std::to_string(rep.idet_tff + rep.idet_bff) + " interlaced vs " +
-                      std::to_string(rep.idet_progressive) + " progressive)");
-    }
+  if (cfg.filtergraph.empty()) {
+    telecine = decide_telecine(cfg, reader, notes);
+    if (telecine == "none") deint = decide_deinterlace(cfg, reader, notes, deint_all);
   }
   std::optional<CropRect> crop;
-  if (cfg.crop == "auto") {
+  if (!cfg.filtergraph.empty()) {
+  } else if (cfg.crop == "auto") {
     crop = detect_crop(reader);
     notes.push_back(crop ? "crop auto: black bars -> " + crop->to_string()
                          : std::string("crop auto: no black bars found"));
@@ -333,11 +559,14 @@ PreprocessPlan plan_preprocess(const config::Preprocess& cfg, VideoReader& reade
     crop = parse_crop(cfg.crop, info);
   }
   reader.seek(0);
-  PreprocessPlan plan = build_preprocess(cfg, info, deint, deint_all, crop);
+  PreprocessPlan plan = build_preprocess(cfg, info, deint, deint_all, crop, telecine);
   plan.notes.insert(plan.notes.begin(), notes.begin(), notes.end());
   for (const std::string& note : plan.notes) spdlog::info("{}: {}", info.path, note);
-  spdlog::info("{}: preprocess \"{}\" -> {}x{}", info.path, plan.filtergraph, plan.out_width,
-               plan.out_height);
+  spdlog::info("{}: preprocess \"{}\" -> {}x{} at {}/{} fps{}", info.path, plan.filtergraph,
+               plan.out_width, plan.out_height, plan.out_rate.num, plan.out_rate.den,
+               plan.renumbers() ? " (every " + std::to_string(plan.map_in) + " decoded frames give " +
+                                      std::to_string(plan.map_out) + ")"
+                                : std::string());
   return plan;
 }
 

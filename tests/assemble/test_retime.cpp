@@ -55,6 +55,40 @@ TEST(RetimeMaths, SpeedChangesBeyondTenPercentAreRefused) {
   EXPECT_THROW(retime::check_speed_change({24, 1}, {50, 1}), ConfigError);
 }
 
+// The retime by source kind (docs/media.md): what each kind of DVD gets with the defaults.
+TEST(RetimeChoice, BySourceKind) {
+  config::Retime cfg;  // enabled, target 24, ntsc_film keep
+  auto pal = retime::choose_retime(cfg, {25, 1}, "film");
+  EXPECT_EQ(pal.source, (Rational{25, 1}));
+  EXPECT_EQ(pal.target, (Rational{24, 1}));
+  auto ntsc = retime::choose_retime(cfg, {24000, 1001}, "film");
+  EXPECT_FALSE(ntsc.retimed());
+  EXPECT_THAT(ntsc.reason, ::testing::HasSubstr("not retimed"));
+  cfg.ntsc_film = "24";
+  ntsc = retime::choose_retime(cfg, {24000, 1001}, "film");
+  EXPECT_EQ(ntsc.target, (Rational{24, 1}));
+  EXPECT_TRUE(ntsc.retimed());
+  cfg.ntsc_film = "keep";
+  for (Rational video : {Rational{30000, 1001}, Rational{60000, 1001}, Rational{50, 1}}) {
+    const auto c = retime::choose_retime(cfg, video, "video");
+    EXPECT_FALSE(c.retimed()) << video.num << "/" << video.den;
+    EXPECT_THAT(c.reason, ::testing::HasSubstr("delivered at its rate"));
+  }
+  cfg.enabled = false;
+  EXPECT_FALSE(retime::choose_retime(cfg, {25, 1}, "film").retimed());
+}
+
+TEST(RetimeChoice, AbsurdExplicitChoicesAreStillRefused) {
+  config::Retime cfg;
+  cfg.source_fps = Rational{50, 1};
+  EXPECT_THROW(retime::choose_retime(cfg, {50, 1}, "video"), ConfigError);  // 2.08x slower
+  cfg.source_fps.reset();
+  cfg.target_fps = {12, 1};
+  EXPECT_THROW(retime::choose_retime(cfg, {25, 1}, "film"), ConfigError);
+  cfg.target_fps = {24000, 1001};
+  EXPECT_EQ(retime::choose_retime(cfg, {25, 1}, "film").target, (Rational{24000, 1001}));
+}
+
 TEST(Srt, ParseWriteRoundTripAndTolerance) {
   const std::string text =
       "\xEF\xBB\xBF"

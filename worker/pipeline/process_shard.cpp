@@ -48,10 +48,6 @@ class Decoder {
     ro.index_cache = task.index_cache;
     reader_ = std::make_unique<media::VideoReader>(task.source, ro);
     const media::VideoInfo& info = reader_->info();
-    if (end_ > info.frame_count)
-      throw MediaError("shard " + task.range.id + ": " + task.source + " has " +
-                       std::to_string(info.frame_count) + " frames, the shard needs frames up to " +
-                       std::to_string(end_ - 1));
     if (task.preprocess) {
       plan_ = *task.preprocess;
     } else {
@@ -59,11 +55,17 @@ class Decoder {
                    task.range.id);
       plan_ = media::plan_preprocess(cfg.preprocess, *reader_);
     }
+    // The shard's frames are output frames (after inverse telecine or one frame per field).
+    const int64_t outputs = plan_.output_count(info.frame_count);
+    if (end_ > outputs)
+      throw MediaError("shard " + task.range.id + ": " + task.source + " has " +
+                       std::to_string(outputs) + " frames" +
+                       (plan_.renumbers() ? " after preprocessing" : "") +
+                       ", the shard needs frames up to " + std::to_string(end_ - 1));
     pre_ = std::make_unique<media::FramePreprocessor>(plan_, info);
-    // The deinterlacers look one frame either side: decode that context too (clipped at the
-    // film's ends, where the filters mirror exactly as in a whole-film run).
-    decode_begin_ = std::max<int64_t>(0, begin_ - plan_.context_frames);
-    decode_end_ = std::min<int64_t>(info.frame_count, end_ + plan_.context_frames);
+    // The deinterlacers look one frame either side, decimate one cycle back: decode that
+    // context too (clipped at the film's ends, where the filters behave as in a whole-film run).
+    std::tie(decode_begin_, decode_end_) = plan_.decode_range(begin_, end_, info.frame_count);
     thread_ = std::thread([this] { run(); });
   }
   ~Decoder() { stop(); }
