@@ -135,13 +135,17 @@ void add_field_filters(PreprocessPlan& plan, std::vector<std::string>& filters,
   }
 }
 
-// A raw graph that changes the rate by a small ratio (fieldmatch,decimate: 4/5; a bob: 2/1)
-// gets that mapping; others must keep one frame per frame (checked by timestamps).
+// A raw graph whose filters map frames in fixed groups - decimate (n -> n-1 per cycle), a
+// deinterlacer sending fields (1 -> 2) - gets that mapping from its declared rate. Others
+// (fps=, select=: by timestamp or content) must keep one frame per frame, checked by pts.
 void map_raw_graph(PreprocessPlan& plan, const FilterGraph& graph, const VideoInfo& info) {
   const AVRational in = filter_input_from(info).frame_rate, out = graph.out_frame_rate();
   if (out.num <= 0 || out.den <= 0 || av_cmp_q(in, out) == 0) return;
-  AVRational ratio = av_div_q(out, in);  // reduced
-  if (ratio.num > 5 || ratio.den > 5) return;
+  const AVRational ratio = av_div_q(out, in);  // reduced
+  const std::string& g = plan.filtergraph;
+  const bool decimates = g.find("decimate") != std::string::npos && ratio.num + 1 == ratio.den;
+  const bool sends_fields = g.find("send_field") != std::string::npos && ratio.num == 2 && ratio.den == 1;
+  if (!(decimates || sends_fields) || ratio.den > 5) return;
   plan.map_in = ratio.den;
   plan.map_out = ratio.num;
   plan.context_frames = std::max(2, plan.map_in);
