@@ -443,7 +443,9 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
         spec.dir = task.output_dir;
         spec.shard_id = task.range.id;
         spec.first_source_frame = task.range.emit_begin;
-        spec.frame_rate = info.frame_rate;
+        // The output frames' rate (23.976 after inverse or soft telecine, 2x for one frame per
+        // field): concat numbers the shard's frames at the film's output rate.
+        spec.frame_rate = decoder.plan().out_rate.num > 0 ? decoder.plan().out_rate : info.frame_rate;
         spec.width = item->width;
         spec.height = item->height;
         spec.sample_aspect_ratio = sar;
