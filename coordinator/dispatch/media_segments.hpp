@@ -58,6 +58,10 @@ class MediaSegmentSource : public SegmentSource {
     if (!plan_.renumbers()) first = std::max<int64_t>(0, first - 2);  // a frame mapping needs its group start
     const int64_t last = std::min<int64_t>(n - 1, end - 1 + 2);
     media::SourceSegment s = extractor_->extract(first, last, out);
+    // The segment may start earlier (frames whose packets it must hold); a frame mapping
+    // counts from a group start, so widen it to one.
+    while (plan_.renumbers() && s.first_frame % plan_.map_in != 0)
+      s = extractor_->extract(s.first_frame / plan_.map_in * plan_.map_in, last, out);
     // Its first frame in the shard's numbering (a group start maps exactly).
     return {s.path, plan_.output_frame(s.first_frame), s.bytes, s.checksum};
   }
