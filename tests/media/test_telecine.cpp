@@ -13,7 +13,7 @@
 #include <map>
 
 #include "shared/media/preprocess.hpp"
-#include "shared/media/test_media.hpp"
+#include "tests/testing/test_media.hpp"
 #include "shared/media/video_reader.hpp"
 #include "tests/testing/test_env.hpp"
 
