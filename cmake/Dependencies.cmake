@@ -4,6 +4,7 @@ find_package(Threads REQUIRED)
 
 pkg_check_modules(LIBAV REQUIRED IMPORTED_TARGET
   libavformat libavcodec libavfilter libavutil libswscale libswresample)
+pkg_check_modules(DVDREAD REQUIRED IMPORTED_TARGET dvdread)
 pkg_check_modules(ZMQ REQUIRED IMPORTED_TARGET libzmq)
 find_path(CPPZMQ_INCLUDE_DIR zmq.hpp REQUIRED)
 find_package(yaml-cpp REQUIRED)

@@ -9,6 +9,8 @@ pkgs=(
   build-essential cmake ninja-build pkg-config git
   libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev libswscale-dev libswresample-dev
   ffmpeg
+  libdvdread-dev
+  dvdauthor genisoimage xorriso
   libzmq3-dev cppzmq-dev libsodium-dev
   libyaml-cpp-dev
   libopencv-dev

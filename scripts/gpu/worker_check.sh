@@ -33,6 +33,6 @@ for args in "" "--u8" "--channels-last"; do
 done
 
 say "full bench worker prerequisites (pkg-config):"
-for p in libavcodec libavformat libavfilter libswscale libavutil yaml-cpp spdlog libsodium libzmq sqlite3 opencv4 tesseract; do
+for p in libavcodec libavformat libavfilter libswscale libavutil dvdread yaml-cpp spdlog libsodium libzmq sqlite3 opencv4 tesseract; do
   printf '%s: %s\n' "$p" "$(pkg-config --modversion $p 2>/dev/null || echo missing)"
 done | tee -a "$OUT/summary.txt"

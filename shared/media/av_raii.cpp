@@ -2,6 +2,8 @@
 
 #include <new>
 
+#include "shared/disc/locator.hpp"
+#include "shared/media/disc_input.hpp"
 #include "shared/util/errors.hpp"
 
 namespace reelscale::av {
@@ -36,6 +38,8 @@ int check(int rc, const std::string& what) {
 }
 
 InputFormatPtr open_input(const std::string& path) {
+  if (disc::is_disc_locator(path)) return media::open_disc_input(path);
+  if (const auto l = disc::disc_locator(path)) return media::open_disc_input(disc::format_locator(*l));
   AVFormatContext* raw = nullptr;
   int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
   if (rc < 0) throw MediaError("cannot open " + path + ": " + error_string(rc));

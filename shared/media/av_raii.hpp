@@ -16,7 +16,9 @@ extern "C" {
 
 namespace reelscale::av {
 
+// `source` is what a custom AVIOContext reads from (a disc title): freed after the context.
 struct FormatInputDeleter {
+  std::shared_ptr<void> source;
   void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
 };
 // Output contexts own their AVIOContext (closed here if the muxer opened one).
@@ -81,6 +83,9 @@ std::string error_string(int errnum);
 int check(int rc, const std::string& what);
 
 // Opens a file for demuxing and reads its stream info; MediaError names the file on failure.
+// A DVD ("dvd:..." locators, and disc paths: a VIDEO_TS folder or its parent, an .iso/.img, a
+// VOB beside its IFOs) opens as one title's cells in play order, with the IFO's languages,
+// forced flags, palette and chapters on the streams (shared/media/disc_input.hpp).
 InputFormatPtr open_input(const std::string& path);
 
 // Silences libav's own logging below the given level (AV_LOG_ERROR by default), so our

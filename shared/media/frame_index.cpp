@@ -5,6 +5,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "shared/disc/locator.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/checksum.hpp"
 
@@ -564,6 +565,10 @@ struct MediaStamp {
   int64_t size = -1, mtime = 0;
 };
 MediaStamp stamp_of(const std::string& path) {
+  if (disc::is_disc_locator(path)) {
+    const disc::FilesStamp d = disc::files_stamp(path);
+    return {d.size, d.mtime};
+  }
   std::error_code ec;
   MediaStamp st;
   st.size = int64_t(std::filesystem::file_size(path, ec));
