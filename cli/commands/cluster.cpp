@@ -27,6 +27,7 @@
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 #include "worker/service/worker.hpp"
+#include "shared/media/disc_input.hpp"
 
 namespace reelscale::cli {
 namespace fs = std::filesystem;
@@ -88,7 +89,7 @@ void run_coordinator(const CoordinatorArgs& a) {
   auto plan = plan::plan_from_json(nlohmann::json::parse(read_file(plan_file)), plan_file.string());
   std::string fake = fake_spec("");
   auto opts = dispatch::dispatch_options(c, config::video_config_hash(c),
-                                         fake.empty() ? file_fingerprint(c.input) : "fake");
+                                         fake.empty() ? media::input_fingerprint(c.input) : "fake");
   opts.stop = &g_stop;
   install_stop_handlers();
   ledger::Ledger ledger(c.ledger);

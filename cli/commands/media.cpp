@@ -15,6 +15,8 @@ extern "C" {
 #include "shared/shard/shard_file.hpp"
 #include "shared/media/encoder.hpp"
 #include "shared/media/frame_index.hpp"
+#include "shared/disc/disc.hpp"
+#include "shared/disc/locator.hpp"
 #include "shared/media/probe.hpp"
 #include "shared/media/video_reader.hpp"
 #include "shared/util/errors.hpp"
@@ -174,6 +176,10 @@ void probe_command(const std::string& file, bool json, bool count_frames) {
     std::cout << media::to_json(r).dump(2) << "\n";
     return;
   }
+  // A disc: its titles first (what input.title chooses from), then the chosen title's streams.
+  const std::optional<disc::Locator> where =
+      disc::is_disc_locator(file) ? std::optional(disc::parse_locator(file)) : disc::disc_locator(file);
+  if (where) std::printf("%s:\n%s", where->path.c_str(), disc::describe_titles(disc::Disc(where->path)).c_str());
   std::printf("%s: %s, %.3f s, %lld bytes\n", r.path.c_str(), r.format.c_str(), r.duration_seconds,
               static_cast<long long>(r.size_bytes));
   for (const auto& v : r.video) {
@@ -202,7 +208,7 @@ void add_media_commands(CLI::App& app) {
     auto json = std::make_shared<bool>(false);
     auto count = std::make_shared<bool>(false);
     CLI::App* probe = app.add_subcommand("probe", "show the streams, chapters and format of a media file");
-    probe->add_option("FILE", *file, "media file")->required();
+    probe->add_option("FILE", *file, "media file, or a DVD (VIDEO_TS folder, .iso, dvd:PATH#title=N)")->required();
     probe->add_flag("--json", *json, "print JSON");
     probe->add_flag("--count-frames", *count, "scan the video packets for the exact frame count");
     auto checksum = std::make_shared<bool>(false);

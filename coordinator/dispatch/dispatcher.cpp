@@ -27,6 +27,7 @@
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 #include "shared/util/remove_tree.hpp"
+#include "shared/disc/locator.hpp"
 
 namespace reelscale::dispatch {
 namespace fs = std::filesystem;
@@ -44,7 +45,7 @@ DispatchOptions dispatch_options(const config::Config& c, const std::string& con
   o.max_attempts = c.workers.max_attempts;
   o.storage_mode = c.storage.mode;
   o.storage_dir = c.storage.dir.empty() ? fs::path(c.work_dir) / "shards" : fs::path(c.storage.dir);
-  o.source = fs::absolute(c.input).string();
+  o.source = disc::is_disc_locator(c.input) ? c.input : fs::absolute(c.input).string();  // a disc: its locator
   o.input_fingerprint = input_fingerprint;
   o.config_hash = config_hash;
   o.output_ext = shard::shard_extension(c.encode.codec);

@@ -28,6 +28,7 @@
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 #include "shared/util/remove_tree.hpp"
+#include "shared/media/disc_input.hpp"
 
 namespace reelscale::job {
 namespace fs = std::filesystem;
@@ -122,9 +123,9 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
   if (!options.adapters) throw Error("run_job: no dispatch adapters given");
   RunSummary summary;
   const fs::path work = cfg.work_dir;
+  media::require_input(cfg.input);  // a missing film, or a disc title that cannot be read: before anything is written
   fs::create_directories(work);
   progress::RunMonitor monitor(cfg, {options.progress});
-  if (!fs::exists(cfg.input)) throw MediaError("input " + cfg.input + " does not exist");
   refuse_what_would_fail_late(cfg);
   if (cfg.model.effective_backend() == "bicubic")
     spdlog::warn("NO CHECKPOINT CONFIGURED: upscaling with plain bicubic interpolation, not BasicVSR++ "
@@ -168,7 +169,7 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
 
   // 3. Dispatch to workers until every shard is done (or failed), recorded in the ledger.
   const std::string config_hash = config::video_config_hash(cfg);
-  const std::string fingerprint = scenes.input_fingerprint.empty() ? file_fingerprint(cfg.input) : scenes.input_fingerprint;
+  const std::string fingerprint = scenes.input_fingerprint.empty() ? media::input_fingerprint(cfg.input) : scenes.input_fingerprint;
   const std::vector<ledger::ShardSpec> specs = dispatch::shard_specs(plan);
   ledger::Ledger ledger(cfg.ledger);
   const dispatch::DispatchResult dispatched = stage("dispatch", [&] {

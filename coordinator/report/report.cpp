@@ -13,6 +13,7 @@
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
+#include "shared/disc/locator.hpp"
 
 namespace reelscale::report {
 namespace fs = std::filesystem;
@@ -206,7 +207,7 @@ ReportData collect(const config::Config& cfg, const ReportOptions& options) {
     d.notes.push_back("no output file yet (" + cfg.output + ")");
   }
 
-  if (options.thumbnails && d.scenes && fs::exists(cfg.input)) {
+  if (options.thumbnails && d.scenes && fs::exists(disc::locator_file(cfg.input))) {
     std::vector<int64_t> frames{0};
     const auto& cuts = d.scenes->cuts;
     const size_t n = std::min<size_t>(cuts.size(), size_t(std::max(options.max_thumbnails - 1, 0)));
@@ -214,7 +215,7 @@ ReportData collect(const config::Config& cfg, const ReportOptions& options) {
     gather(d, "thumbnails", [&] { d.thumbnails = cut_thumbnails(cfg.input, frames, options.thumbnail_width); });
   }
 
-  if (options.comparisons > 0 && d.scenes && fs::exists(cfg.input)) {
+  if (options.comparisons > 0 && d.scenes && fs::exists(disc::locator_file(cfg.input))) {
     if (!cfg.output.empty() && fs::exists(cfg.output))
       gather(d, "before/after crops", [&] {
         d.comparisons = before_after_crops(cfg.input, cfg.output, scene_middles(d.scenes->scenes, options.comparisons),

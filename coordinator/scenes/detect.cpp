@@ -9,6 +9,7 @@
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
+#include "shared/media/disc_input.hpp"
 
 namespace reelscale::scenes {
 
@@ -87,7 +88,7 @@ SceneDetection detect_scenes(const std::string& path, const config::Scenes& cfg,
   SceneDetection r = runner.finish(n, fps_num, fps_den);
   r.input = path;
   r.settings = settings_key(used, options.flash_check, options.convert_vfr);
-  r.input_fingerprint = file_fingerprint(path);
+  r.input_fingerprint = media::input_fingerprint(path);
   if (r.analysis_width == 0) r.analysis_width = size.width, r.analysis_height = size.height;
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -107,7 +108,7 @@ SceneDetection load_or_detect_scenes(const config::Config& cfg, const DetectOpti
   if (std::filesystem::exists(cache)) {
     try {
       SceneDetection d = read_scenes_json(cache);
-      if (d.settings == settings && d.input_fingerprint == file_fingerprint(cfg.input)) {
+      if (d.settings == settings && d.input_fingerprint == media::input_fingerprint(cfg.input)) {
         spdlog::info("scenes: reusing {}", cache.string());
         return d;
       }

@@ -3,11 +3,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 #include <sstream>
 
 #include "shared/config/schema.hpp"
+#include "shared/disc/locator.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
@@ -104,7 +106,12 @@ std::vector<std::string> split_path(const std::string& path) {
 
 // Read-only walk. yaml-cpp nodes are handles: assigning one to another overwrites the target's
 // content, so walking rebinds with reset() and never assigns.
+// A key below a key that holds a value is written flat ("input: film.iso" + "input.title: 2").
 YAML::Node lookup(const YAML::Node& root, const std::string& path) {
+  if (root.IsMap()) {
+    const YAML::Node& const_root = root;
+    if (YAML::Node flat = const_root[path]; path.find('.') != std::string::npos && flat.IsDefined()) return flat;
+  }
   YAML::Node cur;
   cur.reset(root);
   for (const auto& p : split_path(path)) {
@@ -124,6 +131,12 @@ void set_path(YAML::Node& root, const std::string& path, const YAML::Node& value
   YAML::Node cur;
   cur.reset(root);
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (cur[parts[i]].IsScalar()) {  // below a key that holds a value: written flat (see lookup)
+      std::string rest = parts[i];
+      for (size_t j = i + 1; j < parts.size(); ++j) rest += "." + parts[j];
+      cur[rest] = value;
+      return;
+    }
     if (!cur[parts[i]].IsMap()) cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
     YAML::Node next = cur[parts[i]];
     cur.reset(next);
@@ -189,10 +202,42 @@ std::string resolve(const fs::path& base, const std::string& p) {
   return (path.is_absolute() ? path : base / path).lexically_normal().string();
 }
 
+// A disc input becomes a "dvd:" locator naming the title and angle, so every process that opens
+// the film (coordinator stages, workers) reads the same title.
+std::string input_locator(const Config& c) {
+  if (c.input.empty() || disc::is_disc_locator(c.input)) return c.input;
+  std::optional<disc::Locator> l = disc::disc_locator(c.input);
+  if (!l) {
+    if (c.input_title > 0 || c.input_angle != 1)
+      throw ConfigError("input.title / input.angle: " + c.input + " is not a DVD (a VIDEO_TS folder, its parent, an .iso/.img or a block device)");
+    return c.input;
+  }
+  if (c.input_title > 0) l->title = c.input_title;
+  l->angle = c.input_angle;
+  return disc::format_locator(*l);
+}
+
+// What the default output is named after: the film's folder for a VIDEO_TS folder or a VOB in
+// one (/films/Heat/VIDEO_TS -> /films/Heat.reelscale.mkv), else the input itself.
+fs::path disc_output_base(const std::string& given) {
+  const std::string input = disc::locator_file(given);
+  fs::path in(input);
+  if (!in.has_filename()) in = in.parent_path();  // a trailing slash
+  const std::optional<disc::Locator> l = disc::disc_locator(input);
+  if (!l) return in;
+  fs::path root(l->path);
+  if (!root.has_filename()) root = root.parent_path();
+  std::string name = root.filename().string();
+  for (auto& ch : name) ch = char(std::toupper(static_cast<unsigned char>(ch)));
+  return name == "VIDEO_TS" ? root.parent_path() : in;
+}
+
 void derive_paths(Config& c, const fs::path& base) {
-  c.input = resolve(base, c.input);
+  if (!disc::is_disc_locator(c.input)) c.input = resolve(base, c.input);
+  const std::string film_path = c.input;
+  c.input = input_locator(c);
   if (c.output.empty()) {
-    const fs::path in(c.input);
+    const fs::path in = disc_output_base(film_path);
     c.output = (in.parent_path() / (in.stem().string() + ".reelscale." + c.mux.container)).string();
   } else {
     c.output = resolve(base, c.output);

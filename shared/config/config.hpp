@@ -156,7 +156,9 @@ struct Report {
 
 struct Config {
   std::filesystem::path source_file;  // the YAML file this came from ("" for defaults)
-  std::string input;
+  std::string input;                  // after load: a path, or a "dvd:" locator (shared/disc/locator.hpp)
+  int input_title = 0;                // input.title: 0 = the disc's main (longest) title
+  int input_angle = 1;                // input.angle
   std::string output;                 // default: <input stem>.reelscale.mkv beside the input
   std::string work_dir;               // default: <output>.work
   std::string ledger;                 // default: <work_dir>/ledger.sqlite

@@ -272,7 +272,9 @@ std::vector<FieldSpec> build_fields() {
   const std::string crop_re = R"(^\d+:\d+:\d+:\d+$)";
   const std::string size_re = R"(^\d+x\d+$)";
   std::vector<FieldSpec> f = {
-      text("input", G(input), "", "The film to restore: any file libavformat reads (VOB/MPEG-PS, MKV, MP4, MOV). Relative paths are relative to the config file."),
+      text("input", G(input), "", "The film to restore: a DVD (a VIDEO_TS folder or its parent, an .iso/.img image, a block device, or a VOB beside its IFOs: its title set's main title, never just that VOB) or any file libavformat reads (MKV, MP4, MOV, MPEG-PS). Relative paths are relative to the config file."),
+      integer("input.title", G(input_title), "0", "The DVD title to restore (`reelscale probe DISC` lists them); 0 = the longest (the film). Write it beside `input` as `input.title: 2`.", 0, 99),
+      integer("input.angle", G(input_angle), "1", "The camera angle of a multi-angle DVD title.", 1, 9),
       text("output", G(output), "", "The finished file. Default: `<input stem>.reelscale.mkv` (or `.mov`) beside the input."),
       text("work_dir", G(work_dir), "", "Where scenes, plan, shards and logs go. Default: `<output>.work`."),
       text("ledger", G(ledger), "", "The SQLite ledger that makes a run resumable. Default: `<work_dir>/ledger.sqlite`."),
