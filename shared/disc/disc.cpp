@@ -30,6 +30,16 @@ int64_t time_ms(const dvd_time_t& t) {
   return s * 1000 + int64_t(bcd(t.frame_u & 0x3f) * 1000 / time_fps(t));
 }
 
+int64_t time_ticks(const dvd_time_t& t) {
+  const int64_t s = bcd(t.hour) * 3600 + bcd(t.minute) * 60 + bcd(t.second);
+  return s * 90000 + bcd(t.frame_u & 0x3f) * ((t.frame_u >> 6) == 3 ? 3003 : 3600);
+}
+
+CellRun cell_run(int number, const cell_playback_t* c) {
+  return {number, c->first_sector, c->last_sector, c->last_vobu_start_sector, time_ms(c->playback_time),
+          time_ticks(c->playback_time), bool(c->interleaved)};
+}
+
 std::string language(uint16_t code, int lang_type) {
   if (lang_type != 1 || code == 0 || code == 0xffff) return "";
   const char a = char(code >> 8), b = char(code & 0xff);
@@ -80,11 +90,11 @@ void append_cells(const pgc_t* pgc, int first, int last, int angle, std::vector<
       while (end < last && pgc->cell_playback[end - 1].block_mode != BLOCK_MODE_LAST_CELL) ++end;
       const int chosen = std::min(c + angle - 1, end);
       cell = &pgc->cell_playback[chosen - 1];
-      out.push_back({chosen, cell->first_sector, cell->last_sector, cell->last_vobu_start_sector, time_ms(cell->playback_time), bool(cell->interleaved)});
+      out.push_back(cell_run(chosen, cell));
       c = end;
       continue;
     }
-    out.push_back({c, cell->first_sector, cell->last_sector, cell->last_vobu_start_sector, time_ms(cell->playback_time), bool(cell->interleaved)});
+    out.push_back(cell_run(c, cell));
   }
 }
 

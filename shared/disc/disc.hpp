@@ -34,6 +34,7 @@ struct CellRun {
   uint32_t last_sector = 0;  // inclusive
   uint32_t last_vobu_sector = 0;  // the NAV pack of its last VOBU
   int64_t duration_ms = 0;
+  int64_t duration_ticks = 0;  // 90 kHz, whole frames
   bool interleaved = false;  // its sectors interleave with other angles' or branches' units
 };
 

@@ -4,6 +4,7 @@
 #include <dvdread/nav_types.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "shared/disc/pes_timestamps.hpp"
@@ -74,12 +75,17 @@ bool TitleStream::read_nav_times(uint32_t sector, uint32_t& start, uint32_t& end
   return DVDReadBlocks(vobs_.get(), int(sector), 1, sector_.data()) == 1 && nav_pack_times(sector_.data(), start, end);
 }
 
+// Where the clock jumps between cells (a new VOB id), the cell starts exactly the previous
+// cell's IFO duration (whole frames) after the previous cell's start; where it runs on, as is.
 int64_t TitleStream::next_shift(const CellRun& cell, const CellRun* previous, int64_t previous_shift) {
   if (!previous) return 0;
-  uint32_t prev_start = 0, prev_end = 0, start = 0, end = 0;
-  if (!read_nav_times(previous->last_vobu_sector, prev_start, prev_end) || !read_nav_times(cell.first_sector, start, end))
+  uint32_t prev_start = 0, unused = 0, prev_last = 0, prev_end = 0, start = 0;
+  if (!read_nav_times(previous->first_sector, prev_start, unused) ||
+      !read_nav_times(previous->last_vobu_sector, prev_last, prev_end) || !read_nav_times(cell.first_sector, start, unused))
     return previous_shift;  // no NAV packs to go by: leave the clock as it is
-  return previous_shift + int64_t(prev_end) - int64_t(start);
+  constexpr int64_t kHalfFrame = 1800;
+  if (std::abs(int64_t(prev_end) - int64_t(start)) < kHalfFrame) return previous_shift;
+  return previous_shift + int64_t(prev_start) + previous->duration_ticks - int64_t(start);
 }
 
 void TitleStream::check_not_scrambled() {
