@@ -242,7 +242,7 @@ void add_media_commands(CLI::App& app) {
   // (shared storage keeps it in storage.dir/.frame-index; docs/perf-notes.md wk3).
   auto film = std::make_shared<std::string>();
   CLI::App* ix = bench->add_subcommand("index", "opening a film: frame index scan vs the cached index");
-  ix->add_option("FILE", *film, "media file")->required()->check(CLI::ExistingFile);
+  ix->add_option("FILE", *film, "media file or DVD (folder, .iso, dvd:PATH#title=N)")->required();
   ix->callback([film] {
     using Clock = std::chrono::steady_clock;
     auto secs = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };

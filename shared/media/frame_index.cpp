@@ -565,7 +565,7 @@ struct MediaStamp {
   int64_t size = -1, mtime = 0;
 };
 MediaStamp stamp_of(const std::string& path) {
-  if (disc::is_disc_locator(path)) {
+  if (disc::is_disc_locator(path) || disc::disc_locator(path)) {  // a disc path: its files
     const disc::FilesStamp d = disc::files_stamp(path);
     return {d.size, d.mtime};
   }
