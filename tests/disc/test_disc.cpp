@@ -15,7 +15,7 @@
 #include "shared/disc/locator.hpp"
 #include "shared/disc/title_stream.hpp"
 #include "shared/media/probe.hpp"
-#include "shared/media/test_media.hpp"
+#include "tests/testing/test_media.hpp"
 #include "shared/media/video_reader.hpp"
 #include "shared/util/errors.hpp"
 #include "tests/testing/test_env.hpp"
