@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   cli::add_bench_commands(app);
 
   try {
+    cli::refuse_unknown_subcommand(app, argc, argv);
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
@@ -55,6 +56,9 @@ int main(int argc, char** argv) {
   } catch (const ConfigError& e) {
     std::cerr << e.what() << "\n";
     return 2;
+  } catch (const cli::ExitStatus& e) {
+    std::cerr << "reelscale: " << e.what() << "\n";
+    return e.code;
   } catch (const std::exception& e) {
     std::cerr << "reelscale: error: " << e.what() << "\n";
     return 1;

@@ -15,6 +15,7 @@ pkgs=(
   libyaml-cpp-dev
   libopencv-dev
   libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng
+  iso-codes
   libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev

@@ -242,7 +242,7 @@ void add_cluster_commands(CLI::App& app) {
   {
     auto a = std::make_shared<CoordinatorArgs>();
     auto* cmd = app.add_subcommand("coordinator", "run the coordinator (broker) for a job's shard plan");
-    cmd->add_option("config", a->config, "job config (YAML)")->required()->check(CLI::ExistingFile);
+    cmd->add_option("config", a->config, "pipeline YAML (see configs/)")->required()->check(CLI::ExistingFile);
     cmd->add_option("--plan", a->plan, "shard plan JSON (default <work_dir>/plan.json)");
     cmd->add_option("--local", a->local, "also start N workers on this machine (default: none)");
     add_set_option(*cmd, a->sets);
@@ -275,7 +275,7 @@ void add_cluster_commands(CLI::App& app) {
     auto sets = std::make_shared<std::vector<std::string>>();
     auto json = std::make_shared<bool>(false);
     auto* cmd = app.add_subcommand("status", "shards done/running/failed, per-worker frames/s, ETA");
-    cmd->add_option("config", *cfg, "job config (YAML)")->required()->check(CLI::ExistingFile);
+    cmd->add_option("CONFIG", *cfg, "pipeline YAML (see configs/)")->required()->check(CLI::ExistingFile);
     cmd->add_flag("--json", *json, "machine-readable");
     add_set_option(*cmd, *sets);
     cmd->callback([cfg, sets, json] {
@@ -292,7 +292,7 @@ void add_cluster_commands(CLI::App& app) {
     auto failed = std::make_shared<bool>(false);
     auto shard = std::make_shared<std::string>();
     auto* cmd = app.add_subcommand("retry", "put failed shards (or one shard) back in the queue");
-    cmd->add_option("config", *cfg, "job config (YAML)")->required()->check(CLI::ExistingFile);
+    cmd->add_option("CONFIG", *cfg, "pipeline YAML (see configs/)")->required()->check(CLI::ExistingFile);
     auto* f = cmd->add_flag("--failed", *failed, "every failed shard");
     auto* s = cmd->add_option("--shard", *shard, "one shard by id, whatever its state");
     f->excludes(s);
@@ -309,7 +309,7 @@ void add_cluster_commands(CLI::App& app) {
     auto dir = std::make_shared<std::string>();
     auto name = std::make_shared<std::string>("worker");
     auto* cmd = app.add_subcommand("keygen", "create CURVE keys: coordinator + a worker, and the allowlist");
-    cmd->add_option("dir", *dir, "key directory (created 0700)")->required();
+    cmd->add_option("DIR", *dir, "key directory (created 0700)")->required();
     cmd->add_option("--worker", *name, "name of the worker keypair to add")->capture_default_str();
     cmd->callback([dir, name] {
       auto r = protocol::keygen(*dir, *name);

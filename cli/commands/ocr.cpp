@@ -16,7 +16,7 @@ void add_ocr_commands(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   CLI::App* ocr = app.add_subcommand("ocr", "OCR DVD/PGS bitmap subtitles to SRT (times on the source's timeline)");
-  ocr->add_option("INPUT", a->input, "VOB/MPEG-PS, MKV, VobSub .idx or PGS .sup")->required()->check(CLI::ExistingFile);
+  ocr->add_option("FILE", a->input, "VOB/MPEG-PS, MKV, VobSub .idx or PGS .sup")->required()->check(CLI::ExistingFile);
   ocr->add_option("--track", a->track, "absolute stream index (default: the first bitmap subtitle stream)");
   ocr->add_option("--lang", a->langs, "Tesseract language(s), e.g. eng (repeatable)");
   ocr->add_option("--min-confidence", a->min_conf, "flag events below this mean confidence")->capture_default_str();

@@ -18,7 +18,7 @@ void add_report_commands(CLI::App& app) {
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("report", "write the run report: one self-contained HTML file (scenes, shards, "
                                            "workers, subtitles, A/V sync, output facts)");
-  cmd->add_option("config", a->config, "job config (YAML)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("CONFIG", a->config, "pipeline YAML (see configs/)")->required()->check(CLI::ExistingFile);
   cmd->add_option("-o,--output", a->out, "HTML file to write (default <work_dir>/report.html)");
   cmd->add_flag("--no-thumbnails", a->no_thumbnails, "do not decode frames of the input at the cuts");
   cmd->add_flag("--no-output-check", a->no_output, "do not probe the output file or check its A/V sync");

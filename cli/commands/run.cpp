@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/wiring/media_adapters.hpp"
+#include "cli/preflight_hooks.hpp"
 #include "coordinator/job/run_job.hpp"
 #include "shared/config/config.hpp"
 #include "shared/util/log.hpp"
@@ -16,7 +17,16 @@ namespace reelscale::cli {
 namespace {
 
 std::atomic<bool> g_stop{false};
-extern "C" void on_stop_signal(int) { g_stop.store(true); }
+std::atomic<int> g_signal{0};
+// The first SIGINT/SIGTERM stops cleanly; a second one ends the process at once.
+extern "C" void on_stop_signal(int sig) {
+  g_signal.store(sig);
+  g_stop.store(true);
+  std::signal(sig, SIG_DFL);
+}
+
+// The shell's convention for a process ended by a signal: 130 for SIGINT, 143 for SIGTERM.
+int stop_exit_code() { return 128 + (g_signal.load() ? g_signal.load() : SIGINT); }
 
 }  // namespace
 
@@ -25,12 +35,17 @@ void add_run_commands(CLI::App& app) {
     std::string file;
     std::vector<std::string> sets;
     std::string progress = "auto";
+    std::string excerpt;
   };
   auto args = std::make_shared<Args>();
   CLI::App* run = app.add_subcommand(
       "run", "restore a film: scenes, plan, local and remote workers, concat, retime, OCR, mux (resumable)");
   run->add_option("CONFIG", args->file, "pipeline YAML (see configs/)")->required();
   add_set_option(*run, args->sets);
+  run->add_option("--excerpt", args->excerpt,
+                  "restore only START+DURATION (seconds or [h:]m:s, e.g. 1:30+20) end to end, to judge the result "
+                  "first: its own output <output stem>.excerpt-START+DURATION.<ext>")
+      ->type_name("START+DURATION");
   run->add_option("--progress", args->progress,
                   "auto (redrawn in a terminal, lines every 10 s otherwise), tty, plain or off; --quiet: off")
       ->check(CLI::IsMember({"auto", "tty", "plain", "off"}))
@@ -44,13 +59,17 @@ void add_run_commands(CLI::App& app) {
     cli::MediaAdapters adapters;
     options.adapters = &adapters;
     options.stop = &g_stop;
+    options.preflight = preflight_options();
+    options.excerpt = args->excerpt;
     const CLI::Option* quiet = run->get_parent()->get_option_no_throw("--quiet");
     options.progress = quiet && quiet->count() > 0 ? progress::Output::off : progress::output_from_string(args->progress);
     const job::RunSummary s = job::run_job(cfg, options);
-    if (s.stopped) {
-      std::cout << "stopped; run the same command again to resume\n";
-      return;
-    }
+    if (s.stopped)
+      throw ExitStatus((s.stopped_during.empty() ? "stopped after " + std::to_string(s.shards_done) + " of " +
+                                                       std::to_string(s.shards) + " shards"
+                                                 : "stopped during " + s.stopped_during) +
+                           "; run the same command to resume",
+                       stop_exit_code());
     std::cout << "output: " << s.output.string() << "\n";
     for (const auto& srt : s.srt_files) std::cout << "subtitles: " << srt.string() << "\n";
     std::cout << "frames: " << s.frames << " in " << s.shards << " shards (" << s.shards_reused

@@ -116,7 +116,7 @@ void add_scenes(CLI::App& app) {
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
       "scenes", "detect scene cuts (PySceneDetect's content/adaptive/threshold detectors)");
-  cmd->add_option("INPUT", a->input, "video file")->required();
+  cmd->add_option("FILE", a->input, "video file")->required();
   add_detect_options(cmd, a->detect);
   cmd->add_option("--json", a->json, "scene list as JSON");
   cmd->add_option("--csv", a->csv, "scene list in PySceneDetect's list-scenes CSV layout");
@@ -148,7 +148,7 @@ void add_plan(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "plan", "the scene-aligned shard plan of a config (detects scenes or reuses "
               "<work_dir>/scenes.json)");
-  cmd->add_option("CONFIG", a->config, "pipeline config (YAML)")->required();
+  cmd->add_option("CONFIG", a->config, "pipeline YAML (see configs/)")->required();
   add_set_option(*cmd, a->sets);
   cmd->add_option("--json", a->json, "write the plan as JSON here ('-' = stdout)");
   cmd->add_flag("--no-flash-check", a->no_flash_check, "PySceneDetect's exact content cuts");
@@ -182,7 +182,7 @@ void add_bench(CLI::App& app) {
   CLI::App* bench = subcommand(app, "bench", "measure the speed of a stage");
   CLI::App* cmd = bench->add_subcommand("scenes", "scene analysis speed: decode + downscale "
                                                   "alone, then full detection");
-  cmd->add_option("INPUT", a->input, "video file")->required();
+  cmd->add_option("FILE", a->input, "video file")->required();
   add_detect_options(cmd, a->detect);
   cmd->add_option("--threads", a->threads, "decoder threads (0 = libav's choice)");
   cmd->callback([a] {

@@ -26,7 +26,9 @@ class PipelineExecutor : public ShardExecutor {
 
   void describe(protocol::Ready& r) override {
     r.codecs = {cfg_.encode.codec};
-    r.gpu_name = cfg_.model.device == "cpu" ? "" : "cuda";
+    // Bicubic runs on the CPU whatever model.device says: a GPU it does not use is no GPU.
+    const bool cpu = cfg_.model.device == "cpu" || cfg_.model.effective_backend() == "bicubic";
+    r.gpu_name = cpu ? "" : "cuda";
   }
 
   ExecResult execute(const protocol::Assign& a, const std::filesystem::path& output,

@@ -244,8 +244,11 @@ void Broker::on_ready(const std::string& id, const protocol::Ready& r) {
   w.pid = r.pid;
   w.busy_shard = r.busy_shard;
   w.expiry_ms = steady_ms() + int64_t(opts_.heartbeat_ms) * opts_.liveness;
-  spdlog::info("worker {} joined (pid {}, gpu '{}', {} MiB, software {})", w.name, r.pid,
-               r.gpu_name, r.gpu_memory_mb, r.software);
+  if (r.gpu_name.empty())
+    spdlog::info("worker {} joined (pid {}, CPU only, software {})", w.name, r.pid, r.software);
+  else
+    spdlog::info("worker {} joined (pid {}, gpu '{}', {} MiB, software {})", w.name, r.pid, r.gpu_name,
+                 r.gpu_memory_mb, r.software);
   ledger_.event("", w.name, "worker-joined", r.gpu_name);
   obs_->worker_joined(w.name, r);
 }
@@ -713,6 +716,7 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
     }
   }
   sched_.load(ledger_.shards());
+  res_.reused = sched_.done();
   spdlog::info("dispatch: {} shards, {} already done, {} failed, {} to do", plan.size(),
                sched_.done(), sched_.failed_count(), sched_.pending());
 
@@ -726,7 +730,12 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
     int64_t wait = std::max<int64_t>(0, next_beat - steady_ms());
     // Bounded so that the stop flag is seen promptly even with a long heartbeat.
     zmq::pollitem_t item{router_->handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(std::min<int64_t>(wait, 200)));
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(std::min<int64_t>(wait, 200)));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      continue;  // a signal (SIGINT/SIGTERM sets the stop flag): the loop's top looks
+    }
     for (int n = 0; n < 10000 && (item.revents & ZMQ_POLLIN); ++n) {
       std::vector<zmq::message_t> parts;
       if (!zmq::recv_multipart(*router_, std::back_inserter(parts), zmq::recv_flags::dontwait))

@@ -77,6 +77,7 @@ struct DispatchResult {
   std::vector<std::string> failed_shards;
   ledger::SyncReport resume;        // what the ledger kept from an earlier run
   int resume_rejected = 0;          // done shards whose output no longer verified
+  int reused = 0;                   // done in an earlier run and verified now: not redone
   int64_t messages = 0, rejected_messages = 0, denied = 0;
   int64_t workers_joined = 0, workers_lost = 0, duplicates = 0, ignored_results = 0;
   int64_t bytes_sent = 0, bytes_received = 0;  // storage stream: segment and shard transfers

@@ -1,15 +1,17 @@
 #include "coordinator/job/run_job.hpp"
-#include "coordinator/job/disk_space.hpp"
 
 #include <fstream>
 #include <optional>
 
 #include "coordinator/concat/concat.hpp"
 #include "coordinator/dispatch/dispatcher.hpp"
+#include "coordinator/dispatch/media_segments.hpp"
 #include "coordinator/dispatch/plan_adapter.hpp"
+#include "coordinator/excerpt/excerpt.hpp"
 #include "coordinator/ledger/ledger.hpp"
 #include "coordinator/mux/mux.hpp"
 #include "coordinator/plan/shard_plan.hpp"
+#include "coordinator/preflight/preflight.hpp"
 #include "coordinator/progress/monitor.hpp"
 #include "coordinator/report/report.hpp"
 #include "coordinator/retime/retime.hpp"
@@ -67,22 +69,6 @@ std::vector<media::SubtitleStreamInfo> selected_subtitles(const fs::path& input,
   return out;
 }
 
-// Settings that would only fail, or mislead, after hours of upscaling: refused before any work.
-void refuse_what_would_fail_late(const config::Config& cfg) {
-  // Local workers load the checkpoint from this very path: say so before scene detection,
-  // rather than as three failed attempts per shard. (Remote workers read their own config.)
-  const fs::path ckpt = cfg.model.checkpoint;
-  if (cfg.workers.local > 0 && cfg.model.effective_backend() == "basicvsrpp" && !fs::is_regular_file(ckpt)) {
-    const std::string file = cfg.source_file.empty() ? "config" : cfg.source_file.string();
-    throw ConfigError(file + ": error: model.checkpoint: " + ckpt.string() +
-                      (fs::exists(ckpt) ? " is not a file" : " does not exist") + " (the local workers load it from there)");
-  }
-  // An explicit source_fps is checked now (a wrong speed found after the upscale would waste
-  // the whole run); the rest of the retime is decided from the preprocessing plan (inverse
-  // telecine turns a 29.97 stream into 23.976 film), still before any upscaling.
-  if (cfg.retime.enabled && cfg.retime.source_fps) retime::check_speed_change(*cfg.retime.source_fps, cfg.retime.target_fps);
-}
-
 // Every shard is done: what is left of the workers' private work directories belonged to a
 // worker killed mid-shard, or to a tail copy that lost the race. Not earlier: a restarted
 // coordinator's workers may still be writing theirs.
@@ -96,37 +82,24 @@ void remove_abandoned_work_dirs(const fs::path& storage) {
   }
 }
 
-// Both backends upscale 4x.
-constexpr int kScale = 4;
-
-void warn_about_disk_space(const config::Config& cfg, const plan::ShardPlan& plan, ledger::Ledger& ledger,
-                           const media::PreprocessPlan& pre) {
-  const double frame_bytes =
-      job::shard_bytes_per_pixel(cfg.encode.codec) * double(pre.out_width) * kScale * double(pre.out_height) * kScale;
-  int64_t to_do = 0;
-  for (const auto& s : plan.shards) {
-    const auto row = ledger.shard(s.range.id);
-    if (!row || row->state != ledger::State::done) to_do += s.range.emit_frames();
-  }
-  const auto film = uint64_t(frame_bytes * double(plan.frame_count));
-  const std::vector<job::SpaceNeed> needs{
-      {cfg.storage.dir, uint64_t(frame_bytes * double(to_do)), "shards"},
-      {cfg.work_dir, film, "the joined video"},
-      {fs::path(cfg.output).parent_path(), film, "the output"},
-  };
-  for (const std::string& m : job::space_shortfalls(needs)) spdlog::warn("disk space: {}", m);
-}
-
 }  // namespace
 
-RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
+RunSummary run_job(const config::Config& film, const RunOptions& options) {
   if (!options.adapters) throw Error("run_job: no dispatch adapters given");
   RunSummary summary;
+  // Every setting against the input before anything is written (the work directory included)
+  // or any GPU works: what would fail after the upscale fails here. An excerpt's disk needs are
+  // its own, checked once it is cut.
+  preflight::Options first = options.preflight;
+  first.excerpt = options.excerpt;
+  first.disk_space = options.excerpt.empty();
+  preflight::check(film, first);
+  const config::Config cfg = options.excerpt.empty() ? film : excerpt::job_config(film, options.excerpt);
+  if (!options.excerpt.empty()) preflight::check(cfg, options.preflight);
   const fs::path work = cfg.work_dir;
   media::require_input(cfg.input);  // a missing film, or a disc title that cannot be read: before anything is written
   fs::create_directories(work);
   progress::RunMonitor monitor(cfg, {options.progress});
-  refuse_what_would_fail_late(cfg);
   if (cfg.model.effective_backend() == "bicubic")
     spdlog::warn("NO CHECKPOINT CONFIGURED: upscaling with plain bicubic interpolation, not BasicVSR++ "
                  "(set model.checkpoint)");
@@ -139,8 +112,16 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
   // 1. Scenes, cached in the work dir.
   scenes::DetectOptions detect;
   detect.index_cache = index_cache;
-  const scenes::SceneDetection decoded_scenes =
-      stage("scene detection", [&] { return scenes::load_or_detect_scenes(cfg, detect); });
+  detect.stop = options.stop;
+  scenes::SceneDetection decoded_scenes;
+  try {
+    decoded_scenes = stage("scene detection", [&] { return scenes::load_or_detect_scenes(cfg, detect); });
+  } catch (const Error&) {
+    if (!options.stop || !options.stop->load()) throw;
+    summary.stopped = true;  // the pass ended early on purpose: nothing of it is kept
+    summary.stopped_during = "scene detection";
+    return summary;
+  }
 
   // The preprocessing plan is decided here once for the film (workers apply it verbatim). Its
   // frame mapping (inverse telecine 5 -> 4, one frame per field 1 -> 2) sets the frames the
@@ -179,7 +160,6 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
     opts.stop = options.stop;
     dispatch::Adapters& adapters = *options.adapters;
     adapters.prepare(cfg, index_cache, opts, &pre);
-    warn_about_disk_space(cfg, plan, ledger, pre);
     // Local workers read the effective config (defaults and --set overrides applied), so their
     // video config hash is the coordinator's.
     YAML::Emitter effective;
@@ -190,10 +170,12 @@ RunSummary run_job(const config::Config& cfg, const RunOptions& options) {
                                                 monitor.output() == progress::Output::tty);
     return dispatch::run_dispatch(opts, ledger, specs, adapters.verifier(), monitor.observer(starter.get(), specs));
   });
-  summary.shards_reused = dispatched.resume.kept - dispatched.resume_rejected;
+  // Done before this run and verified now: resume.kept counts every shard whose identity held,
+  // pending ones too.
+  summary.shards_reused = dispatched.reused;
+  summary.shards_done = dispatched.done;
   if (dispatched.stopped) {
     summary.stopped = true;
-    spdlog::warn("stopped: {} shards done; run again to resume", dispatched.done);
     return summary;
   }
   if (dispatched.failed > 0) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "coordinator/dispatch/adapters.hpp"
+#include "coordinator/preflight/preflight.hpp"
 #include "coordinator/progress/progress.hpp"
 #include "shared/config/config.hpp"
 
@@ -21,6 +22,8 @@ struct RunOptions {
   dispatch::Adapters* adapters = nullptr;
   const std::atomic<bool>* stop = nullptr;   // SIGINT/SIGTERM: stop dispatching, keep the ledger
   progress::Output progress = progress::Output::automatic;  // coordinator/progress/monitor.hpp
+  preflight::Options preflight;              // the checkpoint check comes from the CLI
+  std::string excerpt;                       // START+DURATION: restore only that (coordinator/excerpt)
 };
 
 struct RunSummary {
@@ -29,9 +32,11 @@ struct RunSummary {
   std::vector<std::filesystem::path> srt_files;  // kept beside the output
   int64_t frames = 0;
   int shards = 0, shards_reused = 0;
+  int shards_done = 0;                       // done when dispatch ended (all, unless stopped)
   bool sync_ok = true;
   std::string sync_summary;
   bool stopped = false;                      // interrupted before the end (ledger kept)
+  std::string stopped_during;                // the stage, when not dispatch ("scene detection")
 };
 
 // Throws Error (exit 1) when a stage fails, naming the stage, and ConfigError for bad settings.

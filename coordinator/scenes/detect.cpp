@@ -73,6 +73,7 @@ SceneDetection detect_scenes(const std::string& path, const config::Scenes& cfg,
   int64_t index = 0;
   cv::Mat bgr;
   while (feed.next(index, bgr)) {
+    if (options.stop && options.stop->load()) throw Error("stopped at frame " + std::to_string(index));
     runner.process(index, bgr);
     if (options.progress && index % 250 == 0) options.progress(index, info.frame_count);
   }

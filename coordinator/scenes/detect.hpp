@@ -3,6 +3,7 @@
 // (PySceneDetect's SceneManager), combine their cuts, and build the scene list.
 #include <opencv2/core.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -23,6 +24,9 @@ struct DetectOptions {
   std::string index_cache;   // see FrameFeedOptions
   // Called now and then with (frames decoded, frames in the video).
   std::function<void(int64_t, int64_t)> progress;
+  // Set by SIGINT/SIGTERM: the pass ends with an Error saying so (nothing cached; a rerun
+  // starts it again).
+  const std::atomic<bool>* stop = nullptr;
   // > 0: min_scene_len given in seconds (replaces cfg.min_scene_len, converted with the
   // film's frame rate; the scene list records the frame count used).
   double min_scene_len_seconds = 0;

@@ -39,6 +39,21 @@ std::string tidy(const std::string& raw) {
 
 }  // namespace
 
+LanguageData tesseract_language(const std::string& language) {
+  std::setlocale(LC_NUMERIC, "C");
+  tesseract::TessBaseAPI api;
+  // Tesseract prints "Error opening data file ..." for a missing language: a preflight
+  // question is not an error of the run.
+  std::vector<std::string> names{"debug_file"}, values{"/dev/null"};
+  LanguageData d;
+  d.installed = api.Init(nullptr, language.c_str(), tesseract::OEM_LSTM_ONLY, nullptr, 0, &names, &values, false) == 0;
+  if (const char* p = api.GetDatapath()) d.datapath = p;
+  api.End();
+  return d;
+}
+
+bool tesseract_built_in() { return true; }
+
 TesseractEngine::TesseractEngine(const std::vector<std::string>& languages)
     : api_(std::make_unique<tesseract::TessBaseAPI>()) {
   std::string langs;
@@ -89,6 +104,8 @@ TesseractEngine::TesseractEngine(const std::vector<std::string>&) {
               "set subtitles.ocr: false, or install libtesseract-dev and rebuild");
 }
 TesseractEngine::~TesseractEngine() = default;
+LanguageData tesseract_language(const std::string&) { return {}; }
+bool tesseract_built_in() { return false; }
 Recognised TesseractEngine::recognise(const cv::Mat&) { return {}; }
 
 }  // namespace reelscale::subtitles

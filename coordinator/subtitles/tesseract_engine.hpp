@@ -17,6 +17,17 @@ struct Recognised {
   double confidence = 0;   // mean word confidence, 0..100
 };
 
+// Where Tesseract finds a language's data: `datapath` is its tessdata directory ("" when
+// Tesseract could not say). Asks Tesseract itself (an Init per language, its messages
+// silenced), so TESSDATA_PREFIX and the built-in path count as they do for the OCR.
+struct LanguageData {
+  bool installed = false;
+  std::string datapath;
+};
+LanguageData tesseract_language(const std::string& language);
+// Whether this build has Tesseract at all (-DREELSCALE_WITH_OCR).
+bool tesseract_built_in();
+
 class TesseractEngine {
  public:
   // languages: Tesseract names ("eng", "deu"); joined with '+'. Throws Error naming the

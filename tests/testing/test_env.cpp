@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -75,6 +77,71 @@ CliResult run_cli(const std::vector<std::string>& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.out = slurp(out_path);
   r.err = slurp(err_path);
+  return r;
+}
+
+CliProcess::CliProcess(const std::vector<std::string>& args) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  const fs::path out_path = dir_ / "stdout";
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(out, 1);
+    ::dup2(fds[1], 2);
+    ::close(fds[0]);
+    std::vector<char*> argv;
+    std::string cli = REELSCALE_CLI;
+    argv.push_back(cli.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(cli.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  err_fd_ = fds[0];
+}
+
+CliProcess::~CliProcess() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  if (err_fd_ >= 0) ::close(err_fd_);
+}
+
+std::string CliProcess::wait_for_line(const std::string& text) {
+  char buf[4096];
+  for (;;) {
+    for (size_t nl; (nl = pending_.find('\n')) != std::string::npos;) {
+      const std::string line = pending_.substr(0, nl);
+      pending_.erase(0, nl + 1);
+      err_ += line + "\n";
+      if (line.find(text) != std::string::npos) return line;
+    }
+    const ssize_t n = ::read(err_fd_, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return "";
+    pending_.append(buf, size_t(n));
+  }
+}
+
+void CliProcess::signal(int sig) const { ::kill(pid_, sig); }
+
+CliResult CliProcess::finish() {
+  while (!wait_for_line("\n\n").empty()) {
+  }  // no line holds a newline: reads to the end
+  err_ += pending_;
+  pending_.clear();
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(dir_ / "stdout");
+  r.err = err_;
   return r;
 }
 

@@ -43,6 +43,26 @@ struct CliResult {
 // Runs the built `reelscale` with the given arguments (no shell), capturing its output.
 CliResult run_cli(const std::vector<std::string>& args);
 
+// The built `reelscale` running in the background, its stderr read line by line: a test waits
+// for a log line (never a sleep), signals it, then collects what it said and its exit code.
+class CliProcess {
+ public:
+  explicit CliProcess(const std::vector<std::string>& args);
+  ~CliProcess();  // kills and reaps a process still running
+  CliProcess(const CliProcess&) = delete;
+  CliProcess& operator=(const CliProcess&) = delete;
+  // Reads stderr until a line contains `text`; returns that line, or "" at end of output.
+  std::string wait_for_line(const std::string& text);
+  void signal(int sig) const;
+  CliResult finish();  // the rest of stderr, stdout, the exit code (128 + signal if killed)
+
+ private:
+  TempDir dir_;
+  int pid_ = -1;
+  int err_fd_ = -1;
+  std::string err_, pending_;
+};
+
 std::filesystem::path source_dir();
 
 // A sample film made once per test process (same spec -> same film) in a per-process temp

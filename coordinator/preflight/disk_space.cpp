@@ -1,4 +1,4 @@
-#include "coordinator/job/disk_space.hpp"
+#include "coordinator/preflight/disk_space.hpp"
 
 #include <sys/stat.h>
 
@@ -6,7 +6,7 @@
 #include <map>
 #include <system_error>
 
-namespace reelscale::job {
+namespace reelscale::preflight {
 namespace fs = std::filesystem;
 
 double shard_bytes_per_pixel(const std::string& codec) {
@@ -67,4 +67,4 @@ std::vector<std::string> space_shortfalls(const std::vector<SpaceNeed>& needs, c
   return out;
 }
 
-}  // namespace reelscale::job
+}  // namespace reelscale::preflight

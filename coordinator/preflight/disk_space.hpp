@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace reelscale::job {
+namespace reelscale::preflight {
 
 // About the most a shard codec writes per output pixel and frame (bytes): ProRes 422 HQ
 // measured 0.47 at 4096x1728 (docs/prores.md), DNxHR HQX is of the same rate, FFV1 (lossless
@@ -37,4 +37,4 @@ std::optional<FileSystemInfo> probe_file_system(const std::filesystem::path& dir
 std::vector<std::string> space_shortfalls(const std::vector<SpaceNeed>& needs,
                                           const FileSystemProbe& probe = probe_file_system);
 
-}  // namespace reelscale::job
+}  // namespace reelscale::preflight

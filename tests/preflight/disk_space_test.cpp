@@ -5,10 +5,10 @@
 
 #include <map>
 
-#include "coordinator/job/disk_space.hpp"
+#include "coordinator/preflight/disk_space.hpp"
 #include "tests/testing/test_env.hpp"
 
-namespace reelscale::job {
+namespace reelscale::preflight {
 namespace {
 
 using ::testing::HasSubstr;
@@ -58,4 +58,4 @@ TEST(DiskSpace, CodecEstimatesCoverTheMeasuredProresRate) {
 }
 
 }  // namespace
-}  // namespace reelscale::job
+}  // namespace reelscale::preflight
