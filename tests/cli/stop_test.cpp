@@ -28,14 +28,19 @@ fs::path many_shard_config(const testing::TempDir& dir) {
   return config;
 }
 
+// `run` on `config`, sent `sig` once the first shard is done: dispatch is under way and shards
+// remain (a log line, not a sleep, is the moment).
+testing::CliResult stop_during_dispatch(const fs::path& config, int sig) {
+  testing::CliProcess run({"run", "--progress", "off", config.string()});
+  EXPECT_THAT(run.wait_for_line(" done by "), HasSubstr(" done by ")) << "no shard finished";
+  run.signal(sig);
+  return run.finish();
+}
+
 void stop_during_dispatch_then_resume(int sig) {
   testing::TempDir dir;
   const fs::path config = many_shard_config(dir);
-  testing::CliProcess run({"run", "--progress", "off", config.string()});
-  // The first shard done is the moment: dispatch is under way and shards remain.
-  ASSERT_THAT(run.wait_for_line(" done by "), HasSubstr(" done by ")) << "no shard finished";
-  run.signal(sig);
-  const testing::CliResult stopped = run.finish();
+  const testing::CliResult stopped = stop_during_dispatch(config, sig);
   EXPECT_EQ(stopped.exit_code, 128 + sig) << stopped.err;
   EXPECT_THAT(stopped.err, ::testing::Not(HasSubstr("Interrupted system call")));
   std::smatch m;
@@ -60,11 +65,7 @@ TEST(RunStop, SigintDuringDispatchStopsCleanlyAndTheRerunReusesWhatWasDone) {
 
 TEST(RunStop, SigtermDuringDispatchExits143) {
   testing::TempDir dir;
-  const fs::path config = many_shard_config(dir);
-  testing::CliProcess run({"run", "--progress", "off", config.string()});
-  ASSERT_THAT(run.wait_for_line(" done by "), HasSubstr(" done by "));
-  run.signal(SIGTERM);
-  const testing::CliResult stopped = run.finish();
+  const testing::CliResult stopped = stop_during_dispatch(many_shard_config(dir), SIGTERM);
   EXPECT_EQ(stopped.exit_code, 143) << stopped.err;
   EXPECT_THAT(stopped.err, HasSubstr("; run the same command to resume"));
 }

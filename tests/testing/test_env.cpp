@@ -52,6 +52,18 @@ static std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
+// In a forked child: becomes the built CLI with `args`.
+[[noreturn]] static void exec_cli(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  std::string cli = REELSCALE_CLI;
+  argv.push_back(cli.data());
+  std::vector<std::string> copy = args;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(cli.c_str(), argv.data());
+  ::_exit(127);
+}
+
 CliResult run_cli(const std::vector<std::string>& args) {
   TempDir tmp;
   const fs::path out_path = tmp / "stdout", err_path = tmp / "stderr";
@@ -62,14 +74,7 @@ CliResult run_cli(const std::vector<std::string>& args) {
     const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(out, 1);
     ::dup2(err, 2);
-    std::vector<char*> argv;
-    std::string cli = REELSCALE_CLI;
-    argv.push_back(cli.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(cli.c_str(), argv.data());
-    ::_exit(127);
+    exec_cli(args);
   }
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -91,14 +96,7 @@ CliProcess::CliProcess(const std::vector<std::string>& args) {
     ::dup2(out, 1);
     ::dup2(fds[1], 2);
     ::close(fds[0]);
-    std::vector<char*> argv;
-    std::string cli = REELSCALE_CLI;
-    argv.push_back(cli.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(cli.c_str(), argv.data());
-    ::_exit(127);
+    exec_cli(args);
   }
   ::close(fds[1]);
   err_fd_ = fds[0];
