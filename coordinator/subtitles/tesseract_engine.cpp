@@ -5,6 +5,7 @@
 #endif
 
 #include <clocale>
+#include <filesystem>
 #include <sstream>
 
 #include "shared/util/errors.hpp"
@@ -44,10 +45,14 @@ LanguageData tesseract_language(const std::string& language) {
   tesseract::TessBaseAPI api;
   // Tesseract prints "Error opening data file ..." for a missing language: a preflight
   // question is not an error of the run.
-  std::vector<std::string> names{"debug_file"}, values{"/dev/null"};
+  api.SetVariable("debug_file", "/dev/null");
   LanguageData d;
-  d.installed = api.Init(nullptr, language.c_str(), tesseract::OEM_LSTM_ONLY, nullptr, 0, &names, &values, false) == 0;
+  const bool loaded = api.Init(nullptr, language.c_str(), tesseract::OEM_LSTM_ONLY) == 0;
   if (const char* p = api.GetDatapath()) d.datapath = p;
+  // Init can succeed on a fallback language: the language's own file decides.
+  std::error_code ec;
+  d.installed = loaded && !d.datapath.empty() &&
+                std::filesystem::exists(std::filesystem::path(d.datapath) / (language + ".traineddata"), ec);
   api.End();
   return d;
 }

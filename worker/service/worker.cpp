@@ -32,6 +32,17 @@ using protocol::Message;
 
 namespace {
 
+// zmq::poll, where a signal (SIGTERM/SIGINT: the stop flag is set) ends the wait like a timeout
+// instead of throwing "Interrupted system call".
+void poll_until_signal(zmq::pollitem_t* items, size_t n, std::chrono::milliseconds timeout) {
+  try {
+    zmq::poll(items, n, timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;
+    for (size_t i = 0; i < n; ++i) items[i].revents = 0;
+  }
+}
+
 int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -195,7 +206,7 @@ class Worker {
       zmq::pollitem_t items[] = {{dealer_->handle(), 0, ZMQ_POLLIN, 0},
                                  {exec.reports().handle(), 0, ZMQ_POLLIN, 0}};
       int64_t wait = std::max<int64_t>(0, next_beat - steady_ms());
-      zmq::poll(items, 2, std::chrono::milliseconds(std::min<int64_t>(wait, 200)));
+      poll_until_signal(items, 2, std::chrono::milliseconds(std::min<int64_t>(wait, 200)));
       if (items[1].revents & ZMQ_POLLIN) forward_report(exec);
       if (items[0].revents & ZMQ_POLLIN) {
         zmq::message_t msg;
@@ -248,7 +259,7 @@ class Worker {
           int64_t until = steady_ms() + backoff;
           while (steady_ms() < until && !(opts_.stop && opts_.stop->load())) {
             zmq::pollitem_t it{exec.reports().handle(), 0, ZMQ_POLLIN, 0};
-            zmq::poll(&it, 1, std::chrono::milliseconds(std::min<int64_t>(until - steady_ms(), 200)));
+            poll_until_signal(&it, 1, std::chrono::milliseconds(std::min<int64_t>(until - steady_ms(), 200)));
             if (it.revents & ZMQ_POLLIN) forward_report(exec);
           }
           backoff = std::min<int64_t>(backoff * 2, opts_.backoff_max_ms);
