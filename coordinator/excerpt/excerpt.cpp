@@ -3,7 +3,6 @@
 extern "C" {
 #include <libavformat/avformat.h>
 }
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -11,8 +10,8 @@ extern "C" {
 #include <map>
 #include <sstream>
 
-#include "coordinator/concat/stream_copy.hpp"
 #include "shared/media/av_raii.hpp"
+#include "shared/media/output_file.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 
@@ -76,32 +75,23 @@ void cut(const std::string& input, const fs::path& out, const Span& span) {
   if (span.start_s > 0 && av_seek_frame(in.get(), v, target, AVSEEK_FLAG_BACKWARD) < 0)
     av_seek_frame(in.get(), -1, 0, AVSEEK_FLAG_BACKWARD);  // no seeking: read from the start
 
-  const std::string label = out.string();
-  av::OutputFormatPtr o = assemble::make_output("matroska", label);
-  std::map<int, AVStream*> map;  // input stream -> output stream (audio, video, subtitles)
+  media::OutputOptions oo;
+  oo.format = "matroska";
+  media::OutputFile o(out, oo);  // atomic: appears whole at finish(), or not at all
+  std::map<int, int> map;        // input stream -> output stream (audio, video, subtitles)
   for (unsigned i = 0; i < in->nb_streams; ++i) {
     const AVStream* s = in->streams[i];
     const AVMediaType t = s->codecpar->codec_type;
     if (t != AVMEDIA_TYPE_VIDEO && t != AVMEDIA_TYPE_AUDIO && t != AVMEDIA_TYPE_SUBTITLE) continue;
     if (s->disposition & AV_DISPOSITION_ATTACHED_PIC) continue;
-    AVStream* os = assemble::add_copy_stream(o.get(), s->codecpar, label);
-    assemble::copy_stream_tags(s, os);
-    os->time_base = s->time_base;
-    if (int(i) == v) os->avg_frame_rate = os->r_frame_rate = s->avg_frame_rate;
+    const int os = o.add_copy_stream(s, s->time_base);
+    if (int(i) == v) o.set_frame_rate(os, s->avg_frame_rate);
     map[int(i)] = os;
   }
-  o->avoid_negative_ts = AVFMT_AVOID_NEG_TS_MAKE_ZERO;  // leading B-frames decode before the keyframe shows
-  const fs::path temp = out.string() + ".tmp-" + std::to_string(::getpid());
+  // Leading B-frames decode before the keyframe shows: shift, never negative.
+  o.context()->avoid_negative_ts = AVFMT_AVOID_NEG_TS_MAKE_ZERO;
   fs::create_directories(out.parent_path());
-  assemble::open_and_write_header(o.get(), temp, label);
-  struct RemoveTemp {  // a failed cut leaves nothing behind
-    const fs::path& file;
-    bool keep = false;
-    ~RemoveTemp() {
-      std::error_code e;
-      if (!keep) fs::remove(file, e);
-    }
-  } remove_temp{temp};
+  o.write_header();
 
   // The GOP that holds START is kept from its keyframe on: packets wait here until the first
   // video packet after START shows which keyframe that is.
@@ -119,11 +109,8 @@ void cut(const std::string& input, const fs::path& out, const Span& span) {
     if (p->pts != AV_NOPTS_VALUE) p->pts -= off;
     if (p->dts != AV_NOPTS_VALUE) p->dts -= off;
     if (p->stream_index == v) ++frames;
-    AVStream* os = map.at(p->stream_index);
-    av_packet_rescale_ts(p, is->time_base, os->time_base);
-    p->stream_index = os->index;
     p->pos = -1;
-    av::check(av_interleaved_write_frame(o.get(), p), "writing " + label);
+    o.write(map.at(p->stream_index), p, "a packet of stream #" + std::to_string(p->stream_index) + " of " + input);
   };
   av::PacketPtr pkt = av::make_packet();
   while (av_read_frame(in.get(), pkt.get()) >= 0) {
@@ -157,10 +144,7 @@ void cut(const std::string& input, const fs::path& out, const Span& span) {
   for (auto& h : held) write(h.get());  // a piece shorter than one GOP: what there was
   if (key == AV_NOPTS_VALUE || frames == 0)
     throw MediaError(input + ": no video frame at " + number(span.start_s) + " s (the excerpt starts beyond the end)");
-  assemble::finish_output(o.get(), label);
-  o.reset();
-  fs::rename(temp, out);
-  remove_temp.keep = true;
+  o.finish();
   spdlog::info("excerpt: {} frames from {:.3f} s of {} in {}", frames, double(key) * av_q2d(vtb) - origin, input,
                out.string());
 }
