@@ -20,25 +20,30 @@ namespace reelscale::cli {
 namespace {
 
 struct DetectArgs {
+  std::string preset;          // "" = the config default (reelscale)
   std::vector<std::string> detectors;
   double threshold = -1;       // < 0: the detector's default
   std::string min_scene_len;  // frames ("15") or seconds ("0.6s"); empty: the default
-  double min_scene_len_seconds = 0;
   double fade_bias = 0.0;
   bool fade_bias_set = false;
   bool luma_only = false;
   int downscale = -1;
   int frame_skip = -1;
-  bool no_flash_check = false;
+  bool flash_check = false;
   bool convert_vfr = false;
 };
 
 void add_detect_options(CLI::App* cmd, DetectArgs& a) {
+  cmd->add_option("--preset", a.preset,
+                  "defaults: reelscale (content + threshold, 15 frames) or pyscenedetect "
+                  "(PySceneDetect 0.7's CLI: adaptive, 0.6s, add-last-scene)")
+      ->check(CLI::IsMember({"reelscale", "pyscenedetect"}));
   cmd->add_option("-d,--detector", a.detectors,
-                  "content | adaptive | threshold (repeatable; default content + threshold)");
+                  "content | adaptive | threshold | hist | hash (repeatable; default content + "
+                  "threshold)");
   cmd->add_option("-t,--threshold", a.threshold,
                   "the detector's threshold (one detector only): content 27, adaptive 3.0, "
-                  "threshold 12");
+                  "threshold 12, hist 0.05, hash 0.395");
   cmd->add_option("-m,--min-scene-len", a.min_scene_len,
                   "frames (default 15), or seconds with an s suffix: 0.6s");
   cmd->add_option("--fade-bias", a.fade_bias,
@@ -47,39 +52,42 @@ void add_detect_options(CLI::App* cmd, DetectArgs& a) {
   cmd->add_flag("--luma-only", a.luma_only, "content/adaptive: luma changes only");
   cmd->add_option("--downscale", a.downscale, "analysis downscale factor (0 = auto, ~256 px)");
   cmd->add_option("--frame-skip", a.frame_skip, "analyse 1 frame in N+1");
-  cmd->add_flag("--no-flash-check", a.no_flash_check,
-                "PySceneDetect's exact content cuts (a lone flash can then be a cut)");
+  cmd->add_flag("--flash-check", a.flash_check,
+                "content: no cut at a lone flash of 1-3 frames (PySceneDetect cuts there)");
   cmd->add_flag("--convert-vfr", a.convert_vfr,
                 "present a variable frame rate source at a constant rate (default: refuse it)");
 }
 
-config::Scenes scenes_config(DetectArgs& a, config::Scenes c = {}) {
+void set_threshold(config::Scenes& c, double t) {
+  if (c.detectors.size() != 1)
+    throw UsageError("--threshold needs exactly one --detector (their scales differ)");
+  const std::string& d = c.detectors[0];
+  if (d == "content") c.content.threshold = t;
+  else if (d == "adaptive") c.adaptive.threshold = t;
+  else if (d == "threshold") c.threshold.threshold = t;
+  else if (d == "hist") c.hist.threshold = t;
+  else if (d == "hash") c.hash.threshold = t;
+}
+
+void set_min_scene_len(config::Scenes& c, const std::string& m) {
+  const bool seconds = m.back() == 's';
+  size_t used = 0;
+  double v = -1;
+  try {
+    v = std::stod(m.substr(0, m.size() - (seconds ? 1 : 0)), &used);
+  } catch (const std::exception&) {
+  }
+  if (used != m.size() - (seconds ? 1 : 0) || !(v >= 0) || (!seconds && v != std::floor(v)))
+    throw UsageError("--min-scene-len: expected frames (15) or seconds (0.6s), got '" + m + "'");
+  c.min_scene_len_seconds = seconds ? v : 0.0;
+  if (!seconds) c.min_scene_len = int(v);
+}
+
+config::Scenes scenes_config(const DetectArgs& a) {
+  config::Scenes c = config::scenes_defaults(a.preset.empty() ? "reelscale" : a.preset);
   if (!a.detectors.empty()) c.detectors = a.detectors;
-  if (a.threshold >= 0) {
-    if (c.detectors.size() != 1)
-      throw UsageError("--threshold needs exactly one --detector (their scales differ)");
-    const std::string& d = c.detectors[0];
-    if (d == "content") c.content.threshold = a.threshold;
-    else if (d == "adaptive") c.adaptive.threshold = a.threshold;
-    else if (d == "threshold") c.threshold.threshold = a.threshold;
-  }
-  if (!a.min_scene_len.empty()) {
-    const std::string& m = a.min_scene_len;
-    const bool seconds = m.back() == 's';
-    size_t used = 0;
-    double v = -1;
-    try {
-      v = std::stod(m.substr(0, m.size() - (seconds ? 1 : 0)), &used);
-    } catch (const std::exception&) {
-    }
-    if (used != m.size() - (seconds ? 1 : 0) || !(v > 0) || (!seconds && v != std::floor(v)))
-      throw UsageError("--min-scene-len: expected frames (15) or seconds (0.6s), got '" + m +
-                       "'");
-    if (seconds)
-      a.min_scene_len_seconds = v;
-    else
-      c.min_scene_len = int(v);
-  }
+  if (a.threshold >= 0) set_threshold(c, a.threshold);
+  if (!a.min_scene_len.empty()) set_min_scene_len(c, a.min_scene_len);
   if (a.fade_bias_set) {
     if (!(a.fade_bias >= -1.0 && a.fade_bias <= 1.0))
       throw UsageError("--fade-bias must be within [-1, 1]");
@@ -88,6 +96,7 @@ config::Scenes scenes_config(DetectArgs& a, config::Scenes c = {}) {
   if (a.luma_only) c.content.luma_only = true;
   if (a.downscale >= 0) c.downscale = a.downscale;
   if (a.frame_skip >= 0) c.frame_skip = a.frame_skip;
+  if (a.flash_check) c.content.flash_check = true;
   return c;
 }
 
@@ -111,28 +120,35 @@ std::string scene_table(const scenes::SceneDetection& d) {
 void add_scenes(CLI::App& app) {
   struct Args {
     std::string input, json, csv, stats;
+    bool merge_last = false, drop_short = false;
     DetectArgs detect;
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
-      "scenes", "detect scene cuts (PySceneDetect's content/adaptive/threshold detectors)");
+      "scenes", "detect scene cuts (PySceneDetect 0.7's content/adaptive/threshold/hist/hash detectors)");
   cmd->add_option("FILE", a->input, "video file")->required();
   add_detect_options(cmd, a->detect);
   cmd->add_option("--json", a->json, "scene list as JSON");
   cmd->add_option("--csv", a->csv, "scene list in PySceneDetect's list-scenes CSV layout");
   cmd->add_option("--stats", a->stats, "per-frame metrics CSV (PySceneDetect's stats file)");
+  cmd->add_flag("--merge-last-scene", a->merge_last,
+                "a last scene shorter than min-scene-len joins the one before");
+  cmd->add_flag("--drop-short-scenes", a->drop_short,
+                "leave scenes shorter than min-scene-len out of the CSV and table (the JSON keeps "
+                "every frame for the planner)");
   cmd->callback([a] {
     const config::Scenes cfg = scenes_config(a->detect);
     scenes::DetectOptions opt;
     opt.stats = !a->stats.empty();
-    opt.flash_check = !a->detect.no_flash_check;
     opt.convert_vfr = a->detect.convert_vfr;
-    opt.min_scene_len_seconds = a->detect.min_scene_len_seconds;
-    const auto d = scenes::detect_scenes(a->input, cfg, opt);
+    auto d = scenes::detect_scenes(a->input, cfg, opt);
+    if (a->merge_last) d.scenes = scenes::merge_last_scene(d.scenes, d.min_scene_len);
     if (!a->json.empty()) scenes::write_scenes_json(a->json, d);
-    if (!a->csv.empty()) write_file_atomic(a->csv, scenes::scenes_csv(d));
+    scenes::SceneDetection listed = d;
+    if (a->drop_short) listed.scenes = scenes::drop_short_scenes(d.scenes, d.min_scene_len);
+    if (!a->csv.empty()) write_file_atomic(a->csv, scenes::scenes_csv(listed));
     if (!a->stats.empty()) write_file_atomic(a->stats, scenes::stats_csv(d));
-    if (a->json.empty() && a->csv.empty()) std::cout << scene_table(d);
+    if (a->json.empty() && a->csv.empty()) std::cout << scene_table(listed);
     std::cerr << d.scenes.size() << " scenes, " << d.cuts.size() << " cuts in " << d.frame_count
               << " frames\n";
   });
@@ -142,7 +158,6 @@ void add_plan(CLI::App& app) {
   struct Args {
     std::string config, json;
     std::vector<std::string> sets;
-    bool no_flash_check = false;
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -151,11 +166,9 @@ void add_plan(CLI::App& app) {
   cmd->add_option("CONFIG", a->config, "pipeline YAML (see configs/)")->required();
   add_set_option(*cmd, a->sets);
   cmd->add_option("--json", a->json, "write the plan as JSON here ('-' = stdout)");
-  cmd->add_flag("--no-flash-check", a->no_flash_check, "PySceneDetect's exact content cuts");
   cmd->callback([a] {
     const config::Config cfg = config::load(a->config, a->sets);
     scenes::DetectOptions opt;
-    opt.flash_check = !a->no_flash_check;
     // The plan counts output frames: the preprocessing plan's frame mapping (inverse telecine,
     // one frame per field) decides them, as in `run`.
     const std::string index_cache = media::frame_index_cache_path(cfg.storage.dir, cfg.input).string();
@@ -201,9 +214,7 @@ void add_bench(CLI::App& app) {
     t0 = clock::now();
     scenes::DetectOptions opt;
     opt.threads = a->threads;
-    opt.flash_check = !a->detect.no_flash_check;
     opt.convert_vfr = a->detect.convert_vfr;
-    opt.min_scene_len_seconds = a->detect.min_scene_len_seconds;
     const auto d = scenes::detect_scenes(a->input, cfg, opt);
     const double det_s = std::chrono::duration<double>(clock::now() - t0).count();
     const auto& info = feed.info();

@@ -19,7 +19,6 @@ namespace reelscale::scenes {
 struct DetectOptions {
   bool stats = false;  // keep per-frame metrics (costs the edge maps of the content detector)
   int threads = 0;     // decoder threads; 0 = libav's choice
-  bool flash_check = true;  // false: PySceneDetect's exact cuts (see ContentDetector)
   bool convert_vfr = false;  // see FrameFeedOptions (config preprocess.vfr == "convert")
   std::string index_cache;   // see FrameFeedOptions
   // Called now and then with (frames decoded, frames in the video).
@@ -27,22 +26,23 @@ struct DetectOptions {
   // Set by SIGINT/SIGTERM: the pass ends with an Error saying so (nothing cached; a rerun
   // starts it again).
   const std::atomic<bool>* stop = nullptr;
-  // > 0: min_scene_len given in seconds (replaces cfg.min_scene_len, converted with the
-  // film's frame rate; the scene list records the frame count used).
-  double min_scene_len_seconds = 0;
 };
 
-// Runs the detectors of `cfg` over frames given in order; detect_scenes() feeds it decoded
-// frames, tests feed it synthetic cv::Mat sequences.
+// Runs the detectors of `cfg` over frames given in order at `rate` (min_scene_len_seconds and
+// the flash filter's seconds need it); detect_scenes() feeds it decoded frames, tests feed it
+// synthetic cv::Mat sequences.
 class SceneRunner {
  public:
-  SceneRunner(const config::Scenes& cfg, bool stats, bool flash_check = true);
+  SceneRunner(const config::Scenes& cfg, bool stats, FrameRate rate = {});
   void process(int64_t frame, const cv::Mat& bgr);
   // Ends the pass (post-processing); frame_count is the number of frames of the video.
-  SceneDetection finish(int64_t frame_count, int64_t fps_num, int64_t fps_den);
+  SceneDetection finish(int64_t frame_count);
+  int64_t min_scene_len() const { return min_scene_len_; }
 
  private:
   config::Scenes cfg_;
+  FrameRate rate_;
+  int64_t min_scene_len_;
   std::vector<std::unique_ptr<Detector>> detectors_;
   std::vector<int64_t> cuts_;
   SceneDetection result_;

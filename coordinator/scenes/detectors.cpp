@@ -35,13 +35,30 @@ std::vector<std::string> StatsTable::keys() const {
   return k;
 }
 
-// ---- FlashFilter (PySceneDetect 0.6.x scene_detector.FlashFilter, frame based) ----
+// ---- FlashFilter (PySceneDetect 0.7.1 detector.FlashFilter) ----
+
+double exact_seconds(int64_t frames, FrameRate rate) {
+  // Both operands are exact in a double (< 2^53), so one division rounds the rational once,
+  // as float(Fraction) does.
+  return double(frames * rate.den) / double(rate.num);
+}
+
+FlashFilter::FlashFilter(Mode mode, int64_t length, FrameRate rate)
+    : mode_(mode), length_(length), rate_(rate),
+      // length / float(frame_rate): two roundings, as PySceneDetect computes _filter_secs.
+      length_seconds_(double(length) / (double(rate.num) / double(rate.den))) {
+  if (rate.num <= 0 || rate.den <= 0) throw MediaError("invalid frame rate for the flash filter");
+}
 
 FlashFilter::Mode FlashFilter::parse_mode(const std::string& name) {
   if (name == "merge") return Mode::merge;
   if (name == "suppress") return Mode::suppress;
   throw ConfigError("scenes.content.flash_filter: unknown mode '" + name +
                     "' (merge | suppress)");
+}
+
+bool FlashFilter::at_least_length(int64_t frames) const {
+  return exact_seconds(std::max<int64_t>(0, frames), rate_) >= length_seconds_;
 }
 
 std::vector<int64_t> FlashFilter::filter(int64_t frame, bool above_threshold) {
@@ -55,19 +72,18 @@ std::vector<int64_t> FlashFilter::filter(int64_t frame, bool above_threshold) {
 }
 
 std::vector<int64_t> FlashFilter::filter_suppress(int64_t frame, bool above) {
-  const bool min_length_met = frame - last_above_ >= length_;
+  const bool min_length_met = at_least_length(frame - last_above_);
   if (!(above && min_length_met)) return {};
   last_above_ = frame;
   return {frame};
 }
 
 std::vector<int64_t> FlashFilter::filter_merge(int64_t frame, bool above) {
-  const bool min_length_met = frame - last_above_ >= length_;
+  const bool min_length_met = at_least_length(frame - last_above_);
   if (above) last_above_ = frame;
   if (merge_triggered_) {
     // Close the merge once `length` quiet frames passed and the burst itself spans `length`.
-    const int64_t merged = last_above_ - merge_start_;
-    if (min_length_met && !above && merged >= length_) {
+    if (min_length_met && !above && at_least_length(last_above_ - merge_start_)) {
       merge_triggered_ = false;
       return {last_above_};
     }
@@ -124,12 +140,12 @@ static double median_u8(const cv::Mat& m) {
 // ---- ContentDetector ----
 
 ContentDetector::ContentDetector(const config::ContentDetector& cfg, int min_scene_len,
-                                 bool flash_check)
+                                 FrameRate rate)
     : threshold_(cfg.threshold),
       weights_(cfg.weights),
       kernel_size_(cfg.kernel_size),
-      flash_(FlashFilter::parse_mode(cfg.flash_filter), min_scene_len),
-      flash_check_(flash_check) {
+      flash_(FlashFilter::parse_mode(cfg.flash_filter), min_scene_len, rate),
+      flash_check_(cfg.flash_check) {
   if (cfg.luma_only) weights_ = {0.0, 0.0, 1.0, 0.0};
   if (weights_.size() != 4)
     throw ConfigError("scenes.content.weights: expected 4 values (hue, sat, lum, edges), got " +
@@ -258,12 +274,13 @@ std::vector<int64_t> ContentDetector::post_process(int64_t last_frame) {
 static config::ContentDetector unfiltered(config::ContentDetector c) {
   c.threshold = 255.0;  // as PySceneDetect: the base detector only scores
   c.flash_filter = "merge";
+  c.flash_check = false;
   return c;
 }
 
 AdaptiveDetector::AdaptiveDetector(const config::AdaptiveDetector& cfg,
                                    const config::ContentDetector& content, int min_scene_len)
-    : content_(unfiltered(content), 0, false),
+    : content_(unfiltered(content), 0),
       threshold_(cfg.threshold),
       min_content_val_(cfg.min_content_val),
       window_(cfg.window_width),
@@ -343,9 +360,8 @@ bool ThresholdDetector::below(double avg) const {
 }
 
 int64_t ThresholdDetector::split_frame(int64_t f_out, int64_t f_in, double fade_bias) {
-  // int((f_in + f_out + int(bias * (f_in - f_out))) / 2): both int() truncate toward zero.
-  const int64_t skew = int64_t(std::trunc(fade_bias * double(f_in - f_out)));
-  return int64_t(std::trunc(double(f_in + f_out + skew) / 2.0));
+  // 0.7: f_out + round((f_in - f_out) * (1 + bias) / 2), Python's round (halves to even).
+  return f_out + int64_t(std::nearbyint(double(f_in - f_out) * (1.0 + fade_bias) / 2.0));
 }
 
 std::vector<int64_t> ThresholdDetector::process(int64_t frame, const cv::Mat& bgr) {
@@ -371,8 +387,9 @@ std::vector<int64_t> ThresholdDetector::process(int64_t frame, const cv::Mat& bg
       last_fade_frame_ = frame;
     }
   } else {
-    last_fade_frame_ = 0;
-    last_fade_out_ = below(avg);
+    last_fade_frame_ = frame;
+    // As PySceneDetect: the first frame is judged against the floor even with method ceiling.
+    last_fade_out_ = avg < threshold_;
   }
   processed_ = true;
   return cuts;
@@ -380,9 +397,8 @@ std::vector<int64_t> ThresholdDetector::process(int64_t frame, const cv::Mat& bg
 
 std::vector<int64_t> ThresholdDetector::post_process(int64_t last_frame) {
   // A film that ends faded out gets a last scene starting at the fade-out crossing.
-  if (last_fade_out_ && add_final_scene_ &&
-      (!has_last_cut_ ? last_frame >= min_scene_len_
-                      : last_frame - last_scene_cut_ >= min_scene_len_)) {
+  if (last_fade_out_ && add_final_scene_ && processed_ &&
+      last_frame - last_scene_cut_ >= min_scene_len_) {
     return {last_fade_frame_};
   }
   return {};
@@ -391,26 +407,28 @@ std::vector<int64_t> ThresholdDetector::post_process(int64_t last_frame) {
 // ---- factory ----
 
 std::vector<std::unique_ptr<Detector>> make_detectors(const config::Scenes& cfg,
-                                                     bool flash_check) {
-  if (cfg.min_scene_len < 0)
-    throw ConfigError("scenes.min_scene_len: must be >= 0, got " +
-                      std::to_string(cfg.min_scene_len));
+                                                     int64_t min_scene_len, FrameRate rate) {
+  if (min_scene_len < 0)
+    throw ConfigError("scenes.min_scene_len: must be >= 0, got " + std::to_string(min_scene_len));
   if (cfg.detectors.empty()) throw ConfigError("scenes.detectors: at least one detector needed");
+  const int len = int(min_scene_len);
   std::vector<std::unique_ptr<Detector>> out;
   for (const auto& name : cfg.detectors) {
     for (const auto& d : out)
       if (d->name() == name) throw ConfigError("scenes.detectors: '" + name + "' listed twice");
     if (name == "content") {
-      out.push_back(
-          std::make_unique<ContentDetector>(cfg.content, cfg.min_scene_len, flash_check));
+      out.push_back(std::make_unique<ContentDetector>(cfg.content, len, rate));
     } else if (name == "adaptive") {
-      out.push_back(
-          std::make_unique<AdaptiveDetector>(cfg.adaptive, cfg.content, cfg.min_scene_len));
+      out.push_back(std::make_unique<AdaptiveDetector>(cfg.adaptive, cfg.content, len));
     } else if (name == "threshold") {
-      out.push_back(std::make_unique<ThresholdDetector>(cfg.threshold, cfg.min_scene_len));
+      out.push_back(std::make_unique<ThresholdDetector>(cfg.threshold, len));
+    } else if (name == "hist") {
+      out.push_back(std::make_unique<HistogramDetector>(cfg.hist, len));
+    } else if (name == "hash") {
+      out.push_back(std::make_unique<HashDetector>(cfg.hash, len));
     } else {
       throw ConfigError("scenes.detectors: unknown detector '" + name +
-                        "' (content | adaptive | threshold)");
+                        "' (content | adaptive | threshold | hist | hash)");
     }
   }
   return out;

@@ -1,5 +1,5 @@
 #pragma once
-// Scene-cut detectors re-implementing PySceneDetect 0.6.x (scenedetect/detectors/*.py) on
+// Scene-cut detectors re-implementing PySceneDetect 0.7.1 (scenedetect/detectors/*.py) on
 // OpenCV, frame-number based. Each detector sees every analysed frame in order as a small
 // 8-bit BGR image and returns the cuts it decides on (a cut is the first frame of a new scene;
 // it may lie before the current frame, e.g. after the flash filter's merge or the adaptive
@@ -55,28 +55,43 @@ class Detector {
   StatsTable* stats_ = nullptr;
 };
 
+// The video's frame rate as a fraction (frames per second = num / den).
+struct FrameRate {
+  int64_t num = 25, den = 1;
+};
+
 // Enforces the minimum scene length on a stream of above/below-threshold decisions
-// (PySceneDetect's FlashFilter). Merge: a burst of cuts closer than `length` collapses into one
-// cut at the last frame of the burst once `length` quiet frames follow, so a one-frame flash
-// (two cuts, in and out) does not cut. Suppress: cuts within `length` of the last are dropped.
+// (PySceneDetect 0.7's FlashFilter). Merge: a burst of cuts closer than `length` collapses into
+// one cut at the last frame of the burst once `length` quiet frames follow. Suppress: cuts
+// within `length` of the last are dropped. As 0.7 it measures in seconds: the exact distance
+// between two frames (a rational, rounded once to a double) against length / fps computed in
+// doubles, so at 29.97 fps a cut exactly `length` frames on is refused (15 frames = 0.5005 s <
+// 15 / 29.97002997... = 0.5005000000000001 s).
 class FlashFilter {
  public:
   enum class Mode { merge, suppress };
-  FlashFilter(Mode mode, int64_t length) : mode_(mode), length_(length) {}
+  FlashFilter(Mode mode, int64_t length, FrameRate rate = {});
   std::vector<int64_t> filter(int64_t frame, bool above_threshold);
   static Mode parse_mode(const std::string& name);  // "merge" | "suppress"; throws ConfigError
 
  private:
   std::vector<int64_t> filter_merge(int64_t frame, bool above);
   std::vector<int64_t> filter_suppress(int64_t frame, bool above);
+  bool at_least_length(int64_t frames) const;
   Mode mode_;
   int64_t length_;
+  FrameRate rate_;
+  double length_seconds_;
   bool has_last_above_ = false;
   int64_t last_above_ = 0;
   bool merge_enabled_ = false;
   bool merge_triggered_ = false;
   int64_t merge_start_ = 0;
 };
+
+// Seconds of `frames` frames at `rate` as PySceneDetect's Timecode: the exact rational
+// frames * den / num rounded once to a double.
+double exact_seconds(int64_t frames, FrameRate rate);
 
 // Mean absolute difference of two same-sized 8-bit single-channel images.
 double mean_pixel_distance(const cv::Mat& a, const cv::Mat& b);
@@ -86,11 +101,11 @@ int estimated_kernel_size(int width, int height);
 // The content score of consecutive frames: weighted mean of |dH|, |dS|, |dV| (OpenCV 8-bit HSV,
 // H in 0..179) and optionally the difference of dilated Canny edge maps.
 //
-// Flash check (reelscale's addition, on by default; off = PySceneDetect's exact output): the
+// Flash check (reelscale's addition, off by default, config scenes.content.flash_check): the
 // flash filter alone still cuts at a lone bright frame that comes more than min_scene_len after
-// the previous cut (it only merges bursts). So a cut at frame c is held for kFlashFrames
-// frames, and dropped when one of them scores below the threshold against frame c-1: the
-// picture came back, c..that frame was a flash, not a new scene.
+// the previous cut (it only merges bursts). With the check a cut at frame c is held for
+// kFlashFrames frames, and dropped when one of them scores below the threshold against frame
+// c-1: the picture came back, c..that frame was a flash, not a new scene.
 class ContentDetector : public Detector {
  public:
   static constexpr int kFlashFrames = 3;
@@ -100,7 +115,7 @@ class ContentDetector : public Detector {
   struct FrameData {
     cv::Mat h, s, v, edges;  // edges empty when not computed
   };
-  ContentDetector(const config::ContentDetector& cfg, int min_scene_len, bool flash_check = true);
+  ContentDetector(const config::ContentDetector& cfg, int min_scene_len, FrameRate rate = {});
   std::string name() const override { return "content"; }
   std::vector<std::string> metric_keys() const override;
   std::vector<int64_t> process(int64_t frame, const cv::Mat& bgr) override;
@@ -183,9 +198,53 @@ class ThresholdDetector : public Detector {
   int64_t last_fade_frame_ = 0;
 };
 
-// Builds the detectors named in cfg.detectors (content | adaptive | threshold); ConfigError on
-// an unknown name or an invalid parameter. flash_check: see ContentDetector.
+// Luma histogram (BGR -> YUV, Y channel, `bins` bins, L2-normalised) correlation of
+// consecutive frames (PySceneDetect's HistogramDetector): a cut where it is <= 1 - threshold
+// and min_scene_len frames have passed since the last cut.
+class HistogramDetector : public Detector {
+ public:
+  HistogramDetector(const config::HistogramDetector& cfg, int min_scene_len);
+  std::string name() const override { return "hist"; }
+  std::vector<std::string> metric_keys() const override { return {key_}; }
+  std::vector<int64_t> process(int64_t frame, const cv::Mat& bgr) override;
+
+ private:
+  double max_correlation_;
+  int bins_;
+  int64_t min_scene_len_;
+  std::string key_;
+  cv::Mat last_hist_;
+  bool has_last_cut_ = false;
+  int64_t last_cut_ = 0;
+};
+
+// Perceptual hash (PySceneDetect's HashDetector, after imagehash's phash): grey ->
+// INTER_AREA thumbnail of (size*lowpass)^2 -> / max -> DCT -> the size x size low
+// frequencies above their median. A cut where the share of differing bits reaches the threshold
+// and min_scene_len frames have passed since the last cut.
+class HashDetector : public Detector {
+ public:
+  HashDetector(const config::HashDetector& cfg, int min_scene_len);
+  std::string name() const override { return "hash"; }
+  std::vector<std::string> metric_keys() const override { return {key_}; }
+  std::vector<int64_t> process(int64_t frame, const cv::Mat& bgr) override;
+  // size x size bits (CV_8U, 0/1) of `bgr`.
+  static cv::Mat hash(const cv::Mat& bgr, int size, int lowpass);
+
+ private:
+  double threshold_;
+  int size_, lowpass_;
+  int64_t min_scene_len_;
+  std::string key_;
+  cv::Mat last_hash_;
+  bool has_last_cut_ = false;
+  int64_t last_cut_ = 0;
+};
+
+// Builds the detectors named in cfg.detectors (content | adaptive | threshold | hist | hash)
+// with min_scene_len frames at `rate` (the flash filter measures seconds); ConfigError on an
+// unknown name or an invalid parameter.
 std::vector<std::unique_ptr<Detector>> make_detectors(const config::Scenes& cfg,
-                                                     bool flash_check = true);
+                                                     int64_t min_scene_len, FrameRate rate = {});
 
 }  // namespace reelscale::scenes

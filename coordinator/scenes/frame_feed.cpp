@@ -1,5 +1,7 @@
 #include "coordinator/scenes/frame_feed.hpp"
 
+#include <opencv2/imgproc.hpp>
+
 #include <algorithm>
 #include <cmath>
 
@@ -45,7 +47,7 @@ struct FrameFeed::Impl {
   AnalysisSize size;
   av::FramePtr frame = av::make_frame();
   SwsContext* sws = nullptr;  // owned; sws_getCachedContext manages reuse
-  cv::Mat out;
+  cv::Mat full, out;  // BGR at the decoded size, then at the analysis size
   int64_t decoded = 0;
 
   Impl(const std::string& path, const FrameFeedOptions& o)
@@ -73,20 +75,26 @@ bool FrameFeed::next(int64_t& index, cv::Mat& bgr) {
     const int64_t i = m.decoded++;
     if (m.opt.frame_skip > 0 && i % (m.opt.frame_skip + 1) != 0) continue;
     AVFrame* f = m.frame.get();
-    // Bilinear (filter footprint scaled to the ratio) from the native format in one pass: the
-    // costly full-size BGR conversion never happens. BT.601 coefficients by default, as
-    // OpenCV's FFmpeg capture that PySceneDetect reads through.
-    m.sws = sws_getCachedContext(m.sws, f->width, f->height, AVPixelFormat(f->format),
-                                 m.size.width, m.size.height, AV_PIX_FMT_BGR24, SWS_BILINEAR,
-                                 nullptr, nullptr, nullptr);
+    // PySceneDetect's order: BGR at full size (what PyAV's to_ndarray("bgr24") and OpenCV's
+    // capture give: libswscale's unscaled YUV->RGB, BT.601), then cv::resize INTER_LINEAR.
+    // Scaling and converting in one libswscale pass leaves +-1-2 errors on dark pixels, which
+    // HSV turns into large saturation values (greyscale fades scored as colour changes).
+    m.sws = sws_getCachedContext(m.sws, f->width, f->height, AVPixelFormat(f->format), f->width,
+                                 f->height, AV_PIX_FMT_BGR24, SWS_BILINEAR, nullptr, nullptr,
+                                 nullptr);
     if (!m.sws)
       throw MediaError(info().path + ": frame " + std::to_string(i) +
                        ": cannot convert pixel format " +
                        std::to_string(f->format) + " to BGR");
-    m.out.create(m.size.height, m.size.width, CV_8UC3);
-    uint8_t* dst[4] = {m.out.data, nullptr, nullptr, nullptr};
-    int dst_stride[4] = {int(m.out.step), 0, 0, 0};
+    m.full.create(f->height, f->width, CV_8UC3);
+    uint8_t* dst[4] = {m.full.data, nullptr, nullptr, nullptr};
+    int dst_stride[4] = {int(m.full.step), 0, 0, 0};
     sws_scale(m.sws, f->data, f->linesize, 0, f->height, dst, dst_stride);
+    if (m.size.width != f->width || m.size.height != f->height) {
+      cv::resize(m.full, m.out, cv::Size(m.size.width, m.size.height), 0, 0, cv::INTER_LINEAR);
+    } else {
+      m.out = m.full;
+    }
     index = i;
     bgr = m.out;
     return true;

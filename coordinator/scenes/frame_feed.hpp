@@ -1,7 +1,7 @@
 #pragma once
-// Decoded frames for analysis: a sequential VideoReader decode, scaled by libswscale straight
-// from the decoder's Y'CbCr to a small BGR image (no full-size RGB copy), as PySceneDetect
-// analyses frames downscaled to about 256 px on the long side.
+// Decoded frames for analysis: a sequential VideoReader decode, converted to BGR at full size
+// and shrunk with cv::resize(INTER_LINEAR) to the analysis size (about 256 px on the long
+// side), in PySceneDetect's order so the metrics equal its own.
 #include <opencv2/core.hpp>
 
 #include <cstdint>

@@ -13,7 +13,9 @@ namespace reelscale::scenes {
 
 double frame_seconds(int64_t frame, int64_t fps_num, int64_t fps_den) {
   if (fps_num <= 0 || fps_den <= 0) return 0.0;
-  return double(frame) / (double(fps_num) / double(fps_den));
+  // The exact rational frame * den / num rounded once, as PySceneDetect's pts-based Timecode
+  // (frame / (num / den) rounds twice: 1 ms off at NTSC rates).
+  return double(frame * fps_den) / double(fps_num);
 }
 
 std::string format_timecode(int64_t frame, int64_t fps_num, int64_t fps_den) {
@@ -23,8 +25,10 @@ std::string format_timecode(int64_t frame, int64_t fps_num, int64_t fps_den) {
   secs -= double(hrs) * 3600.0;
   int64_t mins = int64_t(secs / 60.0);
   secs = std::max(0.0, secs - double(mins) * 60.0);
-  secs = std::nearbyint(secs * 1000.0) / 1000.0;
-  secs = std::min(60.0, secs);
+  // Python's round(secs, 3) rounds the exact binary value (halves to even), as printf does.
+  char rounded[64];
+  std::snprintf(rounded, sizeof rounded, "%.3f", secs);
+  secs = std::min(60.0, std::strtod(rounded, nullptr));
   if (int64_t(secs) == 60) {
     secs = 0.0;
     if (++mins >= 60) {
@@ -42,32 +46,58 @@ std::string format_timecode(int64_t frame, int64_t fps_num, int64_t fps_den) {
   return out;
 }
 
-std::vector<int64_t> merge_cuts(std::vector<int64_t> cuts, int64_t frame_count,
-                                int64_t min_scene_len) {
+std::vector<int64_t> merge_cuts(std::vector<int64_t> cuts, int64_t frame_count) {
+  // As SceneManager._get_cutting_list: sorted and unique; each detector has already applied
+  // min_scene_len to its own cuts, so cuts of different detectors may lie closer.
   std::sort(cuts.begin(), cuts.end());
   cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
   std::vector<int64_t> out;
-  for (int64_t c : cuts) {
-    if (c <= 0 || c >= frame_count) continue;
-    if (!out.empty() && c - out.back() < min_scene_len) continue;
-    out.push_back(c);
-  }
+  for (int64_t c : cuts)
+    if (c > 0 && c < frame_count) out.push_back(c);
   return out;
 }
 
-std::string settings_key(const config::Scenes& c, bool flash_check, bool convert_vfr) {
+std::vector<Scene> merge_last_scene(std::vector<Scene> scenes, int64_t min_scene_len) {
+  if (min_scene_len > 0 && scenes.size() > 1 && scenes.back().length() < min_scene_len) {
+    scenes[scenes.size() - 2].end = scenes.back().end;
+    scenes.pop_back();
+  }
+  return scenes;
+}
+
+std::vector<Scene> drop_short_scenes(const std::vector<Scene>& scenes, int64_t min_scene_len) {
+  if (min_scene_len <= 0) return scenes;
+  std::vector<Scene> out;
+  for (const Scene& s : scenes)
+    if (s.length() >= min_scene_len) out.push_back(s);
+  return out;
+}
+
+int64_t min_scene_len_frames(const config::Scenes& cfg, int64_t fps_num, int64_t fps_den) {
+  if (cfg.min_scene_len_seconds <= 0) return cfg.min_scene_len;
+  // FrameTimecode("0.6s").frame_num: round(float * Fraction), the product exact, halves to even.
+  const long double frames =
+      (long double)cfg.min_scene_len_seconds * (long double)fps_num / (long double)fps_den;
+  return int64_t(std::nearbyintl(frames));
+}
+
+std::string settings_key(const config::Scenes& c, int64_t min_scene_len, bool convert_vfr) {
   nlohmann::json j;
+  j["version"] = 2;  // 2: PySceneDetect 0.7 semantics (frame preparation, rounding, merge)
   j["detectors"] = c.detectors;
-  j["min_scene_len"] = c.min_scene_len;
+  j["min_scene_len"] = min_scene_len;
   j["downscale"] = c.downscale;
   j["frame_skip"] = c.frame_skip;
-  j["flash_check"] = flash_check;
   j["convert_vfr"] = convert_vfr;
   j["content"] = {{"threshold", c.content.threshold},
                   {"weights", c.content.weights},
                   {"luma_only", c.content.luma_only},
                   {"kernel_size", c.content.kernel_size},
-                  {"flash_filter", c.content.flash_filter}};
+                  {"flash_filter", c.content.flash_filter},
+                  {"flash_check", c.content.flash_check}};
+  j["hist"] = {{"threshold", c.hist.threshold}, {"bins", c.hist.bins}};
+  j["hash"] = {{"threshold", c.hash.threshold}, {"size", c.hash.size},
+               {"lowpass", c.hash.lowpass}};
   j["adaptive"] = {{"threshold", c.adaptive.threshold},
                    {"min_content_val", c.adaptive.min_content_val},
                    {"window_width", c.adaptive.window_width}};
@@ -148,7 +178,8 @@ static std::string seconds3(double s) {
 
 std::string scenes_csv(const SceneDetection& d) {
   std::ostringstream o;
-  o << "Timecode List:";
+  // As write_scene_list: with no cut the first row is empty (its fallback lists no scene).
+  if (!d.cuts.empty()) o << "Timecode List:";
   for (int64_t c : d.cuts) o << ',' << format_timecode(c, d.fps_num, d.fps_den);
   o << '\n';
   o << "Scene Number,Start Frame,Start Timecode,Start Time (seconds),End Frame,End Timecode,"

@@ -24,27 +24,41 @@ struct SceneDetection {
   std::vector<int64_t> cuts;         // first frames of every scene after the first
   std::vector<Scene> scenes;         // cover [0, frame_count) exactly
   StatsTable stats;                  // per-frame metrics (only when asked for)
+  int64_t min_scene_len = 0;         // frames, as the detectors applied it (not in the JSON)
   double fps() const { return fps_den ? double(fps_num) / double(fps_den) : 0.0; }
 };
 
 // PySceneDetect's FrameTimecode.get_timecode(): HH:MM:SS.mmm, rounded to the millisecond.
 std::string format_timecode(int64_t frame, int64_t fps_num, int64_t fps_den);
+// frame * den / num, rounded once (PySceneDetect's pts-based seconds).
 double frame_seconds(int64_t frame, int64_t fps_num, int64_t fps_den);
 
-// Combines the cut lists of several detectors: sorted, cuts outside (0, frame_count) dropped,
-// and a cut closer than min_scene_len to the previously kept one dropped (the earlier wins).
-std::vector<int64_t> merge_cuts(std::vector<int64_t> cuts, int64_t frame_count,
-                                int64_t min_scene_len);
+// Combines the cut lists of several detectors as PySceneDetect's SceneManager: sorted, duplicates
+// removed (cuts outside (0, frame_count) dropped). No second min_scene_len: each detector
+// enforced it on its own cuts.
+std::vector<int64_t> merge_cuts(std::vector<int64_t> cuts, int64_t frame_count);
+
+// The minimum scene length in frames: cfg.min_scene_len, or min_scene_len_seconds converted at
+// the film's rate as PySceneDetect's "0.6s" (round half to even).
+int64_t min_scene_len_frames(const config::Scenes& cfg, int64_t fps_num, int64_t fps_den);
+
+// PySceneDetect's --merge-last-scene: a last scene shorter than min_scene_len joins the one
+// before it (the scenes still tile the video).
+std::vector<Scene> merge_last_scene(std::vector<Scene> scenes, int64_t min_scene_len);
+// PySceneDetect's --drop-short-scenes: scenes shorter than min_scene_len are left out (the rest
+// no longer tile the video: for listings, not for the shard plan).
+std::vector<Scene> drop_short_scenes(const std::vector<Scene>& scenes, int64_t min_scene_len);
 
 // A stable string of the parameters that change the cuts (for caching scene lists).
-std::string settings_key(const config::Scenes& cfg, bool flash_check = true,
+std::string settings_key(const config::Scenes& cfg, int64_t min_scene_len,
                          bool convert_vfr = false);
 
 nlohmann::json to_json(const SceneDetection& d);
 // Reads what to_json wrote; Error naming `what` (a file name) when malformed.
 SceneDetection scene_detection_from_json(const nlohmann::json& j, const std::string& what);
 
-// PySceneDetect `list-scenes` CSV: "Timecode List:" + cut timecodes, then a row per scene with
+// PySceneDetect `list-scenes` CSV: "Timecode List:" + cut timecodes (an empty row without
+// cuts), then a row per scene with
 // 1-based start frames and inclusive 1-based end frames.
 std::string scenes_csv(const SceneDetection& d);
 // StatsManager CSV: "Frame Number,Timecode,<sorted metric keys>", 1-based frame numbers,

@@ -250,6 +250,19 @@ void derive_paths(Config& c, const fs::path& base) {
   if (c.scenes.content.luma_only) c.scenes.content.weights = {0.0, 0.0, 1.0, 0.0};
 }
 
+// scenes.preset: the scenes keys the user left out take the preset's defaults.
+void apply_scenes_preset(Config& c, const YAML::Node& root) {
+  const Scenes p = scenes_defaults(c.scenes.preset);
+  const auto unset = [&](const std::string& path) { return !lookup(root, path).IsDefined(); };
+  if (unset("scenes.detectors")) c.scenes.detectors = p.detectors;
+  if (unset("scenes.min_scene_len") && unset("scenes.min_scene_len_seconds")) {
+    c.scenes.min_scene_len = p.min_scene_len;
+    c.scenes.min_scene_len_seconds = p.min_scene_len_seconds;
+  }
+  if (unset("scenes.threshold.add_final_scene"))
+    c.scenes.threshold.add_final_scene = p.threshold.add_final_scene;
+}
+
 Config build(YAML::Node root, const std::string& name, const fs::path& base,
              const std::vector<std::string>& overrides) {
   Diagnostics d;
@@ -276,6 +289,7 @@ Config build(YAML::Node root, const std::string& name, const fs::path& base,
       f.assign(c, YAML::Load(f.default_yaml));
     }
   }
+  apply_scenes_preset(c, root);
   cross_checks(c, root, d);
   if (!d.errors.empty()) {
     std::string all;
@@ -297,6 +311,21 @@ YAML::Node parse(const std::string& text, const std::string& name) {
 }
 
 }  // namespace
+
+Scenes scenes_defaults(const std::string& preset) {
+  Scenes s;
+  s.preset = preset;
+  if (preset == "pyscenedetect") {
+    // PySceneDetect 0.7's CLI (scenedetect/_cli/config.py): detect-adaptive, 0.6 s,
+    // detect-threshold's add-last-scene on.
+    s.detectors = {"adaptive"};
+    s.min_scene_len_seconds = 0.6;
+    s.threshold.add_final_scene = true;
+  } else if (preset != "reelscale") {
+    throw ConfigError("scenes.preset: unknown preset '" + preset + "' (reelscale | pyscenedetect)");
+  }
+  return s;
+}
 
 Config load(const fs::path& file, const std::vector<std::string>& overrides) {
   std::string text;

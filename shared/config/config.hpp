@@ -22,6 +22,7 @@ struct ContentDetector {
   bool luma_only = false;
   int kernel_size = 0;           // edge dilation kernel; 0 = auto (4 + round(sqrt(w*h)/192), odd)
   std::string flash_filter = "merge";  // merge | suppress
+  bool flash_check = false;      // reelscale's extra check (drops a cut at a lone 1-3 frame flash)
 };
 struct AdaptiveDetector {
   double threshold = 3.0;        // adaptive_threshold
@@ -34,14 +35,27 @@ struct ThresholdDetector {
   std::string method = "floor";  // floor (fade to black) | ceiling (fade to white)
   bool add_final_scene = false;
 };
+struct HistogramDetector {
+  double threshold = 0.05;       // cut when the luma histograms' correlation <= 1 - threshold
+  int bins = 256;
+};
+struct HashDetector {
+  double threshold = 0.395;      // cut when the perceptual hashes differ in this share of bits
+  int size = 16;                 // hash of size x size DCT coefficients
+  int lowpass = 2;               // of a (size * lowpass)^2 thumbnail
+};
 struct Scenes {
+  std::string preset = "reelscale";  // reelscale | pyscenedetect (its CLI's defaults)
   std::vector<std::string> detectors{"content", "threshold"};
   int min_scene_len = 15;        // frames
+  double min_scene_len_seconds = 0;  // > 0: replaces min_scene_len, converted at the film's rate
   int downscale = 0;             // 0 = auto (about 256 px on the long side)
   int frame_skip = 0;
   ContentDetector content;
   AdaptiveDetector adaptive;
   ThresholdDetector threshold;
+  HistogramDetector hist;
+  HashDetector hash;
 };
 
 struct Shards {
@@ -183,6 +197,10 @@ struct Config {
 // and resolves derived defaults (output, work_dir, ledger, storage.dir, keys_dir) relative to
 // the config file's directory. Throws ConfigError.
 Config load(const std::filesystem::path& file, const std::vector<std::string>& overrides = {});
+// The scenes section's defaults under a preset: "reelscale" (Scenes{}) or "pyscenedetect"
+// (PySceneDetect 0.7's CLI defaults); ConfigError otherwise.
+Scenes scenes_defaults(const std::string& preset);
+
 Config load_from_string(const std::string& yaml, const std::string& name = "<string>",
                         const std::vector<std::string>& overrides = {});
 

@@ -36,9 +36,11 @@ config::Scenes only(const std::string& detector) {
 
 std::vector<int64_t> run(const config::Scenes& cfg, const std::vector<cv::Mat>& frames,
                          bool flash_check = true) {
-  SceneRunner r(cfg, false, flash_check);
+  config::Scenes c = cfg;
+  c.content.flash_check = flash_check;
+  SceneRunner r(c, false);
   for (size_t i = 0; i < frames.size(); ++i) r.process(int64_t(i), frames[i]);
-  return r.finish(int64_t(frames.size()), 25, 1).cuts;
+  return r.finish(int64_t(frames.size())).cuts;
 }
 
 TEST(ContentMaths, MeanPixelDistance) {
@@ -262,22 +264,22 @@ TEST(Combined, ContentAndThresholdDeduplicated) {
 TEST(Detectors, FactoryRejectsUnknownAndDuplicates) {
   config::Scenes c;
   c.detectors = {"content", "histogram"};
-  EXPECT_THROW(make_detectors(c), ConfigError);
+  EXPECT_THROW(make_detectors(c, 15), ConfigError);
   c.detectors = {"content", "content"};
-  EXPECT_THROW(make_detectors(c), ConfigError);
+  EXPECT_THROW(make_detectors(c, 15), ConfigError);
   c.detectors = {};
-  EXPECT_THROW(make_detectors(c), ConfigError);
+  EXPECT_THROW(make_detectors(c, 15), ConfigError);
 }
 
 TEST(Runner, NoCutIsOneSceneAndZeroFramesIsAnError) {
   SceneRunner r(config::Scenes{}, false);
   const cv::Mat a = texture(1, 64, 36);
   for (int i = 0; i < 5; ++i) r.process(i, a);
-  const auto d = r.finish(5, 25, 1);
+  const auto d = r.finish(5);
   ASSERT_EQ(d.scenes.size(), 1u);
   EXPECT_EQ(d.scenes[0], (Scene{0, 5}));
   SceneRunner empty(config::Scenes{}, false);
-  EXPECT_THROW(empty.finish(0, 25, 1), MediaError);
+  EXPECT_THROW(empty.finish(0), MediaError);
 }
 
 TEST(Runner, StatsHoldEveryMetricPerFrame) {
@@ -287,7 +289,7 @@ TEST(Runner, StatsHoldEveryMetricPerFrame) {
   std::vector<cv::Mat> frames;
   for (int i = 0; i < 20; ++i) frames.push_back(i < 10 ? texture(1, 64, 36) : texture(2, 64, 36));
   for (size_t i = 0; i < frames.size(); ++i) r.process(int64_t(i), frames[i]);
-  const auto d = r.finish(20, 25, 1);
+  const auto d = r.finish(20);
   EXPECT_EQ(d.stats.keys(),
             (std::vector<std::string>{"adaptive_ratio (w=2)", "average_rgb", "content_val",
                                       "delta_edges", "delta_hue", "delta_lum", "delta_sat"}));
@@ -315,7 +317,7 @@ TEST(EdgeCases, CutsOnTheFirstAndLastFrameAndOneFrameScenes) {
   cfg.min_scene_len = 1;
   SceneRunner r(cfg, false);
   for (size_t i = 0; i < frames.size(); ++i) r.process(int64_t(i), frames[i]);
-  const auto d = r.finish(40, 25, 1);
+  const auto d = r.finish(40);
   EXPECT_EQ(d.cuts, (std::vector<int64_t>{1, 39}));
   ASSERT_EQ(d.scenes.size(), 3u);
   EXPECT_EQ(d.scenes[0], (Scene{0, 1}));
@@ -326,7 +328,7 @@ TEST(EdgeCases, CutsOnTheFirstAndLastFrameAndOneFrameScenes) {
   // last frame is a cut (a cut still held by the flash check at the end is kept).
   SceneRunner dflt(only("content"), false);
   for (size_t i = 0; i < frames.size(); ++i) dflt.process(int64_t(i), frames[i]);
-  const auto d2 = dflt.finish(40, 25, 1);
+  const auto d2 = dflt.finish(40);
   EXPECT_EQ(d2.cuts, std::vector<int64_t>{39});
   ASSERT_EQ(d2.scenes.size(), 2u);
   EXPECT_EQ(d2.scenes[0], (Scene{0, 39}));
@@ -354,7 +356,7 @@ TEST(EdgeCases, FadeLongerThanAShardIsOneCutAndAPlanWithinBounds) {
   c.threshold.fade_bias = 0.0;
   SceneRunner r(c, false);
   for (int64_t i = 0; i < n; ++i) r.process(i, frames[size_t(i)]);
-  const auto d = r.finish(n, 25, 1);
+  const auto d = r.finish(n);
   // Level < 12 from fade-out frame 133 (40 + 133 = frame 172, level 11.3); >= 12 again at
   // fade-in frame 18 (390 + 17 = 407): one cut midway.
   ASSERT_EQ(d.cuts.size(), 1u);

@@ -34,15 +34,13 @@ bool near_any(int64_t f, const std::vector<int64_t>& xs, int64_t tol) {
 }
 
 // Cached per detector set: decoding the film once per configuration keeps the suite fast.
-const SceneDetection& detect_cached(const config::Scenes& cfg, bool flash_check = true) {
+// The flash check is on unless asked otherwise (these tests were written with it the default).
+const SceneDetection& detect_cached(config::Scenes cfg, bool flash_check = true) {
   static std::map<std::string, SceneDetection> cache;
-  const std::string key = settings_key(cfg, flash_check);
+  cfg.content.flash_check = flash_check;
+  const std::string key = settings_key(cfg, cfg.min_scene_len);
   auto it = cache.find(key);
-  if (it == cache.end()) {
-    DetectOptions o;
-    o.flash_check = flash_check;
-    it = cache.emplace(key, detect_scenes(film().path, cfg, o)).first;
-  }
+  if (it == cache.end()) it = cache.emplace(key, detect_scenes(film().path, cfg)).first;
   return it->second;
 }
 
@@ -123,14 +121,15 @@ TEST(SampleFilm, AdaptiveDoesNotCutThePansAndZooms) {
 }
 
 TEST(SampleFilm, MinSceneLenInSecondsIsConvertedAtTheFilmsRate) {
-  DetectOptions o;
-  o.min_scene_len_seconds = 0.6;  // 15 frames at 25 fps: the default
-  const auto d = detect_scenes(film().path, config::Scenes{}, o);
+  config::Scenes c;
+  c.content.flash_check = true;
+  c.min_scene_len_seconds = 0.6;  // 15 frames at 25 fps: the default
+  const auto d = detect_scenes(film().path, c);
   const auto& frames = detect_cached(config::Scenes{});
   EXPECT_EQ(d.cuts, frames.cuts);
   EXPECT_EQ(d.settings, frames.settings);  // recorded as the frame count used
-  o.min_scene_len_seconds = 1000;  // longer than the film: no cut can be kept
-  const auto none = detect_scenes(film().path, config::Scenes{}, o);
+  c.min_scene_len_seconds = 1000;  // longer than the film: no cut can be kept
+  const auto none = detect_scenes(film().path, c);
   EXPECT_TRUE(none.cuts.empty());
   ASSERT_EQ(none.scenes.size(), 1u);
   EXPECT_EQ(none.scenes[0].end, film().truth.frame_count);
