@@ -31,7 +31,7 @@ cv::Mat texture(uint32_t seed, int w, int h, double base, double amp, bool grey 
   return out;
 }
 
-// Scene `tex` panned by `speed` px per frame (the texture is 64 px wider than the frame).
+// Scene `tex` panned by `speed` px per frame (a wrap would be a cut: textures are wide enough).
 cv::Mat pan(const cv::Mat& tex, int64_t n, int speed, int w, int h) {
   const int x = int((n * speed) % (tex.cols - w));
   return tex(cv::Rect(x, 0, w, h)).clone();
@@ -46,7 +46,7 @@ cv::Mat scaled(const cv::Mat& m, double alpha, double toward = 0.0) {
 constexpr int W = 320, H = 240;
 
 cv::Mat tex(uint32_t seed, double base, double amp, bool grey = false) {
-  return texture(seed, W + 64, H, base, amp, grey);
+  return texture(seed, W + 400, H, base, amp, grey);  // pans never wrap (<= 400 px per clip)
 }
 
 Clip cuts_clip() {
@@ -92,12 +92,13 @@ Clip fade_clip(bool to_white) {
   c.name = to_white ? "fade_white" : "fade_black";
   c.frames = 130;
   const double target = to_white ? 255.0 : 0.0;
-  // A 40, fade out 20, held 10, fade in 20, B 40.
+  // A 40, fade out in 6 steps, held, fade in in 5 steps from 70, B from 75 (levels stay clear
+  // of the thresholds, so the crossings are decided by the drawing).
   c.draw = [target](int64_t n) {
     if (n < 40) return pan(a, n, 1, W, H);
-    if (n < 60) return scaled(pan(a, n, 1, W, H), 1.0 - double(n - 39) / 20.0, target);
+    if (n < 46) return scaled(pan(a, n, 1, W, H), 1.0 - double(n - 39) / 6.0, target);
     if (n < 70) return cv::Mat(H, W, CV_8UC3, cv::Scalar::all(target));
-    if (n < 90) return scaled(pan(b, n, 1, W, H), double(n - 69) / 21.0, target);
+    if (n < 75) return scaled(pan(b, n, 1, W, H), double(n - 69) / 6.0, target);
     return pan(b, n, 1, W, H);
   };
   if (to_white) {
@@ -143,8 +144,9 @@ Clip dark_clip() {
 }
 
 Clip grey_clip() {
-  static const std::vector<cv::Mat> t = {tex(51, 80, 60, true), tex(52, 170, 50, true),
-                                         tex(53, 120, 70, true)};
+  // Grey: the content score is |dV| / 3 alone, so the levels lie far apart.
+  static const std::vector<cv::Mat> t = {tex(51, 40, 30, true), tex(52, 200, 30, true),
+                                         tex(53, 70, 40, true)};
   Clip c;
   c.name = "greyscale";
   c.frames = 90;
