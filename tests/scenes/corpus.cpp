@@ -8,7 +8,7 @@
 
 #include "shared/media/av_raii.hpp"
 #include "shared/media/encoder.hpp"
-#include "shared/media/muxer.hpp"
+#include "shared/media/output_file.hpp"
 #include "tests/testing/test_env.hpp"
 
 namespace reelscale::scenes::corpus {
@@ -187,7 +187,9 @@ Clip ntsc_clip() {
 
 void encode_all(const Clip& clip, const std::filesystem::path& path) {
   const bool mpeg = clip.codec == "mpeg2video";
-  media::Muxer mux(path, mpeg ? "mpeg" : "matroska");
+  media::OutputOptions oo;
+  oo.format = mpeg ? "mpeg" : "matroska";
+  media::OutputFile mux(path, oo);
   media::EncoderOptions o;
   o.codec = clip.codec;
   o.width = clip.width;
