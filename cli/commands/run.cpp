@@ -75,6 +75,10 @@ void add_run_commands(CLI::App& app) {
     std::cout << "frames: " << s.frames << " in " << s.shards << " shards (" << s.shards_reused
               << " reused from an earlier run)\n";
     std::cout << "A/V sync: " << s.sync_summary << "\n";
+    if (!s.delivery.empty())
+      std::cout << "delivery: " << s.delivery.string() << " (" << s.delivery_encoder << ", "
+                << (s.delivery_bytes + 500000) / 1000000 << " MB" << (s.delivery_reused ? ", kept from an earlier run" : "")
+                << ")\n";
   });
 }
 

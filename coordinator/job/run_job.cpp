@@ -1,5 +1,6 @@
 #include "coordinator/job/run_job.hpp"
 
+#include <chrono>
 #include <fstream>
 #include <optional>
 
@@ -9,6 +10,7 @@
 #include "coordinator/dispatch/plan_adapter.hpp"
 #include "coordinator/excerpt/excerpt.hpp"
 #include "coordinator/ledger/ledger.hpp"
+#include "coordinator/mux/delivery.hpp"
 #include "coordinator/mux/mux.hpp"
 #include "coordinator/plan/shard_plan.hpp"
 #include "coordinator/preflight/preflight.hpp"
@@ -48,6 +50,27 @@ auto stage(const std::string& name, F&& f) -> decltype(f()) {
   } catch (const std::exception& e) {
     throw Error(name + " failed: " + e.what());
   }
+}
+
+// The delivery settings, with a progress line every 10 s (the encode of a feature takes hours).
+mux::DeliveryOptions delivery_options(const config::Config& cfg) {
+  mux::DeliveryOptions o;
+  o.codec = cfg.delivery.codec;
+  o.encoder = cfg.delivery.encoder;
+  o.crf = cfg.delivery.crf;
+  o.preset = cfg.delivery.preset;
+  o.tune = cfg.delivery.tune;
+  const auto start = std::chrono::steady_clock::now();
+  auto last = start;
+  o.progress = [start, last](int64_t done, int64_t total) mutable {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last < std::chrono::seconds(10) && done != total) return;
+    last = now;
+    const double s = std::chrono::duration<double>(now - start).count(), fps = s > 0 ? done / s : 0;
+    spdlog::info("delivery: {}/{} frames ({:.1f}%), {:.1f} frames/s, ETA {}", done, total,
+                 total > 0 ? 100.0 * done / total : 0.0, fps, progress::clock(fps > 0 ? (total - done) / fps : -1));
+  };
+  return o;
 }
 
 void ensure_keys(const config::Config& cfg) {
@@ -279,6 +302,15 @@ RunSummary run_job(const config::Config& film, const RunOptions& options) {
   summary.output = muxed.file;
   summary.sync_ok = muxed.sync.ok;
   summary.sync_summary = muxed.sync.summary();
+  if (cfg.delivery.codec != "none") {
+    const fs::path file = mux::delivery_path(muxed.file, cfg.delivery.codec);
+    const mux::DeliveryResult d =
+        stage("delivery", [&] { return mux::encode_delivery(muxed.file, file, delivery_options(cfg)); });
+    summary.delivery = d.file;
+    summary.delivery_encoder = d.encoder;
+    summary.delivery_bytes = d.bytes;
+    summary.delivery_reused = d.reused;
+  }
   if (cfg.report.enabled) {
     summary.report = work / "report.html";
     try {

@@ -2,7 +2,7 @@
 // `reelscale run CONFIG`: the film's stages in order, each resumable on its own:
 //   scenes (cached in the work dir) -> plan -> ledger + dispatch to workers (local and remote)
 //   -> concat -> retime (video, audio, bitmap subtitles, chapters) -> OCR subtitles -> mux
-//   -> report.
+//   -> delivery encode (HEVC/AV1, optional) -> report.
 // Stages that are done are not redone on a second run: scenes.json is reused, verified shards
 // stay done in the ledger, and the final file is only written once everything it needs exists.
 #include <atomic>
@@ -30,6 +30,10 @@ struct RunSummary {
   std::filesystem::path output;
   std::filesystem::path report;
   std::vector<std::filesystem::path> srt_files;  // kept beside the output
+  std::filesystem::path delivery;            // delivery.codec != none: the HEVC/AV1 file
+  std::string delivery_encoder;
+  uint64_t delivery_bytes = 0;
+  bool delivery_reused = false;
   int64_t frames = 0;
   int shards = 0, shards_reused = 0;
   int shards_done = 0;                       // done when dispatch ended (all, unless stopped)

@@ -1,187 +1,286 @@
 #include "coordinator/mux/delivery.hpp"
 
-#include <vector>
+#include <cstdlib>
+#include <memory>
+#include <optional>
 
-#include "shared/media/av_raii.hpp"
+#include "shared/media/encoder.hpp"
+#include "shared/media/filter_graph.hpp"
 #include "shared/media/input_file.hpp"
 #include "shared/media/output_file.hpp"
+#include "shared/media/video_reader.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 
 extern "C" {
-#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
 }
 
 namespace reelscale::mux {
 namespace fs = std::filesystem;
+namespace {
+
+// The container tag that says which settings and which master a delivery file was made from.
+constexpr const char* kStampKey = "REELSCALE_DELIVERY";
+
+std::string stamp_of(const fs::path& master, const DeliveryOptions& o) {
+  return "codec=" + o.codec + " encoder=" + o.encoder + " crf=" + std::to_string(o.crf) + " preset=" + o.preset +
+         " tune=" + o.tune + " master_bytes=" + std::to_string(fs::file_size(master));
+}
+
+// A finished delivery file of the same settings and master: its stamp is the last thing the
+// atomic write committed, so a file that has one is whole.
+bool reusable(const fs::path& out, const std::string& stamp) {
+  std::error_code ec;
+  if (!fs::exists(out, ec)) return false;
+  try {
+    media::InputFile file(out);
+    const AVDictionaryEntry* e = av_dict_get(file.context()->metadata, kStampKey, nullptr, 0);
+    return e && stamp == e->value;
+  } catch (const MediaError&) {
+    return false;
+  }
+}
+
+// Everything but the frame size and timing, per encoder: pixel format and private options.
+media::EncoderOptions encoder_settings(const std::string& name, const DeliveryOptions& o) {
+  const FilmDefaults d = film_defaults(name);
+  const std::string crf = std::to_string(o.crf > 0 ? o.crf : d.crf);
+  const std::string preset = o.preset == "auto" ? d.preset : o.preset;
+  media::EncoderOptions e;
+  e.codec = name;
+  e.pix_fmt = AV_PIX_FMT_YUV420P10LE;
+  e.threads = o.threads;
+  e.thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  e.bitexact = false;
+  auto& p = e.private_options;
+  if (name == "libx265") {
+    p = {{"crf", crf}, {"preset", preset}, {"x265-params", "log-level=error"}};
+    if (o.tune != "none") p["tune"] = o.tune;
+  } else if (name == "hevc_nvenc") {
+    // NVENC's 10-bit input is P010; constant quality is VBR with a target CQ and no rate cap.
+    e.pix_fmt = AV_PIX_FMT_P010LE;
+    p = {{"preset", preset}, {"tune", "hq"}, {"rc", "vbr"}, {"cq", crf}, {"profile", "main10"}};
+  } else if (name == "libsvtav1") {
+    p = {{"crf", crf}, {"preset", preset}};
+  } else if (name == "libaom-av1") {
+    p = {{"crf", crf}, {"cpu-used", preset}, {"row-mt", "1"}};
+  } else {
+    p = {{"crf", crf}};
+    if (!preset.empty()) p["preset"] = preset;
+  }
+  return e;
+}
+
+struct OpenedEncoder {
+  std::unique_ptr<media::Encoder> encoder;
+  std::string name;
+};
+
+// The first encoder of the codec's list that opens at this size (auto), or the named one.
+OpenedEncoder open_encoder(const DeliveryOptions& o, media::EncoderOptions base, const std::string& out_label) {
+  const bool automatic = o.encoder == "auto";
+  const std::vector<std::string> names = automatic ? delivery_encoders(o.codec) : std::vector<std::string>{o.encoder};
+  std::string reasons;
+  // SVT-AV1 prints its banner and settings to stderr unless told otherwise.
+  setenv("SVT_LOG", "1", 0);
+  for (const auto& name : names) {
+    if (!delivery_encoder_available(name)) {
+      reasons += (reasons.empty() ? "" : "; ") + name + ": not in this FFmpeg";
+      if (!automatic)
+        throw MediaError(out_label + ": this FFmpeg has no " + name +
+                         " encoder (delivery.encoder; `ffmpeg -encoders` lists what it has, or use auto)");
+      continue;
+    }
+    media::EncoderOptions e = encoder_settings(name, o);
+    e.width = base.width;
+    e.height = base.height;
+    e.time_base = base.time_base;
+    e.frame_rate = base.frame_rate;
+    e.sample_aspect_ratio = base.sample_aspect_ratio;
+    e.color_primaries = AVCOL_PRI_BT709;
+    e.color_trc = AVCOL_TRC_BT709;
+    e.colorspace = AVCOL_SPC_BT709;
+    e.color_range = AVCOL_RANGE_MPEG;
+    e.global_header = base.global_header;
+    try {
+      return {std::make_unique<media::Encoder>(e), name};
+    } catch (const MediaError& err) {
+      if (!automatic)
+        throw MediaError(out_label + ": " + err.what() + " (check delivery.crf " + std::to_string(o.crf) +
+                         ", delivery.preset '" + o.preset + "')");
+      spdlog::info("delivery: {} cannot be used here ({}); trying the next encoder", name, err.what());
+      reasons += (reasons.empty() ? "" : "; ") + name + ": " + err.what();
+    }
+  }
+  throw MediaError(out_label + ": no " + o.codec + " encoder could be opened (" + reasons + ")");
+}
+
+// The master's audio and subtitle streams, copied packet by packet from a second reader of the
+// same file and interleaved with the encoded video by time.
+class CopiedStreams {
+ public:
+  CopiedStreams(const fs::path& master, media::OutputFile& output) : in_(master), output_(output) {
+    map_.assign(size_t(in_.stream_count()), -1);
+    std::vector<int> copied;
+    for (int i = 0; i < in_.stream_count(); ++i) {
+      const AVStream* s = in_.stream(i);
+      const auto type = s->codecpar->codec_type;
+      if (type != AVMEDIA_TYPE_AUDIO && type != AVMEDIA_TYPE_SUBTITLE) continue;  // video (encoded instead), data
+      map_[size_t(i)] = output.add_copy_stream(s, s->time_base);
+      output.set_disposition(map_[size_t(i)], s->disposition);
+      copied.push_back(i);
+    }
+    in_.select(copied);
+    pkt_ = av::make_packet();
+  }
+
+  // Writes every copied packet that starts before `seconds` (all of them: infinity).
+  void write_until(double seconds) {
+    for (;;) {
+      if (!pending_ && !read_next()) return;
+      const AVStream* s = in_.stream(pkt_->stream_index);
+      const int64_t ts = pkt_->dts != AV_NOPTS_VALUE ? pkt_->dts : pkt_->pts;
+      if (ts != AV_NOPTS_VALUE && double(ts) * av_q2d(s->time_base) > seconds) return;
+      output_.write(map_[size_t(pkt_->stream_index)], pkt_.get(), "a copied packet");
+      pending_ = false;
+    }
+  }
+
+ private:
+  bool read_next() { return pending_ = in_.read(pkt_.get()); }
+  media::InputFile in_;
+  media::OutputFile& output_;
+  std::vector<int> map_;
+  av::PacketPtr pkt_;
+  bool pending_ = false;
+};
+
+void copy_container_facts(const fs::path& master, media::OutputFile& output, const std::string& stamp) {
+  media::InputFile input(master);
+  const AVFormatContext* in = input.context();
+  const AVDictionaryEntry* e = nullptr;
+  while ((e = av_dict_get(in->metadata, "", e, AV_DICT_IGNORE_SUFFIX)))
+    if (std::string(e->key) != kStampKey && std::string(e->key) != "ENCODER" && std::string(e->key) != "encoder")
+      output.set_metadata(e->key, e->value);
+  // The master's chapters are the mux stage's, written in milliseconds: nothing is lost here.
+  std::vector<media::OutputChapter> chapters;
+  for (unsigned i = 0; i < in->nb_chapters; ++i) {
+    const AVChapter* c = in->chapters[i];
+    const AVDictionaryEntry* title = av_dict_get(c->metadata, "title", nullptr, 0);
+    chapters.push_back({av_rescale_q(c->start, c->time_base, {1, 1000}), av_rescale_q(c->end, c->time_base, {1, 1000}),
+                        title ? title->value : ""});
+  }
+  output.add_chapters(chapters);
+  output.set_metadata(kStampKey, stamp);
+}
+
+}  // namespace
+
+FilmDefaults film_defaults(const std::string& encoder) {
+  // x265 CRF 18 with tune grain keeps a 4K film's grain and detail visually intact at a
+  // fraction of ProRes' size; SVT-AV1 CRF 24 at preset 6 is its equivalent in quality at its
+  // speed/quality knee. NVENC's CQ runs a step coarser than x265's CRF, hence 19 at p6.
+  if (encoder == "libx265") return {18, "slow"};
+  if (encoder == "hevc_nvenc") return {19, "p6"};
+  if (encoder == "libsvtav1") return {24, "6"};
+  if (encoder == "libaom-av1") return {24, "4"};
+  return {20, ""};
+}
 
 bool delivery_encoder_available(const std::string& encoder) {
   return avcodec_find_encoder_by_name(encoder.c_str()) != nullptr;
 }
 
-void encode_delivery(const fs::path& in_path, const fs::path& out, const DeliveryOptions& o) {
-  const std::string label = in_path.string(), out_label = out.string();
-  const AVCodec* encoder = avcodec_find_encoder_by_name(o.encoder.c_str());
-  if (!encoder)
-    throw MediaError(out_label + ": this FFmpeg has no " + o.encoder +
-                     " encoder (install an libavcodec built with it, e.g. Debian's libavcodec59, or disable "
-                     "delivery)");
-  media::InputFile input(in_path);
-  AVFormatContext* in = input.context();
-  const int vs = input.first_stream(AVMEDIA_TYPE_VIDEO);
-  if (vs < 0) throw MediaError(label + " has no video stream");
-  AVStream* ist = in->streams[vs];
-  const AVCodec* decoder = avcodec_find_decoder(ist->codecpar->codec_id);
-  if (!decoder) throw MediaError(label + ": unsupported video codec " + std::string(avcodec_get_name(ist->codecpar->codec_id)));
-  auto dec = av::make_codec_context(decoder);
-  av::check(avcodec_parameters_to_context(dec.get(), ist->codecpar), label + ": decoder parameters");
-  dec->pkt_timebase = ist->time_base;
-  dec->thread_count = 0;
-  av::check(avcodec_open2(dec.get(), decoder, nullptr), label + ": opening the video decoder");
+std::vector<std::string> delivery_encoders(const std::string& codec) {
+  if (codec == "hevc") return {"hevc_nvenc", "libx265"};
+  if (codec == "av1") return {"libsvtav1", "libaom-av1"};
+  throw UsageError("delivery.codec: unknown codec '" + codec + "' (expected hevc or av1)");
+}
 
-  media::OutputFile output(out);
-  const std::string muxer = output.format();
+fs::path delivery_path(const fs::path& master, const std::string& codec) {
+  return master.parent_path() / (master.stem().string() + "." + codec + ".mkv");
+}
 
-  AVRational fr = ist->avg_frame_rate.num > 0 ? ist->avg_frame_rate : ist->r_frame_rate;
-  auto enc = av::make_codec_context(encoder);
-  enc->width = dec->width;
-  enc->height = dec->height;
-  enc->pix_fmt = AV_PIX_FMT_YUV420P10LE;
-  enc->sample_aspect_ratio = dec->sample_aspect_ratio;
-  enc->time_base = ist->time_base;
-  if (fr.num > 0) enc->framerate = fr;
-  // An untagged master is taken as what reelscale writes (BT.709, limited range): an untagged
-  // HEVC file would be shown with whatever a player guesses.
-  const bool untagged = dec->color_primaries == AVCOL_PRI_UNSPECIFIED && dec->colorspace == AVCOL_SPC_UNSPECIFIED;
-  if (untagged) spdlog::warn("delivery: {} has no colour tags; tagging the HEVC stream BT.709", label);
-  enc->color_primaries = untagged ? AVCOL_PRI_BT709 : dec->color_primaries;
-  enc->color_trc = untagged ? AVCOL_TRC_BT709 : dec->color_trc;
-  enc->colorspace = untagged ? AVCOL_SPC_BT709 : dec->colorspace;
-  enc->color_range = dec->color_range == AVCOL_RANGE_UNSPECIFIED ? AVCOL_RANGE_MPEG : dec->color_range;
-  enc->thread_count = o.threads;
-  if (output.wants_global_header()) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-  auto set = [&](const char* key, const std::string& value) {
-    if (value.empty()) return;
-    const int rc = av_opt_set(enc->priv_data, key, value.c_str(), 0);
-    if (rc < 0) throw MediaError(out_label + ": " + o.encoder + " rejects " + key + "=" + value + ": " + av::error_string(rc));
-  };
-  set("crf", std::to_string(o.crf));
-  set("preset", o.preset);
-  if (o.tune != "none") set("tune", o.tune);
-  if (o.encoder == "libx265") set("x265-params", "log-level=error");
-  {
-    const int rc = avcodec_open2(enc.get(), encoder, nullptr);
-    if (rc < 0)
-      throw MediaError(out_label + ": cannot open " + o.encoder + " (crf " + std::to_string(o.crf) + ", preset " +
-                       o.preset + ", tune " + o.tune + "): " + av::error_string(rc));
+DeliveryResult encode_delivery(const fs::path& in, const fs::path& out, const DeliveryOptions& o) {
+  const std::string label = in.string(), out_label = out.string();
+  DeliveryResult result;
+  result.file = out;
+  const std::string stamp = stamp_of(in, o);
+  if (reusable(out, stamp)) {
+    const media::InputFile file(out);
+    const int vs = file.first_stream(AVMEDIA_TYPE_VIDEO);
+    result.reused = true;
+    result.encoder = vs >= 0 ? avcodec_get_name(file.stream(vs)->codecpar->codec_id) : "?";
+    result.frames = media::VideoReader(out_label).info().frame_count;
+    result.bytes = fs::file_size(out);
+    result.sync = check_av_sync(out);
+    spdlog::info("delivery: {} is already encoded with these settings; kept", out_label);
+    return result;
   }
 
-  // Output streams: the encoded video first, then every other stream copied in file order.
-  std::vector<int> map(in->nb_streams, -1);
-  const int vsi = output.add_stream(enc.get(), enc->time_base);
-  AVStream* vst = output.stream(vsi);
-  // Apple players want HEVC in MP4/MOV tagged hvc1 (parameter sets in the sample entry).
-  if (muxer != "matroska") vst->codecpar->codec_tag = MKTAG('h', 'v', 'c', '1');
-  vst->avg_frame_rate = fr;
-  output.set_stream_metadata(vsi, "language", input.stream_tag(vs, "language"));
-  output.set_stream_metadata(vsi, "title", input.stream_tag(vs, "title"));
-  map[vs] = vsi;
-  for (unsigned i = 0; i < in->nb_streams; ++i) {
-    if (static_cast<int>(i) == vs) continue;
-    AVStream* s = in->streams[i];
-    const auto type = s->codecpar->codec_type;
-    if (type != AVMEDIA_TYPE_AUDIO && type != AVMEDIA_TYPE_SUBTITLE) {
-      s->discard = AVDISCARD_ALL;  // attachments, QuickTime chapter tracks...
-      continue;
-    }
-    map[i] = output.add_copy_stream(s, s->time_base);
-    output.set_disposition(map[i], s->disposition);
-  }
-  AVFormatContext* octx = output.context();
-  av::check(av_dict_copy(&octx->metadata, in->metadata, 0), "copying metadata");
-  for (unsigned i = 0; i < in->nb_chapters; ++i) {
-    const AVChapter* c = in->chapters[i];
-    auto* ch = static_cast<AVChapter*>(av_mallocz(sizeof(AVChapter)));
-    if (!ch) throw std::bad_alloc();
-    ch->id = c->id;
-    ch->time_base = c->time_base;
-    ch->start = c->start;
-    ch->end = c->end;
-    av_dict_copy(&ch->metadata, c->metadata, 0);
-    if (av_dynarray_add_nofree(&octx->chapters, reinterpret_cast<int*>(&octx->nb_chapters), ch) < 0) {
-      av_dict_free(&ch->metadata);
-      av_free(ch);
-      throw std::bad_alloc();
-    }
-  }
+  media::VideoReader reader(label);
+  const media::VideoInfo& info = reader.info();
+  // Matroska whatever `out` is named: it holds every stream the master can. Written under a
+  // temporary name that finish() renames into place.
+  media::OutputOptions output_options;
+  output_options.format = "matroska";
+  media::OutputFile output(out, output_options);
+  media::EncoderOptions base;
+  base.width = info.width;
+  base.height = info.height;
+  base.frame_rate = info.frame_rate;
+  base.time_base = av_inv_q(info.frame_rate);  // pts = frame number
+  base.sample_aspect_ratio = info.sample_aspect_ratio.num > 0 ? info.sample_aspect_ratio : AVRational{1, 1};
+  base.global_header = output.wants_global_header();
+  if (info.color_primaries != AVCOL_PRI_BT709 && info.color_primaries != AVCOL_PRI_UNSPECIFIED)
+    spdlog::warn("delivery: {} has primaries {}; the delivery file is tagged BT.709 (no gamut conversion)", label,
+                 av_color_primaries_name(info.color_primaries));
+  OpenedEncoder enc = open_encoder(o, base, out_label);
+  result.encoder = enc.name;
+  // Matrix and range to BT.709 limited (an untagged master is taken as that already), then the
+  // encoder's 10-bit 4:2:0 format.
+  media::FilterGraph convert("scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int",
+                             media::filter_input_from(info), enc.encoder->options().pix_fmt, o.threads);
+  const int vstream = output.add_stream(enc.encoder->context(), base.time_base);
+  CopiedStreams copied(in, output);
+  copy_container_facts(in, output, stamp);
   output.write_header();
 
-  av::SwsPtr sws;
-  auto scaled = av::make_frame();
-  auto frame = av::make_frame();
-  auto pkt = av::make_packet();
-  auto opkt = av::make_packet();
-  int64_t frames = 0;
-  auto write_encoded = [&]() {
-    for (;;) {
-      const int rc = avcodec_receive_packet(enc.get(), opkt.get());
-      if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
-      av::check(rc, out_label + ": encoding");
-      output.write(vsi, opkt.get(), "video");
-    }
+  // The master's first frame may not be at 0 (a remux keeps its offset): keep it.
+  std::optional<int64_t> first_pts;
+  std::vector<av::PacketPtr> packets;
+  auto write_video = [&] {
+    for (auto& p : packets) output.write(vstream, p.get(), "video");
+    packets.clear();
   };
-  auto encode_decoded = [&]() {
-    for (;;) {
-      const int rc = avcodec_receive_frame(dec.get(), frame.get());
-      if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
-      if (rc < 0) throw MediaError(label + ": corrupt video at frame " + std::to_string(frames) + ": " + av::error_string(rc));
-      if (!sws) {
-        sws.reset(sws_getContext(frame->width, frame->height, static_cast<AVPixelFormat>(frame->format), enc->width,
-                                 enc->height, enc->pix_fmt, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT,
-                                 nullptr, nullptr, nullptr));
-        if (!sws) throw MediaError(label + ": cannot convert its pixel format to yuv420p10le");
-        scaled->format = enc->pix_fmt;
-        scaled->width = enc->width;
-        scaled->height = enc->height;
-        av::check(av_frame_get_buffer(scaled.get(), 0), "allocating a frame");
-      }
-      av::check(av_frame_make_writable(scaled.get()), "frame");
-      sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, scaled->data, scaled->linesize);
-      scaled->pts = frame->best_effort_timestamp;
-      scaled->color_primaries = enc->color_primaries;
-      scaled->color_trc = enc->color_trc;
-      scaled->colorspace = enc->colorspace;
-      scaled->color_range = enc->color_range;
-      av_frame_unref(frame.get());
-      av::check(avcodec_send_frame(enc.get(), scaled.get()), out_label + ": encoding");
-      ++frames;
-      write_encoded();
+  av::FramePtr frame, converted;
+  while (reader.read(frame)) {
+    if (!first_pts) first_pts = av_rescale_q(frame->pts, info.time_base, base.time_base);
+    convert.push(frame.get());
+    while (convert.pull(converted)) {
+      converted->pts = *first_pts + result.frames++;
+      enc.encoder->encode(converted.get(), packets);
+      write_video();
+      if (o.progress) o.progress(result.frames, info.frame_count);
     }
-  };
-  for (;;) {
-    const int rc = av_read_frame(in, pkt.get());
-    if (rc == AVERROR_EOF) break;
-    if (rc < 0) throw MediaError(label + ": read error: " + av::error_string(rc));
-    const int si = pkt->stream_index;
-    if (si == vs) {
-      const int src = avcodec_send_packet(dec.get(), pkt.get());
-      av_packet_unref(pkt.get());
-      if (src < 0 && src != AVERROR(EAGAIN)) throw MediaError(label + ": corrupt video: " + av::error_string(src));
-      encode_decoded();
-    } else if (map[si] >= 0) {
-      output.write(map[si], pkt.get(), "a copied packet");
-    } else {
-      av_packet_unref(pkt.get());
-    }
+    copied.write_until(double(*first_pts + result.frames) * av_q2d(base.time_base));
   }
-  avcodec_send_packet(dec.get(), nullptr);
-  encode_decoded();
-  av::check(avcodec_send_frame(enc.get(), nullptr), out_label + ": flushing the encoder");
-  write_encoded();
-  if (frames == 0) throw MediaError(label + ": the video stream has no frames");
+  convert.push(nullptr);
+  while (convert.pull(converted)) {
+    converted->pts = first_pts.value_or(0) + result.frames++;
+    enc.encoder->encode(converted.get(), packets);
+  }
+  enc.encoder->flush(packets);
+  write_video();
+  copied.write_until(1e300);
+  if (result.frames == 0) throw MediaError(label + ": the video stream has no frames");
   output.finish();
-  spdlog::info("delivery: {} frames {} crf {} preset {} tune {} -> {}", frames, o.encoder, o.crf, o.preset, o.tune,
-               out_label);
+  result.bytes = fs::file_size(out);
+  result.sync = check_av_sync(out);
+  spdlog::info("delivery: {} frames with {} -> {} ({:.1f} MB)", result.frames, enc.name, out_label,
+               double(result.bytes) / 1e6);
+  return result;
 }
 
 }  // namespace reelscale::mux

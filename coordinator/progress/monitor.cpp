@@ -84,6 +84,7 @@ std::string canonical_stage(const std::string& name) {
   if (starts("retime")) return "retime";
   if (starts("OCR") || starts("ocr")) return "OCR";
   if (starts("mux")) return "mux";
+  if (starts("delivery")) return "delivery";
   return "";
 }
 
@@ -103,6 +104,7 @@ struct RunMonitor::State : dispatch::Observer {
   std::map<std::string, Clock::time_point> stage_since;
   std::map<std::string, Worker> workers;   // by name, in join order is not needed: sorted
   std::optional<ledger::Summary> summary;  // last ledger sample
+  std::vector<ShardView> shard_rows;       // the shard map of the last ledger sample
   RateWindow overall;
   bool dispatch_started = false;
 
@@ -226,9 +228,17 @@ struct RunMonitor::State : dispatch::Observer {
         // It exists: run_job created it before the dispatch stage began.
         reader = std::make_unique<ledger::Ledger>(ledger_path);
       }
-      ledger::Summary s = ledger::summarize(reader->shards(), ledger::now_ms());
+      const auto rows = reader->shards();
+      ledger::Summary s = ledger::summarize(rows, ledger::now_ms());
+      std::vector<ShardView> map;
+      map.reserve(rows.size());
+      for (const auto& r : rows) {
+        const char* state = r.state == ledger::State::assigned ? "running" : ledger::to_string(r.state);
+        map.push_back({r.spec.id, state, r.spec.emit_frames(), r.state == ledger::State::done ? r.spec.emit_frames() : 0});
+      }
       std::lock_guard<std::mutex> l(mu);
       summary = std::move(s);
+      shard_rows = std::move(map);
     } catch (const std::exception& e) {
       // A busy or half-written ledger costs one sample, never the run.
       reader.reset();
@@ -264,6 +274,11 @@ struct RunMonitor::State : dispatch::Observer {
       s.workers.push_back(v);
     }
     for (const auto& [id, f] : shard_progress) in_flight += f;
+    s.shards = shard_rows;
+    for (auto& sh : s.shards) {
+      auto it = shard_progress.find(sh.id);
+      if (sh.state == "running" && it != shard_progress.end()) sh.frames_done = std::min(it->second, sh.frames);
+    }
     s.frames_in_flight = in_flight;
     overall.add(t, emitted);
     if (summary) {
@@ -321,7 +336,9 @@ struct RunMonitor::State : dispatch::Observer {
       lk.unlock();
       sample_ledger(changed);
       const Snapshot s = make_snapshot();
-      if (output == Output::tty) {
+      if (output == Output::off) {
+        // Sampling only: the status server shows the samples.
+      } else if (output == Output::tty) {
         redraw(s);
       } else if (changed || seconds_between(last_plain, Clock::now()) >= options.plain_every_s) {
         last_plain = Clock::now();
@@ -375,6 +392,7 @@ RunMonitor::RunMonitor(const config::Config& cfg, const MonitorOptions& options)
   s.output = output_;
   s.ledger_path = cfg.ledger.empty() ? fs::path(cfg.work_dir) / "ledger.sqlite" : fs::path(cfg.ledger);
   for (const char* name : kStages) s.stages.push_back({name, StageState::pending, 0});
+  if (cfg.delivery.codec != "none") s.stages.push_back({"delivery", StageState::pending, 0});
 
   if (cfg.report.http) {
     const fs::path ledger_path = s.ledger_path;
@@ -389,13 +407,14 @@ RunMonitor::RunMonitor(const config::Config& cfg, const MonitorOptions& options)
             return ledger::summarize(l.shards(), ledger::now_ms());
           },
           [c] {
+            // The static report (/report): what a finished run's report.html shows so far.
             report::ReportOptions o;
             o.thumbnails = false;      // decoding the input on every page load is too slow
             o.inspect_output = false;  // the output does not exist until the end
             o.comparisons = 0;
             return report::render_html(report::collect(c, o));
           },
-          [this] { return live_status(); });
+          [this] { return live_status(); }, [this] { return to_json(snapshot()); });
       s.server->start();
     } catch (const ConfigError&) {
       throw;
@@ -413,7 +432,8 @@ RunMonitor::RunMonitor(const config::Config& cfg, const MonitorOptions& options)
         s.saved_sinks, s.out_mu, [&s] { return s.erase_block(); }, [&s] { return s.draw_block(); });
     logger->sinks() = {sink};
   }
-  if (output_ == Output::tty || output_ == Output::plain) s.thread = std::thread([&s] { s.loop(); });
+  // The loop samples the ledger for the status server too, with no terminal output.
+  if (output_ == Output::tty || output_ == Output::plain || s.server) s.thread = std::thread([&s] { s.loop(); });
   g_active.store(this);
 }
 

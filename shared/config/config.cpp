@@ -193,6 +193,8 @@ void cross_checks(const Config& c, const YAML::Node& root, Diagnostics& d) {
   if (!c.workers.gpus.empty() && int(c.workers.gpus.size()) != c.workers.local)
     d.add("workers.gpus", mark("workers.gpus"), "lists " + std::to_string(c.workers.gpus.size()) +
                                                    " GPUs for " + std::to_string(c.workers.local) + " local workers");
+  if ((c.delivery.codec == "hevc" || c.delivery.codec == "hevc10") && c.delivery.crf > 51)
+    d.add("delivery.crf", mark("delivery.crf"), "HEVC's CRF goes up to 51");
   if (c.encode.codec == "ffv1" && c.encode.pixel_format == "yuv422p10le") return;  // allowed, just unusual
 }
 
@@ -247,6 +249,8 @@ void derive_paths(Config& c, const fs::path& base) {
   c.storage.dir = c.storage.dir.empty() ? (fs::path(c.work_dir) / "shards").string() : resolve(base, c.storage.dir);
   c.workers.keys_dir = c.workers.keys_dir.empty() ? (fs::path(c.work_dir) / "keys").string() : resolve(base, c.workers.keys_dir);
   c.model.checkpoint = resolve(base, c.model.checkpoint);
+  // delivery.enabled is the older switch for an HEVC delivery; hevc10 the older codec name.
+  if (c.delivery.codec == "hevc10" || (c.delivery.enabled && c.delivery.codec == "none")) c.delivery.codec = "hevc";
   if (c.scenes.content.luma_only) c.scenes.content.weights = {0.0, 0.0, 1.0, 0.0};
 }
 

@@ -149,11 +149,12 @@ struct Storage {
 };
 
 struct Delivery {
-  bool enabled = false;
-  std::string codec = "hevc10";
-  int crf = 16;
-  std::string preset = "slow";
-  std::string tune = "grain";
+  bool enabled = false;              // older configs: true = codec hevc (load() maps it)
+  std::string codec = "none";        // hevc | av1 | none ("hevc10", the old name, = hevc)
+  std::string encoder = "auto";      // auto: hevc_nvenc then libx265; libsvtav1 then libaom-av1
+  int crf = 0;                       // 0 = auto: the encoder's film default
+  std::string preset = "auto";       // the encoder's own names (x265: slow; SVT-AV1: 0-13; NVENC: p1-p7)
+  std::string tune = "grain";        // libx265 only
 };
 
 struct Mux {

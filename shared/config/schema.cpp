@@ -367,11 +367,12 @@ std::vector<FieldSpec> build_fields() {
       text("storage.mode", G(storage.mode), "shared", "shared: every machine mounts the input and shard directory; stream: the coordinator sends sources and receives shards over ZeroMQ.", {"shared", "stream"}),
       text("storage.dir", G(storage.dir), "", "Where shard files are written. Default: `<work_dir>/shards`."),
 
-      boolean("delivery.enabled", G(delivery.enabled), "false", "Also write a delivery encode (HEVC 10-bit) of the final file."),
-      text("delivery.codec", G(delivery.codec), "hevc10", "Delivery codec (libx265, 10-bit).", {"hevc10"}),
-      integer("delivery.crf", G(delivery.crf), "16", "x265 constant rate factor.", 0, 51),
-      text("delivery.preset", G(delivery.preset), "slow", "x265 preset.", {"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"}),
-      text("delivery.tune", G(delivery.tune), "grain", "x265 tune.", {"none", "grain", "psnr", "ssim", "fastdecode", "zerolatency", "animation"}),
+      text("delivery.codec", G(delivery.codec), "none", "Also write a delivery encode of the final file, 10-bit 4:2:0 BT.709 in Matroska as `<output>.<codec>.mkv` with the same audio, subtitles and chapters: hevc, av1 or none (`hevc10` is read as hevc).", {"hevc", "av1", "none", "hevc10"}),
+      boolean("delivery.enabled", G(delivery.enabled), "false", "Older name: true with `delivery.codec` unset means hevc."),
+      text("delivery.encoder", G(delivery.encoder), "auto", "auto: hevc_nvenc when it opens (NVIDIA GPU and driver on the coordinator), else libx265; libsvtav1, else libaom-av1. Or a libavcodec encoder name."),
+      integer("delivery.crf", G(delivery.crf), "auto", "Constant quality (lower = better, bigger). auto: libx265 18, hevc_nvenc 19 (its CQ), libsvtav1 24, libaom-av1 24.", 1, 63, true),
+      text("delivery.preset", G(delivery.preset), "auto", "Encoder preset in the encoder's own terms. auto: libx265 slow, hevc_nvenc p6, libsvtav1 6, libaom-av1 4 (cpu-used)."),
+      text("delivery.tune", G(delivery.tune), "grain", "libx265 tune (grain keeps film grain instead of smoothing it).", {"none", "grain", "psnr", "ssim", "fastdecode", "zerolatency", "animation"}),
 
       text("mux.container", G(mux.container), "mkv", "Container of the final file.", {"mkv", "mov"}),
       boolean("mux.chapters", G(mux.chapters), "true", "Copy chapters (retimed)."),
