@@ -34,6 +34,13 @@ struct WorkerView {
   double heard_s = 0;                // seconds since the coordinator last heard of its work
 };
 
+// One shard of the plan as the shard map shows it.
+struct ShardView {
+  std::string id;
+  std::string state;                 // pending | running | done | failed
+  int64_t frames = 0, frames_done = 0;
+};
+
 struct Snapshot {
   double elapsed_s = 0;
   std::vector<StageView> stages;
@@ -44,6 +51,7 @@ struct Snapshot {
   std::optional<double> eta_s;
   int shards_total = 0, shards_done = 0, shards_running = 0, shards_pending = 0, shards_failed = 0;
   std::vector<WorkerView> workers;
+  std::vector<ShardView> shards;     // the shard map, in plan order (empty before dispatch)
 };
 
 // The running stage's name, or "" (none running).
@@ -55,6 +63,13 @@ std::vector<std::string> render_tty(const Snapshot& s, int width = 100);
 // One log line for a pipe or a file, e.g.
 // "progress: 41.2% 12345/29970 frames, 38.1 frames/s, ETA 7:43 | stage dispatch | shards ..."
 std::string render_plain(const Snapshot& s);
+
+// The snapshot as a JSON document: what the terminal shows, for /status.json's "live" part
+// and the live page (keys in docs/operations.md).
+std::string to_json(const Snapshot& s);
+
+// "41.2%" of the frames done ("" before the plan).
+std::string percent(const Snapshot& s);
 
 // "7:43", "1:02:03"; "-" for negative or not finite values.
 std::string clock(double seconds);

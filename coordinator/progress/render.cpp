@@ -15,11 +15,15 @@ std::string fixed(double v, int decimals) {
   return buf;
 }
 
+}  // namespace
+
 std::string percent(const Snapshot& s) {
   if (s.frames_total <= 0) return "";
   const double p = 100.0 * double(std::min(s.frames_done, s.frames_total)) / double(s.frames_total);
   return fixed(p, 1) + "%";
 }
+
+namespace {
 
 std::string rate(std::optional<double> fps) { return fps ? fixed(*fps, 1) + " frames/s" : "- frames/s"; }
 

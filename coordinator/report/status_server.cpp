@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "coordinator/report/live_page.hpp"
 
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
@@ -39,8 +42,9 @@ void metric(std::string& out, const std::string& name, const std::string& type, 
 
 std::string prometheus_metrics(const ledger::Summary& s, const LiveStatus* live) {
   std::string o;
-  metric(o, "reelscale_frames_total", "gauge", "Frames the film's shards emit in all.");
-  o += "reelscale_frames_total " + std::to_string(s.frames_total) + "\n";
+  // A gauge: "_total" is the suffix Prometheus reserves for counters.
+  metric(o, "reelscale_frames", "gauge", "Frames the film's shards emit in all.");
+  o += "reelscale_frames " + std::to_string(s.frames_total) + "\n";
   metric(o, "reelscale_frames_done", "gauge", "Frames of shards done and verified.");
   o += "reelscale_frames_done " + std::to_string(s.frames_done) + "\n";
   metric(o, "reelscale_shards", "gauge", "Shards by state.");
@@ -92,8 +96,8 @@ std::string prometheus_metrics(const ledger::Summary& s, const LiveStatus* live)
   return o;
 }
 
-StatusServer::StatusServer(std::string bind, SummaryFn summary, PageFn page, LiveFn live)
-    : summary_(std::move(summary)), page_(std::move(page)), live_(std::move(live)) {
+StatusServer::StatusServer(std::string bind, SummaryFn summary, PageFn page, LiveFn live, LiveJsonFn live_json)
+    : summary_(std::move(summary)), page_(std::move(page)), live_(std::move(live)), live_json_(std::move(live_json)) {
   const auto colon = bind.rfind(':');
   if (colon == std::string::npos || colon == 0)
     throw ConfigError("status server: address '" + bind + "' is not HOST:PORT");
@@ -135,16 +139,26 @@ void StatusServer::start() {
              }
            }));
   srv->Get("/status.json", guarded([this](httplib::Response& res) {
-             res.set_content(ledger::summary_json(summary_()), "application/json");
+             // The ledger's summary (as `reelscale status --json`) plus, while a run goes, "live":
+             // what the terminal shows (frames in flight included, workers, shard map).
+             nlohmann::json doc = nlohmann::json::parse(ledger::summary_json(summary_()));
+             if (live_json_) doc["live"] = nlohmann::json::parse(live_json_());
+             res.set_header("Cache-Control", "no-store");
+             res.set_content(doc.dump(), "application/json");
            }));
   srv->Get("/", guarded([this](httplib::Response& res) {
-             if (page_)
+             res.set_header("Cache-Control", "no-store");
+             if (live_json_)
+               res.set_content(live_page_html(), "text/html; charset=utf-8");
+             else if (page_)
                res.set_content(page_(), "text/html; charset=utf-8");
              else
                res.set_content("<!DOCTYPE html><title>reelscale</title><p><a href=\"status.json\">status.json</a> "
                                "<a href=\"metrics\">metrics</a></p>\n",
                                "text/html; charset=utf-8");
            }));
+  if (live_json_ && page_)
+    srv->Get("/report", guarded([this](httplib::Response& res) { res.set_content(page_(), "text/html; charset=utf-8"); }));
   if (requested_port_ == 0) {
     port_ = srv->bind_to_any_port(host_);
     if (port_ < 0) throw Error("status server: cannot bind " + host_ + " (any port)");
@@ -160,7 +174,7 @@ void StatusServer::start() {
     server_->listen_after_bind();
     finished_ = true;
   });
-  spdlog::info("status at {} (/metrics, /status.json)", url());
+  spdlog::info("status at {} (live page; /status.json, /metrics)", url());
 }
 
 void StatusServer::stop() {

@@ -1,7 +1,8 @@
 #pragma once
 // Live status over HTTP while a run is going: Prometheus metrics (/metrics), the ledger
-// summary as JSON (/status.json, the same document as `reelscale status --json`), and the
-// report page (/). Bound to 127.0.0.1 unless told otherwise (config report.http_bind): the
+// summary as JSON (/status.json, the same document as `reelscale status --json`, plus a "live"
+// object with the terminal's figures when the run gives them), the live page (/, which polls
+// /status.json) and the report so far (/report). Bound to 127.0.0.1 unless told otherwise (config report.http_bind): the
 // pages name files and workers, so exposing them is a decision.
 #include <atomic>
 #include <functional>
@@ -44,11 +45,12 @@ class StatusServer {
   using SummaryFn = std::function<ledger::Summary()>;
   using PageFn = std::function<std::string()>;  // HTML; empty function: a link to the JSON
   using LiveFn = std::function<LiveStatus()>;   // empty function: ledger metrics only
+  using LiveJsonFn = std::function<std::string()>;  // a JSON object; empty function: no "live", / = page
 
   // `bind` is "HOST:PORT" (PORT 0 = any free port). Callbacks run on the server's threads,
   // one request at a time per callback is NOT guaranteed: they must be thread-safe (e.g. open
   // their own read-only ledger connection).
-  StatusServer(std::string bind, SummaryFn summary, PageFn page = {}, LiveFn live = {});
+  StatusServer(std::string bind, SummaryFn summary, PageFn page = {}, LiveFn live = {}, LiveJsonFn live_json = {});
   ~StatusServer();  // stops
   StatusServer(const StatusServer&) = delete;
   StatusServer& operator=(const StatusServer&) = delete;
@@ -65,6 +67,7 @@ class StatusServer {
   SummaryFn summary_;
   PageFn page_;
   LiveFn live_;
+  LiveJsonFn live_json_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   std::atomic<bool> finished_{false};

@@ -18,6 +18,13 @@
 #include <mutex>
 #include <thread>
 
+#include <httplib.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+
 #include "coordinator/ledger/ledger.hpp"
 #include "shared/media/av_raii.hpp"
 #include "shared/util/atomic_file.hpp"
@@ -113,6 +120,7 @@ class Proc {
     pid_ = -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   }
+  void pause() { ::kill(pid_, SIGSTOP); }  // a hung worker; SIGKILL still ends it
   void kill9() {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
@@ -315,6 +323,72 @@ TEST_P(FaultMediaBoth, CorruptAndShortShardsAreDetectedAndRetried) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Storage, FaultMediaBoth, ::testing::Values("shared", "stream"));
+
+}  // namespace
+}  // namespace reelscale
+
+namespace reelscale {
+namespace {
+
+nlohmann::json status_json(int port) {
+  auto r = httplib::Client("127.0.0.1", port).Get("/status.json");
+  if (!r || r->status != 200) throw std::runtime_error("GET /status.json failed");
+  return nlohmann::json::parse(r->body);
+}
+
+// The live page (/) in headless Chromium, after its script has polled /status.json.
+std::string page_in_chromium(int port, const fs::path& dir) {
+  const fs::path dom = dir / "dom.html", log = dir / "chromium.log";
+  const std::string cmd = "/usr/bin/chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=3000 "
+                          "--dump-dom http://127.0.0.1:" + std::to_string(port) + "/ > " + dom.string() + " 2> " +
+                          log.string();
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("chromium failed: see " + log.string());
+  std::ifstream in(dom);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The live page shows what the terminal shows, read from /status.json while the job runs: one
+// worker does a shard, takes the next and hangs (SIGSTOP) until the coordinator declares it
+// lost; the job then waits for workers with a fixed figure that page and JSON must agree on.
+TEST(LiveStatus, PageInChromiumShowsTheFramesDoneOfStatusJsonWhileAJobRuns) {
+  if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "chromium is not installed (REELSCALE_WITH_CHROMIUM=1 scripts/install-deps.sh)";
+  Job job("shared", 0);
+  const int port = free_port();
+  Proc run({"run", job.config.string(), "--set", "report.http=true", "--set",
+            "report.http_bind=127.0.0.1:" + std::to_string(port), "--set", "workers.heartbeat_ms=1000"});
+  const std::string ep = endpoint_of(run);
+  ASSERT_NE(ep, "") << run.log();
+  Proc w1(job.worker(ep, "w1"));
+  ASSERT_NE(run.wait_line(" done by w1"), "") << run.log();
+  ASSERT_NE(w1.wait_line(" attempt "), "") << w1.log();
+  ASSERT_NE(w1.wait_line(" attempt "), "") << w1.log();  // the next shard after the first done
+  w1.pause();
+  ASSERT_NE(run.wait_line("worker w1 lost"), "") << run.log();
+
+  const nlohmann::json before = status_json(port);
+  const std::string dom = page_in_chromium(port, job.dir);
+  const nlohmann::json after = status_json(port);
+  const auto& live = before.at("live");
+  EXPECT_EQ(live.at("stage"), "dispatch");
+  const int64_t done = live.at("frames").at("done");
+  EXPECT_GT(done, 0);
+  EXPECT_EQ(after.at("live").at("frames").at("done"), done) << "the figure moved while nothing runs";
+  EXPECT_EQ(before.at("frames").at("done"), done) << "ledger and live figures differ with nothing in flight";
+  ASSERT_EQ(live.at("workers").size(), 1u);
+  EXPECT_EQ(live.at("workers")[0].at("up"), false);
+  EXPECT_GE(live.at("shard_map").size(), 2u);
+
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(dom, m, std::regex("id=\"frames-done\">([0-9]+)<"))) << dom;
+  EXPECT_EQ(std::stoll(m[1]), done);
+  ASSERT_TRUE(std::regex_search(dom, m, std::regex("id=\"frames-total\">([0-9]+)<"))) << dom;
+  EXPECT_EQ(std::stoll(m[1]), live.at("frames").at("total").get<int64_t>());
+  ASSERT_TRUE(std::regex_search(dom, m, std::regex("id=\"percent\">([^<]*)<"))) << dom;
+  EXPECT_EQ(m[1].str(), live.at("frames").at("percent").get<std::string>());
+  EXPECT_THAT(dom, HasSubstr("<td>w1</td><td>lost</td>"));
+}
 
 }  // namespace
 }  // namespace reelscale

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <cstdio>
+#include <fstream>
 #include <sstream>
 
 #include "coordinator/report/status_server.hpp"
@@ -58,7 +60,9 @@ TEST(StatusServer, ServesOnLoopback) {
   ASSERT_TRUE(m) << httplib::to_string(m.error());
   EXPECT_EQ(m->status, 200);
   EXPECT_NE(m->get_header_value("Content-Type").find("text/plain"), std::string::npos);
-  EXPECT_NE(m->body.find("reelscale_frames_total 400"), std::string::npos);
+  // A gauge, so not "_total" (Prometheus reserves that suffix for counters).
+  EXPECT_NE(m->body.find("reelscale_frames 400"), std::string::npos);
+  EXPECT_EQ(m->body.find("reelscale_frames_total"), std::string::npos);
   auto j = cli.Get("/status.json");
   ASSERT_TRUE(j);
   EXPECT_EQ(j->status, 200);
@@ -90,4 +94,51 @@ TEST(StatusServer, RefusesBadAddresses) {
   EXPECT_THROW(report::StatusServer("8080", [] { return ledger::Summary{}; }), ConfigError);
   EXPECT_THROW(report::StatusServer("127.0.0.1:http", [] { return ledger::Summary{}; }), ConfigError);
   EXPECT_THROW(report::StatusServer("127.0.0.1:70000", [] { return ledger::Summary{}; }), ConfigError);
+}
+
+namespace {
+
+report::LiveStatus sample_live() {
+  report::LiveStatus l;
+  l.stage = "dispatch";
+  l.fps = 30;
+  l.frames_in_flight = 12;
+  l.workers = {{"gpu-a", true, 0.5, 30, "s0003"}, {"gpu-b", false, 9, 0, ""}};
+  return l;
+}
+
+}  // namespace
+
+// promtool's lint is what a Prometheus user runs; it rejects e.g. a gauge named *_total.
+TEST(StatusServer, PromtoolAcceptsTheMetrics) {
+  if (std::system("command -v promtool > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "promtool is not installed (Debian package prometheus; scripts/install-deps.sh)";
+  const report::LiveStatus live = sample_live();
+  const std::string file = ::testing::TempDir() + "/reelscale-metrics.txt";
+  std::ofstream(file) << report::prometheus_metrics(sample_summary(), &live);
+  const std::string cmd = "promtool check metrics < " + file + " > " + file + ".out 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream out(file + ".out");
+  std::stringstream text;
+  text << out.rdbuf();
+  EXPECT_EQ(rc, 0) << text.str();
+  EXPECT_EQ(text.str(), "") << "promtool lint findings";
+}
+
+TEST(StatusServer, StatusJsonCarriesTheLiveFiguresAndTheLivePagePollsIt) {
+  report::StatusServer server(
+      "127.0.0.1:0", [] { return sample_summary(); }, [] { return std::string("<p>report</p>"); },
+      [] { return sample_live(); }, [] { return std::string(R"({"frames":{"done":212,"total":400}})"); });
+  server.start();
+  httplib::Client cli("127.0.0.1", server.port());
+  auto j = cli.Get("/status.json");
+  ASSERT_TRUE(j);
+  const auto doc = nlohmann::json::parse(j->body);
+  EXPECT_EQ(doc["frames"]["done"], 200);          // the ledger's verified frames
+  EXPECT_EQ(doc["live"]["frames"]["done"], 212);  // plus those in flight, as the terminal shows
+  auto page = cli.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->body.find("fetch(\"status.json\""), std::string::npos);
+  EXPECT_NE(page->body.find("id=\"frames-done\""), std::string::npos);
+  EXPECT_EQ(cli.Get("/report")->body, "<p>report</p>");
 }
