@@ -172,6 +172,18 @@ std::string line_chart(const std::vector<Series>& series, const ChartOptions& o)
   return svg + "</svg>";
 }
 
+std::string axis_time_label(double t, double span, double step) {
+  if (span < 60) return tick_label(t, step) + " s";
+  const auto whole = int64_t(std::llround(t));
+  char buf[48];
+  if (span < 3600)
+    std::snprintf(buf, sizeof buf, "%lld:%02lld", (long long)(whole / 60), (long long)(whole % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", (long long)(whole / 3600), (long long)(whole / 60 % 60),
+                  (long long)(whole % 60));
+  return buf;
+}
+
 std::string gantt_chart(const std::vector<Bar>& bars, double t0, double t1, int width) {
   std::vector<std::string> lanes;
   std::map<std::string, size_t> lane_of;
@@ -199,9 +211,12 @@ std::string gantt_chart(const std::vector<Bar>& bars, double t0, double t1, int 
            "</title></rect>";
   }
   const double ts = tick_step(t1 - t0, 8), ty = mt + lane_h * double(std::max<size_t>(lanes.size(), 1)) + 16;
-  for (double t = 0; t0 + t <= t1 + 1e-9; t += ts)
-    svg += "<text class=\"tick\" x=\"" + num(X(t0 + t)) + "\" y=\"" + num(ty) + "\" text-anchor=\"middle\">" +
-           format_seconds(t) + "</text>";
+  for (double t = 0; t0 + t <= t1 + 1e-9; t += ts) {
+    // A label whose middle would overhang the right edge ends there instead of being clipped.
+    const bool last = X(t0 + t) + 30 > width;
+    svg += "<text class=\"tick\" x=\"" + num(last ? width - 2 : X(t0 + t)) + "\" y=\"" + num(ty) +
+           "\" text-anchor=\"" + (last ? "end" : "middle") + "\">" + axis_time_label(t, t1 - t0, ts) + "</text>";
+  }
   return svg + "</svg>";
 }
 

@@ -41,6 +41,9 @@ struct Bar {
 };
 // An SVG Gantt chart: one lane per distinct Bar::lane, in order of first appearance; time in
 // seconds from `t0`.
+// A time axis label in one format for the whole axis: "12.5 s" when the axis spans under a
+// minute, "m:ss" under an hour, "h:mm:ss" beyond.
+std::string axis_time_label(double t, double span, double step);
 std::string gantt_chart(const std::vector<Bar>& bars, double t0, double t1, int width = 960);
 
 struct Span {

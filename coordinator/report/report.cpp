@@ -8,8 +8,10 @@
 #include <set>
 #include <sstream>
 
+#include "coordinator/dispatch/media_segments.hpp"
 #include "coordinator/report/html.hpp"
 #include "coordinator/retime/srt.hpp"
+#include "shared/media/frame_index.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
@@ -137,6 +139,16 @@ void write_ocr_sidecar(const fs::path& work_dir, const subtitles::OcrResult& r, 
   write_file_atomic(ocr_sidecar_path(work_dir, r.stream_index), j.dump(1));
 }
 
+// The part of the source frame the workers restored: the preprocessing's crop (decided again
+// here the way the dispatch stage decided it), or the whole frame (width 0).
+static Box restored_picture(const config::Config& cfg) {
+  if (cfg.preprocess.crop == "none") return {};
+  const auto index = media::frame_index_cache_path(cfg.storage.dir, cfg.input).string();
+  const media::PreprocessPlan plan = dispatch::film_preprocess_plan(cfg.input, cfg.preprocess, index);
+  if (!plan.crop) return {};
+  return {plan.crop->x, plan.crop->y, plan.crop->width, plan.crop->height};
+}
+
 ReportData collect(const config::Config& cfg, const ReportOptions& options) {
   ReportData d;
   const fs::path work = cfg.work_dir;
@@ -219,7 +231,7 @@ ReportData collect(const config::Config& cfg, const ReportOptions& options) {
     if (!cfg.output.empty() && fs::exists(cfg.output))
       gather(d, "before/after crops", [&] {
         d.comparisons = before_after_crops(cfg.input, cfg.output, scene_middles(d.scenes->scenes, options.comparisons),
-                                           options.crop_width);
+                                           options.crop_width, restored_picture(cfg));
       });
     else
       d.notes.push_back("no before/after crops: the output does not exist yet");

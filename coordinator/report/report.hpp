@@ -101,10 +101,22 @@ void write_ocr_sidecar(const std::filesystem::path& work_dir, const subtitles::O
 std::vector<Thumbnail> cut_thumbnails(const std::string& video, const std::vector<int64_t>& frames,
                                       int width);
 
+// A rectangle in pixels.
+struct Box {
+  int x = 0, y = 0, width = 0, height = 0;
+};
+
+// Where `box` (source pixels, inside `picture`) lies in the restored frame: the preprocessing
+// keeps `picture` (the crop; the whole frame without one), may resize it, and the model
+// upscales that 4x to out_width x out_height. Without a resize the scale is exactly 4.
+Box restored_region(const Box& box, const Box& picture, int out_width, int out_height);
+
 // Before/after crops of `frames` (MediaError when either file cannot be read, or a frame is
-// missing from the restored output). The crop is the most detailed `crop_width` x 3/4 window.
+// missing from the restored output). The crop is the most detailed `crop_width` x 3/4 window
+// inside `picture` (the preprocessing's crop; width 0 = the whole frame).
 std::vector<Comparison> before_after_crops(const std::string& source, const std::string& restored,
-                                           const std::vector<int64_t>& frames, int crop_width);
+                                           const std::vector<int64_t>& frames, int crop_width,
+                                           const Box& picture = {});
 
 // The middle frames of `count` scenes spread evenly over the film.
 std::vector<int64_t> scene_middles(const std::vector<scenes::Scene>& scenes, int count);

@@ -107,16 +107,23 @@ cv::Rect busiest_window(const cv::Mat& bgr, int w, int h) {
 
 }  // namespace
 
+Box restored_region(const Box& box, const Box& picture, int out_width, int out_height) {
+  const double sx = double(out_width) / picture.width, sy = double(out_height) / picture.height;
+  return {int(std::lround((box.x - picture.x) * sx)), int(std::lround((box.y - picture.y) * sy)),
+          int(std::lround(box.width * sx)), int(std::lround(box.height * sy))};
+}
+
 std::vector<Comparison> before_after_crops(const std::string& source, const std::string& restored,
-                                           const std::vector<int64_t>& frames, int crop_width) {
+                                           const std::vector<int64_t>& frames, int crop_width, const Box& crop) {
   media::VideoReaderOptions ro;
   ro.allow_vfr = true;
   media::VideoReader reader(source, ro);
   TimestampReader output(restored);
   const auto& info = reader.info();
-  const int cw = std::clamp(crop_width, 16, info.width);
-  const int ch = std::clamp(int(std::lround(double(cw) * 3 / 4)), 16, info.height);
-  const double sx = double(output.width()) / info.width, sy = double(output.height()) / info.height;
+  const Box picture = crop.width > 0 ? crop : Box{0, 0, info.width, info.height};
+  const int cw = std::clamp(crop_width, 16, picture.width);
+  const int ch = std::clamp(int(std::lround(double(cw) * 3 / 4)), 16, picture.height);
+  const double sx = double(output.width()) / picture.width, sy = double(output.height()) / picture.height;
   media::FrameToFloat convert_in, convert_out;
   std::vector<float> rgb;
   av::FramePtr frame;
@@ -126,9 +133,13 @@ std::vector<Comparison> before_after_crops(const std::string& source, const std:
     if (reader.position() != f) reader.seek(f);
     if (!reader.read(frame)) break;
     const cv::Mat src = to_bgr8(frame.get(), convert_in, rgb);
-    const cv::Rect box = busiest_window(src, std::min(cw, src.cols), std::min(ch, src.rows));
-    const cv::Rect big(int(std::lround(box.x * sx)), int(std::lround(box.y * sy)), int(std::lround(box.width * sx)),
-                       int(std::lround(box.height * sy)));
+    const cv::Rect pic(picture.x, picture.y, std::min(picture.width, src.cols - picture.x),
+                       std::min(picture.height, src.rows - picture.y));
+    cv::Rect box = busiest_window(src(pic), std::min(cw, pic.width), std::min(ch, pic.height));
+    box.x += pic.x;
+    box.y += pic.y;
+    const Box r = restored_region({box.x, box.y, box.width, box.height}, picture, output.width(), output.height());
+    const cv::Rect big(r.x, r.y, r.width, r.height);
     const av::FramePtr restored_frame = output.frame(f);
     const cv::Mat dst = to_bgr8(restored_frame.get(), convert_out, rgb);
     if (big.x + big.width > dst.cols || big.y + big.height > dst.rows)

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "coordinator/scenes/frame_feed.hpp"
+#include "shared/util/atomic_file.hpp"
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
@@ -120,8 +121,12 @@ SceneDetection load_or_detect_scenes(const config::Config& cfg, const DetectOpti
       spdlog::warn("scenes: ignoring the cached scene list: {}", e.what());
     }
   }
+  // The per-frame scores go to scenes.stats.csv for the report's content-score plot (they cost
+  // an edge map per frame; frame_skip leaves holes, so none are kept then).
+  if (cfg.scenes.frame_skip == 0) opt.stats = true;
   SceneDetection d = detect_scenes(cfg.input, cfg.scenes, opt);
   std::filesystem::create_directories(cache.parent_path());
+  if (opt.stats) write_file_atomic(cache.parent_path() / "scenes.stats.csv", stats_csv(d));
   write_scenes_json(cache, d);
   return d;
 }

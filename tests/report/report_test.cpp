@@ -272,3 +272,32 @@ TEST(Report, RendersInHeadlessChromium) {
     EXPECT_GT(fs::file_size(keep), 10000u);
   }
 }
+
+// PAL 720x576 cropped to 704x432 at (8, 72), restored 4x: a source crop maps onto the restored
+// frame at 4x, shifted by the crop's offset (not scaled by output/source height).
+TEST(ReportGeometry, RestoredRegionAppliesTheCropOffsetAndTheModelScale) {
+  const report::Box picture{8, 72, 704, 432};
+  const report::Box r = report::restored_region({108, 172, 160, 120}, picture, 704 * 4, 432 * 4);
+  EXPECT_EQ(r.x, 400);
+  EXPECT_EQ(r.y, 400);
+  EXPECT_EQ(r.width, 640);
+  EXPECT_EQ(r.height, 480);
+  // A resize to square pixels after the crop (704 -> 768 wide) scales by 4 * 768 / 704.
+  const report::Box s = report::restored_region({8, 72, 704, 432}, picture, 768 * 4, 432 * 4);
+  EXPECT_EQ(s.x, 0);
+  EXPECT_EQ(s.width, 768 * 4);
+}
+
+TEST(ReportGantt, OneTimeFormatPerAxisAndTheLastLabelInside) {
+  const std::string g = report::gantt_chart({{"w1", 0, 100, "s0", "done"}}, 0, 100);
+  const std::string axis = g.substr(g.rfind("</rect>"));  // after the lanes and bars
+  std::vector<std::string> labels;
+  const std::regex tick("text-anchor=\"(middle|end)\">([^<]*)</text>");
+  for (std::sregex_iterator it(axis.begin(), axis.end(), tick), end; it != end; ++it) labels.push_back((*it)[2]);
+  ASSERT_GE(labels.size(), 3u) << g;
+  for (const auto& l : labels) EXPECT_TRUE(std::regex_match(l, std::regex("[0-9]+:[0-9]{2}"))) << l;
+  EXPECT_EQ(labels.back(), "1:40");
+  EXPECT_NE(g.find("text-anchor=\"end\">1:40<"), std::string::npos) << "the last label must end inside the chart";
+  EXPECT_EQ(report::axis_time_label(12.5, 40, 2.5), "12.5 s");
+  EXPECT_EQ(report::axis_time_label(5400, 7200, 900), "1:30:00");
+}
