@@ -437,3 +437,43 @@ TEST(Deploy, CheckerRejectsAnUnknownFlag) {
                           "has no flag --no-such-flag");
   EXPECT_NONFATAL_FAILURE(check_invocation({"test", {"reelscale", "run"}}), "needs CONFIG");
 }
+
+// RunPod's "Container Start Command" replaces the image's CMD and follows its ENTRYPOINT. Each
+// start command in deploy/runpod.md (the fenced block after a `runpod-start-command` marker) is
+// joined to its image's ENTRYPOINT as RunPod does and run against the built binary: the CLI
+// must accept that argv (a repeated `reelscale worker` is refused with exit 2).
+TEST(Deploy, RunPodStartCommandsRunAfterTheImageEntrypoint) {
+  auto imgs = images();
+  const std::string doc = slurp(deploy_dir() / "runpod.md");
+  const std::regex block("<!-- runpod-start-command image=(\\S+) -->\\s*```\\n([^`]*)\\n```");
+  int found = 0;
+  for (std::sregex_iterator it(doc.begin(), doc.end(), block), end; it != end; ++it, ++found) {
+    const std::string image = (*it)[1];
+    ASSERT_EQ(imgs.count(image), 1u) << "runpod.md names unknown image " << image;
+    std::istringstream words((*it)[2].str());
+    std::vector<std::string> start;
+    for (std::string w; words >> w;) start.push_back(w);
+    ASSERT_FALSE(start.empty());
+    EXPECT_NE(start[0], "reelscale") << image << ": the ENTRYPOINT already says reelscale";
+    const std::vector<std::string> argv = join(imgs[image].entrypoint, start);
+    check_invocation({"runpod.md " + image, argv});
+    std::vector<std::string> args(argv.begin() + 1, argv.end());
+    if (image == "reelscale-worker") {
+      // --exit-with-parent 1: the worker parses everything, then leaves (its parent is not pid 1)
+      // instead of dialling the example address.
+      args.insert(args.end(), {"--exit-with-parent", "1"});
+      const auto r = run_cli(args);
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+    } else {
+      // The coordinator gets as far as reading its config, which is not on this machine.
+      const auto r = run_cli(args);
+      EXPECT_EQ(r.exit_code, 2) << r.err;
+      EXPECT_NE(r.err.find("/workspace/job.yaml"), std::string::npos) << r.err;
+    }
+  }
+  EXPECT_EQ(found, 2) << "a start command for each image";
+  // The argv RunPod built from the old documented command is refused, so the check can fail.
+  const auto doubled = run_cli({"worker", "reelscale", "worker", "--connect", "tcp://203.0.113.7:1", "--insecure",
+                                "--exit-with-parent", "1"});
+  EXPECT_EQ(doubled.exit_code, 2) << doubled.err;
+}
