@@ -298,6 +298,7 @@ TEST(ReportGantt, OneTimeFormatPerAxisAndTheLastLabelInside) {
   for (const auto& l : labels) EXPECT_TRUE(std::regex_match(l, std::regex("[0-9]+:[0-9]{2}"))) << l;
   EXPECT_EQ(labels.back(), "1:40");
   EXPECT_NE(g.find("text-anchor=\"end\">1:40<"), std::string::npos) << "the last label must end inside the chart";
-  EXPECT_EQ(report::axis_time_label(12.5, 40, 2.5), "12.5 s");
+  EXPECT_EQ(report::axis_time_label(12.5, 40, 0.5), "12.5 s");
+  EXPECT_EQ(report::axis_time_label(50, 59, 10), "50 s");
   EXPECT_EQ(report::axis_time_label(5400, 7200, 900), "1:30:00");
 }
