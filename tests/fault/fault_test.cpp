@@ -368,7 +368,7 @@ TEST(LiveStatus, PageInChromiumShowsTheFramesDoneOfStatusJsonWhileAJobRuns) {
   ASSERT_NE(run.wait_line("worker w1 lost"), "") << run.log();
 
   const nlohmann::json before = status_json(port);
-  const std::string dom = page_in_chromium(port, job.dir);
+  const std::string dom = page_in_chromium(port, job.dir.path());
   const nlohmann::json after = status_json(port);
   const auto& live = before.at("live");
   EXPECT_EQ(live.at("stage"), "dispatch");
