@@ -357,7 +357,7 @@ TEST(LiveStatus, PageInChromiumShowsTheFramesDoneOfStatusJsonWhileAJobRuns) {
   Job job("shared", 0);
   const int port = free_port();
   Proc run({"run", job.config.string(), "--set", "report.http=true", "--set",
-            "report.http_bind=127.0.0.1:" + std::to_string(port), "--set", "workers.heartbeat_ms=1000"});
+            "report.http_bind=127.0.0.1:" + std::to_string(port)});
   const std::string ep = endpoint_of(run);
   ASSERT_NE(ep, "") << run.log();
   Proc w1(job.worker(ep, "w1"));
@@ -365,7 +365,9 @@ TEST(LiveStatus, PageInChromiumShowsTheFramesDoneOfStatusJsonWhileAJobRuns) {
   ASSERT_NE(w1.wait_line(" attempt "), "") << w1.log();
   ASSERT_NE(w1.wait_line(" attempt "), "") << w1.log();  // the next shard after the first done
   w1.pause();
-  ASSERT_NE(run.wait_line("worker w1 lost"), "") << run.log();
+  ASSERT_NE(run.wait_line(" lost ("), "") << run.log();
+  // The next progress line comes from a snapshot sampled after the loss (one every 10 s).
+  ASSERT_NE(run.wait_line("progress: "), "") << run.log();
 
   const nlohmann::json before = status_json(port);
   const std::string dom = page_in_chromium(port, job.dir.path());
@@ -376,8 +378,8 @@ TEST(LiveStatus, PageInChromiumShowsTheFramesDoneOfStatusJsonWhileAJobRuns) {
   EXPECT_GT(done, 0);
   EXPECT_EQ(after.at("live").at("frames").at("done"), done) << "the figure moved while nothing runs";
   EXPECT_EQ(before.at("frames").at("done"), done) << "ledger and live figures differ with nothing in flight";
-  ASSERT_EQ(live.at("workers").size(), 1u);
-  EXPECT_EQ(live.at("workers")[0].at("up"), false);
+  ASSERT_GE(live.at("workers").size(), 1u);
+  for (const auto& w : live.at("workers")) EXPECT_EQ(w.at("up"), false) << w;
   EXPECT_GE(live.at("shard_map").size(), 2u);
 
   std::smatch m;
@@ -387,7 +389,7 @@ TEST(LiveStatus, PageInChromiumShowsTheFramesDoneOfStatusJsonWhileAJobRuns) {
   EXPECT_EQ(std::stoll(m[1]), live.at("frames").at("total").get<int64_t>());
   ASSERT_TRUE(std::regex_search(dom, m, std::regex("id=\"percent\">([^<]*)<"))) << dom;
   EXPECT_EQ(m[1].str(), live.at("frames").at("percent").get<std::string>());
-  EXPECT_THAT(dom, HasSubstr("<td>w1</td><td>lost</td>"));
+  EXPECT_TRUE(std::regex_search(dom, std::regex("<td>w1[^<]*</td><td>lost</td>"))) << dom;
 }
 
 }  // namespace
