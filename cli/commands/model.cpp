@@ -25,7 +25,7 @@ void add_runtime_options(CLI::App* cmd, model::RuntimeOptions& rt) {
   cmd->add_flag("--deterministic", rt.deterministic, "deterministic cuDNN/cuBLAS algorithms");
   cmd->add_flag("--cudnn-benchmark,!--no-cudnn-benchmark", rt.cudnn_benchmark,
                 "let cuDNN time its algorithms per shape (per process: two processes may pick differently); "
-                "--no-cudnn-benchmark: its heuristics, the same choice in every process");
+                "--no-cudnn-benchmark (the default): its heuristics, the same choice in every process");
   cmd->add_flag("--channels-last,!--nchw", rt.channels_last,
                 "NHWC weights and activations with the fused kernels on CUDA (the default); --nchw: the plain "
                 "NCHW ATen path");

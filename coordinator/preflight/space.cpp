@@ -20,7 +20,7 @@ int64_t frames_done(const config::Config& cfg) {
   try {
     int64_t n = 0;
     for (const auto& row : ledger::Ledger::open_existing(cfg.ledger).shards())
-      if (row.state == ledger::State::done) n += row.spec.frames();
+      if (row.state == ledger::State::done) n += row.spec.emit_frames();
     return n;
   } catch (const std::exception&) {
     return 0;  // the dispatch stage reports a ledger it cannot read

@@ -24,7 +24,10 @@ struct RuntimeOptions {
   std::string device = "auto";     // auto | cpu | cuda | cuda:N
   bool tf32 = true;                // fp32 convolutions/GEMMs on TF32 tensor cores (CUDA)
   bool deterministic = false;      // deterministic cuDNN/cuBLAS algorithms, no benchmarking
-  bool cudnn_benchmark = true;     // let cuDNN time its algorithms per shape
+  // cuDNN's per-process algorithm search: off by default, so that every process on the same GPU
+  // model picks the same algorithms (a shard redone elsewhere is byte-identical) and none of the
+  // 10x slower picks run 3 saw; it costs 1.5% (docs/perf-notes.md, GPU run 5).
+  bool cudnn_benchmark = false;
   // NHWC weights and activations on CUDA (cuDNN's fast fp16 convolutions, the fused kernels);
   // default since it measured 1.4x the NCHW path at equal precision (docs/perf-notes.md).
   bool channels_last = true;
