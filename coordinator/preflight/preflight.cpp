@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "coordinator/preflight/checks.hpp"
+#include "shared/media/disc_input.hpp"
 #include "shared/util/errors.hpp"
 
 namespace reelscale::preflight {
@@ -15,9 +16,11 @@ std::vector<Problem> find_problems(const config::Config& cfg, const Options& opt
   check_delivery(cfg, out);
   if (!options.open_input) return out;
 
-  std::error_code ec;
-  if (!fs::is_regular_file(cfg.input, ec) && !fs::is_block_file(cfg.input, ec)) {
-    out.push_back({"input", cfg.input + (fs::exists(cfg.input, ec) ? " is not a file" : " does not exist")});
+  // A file, or a disc title (dvd: locator): the disc's own errors name the title, cell or file.
+  try {
+    media::require_input(cfg.input);
+  } catch (const std::exception& e) {
+    out.push_back({"input", e.what()});
     return out;
   }
   std::optional<media::ProbeResult> probed;
