@@ -77,7 +77,7 @@ void set_min_scene_len(config::Scenes& c, const std::string& m) {
     v = std::stod(m.substr(0, m.size() - (seconds ? 1 : 0)), &used);
   } catch (const std::exception&) {
   }
-  if (used != m.size() - (seconds ? 1 : 0) || !(v >= 0) || (!seconds && v != std::floor(v)))
+  if (used != m.size() - (seconds ? 1 : 0) || !(v >= 0) || (seconds && !(v > 0)) || (!seconds && v != std::floor(v)))
     throw UsageError("--min-scene-len: expected frames (15) or seconds (0.6s), got '" + m + "'");
   c.min_scene_len_seconds = seconds ? v : 0.0;
   if (!seconds) c.min_scene_len = int(v);

@@ -128,7 +128,9 @@ TEST(Preflight, RetimeThatChangesTheSpeedTooMuchFailsValidate) {
   sample::SampleSpec spec;
   spec.seconds = 2;
   spec.fps_num = 50;
-  Job job(testing::cached_sample(spec));
+  // 50 fps video is delivered at its rate (retime by source kind); a source_fps that says it
+  // is film asks for the 2x slow-down, which is refused.
+  Job job(testing::cached_sample(spec), "retime:\n  source_fps: 50\n");
   expect_refused_before_any_work(job, "retime: 50 -> 24 fps would play the film 2.08x slower", job.dir / "out.mkv.work");
 }
 

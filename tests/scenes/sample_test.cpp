@@ -66,10 +66,13 @@ TEST(SampleFilm, DefaultDetectorsFindEveryCutAndNothingElse) {
   }
   for (int64_t f : t.flash_frames)
     EXPECT_FALSE(near_any(f, d.cuts, 1)) << "the flash at " << f << " was taken for a cut";
-  // The fade through black is one scene change.
+  // The fade through black is one scene change per detector at most: the threshold detector's
+  // cut, and the content detector's where the fade is steep enough (the merge keeps both, as
+  // PySceneDetect's does: issue 21).
   int in_fade = 0;
   for (int64_t c : d.cuts) in_fade += (c >= t.fade_out_start && c <= t.fade_in_end) ? 1 : 0;
-  EXPECT_EQ(in_fade, 1);
+  EXPECT_GE(in_fade, 1);
+  EXPECT_LE(in_fade, 2);
 }
 
 TEST(SampleFilm, FadeCutPlacedPerFadeBias) {
