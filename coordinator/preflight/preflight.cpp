@@ -16,11 +16,18 @@ std::vector<Problem> find_problems(const config::Config& cfg, const Options& opt
   check_delivery(cfg, out);
   if (!options.open_input) return out;
 
-  // A file, or a disc title (dvd: locator): the disc's own errors name the title, cell or file.
-  try {
-    media::require_input(cfg.input);
-  } catch (const std::exception& e) {
-    out.push_back({"input", e.what()});
+  // A disc title (config load made it a "dvd:" locator): the disc's own errors name the title,
+  // cell or file. Otherwise a file (or a block device).
+  std::error_code ec;
+  if (cfg.input.rfind("dvd:", 0) == 0) {
+    try {
+      media::require_input(cfg.input);
+    } catch (const std::exception& e) {
+      out.push_back({"input", e.what()});
+      return out;
+    }
+  } else if (!fs::is_regular_file(cfg.input, ec) && !fs::is_block_file(cfg.input, ec)) {
+    out.push_back({"input", cfg.input + (fs::exists(cfg.input, ec) ? " is not a file" : " does not exist")});
     return out;
   }
   std::optional<media::ProbeResult> probed;
