@@ -210,4 +210,25 @@ TEST_F(DiscTest, RefusesAMenuOnlyDisc) {
   expect_refused(menu.string(), "no titles, only menus");
 }
 
+// The disc restored end to end as a user runs it (bicubic, a small resize to keep it quick):
+// the main title's frames, its chapters and languages in the output, and the audio in sync
+// across the cell seam where the second source's clock restarts (its audio starts 13 ms before
+// the first cell's ends: the retime cut 640 samples from every later frame, 1.25 s in all).
+TEST_F(DiscTest, IsoRestoresEndToEndWithChaptersLanguagesAndAudioInSync) {
+  TempDir tmp;
+  const fs::path cfg = tmp / "film.yaml";
+  std::ofstream(cfg) << "input: " << iso() << "\noutput: " << (tmp / "film.mkv").string()
+                     << "\nmodel:\n  backend: bicubic\nworkers:\n  local: 1\n  endpoint: tcp://127.0.0.1:*\n"
+                     << "preprocess:\n  resize: 256x144\nsubtitles:\n  ocr: false\n";
+  const auto r = run_cli({"--quiet", "run", cfg.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("frames: 150 in"));
+  EXPECT_THAT(r.out + r.err, ::testing::ContainsRegex("A/V sync: .* ok;"));
+  media::ProbeOptions o;
+  const media::ProbeResult p = media::probe((tmp / "film.mkv").string(), o);
+  ASSERT_EQ(p.audio.size(), 1u);
+  EXPECT_EQ(p.audio[0].language, "eng");
+  EXPECT_EQ(p.chapters.size(), 3u);
+}
+
 }  // namespace
