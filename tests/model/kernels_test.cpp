@@ -135,6 +135,48 @@ TEST(FusedKernels, PixelShuffleLeakyReluMatchesAten) {
     const torch::Tensor out = fused::pixel_shuffle(cl(x), 2, 0.1);
     EXPECT_TRUE(out.is_contiguous(at::MemoryFormat::ChannelsLast));
     EXPECT_EQ(max_abs(out, ref), 0.0) << dt;
+    // The convolution's bias folded into the same pass: (x + b) is what the conv would have output.
+    const torch::Tensor b = torch::randn({64}).to(kCuda, dt);
+    const torch::Tensor xb = x + b.view({1, 64, 1, 1});
+    const torch::Tensor ref_b = torch::leaky_relu(torch::pixel_shuffle(xb, 2), 0.1);
+    const torch::Tensor out_b = fused::pixel_shuffle(cl(x), 2, 0.1, b);
+    // fp32: one rounding either way; fp16: ATen rounds x + b to half first.
+    EXPECT_LE(max_abs(out_b, ref_b), dt == torch::kFloat ? 0.0 : 4e-3) << dt;
+  }
+}
+
+// conv3x3_epilogue = conv (no bias) + one pass of bias, activation and residual, against the
+// ATen ops it replaces.
+TEST(FusedKernels, ConvEpilogueMatchesAten) {
+  REQUIRE_CUDA_KERNELS();
+  c10::InferenceMode guard;
+  torch::manual_seed(11);
+  for (auto dt : {torch::kFloat, torch::kHalf}) {
+    for (int64_t cin : {64, 200}) {
+      const torch::Tensor x = cl(torch::randn({2, cin, 17, 29}).to(kCuda, dt));
+      const torch::Tensor w = cl((torch::randn({64, cin, 3, 3}) * 0.05).to(kCuda, dt));
+      const torch::Tensor b = torch::randn({64}).to(kCuda, dt);
+      const torch::Tensor r = cl(torch::randn({2, 64, 17, 29}).to(kCuda, dt));
+      const torch::Tensor conv = at::conv2d(x, w, b, 1, 1);
+      struct Case {
+        double slope;
+        bool residual;
+        torch::Tensor ref;
+      } cases[] = {{0.0, false, torch::relu(conv)},
+                   {0.1, false, torch::leaky_relu(conv, 0.1)},
+                   {1.0, true, conv + r},
+                   {0.0, true, torch::relu(conv) + r}};
+      for (const Case& c : cases) {
+        const torch::Tensor out = fused::conv3x3_epilogue(x, w, b, c.slope, c.residual ? r : torch::Tensor());
+        const std::string tag = std::string(c10::toString(dt)) + " cin " + std::to_string(cin) + " slope " +
+                                std::to_string(c.slope) + (c.residual ? " + residual" : "");
+        ASSERT_EQ(out.sizes(), c.ref.sizes()) << tag;
+        const double e = max_abs(out, c.ref);
+        report("conv epilogue " + tag + " max abs", e);
+        // fp32: the same additions in the same order; fp16: one rounding fewer (<= 1 ulp of ~|3|).
+        EXPECT_LE(e, dt == torch::kFloat ? 1e-6 : 4e-3) << tag;
+      }
+    }
   }
 }
 
@@ -176,6 +218,17 @@ void check_alignment(int64_t c, torch::ScalarType dt, bool first_step) {
   const auto x = [&](const torch::Tensor& t) { return cl(t.to(dt)); };
   const torch::Tensor out = mod->forward_nhwc(x(p1), first_step ? torch::Tensor() : x(p2), x(feat), f1,
                                               first_step ? torch::Tensor() : f2);
+  {
+    // The fused epilogues (biases and LeakyReLUs in one pass, the last bias in the im2col)
+    // give the same alignment: exactly in float32 terms, within a rounding in fp16.
+    mod->set_fused_epilogues(true);
+    const torch::Tensor fused_out = mod->forward_nhwc(x(p1), first_step ? torch::Tensor() : x(p2), x(feat), f1,
+                                                      first_step ? torch::Tensor() : f2);
+    mod->set_fused_epilogues(false);
+    const double e = rel_l2(fused_out.to(torch::kFloat), out.to(torch::kFloat));
+    report("alignment fused epilogues vs unfused, relative L2", e);
+    EXPECT_LE(e, dt == torch::kFloat ? 1e-6 : 2e-3);
+  }
   ASSERT_EQ(out.sizes(), expected.sizes());
   const std::string tag = "alignment c" + std::to_string(c) + " " + c10::toString(dt) + (first_step ? " first step" : "");
   if (dt == torch::kFloat) {
@@ -233,12 +286,21 @@ TEST(FusedKernels, NetworkMatchesAtenPath) {
     ref = m->forward(lqs);
   }
   auto m = random_model(16, 2, kCuda);
+  m->set_memory_format(true, true, /*fused_epilogues=*/false);
+  torch::Tensor unfused;
+  {
+    c10::InferenceMode guard;
+    unfused = m->forward(lqs);
+  }
   m->set_memory_format(true, true);
   torch::Tensor out;
   {
     c10::InferenceMode guard;
     out = m->forward(lqs);
   }
+  const double e_epi = max_abs(out, unfused);
+  report("network c16n2 fp32 fused epilogues vs separate ops, max abs", e_epi);
+  EXPECT_LE(e_epi, 1e-5);
   ASSERT_EQ(out.sizes(), ref.sizes());
   const double e = max_abs(out, ref);
   report("network c16n2 fp32 channels-last fused vs NCHW ATen, max abs", e);

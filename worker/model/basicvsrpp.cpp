@@ -72,6 +72,11 @@ torch::Tensor ResidualBlockNoBNImpl::forward(const torch::Tensor& x) {
   return conv2_->forward(y).add_(x);
 }
 
+torch::Tensor ResidualBlockNoBNImpl::forward_fused(const torch::Tensor& x) {
+  const torch::Tensor y = fused::conv3x3_epilogue(x, conv1_->weight, conv1_->bias, /*ReLU*/ 0.0);
+  return fused::conv3x3_epilogue(y, conv2_->weight, conv2_->bias, /*none*/ 1.0, x);
+}
+
 ResidualBlocksWithInputConvImpl::ResidualBlocksWithInputConvImpl(int in_channels, int out_channels,
                                                                  int num_blocks) {
   // Names main.0 (conv), main.1 (LeakyReLU), main.2.<i> (blocks) as the nn.Sequential.
@@ -88,6 +93,11 @@ ResidualBlocksWithInputConvImpl::ResidualBlocksWithInputConvImpl(int in_channels
 }
 
 torch::Tensor ResidualBlocksWithInputConvImpl::forward(const torch::Tensor& x) {
+  if (fused_epilogues_ && x.is_cuda()) {
+    torch::Tensor y = fused::conv3x3_epilogue(x, conv_->weight, conv_->bias, 0.1);
+    for (auto& b : blocks_) y = b->forward_fused(y);
+    return y;
+  }
   torch::Tensor y = lrelu_(conv_->forward(x));
   for (auto& b : blocks_) y = b->forward(y);
   return y;
@@ -238,6 +248,15 @@ torch::Tensor SecondOrderDeformableAlignmentImpl::forward_nhwc(const torch::Tens
     offset0_source_ = w0.data_ptr();
   }
   const torch::Tensor extra = fused::align_input(prev1, feat, prev2, flow_1, flow_2, padded);
+  if (fused_epilogues_) {
+    torch::Tensor out = fused::conv3x3_epilogue(extra, offset0_padded_, conv_offset_[0]->bias, 0.1);
+    for (size_t i = 1; i + 1 < conv_offset_.size(); ++i)
+      out = fused::conv3x3_epilogue(out, conv_offset_[i]->weight, conv_offset_[i]->bias, 0.1);
+    const torch::Tensor raw = at::conv2d(out, conv_offset_.back()->weight, /*bias=*/{}, 1, 1);
+    if (timer_) timer_->mark(dcn_stage_);
+    return fused::dcn_align(prev1, prev2, raw, flow_1, flow_2, weight_, bias_, max_residue_magnitude_, deform_groups_,
+                            conv_offset_.back()->bias);
+  }
   torch::Tensor out = lrelu_(at::conv2d(extra, offset0_padded_, conv_offset_[0]->bias, 1, 1));
   for (size_t i = 1; i < conv_offset_.size(); ++i) {
     out = conv_offset_[i]->forward(out);
@@ -257,7 +276,10 @@ torch::Tensor PixelShufflePackImpl::forward(const torch::Tensor& x) {
   return torch::pixel_shuffle(upsample_conv_->forward(x), scale_);
 }
 
-torch::Tensor PixelShufflePackImpl::forward_lrelu_nhwc(const torch::Tensor& x, double slope) {
+torch::Tensor PixelShufflePackImpl::forward_lrelu_nhwc(const torch::Tensor& x, double slope, bool fuse_bias) {
+  if (fuse_bias)
+    return fused::pixel_shuffle(at::conv2d(x, upsample_conv_->weight, /*bias=*/{}, 1, 1), scale_, slope,
+                                upsample_conv_->bias);
   return fused::pixel_shuffle(upsample_conv_->forward(x), scale_, slope);
 }
 
@@ -335,18 +357,24 @@ torch::Tensor BasicVSRPlusPlusImpl::reconstruct(const torch::Tensor& hr_in, cons
 
 torch::Tensor BasicVSRPlusPlusImpl::reconstruct_nhwc(const torch::Tensor& hr_in, const torch::Tensor& lq) {
   torch::Tensor hr = reconstruction_->forward(hr_in);
-  hr = upsample1_->forward_lrelu_nhwc(hr, 0.1);
-  hr = upsample2_->forward_lrelu_nhwc(hr, 0.1);
-  hr = lrelu_(conv_hr_->forward(hr));
+  hr = upsample1_->forward_lrelu_nhwc(hr, 0.1, fused_epilogues_);
+  hr = upsample2_->forward_lrelu_nhwc(hr, 0.1, fused_epilogues_);
+  hr = fused_epilogues_ ? fused::conv3x3_epilogue(hr, conv_hr_->weight, conv_hr_->bias, 0.1)
+                        : lrelu_(conv_hr_->forward(hr));
   // Back to NCHW for the caller (a 3-channel map: the copy is small); the residual add goes
   // into that copy.
   hr = conv_last_->forward(hr).contiguous();
   return hr.add_(resize_bilinear(lq, lq.size(2) * 4, lq.size(3) * 4, false, 4.0));
 }
 
-void BasicVSRPlusPlusImpl::set_memory_format(bool channels_last, bool fused_kernels) {
+void BasicVSRPlusPlusImpl::set_memory_format(bool channels_last, bool fused_kernels, bool fused_epilogues) {
   channels_last_ = channels_last;
   fused_kernels_ = channels_last && fused_kernels && fused::available();
+  fused_epilogues_ = fused_kernels_ && fused_epilogues;
+  feat_extract_->set_fused_epilogues(fused_epilogues_);
+  reconstruction_->set_fused_epilogues(fused_epilogues_);
+  for (auto& b : backbone_) b->set_fused_epilogues(fused_epilogues_);
+  for (auto& a : deform_align_) a->set_fused_epilogues(fused_epilogues_);
   const auto layout = channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
   torch::NoGradGuard no_grad;
   // SPyNet keeps NCHW: its inputs are NCHW float32 images and its warps are ATen's.

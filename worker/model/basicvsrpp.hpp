@@ -34,6 +34,9 @@ class ResidualBlockNoBNImpl : public torch::nn::Module {
  public:
   explicit ResidualBlockNoBNImpl(int channels);
   torch::Tensor forward(const torch::Tensor& x);
+  // The same on CUDA NHWC maps with each convolution's bias, ReLU and residual add fused into
+  // one pass after it (fused::conv3x3_epilogue).
+  torch::Tensor forward_fused(const torch::Tensor& x);
 
  private:
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
@@ -45,8 +48,11 @@ class ResidualBlocksWithInputConvImpl : public torch::nn::Module {
  public:
   ResidualBlocksWithInputConvImpl(int in_channels, int out_channels, int num_blocks);
   torch::Tensor forward(const torch::Tensor& x);
+  // CUDA inputs then take the fused-epilogue path (see ResidualBlockNoBN::forward_fused).
+  void set_fused_epilogues(bool on) { fused_epilogues_ = on; }
 
  private:
+  bool fused_epilogues_ = false;
   torch::nn::Conv2d conv_{nullptr};
   std::vector<ResidualBlockNoBN> blocks_;
 };
@@ -85,6 +91,9 @@ class SecondOrderDeformableAlignmentImpl : public torch::nn::Module {
   // prev2 and flow_2 undefined mean zeros (the first propagation step). Needs fused::available().
   torch::Tensor forward_nhwc(const torch::Tensor& prev1, const torch::Tensor& prev2, const torch::Tensor& feat,
                              const torch::Tensor& flow_1, const torch::Tensor& flow_2);
+  // forward_nhwc's conv_offset with the biases and LeakyReLUs fused into one pass per conv,
+  // the last conv's bias added inside the deformable im2col.
+  void set_fused_epilogues(bool on) { fused_epilogues_ = on; }
   // Profiling: marks `dcn_stage` between the offset computation and the deformable conv.
   void set_stage_timer(StageTimer* timer, int dcn_stage) {
     timer_ = timer;
@@ -94,6 +103,7 @@ class SecondOrderDeformableAlignmentImpl : public torch::nn::Module {
  private:
   StageTimer* timer_ = nullptr;
   int dcn_stage_ = 0;
+  bool fused_epilogues_ = false;
   int deform_groups_;
   double max_residue_magnitude_;
   torch::Tensor weight_, bias_;
@@ -109,8 +119,9 @@ class PixelShufflePackImpl : public torch::nn::Module {
  public:
   PixelShufflePackImpl(int in_channels, int out_channels, int scale);
   torch::Tensor forward(const torch::Tensor& x);
-  // leaky_relu(forward(x), slope) with the shuffle and activation in one NHWC kernel (CUDA).
-  torch::Tensor forward_lrelu_nhwc(const torch::Tensor& x, double slope);
+  // leaky_relu(forward(x), slope) with the shuffle and activation in one NHWC kernel (CUDA);
+  // fuse_bias: the convolution's bias goes into that kernel too.
+  torch::Tensor forward_lrelu_nhwc(const torch::Tensor& x, double slope, bool fuse_bias = false);
 
  private:
   int scale_;
@@ -158,8 +169,10 @@ class BasicVSRPlusPlusImpl : public torch::nn::Module {
 
   // Channels-last (NHWC) weights for every convolution but SPyNet's, and activations to
   // match on CUDA; with fused_kernels (and a CUDA build) the alignment, warps, concatenations
-  // and pixel shuffles of a CUDA run use fused_ops.hpp's NHWC kernels instead of ATen ops.
-  void set_memory_format(bool channels_last, bool fused_kernels);
+  // and pixel shuffles of a CUDA run use fused_ops.hpp's NHWC kernels instead of ATen ops;
+  // fused_epilogues (with fused_kernels) folds the convolutions' biases, activations and
+  // residual adds into one pass after each convolution.
+  void set_memory_format(bool channels_last, bool fused_kernels, bool fused_epilogues = true);
   bool channels_last() const { return channels_last_; }
 
   SPyNet& spynet() { return spynet_; }
@@ -171,7 +184,7 @@ class BasicVSRPlusPlusImpl : public torch::nn::Module {
   torch::Tensor reconstruct_nhwc(const torch::Tensor& hr_in, const torch::Tensor& lq);
 
   BasicVSRPPConfig cfg_;
-  bool channels_last_ = false, fused_kernels_ = false;
+  bool channels_last_ = false, fused_kernels_ = false, fused_epilogues_ = false;
   SPyNet spynet_{nullptr};
   ResidualBlocksWithInputConv feat_extract_{nullptr};
   std::vector<SecondOrderDeformableAlignment> deform_align_;

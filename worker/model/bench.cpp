@@ -167,6 +167,7 @@ std::string bench_json(const BenchOptions& o, const BenchResult& r) {
                   {"memory_limit_gib", o.runtime.memory_limit_gib},
                   {"batch", o.runtime.batch},
                   {"channels_last", o.runtime.channels_last},
+                  {"fused_epilogues", o.runtime.fused_epilogues},
                   {"spynet_fp16", o.runtime.spynet_fp16},
                   {"tf32", o.runtime.tf32}};
   j["footprint"] = {{"measured", r.footprint.measured},

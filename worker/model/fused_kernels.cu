@@ -225,6 +225,7 @@ template <typename T, int V>
 __global__ void dcn_align_im2col_kernel(const T* __restrict__ xa, int64_t xa_ld, int ca,
                                         const T* __restrict__ xb, int64_t xb_ld,
                                         const T* __restrict__ raw, int64_t raw_ld,
+                                        const T* __restrict__ raw_bias,
                                         const float* __restrict__ flow1, int64_t f1_bs,
                                         const float* __restrict__ flow2, int64_t f2_bs, float max_residue,
                                         int groups, int c, T* __restrict__ cols, int n, int h, int w) {
@@ -253,9 +254,10 @@ __global__ void dcn_align_im2col_kernel(const T* __restrict__ xa, int64_t xa_ld,
       const int64_t fbs = second ? f2_bs : f1_bs;
       const float flx = fl ? fl[b * fbs + p] : 0.f, fly = fl ? fl[b * fbs + hw + p] : 0.f;
       // offset channel 2j is dy, 2j+1 dx; the flow is added (y, x)-swapped.
-      const float dy = tanhf(to_f<T>(r[2 * j])) * max_residue + fly;
-      const float dx = tanhf(to_f<T>(r[2 * j + 1])) * max_residue + flx;
-      const float m = 1.f / (1.f + expf(-to_f<T>(r[18 * groups + j])));
+      auto raw_at = [&](int k) { return to_f<T>(r[k]) + (raw_bias ? to_f<T>(raw_bias[k]) : 0.f); };
+      const float dy = tanhf(raw_at(2 * j)) * max_residue + fly;
+      const float dx = tanhf(raw_at(2 * j + 1)) * max_residue + flx;
+      const float m = 1.f / (1.f + expf(-raw_at(18 * groups + j)));
       const float py = float(oy - 1 + tap / 3) + dy;
       const float px = float(ox - 1 + tap % 3) + dx;
       // torchvision's deform_conv2d sampling: zero outside (-1, h) x (-1, w), corners checked
@@ -286,8 +288,9 @@ __global__ void dcn_align_im2col_kernel(const T* __restrict__ xa, int64_t xa_ld,
 }
 
 template <typename T>
-__global__ void pixel_shuffle_kernel(const T* __restrict__ in, int64_t i_ld, T* __restrict__ out, int64_t o_ld,
-                                     int n, int h, int w, int c, int s, float slope) {
+__global__ void pixel_shuffle_kernel(const T* __restrict__ in, int64_t i_ld, const T* __restrict__ bias,
+                                     T* __restrict__ out, int64_t o_ld, int n, int h, int w, int c, int s,
+                                     float slope) {
   const int64_t ow = int64_t(w) * s, ohw = int64_t(h) * s * ow, total = int64_t(n) * ohw * c;
   RS_GRID_LOOP(i, total) {
     const int ch = static_cast<int>(i % c);
@@ -296,9 +299,44 @@ __global__ void pixel_shuffle_kernel(const T* __restrict__ in, int64_t i_ld, T* 
     const int64_t Y = q / ow, X = q % ow;
     const int64_t y = Y / s, x = X / s;
     const int sub = static_cast<int>((Y % s) * s + X % s);
-    float v = to_f<T>(in[((b * h + y) * w + x) * i_ld + int64_t(ch) * s * s + sub]);
+    const int64_t k = int64_t(ch) * s * s + sub;
+    float v = to_f<T>(in[((b * h + y) * w + x) * i_ld + k]);
+    if (bias) v += to_f<T>(bias[k]);
     if (slope != 1.f) v = v > 0.f ? v : v * slope;
     out[opix * o_ld + ch] = from_f<T>(v);
+  }
+}
+
+// ---- convolution epilogue ----------------------------------------------------------------
+
+template <typename T, int V>
+__global__ void bias_act_kernel(T* __restrict__ y, int64_t y_ld, const T* __restrict__ bias,
+                                const T* __restrict__ res, int64_t r_ld, int64_t pixels, int c, float slope) {
+  const int chunks = c / V;
+  const int64_t total = pixels * chunks;
+  RS_GRID_LOOP(i, total) {
+    const int ch = static_cast<int>(i % chunks) * V;
+    const int64_t pix = i / chunks;
+    float v[V];
+    load_vec<T, V>(y + pix * y_ld + ch, v);
+    if (bias) {
+      float b[V];
+      load_vec<T, V>(bias + ch, b);
+#pragma unroll
+      for (int k = 0; k < V; ++k) v[k] += b[k];
+    }
+    if (slope != 1.f) {
+      // ReLU writes +0 for negatives (as ATen's), not v * 0 = -0.
+#pragma unroll
+      for (int k = 0; k < V; ++k) v[k] = v[k] > 0.f ? v[k] : (slope == 0.f ? 0.f : v[k] * slope);
+    }
+    if (res) {
+      float r[V];
+      load_vec<T, V>(res + pix * r_ld + ch, r);
+#pragma unroll
+      for (int k = 0; k < V; ++k) v[k] += r[k];
+    }
+    store_vec<T, V>(y + pix * y_ld + ch, v);
   }
 }
 
@@ -394,8 +432,9 @@ int align_input_nhwc(Elem e, NhwcIn prev1, NhwcIn feat, NhwcIn prev2, Flow flow1
   });
 }
 
-int dcn_align_im2col_nhwc(Elem e, NhwcIn xa, int ca, NhwcIn xb, int cb, NhwcIn raw_offset, Flow flow1, Flow flow2,
-                          float max_residue, int groups, void* cols, int n, int h, int w, void* stream) {
+int dcn_align_im2col_nhwc(Elem e, NhwcIn xa, int ca, NhwcIn xb, int cb, NhwcIn raw_offset, const void* raw_bias,
+                          Flow flow1, Flow flow2, float max_residue, int groups, void* cols, int n, int h, int w,
+                          void* stream) {
   const int c = ca + cb;
   if (groups < 2 || groups % 2 != 0 || c % groups != 0 || ca % (c / groups) != 0 || raw_offset.ld < 27 * groups)
     return static_cast<int>(cudaErrorInvalidValue);
@@ -409,7 +448,8 @@ int dcn_align_im2col_nhwc(Elem e, NhwcIn xa, int ca, NhwcIn xb, int cb, NhwcIn r
       if constexpr (V * sizeof(T) <= 16) {
         dcn_align_im2col_kernel<T, V><<<blocks_for(int64_t(n) * h * w * 9 * groups * (cg / V)), kThreads, 0, st>>>(
             static_cast<const T*>(xa.data), xa.ld, ca, static_cast<const T*>(xb.data), xb.ld,
-            static_cast<const T*>(raw_offset.data), raw_offset.ld, flow1.data, flow1.bstride, flow2.data,
+            static_cast<const T*>(raw_offset.data), raw_offset.ld, static_cast<const T*>(raw_bias), flow1.data,
+            flow1.bstride, flow2.data,
             flow2.bstride, max_residue, groups, c, static_cast<T*>(cols), n, h, w);
       }
       return launch_status();
@@ -417,14 +457,34 @@ int dcn_align_im2col_nhwc(Elem e, NhwcIn xa, int ca, NhwcIn xb, int cb, NhwcIn r
   });
 }
 
-int pixel_shuffle_nhwc(Elem e, NhwcIn in, NhwcOut out, int n, int h, int w, int c, int s, float slope,
-                       void* stream) {
+int pixel_shuffle_nhwc(Elem e, NhwcIn in, const void* bias, NhwcOut out, int n, int h, int w, int c, int s,
+                       float slope, void* stream) {
   const auto st = static_cast<cudaStream_t>(stream);
   return dispatch(e, [&](auto tag) {
     using T = decltype(tag);
     pixel_shuffle_kernel<T><<<blocks_for(int64_t(n) * h * s * w * s * c), kThreads, 0, st>>>(
-        static_cast<const T*>(in.data), in.ld, static_cast<T*>(out.data), out.ld, n, h, w, c, s, slope);
+        static_cast<const T*>(in.data), in.ld, static_cast<const T*>(bias), static_cast<T*>(out.data), out.ld, n,
+        h, w, c, s, slope);
     return launch_status();
+  });
+}
+
+int bias_act_nhwc(Elem e, NhwcOut y, const void* bias, NhwcIn residual, int64_t pixels, int c, float slope,
+                  void* stream) {
+  if (c < 1 || y.ld < c || (residual.data && residual.ld < c)) return static_cast<int>(cudaErrorInvalidValue);
+  const auto st = static_cast<cudaStream_t>(stream);
+  return dispatch(e, [&](auto tag) {
+    using T = decltype(tag);
+    const int v = pick_vec<T>({c, y.ld, residual.data ? residual.ld : 0}, {y.data, bias, residual.data});
+    return with_vec(v, [&](auto vc) {
+      constexpr int V = decltype(vc)::value;
+      if constexpr (V * sizeof(T) <= 16) {
+        bias_act_kernel<T, V><<<blocks_for(pixels * (c / V)), kThreads, 0, st>>>(
+            static_cast<T*>(y.data), y.ld, static_cast<const T*>(bias), static_cast<const T*>(residual.data),
+            residual.ld, pixels, c, slope);
+      }
+      return launch_status();
+    });
   });
 }
 

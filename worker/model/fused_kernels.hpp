@@ -57,13 +57,23 @@ int align_input_nhwc(Elem e, NhwcIn prev1, NhwcIn feat, NhwcIn prev2, Flow flow1
 // writes cols[(b*h + y)*w + x][tap*c + ch] (row-major, 9*c columns, the order of a
 // channels-last weight (cout, 3, 3, c)). c = ca + cb must split into `groups` groups, each
 // inside xa or xb.
+// raw_bias (27*groups elements, null: zero) is conv_offset's last bias, added here rather
+// than in a separate pass over its 432-channel output.
 int dcn_align_im2col_nhwc(Elem e, NhwcIn xa, int ca, NhwcIn xb, int cb, NhwcIn raw_offset,
-                          Flow flow1, Flow flow2, float max_residue, int groups, void* cols,
-                          int n, int h, int w, void* stream);
+                          const void* raw_bias, Flow flow1, Flow flow2, float max_residue, int groups,
+                          void* cols, int n, int h, int w, void* stream);
 
-// out[b, y*s+i, x*s+j, ch] = act(in[b, y, x, ch*s*s + i*s + j]) with act LeakyReLU(slope)
-// (slope 1: none): pixel_shuffle + activation for NHWC maps (in has c*s*s channels).
-int pixel_shuffle_nhwc(Elem e, NhwcIn in, NhwcOut out, int n, int h, int w, int c, int s,
+// out[b, y*s+i, x*s+j, ch] = act(in[b, y, x, k] + bias[k]), k = ch*s*s + i*s + j, with act
+// LeakyReLU(slope) (slope 1: none; bias null: zero): the convolution's bias, pixel_shuffle and
+// the activation for NHWC maps in one pass (in has c*s*s channels).
+int pixel_shuffle_nhwc(Elem e, NhwcIn in, const void* bias, NhwcOut out, int n, int h, int w, int c, int s,
                        float slope, void* stream);
+
+// A convolution's epilogue in one pass, in place: y = act(y + bias) + residual, act
+// LeakyReLU(slope) (slope 0: ReLU, 1: none); bias (c elements) and residual may be null.
+// Accumulated in float32 in the official order (bias, activation, then the residual), so a
+// float32 run rounds as the separate ATen ops do.
+int bias_act_nhwc(Elem e, NhwcOut y, const void* bias, NhwcIn residual, int64_t pixels, int c, float slope,
+                  void* stream);
 
 }  // namespace reelscale::model::kernels

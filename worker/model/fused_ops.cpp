@@ -1,5 +1,6 @@
 #include "worker/model/fused_ops.hpp"
 
+#include <atomic>
 #include <string>
 
 #include "shared/util/errors.hpp"
@@ -31,10 +32,14 @@ at::Tensor align_input(const at::Tensor&, const at::Tensor&, const at::Tensor&, 
   unavailable("align_input");
 }
 at::Tensor dcn_align(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                     const at::Tensor&, const at::Tensor&, const at::Tensor&, double, int64_t) {
+                     const at::Tensor&, const at::Tensor&, const at::Tensor&, double, int64_t, const at::Tensor&) {
   unavailable("dcn_align");
 }
-at::Tensor pixel_shuffle(const at::Tensor&, int64_t, double) { unavailable("pixel_shuffle"); }
+at::Tensor pixel_shuffle(const at::Tensor&, int64_t, double, const at::Tensor&) { unavailable("pixel_shuffle"); }
+at::Tensor conv3x3_epilogue(const at::Tensor&, const at::Tensor&, const at::Tensor&, double, const at::Tensor&) {
+  unavailable("conv3x3_epilogue");
+}
+void set_cudnn_conv_relu(bool) {}
 
 #else
 
@@ -107,6 +112,14 @@ at::Tensor empty_nhwc(const at::Tensor& like, int64_t n, int64_t c, int64_t h, i
 
 int i32(int64_t v) { return static_cast<int>(v); }
 
+// A bias vector of `count` elements in the map's dtype and device, contiguous (undefined stays so).
+at::Tensor vector_of(const at::Tensor& v, const at::Tensor& like, int64_t count, const char* op, const char* name) {
+  if (!v.defined()) return v;
+  if (v.numel() != count)
+    throw Error(std::string("fused ") + op + ": " + name + " must have " + std::to_string(count) + " elements");
+  return v.to(like.device(), like.scalar_type()).contiguous();
+}
+
 }  // namespace
 
 at::Tensor flow_warp(const at::Tensor& x_in, const at::Tensor& flow_in, bool border_padding) {
@@ -160,7 +173,7 @@ at::Tensor align_input(const at::Tensor& prev1_in, const at::Tensor& feat_in, co
 
 at::Tensor dcn_align(const at::Tensor& xa_in, const at::Tensor& xb_in, const at::Tensor& raw_in,
                      const at::Tensor& flow1_in, const at::Tensor& flow2_in, const at::Tensor& weight_in,
-                     const at::Tensor& bias, double max_residue, int64_t groups) {
+                     const at::Tensor& bias, double max_residue, int64_t groups, const at::Tensor& raw_bias_in) {
   const char* op = "dcn_align";
   const Nhwc xa = as_nhwc(xa_in, op, "xa"), raw = as_nhwc(raw_in, op, "raw_offset");
   const int64_t n = xa_in.size(0), ca = xa_in.size(1), h = xa_in.size(2), w = xa_in.size(3);
@@ -178,11 +191,14 @@ at::Tensor dcn_align(const at::Tensor& xa_in, const at::Tensor& xb_in, const at:
   if (xb_in.defined()) xb = as_nhwc(xb_in, op, "xb");
   const at::Tensor flow1 = as_flow(flow1_in, xa_in, op, "flow1");
   const at::Tensor flow2 = flow2_in.defined() ? as_flow(flow2_in, xa_in, op, "flow2") : at::Tensor();
+  const at::Tensor raw_bias = vector_of(raw_bias_in, raw_in, 27 * groups, op, "raw_bias");
   const c10::cuda::CUDAGuard guard(xa_in.device());
   at::Tensor cols = at::empty({n * h * w, 9 * c}, xa_in.options());
   check(kernels::dcn_align_im2col_nhwc(elem_of(xa_in, op), {xa.t.data_ptr(), xa.ld}, static_cast<int>(ca),
                                        {xb.t.defined() ? xb.t.data_ptr() : nullptr, xb.ld}, static_cast<int>(cb),
-                                       {raw.t.data_ptr(), raw.ld}, flow_arg(flow1), flow_arg(flow2),
+                                       {raw.t.data_ptr(), raw.ld},
+                                       raw_bias.defined() ? raw_bias.data_ptr() : nullptr, flow_arg(flow1),
+                                       flow_arg(flow2),
                                        static_cast<float>(max_residue), static_cast<int>(groups), cols.data_ptr(),
                                        i32(n), i32(h), i32(w), stream()),
         op);
@@ -192,17 +208,51 @@ at::Tensor dcn_align(const at::Tensor& xa_in, const at::Tensor& xb_in, const at:
   return out.view({n, h, w, cout}).permute({0, 3, 1, 2});
 }
 
-at::Tensor pixel_shuffle(const at::Tensor& x_in, int64_t s, double slope) {
+at::Tensor pixel_shuffle(const at::Tensor& x_in, int64_t s, double slope, const at::Tensor& bias_in) {
   const Nhwc x = as_nhwc(x_in, "pixel_shuffle", "x");
   const int64_t n = x_in.size(0), cin = x_in.size(1), h = x_in.size(2), w = x_in.size(3);
   if (s < 1 || cin % (s * s) != 0) throw Error("fused pixel_shuffle: channels do not split by s*s");
   const int64_t c = cin / (s * s);
+  const at::Tensor bias = vector_of(bias_in, x_in, cin, "pixel_shuffle", "bias");
   const c10::cuda::CUDAGuard guard(x_in.device());
   at::Tensor out = empty_nhwc(x_in, n, c, h * s, w * s);
-  check(kernels::pixel_shuffle_nhwc(elem_of(x_in, "pixel_shuffle"), {x.t.data_ptr(), x.ld}, {out.data_ptr(), c}, i32(n),
-                                    i32(h), i32(w), i32(c), i32(s), static_cast<float>(slope), stream()),
+  check(kernels::pixel_shuffle_nhwc(elem_of(x_in, "pixel_shuffle"), {x.t.data_ptr(), x.ld},
+                                    bias.defined() ? bias.data_ptr() : nullptr, {out.data_ptr(), c}, i32(n), i32(h),
+                                    i32(w), i32(c), i32(s), static_cast<float>(slope), stream()),
         "pixel_shuffle");
   return out;
+}
+
+namespace {
+std::atomic<bool> g_cudnn_conv_relu{false};
+}  // namespace
+
+void set_cudnn_conv_relu(bool on) { g_cudnn_conv_relu = on; }
+
+at::Tensor conv3x3_epilogue(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias_in, double slope,
+                            const at::Tensor& residual_in) {
+  const char* op = "conv3x3_epilogue";
+  if (weight.dim() != 4 || weight.size(2) != 3 || weight.size(3) != 3)
+    throw Error("fused conv3x3_epilogue: weight must be (cout, cin, 3, 3)");
+  if (slope == 0.0 && !residual_in.defined() && bias_in.defined() && g_cudnn_conv_relu)
+    return at::cudnn_convolution_relu(x, weight, bias_in.to(x.scalar_type()), /*stride=*/{1, 1}, /*padding=*/{1, 1},
+                                      /*dilation=*/{1, 1}, /*groups=*/1);
+  const at::Tensor raw = at::conv2d(x, weight, /*bias=*/{}, /*stride=*/1, /*padding=*/1);
+  const Nhwc y = as_nhwc(raw, op, "conv output");
+  const int64_t n = raw.size(0), c = raw.size(1), h = raw.size(2), w = raw.size(3);
+  const at::Tensor bias = vector_of(bias_in, raw, c, op, "bias");
+  Nhwc res;
+  if (residual_in.defined()) {
+    if (residual_in.sizes() != raw.sizes() || residual_in.scalar_type() != raw.scalar_type())
+      throw Error("fused conv3x3_epilogue: the residual must have the output's shape and dtype");
+    res = as_nhwc(residual_in, op, "residual");
+  }
+  const c10::cuda::CUDAGuard guard(x.device());
+  check(kernels::bias_act_nhwc(elem_of(raw, op), {y.t.data_ptr(), y.ld}, bias.defined() ? bias.data_ptr() : nullptr,
+                               {res.t.defined() ? res.t.data_ptr() : nullptr, res.ld}, n * h * w, i32(c),
+                               static_cast<float>(slope), stream()),
+        op);
+  return y.t;
 }
 
 #endif

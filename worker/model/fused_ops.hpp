@@ -26,11 +26,26 @@ at::Tensor align_input(const at::Tensor& prev1, const at::Tensor& feat, const at
 // SecondOrderDeformableAlignment's deformable convolution from the raw conv_offset output:
 // input cat(xa, xb) (xb undefined: zeros), offsets max_residue*tanh(o) + swapped flow,
 // mask sigmoid; im2col in NHWC, then one GEMM with the bias (cuBLAS, the input's dtype).
+// raw_bias: conv_offset's last bias when raw_offset was computed without it (added in the im2col).
 at::Tensor dcn_align(const at::Tensor& xa, const at::Tensor& xb, const at::Tensor& raw_offset,
                      const at::Tensor& flow1, const at::Tensor& flow2, const at::Tensor& weight,
-                     const at::Tensor& bias, double max_residue, int64_t groups);
+                     const at::Tensor& bias, double max_residue, int64_t groups,
+                     const at::Tensor& raw_bias = at::Tensor());
 
-// leaky_relu(pixel_shuffle(x, s), slope); slope 1 leaves the values as they are.
-at::Tensor pixel_shuffle(const at::Tensor& x, int64_t s, double slope);
+// leaky_relu(pixel_shuffle(x + bias, s), slope); slope 1 leaves the values as they are; bias
+// (x's channels, undefined: none) is the preceding convolution's, left out of it.
+at::Tensor pixel_shuffle(const at::Tensor& x, int64_t s, double slope, const at::Tensor& bias = at::Tensor());
+
+// A 3x3 convolution (stride 1, padding 1) with its epilogue fused: conv(x, weight) without the
+// bias, then one pass y = leaky_relu(y + bias, slope) + residual (slope 0: ReLU, 1: none;
+// residual undefined: none). Saves the separate bias, activation and residual passes of ATen
+// (each a full read and write of the map); float32 results equal the unfused ops'.
+at::Tensor conv3x3_epilogue(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double slope,
+                            const at::Tensor& residual = at::Tensor());
+
+// Measurement switch (bench model --cudnn-conv-relu): conv3x3_epilogue's ReLU case without a
+// residual through cuDNN's own fused conv + bias + ReLU (at::cudnn_convolution_relu, its
+// runtime-fusion engines) instead of the conv and our epilogue pass. Process-wide; off by default.
+void set_cudnn_conv_relu(bool on);
 
 }  // namespace reelscale::model::fused

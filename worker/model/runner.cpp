@@ -16,6 +16,7 @@
 #include "worker/model/basicvsrpp.hpp"
 #include "worker/model/checkpoint.hpp"
 #include "worker/model/dcn.hpp"
+#include "worker/model/fused_ops.hpp"
 #include "worker/model/memory_plan.hpp"
 #include "worker/model/npy.hpp"
 #include "worker/model/stages.hpp"
@@ -95,9 +96,11 @@ struct BasicVsrppRunner::Impl {
     // SPyNet stays in fp32: the flows steer every warp and deformable offset.
     model->spynet()->to(device, torch::kFloat);
     if (opts.channels_last && device.is_cuda()) {
-      model->set_memory_format(true, opts.fused_kernels);
+      model->set_memory_format(true, opts.fused_kernels, opts.fused_epilogues);
+      if (opts.cudnn_conv_relu) fused::set_cudnn_conv_relu(true);
       notes.push_back(std::string("channels-last, fused NHWC kernels ") +
-                      (opts.fused_kernels && dcn_cuda_kernel_built() ? "on" : "off"));
+                      (opts.fused_kernels && dcn_cuda_kernel_built() ? "on" : "off") + ", fused epilogues " +
+                      (opts.fused_kernels && opts.fused_epilogues && dcn_cuda_kernel_built() ? "on" : "off"));
     } else if (device.is_cuda()) {
       notes.push_back("NCHW layout (channels-last off): the slower reference path");
     }

@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
       else if (a == "--nchw") o.runtime.channels_last = false;
       else if (a == "--output") o.output = next();
       else if (a == "--no-fused") o.runtime.fused_kernels = false;
+      else if (a == "--no-fused-epilogues") o.runtime.fused_epilogues = false;
+      else if (a == "--cudnn-conv-relu") o.runtime.cudnn_conv_relu = true;
       else if (a == "--spynet-fp16") o.runtime.spynet_fp16 = true;
       else if (a == "--spynet-fp32") o.runtime.spynet_fp16 = false;
       else if (a == "--no-tf32") o.runtime.tf32 = false;

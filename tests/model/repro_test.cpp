@@ -1,0 +1,85 @@
+// Issue 19's reproducible bits: the same input and checkpoint through `reelscale model infer`
+// in two processes on one GPU give identical output bytes with the default options, so a
+// shard redone by another worker after a kill -9 equals the clean run. GPU only (skips
+// without CUDA); runs on the device machine (scripts/gpu/full_check.sh, TESTS=test_model).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "tests/testing/test_env.hpp"
+#include "worker/model/basicvsrpp.hpp"
+#include "worker/model/npy.hpp"
+
+namespace reelscale::model {
+namespace {
+
+// A float32 safetensors file of a module's parameters (the format is a JSON header and the
+// raw little-endian data; written here so that the test needs neither Python nor ../shared).
+void write_safetensors(const std::filesystem::path& path, torch::nn::Module& m) {
+  nlohmann::json header = nlohmann::json::object();
+  std::string data;
+  for (const auto& p : m.named_parameters()) {
+    const torch::Tensor t = p.value().detach().to(torch::kCPU, torch::kFloat).contiguous();
+    const size_t begin = data.size(), bytes = size_t(t.numel()) * sizeof(float);
+    data.append(static_cast<const char*>(t.data_ptr()), bytes);
+    header[p.key()] = {{"dtype", "F32"}, {"shape", t.sizes().vec()}, {"data_offsets", {begin, begin + bytes}}};
+  }
+  std::string h = header.dump();
+  h.append((8 - h.size() % 8) % 8, ' ');
+  const uint64_t n = h.size();
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(&n), 8);
+  out << h << data;
+}
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(ReproducibleBits, TwoProcessesWriteIdenticalBytesByDefault) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  ::reelscale::testing::TempDir dir;
+  torch::manual_seed(19);
+  BasicVSRPPConfig cfg;
+  cfg.mid_channels = 32;
+  cfg.num_blocks = 3;
+  BasicVSRPlusPlus net(cfg);
+  {
+    // The official init zeroes conv_offset's last layer (offsets = flow, mask 0.5): give it
+    // weights so that the deformable sampling takes part.
+    torch::NoGradGuard ng;
+    for (auto& p : net->named_parameters())
+      if (p.key().find("conv_offset.6") != std::string::npos) p.value().normal_(0.0, 0.02);
+  }
+  write_safetensors(dir / "net.safetensors", *net);
+  // Smooth moving content with a little noise: non-trivial flows and offsets.
+  const int64_t t = 6, h = 136, w = 240;
+  std::vector<float> frames(size_t(t * 3 * h * w));
+  size_t i = 0;
+  for (int64_t f = 0; f < t; ++f)
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < w; ++x, ++i)
+          frames[i] = float(0.5 + 0.4 * std::sin((x + 3.0 * f) / 17.0 + c) * std::cos(y / 23.0) +
+                            0.02 * std::sin(x * 12.9898 + y * 78.233 + f));
+  write_npy(dir / "in.npy", {1, t, 3, h, w}, frames.data());
+  for (const char* out : {"a.npy", "b.npy"}) {
+    const auto r = ::reelscale::testing::run_cli({"model", "infer", "--checkpoint", (dir / "net.safetensors").string(),
+                                                  "--input", (dir / "in.npy").string(), "--output",
+                                                  (dir / out).string(), "--device", "cuda", "--precision", "fp16"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  const std::string a = slurp(dir / "a.npy"), b = slurp(dir / "b.npy");
+  ASSERT_GT(a.size(), size_t(t * 3 * h * w * 16 * 4));
+  EXPECT_TRUE(a == b) << "two processes gave different output bytes for the same input";
+}
+
+}  // namespace
+}  // namespace reelscale::model
