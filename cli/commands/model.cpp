@@ -32,8 +32,9 @@ void add_runtime_options(CLI::App* cmd, model::RuntimeOptions& rt) {
   cmd->add_flag("--fused-epilogues,!--no-fused-epilogues", rt.fused_epilogues,
                 "with channels-last: each convolution's bias, activation and residual add in one pass after it "
                 "(the default)");
-  cmd->add_flag("--cudnn-conv-relu", rt.cudnn_conv_relu,
-                "measurement: residual blocks' conv + ReLU through cuDNN's fused engine instead of our epilogue");
+  cmd->add_flag("--cudnn-conv-relu,!--no-cudnn-conv-relu", rt.cudnn_conv_relu,
+                "residual blocks' conv + bias + ReLU through cuDNN's fused engine (the default); "
+                "--no-cudnn-conv-relu: the conv, then our epilogue pass");
   cmd->add_flag("--spynet-fp16,!--spynet-fp32", rt.spynet_fp16,
                 "with fp16: SPyNet convolutions in fp16 too, as the official autocast (the default); "
                 "--spynet-fp32 keeps them in fp32");

@@ -19,12 +19,14 @@
 namespace reelscale::model {
 namespace {
 
-// A float32 safetensors file of a module's parameters (the format is a JSON header and the
+// A float32 safetensors file of a module's parameters and buffers (the format is a JSON header and the
 // raw little-endian data; written here so that the test needs neither Python nor ../shared).
 void write_safetensors(const std::filesystem::path& path, torch::nn::Module& m) {
   nlohmann::json header = nlohmann::json::object();
   std::string data;
-  for (const auto& p : m.named_parameters()) {
+  auto tensors = m.named_parameters();
+  for (const auto& b : m.named_buffers()) tensors.insert(b.key(), b.value());  // spynet.mean/std
+  for (const auto& p : tensors) {
     const torch::Tensor t = p.value().detach().to(torch::kCPU, torch::kFloat).contiguous();
     const size_t begin = data.size(), bytes = size_t(t.numel()) * sizeof(float);
     data.append(static_cast<const char*>(t.data_ptr()), bytes);

@@ -224,7 +224,7 @@ at::Tensor pixel_shuffle(const at::Tensor& x_in, int64_t s, double slope, const 
 }
 
 namespace {
-std::atomic<bool> g_cudnn_conv_relu{false};
+std::atomic<bool> g_cudnn_conv_relu{true};
 }  // namespace
 
 void set_cudnn_conv_relu(bool on) { g_cudnn_conv_relu = on; }
@@ -234,9 +234,15 @@ at::Tensor conv3x3_epilogue(const at::Tensor& x, const at::Tensor& weight, const
   const char* op = "conv3x3_epilogue";
   if (weight.dim() != 4 || weight.size(2) != 3 || weight.size(3) != 3)
     throw Error("fused conv3x3_epilogue: weight must be (cout, cin, 3, 3)");
-  if (slope == 0.0 && !residual_in.defined() && bias_in.defined() && g_cudnn_conv_relu)
-    return at::cudnn_convolution_relu(x, weight, bias_in.to(x.scalar_type()), /*stride=*/{1, 1}, /*padding=*/{1, 1},
-                                      /*dilation=*/{1, 1}, /*groups=*/1);
+  if (slope == 0.0 && !residual_in.defined() && bias_in.defined() && g_cudnn_conv_relu) {
+    try {
+      return at::cudnn_convolution_relu(x, weight, bias_in.to(x.scalar_type()), /*stride=*/{1, 1},
+                                        /*padding=*/{1, 1}, /*dilation=*/{1, 1}, /*groups=*/1);
+    } catch (const c10::Error&) {
+      // No fused engine for this GPU/cuDNN/shape: our epilogue from now on (same result).
+      g_cudnn_conv_relu = false;
+    }
+  }
   const at::Tensor raw = at::conv2d(x, weight, /*bias=*/{}, /*stride=*/1, /*padding=*/1);
   const Nhwc y = as_nhwc(raw, op, "conv output");
   const int64_t n = raw.size(0), c = raw.size(1), h = raw.size(2), w = raw.size(3);

@@ -43,9 +43,10 @@ at::Tensor pixel_shuffle(const at::Tensor& x, int64_t s, double slope, const at:
 at::Tensor conv3x3_epilogue(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double slope,
                             const at::Tensor& residual = at::Tensor());
 
-// Measurement switch (bench model --cudnn-conv-relu): conv3x3_epilogue's ReLU case without a
-// residual through cuDNN's own fused conv + bias + ReLU (at::cudnn_convolution_relu, its
-// runtime-fusion engines) instead of the conv and our epilogue pass. Process-wide; off by default.
+// conv3x3_epilogue's ReLU case without a residual (the residual blocks' first conv) through
+// cuDNN's own fused conv + bias + ReLU (at::cudnn_convolution_relu, its runtime-fusion
+// engines) rather than the conv and our epilogue pass: 3.6% faster on the H100 (GPU run 6).
+// Process-wide, on by default; falls back to our pass for good if cuDNN has no engine for it.
 void set_cudnn_conv_relu(bool on);
 
 }  // namespace reelscale::model::fused

@@ -97,7 +97,7 @@ struct BasicVsrppRunner::Impl {
     model->spynet()->to(device, torch::kFloat);
     if (opts.channels_last && device.is_cuda()) {
       model->set_memory_format(true, opts.fused_kernels, opts.fused_epilogues);
-      if (opts.cudnn_conv_relu) fused::set_cudnn_conv_relu(true);
+      fused::set_cudnn_conv_relu(opts.cudnn_conv_relu);
       notes.push_back(std::string("channels-last, fused NHWC kernels ") +
                       (opts.fused_kernels && dcn_cuda_kernel_built() ? "on" : "off") + ", fused epilogues " +
                       (opts.fused_kernels && opts.fused_epilogues && dcn_cuda_kernel_built() ? "on" : "off"));
