@@ -166,7 +166,10 @@ SyncReport Ledger::sync(const std::string& input_fingerprint, const std::string&
                    "emit_end=excluded.emit_end, context_end=excluded.context_end, "
                    "cuts=excluded.cuts, state='pending', attempts=0, worker='', assigned_ms=0, "
                    "finished_ms=0, output='', frame_count=0, checksum='', last_error=''");
-  Statement requeue(db_, "UPDATE shards SET state='pending', worker='' WHERE id=?");
+  // The attempt the dead coordinator had out is not the shard's fault: it does not count
+  // (a film whose coordinator is killed three times must not fail on its next worker loss).
+  Statement requeue(db_, "UPDATE shards SET state='pending', worker='', "
+                         "attempts=MAX(attempts-1, 0) WHERE id=?");
   std::set<std::string> planned;
   for (const ShardSpec& s : plan) {
     if (!planned.insert(s.id).second) throw Error("plan: duplicate shard id " + s.id);
@@ -177,7 +180,8 @@ SyncReport Ledger::sync(const std::string& input_fingerprint, const std::string&
       // The previous coordinator died with this shard out: nobody holds it any more.
       if (it->second.state == State::assigned) {
         requeue.bind(1, s.id).run();
-        insert_event(s.id, it->second.worker, "requeued", "coordinator restarted");
+        insert_event(s.id, it->second.worker, "requeued",
+                     "coordinator restarted; its interrupted attempt does not count");
         ++r.requeued;
       }
       continue;
@@ -276,23 +280,40 @@ void Ledger::done(const std::string& id, const std::string& worker, const std::s
 }
 
 State Ledger::attempt_failed(const std::string& id, const std::string& worker,
-                             const std::string& reason, bool retryable, int max_attempts) {
+                             const std::string& reason, bool retryable, int max_attempts,
+                             bool uncounted) {
   Transaction t(db_);
   Statement q(db_, "SELECT attempts, state FROM shards WHERE id=?");
   q.bind(1, id);
   if (!q.step()) throw Error("ledger: no shard " + id);
-  int attempts = int(q.i64(0));
+  int attempts = int(q.i64(0)) + (uncounted ? 1 : 0);
   State cur = state_from_string(q.str(1));
   if (cur == State::done || cur == State::failed) return cur;  // a late report changes nothing
   State next = (!retryable || attempts >= max_attempts) ? State::failed : State::pending;
-  Statement st(db_, "UPDATE shards SET state=?, worker='', finished_ms=?, last_error=? WHERE id=?");
+  Statement st(db_, "UPDATE shards SET state=?, worker='', finished_ms=?, last_error=?, attempts=? "
+                    "WHERE id=?");
   st.bind(1, std::string(to_string(next))).bind(2, next == State::failed ? now_ms() : int64_t(0));
-  st.bind(3, reason).bind(4, id).run();
+  st.bind(3, reason).bind(4, int64_t(attempts)).bind(5, id).run();
   insert_event(id, worker, next == State::failed ? "failed" : "attempt-failed",
                reason + " (attempt " + std::to_string(attempts) + " of " +
                    std::to_string(max_attempts) + ")");
   t.commit();
   return next;
+}
+
+int Ledger::copy_failed(const std::string& id, const std::string& worker,
+                        const std::string& reason, bool uncounted) {
+  Transaction t(db_);
+  Statement st(db_, "UPDATE shards SET attempts=attempts+? WHERE id=?");
+  st.bind(1, int64_t(uncounted ? 1 : 0)).bind(2, id).run();
+  Statement q(db_, "SELECT attempts FROM shards WHERE id=?");
+  q.bind(1, id);
+  if (!q.step()) throw Error("ledger: no shard " + id);
+  const int attempts = int(q.i64(0));
+  insert_event(id, worker, "copy-failed",
+               reason + " (attempt " + std::to_string(attempts) + "; another copy still running)");
+  t.commit();
+  return attempts;
 }
 
 void Ledger::invalidate(const std::string& id, const std::string& reason) {

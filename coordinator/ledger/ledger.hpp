@@ -82,9 +82,14 @@ class Ledger {
   void done(const std::string& id, const std::string& worker, const std::string& output,
             int64_t frame_count, const std::string& checksum);
   // A failed attempt: back to pending, or failed once `max_attempts` are used or the failure
-  // is not retryable. Returns the new state.
+  // is not retryable. Returns the new state. Every failure counts: `uncounted` says the
+  // attempt was not counted when it started (a tail duplicate), so it is counted now.
   State attempt_failed(const std::string& id, const std::string& worker, const std::string& reason,
-                       bool retryable, int max_attempts);
+                       bool retryable, int max_attempts, bool uncounted = false);
+  // A copy failed while another copy of the shard still runs: the shard stays assigned; the
+  // failure is counted (`uncounted` as above). Returns the shard's attempts now.
+  int copy_failed(const std::string& id, const std::string& worker, const std::string& reason,
+                  bool uncounted);
   // A done shard whose output no longer verifies: back to pending with the reason.
   void invalidate(const std::string& id, const std::string& reason);
   // `reelscale retry`: failed shards (or one shard, whatever its state) back to pending with
