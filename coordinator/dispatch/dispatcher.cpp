@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -104,10 +105,13 @@ class Broker {
   void lose(const std::string& id, const std::string& reason);
   void send(const std::string& id, const Message& m);
   void tick();
+  int adopt_retries();
   void assign_idle();
   void finish_lease(const std::string& id, const std::string& shard, int64_t attempt);
   void remove_quietly(const fs::path& p);
-  void verify_async(const std::string& worker, const protocol::Done& d, const fs::path& path);
+  // `prepare` runs first on the verification's thread; its non-empty answer is the verdict.
+  void verify_async(const std::string& worker, const protocol::Done& d, const fs::path& path,
+                    std::function<std::string()> prepare = {});
 
   // storage: stream. Segments are cut off the broker thread; an assignment waits for its
   // segment, then the worker fetches it; after `done` the broker fetches the shard.
@@ -135,6 +139,7 @@ class Broker {
   std::unique_ptr<ZapHandler> zap_;
   std::unique_ptr<zmq::socket_t> router_;
   std::map<std::string, WorkerState> workers_;  // by ZeroMQ routing id
+  std::map<std::string, std::string> names_;    // every routing id seen -> its worker name
   // Verifying a real shard re-reads gigabytes: it runs off the broker thread so heartbeats
   // keep flowing, and the verdict is applied on it.
   struct Verification {
@@ -164,6 +169,8 @@ class Broker {
   };
   std::map<UploadKey, std::unique_ptr<Upload>> uploads_;
   int64_t joined_ = 0;
+  int64_t queue_full_ = 0;
+  int64_t last_tick_ms_ = 0;
   DispatchResult res_;
 };
 
@@ -173,8 +180,14 @@ void Broker::setup_socket() {
   r.set(zmq::sockopt::linger, 500);  // lets the final DISCONNECTs leave
   r.set(zmq::sockopt::maxmsgsize, protocol::kMaxWireBytes);
   r.set(zmq::sockopt::router_mandatory, 1);
+  // Workers keep their routing id across reconnects: the new connection takes the old one's
+  // place (and its name and lease) instead of being refused as a duplicate.
+  r.set(zmq::sockopt::router_handover, 1);
   if (opts_.security == "curve") {
     auto allowed = protocol::read_allowlist(opts_.keys_dir / "authorized_workers");
+    if (allowed.empty())
+      spdlog::warn("{}: no worker key is allowed, so no worker can join (add keys with `reelscale "
+                   "keygen`)", (opts_.keys_dir / "authorized_workers").string());
     auto keys = protocol::read_keypair(opts_.keys_dir, "coordinator");
     // The handler binds before the ROUTER does: a CURVE socket with no handler admits anyone.
     zap_ = std::make_unique<ZapHandler>(ctx_, std::move(allowed),
@@ -189,9 +202,13 @@ void Broker::setup_socket() {
       throw ConfigError("workers.endpoint " + opts_.endpoint +
                         ": security 'none' binds only loopback; set workers.security: curve, or "
                         "workers.allow_plaintext_nonlocal: true on a trusted network");
+    if (!is_loopback_endpoint(opts_.endpoint))
+      spdlog::warn("workers.endpoint {}: security 'none' off loopback (allow_plaintext_nonlocal): "
+                   "anyone who reaches this port can take shards and read the film", opts_.endpoint);
   } else {
     throw ConfigError("workers.security: '" + opts_.security + "' is not curve|none");
   }
+  if (is_ipv6_endpoint(opts_.endpoint)) r.set(zmq::sockopt::ipv6, 1);
   try {
     r.bind(opts_.endpoint);
   } catch (const zmq::error_t& e) {
@@ -206,8 +223,11 @@ void Broker::send(const std::string& id, const Message& m) {
   std::string bytes = protocol::encode(m);
   try {
     std::array<zmq::const_buffer, 2> parts = {zmq::buffer(id), zmq::buffer(bytes)};
-    if (!zmq::send_multipart(*router_, parts, zmq::send_flags::dontwait))
-      spdlog::warn("coordinator: queue to a worker full; {} dropped", protocol::type_name(m));
+    // Counted, and said at powers of two: an unregistered client's flood gave 499 lines.
+    if (!zmq::send_multipart(*router_, parts, zmq::send_flags::dontwait) &&
+        ((++queue_full_ & (queue_full_ - 1)) == 0))
+      spdlog::warn("coordinator: queue to a worker full; {} dropped ({} dropped so far)",
+                   protocol::type_name(m), queue_full_);
   } catch (const zmq::error_t& e) {
     // EHOSTUNREACH: the peer is gone; liveness will notice if we still track it.
     spdlog::debug("coordinator: cannot send {}: {}", protocol::type_name(m), e.what());
@@ -237,9 +257,26 @@ void Broker::on_ready(const std::string& id, const protocol::Ready& r) {
   auto [it, fresh] = workers_.try_emplace(id);
   WorkerState& w = it->second;
   if (fresh) {
-    w.name = (r.name.empty() ? std::string("worker") : r.name.substr(0, 64)) + "#" +
-             std::to_string(++joined_);
-    ++res_.workers_joined;
+    // A worker we declared lost that comes back (same routing id) keeps its name.
+    auto known = names_.find(id);
+    if (known != names_.end()) {
+      w.name = known->second;
+    } else {
+      w.name = (r.name.empty() ? std::string("worker") : r.name.substr(0, 64)) + "#" +
+               std::to_string(++joined_);
+      names_.emplace(id, w.name);
+      ++res_.workers_joined;
+    }
+  } else if (w.lease && w.lease->shard_id != r.busy_shard) {
+    // Reconnected without the shard it held (a stream transfer is abandoned on reconnecting).
+    const Lease lease = *w.lease;
+    w.lease.reset();
+    const std::string why = "worker reconnected without its shard";
+    Outcome o = sched_.failed(w.name, lease.shard_id, lease.attempt, why, true);
+    if (o == Outcome::failed) {
+      obs_->shard_failed(lease.shard_id, why);
+      release_segment(lease.shard_id);
+    }
   }
   w.pid = r.pid;
   w.busy_shard = r.busy_shard;
@@ -281,7 +318,8 @@ void Broker::on_done(const std::string& id, const std::string& worker, const pro
   verify_async(worker, d, path);
 }
 
-void Broker::verify_async(const std::string& worker, const protocol::Done& d, const fs::path& path) {
+void Broker::verify_async(const std::string& worker, const protocol::Done& d, const fs::path& path,
+                          std::function<std::string()> prepare) {
   auto spec = sched_.spec(d.shard_id);
   if (!spec) return;
   ledger::ShardSpec shard = *spec;
@@ -290,11 +328,44 @@ void Broker::verify_async(const std::string& worker, const protocol::Done& d, co
   sched_.verifying(worker, d.shard_id, d.attempt);
   ShardVerifier* v = &verifier_;
   verifying_.push_back({std::async(std::launch::async,
-                                   [v, shard, path, d] {
+                                   [v, shard, path, d, prepare] {
+                                     if (prepare) {
+                                       std::string why = prepare();
+                                       if (!why.empty()) return why;
+                                     }
                                      return v->verify(shard, path, d.frame_count, d.checksum);
                                    }),
                         worker, d, path});
 }
+
+namespace {
+// A received stream shard made durable under its final name (and its sidecar written). Off
+// the broker thread: fsync of a multi-GB shard took seconds, and no heartbeat left meanwhile.
+std::string finish_transfer(int fd, const fs::path& temp, const fs::path& final_path,
+                            const fs::path& storage_dir, const std::string& sidecar) {
+  const bool synced = ::fsync(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  std::error_code ec;
+  if (!synced) {
+    fs::remove(temp, ec);
+    return "fsync " + temp.string() + ": " + std::strerror(err);
+  }
+  fs::rename(temp, final_path, ec);
+  if (ec) {
+    fs::remove(temp, ec);
+    return "rename to " + final_path.string() + ": " + ec.message();
+  }
+  try {
+    fsync_path(storage_dir);
+    // worker/encode's sidecar name (`<shard file>.json`), which the media verifier reads.
+    if (!sidecar.empty()) write_file_atomic(final_path.string() + ".json", sidecar);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
 
 // --- storage: stream --------------------------------------------------------------------
 
@@ -485,24 +556,15 @@ void Broker::on_chunk(const std::string& id, const protocol::Chunk& c) {
     return;
   }
   // Complete: make it durable under our own name, then verify like a shared-storage result.
-  if (::fsync(u.fd) != 0) return end_upload(key, "fsync " + u.temp.string() + ": " + std::strerror(errno));
-  ::close(u.fd);
-  u.fd = -1;
   if (u.sum.hex_digest() != u.done.output_checksum)
     return end_upload(key, "the transferred shard's checksum differs from the worker's");
-  std::error_code ec;
-  fs::rename(u.temp, u.final_path, ec);
-  if (ec) return end_upload(key, "rename to " + u.final_path.string() + ": " + ec.message());
-  try {
-    fsync_path(opts_.storage_dir);
-    // worker/encode's sidecar name (`<shard file>.json`), which the media verifier reads.
-    if (!u.done.sidecar.empty()) write_file_atomic(u.final_path.string() + ".json", u.done.sidecar);
-  } catch (const std::exception& e) {
-    return end_upload(key, e.what());
-  }
   std::unique_ptr<Upload> done = std::move(it->second);
   uploads_.erase(it);
-  verify_async(done->worker, done->done, done->final_path);
+  const int fd = done->fd;
+  done->fd = -1;
+  verify_async(done->worker, done->done, done->final_path,
+               [fd, temp = done->temp, final_path = done->final_path, dir = opts_.storage_dir,
+                sidecar = done->done.sidecar] { return finish_transfer(fd, temp, final_path, dir, sidecar); });
 }
 
 void Broker::collect_verifications(bool wait_all) {
@@ -582,7 +644,9 @@ void Broker::handle(zmq::message_t& identity, zmq::message_t& body) {
     m = protocol::decode(body.to_string_view());
   } catch (const protocol::ProtocolError& e) {
     ++res_.rejected_messages;
-    if (res_.rejected_messages <= 20) spdlog::warn("dropped a message: {}", e.what());
+    // The first 20, then at powers of two: a flood must not flood the log.
+    const int64_t n = res_.rejected_messages;
+    if (n <= 20 || (n & (n - 1)) == 0) spdlog::warn("dropped a message ({} so far): {}", n, e.what());
     obs_->message_rejected(e.what());
     return;
   }
@@ -659,8 +723,22 @@ void Broker::assign_idle() {
   }
 }
 
+int Broker::adopt_retries() {
+  const int n = sched_.adopt_retries(ledger_.shards());
+  if (n > 0) spdlog::info("{} shard(s) put back by `reelscale retry`; they run now", n);
+  return n;
+}
+
 void Broker::tick() {
   int64_t now = steady_ms();
+  // This thread itself was late (a slow disk, a loaded machine): the workers' messages of that
+  // time wait unread in the queue, so nobody is judged on it.
+  const int64_t late = last_tick_ms_ > 0 ? now - last_tick_ms_ - int64_t(opts_.heartbeat_ms) : 0;
+  last_tick_ms_ = now;
+  if (late > int64_t(opts_.heartbeat_ms)) {
+    spdlog::warn("coordinator: heartbeats {} ms late; worker liveness restarts now", late);
+    for (auto& [id, w] : workers_) w.expiry_ms = std::max(w.expiry_ms, now + int64_t(opts_.heartbeat_ms) * opts_.liveness);
+  }
   std::vector<std::string> dead;
   for (auto& [id, w] : workers_) {
     if (w.expiry_ms < now) dead.push_back(id);
@@ -680,6 +758,8 @@ void Broker::tick() {
 
 DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
   double cpu0 = thread_cpu_s();
+  if (const std::string why = bind_endpoint_problem(opts_.endpoint); !why.empty())
+    throw ConfigError("workers.endpoint " + opts_.endpoint + ": " + why);
   if (opts_.storage_mode != "shared" && opts_.storage_mode != "stream")
     throw ConfigError("storage.mode: '" + opts_.storage_mode + "' is not shared|stream");
   if (streaming() && !opts_.segments)
@@ -722,7 +802,10 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
 
   setup_socket();
   int64_t next_beat = steady_ms() + opts_.heartbeat_ms;
-  while (!sched_.finished()) {
+  for (;;) {
+    // A retry asked for during the run (docs/operations.md) runs now rather than leaving a
+    // shard the ledger no longer holds done for concat to trip over.
+    if (sched_.finished() && adopt_retries() == 0) break;
     if (opts_.stop && opts_.stop->load()) {
       res_.stopped = true;
       break;
@@ -736,7 +819,10 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
       if (e.num() != EINTR) throw;
       continue;  // a signal (SIGINT/SIGTERM sets the stop flag): the loop's top looks
     }
-    for (int n = 0; n < 10000 && (item.revents & ZMQ_POLLIN); ++n) {
+    // The drain stops when a heartbeat is due: a stream upload keeps the queue full (each
+    // chunk asks for the next), and heartbeats that waited for it to empty starved every
+    // other worker into reconnecting and being declared lost.
+    for (int n = 0; n < 10000 && (item.revents & ZMQ_POLLIN) && steady_ms() < next_beat; ++n) {
       std::vector<zmq::message_t> parts;
       if (!zmq::recv_multipart(*router_, std::back_inserter(parts), zmq::recv_flags::dontwait))
         break;
@@ -750,6 +836,7 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
     collect_verifications(false);
     if (streaming()) send_ready_assigns();
     if (steady_ms() >= next_beat) {
+      adopt_retries();
       tick();
       next_beat = steady_ms() + opts_.heartbeat_ms;
     }
