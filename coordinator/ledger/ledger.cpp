@@ -352,8 +352,9 @@ int Ledger::retry_shard(const std::string& id) {
   return 1;
 }
 
-Summary summarize(const std::vector<ShardRow>& rows, int64_t now) {
+Summary summarize(const std::vector<ShardRow>& rows, int64_t now, bool coordinator_running) {
   Summary s;
+  s.coordinator_running = coordinator_running;
   std::map<std::string, WorkerRate> per;
   int64_t first = 0, last = 0;
   for (const auto& r : rows) {
@@ -361,7 +362,14 @@ Summary summarize(const std::vector<ShardRow>& rows, int64_t now) {
     s.frames_total += r.spec.emit_frames();
     switch (r.state) {
       case State::pending: ++s.pending; break;
-      case State::assigned: ++s.running; break;
+      case State::assigned:
+        if (coordinator_running) {
+          ++s.running;
+        } else {
+          ++s.pending;
+          ++s.interrupted;
+        }
+        break;
       case State::failed: ++s.failed; s.failed_shards.push_back(r); break;
       case State::done: {
         ++s.done;
@@ -386,7 +394,7 @@ Summary summarize(const std::vector<ShardRow>& rows, int64_t now) {
   if (first > 0 && end > first && s.frames_done > 0) {
     s.fps = double(s.frames_done) / (double(end - first) / 1000.0);
     int64_t remaining = s.frames_total - s.frames_done;
-    if (s.fps > 0 && s.failed + s.done < s.total) s.eta_s = double(remaining) / s.fps;
+    if (s.fps > 0 && s.failed + s.done < s.total && coordinator_running) s.eta_s = double(remaining) / s.fps;
   }
   return s;
 }
@@ -396,6 +404,7 @@ std::string summary_json(const Summary& s) {
   j["shards"] = {{"total", s.total}, {"pending", s.pending}, {"running", s.running},
                  {"done", s.done}, {"failed", s.failed}};
   j["frames"] = {{"total", s.frames_total}, {"done", s.frames_done}};
+  j["coordinator"] = {{"running", s.coordinator_running}, {"interrupted", s.interrupted}};
   j["fps"] = s.fps;
   j["eta_s"] = s.eta_s ? nlohmann::json(*s.eta_s) : nlohmann::json(nullptr);
   j["workers"] = nlohmann::json::array();
@@ -432,6 +441,10 @@ std::string summary_table(const Summary& s, const std::vector<ShardRow>& rows) {
     o << line;
   }
   o << "\n";
+  if (!s.coordinator_running && s.done + s.failed < s.total)
+    o << "coordinator: not running" << (s.interrupted ? " (" + std::to_string(s.interrupted) +
+                                                           " shard(s) were out when it stopped)" : "")
+      << "; run the same command to resume\n";
   for (const auto& w : s.workers) {
     std::snprintf(line, sizeof line, "  worker %-22s %4lld shards %9lld frames  %.2f frames/s\n",
                   w.worker.c_str(), (long long)w.shards, (long long)w.frames, w.fps);

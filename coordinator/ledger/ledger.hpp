@@ -117,13 +117,17 @@ struct WorkerRate {
 };
 struct Summary {
   int total = 0, pending = 0, running = 0, done = 0, failed = 0;
+  bool coordinator_running = true;
+  int interrupted = 0;            // out when the coordinator stopped; counted in pending
   int64_t frames_total = 0, frames_done = 0;
   double fps = 0;                 // overall throughput of done work over the job's wall time
   std::optional<double> eta_s;    // remaining frames / fps, when there is a rate
   std::vector<WorkerRate> workers;
   std::vector<ShardRow> failed_shards;
 };
-Summary summarize(const std::vector<ShardRow>& rows, int64_t now);
+// `coordinator_running` false (coordinator_lock.hpp): shards the ledger holds as assigned are
+// interrupted, not running, and there is no ETA.
+Summary summarize(const std::vector<ShardRow>& rows, int64_t now, bool coordinator_running = true);
 std::string summary_json(const Summary& s);   // stable keys, documented in docs/operations.md
 std::string summary_table(const Summary& s, const std::vector<ShardRow>& rows);
 
