@@ -21,6 +21,7 @@
 
 #include "coordinator/dispatch/scheduler.hpp"
 #include "coordinator/dispatch/zap.hpp"
+#include "coordinator/ledger/coordinator_lock.hpp"
 #include "shared/protocol/keys.hpp"
 #include "shared/shard/shard_file.hpp"
 #include "shared/util/atomic_file.hpp"
@@ -107,6 +108,10 @@ class Broker {
   void tick();
   int adopt_retries();
   void assign_idle();
+  // False (and the dispatch ends, see disk_full_) when storage_dir lacks min_free_bytes +
+  // max(incoming, the largest shard so far).
+  bool has_space(int64_t incoming, const std::string& what);
+  void disk_full(const std::string& why);
   void finish_lease(const std::string& id, const std::string& shard, int64_t attempt);
   void remove_quietly(const fs::path& p);
   // `prepare` runs first on the verification's thread; its non-empty answer is the verdict.
@@ -171,6 +176,8 @@ class Broker {
   int64_t joined_ = 0;
   int64_t queue_full_ = 0;
   int64_t last_tick_ms_ = 0;
+  int64_t largest_shard_ = 0;  // bytes of the largest shard output seen in this run
+  std::string disk_full_;      // set: the dispatch ends with this Error, resumable
   DispatchResult res_;
 };
 
@@ -301,6 +308,11 @@ void Broker::on_done(const std::string& id, const std::string& worker, const pro
     return;
   }
   fs::path path = opts_.storage_dir / *issued;
+  if (!streaming()) {
+    std::error_code ec;
+    const auto bytes = fs::file_size(path, ec);
+    if (!ec) largest_shard_ = std::max(largest_shard_, int64_t(bytes));
+  }
   if (sched_.is_done(d.shard_id)) {
     settle(worker, d, path, "");  // a losing copy: no need to read it (or fetch it)
     return;
@@ -483,6 +495,9 @@ void Broker::start_upload(const std::string& id, const std::string& worker,
     settle(worker, d, path, "no output size/checksum for a stream transfer");
     return;
   }
+  largest_shard_ = std::max(largest_shard_, d.output_bytes);
+  // Not fetched: the shard stays out, and the attempt does not count on the next start.
+  if (!has_space(d.output_bytes, "shard " + d.shard_id + " from " + worker)) return;
   auto u = std::make_unique<Upload>();
   u->id = id;
   u->worker = worker;
@@ -541,6 +556,12 @@ void Broker::on_chunk(const std::string& id, const protocol::Chunk& c) {
     return end_upload(key, "shard transfer out of order or longer than announced");
   for (size_t off = 0; off < c.data.size();) {
     const ssize_t n = ::pwrite(u.fd, c.data.data() + off, c.data.size() - off, off_t(u.received + int64_t(off)));
+    if (n <= 0 && errno == ENOSPC) {
+      disk_full("storage.dir " + opts_.storage_dir.string() + ": writing " + u.temp.string());
+      remove_quietly(u.temp);
+      uploads_.erase(it);
+      return;
+    }
     if (n <= 0) return end_upload(key, "writing " + u.temp.string() + ": " + std::strerror(errno));
     off += size_t(n);
   }
@@ -691,9 +712,30 @@ void Broker::handle(zmq::message_t& identity, zmq::message_t& body) {
       m);
 }
 
+bool Broker::has_space(int64_t incoming, const std::string& what) {
+  std::error_code ec;
+  const auto space = fs::space(opts_.storage_dir, ec);
+  if (ec) return true;  // unknown: the writes themselves will say
+  const int64_t need = opts_.min_free_bytes + std::max(incoming, largest_shard_);
+  if (int64_t(space.available) >= need) return true;
+  disk_full("storage.dir " + opts_.storage_dir.string() + ": " + std::to_string(space.available >> 20) +
+            " MiB free, " + std::to_string(need >> 20) + " MiB needed for " + what);
+  return false;
+}
+
+void Broker::disk_full(const std::string& why) {
+  if (disk_full_.empty())
+    disk_full_ = why + " (No space left on device); free some and run the same command to resume";
+}
+
 void Broker::assign_idle() {
+  bool checked = false;
   for (auto& [id, w] : workers_) {
     if (w.lease || !w.busy_shard.empty()) continue;
+    if (!checked) {
+      if (!has_space(0, "the next shard")) return;
+      checked = true;
+    }
     auto lease = sched_.next(w.name, ledger::now_ms());
     if (!lease) return;  // nothing to hand out to anyone
     auto spec = *sched_.spec(lease->shard_id);
@@ -773,6 +815,8 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
       if (n.size() > 6 && n[0] == '.' && n.compare(n.size() - 5, 5, ".part") == 0) remove_quietly(e.path());
     }
   }
+  // Held while this dispatch runs: `status` tells a live coordinator from a dead one by it.
+  ledger::CoordinatorLock lock(ledger_.path());
   res_.resume = ledger_.sync(opts_.input_fingerprint, opts_.config_hash, plan);
   // A shard done in an earlier run counts only if its output still verifies (in parallel:
   // each check re-reads a whole shard).
@@ -810,6 +854,7 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
       res_.stopped = true;
       break;
     }
+    if (!disk_full_.empty()) break;
     int64_t wait = std::max<int64_t>(0, next_beat - steady_ms());
     // Bounded so that the stop flag is seen promptly even with a long heartbeat.
     zmq::pollitem_t item{router_->handle(), 0, ZMQ_POLLIN, 0};
@@ -851,9 +896,9 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
     std::error_code ec;
     remove_tree(opts_.storage_dir / "segments", ec);
   }
+  const bool interrupted = res_.stopped || !disk_full_.empty();
   for (auto& [id, w] : workers_)
-    send(id, protocol::Disconnect{res_.stopped ? "coordinator stopping" : "job complete",
-                                  res_.stopped});
+    send(id, protocol::Disconnect{interrupted ? "coordinator stopping" : "job complete", interrupted});
   res_.done = sched_.done();
   res_.failed = sched_.failed_count();
   res_.failed_shards = sched_.failed_ids();
@@ -864,6 +909,7 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
                  double(res_.bytes_sent) / (1 << 20), double(res_.bytes_received) / (1 << 20));
   router_.reset();
   zap_.reset();
+  if (!disk_full_.empty()) throw Error(disk_full_);
   return res_;
 }
 

@@ -12,6 +12,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <functional>
@@ -373,8 +374,35 @@ TEST(Dispatch, OutOfRangePortIsRefusedNotWrapped) {
   Cluster c;
   ledger::Ledger l(c.ledger_path);
   dispatch::FakeShardVerifier v;
-  EXPECT_THROW(dispatch::run_dispatch(c.options("tcp://127.0.0.1:99999"), l, make_plan(1, 10), v),
-               ConfigError);
+  auto o = c.options("tcp://127.0.0.1:99999");
+  const std::atomic<bool> stop{true};  // a dispatch that did bind returns at once
+  o.stop = &stop;
+  EXPECT_THROW(dispatch::run_dispatch(o, l, make_plan(1, 10), v), ConfigError);
+}
+
+// Issue 23, defect 6: with too little room in storage.dir no shard is handed out (so none is
+// computed to be thrown away, nor an attempt spent): the dispatch ends with an Error naming the
+// directory, in either storage mode.
+void expect_no_work_without_space(Cluster& c, dispatch::DispatchOptions o) {
+  auto plan = make_plan(3, 20);
+  o.min_free_bytes = int64_t(1) << 60;  // more than any disk has
+  InProcessCoordinator co(c, plan, o);
+  ChildProcesses workers;
+  workers.spawn(c.worker_args(co.events.endpoint, "frame_us=100"));
+  try {
+    co.finish();
+    ADD_FAILURE() << "the dispatch went on without space";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("storage.dir " + c.storage.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(co.events.pid_of_shard.empty()) << "a shard was assigned";
+  for (const auto& row : co.ledger.shards()) EXPECT_EQ(row.attempts, 0) << row.spec.id;
+}
+
+TEST(Dispatch, NoShardIsAssignedWithoutRoomForIt) {
+  Cluster c;
+  expect_no_work_without_space(c, c.options());
 }
 
 TEST(Dispatch, StoppedWorkerPastLivenessIsRequeuedAndItsLateResultIsIdempotent) {
@@ -834,6 +862,11 @@ TEST(DispatchStream, HeartbeatsKeepFlowingDuringAnUpload) {
   ASSERT_EQ(co.events.lost.size(), 1u) << "only the raw peer, which said goodbye, is gone";
   EXPECT_EQ(co.events.lost[0].rfind("raw#", 0), 0u) << co.events.lost[0];
   expect_no_leftovers(c.storage);
+}
+
+TEST(DispatchStream, NoShardIsAssignedWithoutRoomForIt) {
+  Cluster c;
+  expect_no_work_without_space(c, stream_options(c));
 }
 
 int main(int argc, char** argv) {

@@ -155,10 +155,16 @@ TEST(Scheduler, AnUnverifiedLeaseStillExpiresAndEndsWithItsWorker) {
 
 // Issue 23, defect 1: a failing tail copy counts toward max_attempts, and the worker whose
 // copy failed does not get another copy of that shard at once (it looped 203 times).
-TEST(Scheduler, EveryFailureCountsAndAFailedCopyIsNotHandedBack) {
+// A ledger holding shard "a" alone.
+struct OneShard {
   TempDir t;
-  ledger::Ledger l(t / "l.sqlite");
-  l.sync("fp", "cfg", {plan()[0]});
+  ledger::Ledger l{t / "l.sqlite"};
+  OneShard() { l.sync("fp", "cfg", {plan()[0]}); }
+};
+
+TEST(Scheduler, EveryFailureCountsAndAFailedCopyIsNotHandedBack) {
+  OneShard f;
+  ledger::Ledger& l = f.l;
   SchedulerOptions o;
   o.max_attempts = 3;
   Scheduler s(l, o);
@@ -184,9 +190,8 @@ TEST(Scheduler, EveryFailureCountsAndAFailedCopyIsNotHandedBack) {
 // A failure that is not retryable (the same on every worker) ends the shard even while a copy
 // runs; that copy's valid result still rescues it.
 TEST(Scheduler, ANonRetryableFailureEndsTheShardAtOnce) {
-  TempDir t;
-  ledger::Ledger l(t / "l.sqlite");
-  l.sync("fp", "cfg", {plan()[0]});
+  OneShard f;
+  ledger::Ledger& l = f.l;
   Scheduler s(l, SchedulerOptions{});
   s.load(l.shards());
   auto primary = s.next("w1", 0);
