@@ -1,4 +1,6 @@
 // The CLI's contract: exit codes (0 ok, 1 failure, 2 usage/config), help and version.
+#include <sys/stat.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -70,6 +72,17 @@ TEST(OcrCli, CorruptVobSubFailsAndWritesNoSrt) {
   EXPECT_THAT(r.err, HasSubstr((dir / "bad.idx").string()));
   EXPECT_THAT(r.err, HasSubstr("no subtitle could be read"));
   EXPECT_FALSE(fs::exists(dir / "bad.srt"));
+}
+
+// Issue 23, defect 5: a FIFO given as the film is refused at once (the open blocked until a
+// writer came, deaf to SIGTERM).
+TEST(Cli, FifoInputIsRefusedNotWaitedOn) {
+  testing::TempDir dir;
+  const fs::path fifo = dir / "film.mkv";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto r = testing::run_cli({"probe", fifo.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr(fifo.string() + " is a FIFO"));
 }
 
 TEST(ConfigCli, UsageErrorsExitTwo) {
