@@ -17,6 +17,8 @@
 #include "coordinator/dispatch/dispatcher.hpp"
 #include "coordinator/dispatch/plan_adapter.hpp"
 #include "coordinator/dispatch/simulate.hpp"
+#include "coordinator/job/leftovers.hpp"
+#include "coordinator/ledger/coordinator_lock.hpp"
 #include "coordinator/ledger/ledger.hpp"
 #include "coordinator/plan/shard_plan.hpp"
 #include "shared/config/config.hpp"
@@ -282,7 +284,7 @@ void add_cluster_commands(CLI::App& app) {
       config::Config c = config::load(*cfg, *sets);
       auto l = ledger::Ledger::open_existing(c.ledger);
       auto rows = l.shards();
-      auto s = ledger::summarize(rows, ledger::now_ms());
+      auto s = ledger::summarize(rows, ledger::now_ms(), ledger::coordinator_running(c.ledger));
       std::cout << (*json ? ledger::summary_json(s) + "\n" : ledger::summary_table(s, rows));
     });
   }
@@ -303,6 +305,19 @@ void add_cluster_commands(CLI::App& app) {
       auto l = ledger::Ledger::open_existing(c.ledger);
       int n = *failed ? l.retry_failed() : l.retry_shard(*shard);
       std::cout << n << " shard(s) queued again; they run at the next `reelscale run`/`coordinator`\n";
+    });
+  }
+  {
+    auto cfg = std::make_shared<std::string>();
+    auto sets = std::make_shared<std::vector<std::string>>();
+    auto* cmd = app.add_subcommand("clean", "remove a job's intermediates (work dir, shards, ledger); never the output, the source or the keys");
+    cmd->add_option("CONFIG", *cfg, "pipeline YAML (see configs/)")->required()->check(CLI::ExistingFile);
+    add_set_option(*cmd, *sets);
+    cmd->callback([cfg, sets] {
+      const config::Config c = config::load(*cfg, *sets);
+      const job::Removed r = job::clean_job(c);
+      std::cout << "removed " << r.paths.size() << " item(s), " << (r.bytes >> 20) << " MiB; kept "
+                << c.output << ", " << c.input << " and " << c.workers.keys_dir << "\n";
     });
   }
   {

@@ -4,6 +4,7 @@
 #include "cli/commands.hpp"
 #include "coordinator/retime/srt.hpp"
 #include "coordinator/subtitles/ocr.hpp"
+#include "shared/util/errors.hpp"
 
 namespace reelscale::cli {
 
@@ -26,6 +27,13 @@ void add_ocr_commands(CLI::App& app) {
     if (!a->langs.empty()) o.languages = a->langs;
     o.min_confidence = a->min_conf;
     const auto r = subtitles::ocr_stream(a->input, a->track, o);
+    // Asked to read subtitles, finding none is a failure: corrupt VobSub data decoded to
+    // nothing and reported success with an empty SRT.
+    if (r.events.empty())
+      throw Error(a->input + ": stream " + std::to_string(r.stream_index) +
+                  ": no subtitle could be read (" + std::to_string(r.warnings.size()) +
+                  " skipped; the subtitle data is corrupt or the stream is empty); " + a->output +
+                  " not written");
     srt::write_srt_file(a->output, subtitles::to_srt_events(r));
     std::cout << a->output << ": " << r.events.size() << " subtitles from stream " << r.stream_index
               << " (" << r.low_confidence << " low confidence, " << r.warnings.size() << " skipped)\n";

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -20,6 +21,7 @@
 
 #include "coordinator/dispatch/scheduler.hpp"
 #include "coordinator/dispatch/zap.hpp"
+#include "coordinator/ledger/coordinator_lock.hpp"
 #include "shared/protocol/keys.hpp"
 #include "shared/shard/shard_file.hpp"
 #include "shared/util/atomic_file.hpp"
@@ -104,10 +106,17 @@ class Broker {
   void lose(const std::string& id, const std::string& reason);
   void send(const std::string& id, const Message& m);
   void tick();
+  int adopt_retries();
   void assign_idle();
+  // False (and the dispatch ends, see disk_full_) when storage_dir lacks min_free_bytes +
+  // max(incoming, the largest shard so far).
+  bool has_space(int64_t incoming, const std::string& what);
+  void disk_full(const std::string& why);
   void finish_lease(const std::string& id, const std::string& shard, int64_t attempt);
   void remove_quietly(const fs::path& p);
-  void verify_async(const std::string& worker, const protocol::Done& d, const fs::path& path);
+  // `prepare` runs first on the verification's thread; its non-empty answer is the verdict.
+  void verify_async(const std::string& worker, const protocol::Done& d, const fs::path& path,
+                    std::function<std::string()> prepare = {});
 
   // storage: stream. Segments are cut off the broker thread; an assignment waits for its
   // segment, then the worker fetches it; after `done` the broker fetches the shard.
@@ -135,6 +144,7 @@ class Broker {
   std::unique_ptr<ZapHandler> zap_;
   std::unique_ptr<zmq::socket_t> router_;
   std::map<std::string, WorkerState> workers_;  // by ZeroMQ routing id
+  std::map<std::string, std::string> names_;    // every routing id seen -> its worker name
   // Verifying a real shard re-reads gigabytes: it runs off the broker thread so heartbeats
   // keep flowing, and the verdict is applied on it.
   struct Verification {
@@ -164,6 +174,10 @@ class Broker {
   };
   std::map<UploadKey, std::unique_ptr<Upload>> uploads_;
   int64_t joined_ = 0;
+  int64_t queue_full_ = 0;
+  int64_t last_tick_ms_ = 0;
+  int64_t largest_shard_ = 0;  // bytes of the largest shard output seen in this run
+  std::string disk_full_;      // set: the dispatch ends with this Error, resumable
   DispatchResult res_;
 };
 
@@ -173,8 +187,14 @@ void Broker::setup_socket() {
   r.set(zmq::sockopt::linger, 500);  // lets the final DISCONNECTs leave
   r.set(zmq::sockopt::maxmsgsize, protocol::kMaxWireBytes);
   r.set(zmq::sockopt::router_mandatory, 1);
+  // Workers keep their routing id across reconnects: the new connection takes the old one's
+  // place (and its name and lease) instead of being refused as a duplicate.
+  r.set(zmq::sockopt::router_handover, 1);
   if (opts_.security == "curve") {
     auto allowed = protocol::read_allowlist(opts_.keys_dir / "authorized_workers");
+    if (allowed.empty())
+      spdlog::warn("{}: no worker key is allowed, so no worker can join (add keys with `reelscale "
+                   "keygen`)", (opts_.keys_dir / "authorized_workers").string());
     auto keys = protocol::read_keypair(opts_.keys_dir, "coordinator");
     // The handler binds before the ROUTER does: a CURVE socket with no handler admits anyone.
     zap_ = std::make_unique<ZapHandler>(ctx_, std::move(allowed),
@@ -189,9 +209,13 @@ void Broker::setup_socket() {
       throw ConfigError("workers.endpoint " + opts_.endpoint +
                         ": security 'none' binds only loopback; set workers.security: curve, or "
                         "workers.allow_plaintext_nonlocal: true on a trusted network");
+    if (!is_loopback_endpoint(opts_.endpoint))
+      spdlog::warn("workers.endpoint {}: security 'none' off loopback (allow_plaintext_nonlocal): "
+                   "anyone who reaches this port can take shards and read the film", opts_.endpoint);
   } else {
     throw ConfigError("workers.security: '" + opts_.security + "' is not curve|none");
   }
+  if (is_ipv6_endpoint(opts_.endpoint)) r.set(zmq::sockopt::ipv6, 1);
   try {
     r.bind(opts_.endpoint);
   } catch (const zmq::error_t& e) {
@@ -206,8 +230,11 @@ void Broker::send(const std::string& id, const Message& m) {
   std::string bytes = protocol::encode(m);
   try {
     std::array<zmq::const_buffer, 2> parts = {zmq::buffer(id), zmq::buffer(bytes)};
-    if (!zmq::send_multipart(*router_, parts, zmq::send_flags::dontwait))
-      spdlog::warn("coordinator: queue to a worker full; {} dropped", protocol::type_name(m));
+    // Counted, and said at powers of two: an unregistered client's flood gave 499 lines.
+    if (!zmq::send_multipart(*router_, parts, zmq::send_flags::dontwait) &&
+        ((++queue_full_ & (queue_full_ - 1)) == 0))
+      spdlog::warn("coordinator: queue to a worker full; {} dropped ({} dropped so far)",
+                   protocol::type_name(m), queue_full_);
   } catch (const zmq::error_t& e) {
     // EHOSTUNREACH: the peer is gone; liveness will notice if we still track it.
     spdlog::debug("coordinator: cannot send {}: {}", protocol::type_name(m), e.what());
@@ -237,9 +264,26 @@ void Broker::on_ready(const std::string& id, const protocol::Ready& r) {
   auto [it, fresh] = workers_.try_emplace(id);
   WorkerState& w = it->second;
   if (fresh) {
-    w.name = (r.name.empty() ? std::string("worker") : r.name.substr(0, 64)) + "#" +
-             std::to_string(++joined_);
-    ++res_.workers_joined;
+    // A worker we declared lost that comes back (same routing id) keeps its name.
+    auto known = names_.find(id);
+    if (known != names_.end()) {
+      w.name = known->second;
+    } else {
+      w.name = (r.name.empty() ? std::string("worker") : r.name.substr(0, 64)) + "#" +
+               std::to_string(++joined_);
+      names_.emplace(id, w.name);
+      ++res_.workers_joined;
+    }
+  } else if (w.lease && w.lease->shard_id != r.busy_shard) {
+    // Reconnected without the shard it held (a stream transfer is abandoned on reconnecting).
+    const Lease lease = *w.lease;
+    w.lease.reset();
+    const std::string why = "worker reconnected without its shard";
+    Outcome o = sched_.failed(w.name, lease.shard_id, lease.attempt, why, true);
+    if (o == Outcome::failed) {
+      obs_->shard_failed(lease.shard_id, why);
+      release_segment(lease.shard_id);
+    }
   }
   w.pid = r.pid;
   w.busy_shard = r.busy_shard;
@@ -264,6 +308,11 @@ void Broker::on_done(const std::string& id, const std::string& worker, const pro
     return;
   }
   fs::path path = opts_.storage_dir / *issued;
+  if (!streaming()) {
+    std::error_code ec;
+    const auto bytes = fs::file_size(path, ec);
+    if (!ec) largest_shard_ = std::max(largest_shard_, int64_t(bytes));
+  }
   if (sched_.is_done(d.shard_id)) {
     settle(worker, d, path, "");  // a losing copy: no need to read it (or fetch it)
     return;
@@ -281,7 +330,8 @@ void Broker::on_done(const std::string& id, const std::string& worker, const pro
   verify_async(worker, d, path);
 }
 
-void Broker::verify_async(const std::string& worker, const protocol::Done& d, const fs::path& path) {
+void Broker::verify_async(const std::string& worker, const protocol::Done& d, const fs::path& path,
+                          std::function<std::string()> prepare) {
   auto spec = sched_.spec(d.shard_id);
   if (!spec) return;
   ledger::ShardSpec shard = *spec;
@@ -290,11 +340,44 @@ void Broker::verify_async(const std::string& worker, const protocol::Done& d, co
   sched_.verifying(worker, d.shard_id, d.attempt);
   ShardVerifier* v = &verifier_;
   verifying_.push_back({std::async(std::launch::async,
-                                   [v, shard, path, d] {
+                                   [v, shard, path, d, prepare] {
+                                     if (prepare) {
+                                       std::string why = prepare();
+                                       if (!why.empty()) return why;
+                                     }
                                      return v->verify(shard, path, d.frame_count, d.checksum);
                                    }),
                         worker, d, path});
 }
+
+namespace {
+// A received stream shard made durable under its final name (and its sidecar written). Off
+// the broker thread: fsync of a multi-GB shard took seconds, and no heartbeat left meanwhile.
+std::string finish_transfer(int fd, const fs::path& temp, const fs::path& final_path,
+                            const fs::path& storage_dir, const std::string& sidecar) {
+  const bool synced = ::fsync(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  std::error_code ec;
+  if (!synced) {
+    fs::remove(temp, ec);
+    return "fsync " + temp.string() + ": " + std::strerror(err);
+  }
+  fs::rename(temp, final_path, ec);
+  if (ec) {
+    fs::remove(temp, ec);
+    return "rename to " + final_path.string() + ": " + ec.message();
+  }
+  try {
+    fsync_path(storage_dir);
+    // worker/encode's sidecar name (`<shard file>.json`), which the media verifier reads.
+    if (!sidecar.empty()) write_file_atomic(final_path.string() + ".json", sidecar);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
 
 // --- storage: stream --------------------------------------------------------------------
 
@@ -412,6 +495,9 @@ void Broker::start_upload(const std::string& id, const std::string& worker,
     settle(worker, d, path, "no output size/checksum for a stream transfer");
     return;
   }
+  largest_shard_ = std::max(largest_shard_, d.output_bytes);
+  // Not fetched: the shard stays out, and the attempt does not count on the next start.
+  if (!has_space(d.output_bytes, "shard " + d.shard_id + " from " + worker)) return;
   auto u = std::make_unique<Upload>();
   u->id = id;
   u->worker = worker;
@@ -470,6 +556,12 @@ void Broker::on_chunk(const std::string& id, const protocol::Chunk& c) {
     return end_upload(key, "shard transfer out of order or longer than announced");
   for (size_t off = 0; off < c.data.size();) {
     const ssize_t n = ::pwrite(u.fd, c.data.data() + off, c.data.size() - off, off_t(u.received + int64_t(off)));
+    if (n <= 0 && errno == ENOSPC) {
+      disk_full("storage.dir " + opts_.storage_dir.string() + ": writing " + u.temp.string());
+      remove_quietly(u.temp);
+      uploads_.erase(it);
+      return;
+    }
     if (n <= 0) return end_upload(key, "writing " + u.temp.string() + ": " + std::strerror(errno));
     off += size_t(n);
   }
@@ -485,24 +577,15 @@ void Broker::on_chunk(const std::string& id, const protocol::Chunk& c) {
     return;
   }
   // Complete: make it durable under our own name, then verify like a shared-storage result.
-  if (::fsync(u.fd) != 0) return end_upload(key, "fsync " + u.temp.string() + ": " + std::strerror(errno));
-  ::close(u.fd);
-  u.fd = -1;
   if (u.sum.hex_digest() != u.done.output_checksum)
     return end_upload(key, "the transferred shard's checksum differs from the worker's");
-  std::error_code ec;
-  fs::rename(u.temp, u.final_path, ec);
-  if (ec) return end_upload(key, "rename to " + u.final_path.string() + ": " + ec.message());
-  try {
-    fsync_path(opts_.storage_dir);
-    // worker/encode's sidecar name (`<shard file>.json`), which the media verifier reads.
-    if (!u.done.sidecar.empty()) write_file_atomic(u.final_path.string() + ".json", u.done.sidecar);
-  } catch (const std::exception& e) {
-    return end_upload(key, e.what());
-  }
   std::unique_ptr<Upload> done = std::move(it->second);
   uploads_.erase(it);
-  verify_async(done->worker, done->done, done->final_path);
+  const int fd = done->fd;
+  done->fd = -1;
+  verify_async(done->worker, done->done, done->final_path,
+               [fd, temp = done->temp, final_path = done->final_path, dir = opts_.storage_dir,
+                sidecar = done->done.sidecar] { return finish_transfer(fd, temp, final_path, dir, sidecar); });
 }
 
 void Broker::collect_verifications(bool wait_all) {
@@ -582,7 +665,9 @@ void Broker::handle(zmq::message_t& identity, zmq::message_t& body) {
     m = protocol::decode(body.to_string_view());
   } catch (const protocol::ProtocolError& e) {
     ++res_.rejected_messages;
-    if (res_.rejected_messages <= 20) spdlog::warn("dropped a message: {}", e.what());
+    // The first 20, then at powers of two: a flood must not flood the log.
+    const int64_t n = res_.rejected_messages;
+    if (n <= 20 || (n & (n - 1)) == 0) spdlog::warn("dropped a message ({} so far): {}", n, e.what());
     obs_->message_rejected(e.what());
     return;
   }
@@ -627,9 +712,30 @@ void Broker::handle(zmq::message_t& identity, zmq::message_t& body) {
       m);
 }
 
+bool Broker::has_space(int64_t incoming, const std::string& what) {
+  std::error_code ec;
+  const auto space = fs::space(opts_.storage_dir, ec);
+  if (ec) return true;  // unknown: the writes themselves will say
+  const int64_t need = opts_.min_free_bytes + std::max(incoming, largest_shard_);
+  if (int64_t(space.available) >= need) return true;
+  disk_full("storage.dir " + opts_.storage_dir.string() + ": " + std::to_string(space.available >> 20) +
+            " MiB free, " + std::to_string(need >> 20) + " MiB needed for " + what);
+  return false;
+}
+
+void Broker::disk_full(const std::string& why) {
+  if (disk_full_.empty())
+    disk_full_ = why + " (No space left on device); free some and run the same command to resume";
+}
+
 void Broker::assign_idle() {
+  bool checked = false;
   for (auto& [id, w] : workers_) {
     if (w.lease || !w.busy_shard.empty()) continue;
+    if (!checked) {
+      if (!has_space(0, "the next shard")) return;
+      checked = true;
+    }
     auto lease = sched_.next(w.name, ledger::now_ms());
     if (!lease) return;  // nothing to hand out to anyone
     auto spec = *sched_.spec(lease->shard_id);
@@ -659,8 +765,22 @@ void Broker::assign_idle() {
   }
 }
 
+int Broker::adopt_retries() {
+  const int n = sched_.adopt_retries(ledger_.shards());
+  if (n > 0) spdlog::info("{} shard(s) put back by `reelscale retry`; they run now", n);
+  return n;
+}
+
 void Broker::tick() {
   int64_t now = steady_ms();
+  // This thread itself was late (a slow disk, a loaded machine): the workers' messages of that
+  // time wait unread in the queue, so nobody is judged on it.
+  const int64_t late = last_tick_ms_ > 0 ? now - last_tick_ms_ - int64_t(opts_.heartbeat_ms) : 0;
+  last_tick_ms_ = now;
+  if (late > int64_t(opts_.heartbeat_ms)) {
+    spdlog::warn("coordinator: heartbeats {} ms late; worker liveness restarts now", late);
+    for (auto& [id, w] : workers_) w.expiry_ms = std::max(w.expiry_ms, now + int64_t(opts_.heartbeat_ms) * opts_.liveness);
+  }
   std::vector<std::string> dead;
   for (auto& [id, w] : workers_) {
     if (w.expiry_ms < now) dead.push_back(id);
@@ -680,6 +800,8 @@ void Broker::tick() {
 
 DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
   double cpu0 = thread_cpu_s();
+  if (const std::string why = bind_endpoint_problem(opts_.endpoint); !why.empty())
+    throw ConfigError("workers.endpoint " + opts_.endpoint + ": " + why);
   if (opts_.storage_mode != "shared" && opts_.storage_mode != "stream")
     throw ConfigError("storage.mode: '" + opts_.storage_mode + "' is not shared|stream");
   if (streaming() && !opts_.segments)
@@ -693,6 +815,8 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
       if (n.size() > 6 && n[0] == '.' && n.compare(n.size() - 5, 5, ".part") == 0) remove_quietly(e.path());
     }
   }
+  // Held while this dispatch runs: `status` tells a live coordinator from a dead one by it.
+  ledger::CoordinatorLock lock(ledger_.path());
   res_.resume = ledger_.sync(opts_.input_fingerprint, opts_.config_hash, plan);
   // A shard done in an earlier run counts only if its output still verifies (in parallel:
   // each check re-reads a whole shard).
@@ -722,11 +846,15 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
 
   setup_socket();
   int64_t next_beat = steady_ms() + opts_.heartbeat_ms;
-  while (!sched_.finished()) {
+  for (;;) {
+    // A retry asked for during the run (docs/operations.md) runs now rather than leaving a
+    // shard the ledger no longer holds done for concat to trip over.
+    if (sched_.finished() && adopt_retries() == 0) break;
     if (opts_.stop && opts_.stop->load()) {
       res_.stopped = true;
       break;
     }
+    if (!disk_full_.empty()) break;
     int64_t wait = std::max<int64_t>(0, next_beat - steady_ms());
     // Bounded so that the stop flag is seen promptly even with a long heartbeat.
     zmq::pollitem_t item{router_->handle(), 0, ZMQ_POLLIN, 0};
@@ -736,7 +864,10 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
       if (e.num() != EINTR) throw;
       continue;  // a signal (SIGINT/SIGTERM sets the stop flag): the loop's top looks
     }
-    for (int n = 0; n < 10000 && (item.revents & ZMQ_POLLIN); ++n) {
+    // The drain stops when a heartbeat is due: a stream upload keeps the queue full (each
+    // chunk asks for the next), and heartbeats that waited for it to empty starved every
+    // other worker into reconnecting and being declared lost.
+    for (int n = 0; n < 10000 && (item.revents & ZMQ_POLLIN) && steady_ms() < next_beat; ++n) {
       std::vector<zmq::message_t> parts;
       if (!zmq::recv_multipart(*router_, std::back_inserter(parts), zmq::recv_flags::dontwait))
         break;
@@ -750,6 +881,7 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
     collect_verifications(false);
     if (streaming()) send_ready_assigns();
     if (steady_ms() >= next_beat) {
+      adopt_retries();
       tick();
       next_beat = steady_ms() + opts_.heartbeat_ms;
     }
@@ -764,9 +896,9 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
     std::error_code ec;
     remove_tree(opts_.storage_dir / "segments", ec);
   }
+  const bool interrupted = res_.stopped || !disk_full_.empty();
   for (auto& [id, w] : workers_)
-    send(id, protocol::Disconnect{res_.stopped ? "coordinator stopping" : "job complete",
-                                  res_.stopped});
+    send(id, protocol::Disconnect{interrupted ? "coordinator stopping" : "job complete", interrupted});
   res_.done = sched_.done();
   res_.failed = sched_.failed_count();
   res_.failed_shards = sched_.failed_ids();
@@ -777,6 +909,7 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
                  double(res_.bytes_sent) / (1 << 20), double(res_.bytes_received) / (1 << 20));
   router_.reset();
   zap_.reset();
+  if (!disk_full_.empty()) throw Error(disk_full_);
   return res_;
 }
 

@@ -40,6 +40,11 @@ struct DispatchOptions {
   int64_t lease_base_ms = 120000;
   int64_t lease_ms_per_frame = 2000;
   bool tail_duplication = true;
+  // Free space storage_dir must keep: below it (plus the largest shard seen, or the shard
+  // offered for upload) no shard is assigned or accepted and the dispatch ends with an Error
+  // naming the directory; the run resumes once there is room. A full disk used to cost every
+  // shard its attempts (and in stream mode whole computations thrown away at upload).
+  int64_t min_free_bytes = int64_t(256) << 20;
   const std::atomic<bool>* stop = nullptr;         // set (e.g. from SIGINT) to stop early
 };
 

@@ -29,11 +29,29 @@ void Scheduler::load(const std::vector<ledger::ShardRow>& rows) {
     Live l;
     l.spec = r.spec;
     l.state = r.state == State::assigned ? State::pending : r.state;
+    l.attempts = r.attempts;
     if (l.state == State::pending) pending_.insert(key(l));
     if (l.state == State::done) ++done_;
     if (l.state == State::failed) ++failed_;
     shards_.emplace(r.spec.id, std::move(l));
   }
+}
+
+int Scheduler::adopt_retries(const std::vector<ledger::ShardRow>& rows) {
+  int n = 0;
+  for (const auto& r : rows) {
+    Live* l = find(r.spec.id);
+    if (!l || r.state != State::pending || (l->state != State::done && l->state != State::failed)) continue;
+    if (l->state == State::done) --done_;
+    if (l->state == State::failed) --failed_;
+    l->state = State::pending;
+    l->attempts = r.attempts;
+    l->progress = 0;
+    l->failed_on.clear();
+    pending_.insert(key(*l));
+    ++n;
+  }
+  return n;
 }
 
 Scheduler::Live* Scheduler::find(const std::string& id) {
@@ -57,9 +75,12 @@ std::optional<Lease> Scheduler::next(const std::string& worker, int64_t now_ms) 
     // Tail: every shard is out. Help the one with the most work left, unless this worker
     // already holds it or it has enough copies.
     int64_t best_left = 0;
+    // A copy never goes past the shard's attempts, nor to a worker that already failed it:
+    // a failing copy handed straight back to the idle worker looped without end.
     for (auto& [id, l] : shards_) {
       if (l.state != State::assigned || int(l.holders.size()) >= opts_.max_copies ||
-          l.holders.count(worker) || any_verifying(l))
+          l.holders.count(worker) || l.failed_on.count(worker) || any_verifying(l) ||
+          l.attempts >= opts_.max_attempts)
         continue;
       int64_t left = l.spec.emit_frames() - l.progress;
       if (left > best_left) {
@@ -80,6 +101,7 @@ std::optional<Lease> Scheduler::next(const std::string& worker, int64_t now_ms) 
       now_ms + opts_.lease_base_ms + opts_.lease_ms_per_frame * pick->spec.context_frames();
   lease.duplicate = duplicate;
   ledger_.assign(pick->spec.id, worker, !duplicate);
+  if (!duplicate) ++pick->attempts;
   set_running(*pick, true);
   pick->state = State::assigned;
   pick->holders[worker] = Holder{lease.attempt, lease.deadline_ms, duplicate};
@@ -90,14 +112,22 @@ std::optional<Lease> Scheduler::next(const std::string& worker, int64_t now_ms) 
 
 Outcome Scheduler::attempt_ended(Live& l, const std::string& worker, const std::string& reason,
                                  bool retryable) {
-  l.holders.erase(worker);
+  auto h = l.holders.find(worker);
+  const bool uncounted = h != l.holders.end() && h->second.duplicate;
+  if (h != l.holders.end()) l.holders.erase(h);
   if (l.state == State::done) return Outcome::already_done;
   if (l.state != State::assigned) return Outcome::unknown_attempt;
-  if (!l.holders.empty()) {
-    ledger_.event(l.spec.id, worker, "copy-failed", reason + " (another copy still running)");
+  l.failed_on.insert(worker);
+  // Every failure counts (a duplicate's too); a failure that is not retryable is the same on
+  // every worker, so it ends the shard even while another copy runs (whose valid result
+  // still wins if it comes).
+  if (!l.holders.empty() && retryable) {
+    l.attempts = ledger_.copy_failed(l.spec.id, worker, reason, uncounted);
     return Outcome::copy_running;
   }
-  State next = ledger_.attempt_failed(l.spec.id, worker, reason, retryable, opts_.max_attempts);
+  State next =
+      ledger_.attempt_failed(l.spec.id, worker, reason, retryable, opts_.max_attempts, uncounted);
+  if (uncounted) ++l.attempts;
   set_running(l, false);
   l.state = next;
   l.progress = 0;

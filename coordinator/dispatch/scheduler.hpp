@@ -5,7 +5,9 @@
 //
 // Policy: longest pending shard first (the film's long scenes must not start last); when
 // nothing is pending and a worker is idle, duplicate the running shard with the most work left
-// (at most `max_copies` holders); the first valid result wins and later ones are ignored.
+// (at most `max_copies` holders, never past max_attempts, never to a worker that failed it);
+// the first valid result wins and later ones are ignored. Every failure counts toward
+// max_attempts, a duplicate's too; a failure that is not retryable ends the shard.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -51,6 +53,10 @@ class Scheduler {
 
   // Takes the ledger's rows (after sync and resume verification).
   void load(const std::vector<ledger::ShardRow>& rows);
+
+  // `reelscale retry` while this run goes on: shards this run holds as done or failed that the
+  // ledger (`rows`) has back at pending run again in this run. Returns how many.
+  int adopt_retries(const std::vector<ledger::ShardRow>& rows);
 
   // The next lease for an idle worker, or none. Records the assignment in the ledger.
   std::optional<Lease> next(const std::string& worker, int64_t now_ms);
@@ -106,6 +112,8 @@ class Scheduler {
     std::map<int64_t, std::string> issued;   // attempt -> output name
     int64_t next_attempt = 1;
     int64_t progress = 0;
+    int attempts = 0;                        // counted so far, as in the ledger
+    std::set<std::string> failed_on;         // workers whose copy failed in this run
   };
   static bool any_verifying(const Live& l);
   using QueueKey = std::pair<int64_t, std::string>;  // (-frames, id): longest first

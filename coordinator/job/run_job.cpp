@@ -1,4 +1,5 @@
 #include "coordinator/job/run_job.hpp"
+#include "coordinator/job/leftovers.hpp"
 
 #include <chrono>
 #include <fstream>
@@ -122,6 +123,9 @@ RunSummary run_job(const config::Config& film, const RunOptions& options) {
   const fs::path work = cfg.work_dir;
   media::require_input(cfg.input);  // a missing film, or a disc title that cannot be read: before anything is written
   fs::create_directories(work);
+  if (const Removed stale = remove_stale_temporaries(cfg); !stale.paths.empty())
+    spdlog::info("removed {} temporary file(s), {} MiB, that earlier runs of this job left", stale.paths.size(),
+                 stale.bytes >> 20);
   progress::RunMonitor monitor(cfg, {options.progress});
   if (cfg.model.effective_backend() == "bicubic")
     spdlog::warn("NO CHECKPOINT CONFIGURED: upscaling with plain bicubic interpolation, not BasicVSR++ "

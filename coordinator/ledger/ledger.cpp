@@ -166,7 +166,10 @@ SyncReport Ledger::sync(const std::string& input_fingerprint, const std::string&
                    "emit_end=excluded.emit_end, context_end=excluded.context_end, "
                    "cuts=excluded.cuts, state='pending', attempts=0, worker='', assigned_ms=0, "
                    "finished_ms=0, output='', frame_count=0, checksum='', last_error=''");
-  Statement requeue(db_, "UPDATE shards SET state='pending', worker='' WHERE id=?");
+  // The attempt the dead coordinator had out is not the shard's fault: it does not count
+  // (a film whose coordinator is killed three times must not fail on its next worker loss).
+  Statement requeue(db_, "UPDATE shards SET state='pending', worker='', "
+                         "attempts=MAX(attempts-1, 0) WHERE id=?");
   std::set<std::string> planned;
   for (const ShardSpec& s : plan) {
     if (!planned.insert(s.id).second) throw Error("plan: duplicate shard id " + s.id);
@@ -177,7 +180,8 @@ SyncReport Ledger::sync(const std::string& input_fingerprint, const std::string&
       // The previous coordinator died with this shard out: nobody holds it any more.
       if (it->second.state == State::assigned) {
         requeue.bind(1, s.id).run();
-        insert_event(s.id, it->second.worker, "requeued", "coordinator restarted");
+        insert_event(s.id, it->second.worker, "requeued",
+                     "coordinator restarted; its interrupted attempt does not count");
         ++r.requeued;
       }
       continue;
@@ -276,23 +280,40 @@ void Ledger::done(const std::string& id, const std::string& worker, const std::s
 }
 
 State Ledger::attempt_failed(const std::string& id, const std::string& worker,
-                             const std::string& reason, bool retryable, int max_attempts) {
+                             const std::string& reason, bool retryable, int max_attempts,
+                             bool uncounted) {
   Transaction t(db_);
   Statement q(db_, "SELECT attempts, state FROM shards WHERE id=?");
   q.bind(1, id);
   if (!q.step()) throw Error("ledger: no shard " + id);
-  int attempts = int(q.i64(0));
+  int attempts = int(q.i64(0)) + (uncounted ? 1 : 0);
   State cur = state_from_string(q.str(1));
   if (cur == State::done || cur == State::failed) return cur;  // a late report changes nothing
   State next = (!retryable || attempts >= max_attempts) ? State::failed : State::pending;
-  Statement st(db_, "UPDATE shards SET state=?, worker='', finished_ms=?, last_error=? WHERE id=?");
+  Statement st(db_, "UPDATE shards SET state=?, worker='', finished_ms=?, last_error=?, attempts=? "
+                    "WHERE id=?");
   st.bind(1, std::string(to_string(next))).bind(2, next == State::failed ? now_ms() : int64_t(0));
-  st.bind(3, reason).bind(4, id).run();
+  st.bind(3, reason).bind(4, int64_t(attempts)).bind(5, id).run();
   insert_event(id, worker, next == State::failed ? "failed" : "attempt-failed",
                reason + " (attempt " + std::to_string(attempts) + " of " +
                    std::to_string(max_attempts) + ")");
   t.commit();
   return next;
+}
+
+int Ledger::copy_failed(const std::string& id, const std::string& worker,
+                        const std::string& reason, bool uncounted) {
+  Transaction t(db_);
+  Statement st(db_, "UPDATE shards SET attempts=attempts+? WHERE id=?");
+  st.bind(1, int64_t(uncounted ? 1 : 0)).bind(2, id).run();
+  Statement q(db_, "SELECT attempts FROM shards WHERE id=?");
+  q.bind(1, id);
+  if (!q.step()) throw Error("ledger: no shard " + id);
+  const int attempts = int(q.i64(0));
+  insert_event(id, worker, "copy-failed",
+               reason + " (attempt " + std::to_string(attempts) + "; another copy still running)");
+  t.commit();
+  return attempts;
 }
 
 void Ledger::invalidate(const std::string& id, const std::string& reason) {
@@ -331,8 +352,9 @@ int Ledger::retry_shard(const std::string& id) {
   return 1;
 }
 
-Summary summarize(const std::vector<ShardRow>& rows, int64_t now) {
+Summary summarize(const std::vector<ShardRow>& rows, int64_t now, bool coordinator_running) {
   Summary s;
+  s.coordinator_running = coordinator_running;
   std::map<std::string, WorkerRate> per;
   int64_t first = 0, last = 0;
   for (const auto& r : rows) {
@@ -340,7 +362,14 @@ Summary summarize(const std::vector<ShardRow>& rows, int64_t now) {
     s.frames_total += r.spec.emit_frames();
     switch (r.state) {
       case State::pending: ++s.pending; break;
-      case State::assigned: ++s.running; break;
+      case State::assigned:
+        if (coordinator_running) {
+          ++s.running;
+        } else {
+          ++s.pending;
+          ++s.interrupted;
+        }
+        break;
       case State::failed: ++s.failed; s.failed_shards.push_back(r); break;
       case State::done: {
         ++s.done;
@@ -365,7 +394,7 @@ Summary summarize(const std::vector<ShardRow>& rows, int64_t now) {
   if (first > 0 && end > first && s.frames_done > 0) {
     s.fps = double(s.frames_done) / (double(end - first) / 1000.0);
     int64_t remaining = s.frames_total - s.frames_done;
-    if (s.fps > 0 && s.failed + s.done < s.total) s.eta_s = double(remaining) / s.fps;
+    if (s.fps > 0 && s.failed + s.done < s.total && coordinator_running) s.eta_s = double(remaining) / s.fps;
   }
   return s;
 }
@@ -375,6 +404,7 @@ std::string summary_json(const Summary& s) {
   j["shards"] = {{"total", s.total}, {"pending", s.pending}, {"running", s.running},
                  {"done", s.done}, {"failed", s.failed}};
   j["frames"] = {{"total", s.frames_total}, {"done", s.frames_done}};
+  j["coordinator"] = {{"running", s.coordinator_running}, {"interrupted", s.interrupted}};
   j["fps"] = s.fps;
   j["eta_s"] = s.eta_s ? nlohmann::json(*s.eta_s) : nlohmann::json(nullptr);
   j["workers"] = nlohmann::json::array();
@@ -411,6 +441,10 @@ std::string summary_table(const Summary& s, const std::vector<ShardRow>& rows) {
     o << line;
   }
   o << "\n";
+  if (!s.coordinator_running && s.done + s.failed < s.total)
+    o << "coordinator: not running" << (s.interrupted ? " (" + std::to_string(s.interrupted) +
+                                                           " shard(s) were out when it stopped)" : "")
+      << "; run the same command to resume\n";
   for (const auto& w : s.workers) {
     std::snprintf(line, sizeof line, "  worker %-22s %4lld shards %9lld frames  %.2f frames/s\n",
                   w.worker.c_str(), (long long)w.shards, (long long)w.frames, w.fps);

@@ -82,9 +82,14 @@ class Ledger {
   void done(const std::string& id, const std::string& worker, const std::string& output,
             int64_t frame_count, const std::string& checksum);
   // A failed attempt: back to pending, or failed once `max_attempts` are used or the failure
-  // is not retryable. Returns the new state.
+  // is not retryable. Returns the new state. Every failure counts: `uncounted` says the
+  // attempt was not counted when it started (a tail duplicate), so it is counted now.
   State attempt_failed(const std::string& id, const std::string& worker, const std::string& reason,
-                       bool retryable, int max_attempts);
+                       bool retryable, int max_attempts, bool uncounted = false);
+  // A copy failed while another copy of the shard still runs: the shard stays assigned; the
+  // failure is counted (`uncounted` as above). Returns the shard's attempts now.
+  int copy_failed(const std::string& id, const std::string& worker, const std::string& reason,
+                  bool uncounted);
   // A done shard whose output no longer verifies: back to pending with the reason.
   void invalidate(const std::string& id, const std::string& reason);
   // `reelscale retry`: failed shards (or one shard, whatever its state) back to pending with
@@ -112,13 +117,17 @@ struct WorkerRate {
 };
 struct Summary {
   int total = 0, pending = 0, running = 0, done = 0, failed = 0;
+  bool coordinator_running = true;
+  int interrupted = 0;            // out when the coordinator stopped; counted in pending
   int64_t frames_total = 0, frames_done = 0;
   double fps = 0;                 // overall throughput of done work over the job's wall time
   std::optional<double> eta_s;    // remaining frames / fps, when there is a rate
   std::vector<WorkerRate> workers;
   std::vector<ShardRow> failed_shards;
 };
-Summary summarize(const std::vector<ShardRow>& rows, int64_t now);
+// `coordinator_running` false (coordinator_lock.hpp): shards the ledger holds as assigned are
+// interrupted, not running, and there is no ETA.
+Summary summarize(const std::vector<ShardRow>& rows, int64_t now, bool coordinator_running = true);
 std::string summary_json(const Summary& s);   // stable keys, documented in docs/operations.md
 std::string summary_table(const Summary& s, const std::vector<ShardRow>& rows);
 

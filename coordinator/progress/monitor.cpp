@@ -34,7 +34,10 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
 // Frames per second over the last `window_s` of (time, cumulative frames) samples.
 class RateWindow {
  public:
+  // Work lost (a shard requeued, a worker gone) does not count backwards: a rate is never
+  // negative (issue 23, defect 10).
   void add(double t, int64_t cumulative) {
+    if (!samples_.empty()) cumulative = std::max(cumulative, samples_.back().second);
     samples_.push_back({t, cumulative});
     while (samples_.size() > 2 && t - samples_[1].first >= kWindow) samples_.pop_front();
   }
@@ -106,6 +109,7 @@ struct RunMonitor::State : dispatch::Observer {
   std::optional<ledger::Summary> summary;  // last ledger sample
   std::vector<ShardView> shard_rows;       // the shard map of the last ledger sample
   RateWindow overall;
+  int64_t shown_done = 0;  // the progress line never goes backwards
   bool dispatch_started = false;
 
   // --- display thread
@@ -283,7 +287,8 @@ struct RunMonitor::State : dispatch::Observer {
     overall.add(t, emitted);
     if (summary) {
       s.frames_total = summary->frames_total;
-      s.frames_done = std::min(summary->frames_total, summary->frames_done + in_flight);
+      shown_done = std::max(shown_done, std::min(summary->frames_total, summary->frames_done + in_flight));
+      s.frames_done = shown_done;
       s.shards_total = summary->total;
       s.shards_done = summary->done;
       s.shards_running = summary->running;

@@ -186,6 +186,8 @@ void cross_checks(const Config& c, const YAML::Node& root, Diagnostics& d) {
     d.add("shards.overlap", mark("shards.overlap"), "twice the overlap must be smaller than shards.max_frames");
   if (c.model.backend == "basicvsrpp" && c.model.checkpoint.empty())
     d.add("model.backend", mark("model.backend"), "basicvsrpp needs model.checkpoint");
+  if (const std::string why = bind_endpoint_problem(c.workers.endpoint); !why.empty())
+    d.add("workers.endpoint", mark("workers.endpoint"), c.workers.endpoint + ": " + why);
   if (c.workers.security == "none" && !c.workers.allow_plaintext_nonlocal &&
       !is_loopback_endpoint(c.workers.endpoint))
     d.add("workers.security", mark("workers.security"),

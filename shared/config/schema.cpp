@@ -355,7 +355,7 @@ std::vector<FieldSpec> build_fields() {
       number("ocr.min_confidence", G(ocr.min_confidence), "70", "Events OCR'd with lower mean confidence are flagged in the report.", 0, 100),
 
       integer("workers.local", G(workers.local), "1", "Workers `reelscale run` starts on this machine (one per GPU; 0 = only remote workers).", 0, 64),
-      text("workers.endpoint", G(workers.endpoint), "tcp://127.0.0.1:5555", "The coordinator's ZeroMQ endpoint.", {}, R"(^tcp://[^:]+:(\d+|\*)$)", "tcp://HOST:PORT"),
+      text("workers.endpoint", G(workers.endpoint), "tcp://127.0.0.1:5555", "The coordinator's ZeroMQ endpoint: the address (`127.0.0.1`, `0.0.0.0`, `[::1]`, `[::]`) or interface name it binds, and a port 1..65535 or `*` (any free one). `localhost` (ZeroMQ binds addresses, not host names) and ports out of range (ZeroMQ wrapped 99999 to 34463) are refused.", {}, R"(^tcp://(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+):(\d+|\*)$)", "tcp://HOST:PORT (IPv6: tcp://[ADDR]:PORT)"),
       text("workers.security", G(workers.security), "curve", "curve: encrypted and authenticated (keys from `reelscale keygen`); none: plaintext, loopback only.", {"curve", "none"}),
       text("workers.keys_dir", G(workers.keys_dir), "", "Directory of CURVE keys and the worker allowlist. Default: `<work_dir>/keys`."),
       boolean("workers.allow_plaintext_nonlocal", G(workers.allow_plaintext_nonlocal), "false", "Allow security: none on a non-loopback endpoint (not recommended)."),

@@ -1,5 +1,7 @@
 #include "shared/media/av_raii.hpp"
 
+#include <sys/stat.h>
+
 #include <new>
 
 #include "shared/disc/locator.hpp"
@@ -40,6 +42,11 @@ int check(int rc, const std::string& what) {
 InputFormatPtr open_input(const std::string& path) {
   if (disc::is_disc_locator(path)) return media::open_disc_input(path);
   if (const auto l = disc::disc_locator(path)) return media::open_disc_input(disc::format_locator(*l));
+  // A FIFO blocks the open until a writer comes (our signal handlers restart it, so SIGTERM
+  // went unheard), and every stage reads the film again: refused before it is opened.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+    throw MediaError(path + " is a FIFO or socket: reelscale reads the film more than once; give a file");
   AVFormatContext* raw = nullptr;
   int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
   if (rc < 0) throw MediaError("cannot open " + path + ": " + error_string(rc));

@@ -12,6 +12,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <functional>
@@ -79,6 +80,8 @@ class Events : public dispatch::Observer {
     return cv.wait_for(lk, guard, [&] { return pred(); });
   }
   void bound(const std::string& e) override { set([&] { endpoint = e; }); }
+  bool threw = false;
+  void ended() { set([&] { threw = true; }); }
   void worker_joined(const std::string& w, const protocol::Ready&) override {
     set([&] { joined.push_back(w); });
   }
@@ -151,9 +154,26 @@ struct InProcessCoordinator {
                        dispatch::DispatchOptions o)
       : ledger(c.ledger_path) {
     result = std::async(std::launch::async, [this, plan, o] {
-      return dispatch::run_dispatch(o, ledger, plan, verifier, &events);
+      try {
+        return dispatch::run_dispatch(o, ledger, plan, verifier, &events);
+      } catch (...) {
+        events.ended();
+        throw;
+      }
     });
-    EXPECT_TRUE(events.wait([&] { return !events.endpoint.empty(); }));
+    // A dispatch that threw before binding ends the wait at once and says why.
+    const bool bound = events.wait([&] {
+      return !events.endpoint.empty() || events.threw;
+    });
+    if (bound && events.endpoint.empty()) {
+      try {
+        result.get();
+        ADD_FAILURE() << "dispatch ended without binding";
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "dispatch did not bind: " << e.what();
+      }
+    }
+    EXPECT_TRUE(bound);
   }
   dispatch::DispatchResult finish() {
     EXPECT_EQ(result.wait_for(kGuard), std::future_status::ready) << "dispatch did not finish";
@@ -289,6 +309,102 @@ TEST(Dispatch, ShardFailsAfterMaxAttemptsWithReasons) {
   EXPECT_NE(row.last_error.find("injected failure"), std::string::npos);
 }
 
+// Issue 23, defect 1: two always-failing workers, one slow and one fast that joins while the
+// slow one works (so it gets tail copies). The shard ends failed after exactly max_attempts
+// counted failures, rather than the fast worker looping through copies.
+TEST(Dispatch, TwoAlwaysFailingWorkersEndTheShardAfterMaxAttemptsCountedFailures) {
+  Cluster c;
+  auto plan = make_plan(1, 200, false);
+  auto o = c.options();
+  o.max_attempts = 3;
+  InProcessCoordinator co(c, plan, o);
+  ChildProcesses workers;
+  workers.spawn(c.worker_args(co.events.endpoint, "frame_us=3000,fail=1000"));
+  ASSERT_TRUE(co.events.wait([&] { return !co.events.pid_of_shard.empty(); }));
+  workers.spawn(c.worker_args(co.events.endpoint, "frame_us=0,fail=1000"));
+  auto r = co.finish();
+  EXPECT_EQ(r.failed, 1);
+  auto row = *co.ledger.shard(plan[0].id);
+  EXPECT_EQ(row.state, ledger::State::failed);
+  EXPECT_EQ(row.attempts, 3);
+  const int failures = count_events(co.ledger, plan[0].id, "copy-failed") +
+                       count_events(co.ledger, plan[0].id, "attempt-failed") +
+                       count_events(co.ledger, plan[0].id, "failed");
+  EXPECT_EQ(failures, 3) << "every failure counts, and no more than max_attempts are made";
+  EXPECT_LE(r.duplicates, 2);
+}
+
+// Issue 23, defect 7: `reelscale retry --shard` of a done shard while the run goes on (the
+// CLI opens the ledger on its own connection) redoes it in this run; the run ends with every
+// shard done in the ledger, so concat finds them all.
+TEST(Dispatch, RetryOfADoneShardDuringTheRunRedoesItInThatRun) {
+  Cluster c;
+  auto plan = make_plan(2, 200, false);
+  InProcessCoordinator co(c, plan, c.options());
+  ChildProcesses workers;
+  workers.spawn(c.worker_args(co.events.endpoint, "frame_us=2000"));
+  ASSERT_TRUE(co.events.wait([&] { return co.events.done.size() == 1; }));
+  std::string first;
+  {
+    std::lock_guard<std::mutex> g(co.events.mu);
+    first = co.events.done[0];
+  }
+  ledger::Ledger::open_existing(c.ledger_path).retry_shard(first);
+  auto r = co.finish();
+  EXPECT_EQ(r.done, 2);
+  EXPECT_EQ(r.failed, 0);
+  expect_all_verified(co.ledger, plan);
+  EXPECT_EQ(count_events(co.ledger, first, "done"), 2) << "the retried shard ran again";
+}
+
+// Issue 23, defect 11: an IPv6 endpoint binds and its workers connect (it was refused).
+TEST(Dispatch, Ipv6LoopbackEndpointWorks) {
+  Cluster c;
+  auto plan = make_plan(2, 20);
+  InProcessCoordinator co(c, plan, c.options("tcp://[::1]:*"));
+  ASSERT_NE(co.events.endpoint.find("[::1]"), std::string::npos) << co.events.endpoint;
+  ChildProcesses workers;
+  workers.spawn(c.worker_args(co.events.endpoint, "frame_us=100"));
+  auto r = co.finish();
+  EXPECT_EQ(r.done, 2);
+  expect_all_verified(co.ledger, plan);
+}
+
+TEST(Dispatch, OutOfRangePortIsRefusedNotWrapped) {
+  Cluster c;
+  ledger::Ledger l(c.ledger_path);
+  dispatch::FakeShardVerifier v;
+  auto o = c.options("tcp://127.0.0.1:99999");
+  const std::atomic<bool> stop{true};  // a dispatch that did bind returns at once
+  o.stop = &stop;
+  EXPECT_THROW(dispatch::run_dispatch(o, l, make_plan(1, 10), v), ConfigError);
+}
+
+// Issue 23, defect 6: with too little room in storage.dir no shard is handed out (so none is
+// computed to be thrown away, nor an attempt spent): the dispatch ends with an Error naming the
+// directory, in either storage mode.
+void expect_no_work_without_space(Cluster& c, dispatch::DispatchOptions o) {
+  auto plan = make_plan(3, 20);
+  o.min_free_bytes = int64_t(1) << 60;  // more than any disk has
+  InProcessCoordinator co(c, plan, o);
+  ChildProcesses workers;
+  workers.spawn(c.worker_args(co.events.endpoint, "frame_us=100"));
+  try {
+    co.finish();
+    ADD_FAILURE() << "the dispatch went on without space";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("storage.dir " + c.storage.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(co.events.pid_of_shard.empty()) << "a shard was assigned";
+  for (const auto& row : co.ledger.shards()) EXPECT_EQ(row.attempts, 0) << row.spec.id;
+}
+
+TEST(Dispatch, NoShardIsAssignedWithoutRoomForIt) {
+  Cluster c;
+  expect_no_work_without_space(c, c.options());
+}
+
 TEST(Dispatch, StoppedWorkerPastLivenessIsRequeuedAndItsLateResultIsIdempotent) {
   Cluster c;
   auto plan = make_plan(4, 150, false);
@@ -314,8 +430,10 @@ TEST(Dispatch, StoppedWorkerPastLivenessIsRequeuedAndItsLateResultIsIdempotent) 
   EXPECT_EQ(r.failed, 0);
   expect_all_verified(co.ledger, plan);
   for (const auto& s : plan) EXPECT_EQ(count_events(co.ledger, s.id, "done"), 1) << s.id;
-  // The stopped worker came back (READY again) rather than being forgotten.
-  EXPECT_GE(r.workers_joined, 3);
+  // The stopped worker came back (READY again) rather than being forgotten, and under its own
+  // name (issue 23, defect 10: it used to count as a third worker).
+  EXPECT_GE(co.events.joined.size(), 3u);
+  EXPECT_EQ(r.workers_joined, 2);
 }
 
 TEST(Dispatch, TailDuplicationFinishesWithTheFirstValidResult) {
@@ -692,6 +810,63 @@ TEST(DispatchStream, PeersGetOnlyTheirOwnSegmentAndStrayChunksAreCounted) {
   EXPECT_EQ(r.done, 2);
   EXPECT_EQ(r.rejected_messages, 2);
   expect_no_leftovers(c.storage);
+}
+
+// Issue 23, defect 3: while one peer's shard is uploaded as fast as the coordinator asks for
+// it (the queue never empties), the coordinator's heartbeats still leave on time: an idle
+// worker is neither declared lost nor reconnects under a new name.
+TEST(DispatchStream, HeartbeatsKeepFlowingDuringAnUpload) {
+  Cluster c;
+  c.security = "none";
+  auto plan = make_plan(2, 30);
+  auto o = stream_options(c);
+  o.tail_duplication = false;
+  InProcessCoordinator co(c, plan, o);
+  // The real worker takes one shard (then waits idle through the upload), the peer the other.
+  ChildProcesses workers;
+  workers.spawn(c.worker_args(co.events.endpoint, "frame_us=100"));
+  ASSERT_TRUE(co.events.wait([&] { return !co.events.pid_of_shard.empty(); }));
+  RawPeer peer(co.events.endpoint);
+  peer.send(ready_with({"shared", "stream"}));
+  auto m = peer.next();
+  ASSERT_TRUE(m && std::holds_alternative<protocol::Assign>(*m));
+  const auto a = std::get<protocol::Assign>(*m);
+  // A large result served at once, chunk after chunk; its checksum is wrong on purpose, so
+  // the shard is refused at the end and redone by the real worker.
+  const int64_t total = int64_t(protocol::kChunkBytes) * 1024;  // 256 MiB
+  protocol::Done d;
+  d.shard_id = a.range.id;
+  d.attempt = a.attempt;
+  d.output_name = a.output_name;
+  d.frame_count = a.range.emit_frames();
+  d.checksum = "x";
+  d.output_bytes = total;
+  d.output_checksum = "not the checksum";
+  peer.send(d);
+  const std::string zeros(protocol::kChunkBytes, '\0');
+  for (int64_t served = 0; served < total;) {
+    m = peer.next();
+    ASSERT_TRUE(m) << "the upload stalled at byte " << served;
+    auto* f = std::get_if<protocol::Fetch>(&*m);
+    if (!f) continue;
+    const int64_t size = std::min<int64_t>(f->size, total - f->offset);
+    peer.send(protocol::Chunk{f->shard_id, f->attempt, "output", f->offset, zeros.substr(0, size_t(size)),
+                              f->offset + size == total, ""});
+    served = std::max(served, f->offset + size);
+  }
+  peer.send(protocol::Disconnect{"bye", false});
+  auto r = co.finish();
+  EXPECT_EQ(r.done, 2);
+  EXPECT_EQ(r.failed, 0);
+  EXPECT_EQ(r.workers_joined, 2) << "the idle worker reconnected under a new name";
+  ASSERT_EQ(co.events.lost.size(), 1u) << "only the raw peer, which said goodbye, is gone";
+  EXPECT_EQ(co.events.lost[0].rfind("raw#", 0), 0u) << co.events.lost[0];
+  expect_no_leftovers(c.storage);
+}
+
+TEST(DispatchStream, NoShardIsAssignedWithoutRoomForIt) {
+  Cluster c;
+  expect_no_work_without_space(c, stream_options(c));
 }
 
 int main(int argc, char** argv) {

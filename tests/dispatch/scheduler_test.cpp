@@ -153,6 +153,82 @@ TEST(Scheduler, AnUnverifiedLeaseStillExpiresAndEndsWithItsWorker) {
   EXPECT_EQ(s.pending(), 1);
 }
 
+// Issue 23, defect 1: a failing tail copy counts toward max_attempts, and the worker whose
+// copy failed does not get another copy of that shard at once (it looped 203 times).
+// A ledger holding shard "a" alone.
+struct OneShard {
+  TempDir t;
+  ledger::Ledger l{t / "l.sqlite"};
+  OneShard() { l.sync("fp", "cfg", {plan()[0]}); }
+};
+
+TEST(Scheduler, EveryFailureCountsAndAFailedCopyIsNotHandedBack) {
+  OneShard f;
+  ledger::Ledger& l = f.l;
+  SchedulerOptions o;
+  o.max_attempts = 3;
+  Scheduler s(l, o);
+  s.load(l.shards());
+  auto primary = s.next("w1", 0);
+  auto copy = s.next("w2", 0);
+  ASSERT_TRUE(primary && copy);
+  EXPECT_TRUE(copy->duplicate);
+  EXPECT_EQ(s.failed("w2", "a", copy->attempt, "disk full", true), Outcome::copy_running);
+  EXPECT_EQ(l.shard("a")->attempts, 2);
+  EXPECT_FALSE(s.next("w2", 0)) << "the copy went straight back to the worker that failed it";
+  auto copy2 = s.next("w3", 0);
+  ASSERT_TRUE(copy2);
+  EXPECT_EQ(s.completed("w3", "a", copy2->attempt, "short file", "/o", 1, "x"), Outcome::copy_running);
+  EXPECT_EQ(l.shard("a")->attempts, 3);
+  EXPECT_FALSE(s.next("w4", 0)) << "no copy past max_attempts";
+  EXPECT_EQ(s.failed("w1", "a", primary->attempt, "disk full", true), Outcome::failed);
+  EXPECT_EQ(l.shard("a")->state, ledger::State::failed);
+  EXPECT_EQ(l.shard("a")->attempts, 3);
+  EXPECT_TRUE(s.finished());
+}
+
+// A failure that is not retryable (the same on every worker) ends the shard even while a copy
+// runs; that copy's valid result still rescues it.
+TEST(Scheduler, ANonRetryableFailureEndsTheShardAtOnce) {
+  OneShard f;
+  ledger::Ledger& l = f.l;
+  Scheduler s(l, SchedulerOptions{});
+  s.load(l.shards());
+  auto primary = s.next("w1", 0);
+  auto copy = s.next("w2", 0);
+  ASSERT_TRUE(primary && copy);
+  EXPECT_EQ(s.failed("w2", "a", copy->attempt, "cannot decode frame 40", false), Outcome::failed);
+  EXPECT_EQ(l.shard("a")->state, ledger::State::failed);
+  EXPECT_TRUE(s.finished());
+  EXPECT_FALSE(s.next("w3", 0));
+  EXPECT_EQ(s.completed("w1", "a", primary->attempt, "", "/o/a", 100, "x"), Outcome::accepted);
+}
+
+// Issue 23, defect 4: attempts cut short by the coordinator's own death do not count. Three
+// coordinators die with the shard out; the fourth's one worker loss still leaves it pending.
+TEST(Scheduler, CoordinatorDeathsDoNotUseUpTheShardsAttempts) {
+  TempDir t;
+  ledger::Ledger l(t / "l.sqlite");
+  SchedulerOptions o;
+  o.max_attempts = 3;
+  for (int run = 0; run < 3; ++run) {
+    l.sync("fp", "cfg", {plan()[0]});
+    Scheduler s(l, o);
+    s.load(l.shards());
+    ASSERT_TRUE(s.next("w1", 0));  // ... and the coordinator is killed
+  }
+  EXPECT_EQ(l.sync("fp", "cfg", {plan()[0]}).requeued, 1);
+  EXPECT_EQ(l.shard("a")->attempts, 0);
+  Scheduler s(l, o);
+  s.load(l.shards());
+  ASSERT_TRUE(s.next("w1", 0));
+  EXPECT_EQ(s.worker_lost("w1", "gone").size(), 1u);
+  EXPECT_EQ(l.shard("a")->state, ledger::State::pending);
+  auto again = s.next("w2", 0);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(s.completed("w2", "a", again->attempt, "", "/o/a", 100, "x"), Outcome::accepted);
+}
+
 TEST(Simulation, FakeWorkersOnAFilmSizedPlan) {
   TempDir t;
   std::vector<ledger::ShardSpec> p;

@@ -1,11 +1,14 @@
 // The cluster commands' CLI: `status` (table and --json), `retry --failed | --shard ID`, and
 // the argument errors of `coordinator` and `worker` (exit 2, saying what is missing).
+#include <signal.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
+#include "coordinator/ledger/coordinator_lock.hpp"
 #include "coordinator/ledger/ledger.hpp"
+#include "shared/util/errors.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "tests/testing/test_env.hpp"
 
@@ -59,6 +62,67 @@ TEST(ClusterCli, StatusJsonCountsShardsFramesAndFailures) {
   ASSERT_EQ(table.exit_code, 0) << table.err;
   EXPECT_THAT(table.out, HasSubstr("s00001"));
   EXPECT_THAT(table.out, HasSubstr("failed"));
+}
+
+// Issue 23, defect 10: a shard the ledger holds as assigned is running only while a
+// coordinator holds the job's lock; after the coordinator died it is interrupted, with no ETA.
+TEST(ClusterCli, StatusTellsADeadCoordinatorsShardsFromRunningOnes) {
+  LedgerFixture f;
+  ledger::Ledger(f.ledger_path).assign("s00002", "gpu-a#1", true);
+  auto status = [&] {
+    const auto r = testing::run_cli({"status", f.config.string(), "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out);
+  };
+  auto j = status();
+  EXPECT_EQ(j["shards"]["running"], 0);
+  EXPECT_EQ(j["shards"]["pending"], 1);
+  EXPECT_EQ(j["coordinator"]["running"], false);
+  EXPECT_EQ(j["coordinator"]["interrupted"], 1);
+  EXPECT_TRUE(j["eta_s"].is_null());
+  const auto table = testing::run_cli({"status", f.config.string()});
+  EXPECT_THAT(table.out, HasSubstr("coordinator: not running (1 shard(s) were out when it stopped)"));
+  {
+    ledger::CoordinatorLock alive(f.ledger_path);
+    j = status();
+    EXPECT_EQ(j["shards"]["running"], 1);
+    EXPECT_EQ(j["coordinator"]["running"], true);
+    EXPECT_THROW(ledger::CoordinatorLock second(f.ledger_path), Error) << "one coordinator per job";
+  }
+  EXPECT_EQ(status()["coordinator"]["running"], false);
+}
+
+// Issue 23, defect 8: `clean` removes a job's intermediates and the temporaries of dead
+// processes, never the output, the source or the keys; it refuses while a coordinator runs.
+TEST(ClusterCli, CleanRemovesIntermediatesButNeverTheOutputSourceOrKeys) {
+  LedgerFixture f;
+  const fs::path work = f.dir / "out.mkv.work";
+  long dead = 4194303;
+  while (dead > 1000 && ::kill(pid_t(dead), 0) == 0) --dead;  // a pid no process has
+  const std::string tmp = ".tmp-" + std::to_string(dead);
+  write_file_atomic(f.dir / "out.mkv", "the film, restored");
+  write_file_atomic(f.dir / ("out.mkv" + tmp), std::string(1000, 'x'));
+  write_file_atomic(f.dir / ("unrelated.mkv" + tmp), "not this job's");
+  write_file_atomic(work / "shards" / "s00000.r-1.mov", std::string(5000, 'x'));
+  write_file_atomic(work / ("joined.mov" + tmp), std::string(3000, 'x'));
+  write_file_atomic(work / "keys" / "coordinator.key", "secret");
+  {
+    ledger::CoordinatorLock alive(f.ledger_path);
+    const auto r = testing::run_cli({"clean", f.config.string()});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_THAT(r.err, HasSubstr("a coordinator is running this job"));
+    EXPECT_TRUE(fs::exists(work / "shards"));
+  }
+  const auto r = testing::run_cli({"clean", f.config.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(work / "shards"));
+  EXPECT_FALSE(fs::exists(f.ledger_path));
+  EXPECT_FALSE(fs::exists(f.dir / ("out.mkv" + tmp)));
+  EXPECT_FALSE(fs::exists(work / ("joined.mov" + tmp)));
+  EXPECT_TRUE(fs::exists(f.dir / "out.mkv"));
+  EXPECT_TRUE(fs::exists(f.dir / "film.vob"));
+  EXPECT_TRUE(fs::exists(work / "keys" / "coordinator.key"));
+  EXPECT_TRUE(fs::exists(f.dir / ("unrelated.mkv" + tmp))) << "another file's temporary";
 }
 
 TEST(ClusterCli, StatusWithoutLedgerSaysWhere) {

@@ -22,6 +22,7 @@
 #include "reelscale/version.hpp"
 #include "shared/protocol/keys.hpp"
 #include "shared/util/checksum.hpp"
+#include "shared/util/endpoint.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 #include "shared/util/remove_tree.hpp"
@@ -175,6 +176,8 @@ class Worker {
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
     name_ = opts_.name.empty() ? std::string(host) + ":gpu" + std::to_string(opts_.gpu) : opts_.name;
+    // Kept across reconnects, so the coordinator sees the same worker (name, lease) again.
+    routing_id_ = "w" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}());
     // storage "stream": fetched segments and finished shards wait here.
     if (!opts_.spool_dir.empty() || !opts_.storage_dir.empty()) {
       spool_ = opts_.spool_dir.empty() ? opts_.storage_dir : opts_.spool_dir;
@@ -210,7 +213,9 @@ class Worker {
       if (items[1].revents & ZMQ_POLLIN) forward_report(exec);
       if (items[0].revents & ZMQ_POLLIN) {
         zmq::message_t msg;
-        while (dealer_->recv(msg, zmq::recv_flags::dontwait)) {
+        // Bounded by the heartbeat, as the coordinator's drain is: serving an upload's
+        // fetches must not keep our own heartbeats from leaving.
+        while (steady_ms() < next_beat && dealer_ && dealer_->recv(msg, zmq::recv_flags::dontwait)) {
           liveness = opts_.liveness;
           backoff = opts_.backoff_initial_ms;
           Message m;
@@ -423,6 +428,8 @@ class Worker {
     auto& s = *dealer_;
     s.set(zmq::sockopt::linger, 0);
     s.set(zmq::sockopt::maxmsgsize, protocol::kMaxWireBytes);
+    s.set(zmq::sockopt::routing_id, routing_id_);
+    if (is_ipv6_endpoint(opts_.endpoint)) s.set(zmq::sockopt::ipv6, 1);
     if (opts_.security == "curve") {
       s.set(zmq::sockopt::curve_serverkey, server_key_);
       s.set(zmq::sockopt::curve_publickey, keys_.public_z85);
@@ -479,7 +486,7 @@ class Worker {
   std::unique_ptr<zmq::socket_t> dealer_;
   protocol::KeyPair keys_;
   std::string server_key_;
-  std::string name_;
+  std::string name_, routing_id_;
   std::string busy_;
   std::deque<Message> unsent_;
   WorkerStats stats_;
