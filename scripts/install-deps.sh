@@ -21,11 +21,11 @@ pkgs=(
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
   libtorch-dev
   fonts-dejavu-core
-  prometheus           # promtool, for tests/report's lint of /metrics (~20 MB download)
+  prometheus           # promtool, for the report suite's lint of /metrics (~20 MB download)
 )
 for l in ${REELSCALE_OCR_LANGS:-}; do pkgs+=("tesseract-ocr-$l"); done
-# Headless Chromium for the browser tests (the report in tests/report, the live page in
-# tests/fault; they skip without it): ~350 MB, so only on request (development, CI - .ci/run
+# Headless Chromium for the browser tests (the report in tests/coordinator/report, the live
+# page in tests/fault; they skip without it): ~350 MB, so only on request (development, CI - .ci/run
 # asks for it), never in the images: REELSCALE_WITH_CHROMIUM=1
 if [ "${REELSCALE_WITH_CHROMIUM:-0}" = 1 ]; then pkgs+=(chromium); fi
 missing=()

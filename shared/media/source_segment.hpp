@@ -3,7 +3,8 @@
 // packets from the keyframe a decoder needs for the first wanted frame through the last packet
 // any wanted frame depends on, copied without re-encoding into a NUT file (NUT keeps the
 // film's time base, so timestamps stay exact). Decoding the segment from its start yields
-// exactly the film's frames first_frame, first_frame + 1, ... (tests/fault checks this).
+// exactly the film's frames first_frame, first_frame + 1, ...
+// (tests/shared/media/source_segment_test.cpp checks this).
 //
 // Leading pictures of an open GOP (shown before the segment's keyframe, referencing the GOP
 // before it) are left out: they are no frames of the segment and nothing in it refers to them.

@@ -26,7 +26,7 @@ TEST(ConfigCli, ValidateGoodConfigExitsZero) {
   testing::TempDir dir;
   write_file_atomic(dir / "ok.yaml", "input: a.vob\n");
   // --no-input: the schema and settings alone (without it, validate runs the preflight on the
-  // input, which does not exist here: tests/preflight covers that).
+  // input, which does not exist here: tests/coordinator/preflight covers that).
   const auto r = testing::run_cli({"validate", (dir / "ok.yaml").string(), "--no-input", "--set", "model.precision=fp32"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("OK"));

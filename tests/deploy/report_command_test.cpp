@@ -1,5 +1,5 @@
 // `reelscale report CONFIG [-o FILE]`, as docs/deployment.md tells operators to run it (in the
-// coordinator container, at any point of a run). The report's content is tested in tests/report.
+// coordinator container, at any point of a run). The report's content is tested in tests/coordinator/report.
 #include <gtest/gtest.h>
 
 #include <fstream>

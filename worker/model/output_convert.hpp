@@ -9,7 +9,7 @@
 // 4:2:2 chroma = 0.25 ((c[l] + 2 c[x]) + c[r]) at the even columns (edges repeated), then
 // floor(offset + scale v + 0.5) clipped to the code range. Every step is its own elementwise
 // kernel with float scalars, so no fused multiply-add changes a rounding: the planes equal
-// the CPU conversion's bit for bit (tests/pipeline/output_convert_test.cpp).
+// the CPU conversion's bit for bit (tests/worker/pipeline/output_convert_test.cpp).
 #include <torch/torch.h>
 
 #include <cstdint>

@@ -11,7 +11,7 @@
 #include <string>
 #include <thread>
 
-#include "tests/prores_cuda/planes.hpp"
+#include "tests/worker/encode/prores_cuda/planes.hpp"
 #include "worker/encode/prores_cuda/prores_cuda_encoder.hpp"
 
 extern "C" {

@@ -4,7 +4,7 @@
 // give the same integers; the comments name the reference function each one reproduces.
 #include <cstdint>
 
-// tests/prores_cuda runs these kernels on the CPU (cuda_emulation.hpp) and defines these itself.
+// tests/worker/encode/prores_cuda runs these kernels on the CPU (cuda_emulation.hpp) and defines these itself.
 #ifndef REELSCALE_PRORES_EMULATION
 #include <cooperative_groups.h>
 #define RS_DYNAMIC_SMEM(name) extern __shared__ uint32_t name[]

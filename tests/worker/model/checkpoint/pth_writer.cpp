@@ -1,0 +1,249 @@
+#include "tests/worker/model/checkpoint/pth_writer.hpp"
+
+#include <cstring>
+
+namespace reelscale::testing {
+
+namespace {
+void le(std::string& out, std::uint64_t v, int n) {
+  for (int k = 0; k < n; ++k) out += static_cast<char>((v >> (8 * k)) & 0xff);
+}
+}  // namespace
+
+std::uint32_t test_crc32(std::string_view data) {
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : data) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+
+PickleWriter& PickleWriter::str(std::string_view s) {
+  out_ += 'X';
+  le(out_, s.size(), 4);
+  out_ += s;
+  return *this;
+}
+
+PickleWriter& PickleWriter::integer(std::int64_t v) {
+  if (v >= 0 && v < 256) {
+    out_ += 'K';
+    le(out_, static_cast<std::uint64_t>(v), 1);
+  } else if (v >= 0 && v < 65536) {
+    out_ += 'M';
+    le(out_, static_cast<std::uint64_t>(v), 2);
+  } else if (v >= INT32_MIN && v <= INT32_MAX) {
+    out_ += 'J';
+    le(out_, static_cast<std::uint32_t>(static_cast<std::int32_t>(v)), 4);
+  } else {
+    out_ += "\x8a\x08";
+    le(out_, static_cast<std::uint64_t>(v), 8);
+  }
+  return *this;
+}
+
+PickleWriter& PickleWriter::real(double v) {
+  out_ += 'G';
+  std::uint64_t u;
+  std::memcpy(&u, &v, 8);
+  for (int k = 7; k >= 0; --k) out_ += static_cast<char>((u >> (8 * k)) & 0xff);
+  return *this;
+}
+
+PickleWriter& PickleWriter::global(std::string_view module, std::string_view name) {
+  out_ += 'c';
+  out_ += module;
+  out_ += '\n';
+  out_ += name;
+  out_ += '\n';
+  return *this;
+}
+
+PickleWriter& PickleWriter::put(std::uint32_t memo) {
+  if (memo < 256) {
+    out_ += 'q';
+    le(out_, memo, 1);
+  } else {
+    out_ += 'r';
+    le(out_, memo, 4);
+  }
+  return *this;
+}
+
+PickleWriter& PickleWriter::get(std::uint32_t memo) {
+  if (memo < 256) {
+    out_ += 'h';
+    le(out_, memo, 1);
+  } else {
+    out_ += 'j';
+    le(out_, memo, 4);
+  }
+  return *this;
+}
+
+PickleWriter& PickleWriter::empty_ordered_dict() { return global("collections", "OrderedDict").op(')').op('R'); }
+
+PickleWriter& PickleWriter::tensor(const std::string& storage_type, const std::string& key, std::int64_t storage_numel,
+                                   std::int64_t offset, const std::vector<std::int64_t>& shape,
+                                   const std::vector<std::int64_t>& stride, bool as_parameter) {
+  if (as_parameter) global("torch._utils", "_rebuild_parameter");
+  global("torch._utils", "_rebuild_tensor_v2");
+  mark();
+  mark().str("storage").global("torch", storage_type).str(key).str("cpu").integer(storage_numel).op('t');
+  op('Q');
+  integer(offset);
+  mark();
+  for (auto d : shape) integer(d);
+  op('t');
+  mark();
+  for (auto d : stride) integer(d);
+  op('t');
+  op('\x89');  // requires_grad False
+  empty_ordered_dict();
+  op('t').op('R');
+  if (as_parameter) {
+    // (tensor, requires_grad, backward_hooks)
+    op('\x88').empty_ordered_dict().op('\x87').op('R');
+  }
+  return *this;
+}
+
+std::string make_zip(const std::vector<ZipRecord>& records, bool zip64) {
+  std::string out, cd;
+  for (const auto& r : records) {
+    const std::uint64_t local = out.size();
+    // Pad the local extra field so the data starts on a 64-byte boundary, as torch does.
+    std::size_t extra = 0;
+    const std::size_t base = local + 30 + r.name.size() + 4;
+    extra = (64 - base % 64) % 64 + 4;
+    out += "PK\x03\x04";
+    le(out, 20, 2);
+    le(out, 0, 2);  // flags
+    le(out, 0, 2);  // stored
+    le(out, 0, 4);  // time, date
+    le(out, test_crc32(r.data), 4);
+    le(out, r.data.size(), 4);
+    le(out, r.data.size(), 4);
+    le(out, r.name.size(), 2);
+    le(out, extra, 2);
+    out += r.name;
+    le(out, 0x4b46, 2);  // a private "padding" extra id
+    le(out, extra - 4, 2);
+    out.append(extra - 4, 'Z');
+    out += r.data;
+
+    std::string x;
+    if (zip64) {
+      le(x, 0x0001, 2);
+      le(x, 24, 2);
+      le(x, r.data.size(), 8);
+      le(x, r.data.size(), 8);
+      le(x, local, 8);
+    }
+    cd += "PK\x01\x02";
+    le(cd, 20, 2);
+    le(cd, 20, 2);
+    le(cd, 0, 2);
+    le(cd, 0, 2);
+    le(cd, 0, 4);
+    le(cd, test_crc32(r.data), 4);
+    le(cd, zip64 ? 0xFFFFFFFFu : r.data.size(), 4);
+    le(cd, zip64 ? 0xFFFFFFFFu : r.data.size(), 4);
+    le(cd, r.name.size(), 2);
+    le(cd, x.size(), 2);
+    le(cd, 0, 2);  // comment
+    le(cd, 0, 2);  // disk
+    le(cd, 0, 2);
+    le(cd, 0, 4);
+    le(cd, zip64 ? 0xFFFFFFFFu : local, 4);
+    cd += r.name;
+    cd += x;
+  }
+  const std::uint64_t cd_off = out.size();
+  out += cd;
+  if (zip64) {
+    const std::uint64_t z = out.size();
+    out += "PK\x06\x06";
+    le(out, 44, 8);
+    le(out, 45, 2);
+    le(out, 45, 2);
+    le(out, 0, 4);
+    le(out, 0, 4);
+    le(out, records.size(), 8);
+    le(out, records.size(), 8);
+    le(out, cd.size(), 8);
+    le(out, cd_off, 8);
+    out += "PK\x06\x07";
+    le(out, 0, 4);
+    le(out, z, 8);
+    le(out, 1, 4);
+  }
+  out += "PK\x05\x06";
+  le(out, 0, 4);
+  le(out, zip64 ? 0xFFFF : records.size(), 2);
+  le(out, zip64 ? 0xFFFF : records.size(), 2);
+  le(out, zip64 ? 0xFFFFFFFFu : cd.size(), 4);
+  le(out, zip64 ? 0xFFFFFFFFu : cd_off, 4);
+  le(out, 0, 2);
+  return out;
+}
+
+std::string make_state_dict_pickle(const std::vector<TensorSpec>& tensors, Wrap wrap) {
+  PickleWriter p;
+  if (wrap != Wrap::TopLevel) {
+    p.op('}').put(0).mark();
+  }
+  if (wrap == Wrap::StateDictWithMeta) {
+    // Nested plain metadata the reader must parse and ignore, including an inert numpy scalar.
+    p.str("meta").op('}').put(1).mark();
+    p.str("mmedit_version").str("0.14.0");
+    p.str("epoch").integer(-7);
+    p.str("lr").real(1e-4);
+    p.str("flags").mark().op('\x88').op('\x89').op('N').op('t');
+    p.str("big").raw(std::string("\x8a\x0c", 2) + std::string(12, '\x7f'));
+    p.str("history").op(']').put(2).mark().integer(70000).integer(-70000).str("\xc3\xa9t\xc3\xa9").op('e');
+    p.str("again").get(2);
+    p.str("nested").op('}').mark().str("a").op('}').mark().str("b").op(')').op('u').op('u');
+    p.str("best").global("numpy.core.multiarray", "scalar").global("numpy", "dtype").str("f8").op('\x89').op('\x88')
+        .op('\x87').op('R').mark().integer(3).str("<").op('N').op('N').op('N').integer(-1).integer(-1).integer(0).op('t')
+        .op('b').str("12345678").op('\x86').op('R');
+    p.op('u');
+  }
+  if (wrap == Wrap::StateDictWithMeta) p.str("state_dict");
+  if (wrap == Wrap::Params) p.str("params");
+  p.empty_ordered_dict().put(3).mark();
+  for (const auto& t : tensors) {
+    p.str(t.key);
+    p.tensor(t.storage_type, t.storage_key, t.storage_numel, t.offset, t.shape, t.stride, t.as_parameter);
+  }
+  p.op('u');
+  // The attribute torch's state_dict() carries: OrderedDict state {'_metadata': {...}}.
+  p.op('}').mark().str("_metadata").empty_ordered_dict().mark().str("").op('}').mark().str("version").integer(1).op('u').op('u').op('u').op('b');
+  if (wrap != Wrap::TopLevel) p.op('u');
+  p.stop();
+  return p.bytes();
+}
+
+std::string make_pth(const std::string& pickle, const std::map<std::string, std::string>& storages,
+                     const std::string& folder, bool zip64) {
+  std::vector<ZipRecord> recs;
+  recs.push_back({folder + "/data.pkl", pickle});
+  for (const auto& [k, v] : storages) recs.push_back({folder + "/data/" + k, v});
+  recs.push_back({folder + "/version", "3\n"});
+  return make_zip(recs, zip64);
+}
+
+std::string f32_bytes(const std::vector<float>& v) {
+  std::string s(v.size() * 4, '\0');
+  std::memcpy(s.data(), v.data(), s.size());
+  return s;
+}
+
+std::string u16_bytes(const std::vector<std::uint16_t>& v) {
+  std::string s;
+  for (auto x : v) le(s, x, 2);
+  return s;
+}
+
+}  // namespace reelscale::testing
