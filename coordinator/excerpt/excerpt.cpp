@@ -6,7 +6,7 @@ extern "C" {
 
 #include <cmath>
 #include <cstdio>
-#include <deque>
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -62,6 +62,57 @@ config::Config excerpt_config(const config::Config& film, const Span& span) {
   return c;
 }
 
+namespace {
+
+// What the excerpt's video is, in the video stream's time base: the packets from the keyframe
+// at or before START (`key`) up to, not including, the first keyframe at or after
+// START+DURATION (`end`, AV_NOPTS_VALUE at the end of the file), and `shown_end`, when the
+// last of those frames stops showing. B-frames that follow the closing keyframe in decode
+// order show before it but need it, so they are not in the excerpt: the video ends at
+// `shown_end`, up to a few frames before `end`, and the audio must end there too.
+struct VideoSpan {
+  int64_t key = AV_NOPTS_VALUE, end = AV_NOPTS_VALUE, shown_end = AV_NOPTS_VALUE;
+};
+
+void seek_to(AVFormatContext* in, int v, int64_t target, double start_s) {
+  if (start_s > 0 && av_seek_frame(in, v, target, AVSEEK_FLAG_BACKWARD) < 0)
+    av_seek_frame(in, -1, 0, AVSEEK_FLAG_BACKWARD);  // no seeking: read from the start
+}
+
+// One pass over the video packets from the seek point.
+VideoSpan find_video_span(AVFormatContext* in, int v, int64_t target, int64_t target_end) {
+  VideoSpan span;
+  bool started = false;
+  int64_t frame = 1;  // a packet without a duration shows for one frame
+  if (in->streams[v]->avg_frame_rate.num > 0)
+    frame = std::max<int64_t>(1, av_rescale_q(1, av_inv_q(in->streams[v]->avg_frame_rate), in->streams[v]->time_base));
+  av::PacketPtr pkt = av::make_packet();
+  while (av_read_frame(in, pkt.get()) >= 0) {
+    const AVPacket* p = pkt.get();
+    const int64_t t = ts_of(p);
+    const bool key = p->flags & AV_PKT_FLAG_KEY;
+    if (p->stream_index == v && t != AV_NOPTS_VALUE) {
+      if (!started && key && (t <= target || span.key == AV_NOPTS_VALUE)) {
+        span.key = t;  // a later keyframe still at or before START
+        span.shown_end = AV_NOPTS_VALUE;
+      }
+      if (started && key && t >= target_end) {
+        span.end = t;
+        break;
+      }
+      if (span.key != AV_NOPTS_VALUE && p->pts != AV_NOPTS_VALUE && p->pts >= span.key) {
+        const int64_t stop = p->pts + (p->duration > 0 ? p->duration : frame);
+        span.shown_end = span.shown_end == AV_NOPTS_VALUE ? stop : std::max(span.shown_end, stop);
+      }
+      started = started || (span.key != AV_NOPTS_VALUE && t > target);
+    }
+    av_packet_unref(pkt.get());
+  }
+  return span;
+}
+
+}  // namespace
+
 void cut(const std::string& input, const fs::path& out, const Span& span) {
   std::error_code ec;
   if (fs::exists(out, ec)) return;  // cut by an earlier run (atomically: whole)
@@ -72,8 +123,11 @@ void cut(const std::string& input, const fs::path& out, const Span& span) {
   const double origin = in->start_time != AV_NOPTS_VALUE ? double(in->start_time) / AV_TIME_BASE : 0.0;
   const int64_t target = std::llround((origin + span.start_s) / av_q2d(vtb));
   const int64_t target_end = target + std::llround(span.duration_s / av_q2d(vtb));
-  if (span.start_s > 0 && av_seek_frame(in.get(), v, target, AVSEEK_FLAG_BACKWARD) < 0)
-    av_seek_frame(in.get(), -1, 0, AVSEEK_FLAG_BACKWARD);  // no seeking: read from the start
+  seek_to(in.get(), v, target, span.start_s);
+  const VideoSpan vs = find_video_span(in.get(), v, target, target_end);
+  if (vs.key == AV_NOPTS_VALUE || vs.shown_end == AV_NOPTS_VALUE)
+    throw MediaError(input + ": no video frame at " + number(span.start_s) + " s (the excerpt starts beyond the end)");
+  seek_to(in.get(), v, target, span.start_s);
 
   media::OutputOptions oo;
   oo.format = "matroska";
@@ -93,59 +147,46 @@ void cut(const std::string& input, const fs::path& out, const Span& span) {
   fs::create_directories(out.parent_path());
   o.write_header();
 
-  // The GOP that holds START is kept from its keyframe on: packets wait here until the first
-  // video packet after START shows which keyframe that is.
-  std::deque<av::PacketPtr> held;
-  int64_t key = AV_NOPTS_VALUE;  // the first keyframe's pts (video time base)
-  int64_t end = AV_NOPTS_VALUE;  // the closing keyframe's pts
-  bool started = false;
+  // Video: the packets from the opening keyframe to the closing one in decode order, less the
+  // open GOP's leading B-frames (they show before the cut). Audio and subtitles: what starts
+  // within [key, shown_end), so they end with the video.
+  bool in_video = false, video_done = false;
   int64_t frames = 0;
-  auto write = [&](AVPacket* p) {
-    const AVStream* is = in->streams[p->stream_index];
-    const int64_t off = av_rescale_q(key, vtb, is->time_base);
-    const int64_t t = ts_of(p);
-    if (t != AV_NOPTS_VALUE && t < off) return;  // before the cut (audio lead-in, leading B-frames)
-    if (end != AV_NOPTS_VALUE && t != AV_NOPTS_VALUE && t >= av_rescale_q(end, vtb, is->time_base)) return;
-    if (p->pts != AV_NOPTS_VALUE) p->pts -= off;
-    if (p->dts != AV_NOPTS_VALUE) p->dts -= off;
-    if (p->stream_index == v) ++frames;
-    p->pos = -1;
-    o.write(map.at(p->stream_index), p, "a packet of stream #" + std::to_string(p->stream_index) + " of " + input);
-  };
   av::PacketPtr pkt = av::make_packet();
   while (av_read_frame(in.get(), pkt.get()) >= 0) {
-    av::PacketPtr p = std::move(pkt);
-    pkt = av::make_packet();
-    if (!map.count(p->stream_index)) continue;
-    const bool video = p->stream_index == v;
-    const int64_t t = ts_of(p.get());
-    if (!started) {
-      if (video && (p->flags & AV_PKT_FLAG_KEY) && t != AV_NOPTS_VALUE && (t <= target || key == AV_NOPTS_VALUE)) {
-        held.clear();  // a later keyframe still at or before START
-        key = t;
-      }
-      if (key == AV_NOPTS_VALUE) continue;
-      held.push_back(std::move(p));
-      if (!(video && t != AV_NOPTS_VALUE && t > target)) continue;
-      started = true;
-      for (auto& h : held) write(h.get());
-      held.clear();
+    AVPacket* p = pkt.get();
+    const auto unref = [&] { av_packet_unref(p); };
+    if (!map.count(p->stream_index)) {
+      unref();
       continue;
     }
-    if (video && end == AV_NOPTS_VALUE && (p->flags & AV_PKT_FLAG_KEY) && t != AV_NOPTS_VALUE && t >= target_end)
-      end = t;
-    if (video && end != AV_NOPTS_VALUE) continue;  // the next GOP's, whose keyframe is not kept
-    // Audio and subtitles up to the closing keyframe may come a little later in the file.
-    if (end != AV_NOPTS_VALUE && t != AV_NOPTS_VALUE &&
-        av_q2d(in->streams[p->stream_index]->time_base) * double(t) > av_q2d(vtb) * double(end) + 2.0)
+    const AVStream* is = in->streams[p->stream_index];
+    const bool video = p->stream_index == v;
+    const int64_t t = ts_of(p);
+    if (video && (p->flags & AV_PKT_FLAG_KEY) && t != AV_NOPTS_VALUE) {
+      if (t == vs.key) in_video = true;
+      if (vs.end != AV_NOPTS_VALUE && t == vs.end) in_video = false, video_done = true;
+    }
+    const int64_t off = av_rescale_q(vs.key, vtb, is->time_base);
+    const int64_t stop = av_rescale_q(vs.shown_end, vtb, is->time_base);
+    // Audio up to the video's end may come a little after the closing keyframe in the file.
+    if (video_done && !video && t != AV_NOPTS_VALUE && av_q2d(is->time_base) * double(t) > av_q2d(vtb) * double(vs.shown_end) + 2.0)
       break;
-    write(p.get());
+    const bool untimed = t == AV_NOPTS_VALUE;
+    const bool keep = (untimed || t >= off) && (video ? in_video : untimed || t < stop);
+    if (keep) {
+      if (p->pts != AV_NOPTS_VALUE) p->pts -= off;
+      if (p->dts != AV_NOPTS_VALUE) p->dts -= off;
+      frames += video;
+      p->pos = -1;
+      o.write(map.at(p->stream_index), p, "a packet of stream #" + std::to_string(p->stream_index) + " of " + input);
+    }
+    unref();
   }
-  for (auto& h : held) write(h.get());  // a piece shorter than one GOP: what there was
-  if (key == AV_NOPTS_VALUE || frames == 0)
+  if (frames == 0)
     throw MediaError(input + ": no video frame at " + number(span.start_s) + " s (the excerpt starts beyond the end)");
   o.finish();
-  spdlog::info("excerpt: {} frames from {:.3f} s of {} in {}", frames, double(key) * av_q2d(vtb) - origin, input,
+  spdlog::info("excerpt: {} frames from {:.3f} s of {} in {}", frames, double(vs.key) * av_q2d(vtb) - origin, input,
                out.string());
 }
 

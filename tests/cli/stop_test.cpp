@@ -91,6 +91,8 @@ TEST(RunExcerpt, AShortPieceIsRestoredEndToEndBesideTheFilm) {
   EXPECT_THAT(r.out, HasSubstr("output: " + out.string()));
   ASSERT_TRUE(fs::exists(out));
   EXPECT_FALSE(fs::exists(dir / "out.mkv")) << "the film itself is not restored";
+  // The audio is cut to the video's span: the excerpt passes the A/V sync check.
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(A/V sync: [^\n]* ok;)"))) << r.out;
   auto fmt = av::open_input(out.string());
   const double seconds = double(fmt->duration) / AV_TIME_BASE;
   // From the keyframe at or before 2 s to the first at or after 3.5 s, retimed 25 -> 24.
