@@ -2,7 +2,6 @@
 #include "cli/preflight_hooks.hpp"
 
 #include "worker/model/checkpoint.hpp"
-#include "worker/model/loader/model_library.hpp"
 
 namespace reelscale::cli {
 
@@ -11,10 +10,10 @@ preflight::Options preflight_options(bool open_input) {
   o.open_input = open_input;
   o.checkpoint = [](const std::filesystem::path& file) -> std::string {
     try {
-      // Through the model library (loaded here only when a checkpoint is to be checked: a
-      // bicubic job's coordinator never maps LibTorch).
-      const model::ModelApi& lib = model::model_library();
-      const model::BasicVsrppArch a = lib.infer_arch(lib.summarize(file.string()));
+      // The torch-free reader (rs_checkpoint), as the worker reads the file before it makes
+      // any tensor: the coordinator never maps LibTorch to check a checkpoint, and `validate`
+      // checks one where the model library is absent (docs/checkpoints.md, "Preflight").
+      const model::BasicVsrppArch a = model::infer_basicvsrpp_arch(model::summarize(file.string()));
       // The same test the worker's runner makes when it loads the weights.
       if (!a.low_res_input || a.num_reconstruction_blocks != 5)
         return "not a 4x BasicVSR++ generator (low_res_input " + std::string(a.low_res_input ? "true" : "false") +

@@ -8,8 +8,11 @@ endfunction()
 # *.cpp (globbed so a new file needs no CMake edit), includable as "folder/sub/file.hpp" from the
 # project root.
 function(reelscale_module name)
-  cmake_parse_arguments(M "" "" "DEPS" ${ARGN})
+  cmake_parse_arguments(M "" "" "DEPS;EXCLUDE" ${ARGN})
   file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp ${CMAKE_CURRENT_SOURCE_DIR}/*.cu)
+  foreach(x ${M_EXCLUDE})  # files the folder builds into another library
+    list(REMOVE_ITEM srcs ${CMAKE_CURRENT_SOURCE_DIR}/${x})
+  endforeach()
   if(NOT REELSCALE_WITH_CUDA)
     list(FILTER srcs EXCLUDE REGEX "\\.cu$")
   endif()

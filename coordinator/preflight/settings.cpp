@@ -30,7 +30,8 @@ void check_checkpoint(const config::Config& cfg, const CheckpointCheck& check, P
   }
   if (!check) return;
   const std::string why = check(ckpt);
-  if (!why.empty()) out.push_back({"model.checkpoint", ckpt.string() + ": " + why});
+  const bool named = why.rfind(ckpt.string() + ": ", 0) == 0;  // the reader's errors name the file
+  if (!why.empty()) out.push_back({"model.checkpoint", named ? why : ckpt.string() + ": " + why});
 }
 
 void check_delivery(const config::Config& cfg, Problems& out) {

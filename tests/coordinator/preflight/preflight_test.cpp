@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <fstream>
 
 #include "coordinator/preflight/checks.hpp"
@@ -141,6 +143,21 @@ TEST(Preflight, CheckpointMissingOrNotBasicVsrppIsRefused) {
   write_file_atomic(job.dir / "nowhere.pth", "not a checkpoint at all");
   expect_refused_before_any_work(job, "error: model.checkpoint: " + (job.dir / "nowhere.pth").string() + ": ",
                                  job.dir / "out.mkv.work");
+}
+
+// A well-formed checkpoint of another network is refused by the torch-free reader: the
+// coordinator does not load the model library to check it (here there is none to load).
+TEST(Preflight, CheckpointOfAnotherNetworkIsRefusedWithoutTheModelLibrary) {
+  const std::string header = R"({"conv.weight":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+  std::string file(8, '\0');
+  for (int i = 0; i < 8; ++i) file[size_t(i)] = char((header.size() >> (8 * i)) & 0xFF);
+  file += header + std::string(4, '\0');
+  Job job(sample_film(), "model:\n  backend: basicvsrpp\n  checkpoint: other.safetensors\n");
+  write_file_atomic(job.dir / "other.safetensors", file);
+  ::setenv("REELSCALE_MODEL_LIBRARY", (job.dir / "no-model-library.so").c_str(), 1);
+  expect_refused_before_any_work(job, "model.checkpoint: " + (job.dir / "other.safetensors").string() +
+                                          ": not a BasicVSR++ generator: no tensor 'feat_extract.main.0.weight'", job.dir / "out.mkv.work");
+  ::unsetenv("REELSCALE_MODEL_LIBRARY");
 }
 
 TEST(Preflight, OutputOverTheInputIsRefusedAndTheSourceKept) {
