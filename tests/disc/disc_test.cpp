@@ -1,7 +1,8 @@
 // DVD input: a generated PAL disc (tests/disc/make_test_disc.sh: two titles in one title set,
 // the main title's two cells split across VTS_01_1.VOB and VTS_01_2.VOB) read as a folder, an
-// ISO and a VOB's parent gives exactly the frames of the title's source remuxed to MKV; the IFO's
-// languages, chapters and forced flags arrive on the streams; bad discs are refused with exit 2.
+// ISO and a VOB's parent gives exactly the frames of the title's source remuxed to MKV, and
+// restores to the same shards; the IFO's languages, chapters and forced flags arrive on the
+// streams and in the output; bad discs are refused with exit 2.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <memory>
 
+#include "coordinator/ledger/ledger.hpp"
 #include "shared/config/config.hpp"
 #include "shared/disc/disc.hpp"
 #include "shared/disc/locator.hpp"
@@ -42,8 +44,10 @@ class DiscTest : public ::testing::Test {
     }
     // The main title's source, remuxed by ffmpeg (no IFO involved): what the disc must give.
     const std::string list = out + "/list.txt";
-    std::ofstream(list) << "file 'part1_sub.mpg'\nfile 'part2.mpg'\n";
-    ok_ = std::system(("cd " + out + " && ffmpeg -nostdin -v error -f concat -i list.txt -map 0:v -c copy -y title.mkv")
+    // The first part lasts 3 s of video: said, or the concat demuxer starts the second part
+    // after the first's longer audio and the video has a 48 ms frame.
+    std::ofstream(list) << "file 'part1_sub.mpg'\nduration 3\nfile 'part2.mpg'\n";
+    ok_ = std::system(("cd " + out + " && ffmpeg -nostdin -v error -f concat -i list.txt -map 0:v -map 0:a -c copy -y title.mkv")
                           .c_str()) == 0;
   }
   static void TearDownTestSuite() { delete dir_; }
@@ -210,25 +214,58 @@ TEST_F(DiscTest, RefusesAMenuOnlyDisc) {
   expect_refused(menu.string(), "no titles, only menus");
 }
 
-// The disc restored end to end as a user runs it (bicubic, a small resize to keep it quick):
-// the main title's frames, its chapters and languages in the output, and the audio in sync
-// across the cell seam where the second source's clock restarts (its audio starts 13 ms before
-// the first cell's ends: the retime cut 640 samples from every later frame, 1.25 s in all).
-TEST_F(DiscTest, IsoRestoresEndToEndWithChaptersLanguagesAndAudioInSync) {
-  TempDir tmp;
-  const fs::path cfg = tmp / "film.yaml";
-  std::ofstream(cfg) << "input: " << iso() << "\noutput: " << (tmp / "film.mkv").string()
+// What one restore gave: its shards' packet checksums in plan order (the ledger's, as
+// shared/shard computes them), its output and what it printed.
+struct Restored {
+  std::vector<std::string> shard_checksums;
+  fs::path output;
+  reelscale::testing::CliResult run;
+};
+
+// `reelscale run` as a user runs it (bicubic, a small resize and ~3 shards to keep it quick).
+Restored restore(const TempDir& tmp, const std::string& input, const std::string& name) {
+  const fs::path cfg = tmp / (name + ".yaml");
+  Restored r;
+  r.output = tmp / (name + ".mkv");
+  std::ofstream(cfg) << "input: " << input << "\noutput: " << r.output.string()
                      << "\nmodel:\n  backend: bicubic\nworkers:\n  local: 1\n  endpoint: tcp://127.0.0.1:*\n"
-                     << "preprocess:\n  resize: 256x144\nsubtitles:\n  ocr: false\n";
-  const auto r = run_cli({"--quiet", "run", cfg.string()});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("frames: 150 in"));
-  EXPECT_THAT(r.out + r.err, ::testing::ContainsRegex("A/V sync: .* ok;"));
-  media::ProbeOptions o;
-  const media::ProbeResult p = media::probe((tmp / "film.mkv").string(), o);
-  ASSERT_EQ(p.audio.size(), 1u);
-  EXPECT_EQ(p.audio[0].language, "eng");
-  EXPECT_EQ(p.chapters.size(), 3u);
+                     << "shards:\n  target_frames: 50\n  min_frames: 25\n  max_frames: 75\n  overlap: 2\n"
+                     << "preprocess:\n  resize: 128x72\nsubtitles:\n  ocr: false\nreport:\n  enabled: false\n";
+  r.run = run_cli({"--quiet", "run", cfg.string()});
+  if (r.run.exit_code != 0) return r;
+  for (const auto& row : ledger::Ledger::open_existing(tmp / (name + ".mkv.work/ledger.sqlite")).shards())
+    r.shard_checksums.push_back(row.checksum);
+  return r;
+}
+
+// The multi-VOB title (its two cells split across VTS_01_1.VOB and VTS_01_2.VOB) restored from
+// the folder, the ISO and the VOB's parent gives exactly the shards the same title remuxed to
+// MKV gives; the output has the title's frames, its chapters, languages and forced flag, and
+// the audio in sync across the cell seam where the second source's clock restarts (its audio
+// starts 13 ms before the first cell's ends: the retime once cut 640 samples from every later
+// frame, 1.25 s in all).
+TEST_F(DiscTest, FolderIsoAndVobRestoreToTheShardsOfTheTitleRemuxedToMkv) {
+  TempDir tmp;
+  const Restored mkv = restore(tmp, at("title.mkv").string(), "mkv");
+  ASSERT_EQ(mkv.run.exit_code, 0) << mkv.run.err;
+  ASSERT_GE(mkv.shard_checksums.size(), 2u);
+  for (const std::string& c : mkv.shard_checksums) EXPECT_EQ(c.size(), 64u) << "a BLAKE2b-256 hex";
+  EXPECT_THAT(mkv.run.out, HasSubstr("frames: 150 in"));
+  for (const auto& [name, input] : std::vector<std::pair<std::string, std::string>>{
+           {"iso", iso()}, {"folder", folder()}, {"vob", at("disc/VIDEO_TS/VTS_01_1.VOB").string()}}) {
+    const Restored d = restore(tmp, input, name);
+    ASSERT_EQ(d.run.exit_code, 0) << name << ": " << d.run.err;
+    EXPECT_EQ(d.shard_checksums, mkv.shard_checksums) << name;
+    EXPECT_THAT(d.run.out, HasSubstr("frames: 150 in")) << name;
+    EXPECT_THAT(d.run.out + d.run.err, ::testing::ContainsRegex("A/V sync: .* ok;")) << name;
+    const media::ProbeResult p = media::probe(d.output.string(), media::ProbeOptions{});
+    ASSERT_EQ(p.audio.size(), 1u) << name;
+    EXPECT_EQ(p.audio[0].language, "eng") << name;
+    ASSERT_EQ(p.subtitles.size(), 1u) << name;
+    EXPECT_EQ(p.subtitles[0].language, "ger") << name;
+    EXPECT_TRUE(p.subtitles[0].forced) << name;
+    EXPECT_EQ(p.chapters.size(), 3u) << name;
+  }
 }
 
 }  // namespace
