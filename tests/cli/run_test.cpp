@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include "shared/media/av_raii.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "tests/testing/test_env.hpp"
+#include "tests/testing/test_media.hpp"
 
 namespace reelscale {
 namespace {
@@ -167,6 +169,56 @@ TEST(RunEndToEnd, HardTelecinedNtscFilmComesOutAsTheFilmAt23976InSync) {
     av_packet_unref(pkt.get());
   }
   EXPECT_EQ(frames, truth.frame_count);  // every film frame once: 5 telecined frames -> 4
+}
+
+// The frame rate and the video packets of `file`'s video stream.
+std::pair<AVRational, int64_t> video_rate_and_frames(const fs::path& file) {
+  auto fmt = av::open_input(file.string());
+  const int v = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  if (v < 0) return {{0, 1}, 0};
+  int64_t frames = 0;
+  av::PacketPtr pkt = av::make_packet();
+  while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
+    frames += pkt->stream_index == v;
+    av_packet_unref(pkt.get());
+  }
+  return {fmt->streams[v]->avg_frame_rate, frames};
+}
+
+// Soft telecine, as on most NTSC film DVDs: the 23.976 film frames coded once, with 3:2
+// repeat-field flags that make a player show 29.97 interlaced. `run` honours the flags' film
+// frames (no field matching) and delivers each once at 23.976, not retimed, in sync.
+TEST(RunEndToEnd, SoftTelecinedNtscFilmComesOutAsTheFilmAt23976InSync) {
+  testing::TempDir dir;
+  sample::SampleSpec spec;
+  spec.seconds = 5;
+  spec.fps_num = 24000;
+  spec.fps_den = 1001;
+  const fs::path film = testing::cached_sample(spec);
+  const auto truth = sample::read_truth(sample::truth_path_for(film));
+  const fs::path es = dir / "film.m2v", soft = dir / "soft.m2v", ac3 = dir / "film.ac3", vob = dir / "soft.vob";
+  const std::string ff = "ffmpeg -nostdin -v error -y ";
+  for (const std::string& cmd :
+       {ff + "-i " + film.string() + " -map 0:v -c:v mpeg2video -q:v 2 -bf 0 -g 12 -f mpeg2video " + es.string(),
+        ff + "-i " + film.string() + " -map 0:a -c:a ac3 -b:a 192k " + ac3.string()})
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::ifstream in(es, std::ios::binary);
+  write_file_atomic(soft, media::test_media::soft_telecine(std::string(std::istreambuf_iterator<char>(in), {})));
+  const std::string mux = ff + "-fflags +genpts -r 30000/1001 -i " + soft.string() + " -i " + ac3.string() +
+                          " -map 0:v -map 1:a -c copy -f vob " + vob.string();
+  ASSERT_EQ(std::system(mux.c_str()), 0) << mux;
+  write_file_atomic(dir / "film.yaml",
+                    "input: " + vob.string() + "\noutput: " + (dir / "out.mkv").string() +
+                        "\nshards:\n  target_frames: 40\n  min_frames: 20\n  max_frames: 50\n  overlap: 4\n"
+                        "workers:\n  local: 1\n  endpoint: tcp://127.0.0.1:*\nreport:\n  enabled: false\n");
+  const auto r = testing::run_cli({"run", (dir / "film.yaml").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out + r.err, HasSubstr("soft telecine"));
+  EXPECT_THAT(r.out + r.err, HasSubstr("NTSC film at 24000/1001 fps: not retimed"));
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(A/V sync: [^\n]* ok;)"))) << r.out;
+  const auto [rate, frames] = video_rate_and_frames(dir / "out.mkv");
+  EXPECT_EQ(av_cmp_q(rate, AVRational{24000, 1001}), 0) << rate.num << "/" << rate.den;
+  EXPECT_EQ(frames, truth.frame_count);  // each coded film frame once: no field repeated as a frame
 }
 
 // A declared subtitle stream with nothing in it (the sample's first subtitle comes after 2 s)

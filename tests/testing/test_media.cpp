@@ -379,4 +379,26 @@ void write_clip(const std::filesystem::path& path, const ClipSpec& spec) {
   if (rc < 0) fail(path, "writing the trailer", rc);
 }
 
+// Bit positions: ISO 13818-2 6.2.2.3, 6.2.3.1.
+std::string soft_telecine(std::string es) {
+  static const int tff[4] = {1, 0, 0, 1}, rff[4] = {1, 0, 1, 0};
+  size_t k = 0;
+  for (size_t i = 0; i + 9 < es.size(); ++i) {
+    if (es[i] != 0 || es[i + 1] != 0 || es[i + 2] != 1) continue;
+    auto b = [&](size_t at) -> uint8_t& { return reinterpret_cast<uint8_t&>(es[at]); };
+    const uint8_t code = b(i + 3);
+    if (code == 0xB3) {
+      b(i + 7) = uint8_t((b(i + 7) & 0xF0) | 4);  // frame_rate_code 4: 30000/1001
+    } else if (code == 0xB5 && (b(i + 4) >> 4) == 1) {
+      b(i + 5) &= uint8_t(~0x08);  // progressive_sequence 0
+    } else if (code == 0xB5 && (b(i + 4) >> 4) == 8) {
+      uint8_t& flags = b(i + 7);
+      flags = uint8_t((flags & ~0x82) | (tff[k % 4] << 7) | (rff[k % 4] << 1));
+      b(i + 8) |= 0x80;  // progressive_frame
+      ++k;
+    }
+  }
+  return es;
+}
+
 }  // namespace reelscale::media::test_media

@@ -65,6 +65,10 @@ void write_field_coded_h264(const std::filesystem::path& path, const ClipSpec& s
 // field has the level field_clip_level(n, bottom, p, bx, by); the frame-number band of
 // draw_frame is not drawn.
 void write_field_coded_mpeg2(const std::filesystem::path& path, const ClipSpec& spec);
+// An MPEG-2 elementary stream of progressive film frames made soft-telecined as DGPulldown
+// does: the sequence says 29.97 interlaced, the pictures carry a 3:2 cadence of
+// top_field_first / repeat_first_field flags.
+std::string soft_telecine(std::string es);
 int field_clip_level(int64_t n, bool bottom, int plane, int block_x, int block_y);
 
 // Draws frame `n` of the clip into a YUV420P frame of the spec's size (allocates it when empty).
