@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -219,6 +220,62 @@ TEST(RunEndToEnd, SoftTelecinedNtscFilmComesOutAsTheFilmAt23976InSync) {
   const auto [rate, frames] = video_rate_and_frames(dir / "out.mkv");
   EXPECT_EQ(av_cmp_q(rate, AVRational{24000, 1001}), 0) << rate.num << "/" << rate.den;
   EXPECT_EQ(frames, truth.frame_count);  // each coded film frame once: no field repeated as a frame
+}
+
+// The presentation times (seconds) of `file`'s video frames, in display order.
+std::vector<double> video_times(const fs::path& file) {
+  auto fmt = av::open_input(file.string());
+  const int v = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  std::vector<double> t;
+  av::PacketPtr pkt = av::make_packet();
+  while (v >= 0 && av_read_frame(fmt.get(), pkt.get()) >= 0) {
+    if (pkt->stream_index == v) t.push_back(double(pkt->pts) * av_q2d(fmt->streams[v]->time_base));
+    av_packet_unref(pkt.get());
+  }
+  std::sort(t.begin(), t.end());
+  return t;
+}
+
+// PAL interlaced video (50 fields/s) restored end to end: one frame per interlaced frame
+// (25p) by default, one per field (50p, twice the frames) with deinterlace_rate: field;
+// every frame at its place on the output's clock, the audio in sync.
+TEST(RunEndToEnd, Pal50iBecomes25pByDefaultAnd50pOnRequest) {
+  testing::TempDir dir;
+  media::test_media::ClipSpec spec;
+  spec.container = "vob";
+  spec.interlaced = true;
+  spec.frames = 50;
+  spec.b_frames = 0;
+  spec.with_audio = true;
+  const fs::path clip = dir / "pal50i.vob";
+  media::test_media::write_clip(clip, spec);
+  write_file_atomic(dir / "film.yaml",
+                    "input: " + clip.string() + "\noutput: " + (dir / "out.mkv").string() +
+                        "\nshards:\n  target_frames: 25\n  min_frames: 10\n  max_frames: 40\n  overlap: 2\n"
+                        "workers:\n  local: 1\n  endpoint: tcp://127.0.0.1:*\nreport:\n  enabled: false\n");
+  struct Case {
+    std::vector<std::string> set;
+    std::string output;
+    size_t frames;
+    double fps;
+  };
+  auto out = [&](const std::string& name) { return "output=" + (dir / name).string(); };
+  // 25p by default, which the PAL film retime then shows at 24 (docs/media.md); with the
+  // retime off, the 25p itself; per field, 50p, delivered at its rate.
+  for (const Case& c : {Case{{}, "out.mkv", 50, 24.0},
+                        Case{{"--set", "retime.enabled=false", "--set", out("frames.mkv")}, "frames.mkv", 50, 25.0},
+                        Case{{"--set", "preprocess.deinterlace_rate=field", "--set", out("fields.mkv")}, "fields.mkv", 100, 50.0}}) {
+    std::vector<std::string> args{"run", (dir / "film.yaml").string()};
+    args.insert(args.end(), c.set.begin(), c.set.end());
+    const auto r = testing::run_cli(args);
+    ASSERT_EQ(r.exit_code, 0) << c.output << ": " << r.err;
+    EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(A/V sync: [^\n]* ok;)"))) << r.out;
+    const auto [rate, frames] = video_rate_and_frames(dir / c.output);
+    EXPECT_DOUBLE_EQ(av_q2d(rate), c.fps) << c.output;
+    const std::vector<double> t = video_times(dir / c.output);
+    ASSERT_EQ(t.size(), c.frames) << c.output;
+    for (size_t k = 0; k < t.size(); ++k) ASSERT_NEAR(t[k] - t[0], double(k) / c.fps, 0.0011) << c.output << " frame " << k;
+  }
 }
 
 // A declared subtitle stream with nothing in it (the sample's first subtitle comes after 2 s)
