@@ -23,7 +23,8 @@ std::vector<Problem> find_problems(const config::Config& cfg, const Options& opt
     try {
       media::require_input(cfg.input);
     } catch (const std::exception& e) {
-      out.push_back({"input", e.what()});
+      const std::string why = e.what();  // the disc's errors say "input PATH: ...": the key says it once
+      out.push_back({"input", why.rfind("input ", 0) == 0 ? why.substr(6) : why});
       return out;
     }
   } else if (!fs::is_regular_file(cfg.input, ec) && !fs::is_block_file(cfg.input, ec)) {

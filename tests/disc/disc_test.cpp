@@ -181,13 +181,19 @@ void expect_refused(const std::string& input, const std::string& message, const 
 TEST_F(DiscTest, RefusesBadDiscsBeforeAnyWork) {
   TempDir tmp;
   fs::create_directories(tmp / "empty/VIDEO_TS");
-  expect_refused((tmp / "empty/VIDEO_TS").string(), "no readable VIDEO_TS.IFO");
+  expect_refused((tmp / "empty/VIDEO_TS").string(),
+                 "input: " + (tmp / "empty/VIDEO_TS").string() + ": no readable VIDEO_TS.IFO");
   expect_refused(iso(), "title 7 does not exist (the disc has 2 titles", "input.title: 7\n");
 
   TempDir cut;
   const fs::path short_vob = copy_disc(cut);
   fs::resize_file(short_vob / "VIDEO_TS/VTS_01_2.VOB", 100 * 2048);  // the IFO points past the VOBs' end
   expect_refused(short_vob.string(), "title 2, cell 3 ends at sector");
+
+  TempDir inside;
+  const fs::path first_cut = copy_disc(inside);
+  fs::resize_file(first_cut / "VIDEO_TS/VTS_01_1.VOB", 200 * 2048);  // the title's first VOB cut short
+  expect_refused(first_cut.string(), "input: " + first_cut.string() + ": title 2, cell 2 ends at sector");
 
   TempDir gone;
   const fs::path missing = copy_disc(gone);
