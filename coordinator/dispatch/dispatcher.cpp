@@ -750,7 +750,12 @@ void Broker::assign_idle() {
     a.lease_ms = lease->deadline_ms - ledger::now_ms();
     a.preprocess = opts_.preprocess_plan;
     w.lease = lease;
-    if (lease->duplicate) ++res_.duplicates;
+    if (lease->duplicate) {
+      ++res_.duplicates;
+      // The worker logs "attempt N" and knows no more: say here that nothing failed.
+      spdlog::info("shard {}: a second copy to idle worker {} (the job's tail; the first to finish is kept)",
+                   a.range.id, w.name);
+    }
     if (streaming()) {
       a.source.clear();  // nothing of our file system means anything to the worker
       a.output_dir.clear();

@@ -297,9 +297,9 @@ class TrackRetimer {
     r.samples = out_samples_;
     r.duration_s = double(out_samples_) / rate_;
     if (gaps_ || overlaps_)
-      spdlog::warn("retime: {}#{}: {} gaps ({:.3f} s) filled with silence, {} overlaps cut, to keep sync", in_.label(),
+      spdlog::warn("retime: {}#{}: {} gap(s) ({:.3f} s) filled with silence, {} overlap(s) cut, to keep sync (timestamp jumps, as at a DVD cell seam)", in_.label(),
                    stream_, gaps_, double(gap_samples_) / rate_, overlaps_);
-    spdlog::info("retime: audio {}#{} ({}) {} -> {:.3f} s {} ({}) -> {}", in_.label(), stream_, r.language,
+    spdlog::info("retime: audio {}#{} ({}) {:.3f} -> {:.3f} s {} ({}) -> {}", in_.label(), stream_, r.language,
                  double(in_samples_) / rate_, r.duration_s, opt_.codec, opt_.mode, output_.path().string());
     return r;
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <vector>
 #include <memory>
 
@@ -171,7 +172,12 @@ std::string input_fingerprint(const std::string& input) {
 void require_input(const std::string& input) {
   if (disc::is_disc_locator(input)) {
     const disc::TitleStream title(disc::parse_locator(input));
-    spdlog::info("input: {}", title.describe());
+    // Preflight and the job both check the input: the user is told once.
+    static std::mutex mu;
+    static std::string told;
+    const std::lock_guard<std::mutex> lock(mu);
+    if (told != input) spdlog::info("input: {}", title.describe());
+    told = input;
     return;
   }
   if (!std::filesystem::exists(input)) throw MediaError("input " + input + " does not exist");
