@@ -180,8 +180,9 @@ void probe_command(const std::string& file, bool json, bool count_frames) {
   const std::optional<disc::Locator> where =
       disc::is_disc_locator(file) ? std::optional(disc::parse_locator(file)) : disc::disc_locator(file);
   if (where) std::printf("%s:\n%s", where->path.c_str(), disc::describe_titles(disc::Disc(where->path)).c_str());
-  std::printf("%s: %s, %.3f s, %lld bytes\n", r.path.c_str(), r.format.c_str(), r.duration_seconds,
-              static_cast<long long>(r.size_bytes));
+  std::printf("%s: %s, %.3f s", r.path.c_str(), r.format.c_str(), r.duration_seconds);
+  if (r.size_bytes > 0) std::printf(", %lld bytes", static_cast<long long>(r.size_bytes));  // a disc's title has none
+  std::printf("\n");
   for (const auto& v : r.video) {
     std::printf("  video #%d: %s %dx%d %s SAR %s DAR %s %.3f fps, %s", v.index, v.codec.c_str(),
                 v.width, v.height, v.pix_fmt.c_str(), ratio(v.sample_aspect_ratio).c_str(),

@@ -161,10 +161,11 @@ RunSummary run_job(const config::Config& film, const RunOptions& options) {
       cfg.retime, config::Rational{scenes.fps_num, scenes.fps_den}, pre.source_kind);
   spdlog::info("retime: {}", timing.reason);
   if (pre.renumbers())
-    spdlog::info("{} decoded frames -> {} output frames at {}/{} fps, {} scenes", decoded_scenes.frame_count,
-                 scenes.frame_count, scenes.fps_num, scenes.fps_den, scenes.scenes.size());
+    spdlog::info("{} decoded frames -> {} output frames at {}/{} fps, {} scene{}", decoded_scenes.frame_count,
+                 scenes.frame_count, scenes.fps_num, scenes.fps_den, scenes.scenes.size(),
+                 scenes.scenes.size() == 1 ? "" : "s");
   else
-    spdlog::info("{} frames, {} scenes", scenes.frame_count, scenes.scenes.size());
+    spdlog::info("{} frames, {} scene{}", scenes.frame_count, scenes.scenes.size(), scenes.scenes.size() == 1 ? "" : "s");
 
   // 2. The plan: deterministic, so a rerun gives the same shard ids.
   const plan::ShardPlan plan = stage("shard plan", [&] {

@@ -94,7 +94,8 @@ SceneDetection detect_scenes(const std::string& path, const config::Scenes& cfg,
   if (r.analysis_width == 0) r.analysis_width = size.width, r.analysis_height = size.height;
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  spdlog::info("scenes: {}: {} scenes in {} frames ({:.0f} frames/s)", path, r.scenes.size(), n,
+  spdlog::info("scenes: {}: {} scene{} in {} frames ({:.0f} frames/s)", path, r.scenes.size(),
+               r.scenes.size() == 1 ? "" : "s", n,
                secs > 0 ? double(n) / secs : 0.0);
   if (options.progress) options.progress(n, n);
   return r;
