@@ -133,6 +133,38 @@ TEST(RunEndToEnd, RetimeThatChangesTheSpeedTooMuchIsRefusedBeforeAnyWork) {
   EXPECT_FALSE(fs::exists(dir / "out.mkv.work" / "scenes.json"));
 }
 
+// The frame rate and the video packets of `file`'s video stream.
+std::pair<AVRational, int64_t> video_rate_and_frames(const fs::path& file) {
+  auto fmt = av::open_input(file.string());
+  const int v = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  if (v < 0) return {{0, 1}, 0};
+  int64_t frames = 0;
+  av::PacketPtr pkt = av::make_packet();
+  while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
+    frames += pkt->stream_index == v;
+    av_packet_unref(pkt.get());
+  }
+  return {fmt->streams[v]->avg_frame_rate, frames};
+}
+
+// `run` on an NTSC film disc's stream `vob` (`film_frames` film frames, telecined as `kind`):
+// the telecine is found, the film's rate kept (not retimed), every film frame once, in sync.
+void expect_restored_as_the_film(const testing::TempDir& dir, const fs::path& vob, int64_t film_frames,
+                                 const std::string& kind) {
+  write_file_atomic(dir / "film.yaml",
+                    "input: " + vob.string() + "\noutput: " + (dir / "out.mkv").string() +
+                        "\nshards:\n  target_frames: 40\n  min_frames: 20\n  max_frames: 50\n  overlap: 4\n"
+                        "workers:\n  local: 1\n  endpoint: tcp://127.0.0.1:*\nreport:\n  enabled: false\n");
+  const auto r = testing::run_cli({"run", (dir / "film.yaml").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out + r.err, HasSubstr(kind));
+  EXPECT_THAT(r.out + r.err, HasSubstr("NTSC film at 24000/1001 fps: not retimed"));
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(A/V sync: [^\n]* ok;)"))) << r.out;
+  const auto [rate, frames] = video_rate_and_frames(dir / "out.mkv");
+  EXPECT_EQ(av_cmp_q(rate, AVRational{24000, 1001}), 0) << rate.num << "/" << rate.den;
+  EXPECT_EQ(frames, film_frames);  // every film frame once: 5 telecined frames -> 4; no field as a frame
+}
+
 // An NTSC film disc as most are: 23.976 film hard-telecined to 29.97 interlaced MPEG-2 in a
 // program stream (the ffmpeg CLI's telecine filter). `run` finds the 3:2 pulldown, inverse
 // telecines it in every shard, and delivers the film's frames at 23.976, not retimed, in sync.
@@ -149,41 +181,7 @@ TEST(RunEndToEnd, HardTelecinedNtscFilmComesOutAsTheFilmAt23976InSync) {
                           " -map 0:v -map 0:a -vf telecine=pattern=23 -c:v mpeg2video -q:v 2 -flags +ilme+ildct "
                           "-top 1 -c:a ac3 -b:a 192k -f vob " + vob.string();
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  write_file_atomic(dir / "film.yaml",
-                    "input: " + vob.string() + "\noutput: " + (dir / "out.mkv").string() +
-                        "\nshards:\n  target_frames: 40\n  min_frames: 20\n  max_frames: 50\n  overlap: 4\n"
-                        "workers:\n  local: 1\n  endpoint: tcp://127.0.0.1:*\n");
-  const auto r = testing::run_cli({"run", (dir / "film.yaml").string()});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out + r.err, HasSubstr("hard telecine"));
-  EXPECT_THAT(r.out + r.err, HasSubstr("NTSC film at 24000/1001 fps: not retimed"));
-  EXPECT_THAT(r.out, HasSubstr("A/V sync:"));
-  EXPECT_THAT(r.out, HasSubstr(" ok"));
-  auto fmt = av::open_input((dir / "out.mkv").string());
-  const int v = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
-  ASSERT_GE(v, 0);
-  EXPECT_EQ(av_cmp_q(fmt->streams[v]->avg_frame_rate, AVRational{24000, 1001}), 0);
-  int64_t frames = 0;
-  av::PacketPtr pkt = av::make_packet();
-  while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
-    if (pkt->stream_index == v) ++frames;
-    av_packet_unref(pkt.get());
-  }
-  EXPECT_EQ(frames, truth.frame_count);  // every film frame once: 5 telecined frames -> 4
-}
-
-// The frame rate and the video packets of `file`'s video stream.
-std::pair<AVRational, int64_t> video_rate_and_frames(const fs::path& file) {
-  auto fmt = av::open_input(file.string());
-  const int v = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
-  if (v < 0) return {{0, 1}, 0};
-  int64_t frames = 0;
-  av::PacketPtr pkt = av::make_packet();
-  while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
-    frames += pkt->stream_index == v;
-    av_packet_unref(pkt.get());
-  }
-  return {fmt->streams[v]->avg_frame_rate, frames};
+  expect_restored_as_the_film(dir, vob, truth.frame_count, "hard telecine");
 }
 
 // Soft telecine, as on most NTSC film DVDs: the 23.976 film frames coded once, with 3:2
@@ -208,18 +206,7 @@ TEST(RunEndToEnd, SoftTelecinedNtscFilmComesOutAsTheFilmAt23976InSync) {
   const std::string mux = ff + "-fflags +genpts -r 30000/1001 -i " + soft.string() + " -i " + ac3.string() +
                           " -map 0:v -map 1:a -c copy -f vob " + vob.string();
   ASSERT_EQ(std::system(mux.c_str()), 0) << mux;
-  write_file_atomic(dir / "film.yaml",
-                    "input: " + vob.string() + "\noutput: " + (dir / "out.mkv").string() +
-                        "\nshards:\n  target_frames: 40\n  min_frames: 20\n  max_frames: 50\n  overlap: 4\n"
-                        "workers:\n  local: 1\n  endpoint: tcp://127.0.0.1:*\nreport:\n  enabled: false\n");
-  const auto r = testing::run_cli({"run", (dir / "film.yaml").string()});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out + r.err, HasSubstr("soft telecine"));
-  EXPECT_THAT(r.out + r.err, HasSubstr("NTSC film at 24000/1001 fps: not retimed"));
-  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(A/V sync: [^\n]* ok;)"))) << r.out;
-  const auto [rate, frames] = video_rate_and_frames(dir / "out.mkv");
-  EXPECT_EQ(av_cmp_q(rate, AVRational{24000, 1001}), 0) << rate.num << "/" << rate.den;
-  EXPECT_EQ(frames, truth.frame_count);  // each coded film frame once: no field repeated as a frame
+  expect_restored_as_the_film(dir, vob, truth.frame_count, "soft telecine");
 }
 
 // The presentation times (seconds) of `file`'s video frames, in display order.
