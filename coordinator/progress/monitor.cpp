@@ -118,6 +118,7 @@ struct RunMonitor::State : dispatch::Observer {
   std::thread thread;
   std::unique_ptr<ledger::Ledger> reader;  // used by one thread at a time
   Clock::time_point last_sample{}, last_plain{};
+  std::string last_plain_text;  // the final line is not printed twice (a stop ends the loop with it)
 
   // --- tty: the block on screen; guarded by out_mu (the log sink takes it too)
   std::mutex out_mu;
@@ -347,7 +348,8 @@ struct RunMonitor::State : dispatch::Observer {
         redraw(s);
       } else if (changed || seconds_between(last_plain, Clock::now()) >= options.plain_every_s) {
         last_plain = Clock::now();
-        write_out(render_plain(s) + "\n");
+        last_plain_text = render_plain(s);
+        write_out(last_plain_text + "\n");
       }
       lk.lock();
     }
@@ -544,7 +546,8 @@ RunMonitor::~RunMonitor() {
       s.sample_ledger(true);
       const Snapshot snap = make_final_snapshot();
       std::lock_guard<std::mutex> l(s.out_mu);
-      write_out(s.erase_block() + render_plain(snap) + "\n");
+      const std::string line = render_plain(snap);
+      if (output_ == Output::tty || line != s.last_plain_text) write_out(s.erase_block() + line + "\n");
     }
   } catch (const std::exception&) {
     // Nothing left to show it with; the terminal is clean either way.
