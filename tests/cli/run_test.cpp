@@ -165,23 +165,28 @@ void expect_restored_as_the_film(const testing::TempDir& dir, const fs::path& vo
   EXPECT_EQ(frames, film_frames);  // every film frame once: 5 telecined frames -> 4; no field as a frame
 }
 
-// An NTSC film disc as most are: 23.976 film hard-telecined to 29.97 interlaced MPEG-2 in a
-// program stream (the ffmpeg CLI's telecine filter). `run` finds the 3:2 pulldown, inverse
-// telecines it in every shard, and delivers the film's frames at 23.976, not retimed, in sync.
-TEST(RunEndToEnd, HardTelecinedNtscFilmComesOutAsTheFilmAt23976InSync) {
-  testing::TempDir dir;
+// A 5 s film at 23.976 (the cached sample) and its frame count: what an NTSC disc carries.
+std::pair<fs::path, int64_t> ntsc_film_sample() {
   sample::SampleSpec spec;
   spec.seconds = 5;
   spec.fps_num = 24000;
   spec.fps_den = 1001;
   const fs::path film = testing::cached_sample(spec);
-  const auto truth = sample::read_truth(sample::truth_path_for(film));
+  return {film, sample::read_truth(sample::truth_path_for(film)).frame_count};
+}
+
+// An NTSC film disc as most are: 23.976 film hard-telecined to 29.97 interlaced MPEG-2 in a
+// program stream (the ffmpeg CLI's telecine filter). `run` finds the 3:2 pulldown, inverse
+// telecines it in every shard, and delivers the film's frames at 23.976, not retimed, in sync.
+TEST(RunEndToEnd, HardTelecinedNtscFilmComesOutAsTheFilmAt23976InSync) {
+  testing::TempDir dir;
+  const auto [film, film_frames] = ntsc_film_sample();
   const fs::path vob = dir / "ntsc.vob";
   const std::string cmd = "ffmpeg -nostdin -v error -y -i " + film.string() +
                           " -map 0:v -map 0:a -vf telecine=pattern=23 -c:v mpeg2video -q:v 2 -flags +ilme+ildct "
                           "-top 1 -c:a ac3 -b:a 192k -f vob " + vob.string();
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  expect_restored_as_the_film(dir, vob, truth.frame_count, "hard telecine");
+  expect_restored_as_the_film(dir, vob, film_frames, "hard telecine");
 }
 
 // Soft telecine, as on most NTSC film DVDs: the 23.976 film frames coded once, with 3:2
@@ -189,12 +194,7 @@ TEST(RunEndToEnd, HardTelecinedNtscFilmComesOutAsTheFilmAt23976InSync) {
 // frames (no field matching) and delivers each once at 23.976, not retimed, in sync.
 TEST(RunEndToEnd, SoftTelecinedNtscFilmComesOutAsTheFilmAt23976InSync) {
   testing::TempDir dir;
-  sample::SampleSpec spec;
-  spec.seconds = 5;
-  spec.fps_num = 24000;
-  spec.fps_den = 1001;
-  const fs::path film = testing::cached_sample(spec);
-  const auto truth = sample::read_truth(sample::truth_path_for(film));
+  const auto [film, film_frames] = ntsc_film_sample();
   const fs::path es = dir / "film.m2v", soft = dir / "soft.m2v", ac3 = dir / "film.ac3", vob = dir / "soft.vob";
   const std::string ff = "ffmpeg -nostdin -v error -y ";
   for (const std::string& cmd :
@@ -206,7 +206,7 @@ TEST(RunEndToEnd, SoftTelecinedNtscFilmComesOutAsTheFilmAt23976InSync) {
   const std::string mux = ff + "-fflags +genpts -r 30000/1001 -i " + soft.string() + " -i " + ac3.string() +
                           " -map 0:v -map 1:a -c copy -f vob " + vob.string();
   ASSERT_EQ(std::system(mux.c_str()), 0) << mux;
-  expect_restored_as_the_film(dir, vob, truth.frame_count, "soft telecine");
+  expect_restored_as_the_film(dir, vob, film_frames, "soft telecine");
 }
 
 // The presentation times (seconds) of `file`'s video frames, in display order.
