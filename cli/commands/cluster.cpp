@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/commands/cluster.hpp"
 #include "cli/wiring/media_adapters.hpp"
 #include "cli/wiring/pipeline_executor.hpp"
 #include "coordinator/dispatch/dispatcher.hpp"
@@ -46,14 +47,6 @@ void install_stop_handlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-// TEST-ONLY switch (docs/operations.md): fake executors and the fake verifier, for exercising
-// dispatch, resume and faults without media or a GPU.
-std::string fake_spec(const std::string& flag) {
-  if (!flag.empty()) return flag;
-  const char* env = std::getenv("REELSCALE_FAKE_EXECUTOR");
-  return env ? env : "";
-}
-
 struct CoordinatorArgs {
   std::string config;
   std::vector<std::string> sets;
@@ -61,46 +54,20 @@ struct CoordinatorArgs {
   int local = -1;
 };
 
-// TEST-ONLY (REELSCALE_FAKE_EXECUTOR): the fake verifier and segments, for exercising dispatch,
-// resume and faults without media.
-class FakeAdapters : public dispatch::Adapters {
- public:
-  dispatch::ShardVerifier& verifier() override { return verifier_; }
-  std::optional<media::PreprocessPlan> prepare(const config::Config& cfg, const std::string&,
-                                               dispatch::DispatchOptions& opts,
-                                               const media::PreprocessPlan* = nullptr) override {
-    if (cfg.storage.mode == "stream") opts.segments = &segments_;
-    return std::nullopt;
-  }
-  std::unique_ptr<dispatch::Observer> local_workers(const config::Config& cfg, int count,
-                                                    const std::string& config_file, bool quiet) override {
-    return media_.local_workers(cfg, count, config_file, quiet);
-  }
-
- private:
-  dispatch::FakeShardVerifier verifier_;
-  dispatch::FakeSegmentSource segments_;
-  MediaAdapters media_;
-};
-
-void run_coordinator(const CoordinatorArgs& a) {
+void run_coordinator(const CoordinatorArgs& a, const ClusterWiring& wiring) {
   config::Config c = config::load(a.config, a.sets);
   fs::path plan_file = a.plan.empty() ? fs::path(c.work_dir) / "plan.json" : fs::path(a.plan);
   if (!fs::exists(plan_file))
     throw UsageError("no shard plan at " + plan_file.string() + " (run `reelscale plan` first, or --plan)");
   auto plan = plan::plan_from_json(nlohmann::json::parse(read_file(plan_file)), plan_file.string());
-  std::string fake = fake_spec("");
-  auto opts = dispatch::dispatch_options(c, config::video_config_hash(c),
-                                         fake.empty() ? media::input_fingerprint(c.input) : "fake");
+  auto opts = dispatch::dispatch_options(c, config::video_config_hash(c), wiring.input_fingerprint(c));
   opts.stop = &g_stop;
   install_stop_handlers();
   ledger::Ledger ledger(c.ledger);
-  MediaAdapters media_adapters;
-  FakeAdapters fake_adapters;
-  dispatch::Adapters& adapters = fake.empty() ? static_cast<dispatch::Adapters&>(media_adapters) : fake_adapters;
-  adapters.prepare(c, media::frame_index_cache_path(c.storage.dir, c.input).string(), opts);
-  const auto workers = adapters.local_workers(c, std::max(a.local, 0), fs::absolute(a.config).string(), false);
-  auto r = dispatch::run_dispatch(opts, ledger, dispatch::shard_specs(plan), adapters.verifier(), workers.get());
+  const auto adapters = wiring.adapters();
+  adapters->prepare(c, media::frame_index_cache_path(c.storage.dir, c.input).string(), opts);
+  const auto workers = adapters->local_workers(c, std::max(a.local, 0), fs::absolute(a.config).string(), false);
+  auto r = dispatch::run_dispatch(opts, ledger, dispatch::shard_specs(plan), adapters->verifier(), workers.get());
   std::cout << "shards: " << r.done << " done, " << r.failed << " failed (resume kept "
             << r.resume.kept << ", re-verified away " << r.resume_rejected << "); workers joined "
             << r.workers_joined << ", lost " << r.workers_lost << "; messages rejected "
@@ -126,12 +93,10 @@ struct WorkerArgs {
   std::string name;
   int heartbeat_ms = 0;  // 0: the --config's workers.heartbeat_ms, else 1000
   int parent = 0;
-  std::string fake;
-  std::string fault;
   std::string spool;
 };
 
-void run_worker_cmd(const WorkerArgs& a) {
+void run_worker_cmd(const WorkerArgs& a, const ClusterWiring& wiring) {
   if (a.parent > 0) {
     // Started by a local coordinator: go when it goes, even if it was killed with SIGKILL.
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -153,12 +118,7 @@ void run_worker_cmd(const WorkerArgs& a) {
   o.spool_dir = a.spool;
   o.stop = &g_stop;
   install_stop_handlers();
-  std::unique_ptr<worker::ShardExecutor> ex;
-  std::string fake = fake_spec(a.fake);
-  if (!fake.empty()) {
-    spdlog::warn("worker uses the TEST-ONLY fake executor ({})", fake);
-    ex = std::make_unique<worker::FakeExecutor>(fake);
-  } else {
+  const auto pipeline = [&]() -> ClusterWiring::Executor {
     if (a.config.empty())
       throw UsageError("worker: --config FILE (the job's config: model, preprocess and encode settings)");
     config::Config cfg = config::load(a.config, a.sets);
@@ -166,14 +126,10 @@ void run_worker_cmd(const WorkerArgs& a) {
     // the coordinator's expectations.
     if (a.heartbeat_ms <= 0) o.heartbeat_ms = cfg.workers.heartbeat_ms;
     o.liveness = cfg.workers.liveness;
-    ex = std::make_unique<worker::PipelineExecutor>(std::move(cfg));
-  }
-  std::unique_ptr<worker::ShardExecutor> faulty;
-  if (!a.fault.empty()) {
-    spdlog::warn("worker spoils results on purpose (TEST-ONLY --fault {})", a.fault);
-    faulty = std::make_unique<worker::FaultyExecutor>(*ex, a.fault);
-  }
-  auto s = worker::run_worker(o, faulty ? *faulty : *ex);
+    return std::make_unique<worker::PipelineExecutor>(std::move(cfg));
+  };
+  const auto ex = wiring.executor(pipeline);
+  auto s = worker::run_worker(o, *ex);
   spdlog::info("worker: {} shards done, {} failed, {} reconnects ({})", s.shards_done,
                s.shards_failed, s.reconnects, s.exit_reason);
 }
@@ -240,7 +196,17 @@ void run_bench(const BenchArgs& a) {
 
 }  // namespace
 
-void add_cluster_commands(CLI::App& app) {
+ClusterWiring production_cluster_wiring() {
+  ClusterWiring w;
+  w.adapters = [] { return std::make_unique<MediaAdapters>(); };
+  w.input_fingerprint = [](const config::Config& c) { return media::input_fingerprint(c.input); };
+  w.executor = [](const std::function<ClusterWiring::Executor()>& pipeline) { return pipeline(); };
+  return w;
+}
+
+void add_cluster_commands(CLI::App& app) { add_cluster_commands(app, production_cluster_wiring()); }
+
+void add_cluster_commands(CLI::App& app, const ClusterWiring& wiring) {
   {
     auto a = std::make_shared<CoordinatorArgs>();
     auto* cmd = app.add_subcommand("coordinator", "run the coordinator (broker) for a job's shard plan");
@@ -248,7 +214,7 @@ void add_cluster_commands(CLI::App& app) {
     cmd->add_option("--plan", a->plan, "shard plan JSON (default <work_dir>/plan.json)");
     cmd->add_option("--local", a->local, "also start N workers on this machine (default: none)");
     add_set_option(*cmd, a->sets);
-    cmd->callback([a] { run_coordinator(*a); });
+    cmd->callback([a, wiring] { run_coordinator(*a, wiring); });
   }
   {
     auto a = std::make_shared<WorkerArgs>();
@@ -266,11 +232,9 @@ void add_cluster_commands(CLI::App& app) {
                     "heartbeat interval (default: workers.heartbeat_ms of --config, else 1000)");
     cmd->add_option("--exit-with-parent", a->parent, "exit when process PID (the coordinator) exits")
         ->group("");
-    cmd->add_option("--fake", a->fake, "TEST-ONLY fake executor spec")->group("");
-    cmd->add_option("--fault", a->fault, "TEST-ONLY: spoil results (corrupt=N, short=N)")->group("");
     cmd->add_option("--spool", a->spool, "stream-mode scratch directory (default --storage, else $TMPDIR)")
         ->group("");
-    cmd->callback([a] { run_worker_cmd(*a); });
+    cmd->callback([a, wiring] { run_worker_cmd(*a, wiring); });
   }
   {
     auto cfg = std::make_shared<std::string>();

@@ -1,8 +1,8 @@
 #pragma once
 // Where the coordinator gets a shard's source for storage.mode: stream. The real one cuts a
 // self-contained segment out of the film by packet copy (media_segments.hpp, header-only so
-// that rs_dispatch does not link the media stack); the fake one (TEST-ONLY) writes
-// deterministic bytes for the fake executor.
+// that rs_dispatch does not link the media stack); the tests' fake is in
+// tests/testing/fake_dispatch.hpp.
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -25,16 +25,6 @@ class SegmentSource {
   // needs around them, to `out` (a name the coordinator chose). Called from several threads at
   // once. Throws MediaError when the film cannot be cut there (the shard then fails).
   virtual SegmentFile make(const ledger::ShardSpec& shard, const std::filesystem::path& out) = 0;
-};
-
-// TEST-ONLY: `size` bytes derived from the shard id; first_frame = context_begin.
-class FakeSegmentSource : public SegmentSource {
- public:
-  explicit FakeSegmentSource(int64_t size = 600 * 1024) : size_(size) {}
-  SegmentFile make(const ledger::ShardSpec& shard, const std::filesystem::path& out) override;
-
- private:
-  int64_t size_;
 };
 
 }  // namespace reelscale::dispatch

@@ -1,7 +1,7 @@
 #pragma once
 // How the coordinator checks a shard output before it counts as done (after a worker reports
 // it, and again on resume). The real one re-reads the encoded shard and its sidecar
-// (media_verifier.hpp); the fake one reads the test-only fake shard format.
+// (media_verifier.hpp); the tests' fake is in tests/testing/fake_dispatch.hpp.
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -18,13 +18,6 @@ class ShardVerifier {
   // Called concurrently from several threads (verification runs off the broker thread).
   virtual std::string verify(const ledger::ShardSpec& shard, const std::filesystem::path& path,
                              int64_t frame_count, const std::string& checksum) = 0;
-};
-
-// TEST-ONLY: verifies files written by the fake executor (shared/protocol/fake_shard.hpp).
-class FakeShardVerifier : public ShardVerifier {
- public:
-  std::string verify(const ledger::ShardSpec& shard, const std::filesystem::path& path,
-                     int64_t frame_count, const std::string& checksum) override;
 };
 
 }  // namespace reelscale::dispatch

@@ -1,13 +1,16 @@
 // The cluster commands' CLI: `status` (table and --json), `retry --failed | --shard ID`, and
-// the argument errors of `coordinator` and `worker` (exit 2, saying what is missing).
+// the argument errors of `coordinator` and `worker` (exit 2, saying what is missing); the test
+// fakes only in reelscale-test-worker, and a job done there by the fakes.
 #include <signal.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "coordinator/ledger/coordinator_lock.hpp"
 #include "coordinator/ledger/ledger.hpp"
+#include "coordinator/plan/shard_plan.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "tests/testing/test_env.hpp"
@@ -16,6 +19,16 @@ namespace reelscale {
 namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
+
+// An environment variable set for the scope of a test (inherited by the processes it starts).
+struct ScopedEnv {
+  std::string name;
+  ScopedEnv(std::string n, const std::string& value) : name(std::move(n)) {
+    ::setenv(name.c_str(), value.c_str(), 1);
+  }
+  ~ScopedEnv() { ::unsetenv(name.c_str()); }
+};
 
 // A config and a ledger with one shard done, one failed (not retryable) and one pending.
 struct LedgerFixture {
@@ -180,9 +193,51 @@ TEST(ClusterCli, CoordinatorAndWorkerArgumentErrors) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("--config"));
   r = testing::run_cli({"worker", "--connect", "tcp://127.0.0.1:9", "--insecure", "--config",
-                        f.config.string(), "--fault", "explode=1"});
+                        f.config.string(), "--fault", "explode=1"},
+                       testing::test_worker_exe());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("explode"));
+}
+
+// The fakes live in reelscale-test-worker only: `reelscale worker` refuses their options and
+// ignores REELSCALE_FAKE_EXECUTOR (it wants the real executor's --config).
+TEST(ClusterCli, ProductionWorkerHasNoTestOnlySwitches) {
+  auto r =
+      testing::run_cli({"worker", "--connect", "tcp://127.0.0.1:9", "--insecure", "--fake", "frame_us=1"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--fake"));
+  r = testing::run_cli({"worker", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, Not(HasSubstr("--fake")));
+  EXPECT_THAT(r.out, Not(HasSubstr("--fault")));
+  ScopedEnv fake("REELSCALE_FAKE_EXECUTOR", "frame_us=1");
+  r = testing::run_cli({"worker", "--connect", "tcp://127.0.0.1:9", "--insecure"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--config"));
+}
+
+// reelscale-test-worker: with REELSCALE_FAKE_EXECUTOR its `coordinator` verifies fake shards and
+// its local workers (the same program, inheriting the variable) write them; a bad spec is a
+// usage error.
+TEST(TestWorker, FakeCoordinatorAndLocalWorkersFinishAJob) {
+  testing::TempDir dir;
+  const fs::path config = dir / "film.yaml", plan_file = dir / "plan.json";
+  write_file_atomic(dir / "film.vob", "not really a film");
+  write_file_atomic(config, "input: film.vob\noutput: out.mkv\nworkers:\n  local: 0\n  security: none\n"
+                            "  endpoint: tcp://127.0.0.1:*\n  heartbeat_ms: 200\n");
+  const auto plan = plan::plan_shards({{0, 100}, {100, 200}, {200, 300}}, 300, config::Shards{});
+  write_file_atomic(plan_file, plan::to_json(plan).dump());
+
+  auto r = testing::run_cli({"worker", "--connect", "tcp://127.0.0.1:9", "--insecure", "--fake", "bogus=1"},
+                            testing::test_worker_exe());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("bogus"));
+
+  ScopedEnv fake("REELSCALE_FAKE_EXECUTOR", "frame_us=100");
+  r = testing::run_cli({"coordinator", config.string(), "--plan", plan_file.string(), "--local", "2"},
+                       testing::test_worker_exe());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("shards: " + std::to_string(plan.shards.size()) + " done, 0 failed"));
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // Fault tests with real media: `reelscale run` (the coordinator) and `reelscale worker`
-// processes on loopback, bicubic upscaling of a small generated film. Every wait is on an
+// processes (reelscale-test-worker for spoiled results) on loopback, bicubic upscaling of a small generated film. Every wait is on an
 // observable event (a log line on a pipe, a process exit) with a guard timeout that only
 // catches hangs; the final video stream is compared packet by packet with a clean run.
 #include <fcntl.h>
@@ -44,14 +44,14 @@ const auto kGuard = 240s;  // a hang guard only
 // A `reelscale` process whose stdout and stderr are read line by line on a thread.
 class Proc {
  public:
-  explicit Proc(const std::vector<std::string>& args) {
+  explicit Proc(const std::vector<std::string>& args, const fs::path& exe = testing::cli_exe()) {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, p[1], 1);
     posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-    std::vector<std::string> argv{REELSCALE_CLI};
+    std::vector<std::string> argv{exe.string()};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<char*> c;
     for (auto& a : argv) c.push_back(a.data());
@@ -311,7 +311,9 @@ TEST_P(FaultMediaBoth, CorruptAndShortShardsAreDetectedAndRetried) {
   Proc run({"run", job.config.string()});
   const std::string ep = endpoint_of(run);
   ASSERT_NE(ep, "") << run.log();
-  Proc bad1(job.worker(ep, "corrupter", "corrupt=1")), bad2(job.worker(ep, "shortener", "short=1"));
+  // --fault: reelscale-test-worker (the real worker and pipeline, results spoiled).
+  Proc bad1(job.worker(ep, "corrupter", "corrupt=1"), testing::test_worker_exe()),
+      bad2(job.worker(ep, "shortener", "short=1"), testing::test_worker_exe());
   ASSERT_EQ(run.wait_exit(), 0) << run.log();
   const std::string log = run.log();
   EXPECT_THAT(log, HasSubstr("is corrupt"));

@@ -25,6 +25,8 @@ std::optional<fs::path> shared_dir() {
 }
 
 fs::path source_dir() { return REELSCALE_SOURCE_DIR; }
+fs::path cli_exe() { return REELSCALE_CLI; }
+fs::path test_worker_exe() { return REELSCALE_TEST_WORKER; }
 
 TempDir::TempDir() {
   std::random_device rd;
@@ -52,10 +54,10 @@ static std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
-// In a forked child: becomes the built CLI with `args`.
-[[noreturn]] static void exec_cli(const std::vector<std::string>& args) {
+// In a forked child: becomes `exe` with `args`.
+[[noreturn]] static void exec_cli(const fs::path& exe, const std::vector<std::string>& args) {
   std::vector<char*> argv;
-  std::string cli = REELSCALE_CLI;
+  std::string cli = exe.string();
   argv.push_back(cli.data());
   std::vector<std::string> copy = args;
   for (auto& a : copy) argv.push_back(a.data());
@@ -64,7 +66,7 @@ static std::string slurp(const fs::path& p) {
   ::_exit(127);
 }
 
-CliResult run_cli(const std::vector<std::string>& args) {
+CliResult run_cli(const std::vector<std::string>& args, const fs::path& exe) {
   TempDir tmp;
   const fs::path out_path = tmp / "stdout", err_path = tmp / "stderr";
   const pid_t pid = ::fork();
@@ -74,7 +76,7 @@ CliResult run_cli(const std::vector<std::string>& args) {
     const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(out, 1);
     ::dup2(err, 2);
-    exec_cli(args);
+    exec_cli(exe, args);
   }
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -85,7 +87,7 @@ CliResult run_cli(const std::vector<std::string>& args) {
   return r;
 }
 
-CliProcess::CliProcess(const std::vector<std::string>& args) {
+CliProcess::CliProcess(const std::vector<std::string>& args, const fs::path& exe) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
   const fs::path out_path = dir_ / "stdout";
@@ -96,7 +98,7 @@ CliProcess::CliProcess(const std::vector<std::string>& args) {
     ::dup2(out, 1);
     ::dup2(fds[1], 2);
     ::close(fds[0]);
-    exec_cli(args);
+    exec_cli(exe, args);
   }
   ::close(fds[1]);
   err_fd_ = fds[0];

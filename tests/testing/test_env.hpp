@@ -40,14 +40,20 @@ struct CliResult {
   std::string out;  // stdout
   std::string err;  // stderr
 };
-// Runs the built `reelscale` with the given arguments (no shell), capturing its output.
-CliResult run_cli(const std::vector<std::string>& args);
+// The built `reelscale`, and reelscale-test-worker: its cluster commands with the fakes wired in
+// (`worker --fake SPEC`, `worker --fault SPEC`, REELSCALE_FAKE_EXECUTOR for `coordinator` and its
+// local workers; tests/testing/test_worker_main.cpp). Suites that start it say NEEDS_TEST_WORKER.
+std::filesystem::path cli_exe();
+std::filesystem::path test_worker_exe();
 
-// The built `reelscale` running in the background, its stderr read line by line: a test waits
-// for a log line (never a sleep), signals it, then collects what it said and its exit code.
+// Runs the built `reelscale` (or `exe`) with the given arguments (no shell), capturing its output.
+CliResult run_cli(const std::vector<std::string>& args, const std::filesystem::path& exe = cli_exe());
+
+// The built `reelscale` (or `exe`) running in the background, its stderr read line by line: a
+// test waits for a log line (never a sleep), signals it, then collects what it said and its exit code.
 class CliProcess {
  public:
-  explicit CliProcess(const std::vector<std::string>& args);
+  explicit CliProcess(const std::vector<std::string>& args, const std::filesystem::path& exe = cli_exe());
   ~CliProcess();  // kills and reaps a process still running
   CliProcess(const CliProcess&) = delete;
   CliProcess& operator=(const CliProcess&) = delete;

@@ -1,7 +1,6 @@
 #pragma once
 // What a worker does with an assignment. The real executor runs the shard pipeline
-// (cli/wiring/pipeline_executor.hpp); the fake one (TEST-ONLY) writes a fake shard at a fixed time per
-// frame, so that dispatch and fault handling run without media or a GPU.
+// (cli/wiring/pipeline_executor.hpp); the tests' fakes are in tests/testing/fake_executors.hpp.
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
@@ -36,37 +35,6 @@ class ShardExecutor {
   // not retryable (the same input fails anywhere), everything else as retryable.
   virtual ExecResult execute(const protocol::Assign& a, const std::filesystem::path& output,
                              const std::function<void(int64_t)>& progress) = 0;
-};
-
-// TEST-ONLY. Spec "frame_us=2000,corrupt=1,fail=1": microseconds of (simulated) work per
-// emitted frame; the first `corrupt` results are truncated files; the first `fail` executions
-// throw a retryable error. Selected by `reelscale worker --fake SPEC` or REELSCALE_FAKE_EXECUTOR.
-class FakeExecutor : public ShardExecutor {
- public:
-  explicit FakeExecutor(const std::string& spec);
-  void describe(protocol::Ready& r) override;
-  ExecResult execute(const protocol::Assign& a, const std::filesystem::path& output,
-                     const std::function<void(int64_t)>& progress) override;
-
- private:
-  int64_t frame_us_ = 1000;
-  int corrupt_ = 0, fail_ = 0;
-};
-
-// TEST-ONLY. Wraps a real executor and spoils its first results after they are written, so
-// that the coordinator's checks are exercised on real media: spec "corrupt=N" flips bytes in
-// the middle of the file (the packet checksum no longer matches the sidecar), "short=N" cuts
-// the file in half. Selected by `reelscale worker --fault SPEC`.
-class FaultyExecutor : public ShardExecutor {
- public:
-  FaultyExecutor(ShardExecutor& inner, const std::string& spec);
-  void describe(protocol::Ready& r) override { inner_.describe(r); }
-  ExecResult execute(const protocol::Assign& a, const std::filesystem::path& output,
-                     const std::function<void(int64_t)>& progress) override;
-
- private:
-  ShardExecutor& inner_;
-  int corrupt_ = 0, short_ = 0;
 };
 
 }  // namespace reelscale::worker

@@ -26,12 +26,14 @@
 #include <thread>
 
 #include "coordinator/dispatch/dispatcher.hpp"
-#include "shared/protocol/fake_shard.hpp"
+#include "tests/testing/fake_shard.hpp"
 #include "shared/protocol/keys.hpp"
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 #include "shared/util/crash_handler.hpp"
+#include "tests/testing/fake_dispatch.hpp"
+#include "tests/testing/fake_executors.hpp"
 #include "tests/testing/test_env.hpp"
 #include "shared/util/child_process.hpp"
 #include "worker/service/worker.hpp"

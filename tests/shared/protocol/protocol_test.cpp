@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <random>
 
-#include "shared/protocol/fake_shard.hpp"
+#include "tests/testing/fake_shard.hpp"
 #include "shared/protocol/keys.hpp"
 #include "shared/protocol/messages.hpp"
 #include "shared/util/atomic_file.hpp"

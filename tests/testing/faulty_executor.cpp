@@ -3,12 +3,13 @@
 
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
-#include "worker/service/executor.hpp"
+#include "tests/testing/fake_executors.hpp"
 
 namespace reelscale::worker {
 namespace fs = std::filesystem;
 
-FaultyExecutor::FaultyExecutor(ShardExecutor& inner, const std::string& spec) : inner_(inner) {
+FaultyExecutor::FaultyExecutor(std::unique_ptr<ShardExecutor> inner, const std::string& spec)
+    : inner_(std::move(inner)) {
   std::istringstream in(spec);
   std::string item;
   while (std::getline(in, item, ',')) {
@@ -29,7 +30,7 @@ FaultyExecutor::FaultyExecutor(ShardExecutor& inner, const std::string& spec) : 
 
 ExecResult FaultyExecutor::execute(const protocol::Assign& a, const fs::path& output,
                                    const std::function<void(int64_t)>& progress) {
-  ExecResult r = inner_.execute(a, output, progress);
+  ExecResult r = inner_->execute(a, output, progress);
   const auto size = fs::file_size(output);
   if (corrupt_ > 0) {
     --corrupt_;

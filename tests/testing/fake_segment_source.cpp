@@ -1,4 +1,4 @@
-#include "coordinator/dispatch/segment_source.hpp"
+#include "tests/testing/fake_dispatch.hpp"
 
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/checksum.hpp"

@@ -1,4 +1,4 @@
-#include "shared/protocol/fake_shard.hpp"
+#include "tests/testing/fake_shard.hpp"
 
 #include <sstream>
 

@@ -1,5 +1,5 @@
 #pragma once
-// TEST-ONLY stand-in for an encoded shard, used by the fake executor (worker side) and the
+// A stand-in for an encoded shard, used by the fake executor (worker side) and the
 // fake verifier (coordinator side) so that dispatch, resume and fault handling can be tested
 // and simulated without media or a GPU. The content is a pure function of the shard's ranges
 // and config hash, so two workers produce byte-identical files for the same shard.

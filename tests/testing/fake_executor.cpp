@@ -2,9 +2,10 @@
 #include <sstream>
 #include <thread>
 
-#include "shared/protocol/fake_shard.hpp"
+#include "tests/testing/fake_executors.hpp"
+
 #include "shared/util/errors.hpp"
-#include "worker/service/executor.hpp"
+#include "tests/testing/fake_shard.hpp"
 
 namespace reelscale::worker {
 

@@ -1,7 +1,7 @@
-#include "coordinator/dispatch/verifier.hpp"
+#include "tests/testing/fake_dispatch.hpp"
 
-#include "shared/protocol/fake_shard.hpp"
 #include "shared/util/errors.hpp"
+#include "tests/testing/fake_shard.hpp"
 
 namespace reelscale::dispatch {
 
