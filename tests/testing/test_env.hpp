@@ -35,6 +35,9 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// A file's contents; "" when it cannot be read (the test then fails on what it expected).
+std::string slurp(const std::filesystem::path& path);
+
 struct CliResult {
   int exit_code = -1;
   std::string out;  // stdout
