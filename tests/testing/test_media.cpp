@@ -379,6 +379,24 @@ void write_clip(const std::filesystem::path& path, const ClipSpec& spec) {
   if (rc < 0) fail(path, "writing the trailer", rc);
 }
 
+void decode_packets(AVFormatContext* fmt, int stream, AVCodecContext* dec,
+                    const std::function<void(const AVFrame*)>& on_frame) {
+  auto pkt = av::make_packet();
+  auto frame = av::make_frame();
+  auto take = [&] {
+    while (avcodec_receive_frame(dec, frame.get()) >= 0) on_frame(frame.get());
+  };
+  while (av_read_frame(fmt, pkt.get()) >= 0) {
+    if (pkt->stream_index == stream) {
+      av::check(avcodec_send_packet(dec, pkt.get()), "decode");
+      take();
+    }
+    av_packet_unref(pkt.get());
+  }
+  avcodec_send_packet(dec, nullptr);
+  take();
+}
+
 void decode_stream(const std::filesystem::path& file, AVMediaType type,
                    const std::function<void(const AVFrame*)>& on_frame) {
   auto fmt = av::open_input(file.string());
@@ -390,20 +408,7 @@ void decode_stream(const std::filesystem::path& file, AVMediaType type,
   av::check(avcodec_parameters_to_context(dec.get(), fmt->streams[index]->codecpar), "params");
   dec->pkt_timebase = fmt->streams[index]->time_base;
   av::check(avcodec_open2(dec.get(), codec, nullptr), "open decoder");
-  auto pkt = av::make_packet();
-  auto frame = av::make_frame();
-  auto take = [&] {
-    while (avcodec_receive_frame(dec.get(), frame.get()) >= 0) on_frame(frame.get());
-  };
-  while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
-    if (pkt->stream_index == index) {
-      av::check(avcodec_send_packet(dec.get(), pkt.get()), "decode");
-      take();
-    }
-    av_packet_unref(pkt.get());
-  }
-  avcodec_send_packet(dec.get(), nullptr);
-  take();
+  decode_packets(fmt.get(), index, dec.get(), on_frame);
 }
 
 }  // namespace reelscale::media::test_media
