@@ -31,12 +31,7 @@ std::string tag(const AVDictionary* d, const char* key) {
 // A 25 fps film of 48 frames with its audio, retimed to 24 fps: exactly 2 s.
 // The MediaError muxing `in` to `out` gives, "(no error)" when it succeeds.
 std::string mux_error(const mux::MuxInputs& in, const fs::path& out) {
-  try {
-    mux::mux_final(in, out);
-  } catch (const MediaError& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return ::reelscale::testing::thrown<MediaError>([&] { mux::mux_final(in, out); });
 }
 
 struct Film {
