@@ -106,6 +106,154 @@ void remove_abandoned_work_dirs(const fs::path& storage) {
   }
 }
 
+// 3. Dispatch to workers until every shard is done (or failed), recorded in the ledger.
+dispatch::DispatchResult dispatch_shards(const config::Config& cfg, const RunOptions& options,
+                                         const std::string& index_cache, const media::PreprocessPlan& pre,
+                                         const std::string& fingerprint, ledger::Ledger& ledger,
+                                         const std::vector<ledger::ShardSpec>& specs,
+                                         progress::RunMonitor& monitor) {
+  const std::string config_hash = config::video_config_hash(cfg);
+  return stage("dispatch", [&] {
+    ensure_keys(cfg);
+    fs::create_directories(cfg.storage.dir);
+    auto opts = dispatch::dispatch_options(cfg, config_hash, fingerprint);
+    opts.stop = options.stop;
+    dispatch::Adapters& adapters = *options.adapters;
+    adapters.prepare(cfg, index_cache, opts, &pre);
+    // Local workers read the effective config (defaults and --set overrides applied), so their
+    // video config hash is the coordinator's.
+    YAML::Emitter effective;
+    effective << config::dump(cfg);
+    const fs::path effective_file = fs::path(cfg.work_dir) / "effective-config.yaml";
+    write_file_atomic(effective_file, std::string(effective.c_str()) + "\n");
+    const auto starter = adapters.local_workers(cfg, cfg.workers.local, effective_file.string(),
+                                                monitor.output() == progress::Output::tty);
+    return dispatch::run_dispatch(opts, ledger, specs, adapters.verifier(), monitor.observer(starter.get(), specs));
+  });
+}
+
+// 4. Concatenate by packet copy, checking every shard against the ledger's checksums, each
+// frame stamped at the delivered rate: that is the video's whole retime (every frame kept,
+// shown 1/target s), so the film's video is written once here, not again by a retime pass.
+void join_shards(const config::Config& cfg, const plan::ShardPlan& plan, ledger::Ledger& ledger,
+                 const fs::path& video, AVRational fps, const config::Rational& target) {
+  stage("concat", [&] {
+    std::vector<concat::ShardRef> refs;
+    for (const auto& sh : plan.shards) {
+      const shard::ShardRange& s = sh.range;
+      const auto row = ledger.shard(s.id);
+      concat::ShardRef r;
+      r.id = s.id;
+      r.file = row && !row->output.empty() ? fs::path(row->output) : shard::shard_path(cfg.storage.dir, s.id, cfg.encode.codec);
+      r.expected_frames = s.emit_frames();
+      r.packets_checksum = row ? row->checksum : "";
+      refs.push_back(r);
+    }
+    // The shards' frames are numbered at the stream's rate and shown at the target rate
+    // (source_fps, where set, corrects the stream's label: it scales the audio, not the frames).
+    return concat::concat_shards(refs, video, plan.frame_count, fps, AVRational{int(target.num), int(target.den)});
+  });
+}
+
+// 5a. The selected audio streams, retimed from the source rate to the target rate.
+void retime_audio_tracks(const config::Config& cfg, const retime::RetimeChoice& timing, mux::MuxInputs& inputs) {
+  stage("retime audio", [&] {
+    retime::AudioRetimeOptions ao;
+    ao.source_fps = timing.source;
+    ao.target_fps = timing.target;
+    ao.mode = cfg.retime.audio;
+    ao.codec = cfg.retime.audio_codec;
+    for (int stream : retime::select_audio_streams(cfg.input, cfg.audio.select)) {
+      const fs::path out = fs::path(cfg.work_dir) / ("audio." + std::to_string(stream) + ".mka");
+      const auto r = retime::retime_audio(cfg.input, stream, out, ao);
+      inputs.audio.push_back({out, -1, r.language, "", inputs.audio.empty()});
+    }
+    return 0;
+  });
+}
+
+// OCR of one bitmap stream: the source-timed SRT in the work dir and, when the stream holds any
+// subtitle, the retimed SRT beside the output (returned).
+std::optional<fs::path> ocr_subtitles(const config::Config& cfg, const media::SubtitleStreamInfo& s,
+                                      const config::Rational& factor) {
+  return stage("OCR subtitles (stream " + std::to_string(s.index) + ")", [&] {
+    const fs::path work = cfg.work_dir;
+    subtitles::OcrOptions oo;
+    oo.languages = cfg.ocr.languages;
+    oo.min_confidence = cfg.ocr.min_confidence;
+    const auto result = subtitles::ocr_stream(cfg.input, s.index, oo);
+    report::write_ocr_sidecar(work, result, cfg.ocr.min_confidence);
+    const std::string source_srt = subtitles::to_srt(result);
+    write_file_atomic(work / ("subtitles." + std::to_string(s.index) + ".source.srt"), source_srt);
+    if (result.events.empty()) return std::optional<fs::path>();
+    const std::string lang = s.language.empty() ? "und" : s.language;
+    const fs::path beside = fs::path(cfg.output).replace_extension("." + lang + "." + std::to_string(s.index) + ".srt");
+    write_file_atomic(beside, retime::retime_srt(source_srt, factor, "OCR of stream " + std::to_string(s.index)));
+    return std::optional<fs::path>(beside);
+  });
+}
+
+// 5b. Each selected bitmap subtitle stream: OCR'd to SRT and/or kept as a retimed bitmap track.
+void subtitle_tracks(const config::Config& cfg, const config::Rational& factor, mux::MuxInputs& inputs,
+                     RunSummary& summary) {
+  for (const auto& s : selected_subtitles(cfg.input, cfg.subtitles.select)) {
+    if (!s.bitmap) continue;
+    // A subtitle stream can be declared and empty (DVDs carry tracks for scenes a film does
+    // not have; a cut-down sample): it gets no track, since an empty one is no subtitle and
+    // libavformat cannot read back a Matroska file of an empty bitmap stream.
+    if (cfg.subtitles.ocr) {
+      const std::optional<fs::path> srt = ocr_subtitles(cfg, s, factor);
+      if (srt) {
+        inputs.srt.push_back({*srt, s.language, "OCR"});
+        summary.srt_files.push_back(*srt);
+      } else {
+        spdlog::info("subtitles: stream {} has no subtitle to read; no SRT track for it", s.index);
+      }
+    }
+    if (cfg.subtitles.keep_bitmap) {
+      const fs::path out = fs::path(cfg.work_dir) / ("subtitles." + std::to_string(s.index) + ".mks");
+      const int64_t packets =
+          stage("retime bitmap subtitles", [&] { return retime::retime_bitmap_subtitles(cfg.input, s.index, out, factor); });
+      if (packets > 0)
+        inputs.bitmap_subtitles.push_back({out, -1, s.language, ""});
+      else
+        spdlog::info("subtitles: stream {} has no subtitle packets; no bitmap track for it", s.index);
+    }
+  }
+}
+
+// The joined video is a whole copy of the film's picture (hundreds of GB for a feature in
+// ProRes at 4K): the output holds it now, and a rerun joins the shards again.
+void remove_joined_video(const config::Config& cfg, const fs::path& video) {
+  std::error_code ec;
+  const auto joined_bytes = fs::file_size(video, ec);
+  if (!ec && fs::remove(video, ec))
+    spdlog::info("removed the joined video {} ({:.1f} GB; the shards stay in {})", video.string(),
+                 double(joined_bytes) / 1e9, cfg.storage.dir);
+}
+
+// 7. What follows the final file: the delivery encode and the run report.
+void deliver_and_report(const config::Config& cfg, const mux::MuxResult& muxed, RunSummary& summary) {
+  if (cfg.delivery.codec != "none") {
+    const fs::path file = mux::delivery_path(muxed.file, cfg.delivery.codec);
+    const mux::DeliveryResult d =
+        stage("delivery", [&] { return mux::encode_delivery(muxed.file, file, delivery_options(cfg)); });
+    summary.delivery = d.file;
+    summary.delivery_encoder = d.encoder;
+    summary.delivery_bytes = d.bytes;
+    summary.delivery_reused = d.reused;
+  }
+  if (cfg.report.enabled) {
+    summary.report = fs::path(cfg.work_dir) / "report.html";
+    try {
+      report::write_report(cfg, summary.report);
+    } catch (const std::exception& e) {
+      spdlog::warn("the report could not be written: {}", e.what());  // the film is done; say so
+      summary.report.clear();
+    }
+  }
+}
+
 }  // namespace
 
 RunSummary run_job(const config::Config& film, const RunOptions& options) {
@@ -176,28 +324,11 @@ RunSummary run_job(const config::Config& film, const RunOptions& options) {
   summary.shards = int(plan.shards.size());
   summary.frames = plan.frame_count;
 
-  // 3. Dispatch to workers until every shard is done (or failed), recorded in the ledger.
-  const std::string config_hash = config::video_config_hash(cfg);
   const std::string fingerprint = scenes.input_fingerprint.empty() ? media::input_fingerprint(cfg.input) : scenes.input_fingerprint;
   const std::vector<ledger::ShardSpec> specs = dispatch::shard_specs(plan);
   ledger::Ledger ledger(cfg.ledger);
-  const dispatch::DispatchResult dispatched = stage("dispatch", [&] {
-    ensure_keys(cfg);
-    fs::create_directories(cfg.storage.dir);
-    auto opts = dispatch::dispatch_options(cfg, config_hash, fingerprint);
-    opts.stop = options.stop;
-    dispatch::Adapters& adapters = *options.adapters;
-    adapters.prepare(cfg, index_cache, opts, &pre);
-    // Local workers read the effective config (defaults and --set overrides applied), so their
-    // video config hash is the coordinator's.
-    YAML::Emitter effective;
-    effective << config::dump(cfg);
-    const fs::path effective_file = work / "effective-config.yaml";
-    write_file_atomic(effective_file, std::string(effective.c_str()) + "\n");
-    const auto starter = adapters.local_workers(cfg, cfg.workers.local, effective_file.string(),
-                                                monitor.output() == progress::Output::tty);
-    return dispatch::run_dispatch(opts, ledger, specs, adapters.verifier(), monitor.observer(starter.get(), specs));
-  });
+  const dispatch::DispatchResult dispatched =
+      dispatch_shards(cfg, options, index_cache, pre, fingerprint, ledger, specs, monitor);
   // Done before this run and verified now: resume.kept counts every shard whose identity held,
   // pending ones too.
   summary.shards_reused = dispatched.reused;
@@ -214,117 +345,25 @@ RunSummary run_job(const config::Config& film, const RunOptions& options) {
   }
   remove_abandoned_work_dirs(cfg.storage.dir);
 
-  // 4. Concatenate by packet copy, checking every shard against the ledger's checksums, each
-  // frame stamped at the delivered rate: that is the video's whole retime (every frame kept,
-  // shown 1/target s), so the film's video is written once here, not again by a retime pass.
-  const AVRational fps{int(scenes.fps_num), int(scenes.fps_den)};
-  const config::Rational source = timing.source;
-  const config::Rational target = timing.target;
-  const config::Rational factor = retime::time_factor(source, target);
+  const config::Rational factor = retime::time_factor(timing.source, timing.target);
   mux::MuxInputs inputs;
   inputs.container = cfg.mux.container;
   inputs.title = cfg.mux.title;
   inputs.video = work / "video.mkv";
-  stage("concat", [&] {
-    std::vector<concat::ShardRef> refs;
-    for (const auto& sh : plan.shards) {
-      const shard::ShardRange& s = sh.range;
-      const auto row = ledger.shard(s.id);
-      concat::ShardRef r;
-      r.id = s.id;
-      r.file = row && !row->output.empty() ? fs::path(row->output) : shard::shard_path(cfg.storage.dir, s.id, cfg.encode.codec);
-      r.expected_frames = s.emit_frames();
-      r.packets_checksum = row ? row->checksum : "";
-      refs.push_back(r);
-    }
-    // The shards' frames are numbered at the stream's rate and shown at the target rate
-    // (source_fps, where set, corrects the stream's label: it scales the audio, not the frames).
-    return concat::concat_shards(refs, inputs.video, plan.frame_count, fps, AVRational{int(target.num), int(target.den)});
-  });
+  join_shards(cfg, plan, ledger, inputs.video, AVRational{int(scenes.fps_num), int(scenes.fps_den)}, timing.target);
 
   // 5. Retime audio, bitmap subtitles and chapters by the same factor.
-  stage("retime audio", [&] {
-    retime::AudioRetimeOptions ao;
-    ao.source_fps = source;
-    ao.target_fps = target;
-    ao.mode = cfg.retime.audio;
-    ao.codec = cfg.retime.audio_codec;
-    for (int stream : retime::select_audio_streams(cfg.input, cfg.audio.select)) {
-      const fs::path out = work / ("audio." + std::to_string(stream) + ".mka");
-      const auto r = retime::retime_audio(cfg.input, stream, out, ao);
-      inputs.audio.push_back({out, -1, r.language, "", inputs.audio.empty()});
-    }
-    return 0;
-  });
-  for (const auto& s : selected_subtitles(cfg.input, cfg.subtitles.select)) {
-    if (!s.bitmap) continue;
-    // A subtitle stream can be declared and empty (DVDs carry tracks for scenes a film does
-    // not have; a cut-down sample): it gets no track, since an empty one is no subtitle and
-    // libavformat cannot read back a Matroska file of an empty bitmap stream.
-    if (cfg.subtitles.ocr) {
-      const std::optional<fs::path> srt = stage("OCR subtitles (stream " + std::to_string(s.index) + ")", [&] {
-        subtitles::OcrOptions oo;
-        oo.languages = cfg.ocr.languages;
-        oo.min_confidence = cfg.ocr.min_confidence;
-        const auto result = subtitles::ocr_stream(cfg.input, s.index, oo);
-        report::write_ocr_sidecar(work, result, cfg.ocr.min_confidence);
-        const std::string source_srt = subtitles::to_srt(result);
-        write_file_atomic(work / ("subtitles." + std::to_string(s.index) + ".source.srt"), source_srt);
-        if (result.events.empty()) return std::optional<fs::path>();
-        const std::string lang = s.language.empty() ? "und" : s.language;
-        const fs::path beside = fs::path(cfg.output).replace_extension("." + lang + "." + std::to_string(s.index) + ".srt");
-        write_file_atomic(beside, retime::retime_srt(source_srt, factor, "OCR of stream " + std::to_string(s.index)));
-        return std::optional<fs::path>(beside);
-      });
-      if (srt) {
-        inputs.srt.push_back({*srt, s.language, "OCR"});
-        summary.srt_files.push_back(*srt);
-      } else {
-        spdlog::info("subtitles: stream {} has no subtitle to read; no SRT track for it", s.index);
-      }
-    }
-    if (cfg.subtitles.keep_bitmap) {
-      const fs::path out = work / ("subtitles." + std::to_string(s.index) + ".mks");
-      const int64_t packets =
-          stage("retime bitmap subtitles", [&] { return retime::retime_bitmap_subtitles(cfg.input, s.index, out, factor); });
-      if (packets > 0)
-        inputs.bitmap_subtitles.push_back({out, -1, s.language, ""});
-      else
-        spdlog::info("subtitles: stream {} has no subtitle packets; no bitmap track for it", s.index);
-    }
-  }
+  retime_audio_tracks(cfg, timing, inputs);
+  subtitle_tracks(cfg, factor, inputs, summary);
   if (cfg.mux.chapters) inputs.chapters = retime::retime_chapters(retime::read_chapters(cfg.input), factor);
 
   // 6. The final file.
   const mux::MuxResult muxed = stage("mux", [&] { return mux::mux_final(inputs, cfg.output); });
-  // The joined video is a whole copy of the film's picture (hundreds of GB for a feature in
-  // ProRes at 4K): the output holds it now, and a rerun joins the shards again.
-  std::error_code ec;
-  const auto joined_bytes = fs::file_size(inputs.video, ec);
-  if (!ec && fs::remove(inputs.video, ec))
-    spdlog::info("removed the joined video {} ({:.1f} GB; the shards stay in {})", inputs.video.string(),
-                 double(joined_bytes) / 1e9, cfg.storage.dir);
+  remove_joined_video(cfg, inputs.video);
   summary.output = muxed.file;
   summary.sync_ok = muxed.sync.ok;
   summary.sync_summary = muxed.sync.summary();
-  if (cfg.delivery.codec != "none") {
-    const fs::path file = mux::delivery_path(muxed.file, cfg.delivery.codec);
-    const mux::DeliveryResult d =
-        stage("delivery", [&] { return mux::encode_delivery(muxed.file, file, delivery_options(cfg)); });
-    summary.delivery = d.file;
-    summary.delivery_encoder = d.encoder;
-    summary.delivery_bytes = d.bytes;
-    summary.delivery_reused = d.reused;
-  }
-  if (cfg.report.enabled) {
-    summary.report = work / "report.html";
-    try {
-      report::write_report(cfg, summary.report);
-    } catch (const std::exception& e) {
-      spdlog::warn("the report could not be written: {}", e.what());  // the film is done; say so
-      summary.report.clear();
-    }
-  }
+  deliver_and_report(cfg, muxed, summary);
   return summary;
 }
 

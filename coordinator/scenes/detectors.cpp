@@ -284,7 +284,7 @@ AdaptiveDetector::AdaptiveDetector(const config::AdaptiveDetector& cfg,
       threshold_(cfg.threshold),
       min_content_val_(cfg.min_content_val),
       window_(cfg.window_width),
-      min_scene_len_(min_scene_len) {
+      spacing_(min_scene_len) {
   if (window_ < 1)
     throw ConfigError("scenes.adaptive.window_width: must be at least 1, got " +
                       std::to_string(window_));
@@ -305,10 +305,7 @@ void AdaptiveDetector::set_stats(StatsTable* stats) {
 
 std::vector<int64_t> AdaptiveDetector::process(int64_t frame, const cv::Mat& bgr) {
   const double s = content_.score(frame, bgr);
-  if (!has_last_cut_) {
-    has_last_cut_ = true;
-    last_cut_ = frame;
-  }
+  spacing_.see(frame);
   const size_t required = size_t(1 + 2 * window_);
   buffer_.emplace_back(frame, s);
   if (buffer_.size() < required) return {};
@@ -327,9 +324,9 @@ std::vector<int64_t> AdaptiveDetector::process(int64_t frame, const cv::Mat& bgr
   if (stats_) stats_->set(target_frame, ratio_key_, ratio);
   const bool threshold_met = ratio >= threshold_ && target_score >= min_content_val_;
   // As PySceneDetect: the length is measured from the current frame, not the target.
-  const bool min_length_met = frame - last_cut_ >= min_scene_len_;
+  const bool min_length_met = spacing_.long_enough(frame);
   if (threshold_met && min_length_met) {
-    last_cut_ = target_frame;
+    spacing_.cut(target_frame);
     return {target_frame};
   }
   return {};

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "shared/config/config.hpp"
@@ -58,6 +59,25 @@ class Detector {
 // The video's frame rate as a fraction (frames per second = num / den).
 struct FrameRate {
   int64_t num = 25, den = 1;
+};
+
+// PySceneDetect's min_scene_len rule of the adaptive, histogram and hash detectors: the first
+// frame seen counts as the last cut, and a cut needs min_scene_len frames since the last one.
+class SceneSpacing {
+ public:
+  explicit SceneSpacing(int64_t min_scene_len) : min_scene_len_(min_scene_len) {}
+  void see(int64_t frame) {
+    if (started_) return;
+    started_ = true;
+    last_cut_ = frame;
+  }
+  bool long_enough(int64_t frame) const { return frame - last_cut_ >= min_scene_len_; }
+  void cut(int64_t frame) { last_cut_ = frame; }
+
+ private:
+  int64_t min_scene_len_;
+  bool started_ = false;
+  int64_t last_cut_ = 0;
 };
 
 // Enforces the minimum scene length on a stream of above/below-threshold decisions
@@ -164,10 +184,8 @@ class AdaptiveDetector : public Detector {
   ContentDetector content_;
   double threshold_, min_content_val_;
   int window_;
-  int64_t min_scene_len_;
+  SceneSpacing spacing_;
   std::string ratio_key_;
-  bool has_last_cut_ = false;
-  int64_t last_cut_ = 0;
   std::vector<std::pair<int64_t, double>> buffer_;
 };
 
@@ -198,35 +216,41 @@ class ThresholdDetector : public Detector {
   int64_t last_fade_frame_ = 0;
 };
 
+// A detector that compares each frame with the previous one on one metric (its stats column
+// `key`), cutting under SceneSpacing.
+class FrameDifferenceDetector : public Detector {
+ public:
+  FrameDifferenceDetector(std::string name, std::string key, int min_scene_len)
+      : name_(std::move(name)), key_(std::move(key)), spacing_(min_scene_len) {}
+  std::string name() const override { return name_; }
+  std::vector<std::string> metric_keys() const override { return {key_}; }
+
+ protected:
+  const std::string name_, key_;
+  SceneSpacing spacing_;
+};
+
 // Luma histogram (BGR -> YUV, Y channel, `bins` bins, L2-normalised) correlation of
 // consecutive frames (PySceneDetect's HistogramDetector): a cut where it is <= 1 - threshold
 // and min_scene_len frames have passed since the last cut.
-class HistogramDetector : public Detector {
+class HistogramDetector : public FrameDifferenceDetector {
  public:
   HistogramDetector(const config::HistogramDetector& cfg, int min_scene_len);
-  std::string name() const override { return "hist"; }
-  std::vector<std::string> metric_keys() const override { return {key_}; }
   std::vector<int64_t> process(int64_t frame, const cv::Mat& bgr) override;
 
  private:
   double max_correlation_;
   int bins_;
-  int64_t min_scene_len_;
-  std::string key_;
   cv::Mat last_hist_;
-  bool has_last_cut_ = false;
-  int64_t last_cut_ = 0;
 };
 
 // Perceptual hash (PySceneDetect's HashDetector, after imagehash's phash): grey ->
 // INTER_AREA thumbnail of (size*lowpass)^2 -> / max -> DCT -> the size x size low
 // frequencies above their median. A cut where the share of differing bits reaches the threshold
 // and min_scene_len frames have passed since the last cut.
-class HashDetector : public Detector {
+class HashDetector : public FrameDifferenceDetector {
  public:
   HashDetector(const config::HashDetector& cfg, int min_scene_len);
-  std::string name() const override { return "hash"; }
-  std::vector<std::string> metric_keys() const override { return {key_}; }
   std::vector<int64_t> process(int64_t frame, const cv::Mat& bgr) override;
   // size x size bits (CV_8U, 0/1) of `bgr`.
   static cv::Mat hash(const cv::Mat& bgr, int size, int lowpass);
@@ -234,11 +258,7 @@ class HashDetector : public Detector {
  private:
   double threshold_;
   int size_, lowpass_;
-  int64_t min_scene_len_;
-  std::string key_;
   cv::Mat last_hash_;
-  bool has_last_cut_ = false;
-  int64_t last_cut_ = 0;
 };
 
 // Builds the detectors named in cfg.detectors (content | adaptive | threshold | hist | hash)

@@ -13,20 +13,16 @@ namespace reelscale::scenes {
 // ---- HistogramDetector ----
 
 HistogramDetector::HistogramDetector(const config::HistogramDetector& cfg, int min_scene_len)
-    : max_correlation_(std::clamp(1.0 - cfg.threshold, 0.0, 1.0)),
-      bins_(cfg.bins),
-      min_scene_len_(min_scene_len),
-      key_("hist_diff [bins=" + std::to_string(cfg.bins) + "]") {
+    : FrameDifferenceDetector("hist", "hist_diff [bins=" + std::to_string(cfg.bins) + "]", min_scene_len),
+      max_correlation_(std::clamp(1.0 - cfg.threshold, 0.0, 1.0)),
+      bins_(cfg.bins) {
   if (bins_ < 1 || bins_ > 256)
     throw ConfigError("scenes.hist.bins: must be within [1, 256], got " + std::to_string(bins_));
 }
 
 std::vector<int64_t> HistogramDetector::process(int64_t frame, const cv::Mat& bgr) {
   CV_Assert(bgr.type() == CV_8UC3);
-  if (!has_last_cut_) {
-    has_last_cut_ = true;
-    last_cut_ = frame;
-  }
+  spacing_.see(frame);
   cv::Mat yuv, y, hist;
   cv::cvtColor(bgr, yuv, cv::COLOR_BGR2YUV);
   cv::extractChannel(yuv, y, 0);
@@ -39,9 +35,9 @@ std::vector<int64_t> HistogramDetector::process(int64_t frame, const cv::Mat& bg
   std::vector<int64_t> cuts;
   if (!last_hist_.empty()) {
     const double correlation = cv::compareHist(last_hist_, hist, cv::HISTCMP_CORREL);
-    if (correlation <= max_correlation_ && frame - last_cut_ >= min_scene_len_) {
+    if (correlation <= max_correlation_ && spacing_.long_enough(frame)) {
       cuts.push_back(frame);
-      last_cut_ = frame;
+      spacing_.cut(frame);
     }
     if (stats_) stats_->set(frame, key_, correlation);
   }
@@ -52,12 +48,13 @@ std::vector<int64_t> HistogramDetector::process(int64_t frame, const cv::Mat& bg
 // ---- HashDetector ----
 
 HashDetector::HashDetector(const config::HashDetector& cfg, int min_scene_len)
-    : threshold_(cfg.threshold),
+    : FrameDifferenceDetector("hash",
+                              "hash_dist [size=" + std::to_string(cfg.size) + " lowpass=" +
+                                  std::to_string(cfg.lowpass) + "]",
+                              min_scene_len),
+      threshold_(cfg.threshold),
       size_(cfg.size),
-      lowpass_(cfg.lowpass),
-      min_scene_len_(min_scene_len),
-      key_("hash_dist [size=" + std::to_string(cfg.size) + " lowpass=" +
-           std::to_string(cfg.lowpass) + "]") {
+      lowpass_(cfg.lowpass) {
   if (size_ < 1 || lowpass_ < 1)
     throw ConfigError("scenes.hash: size and lowpass must be >= 1");
 }
@@ -96,18 +93,15 @@ cv::Mat HashDetector::hash(const cv::Mat& bgr, int size, int lowpass) {
 
 std::vector<int64_t> HashDetector::process(int64_t frame, const cv::Mat& bgr) {
   CV_Assert(bgr.type() == CV_8UC3);
-  if (!has_last_cut_) {
-    has_last_cut_ = true;
-    last_cut_ = frame;
-  }
+  spacing_.see(frame);
   cv::Mat h = hash(bgr, size_, lowpass_);
   std::vector<int64_t> cuts;
   if (!last_hash_.empty()) {
     const double distance = double(cv::countNonZero(h != last_hash_)) / double(h.total());
     if (stats_) stats_->set(frame, key_, distance);
-    if (distance >= threshold_ && frame - last_cut_ >= min_scene_len_) {
+    if (distance >= threshold_ && spacing_.long_enough(frame)) {
       cuts.push_back(frame);
-      last_cut_ = frame;
+      spacing_.cut(frame);
     }
   }
   last_hash_ = h;

@@ -344,32 +344,36 @@ std::vector<int64_t> constant_rate_map(const FrameIndex& index, AVRational rate)
   return map;
 }
 
-FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::string& path) {
-  FrameIndex index;
-  index.path = path;
-  index.stream_index = stream_index;
-  AVStream* st = fmt->streams[stream_index];
-  index.time_base = st->time_base;
+namespace {
 
-  av::PacketPtr pkt = av::make_packet();
+// What the packet scan learns besides the packet entries, one element per indexed packet.
+struct PacketScan {
   std::vector<int64_t> durations;
   std::vector<AVPictureType> types;  // parsed only for packets without a pts (and H.264)
+  std::vector<int8_t> lone_field;    // field pictures in a packet of their own: 0 no, 1 top, 2 bottom
+  size_t field_pairs = 0;            // MPEG-2 packets holding both fields of a frame
+};
+
+// Reads every packet of the stream into index.packets, with its picture type and field
+// structure where the timestamps or field pictures need them.
+PacketScan scan_packets(AVFormatContext* fmt, FrameIndex& index) {
+  const int stream_index = index.stream_index;
+  AVStream* st = fmt->streams[stream_index];
+  PacketScan scan;
+  av::PacketPtr pkt = av::make_packet();
   std::unique_ptr<PictureTypes> parser;
-  // Field pictures: packets that carry one field, and its parity.
   const AVCodecID codec_id = st->codecpar->codec_id;
   const bool mpeg2 = codec_id == AV_CODEC_ID_MPEG2VIDEO;
   const bool h264 = codec_id == AV_CODEC_ID_H264;
   int nal_length_size = 0;
   if (h264 && st->codecpar->extradata_size >= 7 && st->codecpar->extradata[0] == 1)
     nal_length_size = (st->codecpar->extradata[4] & 3) + 1;  // avcC
-  std::vector<int8_t> lone_field;  // per packet: 0 no, 1 top, 2 bottom
-  size_t field_pairs = 0;          // MPEG-2 packets holding both fields of a frame
   for (;;) {
     const int rc = av_read_frame(fmt, pkt.get());
     if (rc == AVERROR_EOF) break;
     if (rc < 0) {
       // A damaged or truncated file: index what came before the damage.
-      spdlog::warn("{}: reading stopped after {} video packets: {}", path, index.packets.size(),
+      spdlog::warn("{}: reading stopped after {} video packets: {}", index.path, index.packets.size(),
                    av::error_string(rc));
       break;
     }
@@ -382,7 +386,7 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
       e.size = pkt->size;
       e.keyframe = pkt->flags & AV_PKT_FLAG_KEY;
       index.packets.push_back(e);
-      durations.push_back(pkt->duration);
+      scan.durations.push_back(pkt->duration);
       AVPictureType t = AV_PICTURE_TYPE_NONE;
       int8_t field = 0;
       if (e.pts == AV_NOPTS_VALUE || h264) {
@@ -393,7 +397,7 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
         const FieldPacket fp = scan_mpeg2(pkt.get());
         if (fp.pictures == 2 && (fp.structure == AV_PICTURE_STRUCTURE_TOP_FIELD ||
                                  fp.structure == AV_PICTURE_STRUCTURE_BOTTOM_FIELD))
-          ++field_pairs;
+          ++scan.field_pairs;
         if (fp.pictures == 1 && fp.structure == AV_PICTURE_STRUCTURE_TOP_FIELD) field = 1;
         if (fp.pictures == 1 && fp.structure == AV_PICTURE_STRUCTURE_BOTTOM_FIELD) field = 2;
       } else if (h264) {
@@ -402,33 +406,31 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
             h264_picture_starts(pkt.get(), nal_length_size) == 1)
           field = s == AV_PICTURE_STRUCTURE_TOP_FIELD ? 1 : 2;
       }
-      types.push_back(t);
-      lone_field.push_back(field);
+      scan.types.push_back(t);
+      scan.lone_field.push_back(field);
     }
     av_packet_unref(pkt.get());
   }
-  if (index.packets.empty()) return index;
+  return scan;
+}
 
-  AVRational declared = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
-  const double tb = av_q2d(index.time_base);
-  const double declared_ticks =
-      declared.num > 0 && tb > 0 ? 1.0 / (av_q2d(declared) * tb) : 0.0;
-
-  // Presentation timestamps: pts where the container has one. MPEG program streams often
-  // leave it out (one PES carrying two pictures): with a one-picture reorder delay (MPEG-1/2,
-  // MPEG-4 part 2), a B-picture is shown at its dts, and a reference picture at the dts of the
-  // next reference picture. Otherwise the dts, and without either one frame after the
-  // previous packet.
-  const AVCodecID id = st->codecpar->codec_id;
+// Presentation timestamps: pts where the container has one. MPEG program streams often
+// leave it out (one PES carrying two pictures): with a one-picture reorder delay (MPEG-1/2,
+// MPEG-4 part 2), a B-picture is shown at its dts, and a reference picture at the dts of the
+// next reference picture. Otherwise the dts, and without either one frame after the
+// previous packet.
+void assign_timestamps(FrameIndex& index, const AVCodecParameters* par, const PacketScan& scan,
+                       double declared_ticks) {
+  const AVCodecID id = par->codec_id;
   const bool one_delay = id == AV_CODEC_ID_MPEG1VIDEO || id == AV_CODEC_ID_MPEG2VIDEO ||
                          id == AV_CODEC_ID_MPEG4 || id == AV_CODEC_ID_VC1;
-  bool delayed = st->codecpar->video_delay > 0;
+  bool delayed = par->video_delay > 0;
   for (const PacketEntry& e : index.packets)
     if (e.pts != AV_NOPTS_VALUE && e.dts != AV_NOPTS_VALUE && e.pts != e.dts) delayed = true;
   auto shown_at_dts = [&](size_t i) {
     const PacketEntry& e = index.packets[i];
     if (e.pts != AV_NOPTS_VALUE) return e.dts != AV_NOPTS_VALUE && e.pts == e.dts;
-    return types[i] == AV_PICTURE_TYPE_B;
+    return scan.types[i] == AV_PICTURE_TYPE_B;
   };
   for (size_t i = 0; i < index.packets.size(); ++i) {
     PacketEntry& e = index.packets[i];
@@ -450,13 +452,15 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
       }
     } else {
       const int64_t step =
-          durations[i] > 0 ? durations[i] : std::max<int64_t>(1, llround(declared_ticks));
+          scan.durations[i] > 0 ? scan.durations[i] : std::max<int64_t>(1, llround(declared_ticks));
       e.ts = i ? index.packets[i - 1].ts + step : 0;
     }
   }
+}
 
-  // A packet holding one field that follows a packet holding the opposite field is the
-  // second half of that frame: the decoder outputs the pair once, with the first's timestamp.
+// A packet holding one field that follows a packet holding the opposite field is the
+// second half of that frame: the decoder outputs the pair once, with the first's timestamp.
+std::vector<bool> mark_second_fields(FrameIndex& index, const std::vector<int8_t>& lone_field) {
   std::vector<bool> second_field(index.packets.size(), false);
   for (size_t i = 1; i < index.packets.size(); ++i)
     if (lone_field[i] && lone_field[i - 1] && lone_field[i] != lone_field[i - 1] &&
@@ -465,18 +469,98 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
       index.second_fields.push_back(int64_t(i));
     }
   if (!index.second_fields.empty())
-    spdlog::debug("{}: {} frames are coded as two field pictures in separate packets", path,
+    spdlog::debug("{}: {} frames are coded as two field pictures in separate packets", index.path,
                   index.second_fields.size());
+  return second_field;
+}
 
-  // Decoding can only start at a keyframe. Without any keyframe flag (some containers never
-  // set them) the first packet is taken as one, so decoding starts at the beginning.
+// Decoding can only start at a keyframe. Without any keyframe flag (some containers never
+// set them) the first packet is taken as one, so decoding starts at the beginning.
+size_t first_keyframe(FrameIndex& index) {
   auto first_key = std::find_if(index.packets.begin(), index.packets.end(),
                                 [](const PacketEntry& e) { return e.keyframe; });
   if (first_key == index.packets.end()) {
     first_key = index.packets.begin();
     first_key->keyframe = true;
   }
-  const auto k0 = size_t(first_key - index.packets.begin());
+  return size_t(first_key - index.packets.begin());
+}
+
+// Field pairs joined by libavformat's parser (MPEG-2 in program streams) take the timestamp
+// of the PES their first byte lies in; where a PES began at a field picture, a frame can
+// carry the previous frame's second-field time: half a frame early. On such streams each
+// frame is put back on the frame grid when it is within half a frame of it (the grid's
+// origin is the median offset, so an early first frame does not shift it), provided the
+// result stays strictly increasing; otherwise the times are left to the VFR check.
+void snap_to_frame_grid(FrameIndex& index, const std::vector<int64_t>& used) {
+  std::vector<int64_t> deltas;
+  for (size_t j = 1; j < used.size(); ++j)
+    deltas.push_back(index.packets[size_t(used[j])].ts - index.packets[size_t(used[j - 1])].ts);
+  std::nth_element(deltas.begin(), deltas.begin() + long(deltas.size() / 2), deltas.end());
+  const double d = double(deltas[deltas.size() / 2]);
+  if (d <= 0) return;
+  std::vector<double> offsets;
+  for (size_t j = 0; j < used.size(); ++j)
+    offsets.push_back(double(index.packets[size_t(used[j])].ts) - double(j) * d);
+  std::nth_element(offsets.begin(), offsets.begin() + long(offsets.size() / 2), offsets.end());
+  const double base = offsets[offsets.size() / 2];
+  std::vector<int64_t> snapped(used.size());
+  bool ok = true;
+  size_t moved = 0;
+  for (size_t j = 0; j < used.size() && ok; ++j) {
+    const double ts = double(index.packets[size_t(used[j])].ts);
+    const double k = std::floor((ts - base) / d + 0.5 + 1e-6);
+    const double on_grid = base + k * d;
+    ok = std::fabs(ts - on_grid) <= d / 2 + 1;
+    snapped[j] = llround(on_grid);
+    if (j > 0 && snapped[j] <= snapped[j - 1]) ok = false;
+    if (snapped[j] != int64_t(ts)) ++moved;
+  }
+  if (!ok || !moved) return;
+  for (size_t j = 0; j < used.size(); ++j) {
+    PacketEntry& e = index.packets[size_t(used[j])];
+    if (e.ts != snapped[j]) {
+      e.ts = snapped[j];
+      e.ts_computed = true;
+      index.any_ts_computed = true;
+    }
+  }
+  spdlog::debug("{}: {} field-pair frames carried a field's time; put on the frame grid", index.path,
+                moved);
+}
+
+// Duplicate timestamps (broken muxers) would make two frames indistinguishable; the reader
+// feeds the decoder these timestamps, so nudging them apart keeps numbering exact.
+void separate_equal_timestamps(FrameIndex& index, const std::vector<int64_t>& used) {
+  for (size_t j = 1; j < used.size(); ++j) {
+    PacketEntry& e = index.packets[size_t(used[j])];
+    const int64_t prev = index.packets[size_t(used[j - 1])].ts;
+    if (e.ts <= prev) {
+      e.ts = prev + 1;
+      e.ts_computed = true;
+      index.any_ts_computed = true;
+    }
+  }
+}
+
+}  // namespace
+
+FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::string& path) {
+  FrameIndex index;
+  index.path = path;
+  index.stream_index = stream_index;
+  AVStream* st = fmt->streams[stream_index];
+  index.time_base = st->time_base;
+  const PacketScan scan = scan_packets(fmt, index);
+  if (index.packets.empty()) return index;
+
+  AVRational declared = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
+  const double tb = av_q2d(index.time_base);
+  const double declared_ticks =
+      declared.num > 0 && tb > 0 ? 1.0 / (av_q2d(declared) * tb) : 0.0;
+  assign_timestamps(index, st->codecpar, scan, declared_ticks);
+  const std::vector<bool> second_field = mark_second_fields(index, scan.lone_field);
+  const size_t k0 = first_keyframe(index);
   index.start_packet = int64_t(k0);
   const int64_t t0 = index.packets[k0].ts;
 
@@ -488,62 +572,8 @@ FrameIndex build_frame_index(AVFormatContext* fmt, int stream_index, const std::
   std::stable_sort(used.begin(), used.end(), [&](int64_t a, int64_t b) {
     return index.packets[size_t(a)].ts < index.packets[size_t(b)].ts;
   });
-  // Field pairs joined by libavformat's parser (MPEG-2 in program streams) take the timestamp
-  // of the PES their first byte lies in; where a PES began at a field picture, a frame can
-  // carry the previous frame's second-field time: half a frame early. On such streams each
-  // frame is put back on the frame grid when it is within half a frame of it (the grid's
-  // origin is the median offset, so an early first frame does not shift it), provided the
-  // result stays strictly increasing; otherwise the times are left to the VFR check.
-  if (field_pairs * 2 >= index.packets.size() && used.size() >= 3) {
-    std::vector<int64_t> deltas;
-    for (size_t j = 1; j < used.size(); ++j)
-      deltas.push_back(index.packets[size_t(used[j])].ts - index.packets[size_t(used[j - 1])].ts);
-    std::nth_element(deltas.begin(), deltas.begin() + long(deltas.size() / 2), deltas.end());
-    const double d = double(deltas[deltas.size() / 2]);
-    if (d > 0) {
-      std::vector<double> offsets;
-      for (size_t j = 0; j < used.size(); ++j)
-        offsets.push_back(double(index.packets[size_t(used[j])].ts) - double(j) * d);
-      std::nth_element(offsets.begin(), offsets.begin() + long(offsets.size() / 2),
-                       offsets.end());
-      const double base = offsets[offsets.size() / 2];
-      std::vector<int64_t> snapped(used.size());
-      bool ok = true;
-      size_t moved = 0;
-      for (size_t j = 0; j < used.size() && ok; ++j) {
-        const double ts = double(index.packets[size_t(used[j])].ts);
-        const double k = std::floor((ts - base) / d + 0.5 + 1e-6);
-        const double on_grid = base + k * d;
-        ok = std::fabs(ts - on_grid) <= d / 2 + 1;
-        snapped[j] = llround(on_grid);
-        if (j > 0 && snapped[j] <= snapped[j - 1]) ok = false;
-        if (snapped[j] != int64_t(ts)) ++moved;
-      }
-      if (ok && moved) {
-        for (size_t j = 0; j < used.size(); ++j) {
-          PacketEntry& e = index.packets[size_t(used[j])];
-          if (e.ts != snapped[j]) {
-            e.ts = snapped[j];
-            e.ts_computed = true;
-            index.any_ts_computed = true;
-          }
-        }
-        spdlog::debug("{}: {} field-pair frames carried a field's time; put on the frame grid",
-                      path, moved);
-      }
-    }
-  }
-  // Duplicate timestamps (broken muxers) would make two frames indistinguishable; the reader
-  // feeds the decoder these timestamps, so nudging them apart keeps numbering exact.
-  for (size_t j = 1; j < used.size(); ++j) {
-    PacketEntry& e = index.packets[size_t(used[j])];
-    const int64_t prev = index.packets[size_t(used[j - 1])].ts;
-    if (e.ts <= prev) {
-      e.ts = prev + 1;
-      e.ts_computed = true;
-      index.any_ts_computed = true;
-    }
-  }
+  if (scan.field_pairs * 2 >= index.packets.size() && used.size() >= 3) snap_to_frame_grid(index, used);
+  separate_equal_timestamps(index, used);
   index.decode_of = used;
   for (size_t j = 0; j < used.size(); ++j) index.packets[size_t(used[j])].frame = int64_t(j);
   for (size_t i = k0; i < index.packets.size(); ++i)

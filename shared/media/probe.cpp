@@ -46,6 +46,73 @@ bool is_bitmap_subtitle(AVCodecID id) {
   return d && (d->props & AV_CODEC_PROP_BITMAP_SUB);
 }
 
+// What every kind of stream records: its index, codec, language and title.
+template <class Info>
+Info stream_info(const AVStream* st) {
+  Info x;
+  x.index = st->index;
+  x.codec = avcodec_get_name(st->codecpar->codec_id);
+  x.language = tag(st->metadata, "language");
+  x.title = tag(st->metadata, "title");
+  return x;
+}
+
+std::string profile_name(const AVCodecParameters* par) {
+  const char* profile = avcodec_profile_name(par->codec_id, par->profile);
+  return profile ? profile : "";
+}
+
+VideoStreamInfo video_info(AVFormatContext* fmt, const AVStream* st) {
+  const AVCodecParameters* par = st->codecpar;
+  auto v = stream_info<VideoStreamInfo>(st);
+  v.profile = profile_name(par);
+  v.width = par->width;
+  v.height = par->height;
+  v.pix_fmt = or_unknown(av_get_pix_fmt_name(AVPixelFormat(par->format)));
+  AVRational sar = av_guess_sample_aspect_ratio(fmt, const_cast<AVStream*>(st), nullptr);
+  if (sar.num <= 0 || sar.den <= 0) sar = {1, 1};
+  v.sample_aspect_ratio = sar;
+  if (v.width > 0 && v.height > 0)
+    av_reduce(&v.display_aspect_ratio.num, &v.display_aspect_ratio.den,
+              int64_t(v.width) * sar.num, int64_t(v.height) * sar.den, 1 << 30);
+  v.frame_rate = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
+  v.field_order = field_order_name(par->field_order);
+  v.interlaced = par->field_order == AV_FIELD_TT || par->field_order == AV_FIELD_BB ||
+                 par->field_order == AV_FIELD_TB || par->field_order == AV_FIELD_BT;
+  v.color_primaries = or_unknown(av_color_primaries_name(par->color_primaries));
+  v.color_transfer = or_unknown(av_color_transfer_name(par->color_trc));
+  v.color_space = or_unknown(av_color_space_name(par->color_space));
+  v.color_range = or_unknown(av_color_range_name(par->color_range));
+  v.bit_rate = par->bit_rate;
+  if (st->nb_frames > 0) v.frames = st->nb_frames;
+  v.attached_picture = st->disposition & AV_DISPOSITION_ATTACHED_PIC;
+  return v;
+}
+
+// `file_start`: the file's start in seconds, which the stream's start is given against.
+AudioStreamInfo audio_info(const AVStream* st, double file_start) {
+  const AVCodecParameters* par = st->codecpar;
+  auto a = stream_info<AudioStreamInfo>(st);
+  a.profile = profile_name(par);
+  a.sample_rate = par->sample_rate;
+  a.channels = par->ch_layout.nb_channels;
+  char layout[128] = {0};
+  if (av_channel_layout_describe(&par->ch_layout, layout, sizeof layout) > 0) a.channel_layout = layout;
+  a.sample_fmt = or_unknown(av_get_sample_fmt_name(AVSampleFormat(par->format)));
+  a.bit_rate = par->bit_rate;
+  a.default_track = st->disposition & AV_DISPOSITION_DEFAULT;
+  a.start_seconds = seconds(st->start_time, st->time_base) - file_start;
+  return a;
+}
+
+SubtitleStreamInfo subtitle_info(const AVStream* st) {
+  auto s = stream_info<SubtitleStreamInfo>(st);
+  s.bitmap = is_bitmap_subtitle(st->codecpar->codec_id);
+  s.default_track = st->disposition & AV_DISPOSITION_DEFAULT;
+  s.forced = st->disposition & AV_DISPOSITION_FORCED;
+  return s;
+}
+
 }  // namespace
 
 ProbeResult probe(const std::string& path, const ProbeOptions& options) {
@@ -67,72 +134,11 @@ ProbeResult probe(const std::string& path, const ProbeOptions& options) {
 
   for (unsigned i = 0; i < fmt->nb_streams; ++i) {
     const AVStream* st = fmt->streams[i];
-    const AVCodecParameters* par = st->codecpar;
-    const char* profile = avcodec_profile_name(par->codec_id, par->profile);
-    switch (par->codec_type) {
-      case AVMEDIA_TYPE_VIDEO: {
-        VideoStreamInfo v;
-        v.index = int(i);
-        v.codec = avcodec_get_name(par->codec_id);
-        v.profile = profile ? profile : "";
-        v.width = par->width;
-        v.height = par->height;
-        v.pix_fmt = or_unknown(av_get_pix_fmt_name(AVPixelFormat(par->format)));
-        AVRational sar = av_guess_sample_aspect_ratio(fmt.get(), const_cast<AVStream*>(st), nullptr);
-        if (sar.num <= 0 || sar.den <= 0) sar = {1, 1};
-        v.sample_aspect_ratio = sar;
-        if (v.width > 0 && v.height > 0)
-          av_reduce(&v.display_aspect_ratio.num, &v.display_aspect_ratio.den,
-                    int64_t(v.width) * sar.num, int64_t(v.height) * sar.den, 1 << 30);
-        v.frame_rate = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
-        v.field_order = field_order_name(par->field_order);
-        v.interlaced = par->field_order == AV_FIELD_TT || par->field_order == AV_FIELD_BB ||
-                       par->field_order == AV_FIELD_TB || par->field_order == AV_FIELD_BT;
-        v.color_primaries = or_unknown(av_color_primaries_name(par->color_primaries));
-        v.color_transfer = or_unknown(av_color_transfer_name(par->color_trc));
-        v.color_space = or_unknown(av_color_space_name(par->color_space));
-        v.color_range = or_unknown(av_color_range_name(par->color_range));
-        v.bit_rate = par->bit_rate;
-        if (st->nb_frames > 0) v.frames = st->nb_frames;
-        v.language = tag(st->metadata, "language");
-        v.title = tag(st->metadata, "title");
-        v.attached_picture = st->disposition & AV_DISPOSITION_ATTACHED_PIC;
-        r.video.push_back(v);
-        break;
-      }
-      case AVMEDIA_TYPE_AUDIO: {
-        AudioStreamInfo a;
-        a.index = int(i);
-        a.codec = avcodec_get_name(par->codec_id);
-        a.profile = profile ? profile : "";
-        a.sample_rate = par->sample_rate;
-        a.channels = par->ch_layout.nb_channels;
-        char layout[128] = {0};
-        if (av_channel_layout_describe(&par->ch_layout, layout, sizeof layout) > 0)
-          a.channel_layout = layout;
-        a.sample_fmt = or_unknown(av_get_sample_fmt_name(AVSampleFormat(par->format)));
-        a.bit_rate = par->bit_rate;
-        a.language = tag(st->metadata, "language");
-        a.title = tag(st->metadata, "title");
-        a.default_track = st->disposition & AV_DISPOSITION_DEFAULT;
-        a.start_seconds = seconds(st->start_time, st->time_base) - r.start_seconds;
-        r.audio.push_back(a);
-        break;
-      }
-      case AVMEDIA_TYPE_SUBTITLE: {
-        SubtitleStreamInfo s;
-        s.index = int(i);
-        s.codec = avcodec_get_name(par->codec_id);
-        s.bitmap = is_bitmap_subtitle(par->codec_id);
-        s.language = tag(st->metadata, "language");
-        s.title = tag(st->metadata, "title");
-        s.default_track = st->disposition & AV_DISPOSITION_DEFAULT;
-        s.forced = st->disposition & AV_DISPOSITION_FORCED;
-        r.subtitles.push_back(s);
-        break;
-      }
-      default:
-        break;  // data streams (DVD navigation packets), attachments
+    switch (st->codecpar->codec_type) {
+      case AVMEDIA_TYPE_VIDEO: r.video.push_back(video_info(fmt.get(), st)); break;
+      case AVMEDIA_TYPE_AUDIO: r.audio.push_back(audio_info(st, r.start_seconds)); break;
+      case AVMEDIA_TYPE_SUBTITLE: r.subtitles.push_back(subtitle_info(st)); break;
+      default: break;  // data streams (DVD navigation packets), attachments
     }
   }
   for (unsigned i = 0; i < fmt->nb_chapters; ++i) {
@@ -152,6 +158,22 @@ ProbeResult probe(const std::string& path, const ProbeOptions& options) {
   }
   return r;
 }
+
+// Audio and subtitle streams and chapters are written member by member (nlohmann's macros);
+// a stream's default_track flag as "default", ffprobe's name for it.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(AudioStreamInfo, index, codec, profile, sample_rate, channels, channel_layout,
+                                   sample_fmt, bit_rate, language, title, start_seconds)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SubtitleStreamInfo, index, codec, bitmap, language, title, forced)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ChapterInfo, id, start_seconds, end_seconds, title)
+
+namespace {
+template <class Track>
+nlohmann::json track_json(const Track& t) {
+  nlohmann::json j = t;
+  j["default"] = t.default_track;
+  return j;
+}
+}  // namespace
 
 nlohmann::json to_json(const ProbeResult& r) {
   using nlohmann::json;
@@ -192,34 +214,10 @@ nlohmann::json to_json(const ProbeResult& r) {
     j["video"].push_back(s);
   }
   j["audio"] = json::array();
-  for (const AudioStreamInfo& a : r.audio)
-    j["audio"].push_back({{"index", a.index},
-                          {"codec", a.codec},
-                          {"profile", a.profile},
-                          {"sample_rate", a.sample_rate},
-                          {"channels", a.channels},
-                          {"channel_layout", a.channel_layout},
-                          {"sample_fmt", a.sample_fmt},
-                          {"bit_rate", a.bit_rate},
-                          {"language", a.language},
-                          {"title", a.title},
-                          {"default", a.default_track},
-                          {"start_seconds", a.start_seconds}});
+  for (const AudioStreamInfo& a : r.audio) j["audio"].push_back(track_json(a));
   j["subtitles"] = json::array();
-  for (const SubtitleStreamInfo& s : r.subtitles)
-    j["subtitles"].push_back({{"index", s.index},
-                              {"codec", s.codec},
-                              {"bitmap", s.bitmap},
-                              {"language", s.language},
-                              {"title", s.title},
-                              {"default", s.default_track},
-                              {"forced", s.forced}});
-  j["chapters"] = json::array();
-  for (const ChapterInfo& c : r.chapters)
-    j["chapters"].push_back({{"id", c.id},
-                             {"start_seconds", c.start_seconds},
-                             {"end_seconds", c.end_seconds},
-                             {"title", c.title}});
+  for (const SubtitleStreamInfo& s : r.subtitles) j["subtitles"].push_back(track_json(s));
+  j["chapters"] = r.chapters;
   return j;
 }
 

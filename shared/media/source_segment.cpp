@@ -60,25 +60,31 @@ SegmentExtractor::~SegmentExtractor() = default;
 
 const VideoInfo& SegmentExtractor::info() const { return impl_->reader->info(); }
 
-SourceSegment SegmentExtractor::extract(int64_t first, int64_t last, const fs::path& out) const {
-  const FrameIndex& ix = impl_->reader->index();
-  const std::string& film = impl_->film;
-  const int64_t n = ix.frame_count();
-  if (first < 0 || first > last || last >= n)
-    throw MediaError(film + ": segment frames [" + std::to_string(first) + ", " +
-                     std::to_string(last) + "] outside the film's " + std::to_string(n) + " frames");
+namespace {
 
-  // Which packets: from the keyframe decoding `first` starts at, through the last packet any
-  // wanted frame needs; widened until the frames it holds are contiguous (a reference shown
-  // after `last` pulls in the frames shown between).
+// The packets of one segment: decode indices d0..dmax of which `take` are copied, holding the
+// frames lo..hi, with their decode timestamps.
+struct SegmentCut {
+  int64_t d0 = 0, dmax = 0, lo = 0, hi = 0;
+  std::vector<int64_t> take;
+  std::vector<int64_t> dts;  // per taken packet
+  int64_t shift = 0;         // added to every pts so that none precedes its dts
+};
+
+// Which packets: from the keyframe decoding `first` starts at, through the last packet any
+// wanted frame needs; widened until the frames it holds are contiguous (a reference shown
+// after `last` pulls in the frames shown between).
+SegmentCut plan_cut(const FrameIndex& ix, const std::string& film, int64_t first, int64_t last) {
   // Field-coded films keep a frame's second field in its own packet (frame < 0 in the index);
   // the cut below takes one packet per frame and would drop them. Refuse rather than ship
   // half pictures.
   if (!ix.second_fields.empty())
     throw MediaError(film + ": field-coded video (each frame in two field packets): stream storage "
                      "cannot cut segments of it yet; use storage.mode: shared");
-  int64_t d0 = ix.keyframe_for(first);
-  if (d0 < 0) d0 = ix.first_used_packet();
+  SegmentCut c;
+  c.d0 = ix.keyframe_for(first);
+  if (c.d0 < 0) c.d0 = ix.first_used_packet();
+  const int64_t d0 = c.d0;
   const int64_t key_ts = ix.packets[size_t(d0)].ts;
   auto wanted = [&](int64_t d) {
     const PacketEntry& e = ix.packets[size_t(d)];
@@ -99,9 +105,8 @@ SourceSegment SegmentExtractor::extract(int64_t first, int64_t last, const fs::p
     if (nlo == lo && nhi == hi && ndmax == dmax) break;
     lo = nlo, hi = nhi, dmax = ndmax;
   }
-  std::vector<int64_t> take;
   for (int64_t d = d0; d <= dmax; ++d)
-    if (wanted(d)) take.push_back(d);
+    if (wanted(d)) c.take.push_back(d);
   for (int64_t i = lo; i <= hi; ++i) {
     const int64_t d = ix.decode_of[size_t(i)];
     if (d < d0 || !wanted(d))
@@ -109,17 +114,49 @@ SourceSegment SegmentExtractor::extract(int64_t first, int64_t last, const fs::p
                        std::to_string(d0) + " (cannot cut a segment for frames " +
                        std::to_string(first) + ".." + std::to_string(last) + ")");
   }
-  if (int64_t(take.size()) != hi - lo + 1 + (ix.packets[size_t(d0)].frame < 0 ? 1 : 0))
+  if (int64_t(c.take.size()) != hi - lo + 1 + (ix.packets[size_t(d0)].frame < 0 ? 1 : 0))
     throw MediaError(film + ": the packets for frames " + std::to_string(lo) + ".." +
                      std::to_string(hi) + " are not one picture each; cannot cut a segment");
+  c.dmax = dmax, c.lo = lo, c.hi = hi;
 
   // Decode timestamps: the sorted presentation times, shifted so none is after its packet's.
-  std::vector<int64_t> sorted;
-  for (int64_t d : take) sorted.push_back(ix.packets[size_t(d)].ts);
-  std::sort(sorted.begin(), sorted.end());
-  int64_t shift = 0;
-  for (size_t i = 0; i < take.size(); ++i)
-    shift = std::max(shift, sorted[i] - ix.packets[size_t(take[i])].ts);
+  for (int64_t d : c.take) c.dts.push_back(ix.packets[size_t(d)].ts);
+  std::sort(c.dts.begin(), c.dts.end());
+  for (size_t i = 0; i < c.take.size(); ++i)
+    c.shift = std::max(c.shift, c.dts[i] - ix.packets[size_t(c.take[i])].ts);
+  return c;
+}
+
+// A NUT muxer for `path` (written to `temp`) with one video stream copying the film's.
+av::OutputFormatPtr open_segment_muxer(const fs::path& path, const fs::path& temp, const AVStream* ist,
+                                       const FrameIndex& ix) {
+  AVFormatContext* raw = nullptr;
+  av::check(avformat_alloc_output_context2(&raw, nullptr, "nut", temp.c_str()), path.string() + ": NUT muxer");
+  av::OutputFormatPtr mux(raw);
+  AVStream* ost = avformat_new_stream(mux.get(), nullptr);
+  if (!ost) throw MediaError(path.string() + ": cannot add the video stream");
+  av::check(avcodec_parameters_copy(ost->codecpar, ist->codecpar), path.string() + ": codec parameters");
+  ost->codecpar->codec_tag = 0;
+  ost->time_base = ix.time_base;
+  ost->avg_frame_rate = ix.frame_rate;
+  ost->r_frame_rate = ix.frame_rate;
+  ost->sample_aspect_ratio = ist->sample_aspect_ratio;
+  av::check(avio_open(&mux->pb, temp.c_str(), AVIO_FLAG_WRITE), temp.string());
+  av::check(avformat_write_header(mux.get(), nullptr), path.string() + ": NUT header");
+  return mux;
+}
+
+}  // namespace
+
+SourceSegment SegmentExtractor::extract(int64_t first, int64_t last, const fs::path& out) const {
+  const FrameIndex& ix = impl_->reader->index();
+  const std::string& film = impl_->film;
+  const int64_t n = ix.frame_count();
+  if (first < 0 || first > last || last >= n)
+    throw MediaError(film + ": segment frames [" + std::to_string(first) + ", " +
+                     std::to_string(last) + "] outside the film's " + std::to_string(n) + " frames");
+  const SegmentCut cut = plan_cut(ix, film, first, last);
+  const int64_t d0 = cut.d0;
 
   av::InputFormatPtr in = av::open_input(film);
   av::PacketPtr pkt = av::make_packet();
@@ -133,24 +170,10 @@ SourceSegment SegmentExtractor::extract(int64_t first, int64_t last, const fs::p
 
   fs::create_directories(out.parent_path().empty() ? fs::path(".") : out.parent_path());
   AtomicOutput file(out);
-  AVFormatContext* raw = nullptr;
-  av::check(avformat_alloc_output_context2(&raw, nullptr, "nut", file.temp_path().c_str()),
-            out.string() + ": NUT muxer");
-  av::OutputFormatPtr mux(raw);
-  const AVStream* ist = in->streams[ix.stream_index];
-  AVStream* ost = avformat_new_stream(mux.get(), nullptr);
-  if (!ost) throw MediaError(out.string() + ": cannot add the video stream");
-  av::check(avcodec_parameters_copy(ost->codecpar, ist->codecpar), out.string() + ": codec parameters");
-  ost->codecpar->codec_tag = 0;
-  ost->time_base = ix.time_base;
-  ost->avg_frame_rate = ix.frame_rate;
-  ost->r_frame_rate = ix.frame_rate;
-  ost->sample_aspect_ratio = ist->sample_aspect_ratio;
-  av::check(avio_open(&mux->pb, file.temp_path().c_str(), AVIO_FLAG_WRITE), file.temp_path().string());
-  av::check(avformat_write_header(mux.get(), nullptr), out.string() + ": NUT header");
-
+  av::OutputFormatPtr mux = open_segment_muxer(out, file.temp_path(), in->streams[ix.stream_index], ix);
+  const AVStream* ost = mux->streams[0];
   size_t next_take = 0;
-  for (int64_t d = d0; d <= dmax; ++d) {
+  for (int64_t d = d0; d <= cut.dmax; ++d) {
     if (d > d0 && !Impl::next(in.get(), ix.stream_index, pkt.get()))
       throw MediaError(film + ": the file ended before video packet " + std::to_string(d) +
                        " on re-reading (did it change?)");
@@ -159,10 +182,10 @@ SourceSegment SegmentExtractor::extract(int64_t first, int64_t last, const fs::p
       throw MediaError(film + ": video packet " + std::to_string(d) + " is " +
                        std::to_string(pkt->size) + " bytes, the index says " + std::to_string(e.size) +
                        " (did the file change?)");
-    if (next_take >= take.size() || take[next_take] != d) continue;
+    if (next_take >= cut.take.size() || cut.take[next_take] != d) continue;
     pkt->stream_index = 0;
-    pkt->pts = e.ts + shift;
-    pkt->dts = sorted[next_take];
+    pkt->pts = e.ts + cut.shift;
+    pkt->dts = cut.dts[next_take];
     pkt->pos = -1;
     pkt->duration = int64_t(ix.frame_duration_ticks + 0.5);
     av_packet_rescale_ts(pkt.get(), ix.time_base, ost->time_base);
@@ -176,8 +199,8 @@ SourceSegment SegmentExtractor::extract(int64_t first, int64_t last, const fs::p
 
   SourceSegment s;
   s.path = out;
-  s.first_frame = lo;
-  s.frame_count = hi - lo + 1;
+  s.first_frame = cut.lo;
+  s.frame_count = cut.hi - cut.lo + 1;
   s.bytes = int64_t(fs::file_size(out));
   s.checksum = file_checksum(out);
   return s;

@@ -221,6 +221,24 @@ shard::ShardRange get_range(Fields& f) {
   return r;
 }
 
+// The shard and attempt that a message after `assign` is about.
+template <class M>
+M about_shard(Fields& f) {
+  M m;
+  m.shard_id = f.name("shard_id");
+  m.attempt = f.i64("attempt", 0, 1 << 20);
+  return m;
+}
+
+// The item of a shard's transfer and the byte offset that a `fetch` or `chunk` is about.
+template <class M>
+M about_transfer(Fields& f) {
+  auto m = about_shard<M>(f);
+  m.item = f.item("item");
+  m.offset = f.i64("offset", 0, kMaxFileBytes);
+  return m;
+}
+
 Message from_fields(const std::string& t, Fields& f) {
   if (t == "ready") {
     Ready m;
@@ -259,16 +277,12 @@ Message from_fields(const std::string& t, Fields& f) {
     return m;
   }
   if (t == "progress") {
-    Progress m;
-    m.shard_id = f.name("shard_id");
-    m.attempt = f.i64("attempt", 0, 1 << 20);
+    auto m = about_shard<Progress>(f);
     m.frames_done = f.i64("frames_done", 0, kMaxFrame);
     return m;
   }
   if (t == "done") {
-    Done m;
-    m.shard_id = f.name("shard_id");
-    m.attempt = f.i64("attempt", 0, 1 << 20);
+    auto m = about_shard<Done>(f);
     m.output_name = f.name("output_name");
     m.frame_count = f.i64("frame_count", 0, kMaxFrame);
     m.checksum = f.str("checksum", kMaxIdBytes);
@@ -282,29 +296,19 @@ Message from_fields(const std::string& t, Fields& f) {
     return m;
   }
   if (t == "failed") {
-    Failed m;
-    m.shard_id = f.name("shard_id");
-    m.attempt = f.i64("attempt", 0, 1 << 20);
+    auto m = about_shard<Failed>(f);
     m.reason = f.str("reason");
     m.retryable = f.boolean("retryable");
     return m;
   }
   if (t == "heartbeat") return Heartbeat{};
   if (t == "fetch") {
-    Fetch m;
-    m.shard_id = f.name("shard_id");
-    m.attempt = f.i64("attempt", 0, 1 << 20);
-    m.item = f.item("item");
-    m.offset = f.i64("offset", 0, kMaxFileBytes);
+    auto m = about_transfer<Fetch>(f);
     m.size = f.i64("size", 1, int64_t(kChunkBytes));
     return m;
   }
   if (t == "chunk") {
-    Chunk m;
-    m.shard_id = f.name("shard_id");
-    m.attempt = f.i64("attempt", 0, 1 << 20);
-    m.item = f.item("item");
-    m.offset = f.i64("offset", 0, kMaxFileBytes);
+    auto m = about_transfer<Chunk>(f);
     m.data = f.bytes("data", kChunkBytes);
     m.last = f.boolean("last");
     m.error = f.str("error");

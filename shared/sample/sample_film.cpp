@@ -111,35 +111,14 @@ av::CodecContextPtr open_encoder(AVCodecID id, const char* name,
   return ctx;
 }
 
-}  // namespace
-
-Truth make_sample(const std::filesystem::path& out, const SampleSpec& spec) {
-  const Truth truth = plan_sample(spec);
+// Video: DVD-like MPEG-2, long open GOP with B-frames, fixed quantiser so detail survives.
+av::CodecContextPtr open_video_encoder(const SampleSpec& spec) {
   const double fps = double(spec.fps_num) / spec.fps_den;
-  const AVRational frame_tb{spec.fps_den, spec.fps_num};
-  const int rate = truth.audio_sample_rate;
-  const int64_t total_samples = (truth.frame_count * rate * spec.fps_den + spec.fps_num / 2) / spec.fps_num;
-
-  if (out.has_parent_path() && !std::filesystem::is_directory(out.parent_path()))
-    throw Error("make-sample: output directory " + out.parent_path().string() + " does not exist");
-  AtomicOutput film(out);
-  Muxer mux;
-  mux.path = out.string();
-  {
-    AVFormatContext* raw = nullptr;
-    av::check(avformat_alloc_output_context2(&raw, nullptr, "matroska", film.temp_path().c_str()),
-              "creating the MKV muxer for " + mux.path);
-    mux.fmt.reset(raw);
-  }
-  AVFormatContext* fmt = mux.fmt.get();
-  fmt->flags |= AVFMT_FLAG_BITEXACT;
-
-  // Video: DVD-like MPEG-2, long open GOP with B-frames, fixed quantiser so detail survives.
-  auto venc = open_encoder(AV_CODEC_ID_MPEG2VIDEO, "mpeg2video", [&](AVCodecContext* c, AVDictionary** o) {
+  return open_encoder(AV_CODEC_ID_MPEG2VIDEO, "mpeg2video", [&](AVCodecContext* c, AVDictionary** o) {
     c->width = spec.width;
     c->height = spec.height;
     c->pix_fmt = AV_PIX_FMT_YUV420P;
-    c->time_base = frame_tb;
+    c->time_base = {spec.fps_den, spec.fps_num};
     c->framerate = {spec.fps_num, spec.fps_den};
     c->sample_aspect_ratio = {1, 1};
     c->gop_size = fps > 26 ? 15 : 12;
@@ -155,15 +134,21 @@ Truth make_sample(const std::filesystem::path& out, const SampleSpec& spec) {
     c->rc_max_rate = 9800000;
     av_dict_set(o, "video_format", "pal", 0);
   });
-  auto aenc = open_encoder(AV_CODEC_ID_AC3, "ac3", [&](AVCodecContext* c, AVDictionary**) {
+}
+
+av::CodecContextPtr open_audio_encoder(int rate) {
+  return open_encoder(AV_CODEC_ID_AC3, "ac3", [&](AVCodecContext* c, AVDictionary**) {
     c->sample_fmt = AV_SAMPLE_FMT_FLTP;
     c->sample_rate = rate;
     av_channel_layout_default(&c->ch_layout, 2);
     c->bit_rate = 192000;
     c->time_base = {1, rate};
   });
-  // Subtitles: a 720x576 DVD canvas; palette entry 0 black, 1 white (what our colours map to).
-  auto senc = open_encoder(AV_CODEC_ID_DVD_SUBTITLE, "dvdsub", [&](AVCodecContext* c, AVDictionary** o) {
+}
+
+// Subtitles: a 720x576 DVD canvas; palette entry 0 black, 1 white (what our colours map to).
+av::CodecContextPtr open_subtitle_encoder() {
+  return open_encoder(AV_CODEC_ID_DVD_SUBTITLE, "dvdsub", [&](AVCodecContext* c, AVDictionary** o) {
     c->width = kSubtitleW;
     c->height = kSubtitleH;
     c->time_base = {1, 1000};
@@ -172,184 +157,254 @@ Truth make_sample(const std::filesystem::path& out, const SampleSpec& spec) {
                 "ff00ff,00ffff,800000,008000,000080,808000,800080,008080", 0);
     av_dict_set(o, "even_rows_fix", "1", 0);
   });
+}
 
-  auto add_stream = [&](AVCodecContext* enc, const char* language) {
-    AVStream* st = avformat_new_stream(fmt, nullptr);
-    if (!st) throw std::bad_alloc();
-    av::check(avcodec_parameters_from_context(st->codecpar, enc), "copying encoder parameters");
-    st->time_base = enc->time_base;
-    if (language) av_dict_set(&st->metadata, "language", language, 0);
-    return st;
-  };
-  AVStream* vst = add_stream(venc.get(), nullptr);
-  vst->avg_frame_rate = vst->r_frame_rate = {spec.fps_num, spec.fps_den};
-  vst->sample_aspect_ratio = {1, 1};
-  AVStream* ast = add_stream(aenc.get(), "eng");
-  // Our packets are relabelled to start at 0 (see below): no priming to signal.
-  ast->codecpar->initial_padding = 0;
-  AVStream* sst = add_stream(senc.get(), "eng");
+AVStream* add_stream(AVFormatContext* fmt, AVCodecContext* enc, const char* language) {
+  AVStream* st = avformat_new_stream(fmt, nullptr);
+  if (!st) throw std::bad_alloc();
+  av::check(avcodec_parameters_from_context(st->codecpar, enc), "copying encoder parameters");
+  st->time_base = enc->time_base;
+  if (language) av_dict_set(&st->metadata, "language", language, 0);
+  return st;
+}
 
-  av::check(avio_open(&fmt->pb, film.temp_path().c_str(), AVIO_FLAG_WRITE),
-            "opening " + film.temp_path().string() + " for writing");
-  av::check(avformat_write_header(fmt, nullptr), "writing the MKV header of " + mux.path);
+// One subtitle as a 4-colour bitmap AVSubtitle, encoded to a packet stamped in milliseconds.
+av::PacketPtr encode_subtitle(AVCodecContext* senc, const SubtitleTruth& s) {
+  const auto bmp = detail::render_subtitle(s.text, kSubtitleW, kSubtitleH);
+  av::SubtitlePtr sub(new AVSubtitle{});
+  sub->start_display_time = 0;
+  sub->end_display_time = uint32_t(s.end_ms - s.start_ms);
+  sub->pts = av_rescale_q(s.start_ms, {1, 1000}, AV_TIME_BASE_Q);
+  sub->rects = static_cast<AVSubtitleRect**>(av_mallocz(sizeof(AVSubtitleRect*)));
+  if (!sub->rects) throw std::bad_alloc();
+  sub->rects[0] = static_cast<AVSubtitleRect*>(av_mallocz(sizeof(AVSubtitleRect)));
+  if (!sub->rects[0]) throw std::bad_alloc();
+  sub->num_rects = 1;
+  AVSubtitleRect* r = sub->rects[0];
+  r->type = SUBTITLE_BITMAP;
+  r->x = bmp.x;
+  r->y = bmp.y;
+  r->w = bmp.indices.cols;
+  r->h = bmp.indices.rows;
+  r->nb_colors = 4;
+  r->linesize[0] = r->w;
+  r->data[0] = static_cast<uint8_t*>(av_malloc(size_t(r->w) * size_t(r->h)));
+  r->data[1] = static_cast<uint8_t*>(av_mallocz(4 * sizeof(uint32_t)));
+  if (!r->data[0] || !r->data[1]) throw std::bad_alloc();
+  for (int y = 0; y < r->h; ++y) std::memcpy(r->data[0] + y * r->w, bmp.indices.ptr(y), size_t(r->w));
+  const uint32_t palette[4] = {0x00000000u, 0xFFFFFFFFu, 0xFF000000u, 0xFF808080u};
+  std::memcpy(r->data[1], palette, sizeof palette);
+  std::vector<uint8_t> buf(size_t(r->w) * size_t(r->h) + 65536);
+  const int size = avcodec_encode_subtitle(senc, buf.data(), int(buf.size()), sub.get());
+  av::check(size, "encoding subtitle '" + s.text + "'");
+  auto pkt = av::make_packet();
+  av::check(av_new_packet(pkt.get(), size), "allocating a subtitle packet");
+  std::memcpy(pkt->data, buf.data(), size_t(size));
+  pkt->pts = pkt->dts = s.start_ms;
+  pkt->duration = s.end_ms - s.start_ms;
+  pkt->flags |= AV_PKT_FLAG_KEY;
+  return pkt;
+}
 
-  // Subtitle packets, encoded up front (few, small) and written as the video reaches them.
-  std::vector<av::PacketPtr> sub_packets;
-  for (const auto& s : truth.subtitles) {
-    const auto bmp = detail::render_subtitle(s.text, kSubtitleW, kSubtitleH);
-    av::SubtitlePtr sub(new AVSubtitle{});
-    sub->start_display_time = 0;
-    sub->end_display_time = uint32_t(s.end_ms - s.start_ms);
-    sub->pts = av_rescale_q(s.start_ms, {1, 1000}, AV_TIME_BASE_Q);
-    sub->rects = static_cast<AVSubtitleRect**>(av_mallocz(sizeof(AVSubtitleRect*)));
-    if (!sub->rects) throw std::bad_alloc();
-    sub->rects[0] = static_cast<AVSubtitleRect*>(av_mallocz(sizeof(AVSubtitleRect)));
-    if (!sub->rects[0]) throw std::bad_alloc();
-    sub->num_rects = 1;
-    AVSubtitleRect* r = sub->rects[0];
-    r->type = SUBTITLE_BITMAP;
-    r->x = bmp.x;
-    r->y = bmp.y;
-    r->w = bmp.indices.cols;
-    r->h = bmp.indices.rows;
-    r->nb_colors = 4;
-    r->linesize[0] = r->w;
-    r->data[0] = static_cast<uint8_t*>(av_malloc(size_t(r->w) * size_t(r->h)));
-    r->data[1] = static_cast<uint8_t*>(av_mallocz(4 * sizeof(uint32_t)));
-    if (!r->data[0] || !r->data[1]) throw std::bad_alloc();
-    for (int y = 0; y < r->h; ++y) std::memcpy(r->data[0] + y * r->w, bmp.indices.ptr(y), size_t(r->w));
-    const uint32_t palette[4] = {0x00000000u, 0xFFFFFFFFu, 0xFF000000u, 0xFF808080u};
-    std::memcpy(r->data[1], palette, sizeof palette);
-    std::vector<uint8_t> buf(size_t(r->w) * size_t(r->h) + 65536);
-    const int size = avcodec_encode_subtitle(senc.get(), buf.data(), int(buf.size()), sub.get());
-    av::check(size, "encoding subtitle '" + s.text + "'");
-    auto pkt = av::make_packet();
-    av::check(av_new_packet(pkt.get(), size), "allocating a subtitle packet");
-    std::memcpy(pkt->data, buf.data(), size_t(size));
-    pkt->pts = pkt->dts = s.start_ms;
-    pkt->duration = s.end_ms - s.start_ms;
-    pkt->flags |= AV_PKT_FLAG_KEY;
-    sub_packets.push_back(std::move(pkt));
+// Hands every packet the encoder has ready to `sink`.
+void drain(AVCodecContext* enc, AVPacket* pkt, const char* what, const std::function<void(AVPacket*)>& sink) {
+  for (;;) {
+    const int rc = avcodec_receive_packet(enc, pkt);
+    if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
+    av::check(rc, what);
+    sink(pkt);
   }
-  size_t next_sub = 0;
+}
 
-  auto vpkt = av::make_packet();
-  auto drain_video = [&] {
-    for (;;) {
-      const int rc = avcodec_receive_packet(venc.get(), vpkt.get());
-      if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
-      av::check(rc, "encoding MPEG-2 video");
-      mux.write(vpkt.get(), venc.get(), vst);
+// The fade through black: 1 outside it, falling to 0 over the fade-out, 0 while black, rising
+// over the fade-in.
+double fade_gain(const Truth& truth, int64_t i) {
+  if (truth.fade_out_start < 0) return 1.0;
+  const int64_t fade_len = truth.fade_in_end - truth.fade_in_start;
+  if (i >= truth.fade_out_start && i < truth.fade_black_start)
+    return 1.0 - double(i - truth.fade_out_start + 1) / double(fade_len + 1);
+  if (i >= truth.fade_black_start && i < truth.fade_in_start) return 0.0;
+  if (i >= truth.fade_in_start && i < truth.fade_in_end)
+    return double(i - truth.fade_in_start + 1) / double(fade_len + 1);
+  return 1.0;
+}
+
+// The renderer of scene `index`, found by its planned look.
+std::unique_ptr<detail::SceneRenderer> scene_renderer(const SampleSpec& spec, const SceneTruth& sc, size_t index) {
+  const auto& table = detail::looks();
+  const auto look = std::find_if(table.begin(), table.end(), [&](const detail::Look& l) {
+    return l.hue == sc.hue && l.saturation == sc.saturation && l.value == sc.value &&
+           sc.look.rfind(l.texture, 0) == 0;
+  });
+  if (look == table.end()) throw Error("make-sample: scene " + std::to_string(index) + " has no look");
+  const std::string motion = sc.look.substr(sc.look.find('/') + 1);
+  const double fps = double(spec.fps_num) / spec.fps_den;
+  return std::make_unique<detail::SceneRenderer>(*look, motion, spec.width, spec.height, sc.end - sc.start,
+                                                 fps, mix_seed(spec.seed, index));
+}
+
+// Writes the film: the three encoders feed one MKV muxer, the audio and the subtitles kept in
+// step with the video so the muxer never buffers much.
+class FilmWriter {
+ public:
+  FilmWriter(const SampleSpec& spec, const Truth& truth, const std::filesystem::path& temp, std::string name)
+      : spec_(spec), truth_(truth), rate_(truth.audio_sample_rate),
+        total_samples_((truth.frame_count * rate_ * spec.fps_den + spec.fps_num / 2) / spec.fps_num),
+        synth_(rate_, truth.click_samples, mix_seed(spec.seed, 0xA0D10)) {
+    mux_.path = std::move(name);
+    open_muxer(temp);
+    for (const auto& s : truth_.subtitles) sub_packets_.push_back(encode_subtitle(senc_.get(), s));
+    prepare_audio();
+    vframe_ = av::make_frame();
+    vframe_->format = AV_PIX_FMT_YUV420P;
+    vframe_->width = spec_.width;
+    vframe_->height = spec_.height;
+    av::check(av_frame_get_buffer(vframe_.get(), 0), "allocating a video frame");
+  }
+
+  void write_frames() {
+    cv::Mat bgr(spec_.height, spec_.width, CV_8UC3);
+    std::unique_ptr<detail::SceneRenderer> renderer;
+    size_t scene = 0;
+    for (int64_t i = 0; i < truth_.frame_count; ++i) {
+      while (truth_.scenes[scene].end <= i) ++scene;
+      const auto& sc = truth_.scenes[scene];
+      if (i == sc.start || !renderer) renderer = scene_renderer(spec_, sc, scene);
+      renderer->render(i - sc.start, bgr);
+      encode_frame(i, bgr);
+      const int64_t frame_end_ms = (i + 1) * 1000 * spec_.fps_den / spec_.fps_num;
+      while (next_sub_ < sub_packets_.size() && sub_packets_[next_sub_]->pts <= frame_end_ms)
+        mux_.write(sub_packets_[next_sub_++].get(), senc_.get(), sst_);
+      feed_audio_until((i + 1) * rate_ * spec_.fps_den / spec_.fps_num);
     }
-  };
-  auto apkt = av::make_packet();
-  auto drain_audio = [&] {
-    for (;;) {
-      const int rc = avcodec_receive_packet(aenc.get(), apkt.get());
-      if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
-      av::check(rc, "encoding AC-3 audio");
+  }
+
+  void finish(const std::filesystem::path& temp) {
+    av::check(avcodec_send_frame(venc_.get(), nullptr), "flushing the MPEG-2 encoder");
+    drain_video();
+    feed_audio_until(total_samples_);
+    av::check(avcodec_send_frame(aenc_.get(), nullptr), "flushing the AC-3 encoder");
+    drain_audio();
+    while (next_sub_ < sub_packets_.size()) mux_.write(sub_packets_[next_sub_++].get(), senc_.get(), sst_);
+    AVFormatContext* fmt = mux_.fmt.get();
+    av::check(av_write_trailer(fmt), "finishing " + mux_.path);
+    av::check(avio_closep(&fmt->pb), "closing " + temp.string());
+  }
+
+ private:
+  void open_muxer(const std::filesystem::path& temp) {
+    AVFormatContext* raw = nullptr;
+    av::check(avformat_alloc_output_context2(&raw, nullptr, "matroska", temp.c_str()),
+              "creating the MKV muxer for " + mux_.path);
+    mux_.fmt.reset(raw);
+    AVFormatContext* fmt = mux_.fmt.get();
+    fmt->flags |= AVFMT_FLAG_BITEXACT;
+    venc_ = open_video_encoder(spec_);
+    aenc_ = open_audio_encoder(rate_);
+    senc_ = open_subtitle_encoder();
+    vst_ = add_stream(fmt, venc_.get(), nullptr);
+    vst_->avg_frame_rate = vst_->r_frame_rate = {spec_.fps_num, spec_.fps_den};
+    vst_->sample_aspect_ratio = {1, 1};
+    ast_ = add_stream(fmt, aenc_.get(), "eng");
+    // Our packets are relabelled to start at 0 (see drain_audio): no priming to signal.
+    ast_->codecpar->initial_padding = 0;
+    sst_ = add_stream(fmt, senc_.get(), "eng");
+    av::check(avio_open(&fmt->pb, temp.c_str(), AVIO_FLAG_WRITE), "opening " + temp.string() + " for writing");
+    av::check(avformat_write_header(fmt, nullptr), "writing the MKV header of " + mux_.path);
+  }
+
+  void prepare_audio() {
+    std::vector<float> skip(size_t(aenc_->initial_padding) * 2);
+    synth_.generate(skip.data(), skip.data() + aenc_->initial_padding, aenc_->initial_padding);
+    aframe_ = av::make_frame();
+    aframe_->format = aenc_->sample_fmt;
+    aframe_->nb_samples = aenc_->frame_size;
+    aframe_->sample_rate = rate_;
+    av::check(av_channel_layout_copy(&aframe_->ch_layout, &aenc_->ch_layout), "audio layout");
+    av::check(av_frame_get_buffer(aframe_.get(), 0), "allocating an audio frame");
+  }
+
+  // The rendered frame, faded, flashed and grained, to the video encoder.
+  void encode_frame(int64_t i, const cv::Mat& bgr) {
+    AVFrame* f = vframe_.get();
+    av::check(av_frame_make_writable(f), "video frame");
+    bgr_to_yuv420(bgr, f);
+    const double gain = fade_gain(truth_, i);
+    if (gain < 1.0) blend(f, gain, kBlackLuma);
+    if (std::find(truth_.flash_frames.begin(), truth_.flash_frames.end(), i) != truth_.flash_frames.end())
+      blend(f, 0.2, 235);  // 80% of the way to white
+    Rng grain(mix_seed(spec_.seed, 0x6A41000000ULL + uint64_t(i)), 4);
+    add_grain(f, grain);
+    f->pts = i;
+    f->quality = venc_->global_quality;  // QSCALE mode reads the quantiser per frame
+    f->pict_type = AV_PICTURE_TYPE_NONE;
+    av::check(avcodec_send_frame(venc_.get(), f), "encoding MPEG-2 frame " + std::to_string(i));
+    drain_video();
+  }
+
+  void drain_video() {
+    drain(venc_.get(), vpkt_.get(), "encoding MPEG-2 video",
+          [&](AVPacket* p) { mux_.write(p, venc_.get(), vst_); });
+  }
+
+  void drain_audio() {
+    drain(aenc_.get(), apkt_.get(), "encoding AC-3 audio", [&](AVPacket* p) {
       // The encoder stamps its first packet at -initial_padding (its MDCT priming). We feed it
       // the signal from sample `initial_padding` on and shift the stamps by as much, so the
       // stream starts at 0 with no negative timestamps and decoded samples stay aligned with
       // the video, whether or not a player honours priming.
-      apkt->pts += aenc->initial_padding;
-      apkt->dts = apkt->pts;
-      if (apkt->pts >= total_samples) {
-        av_packet_unref(apkt.get());
-        continue;
+      p->pts += aenc_->initial_padding;
+      p->dts = p->pts;
+      if (p->pts >= total_samples_) {
+        av_packet_unref(p);
+        return;
       }
-      mux.write(apkt.get(), aenc.get(), ast);
-    }
-  };
-
-  // Audio, generated in step with the video so the muxer never buffers much.
-  detail::AudioSynth synth(rate, truth.click_samples, mix_seed(spec.seed, 0xA0D10));
-  {
-    std::vector<float> skip(size_t(aenc->initial_padding) * 2);
-    synth.generate(skip.data(), skip.data() + aenc->initial_padding, aenc->initial_padding);
+      mux_.write(p, aenc_.get(), ast_);
+    });
   }
-  auto aframe = av::make_frame();
-  aframe->format = aenc->sample_fmt;
-  aframe->nb_samples = aenc->frame_size;
-  aframe->sample_rate = rate;
-  av::check(av_channel_layout_copy(&aframe->ch_layout, &aenc->ch_layout), "audio layout");
-  av::check(av_frame_get_buffer(aframe.get(), 0), "allocating an audio frame");
-  int64_t audio_fed = 0;  // samples sent to the encoder
-  auto feed_audio_until = [&](int64_t sample) {
-    while (audio_fed < sample && audio_fed < total_samples) {
-      av::check(av_frame_make_writable(aframe.get()), "audio frame");
-      synth.generate(reinterpret_cast<float*>(aframe->data[0]), reinterpret_cast<float*>(aframe->data[1]),
-                     aframe->nb_samples);
-      aframe->pts = audio_fed;
-      audio_fed += aframe->nb_samples;
-      av::check(avcodec_send_frame(aenc.get(), aframe.get()), "encoding AC-3 audio");
+
+  void feed_audio_until(int64_t sample) {
+    while (audio_fed_ < sample && audio_fed_ < total_samples_) {
+      av::check(av_frame_make_writable(aframe_.get()), "audio frame");
+      synth_.generate(reinterpret_cast<float*>(aframe_->data[0]), reinterpret_cast<float*>(aframe_->data[1]),
+                      aframe_->nb_samples);
+      aframe_->pts = audio_fed_;
+      audio_fed_ += aframe_->nb_samples;
+      av::check(avcodec_send_frame(aenc_.get(), aframe_.get()), "encoding AC-3 audio");
       drain_audio();
     }
-  };
-
-  auto vframe = av::make_frame();
-  vframe->format = AV_PIX_FMT_YUV420P;
-  vframe->width = spec.width;
-  vframe->height = spec.height;
-  av::check(av_frame_get_buffer(vframe.get(), 0), "allocating a video frame");
-  cv::Mat bgr(spec.height, spec.width, CV_8UC3);
-
-  const int64_t fade_len = truth.fade_in_end - truth.fade_in_start;
-  std::unique_ptr<detail::SceneRenderer> renderer;
-  size_t scene = 0;
-  for (int64_t i = 0; i < truth.frame_count; ++i) {
-    while (truth.scenes[scene].end <= i) ++scene;
-    const auto& sc = truth.scenes[scene];
-    if (i == sc.start || !renderer) {
-      const auto& table = detail::looks();
-      const auto look = std::find_if(table.begin(), table.end(), [&](const detail::Look& l) {
-        return l.hue == sc.hue && l.saturation == sc.saturation && l.value == sc.value &&
-               sc.look.rfind(l.texture, 0) == 0;
-      });
-      if (look == table.end()) throw Error("make-sample: scene " + std::to_string(scene) + " has no look");
-      const std::string motion = sc.look.substr(sc.look.find('/') + 1);
-      renderer = std::make_unique<detail::SceneRenderer>(*look, motion, spec.width, spec.height,
-                                                         sc.end - sc.start, fps, mix_seed(spec.seed, scene));
-    }
-    renderer->render(i - sc.start, bgr);
-    av::check(av_frame_make_writable(vframe.get()), "video frame");
-    bgr_to_yuv420(bgr, vframe.get());
-
-    double gain = 1.0;
-    if (truth.fade_out_start >= 0) {
-      if (i >= truth.fade_out_start && i < truth.fade_black_start)
-        gain = 1.0 - double(i - truth.fade_out_start + 1) / double(fade_len + 1);
-      else if (i >= truth.fade_black_start && i < truth.fade_in_start)
-        gain = 0.0;
-      else if (i >= truth.fade_in_start && i < truth.fade_in_end)
-        gain = double(i - truth.fade_in_start + 1) / double(fade_len + 1);
-    }
-    if (gain < 1.0) blend(vframe.get(), gain, kBlackLuma);
-    if (std::find(truth.flash_frames.begin(), truth.flash_frames.end(), i) != truth.flash_frames.end())
-      blend(vframe.get(), 0.2, 235);  // 80% of the way to white
-    Rng grain(mix_seed(spec.seed, 0x6A41000000ULL + uint64_t(i)), 4);
-    add_grain(vframe.get(), grain);
-
-    vframe->pts = i;
-    vframe->quality = venc->global_quality;  // QSCALE mode reads the quantiser per frame
-    vframe->pict_type = AV_PICTURE_TYPE_NONE;
-    av::check(avcodec_send_frame(venc.get(), vframe.get()), "encoding MPEG-2 frame " + std::to_string(i));
-    drain_video();
-
-    const int64_t frame_end_ms = (i + 1) * 1000 * spec.fps_den / spec.fps_num;
-    while (next_sub < sub_packets.size() && sub_packets[next_sub]->pts <= frame_end_ms)
-      mux.write(sub_packets[next_sub++].get(), senc.get(), sst);
-    feed_audio_until((i + 1) * rate * spec.fps_den / spec.fps_num);
   }
-  av::check(avcodec_send_frame(venc.get(), nullptr), "flushing the MPEG-2 encoder");
-  drain_video();
-  feed_audio_until(total_samples);
-  av::check(avcodec_send_frame(aenc.get(), nullptr), "flushing the AC-3 encoder");
-  drain_audio();
-  while (next_sub < sub_packets.size()) mux.write(sub_packets[next_sub++].get(), senc.get(), sst);
 
-  av::check(av_write_trailer(fmt), "finishing " + mux.path);
-  av::check(avio_closep(&fmt->pb), "closing " + film.temp_path().string());
+  const SampleSpec& spec_;
+  const Truth& truth_;
+  const int rate_;
+  const int64_t total_samples_;
+  detail::AudioSynth synth_;
+  Muxer mux_;
+  av::CodecContextPtr venc_, aenc_, senc_;
+  AVStream* vst_ = nullptr;
+  AVStream* ast_ = nullptr;
+  AVStream* sst_ = nullptr;
+  // Subtitle packets, encoded up front (few, small) and written as the video reaches them.
+  std::vector<av::PacketPtr> sub_packets_;
+  size_t next_sub_ = 0;
+  av::PacketPtr vpkt_ = av::make_packet(), apkt_ = av::make_packet();
+  av::FramePtr vframe_, aframe_;
+  int64_t audio_fed_ = 0;  // samples sent to the encoder
+};
+
+}  // namespace
+
+Truth make_sample(const std::filesystem::path& out, const SampleSpec& spec) {
+  const Truth truth = plan_sample(spec);
+  if (out.has_parent_path() && !std::filesystem::is_directory(out.parent_path()))
+    throw Error("make-sample: output directory " + out.parent_path().string() + " does not exist");
+  AtomicOutput film(out);
+  {
+    FilmWriter writer(spec, truth, film.temp_path(), out.string());
+    writer.write_frames();
+    writer.finish(film.temp_path());
+  }
 
   // Truth first, film last: a film under its final name always has its truth beside it.
   const auto truth_file = truth_path_for(out);

@@ -25,29 +25,23 @@
 
 namespace reelscale {
 
-// Consecutive frames as planar RGB float in [0,1], laid out (frames, 3, height, width).
-struct FloatVideo {
+// Consecutive frames as planar RGB, laid out (frames, 3, height, width).
+template <class Sample>
+struct PlanarVideo {
   int frames = 0, height = 0, width = 0;
-  std::vector<float> data;
+  std::vector<Sample> data;
 
-  FloatVideo() = default;
-  FloatVideo(int t, int h, int w) : frames(t), height(h), width(w), data(size_t(t) * 3 * h * w) {}
+  PlanarVideo() = default;
+  PlanarVideo(int t, int h, int w) : frames(t), height(h), width(w), data(size_t(t) * 3 * h * w) {}
   size_t frame_size() const { return size_t(3) * height * width; }
-  float* frame(int i) { return data.data() + size_t(i) * frame_size(); }
-  const float* frame(int i) const { return data.data() + size_t(i) * frame_size(); }
+  Sample* frame(int i) { return data.data() + size_t(i) * frame_size(); }
+  const Sample* frame(int i) const { return data.data() + size_t(i) * frame_size(); }
 };
 
-// The same layout with 8-bit samples; sample v stands for v * (1/255.0f).
-struct ByteVideo {
-  int frames = 0, height = 0, width = 0;
-  std::vector<uint8_t> data;
-
-  ByteVideo() = default;
-  ByteVideo(int t, int h, int w) : frames(t), height(h), width(w), data(size_t(t) * 3 * h * w) {}
-  size_t frame_size() const { return size_t(3) * height * width; }
-  uint8_t* frame(int i) { return data.data() + size_t(i) * frame_size(); }
-  const uint8_t* frame(int i) const { return data.data() + size_t(i) * frame_size(); }
-};
+// Float samples in [0,1].
+using FloatVideo = PlanarVideo<float>;
+// 8-bit samples; sample v stands for v * (1/255.0f).
+using ByteVideo = PlanarVideo<uint8_t>;
 
 // A non-owning view of either: exactly one of f32/u8 is set.
 struct VideoView {
@@ -145,16 +139,12 @@ struct UpscaleSink {
     return k;
   }
   static UpscaleSink host_ycbcr(const YCbCrFormat& f, YCbCrSink s) {
-    UpscaleSink k;
-    k.delivery = FrameDelivery::HostYCbCr;
-    k.format = f;
+    UpscaleSink k{FrameDelivery::HostYCbCr, f};
     k.ycbcr = std::move(s);
     return k;
   }
   static UpscaleSink device_ycbcr(const YCbCrFormat& f, DeviceYCbCrSink s) {
-    UpscaleSink k;
-    k.delivery = FrameDelivery::DeviceYCbCr;
-    k.format = f;
+    UpscaleSink k{FrameDelivery::DeviceYCbCr, f};
     k.device = std::move(s);
     return k;
   }

@@ -9,16 +9,8 @@
 
 namespace fs = std::filesystem;
 using reelscale::testing::run_cli;
+using reelscale::testing::slurp;
 using reelscale::testing::TempDir;
-
-namespace {
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-}  // namespace
 
 TEST(ReportCommand, WritesTheReportBeforeAnythingRan) {
   TempDir tmp;

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "shared/media/output_file.hpp"
+#include "tests/testing/test_media.hpp"
 
 extern "C" {
 #include <libavutil/channel_layout.h>
@@ -119,29 +120,17 @@ std::vector<uint64_t> decode_hashes(const fs::path& file) {
   dec->thread_count = 1;
   check(avcodec_open2(dec.get(), codec, nullptr), "open decoder");
   std::vector<uint64_t> out;
-  auto pkt = av::make_packet();
-  auto frame = av::make_frame();
   std::vector<uint8_t> buf;
-  auto receive = [&]() {
-    while (avcodec_receive_frame(dec.get(), frame.get()) >= 0) {
-      const auto fmt = static_cast<AVPixelFormat>(frame->format);
-      buf.resize(static_cast<size_t>(av_image_get_buffer_size(fmt, frame->width, frame->height, 1)));
-      check(av_image_copy_to_buffer(buf.data(), static_cast<int>(buf.size()), frame->data, frame->linesize, fmt,
-                                    frame->width, frame->height, 1),
-            "copy");
-      uint64_t h = 1469598103934665603ULL;
-      for (uint8_t b : buf) h = (h ^ b) * 1099511628211ULL;
-      out.push_back(h);
-      av_frame_unref(frame.get());
-    }
-  };
-  while (av_read_frame(in.get(), pkt.get()) >= 0) {
-    if (pkt->stream_index == vs) check(avcodec_send_packet(dec.get(), pkt.get()), "decode");
-    av_packet_unref(pkt.get());
-    receive();
-  }
-  avcodec_send_packet(dec.get(), nullptr);
-  receive();
+  ::reelscale::media::test_media::decode_packets(in.get(), vs, dec.get(), [&](const AVFrame* frame) {
+    const auto fmt = static_cast<AVPixelFormat>(frame->format);
+    buf.resize(static_cast<size_t>(av_image_get_buffer_size(fmt, frame->width, frame->height, 1)));
+    check(av_image_copy_to_buffer(buf.data(), static_cast<int>(buf.size()), frame->data, frame->linesize, fmt,
+                                  frame->width, frame->height, 1),
+          "copy");
+    uint64_t h = 1469598103934665603ULL;
+    for (uint8_t b : buf) h = (h ^ b) * 1099511628211ULL;
+    out.push_back(h);
+  });
   return out;
 }
 
@@ -208,46 +197,34 @@ Audio decode_audio(const fs::path& file, int stream) {
   a.rate = dec->sample_rate;
   a.channels = dec->ch_layout.nb_channels;
   bool first = true;
-  auto pkt = av::make_packet();
-  auto frame = av::make_frame();
-  auto receive = [&]() {
-    while (avcodec_receive_frame(dec.get(), frame.get()) >= 0) {
-      if (first) {
-        first = false;
-        char desc[128] = {0};
-        av_channel_layout_describe(&frame->ch_layout, desc, sizeof desc);
-        a.layout = desc;
-        a.start_s = frame->best_effort_timestamp == AV_NOPTS_VALUE
-                        ? 0.0
-                        : double(frame->best_effort_timestamp) * av_q2d(st->time_base);
-      }
-      const auto fmt = static_cast<AVSampleFormat>(frame->format);
-      const bool planar = av_sample_fmt_is_planar(fmt);
-      for (int i = 0; i < frame->nb_samples; ++i) {
-        for (int c = 0; c < a.channels; ++c) {
-          const uint8_t* base = planar ? frame->extended_data[c] : frame->extended_data[0];
-          const int idx = planar ? i : i * a.channels + c;
-          float v = 0;
-          switch (av_get_packed_sample_fmt(fmt)) {
-            case AV_SAMPLE_FMT_S16: v = reinterpret_cast<const int16_t*>(base)[idx] / 32768.0f; break;
-            case AV_SAMPLE_FMT_S32: v = float(reinterpret_cast<const int32_t*>(base)[idx] / 2147483648.0); break;
-            case AV_SAMPLE_FMT_FLT: v = reinterpret_cast<const float*>(base)[idx]; break;
-            case AV_SAMPLE_FMT_DBL: v = float(reinterpret_cast<const double*>(base)[idx]); break;
-            default: throw std::runtime_error("unexpected sample format");
-          }
-          a.samples.push_back(v);
-        }
-      }
-      av_frame_unref(frame.get());
+  ::reelscale::media::test_media::decode_packets(in.get(), stream, dec.get(), [&](const AVFrame* frame) {
+    if (first) {
+      first = false;
+      char desc[128] = {0};
+      av_channel_layout_describe(&frame->ch_layout, desc, sizeof desc);
+      a.layout = desc;
+      a.start_s = frame->best_effort_timestamp == AV_NOPTS_VALUE
+                      ? 0.0
+                      : double(frame->best_effort_timestamp) * av_q2d(st->time_base);
     }
-  };
-  while (av_read_frame(in.get(), pkt.get()) >= 0) {
-    if (pkt->stream_index == stream) check(avcodec_send_packet(dec.get(), pkt.get()), "decode");
-    av_packet_unref(pkt.get());
-    receive();
-  }
-  avcodec_send_packet(dec.get(), nullptr);
-  receive();
+    const auto fmt = static_cast<AVSampleFormat>(frame->format);
+    const bool planar = av_sample_fmt_is_planar(fmt);
+    for (int i = 0; i < frame->nb_samples; ++i) {
+      for (int c = 0; c < a.channels; ++c) {
+        const uint8_t* base = planar ? frame->extended_data[c] : frame->extended_data[0];
+        const int idx = planar ? i : i * a.channels + c;
+        float v = 0;
+        switch (av_get_packed_sample_fmt(fmt)) {
+          case AV_SAMPLE_FMT_S16: v = reinterpret_cast<const int16_t*>(base)[idx] / 32768.0f; break;
+          case AV_SAMPLE_FMT_S32: v = float(reinterpret_cast<const int32_t*>(base)[idx] / 2147483648.0); break;
+          case AV_SAMPLE_FMT_FLT: v = reinterpret_cast<const float*>(base)[idx]; break;
+          case AV_SAMPLE_FMT_DBL: v = float(reinterpret_cast<const double*>(base)[idx]); break;
+          default: throw std::runtime_error("unexpected sample format");
+        }
+        a.samples.push_back(v);
+      }
+    }
+  });
   return a;
 }
 

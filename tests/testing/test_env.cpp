@@ -47,7 +47,7 @@ TempDir::~TempDir() {
   remove_tree(path_, ec);
 }
 
-static std::string slurp(const fs::path& p) {
+std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::ostringstream ss;
   ss << in.rdbuf();

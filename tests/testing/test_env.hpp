@@ -35,6 +35,20 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// The message of the E that `f` throws; "(no error)" when it returns.
+template <class E, class F>
+std::string thrown(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// A file's contents; "" when it cannot be read (the test then fails on what it expected).
+std::string slurp(const std::filesystem::path& path);
+
 struct CliResult {
   int exit_code = -1;
   std::string out;  // stdout

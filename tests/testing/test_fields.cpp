@@ -10,23 +10,37 @@
 namespace reelscale::media::test_media {
 namespace {
 
-// Bits of one NAL unit's payload (RBSP), most significant first.
-class Bits {
+// Bits packed most significant first: what H.264's RBSP and MPEG-2's picture data share.
+class BitWriter {
  public:
   void u(int n, uint32_t v) {
     for (int i = n - 1; i >= 0; --i) bit((v >> i) & 1);
   }
+  void align_zero() {
+    while (nbits_ % 8) bit(0);
+  }
+
+ protected:
+  void bit(uint32_t b) {
+    if (nbits_ % 8 == 0) bytes_.push_back(0);
+    if (b) bytes_.back() |= uint8_t(0x80 >> (nbits_ % 8));
+    ++nbits_;
+  }
+  std::vector<uint8_t> bytes_;
+  int64_t nbits_ = 0;
+};
+
+// Bits of one NAL unit's payload (RBSP).
+class Bits : public BitWriter {
+ public:
   void ue(uint32_t v) {  // unsigned Exp-Golomb
     const uint64_t x = uint64_t(v) + 1;
     int len = 0;
     while ((x >> (len + 1)) != 0) ++len;
     u(len, 0);
-    for (int i = len; i >= 0; --i) bit(int((x >> i) & 1));
+    for (int i = len; i >= 0; --i) bit(uint32_t((x >> i) & 1));
   }
   void se(int32_t v) { ue(v > 0 ? uint32_t(2 * v - 1) : uint32_t(-2 * v)); }
-  void align_zero() {
-    while (nbits_ % 8) bit(0);
-  }
   void byte(uint8_t b) { u(8, b); }
   void trailing() {  // rbsp_trailing_bits
     bit(1);
@@ -46,15 +60,6 @@ class Bits {
       zeros = b == 0 ? zeros + 1 : 0;
     }
   }
-
- private:
-  void bit(int b) {
-    if (nbits_ % 8 == 0) bytes_.push_back(0);
-    if (b) bytes_.back() |= uint8_t(0x80 >> (nbits_ % 8));
-    ++nbits_;
-  }
-  std::vector<uint8_t> bytes_;
-  int64_t nbits_ = 0;
 };
 
 constexpr int kLog2MaxFrameNum = 4;
@@ -177,13 +182,82 @@ std::string field_access_unit(const AVFrame* pic, int64_t n, bool bottom, const 
 
 }  // namespace
 
+namespace {
+
+[[noreturn]] void clip_error(const std::filesystem::path& path, const std::string& what, int rc) {
+  throw MediaError("cannot write test clip " + path.string() + ": " + what +
+                   (rc < 0 ? ": " + av::error_string(rc) : std::string()));
+}
+
+// A clip of one field-coded (top field first) video stream whose coded pictures are written as
+// given: the test streams are coded by hand, not by an encoder.
+class CodedPictureWriter {
+ public:
+  CodedPictureWriter(const std::filesystem::path& path, const ClipSpec& spec, AVCodecID codec,
+                     AVRational time_base, const std::string& extradata, int64_t bit_rate)
+      : path_(path), time_base_(time_base) {
+    AVFormatContext* raw = nullptr;
+    int rc = avformat_alloc_output_context2(&raw, nullptr, spec.container.c_str(), path.string().c_str());
+    if (rc < 0 || !raw) clip_error(path_, "no muxer " + spec.container, rc);
+    oc_.reset(raw);
+    st_ = avformat_new_stream(oc_.get(), nullptr);
+    if (!st_) throw std::bad_alloc();
+    AVCodecParameters* par = st_->codecpar;
+    par->codec_type = AVMEDIA_TYPE_VIDEO;
+    par->codec_id = codec;
+    par->width = spec.width;
+    par->height = spec.height;
+    par->format = AV_PIX_FMT_YUV420P;
+    par->field_order = AV_FIELD_TT;
+    par->bit_rate = bit_rate;
+    st_->time_base = time_base;
+    st_->avg_frame_rate = spec.fps;
+    if (!extradata.empty()) {
+      par->extradata = static_cast<uint8_t*>(av_mallocz(extradata.size() + AV_INPUT_BUFFER_PADDING_SIZE));
+      if (!par->extradata) throw std::bad_alloc();
+      std::memcpy(par->extradata, extradata.data(), extradata.size());
+      par->extradata_size = int(extradata.size());
+    }
+    if (!(oc_->oformat->flags & AVFMT_NOFILE)) {
+      rc = avio_open(&oc_->pb, path.string().c_str(), AVIO_FLAG_WRITE);
+      if (rc < 0) clip_error(path_, "opening for writing", rc);
+    }
+    rc = avformat_write_header(oc_.get(), nullptr);
+    if (rc < 0) clip_error(path_, "writing the header", rc);
+  }
+
+  // Packet `index` holding `data`, stamped in the writer's time base.
+  void write(size_t index, const std::string& data, int64_t pts, int64_t duration, bool key) {
+    av_packet_unref(pkt_.get());
+    if (av_new_packet(pkt_.get(), int(data.size())) < 0) throw std::bad_alloc();
+    std::memcpy(pkt_->data, data.data(), data.size());
+    pkt_->pts = pkt_->dts = pts;
+    pkt_->duration = duration;
+    if (key) pkt_->flags |= AV_PKT_FLAG_KEY;
+    pkt_->stream_index = st_->index;
+    av_packet_rescale_ts(pkt_.get(), time_base_, st_->time_base);
+    const int rc = av_interleaved_write_frame(oc_.get(), pkt_.get());
+    if (rc < 0) clip_error(path_, "writing field " + std::to_string(index), rc);
+  }
+
+  void finish() {
+    const int rc = av_write_trailer(oc_.get());
+    if (rc < 0) clip_error(path_, "writing the trailer", rc);
+  }
+
+ private:
+  std::filesystem::path path_;
+  AVRational time_base_;
+  av::OutputFormatPtr oc_;
+  AVStream* st_ = nullptr;
+  av::PacketPtr pkt_ = av::make_packet();
+};
+
+}  // namespace
+
 void write_field_coded_h264(const std::filesystem::path& path, const ClipSpec& spec) {
-  auto fail = [&](const std::string& what, int rc) {
-    throw MediaError("cannot write test clip " + path.string() + ": " + what +
-                     (rc < 0 ? ": " + av::error_string(rc) : std::string()));
-  };
   if (spec.width % 16 || spec.height % 32 || spec.width <= 0 || spec.height <= 0)
-    fail("field-coded H.264 needs a width multiple of 16 and a height multiple of 32", 0);
+    clip_error(path, "field-coded H.264 needs a width multiple of 16 and a height multiple of 32", 0);
   ClipSpec drawn = spec;
   drawn.interlaced = true;  // the two fields show different instants
   av::FramePtr pic = av::make_frame();
@@ -195,79 +269,28 @@ void write_field_coded_h264(const std::filesystem::path& path, const ClipSpec& s
     fields.push_back(field_access_unit(pic.get(), n, true, spec, idr_count));
   }
 
-  AVFormatContext* raw = nullptr;
-  int rc = avformat_alloc_output_context2(&raw, nullptr, spec.container.c_str(),
-                                          path.string().c_str());
-  if (rc < 0 || !raw) fail("no muxer " + spec.container, rc);
-  av::OutputFormatPtr oc(raw);
-  AVStream* st = avformat_new_stream(oc.get(), nullptr);
-  if (!st) throw std::bad_alloc();
-  st->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
-  st->codecpar->codec_id = AV_CODEC_ID_H264;
-  st->codecpar->width = spec.width;
-  st->codecpar->height = spec.height;
-  st->codecpar->format = AV_PIX_FMT_YUV420P;
-  st->codecpar->field_order = AV_FIELD_TT;
-  const AVRational field_tb = av_inv_q(av_mul_q(spec.fps, AVRational{2, 1}));
-  st->time_base = field_tb;
-  st->avg_frame_rate = spec.fps;
   // Annex B parameter sets as extradata; muxers that want avcC convert them.
-  const std::string ps = parameter_sets(spec);
-  st->codecpar->extradata =
-      static_cast<uint8_t*>(av_mallocz(ps.size() + AV_INPUT_BUFFER_PADDING_SIZE));
-  if (!st->codecpar->extradata) throw std::bad_alloc();
-  std::memcpy(st->codecpar->extradata, ps.data(), ps.size());
-  st->codecpar->extradata_size = int(ps.size());
-  if (!(oc->oformat->flags & AVFMT_NOFILE)) {
-    rc = avio_open(&oc->pb, path.string().c_str(), AVIO_FLAG_WRITE);
-    if (rc < 0) fail("opening for writing", rc);
-  }
-  rc = avformat_write_header(oc.get(), nullptr);
-  if (rc < 0) fail("writing the header", rc);
-  av::PacketPtr pkt = av::make_packet();
-  for (size_t i = 0; i < fields.size(); ++i) {
-    av_packet_unref(pkt.get());
-    if (av_new_packet(pkt.get(), int(fields[i].size())) < 0) throw std::bad_alloc();
-    std::memcpy(pkt->data, fields[i].data(), fields[i].size());
-    pkt->pts = pkt->dts = int64_t(i);  // one field per tick of 1/(2 fps)
-    pkt->duration = 1;
-    if (i % 2 == 0 && (int64_t(i / 2) % std::max(1, spec.gop)) == 0)
-      pkt->flags |= AV_PKT_FLAG_KEY;
-    pkt->stream_index = st->index;
-    av_packet_rescale_ts(pkt.get(), field_tb, st->time_base);
-    rc = av_interleaved_write_frame(oc.get(), pkt.get());
-    if (rc < 0) fail("writing field " + std::to_string(i), rc);
-  }
-  rc = av_write_trailer(oc.get());
-  if (rc < 0) fail("writing the trailer", rc);
+  CodedPictureWriter out(path, spec, AV_CODEC_ID_H264, av_inv_q(av_mul_q(spec.fps, AVRational{2, 1})),
+                         parameter_sets(spec), 0);
+  for (size_t i = 0; i < fields.size(); ++i)  // one field per tick of 1/(2 fps)
+    out.write(i, fields[i], int64_t(i), 1, i % 2 == 0 && (int64_t(i / 2) % std::max(1, spec.gop)) == 0);
+  out.finish();
 }
 
 namespace {
 
 // MPEG-2 bits: no emulation prevention (start codes cannot occur in this data: every
 // macroblock begins with 1 bits).
-class Mpeg2Bits {
+class Mpeg2Bits : public BitWriter {
  public:
-  void u(int n, uint32_t v) {
-    for (int i = n - 1; i >= 0; --i) bit((v >> i) & 1);
-  }
   void start_code(uint8_t code) {  // byte-aligned with zero stuffing, then 00 00 01 code
-    while (nbits_ % 8) bit(0);
+    align_zero();
     for (uint8_t b : {uint8_t(0), uint8_t(0), uint8_t(1), code}) u(8, b);
   }
   std::string finish() {
-    while (nbits_ % 8) bit(0);
+    align_zero();
     return std::string(bytes_.begin(), bytes_.end());
   }
-
- private:
-  void bit(uint32_t b) {
-    if (nbits_ % 8 == 0) bytes_.push_back(0);
-    if (b) bytes_.back() |= uint8_t(0x80 >> (nbits_ % 8));
-    ++nbits_;
-  }
-  std::vector<uint8_t> bytes_;
-  int64_t nbits_ = 0;
 };
 
 // dct_dc_size VLCs (ISO/IEC 13818-2 tables B-12 and B-13) as {code, length}, sizes 0..8.
@@ -293,14 +316,10 @@ int field_clip_level(int64_t n, bool bottom, int plane, int block_x, int block_y
 }
 
 void write_field_coded_mpeg2(const std::filesystem::path& path, const ClipSpec& spec) {
-  auto fail = [&](const std::string& what, int rc) {
-    throw MediaError("cannot write test clip " + path.string() + ": " + what +
-                     (rc < 0 ? ": " + av::error_string(rc) : std::string()));
-  };
   if (spec.width % 16 || spec.height % 32 || spec.width <= 0 || spec.height <= 0)
-    fail("field-coded MPEG-2 needs a width multiple of 16 and a height multiple of 32", 0);
+    clip_error(path, "field-coded MPEG-2 needs a width multiple of 16 and a height multiple of 32", 0);
   if (!(spec.fps.num == 25 && spec.fps.den == 1))
-    fail("field-coded MPEG-2 test clips are 25 fps", 0);
+    clip_error(path, "field-coded MPEG-2 test clips are 25 fps", 0);
   const int gop = std::max(1, spec.gop);
   std::vector<std::string> fields;
   for (int n = 0; n < spec.frames; ++n)
@@ -386,29 +405,7 @@ void write_field_coded_mpeg2(const std::filesystem::path& path, const ClipSpec& 
       fields.push_back(b.finish());
     }
 
-  AVFormatContext* raw = nullptr;
-  int rc = avformat_alloc_output_context2(&raw, nullptr, spec.container.c_str(),
-                                          path.string().c_str());
-  if (rc < 0 || !raw) fail("no muxer " + spec.container, rc);
-  av::OutputFormatPtr oc(raw);
-  AVStream* st = avformat_new_stream(oc.get(), nullptr);
-  if (!st) throw std::bad_alloc();
-  st->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
-  st->codecpar->codec_id = AV_CODEC_ID_MPEG2VIDEO;
-  st->codecpar->width = spec.width;
-  st->codecpar->height = spec.height;
-  st->codecpar->format = AV_PIX_FMT_YUV420P;
-  st->codecpar->field_order = AV_FIELD_TT;
-  st->codecpar->bit_rate = 8000000;
-  const AVRational field_tb{1, 50};
-  st->time_base = field_tb;
-  st->avg_frame_rate = spec.fps;
-  if (!(oc->oformat->flags & AVFMT_NOFILE)) {
-    rc = avio_open(&oc->pb, path.string().c_str(), AVIO_FLAG_WRITE);
-    if (rc < 0) fail("opening for writing", rc);
-  }
-  rc = avformat_write_header(oc.get(), nullptr);
-  if (rc < 0) fail("writing the header", rc);
+  CodedPictureWriter out(path, spec, AV_CODEC_ID_MPEG2VIDEO, AVRational{1, 50}, "", 8000000);
   // A DVD multiplexer stores a field pair as one access unit (one timestamp per frame); given
   // fields, libavformat's program stream muxer would stamp some PES with a second field's
   // time. Program streams therefore get whole frames, other containers one field per packet.
@@ -420,23 +417,10 @@ void write_field_coded_mpeg2(const std::filesystem::path& path, const ClipSpec& 
     fields = frames;
   }
   const int per_frame = join ? 1 : 2;
-  av::PacketPtr pkt = av::make_packet();
-  for (size_t i = 0; i < fields.size(); ++i) {
-    av_packet_unref(pkt.get());
-    if (av_new_packet(pkt.get(), int(fields[i].size())) < 0) throw std::bad_alloc();
-    std::memcpy(pkt->data, fields[i].data(), fields[i].size());
-    // A little after 0: MPEG-PS wants room for its delay.
-    pkt->pts = pkt->dts = int64_t(i) * (2 / per_frame) + 2;
-    pkt->duration = 2 / per_frame;
-    if (int64_t(i) % per_frame == 0 && int64_t(i) / per_frame % gop == 0)
-      pkt->flags |= AV_PKT_FLAG_KEY;
-    pkt->stream_index = st->index;
-    av_packet_rescale_ts(pkt.get(), field_tb, st->time_base);
-    rc = av_interleaved_write_frame(oc.get(), pkt.get());
-    if (rc < 0) fail("writing field " + std::to_string(i), rc);
-  }
-  rc = av_write_trailer(oc.get());
-  if (rc < 0) fail("writing the trailer", rc);
+  for (size_t i = 0; i < fields.size(); ++i)  // a little after 0: MPEG-PS wants room for its delay
+    out.write(i, fields[i], int64_t(i) * (2 / per_frame) + 2, 2 / per_frame,
+              int64_t(i) % per_frame == 0 && int64_t(i) / per_frame % gop == 0);
+  out.finish();
 }
 
 }  // namespace reelscale::media::test_media

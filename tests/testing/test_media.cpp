@@ -401,4 +401,36 @@ std::string soft_telecine(std::string es) {
   return es;
 }
 
+void decode_packets(AVFormatContext* fmt, int stream, AVCodecContext* dec,
+                    const std::function<void(const AVFrame*)>& on_frame) {
+  auto pkt = av::make_packet();
+  auto frame = av::make_frame();
+  auto take = [&] {
+    while (avcodec_receive_frame(dec, frame.get()) >= 0) on_frame(frame.get());
+  };
+  while (av_read_frame(fmt, pkt.get()) >= 0) {
+    if (pkt->stream_index == stream) {
+      av::check(avcodec_send_packet(dec, pkt.get()), "decode");
+      take();
+    }
+    av_packet_unref(pkt.get());
+  }
+  avcodec_send_packet(dec, nullptr);
+  take();
+}
+
+void decode_stream(const std::filesystem::path& file, AVMediaType type,
+                   const std::function<void(const AVFrame*)>& on_frame) {
+  auto fmt = av::open_input(file.string());
+  const int index = av_find_best_stream(fmt.get(), type, -1, -1, nullptr, 0);
+  if (index < 0) throw MediaError(file.string() + ": no stream of the wanted type");
+  const AVCodec* codec = avcodec_find_decoder(fmt->streams[index]->codecpar->codec_id);
+  if (!codec) throw MediaError(file.string() + ": no decoder");
+  auto dec = av::make_codec_context(codec);
+  av::check(avcodec_parameters_to_context(dec.get(), fmt->streams[index]->codecpar), "params");
+  dec->pkt_timebase = fmt->streams[index]->time_base;
+  av::check(avcodec_open2(dec.get(), codec, nullptr), "open decoder");
+  decode_packets(fmt.get(), index, dec.get(), on_frame);
+}
+
 }  // namespace reelscale::media::test_media

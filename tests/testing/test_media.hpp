@@ -5,6 +5,7 @@
 // of the picture), so a test can tell which frame a decoder returned.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -80,5 +81,15 @@ int64_t read_frame_number(const AVFrame* frame, int bar_rows = 0);
 
 // A content hash (FNV-1a 64) of a frame's visible pixels, independent of line padding.
 uint64_t frame_hash(const AVFrame* frame);
+
+// Feeds every packet of stream `stream` of `fmt` to the open decoder `dec` and drains it at the
+// end, handing each decoded frame to `on_frame`.
+void decode_packets(AVFormatContext* fmt, int stream, AVCodecContext* dec,
+                    const std::function<void(const AVFrame*)>& on_frame);
+
+// Decodes the best stream of `type` in `file` to the end, handing every frame to `on_frame` in
+// the order the decoder gives them.
+void decode_stream(const std::filesystem::path& file, AVMediaType type,
+                   const std::function<void(const AVFrame*)>& on_frame);
 
 }  // namespace reelscale::media::test_media

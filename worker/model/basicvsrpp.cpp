@@ -388,6 +388,95 @@ int64_t BasicVSRPlusPlusImpl::map_bytes(int64_t h, int64_t w) const {
   return int64_t(cfg_.mid_channels) * h * w * int64_t(conv_last_->weight.element_size());
 }
 
+namespace {
+
+// The per-frame maps (spatial features, branches 0-2) live in a FeatureStore, keyed
+// kind * t + frame (kind 0 spatial, 1 + b branch b). Steps: 0 is feature extraction,
+// 1 + b * t + i is step i of branch b.
+int64_t map_key(int kind, int64_t frame, int64_t t) { return int64_t(kind) * t + frame; }
+int64_t step_of(int b, int64_t i, int64_t t) { return 1 + int64_t(b) * t + i; }
+
+// Every read is declared up front, so the store knows when each map is next needed (what to
+// offload, what to copy back when).
+void declare_reads(FeatureStore& store, int64_t t, int64_t emit_end) {
+  auto pos = [t](int b, int64_t frame) { return b % 2 == 0 ? t - 1 - frame : frame; };
+  for (int kind = 0; kind < 4; ++kind) {
+    for (int64_t f = 0; f < t; ++f) {
+      std::vector<int64_t> reads;
+      // Kind k is read by branches k..3 (spatial by all four; branch b's output by later ones);
+      // forward_2 reads frame f only when it gets there (f < emit_end).
+      for (int b = kind; b < 4; ++b)
+        if (b < 3 || f < emit_end) reads.push_back(step_of(b, pos(b, f), t));
+      store.expect(map_key(kind, f, t), std::move(reads));
+    }
+  }
+}
+
+void mark(StageTimer* timer, int s) {
+  if (timer) timer->mark(s);
+}
+
+}  // namespace
+
+// Spatial features, batched over frames; each frame's map is its own tensor so that it can
+// be released or offloaded alone.
+void BasicVSRPlusPlusImpl::extract_features(const torch::Tensor& lqs, FeatureStore& store) {
+  const int64_t n = lqs.size(0), t = lqs.size(1), h = lqs.size(3), w = lqs.size(4);
+  store.advance(0);
+  const torch::Tensor flat = lqs.view({n * t, 3, h, w});
+  std::vector<torch::Tensor> rows(n == 1 ? 0 : n * t);  // several sequences (tests): gathered
+  for (int64_t s = 0; s < n * t; s += cfg_.batch) {
+    const int64_t len = std::min<int64_t>(cfg_.batch, n * t - s);
+    const torch::Tensor part = feat_extract_->forward(flat.narrow(0, s, len));
+    for (int64_t j = 0; j < len; ++j) {
+      if (n == 1)
+        store.put(map_key(0, s + j, t), part.narrow(0, j, 1).clone(), 0);
+      else
+        rows[s + j] = part.narrow(0, j, 1);
+    }
+  }
+  for (int64_t i = 0; n > 1 && i < t; ++i) {
+    std::vector<torch::Tensor> r;
+    for (int64_t q = 0; q < n; ++q) r.push_back(rows[q * t + i]);
+    store.put(map_key(0, i, t), torch::cat(r, 0), 0);
+  }
+}
+
+// Second-order deformable alignment of step i > 0 of branch b: the previous step's output
+// (and the one before, from step 2 on) warped onto frame idx.
+torch::Tensor BasicVSRPlusPlusImpl::align(int b, int64_t i, int64_t idx, const torch::Tensor& branch_flows,
+                                          const torch::Tensor& feat_prop, const torch::Tensor& prev2,
+                                          const torch::Tensor& feat_current, bool fused, StageTimer* timer) {
+  const bool backward = b % 2 == 0;
+  // The official flow index of step i: backward frame idx uses flows_backward[idx] (idx ->
+  // idx+1), forward frame idx uses flows_forward[idx-1] (idx -> idx-1).
+  auto flow_at = [&](int64_t x) { return branch_flows.select(1, backward ? x : x - 1); };
+  const torch::Tensor flow_n1 = flow_at(idx);
+  if (fused) {
+    // NHWC kernels: the warps, the composed flow, the concatenations and the offset/mask
+    // arithmetic of the branch below happen inside two kernels (fused_ops.hpp).
+    torch::Tensor flow_n2, feat_n2;
+    if (i > 1) {
+      feat_n2 = prev2;
+      flow_n2 = fused::compose_flow(flow_n1, flow_at(backward ? idx + 1 : idx - 1));
+    }
+    mark(timer, stage::of_branch(b, stage::conv_offset));
+    return deform_align_[b]->forward_nhwc(feat_prop, feat_n2, feat_current, flow_n1, flow_n2);
+  }
+  const torch::Tensor cond_n1 = flow_warp(feat_prop, flow_n1);
+  torch::Tensor feat_n2 = torch::zeros_like(feat_prop);
+  torch::Tensor flow_n2 = torch::zeros_like(flow_n1);
+  torch::Tensor cond_n2 = torch::zeros_like(cond_n1);
+  if (i > 1) {
+    feat_n2 = prev2;
+    flow_n2 = flow_n1 + flow_warp(flow_at(backward ? idx + 1 : idx - 1), flow_n1);
+    cond_n2 = flow_warp(feat_n2, flow_n2);
+  }
+  const torch::Tensor cond = torch::cat({cond_n1, feat_current, cond_n2}, 1);
+  mark(timer, stage::of_branch(b, stage::conv_offset));
+  return deform_align_[b]->forward(torch::cat({feat_prop, feat_n2}, 1), cond, flow_n1, flow_n2);
+}
+
 void BasicVSRPlusPlusImpl::forward_frames(const torch::Tensor& lqs_in, int64_t emit_begin, int64_t emit_end,
                                           const FrameCallback& on_frame, const ForwardOptions& run) {
   if (lqs_in.dim() != 5 || lqs_in.size(2) != 3)
@@ -399,59 +488,19 @@ void BasicVSRPlusPlusImpl::forward_frames(const torch::Tensor& lqs_in, int64_t e
   if (emit_begin < 0 || emit_begin > emit_end || emit_end > t)
     throw Error("BasicVSR++: emit range outside the chunk");
   StageTimer* const timer = run.timer;
-  auto mark = [timer](int s) {
-    if (timer) timer->mark(s);
-  };
   for (int b = 0; b < 4; ++b) deform_align_[b]->set_stage_timer(timer, stage::of_branch(b, stage::dcn));
-  mark(stage::other);
+  mark(timer, stage::other);
   const auto dtype = conv_last_->weight.scalar_type();
   const torch::Tensor lqs = lqs_in.to(dtype).contiguous();
   const int64_t mid = cfg_.mid_channels;
+  const bool fused = fused_kernels_ && lqs.is_cuda();
 
-  // The per-frame maps (spatial features, branches 0-2) live in a FeatureStore, keyed
-  // kind * t + frame (kind 0 spatial, 1 + b branch b). Steps: 0 is feature extraction,
-  // 1 + b * t + i is step i of branch b. Every read is declared up front, so the store knows
-  // when each map is next needed (what to offload, what to copy back when).
-  auto pos = [t](int b, int64_t frame) { return b % 2 == 0 ? t - 1 - frame : frame; };
-  auto step_of = [t](int b, int64_t i) { return 1 + int64_t(b) * t + i; };
   FeatureStore store(lqs.device(), 4 * t, run.max_resident_maps, run.prefetch_steps);
-  for (int kind = 0; kind < 4; ++kind) {
-    for (int64_t f = 0; f < t; ++f) {
-      std::vector<int64_t> reads;
-      // Kind k is read by branches k..3 (spatial by all four; branch b's output by later ones);
-      // forward_2 reads frame f only when it gets there (f < emit_end).
-      for (int b = kind; b < 4; ++b)
-        if (b < 3 || f < emit_end) reads.push_back(step_of(b, pos(b, f)));
-      store.expect(int64_t(kind) * t + f, std::move(reads));
-    }
-  }
-  auto key = [t](int kind, int64_t f) { return int64_t(kind) * t + f; };
+  declare_reads(store, t, emit_end);
+  mark(timer, stage::feat_extract);
+  extract_features(lqs, store);
 
-  // Spatial features, batched over frames; each frame's map is its own tensor so that it can
-  // be released or offloaded alone.
-  mark(stage::feat_extract);
-  store.advance(0);
-  {
-    const torch::Tensor flat = lqs.view({n * t, 3, h, w});
-    std::vector<torch::Tensor> rows(n == 1 ? 0 : n * t);  // several sequences (tests): gathered
-    for (int64_t s = 0; s < n * t; s += cfg_.batch) {
-      const int64_t len = std::min<int64_t>(cfg_.batch, n * t - s);
-      const torch::Tensor part = feat_extract_->forward(flat.narrow(0, s, len));
-      for (int64_t j = 0; j < len; ++j) {
-        if (n == 1)
-          store.put(key(0, s + j), part.narrow(0, j, 1).clone(), 0);
-        else
-          rows[s + j] = part.narrow(0, j, 1);
-      }
-    }
-    for (int64_t i = 0; n > 1 && i < t; ++i) {
-      std::vector<torch::Tensor> r;
-      for (int64_t q = 0; q < n; ++q) r.push_back(rows[q * t + i]);
-      store.put(key(0, i), torch::cat(r, 0), 0);
-    }
-  }
-
-  mark(stage::spynet);
+  mark(timer, stage::spynet);
   torch::Tensor flows_backward, flows_forward;
   if (t > 1) {
     flows_backward = flows(lqs, true);
@@ -461,71 +510,43 @@ void BasicVSRPlusPlusImpl::forward_frames(const torch::Tensor& lqs_in, int64_t e
   for (int b = 0; b < 4; ++b) {
     const bool backward = b % 2 == 0, last = b == 3;
     const torch::Tensor& fl = backward ? flows_backward : flows_forward;
-    // The official flow index of step i: backward frame idx uses flows_backward[idx] (idx ->
-    // idx+1), forward frame idx uses flows_forward[idx-1] (idx -> idx-1).
-    auto flow_at = [&](int64_t idx) { return fl.select(1, backward ? idx : idx - 1); };
     const int64_t steps = last ? emit_end : t;  // forward_2 past the last emitted frame is unused
     // The branch's outputs one and two steps back (official: feats[module][-1], [-2]).
     const auto layout = channels_last_ && lqs.is_cuda() ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
     torch::Tensor prev1 = torch::zeros({n, mid, h, w}, lqs.options().memory_format(layout)), prev2;
     for (int64_t i = 0; i < steps; ++i) {
       const int64_t idx = backward ? t - 1 - i : i;
-      const int64_t now = step_of(b, i);
-      mark(stage::other);
+      const int64_t now = step_of(b, i, t);
+      mark(timer, stage::other);
       store.advance(now);
-      const torch::Tensor feat_current = store.get(key(0, idx), now);
+      const torch::Tensor feat_current = store.get(map_key(0, idx, t), now);
       torch::Tensor feat_prop = prev1;
-      mark(stage::of_branch(b, stage::warp));
-      if (i > 0 && fused_kernels_ && lqs.is_cuda()) {
-        // NHWC kernels: the warps, the composed flow, the concatenations and the offset/mask
-        // arithmetic of the branch below happen inside two kernels (fused_ops.hpp).
-        const torch::Tensor flow_n1 = flow_at(idx);
-        torch::Tensor flow_n2, feat_n2;
-        if (i > 1) {
-          feat_n2 = prev2;
-          flow_n2 = fused::compose_flow(flow_n1, flow_at(backward ? idx + 1 : idx - 1));
-        }
-        mark(stage::of_branch(b, stage::conv_offset));
-        feat_prop = deform_align_[b]->forward_nhwc(feat_prop, feat_n2, feat_current, flow_n1, flow_n2);
-      } else if (i > 0) {
-        const torch::Tensor flow_n1 = flow_at(idx);
-        const torch::Tensor cond_n1 = flow_warp(feat_prop, flow_n1);
-        torch::Tensor feat_n2 = torch::zeros_like(feat_prop);
-        torch::Tensor flow_n2 = torch::zeros_like(flow_n1);
-        torch::Tensor cond_n2 = torch::zeros_like(cond_n1);
-        if (i > 1) {
-          feat_n2 = prev2;
-          flow_n2 = flow_n1 + flow_warp(flow_at(backward ? idx + 1 : idx - 1), flow_n1);
-          cond_n2 = flow_warp(feat_n2, flow_n2);
-        }
-        const torch::Tensor cond = torch::cat({cond_n1, feat_current, cond_n2}, 1);
-        mark(stage::of_branch(b, stage::conv_offset));
-        feat_prop = deform_align_[b]->forward(torch::cat({feat_prop, feat_n2}, 1), cond, flow_n1, flow_n2);
-      }
-      mark(stage::of_branch(b, stage::backbone));
+      mark(timer, stage::of_branch(b, stage::warp));
+      if (i > 0) feat_prop = align(b, i, idx, fl, feat_prop, prev2, feat_current, fused, timer);
+      mark(timer, stage::of_branch(b, stage::backbone));
       std::vector<torch::Tensor> cat{feat_current};
-      for (int k = 0; k < b; ++k) cat.push_back(store.get(key(1 + k, idx), now));
+      for (int k = 0; k < b; ++k) cat.push_back(store.get(map_key(1 + k, idx, t), now));
       cat.push_back(feat_prop);
       feat_prop = backbone_[b]->forward(torch::cat(cat, 1)).add_(feat_prop);  // in place, same sum
       prev2 = prev1;
       prev1 = feat_prop;
       if (!last) {
-        store.put(key(1 + b, idx), feat_prop, now);
+        store.put(map_key(1 + b, idx, t), feat_prop, now);
         continue;
       }
       if (idx >= emit_begin) {
-        mark(stage::reconstruct);
+        mark(timer, stage::reconstruct);
         cat.back() = feat_prop;  // spatial, branches 0-2, this branch's output
         const torch::Tensor hr_in = torch::cat(cat, 1);
         cat.clear();
-        const torch::Tensor hr = fused_kernels_ && lqs.is_cuda() ? reconstruct_nhwc(hr_in, lqs.select(1, idx))
-                                                                 : reconstruct(hr_in, lqs.select(1, idx));
-        mark(stage::other);
+        const torch::Tensor hr = fused ? reconstruct_nhwc(hr_in, lqs.select(1, idx))
+                                       : reconstruct(hr_in, lqs.select(1, idx));
+        mark(timer, stage::other);
         on_frame(idx, hr);
       }
     }
   }
-  mark(-1);
+  mark(timer, -1);
   for (int b = 0; b < 4; ++b) deform_align_[b]->set_stage_timer(nullptr, 0);
   if (run.stats) {
     *run.stats = store.stats();

@@ -179,6 +179,9 @@ class BasicVSRPlusPlusImpl : public torch::nn::Module {
   const BasicVSRPPConfig& config() const { return cfg_; }
 
  private:
+  void extract_features(const torch::Tensor& lqs, FeatureStore& store);
+  torch::Tensor align(int b, int64_t i, int64_t idx, const torch::Tensor& branch_flows, const torch::Tensor& feat_prop,
+                      const torch::Tensor& prev2, const torch::Tensor& feat_current, bool fused, StageTimer* timer);
   torch::Tensor reconstruct(const torch::Tensor& hr_in, const torch::Tensor& lq);
 
   torch::Tensor reconstruct_nhwc(const torch::Tensor& hr_in, const torch::Tensor& lq);

@@ -36,4 +36,18 @@ struct BasicVsrppBackendOptions {
 std::unique_ptr<Upscaler> make_basicvsrpp_upscaler(const BasicVsrppBackendOptions& opts,
                                                    std::vector<std::string>* notes = nullptr);
 
+// The backend options config `model` sets: its checkpoint and runtime settings (precision,
+// device, tf32, determinism, offload, layout); the rest at their defaults.
+inline BasicVsrppBackendOptions backend_options(const config::Model& cfg) {
+  BasicVsrppBackendOptions o;
+  o.checkpoint = cfg.checkpoint;
+  o.runtime.precision = cfg.precision;
+  o.runtime.device = cfg.device;
+  o.runtime.tf32 = cfg.tf32;
+  o.runtime.deterministic = cfg.deterministic;
+  o.runtime.offload = cfg.offload;
+  o.runtime.channels_last = cfg.channels_last;
+  return o;
+}
+
 }  // namespace reelscale

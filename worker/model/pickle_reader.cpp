@@ -454,23 +454,38 @@ class Parser {
       case '0': pop(); return false;        // POP
       case '1': pop_mark(); return false;   // POP_MARK
       case '2': push(top()); return false;  // DUP
-      case 'N': push(Value{}); return false;
+      case 'q': memo_put(read_le(1)); return false;     // BINPUT
+      case 'r': memo_put(read_le(4)); return false;     // LONG_BINPUT
+      case 0x94: memo_put(memo_.size()); return false;  // MEMOIZE
+      case 'h': memo_get(read_le(1)); return false;     // BINGET
+      case 'j': memo_get(read_le(4)); return false;     // LONG_BINGET
+      default:
+        if (push_constant() || build_container() || call_or_build()) return false;
+        fail("unsupported pickle opcode (not part of what torch.save writes)");
+    }
+  }
+
+  // Opcodes that push one constant (None, booleans, integers, floats, strings, bytes); false
+  // when `op_` is none of them.
+  bool push_constant() {
+    switch (op_) {
+      case 'N': push(Value{}); return true;
       case 0x88: case 0x89: {  // NEWTRUE, NEWFALSE
         Value v;
         v.kind = Kind::Bool;
         v.i = op_ == 0x88;
         push(v);
-        return false;
+        return true;
       }
       case 'J': {  // BININT
         auto u = static_cast<std::uint32_t>(read_le(4));
         std::int32_t s;
         std::memcpy(&s, &u, sizeof s);
         push(make_int(s));
-        return false;
+        return true;
       }
-      case 'K': push(make_int(static_cast<std::int64_t>(read_le(1)))); return false;  // BININT1
-      case 'M': push(make_int(static_cast<std::int64_t>(read_le(2)))); return false;  // BININT2
+      case 'K': push(make_int(static_cast<std::int64_t>(read_le(1)))); return true;  // BININT1
+      case 'M': push(make_int(static_cast<std::int64_t>(read_le(2)))); return true;  // BININT2
       case 0x8a: case 0x8b: {  // LONG1, LONG4
         std::uint64_t n = op_ == 0x8a ? read_le(1) : read_le(4);
         if (op_ == 0x8b && (n & 0x80000000u)) fail("negative length");
@@ -478,7 +493,7 @@ class Parser {
         Value v = make_int(read_long(take_counted(n), &big));
         if (big) v.kind = Kind::BigInt;  // only metadata could hold one; it is ignored
         push(v);
-        return false;
+        return true;
       }
       case 'G': {  // BINFLOAT: big-endian IEEE double
         auto s = take(8);
@@ -488,34 +503,42 @@ class Parser {
         v.kind = Kind::Float;
         std::memcpy(&v.f, &u, sizeof v.f);
         push(v);
-        return false;
+        return true;
       }
-      case 'X': push(make_string(Kind::String, take_counted(read_le(4)))); return false;   // BINUNICODE
-      case 0x8c: push(make_string(Kind::String, take_counted(read_le(1)))); return false;  // SHORT_BINUNICODE
-      case 0x8d: push(make_string(Kind::String, take_counted(read_le(8)))); return false;  // BINUNICODE8
+      case 'X': push(make_string(Kind::String, take_counted(read_le(4)))); return true;   // BINUNICODE
+      case 0x8c: push(make_string(Kind::String, take_counted(read_le(1)))); return true;  // SHORT_BINUNICODE
+      case 0x8d: push(make_string(Kind::String, take_counted(read_le(8)))); return true;  // BINUNICODE8
       case 'T': {  // BINSTRING (Python 2 str)
         auto u = static_cast<std::uint32_t>(read_le(4));
         if (u & 0x80000000u) fail("negative length");
         push(make_string(Kind::String, take_counted(u)));
-        return false;
+        return true;
       }
-      case 'U': push(make_string(Kind::String, take_counted(read_le(1)))); return false;   // SHORT_BINSTRING
-      case 'B': push(make_string(Kind::Bytes, take_counted(read_le(4)))); return false;    // BINBYTES
-      case 'C': push(make_string(Kind::Bytes, take_counted(read_le(1)))); return false;    // SHORT_BINBYTES
-      case 0x8e: push(make_string(Kind::Bytes, take_counted(read_le(8)))); return false;   // BINBYTES8
-      case ']': push(new_container(Kind::List)); return false;   // EMPTY_LIST
-      case '}': push(new_container(Kind::Dict)); return false;   // EMPTY_DICT
-      case ')': push(new_container(Kind::Tuple)); return false;  // EMPTY_TUPLE
-      case 0x8f: push(new_container(Kind::List)); return false;  // EMPTY_SET
-      case 'l': push(new_container(Kind::List, pop_mark())); return false;   // LIST
-      case 't': push(new_container(Kind::Tuple, pop_mark())); return false;  // TUPLE
-      case 0x91: push(new_container(Kind::List, pop_mark())); return false;  // FROZENSET
+      case 'U': push(make_string(Kind::String, take_counted(read_le(1)))); return true;   // SHORT_BINSTRING
+      case 'B': push(make_string(Kind::Bytes, take_counted(read_le(4)))); return true;    // BINBYTES
+      case 'C': push(make_string(Kind::Bytes, take_counted(read_le(1)))); return true;    // SHORT_BINBYTES
+      case 0x8e: push(make_string(Kind::Bytes, take_counted(read_le(8)))); return true;   // BINBYTES8
+      default:
+        return false;
+    }
+  }
+
+  // Opcodes that make or fill a list, tuple or dict; false when `op_` is none of them.
+  bool build_container() {
+    switch (op_) {
+      case ']': push(new_container(Kind::List)); return true;   // EMPTY_LIST
+      case '}': push(new_container(Kind::Dict)); return true;   // EMPTY_DICT
+      case ')': push(new_container(Kind::Tuple)); return true;  // EMPTY_TUPLE
+      case 0x8f: push(new_container(Kind::List)); return true;  // EMPTY_SET
+      case 'l': push(new_container(Kind::List, pop_mark())); return true;   // LIST
+      case 't': push(new_container(Kind::Tuple, pop_mark())); return true;  // TUPLE
+      case 0x91: push(new_container(Kind::List, pop_mark())); return true;  // FROZENSET
       case 0x85: case 0x86: case 0x87: {  // TUPLE1..3
         std::size_t n = op_ - 0x84u;
         std::vector<Value> items(n);
         for (std::size_t k = n; k-- > 0;) items[k] = pop();
         push(new_container(Kind::Tuple, std::move(items)));
-        return false;
+        return true;
       }
       case 'd': {  // DICT
         auto items = pop_mark();
@@ -524,55 +547,59 @@ class Parser {
         for (std::size_t k = 0; k < items.size(); k += 2)
           dict_set(doc_.containers[static_cast<std::size_t>(d.i)], std::move(items[k]), std::move(items[k + 1]));
         push(d);
-        return false;
+        return true;
       }
       case 'a': {  // APPEND
         Value v = pop();
         mutable_container(top(), Kind::List).items.push_back(std::move(v));
-        return false;
+        return true;
       }
       case 'e': case 0x90: {  // APPENDS, ADDITEMS (sets are read as lists)
         auto items = pop_mark();
         auto& c = mutable_container(top(), Kind::List);
         for (auto& v : items) c.items.push_back(std::move(v));
-        return false;
+        return true;
       }
       case 's': {  // SETITEM
         Value v = pop();
         Value k = pop();
         dict_set(mutable_container(top(), Kind::Dict), std::move(k), std::move(v));
-        return false;
+        return true;
       }
       case 'u': {  // SETITEMS
         auto items = pop_mark();
         if (items.size() % 2) fail("odd number of items for SETITEMS");
         auto& d = mutable_container(top(), Kind::Dict);
         for (std::size_t k = 0; k < items.size(); k += 2) dict_set(d, std::move(items[k]), std::move(items[k + 1]));
-        return false;
+        return true;
       }
-      case 'q': memo_put(read_le(1)); return false;     // BINPUT
-      case 'r': memo_put(read_le(4)); return false;     // LONG_BINPUT
-      case 0x94: memo_put(memo_.size()); return false;  // MEMOIZE
-      case 'h': memo_get(read_le(1)); return false;     // BINGET
-      case 'j': memo_get(read_le(4)); return false;     // LONG_BINGET
+      default:
+        return false;
+    }
+  }
+
+  // Opcodes that name a global, call it or set state on an object (all checked against the
+  // allow-list); false when `op_` is none of them.
+  bool call_or_build() {
+    switch (op_) {
       case 'c': {  // GLOBAL "module\nname\n"
         auto module = read_line();
         auto name = read_line();
         push_global(module, name);
-        return false;
+        return true;
       }
       case 0x93: {  // STACK_GLOBAL
         Value name = pop();
         Value module = pop();
         if (module.kind != Kind::String || name.kind != Kind::String) fail("STACK_GLOBAL needs two strings");
         push_global(*module.s, *name.s);
-        return false;
+        return true;
       }
       case 'R': {  // REDUCE
         Value args = pop();
         Value callable = pop();
         push(reduce(callable, args));
-        return false;
+        return true;
       }
       case 0x81: {  // NEWOBJ: only inert metadata classes
         Value args = pop();
@@ -580,7 +607,7 @@ class Parser {
         const GlobalInfo* g = cls.kind == Kind::Global ? lookup_global(*cls.s) : nullptr;
         if (!g || g->ctor != Ctor::Inert) fail("NEWOBJ of something other than an inert metadata type");
         push(make_opaque());
-        return false;
+        return true;
       }
       case 'b': {  // BUILD: sets state on the object below
         Value state = pop();
@@ -589,15 +616,15 @@ class Parser {
         // objects may carry state too. None of it matters for the weights.
         if (obj.kind != Kind::Dict && obj.kind != Kind::Tensor && obj.kind != Kind::Opaque)
           fail(std::string("BUILD on a ") + kind_name(obj.kind));
-        return false;
+        return true;
       }
       case 'Q': {  // BINPERSID
         Value pid = pop();
         push(persistent_load(pid));
-        return false;
+        return true;
       }
       default:
-        fail("unsupported pickle opcode (not part of what torch.save writes)");
+        return false;
     }
   }
 

@@ -106,16 +106,10 @@ class Recorder final : public Upscaler {
 std::unique_ptr<Upscaler> make_bench_upscaler(const WorkerBenchOptions& o, std::vector<std::string>& notes) {
   const config::Model& m = o.config.model;
   if (o.random_weights || m.effective_backend() == "basicvsrpp") {
-    BasicVsrppBackendOptions b;
-    b.checkpoint = o.random_weights ? std::string() : m.checkpoint;
+    BasicVsrppBackendOptions b = backend_options(m);
+    if (o.random_weights) b.checkpoint.clear();
     b.mid_channels = o.mid_channels;
     b.num_blocks = o.num_blocks;
-    b.runtime.precision = m.precision;
-    b.runtime.device = m.device;
-    b.runtime.tf32 = m.tf32;
-    b.runtime.deterministic = m.deterministic;
-    b.runtime.channels_last = m.channels_last;
-    b.runtime.offload = m.offload;
     b.profile = o.profile;
     b.runtime.batch = o.batch;
     return model::model_library().make_backend(b, &notes);

@@ -353,6 +353,58 @@ int chunk_frames(const config::Model& model, int width, int height, int device_m
   return std::min(host, std::max(8, device_max - 2 * std::max(0, model.overlap)));
 }
 
+namespace {
+
+// The shard's chunks: cut at the scene cuts inside it, at most chunk_frames() long, with
+// model.overlap context frames where the backend has temporal context (bicubic would compute
+// context frames and throw them away).
+std::vector<Chunk> shard_chunks(const ShardTask& task, const config::Config& cfg, const Decoder& decoder,
+                                Upscaler& upscaler, bool temporal) {
+  const shard::ShardRange& range = task.range;
+  const int n = int(range.context_end - range.context_begin);
+  std::vector<int> cuts;
+  for (int64_t c : range.cuts)
+    if (c > range.context_begin && c < range.context_end) cuts.push_back(int(c - range.context_begin));
+  const int T = chunk_frames(cfg.model, decoder.plan().out_width, decoder.plan().out_height,
+                             cfg.model.chunk > 0 ? 0
+                                                 : upscaler.max_chunk_frames(decoder.plan().out_height,
+                                                                             decoder.plan().out_width));
+  const int overlap = temporal ? cfg.model.overlap : 0;
+  std::vector<Chunk> chunks = plan_chunks(n, cuts, T, overlap, int(range.emit_begin - range.context_begin),
+                                          int(range.emit_end - range.context_begin));
+  spdlog::debug("shard {}: frames [{}, {}) emit [{}, {}), {} chunk(s) of at most {} frames", range.id,
+                range.context_begin, range.context_end, range.emit_begin, range.emit_end, chunks.size(), T);
+  return chunks;
+}
+
+// The shard file's description, taken from its first upscaled frame.
+encode::ShardSpec writer_spec(const ShardTask& task, const Decoder& decoder, int width, int height, bool gpu_encode) {
+  AVRational sar = decoder.plan().out_sar;
+  if (sar.num <= 0 || sar.den <= 0) sar = {1, 1};
+  encode::ShardSpec spec;
+  spec.dir = task.output_dir;
+  spec.shard_id = task.range.id;
+  spec.first_source_frame = task.range.emit_begin;
+  // The output frames' rate (23.976 after inverse or soft telecine, 2x for one frame per
+  // field): concat numbers the shard's frames at the film's output rate.
+  spec.frame_rate = decoder.plan().out_rate.num > 0 ? decoder.plan().out_rate : decoder.info().frame_rate;
+  spec.width = width;
+  spec.height = height;
+  spec.sample_aspect_ratio = sar;
+  if (gpu_encode) spec.external_encoder = prores::kCudaEncoderName;
+  return spec;
+}
+
+void log_result(const std::string& who, const ShardResult& r) {
+  spdlog::info("{}: {} frames in {:.1f} s (busy: decode {:.1f} s, upscale {:.1f} s, encode {:.1f} s; "
+               "waiting: upscale for input {:.1f} s, for the encoders {:.1f} s; Y'CbCr on {}, encoded on {})",
+               who, r.frame_count, r.total_s, r.decode_s, r.upscale_s, r.encode_s, r.upscale.input_wait_s,
+               r.upscale.output_wait_s, r.device_converted ? "the upscaler's device" : "the CPU",
+               r.gpu_encoded ? "the GPU" : "the CPU");
+}
+
+}  // namespace
+
 // The stages, each on its own thread, joined by bounded queues:
 //   decode + preprocess + float RGB (Decoder thread)  --a chunk's frames-->
 //   chunk assembly + upscale + Y'CbCr (inference thread)  --kEncodeQueue frames-->
@@ -368,25 +420,8 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
   constexpr size_t kEncodeQueue = 4;
 
   Decoder decoder(task, cfg, 8);
-  const media::VideoInfo& info = decoder.info();
-  const int n = int(task.range.context_end - task.range.context_begin);
-
-  std::vector<int> cuts;
-  for (int64_t c : task.range.cuts)
-    if (c > task.range.context_begin && c < task.range.context_end) cuts.push_back(int(c - task.range.context_begin));
-  const int T = chunk_frames(cfg.model, decoder.plan().out_width, decoder.plan().out_height,
-                             cfg.model.chunk > 0 ? 0
-                                                 : upscaler.max_chunk_frames(decoder.plan().out_height,
-                                                                             decoder.plan().out_width));
-  // A backend without temporal context (bicubic) would compute context frames and throw them away.
   const UpscalerCapabilities caps = upscaler.capabilities();
-  const int overlap = caps.temporal ? cfg.model.overlap : 0;
-  const std::vector<Chunk> chunks =
-      plan_chunks(n, cuts, T, overlap, int(task.range.emit_begin - task.range.context_begin),
-                  int(task.range.emit_end - task.range.context_begin));
-  spdlog::debug("{}: frames [{}, {}) emit [{}, {}), {} chunk(s) of at most {} frames", who,
-                task.range.context_begin, task.range.context_end, task.range.emit_begin, task.range.emit_end, chunks.size(),
-                T);
+  const std::vector<Chunk> chunks = shard_chunks(task, cfg, decoder, upscaler, caps.temporal);
 
   // With the 8 frames the decoder starts with, the inference thread waited after every chunk
   // for all but 8 of the next chunk's frames, the GPU idle meanwhile (decoding runs at ~9 ms a
@@ -431,27 +466,14 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
   std::unique_ptr<encode::ShardWriter> writer;
   int64_t emitted = 0;
   StageTime enc;
-  AVRational sar = decoder.plan().out_sar;
-  if (sar.num <= 0 || sar.den <= 0) sar = {1, 1};
   const int64_t want = task.range.emit_end - task.range.emit_begin;
   encode::ShardInfo shard;
   try {
     while (std::optional<EncodeItem> item = queue.pop(enc.input_wait_s)) {
       const auto t = Clock::now();
-      if (!writer) {
-        encode::ShardSpec spec;
-        spec.dir = task.output_dir;
-        spec.shard_id = task.range.id;
-        spec.first_source_frame = task.range.emit_begin;
-        // The output frames' rate (23.976 after inverse or soft telecine, 2x for one frame per
-        // field): concat numbers the shard's frames at the film's output rate.
-        spec.frame_rate = decoder.plan().out_rate.num > 0 ? decoder.plan().out_rate : info.frame_rate;
-        spec.width = item->width;
-        spec.height = item->height;
-        spec.sample_aspect_ratio = sar;
-        if (gpu_encode) spec.external_encoder = prores::kCudaEncoderName;
-        writer = std::make_unique<encode::ShardWriter>(spec, cfg.encode);
-      }
+      if (!writer)
+        writer = std::make_unique<encode::ShardWriter>(writer_spec(task, decoder, item->width, item->height, gpu_encode),
+                                                       cfg.encode);
       if (item->width != writer->width() || item->height != writer->height())
         throw MediaError(who + ": upscaled frame " + std::to_string(emitted) + " is " + std::to_string(item->width) +
                          "x" + std::to_string(item->height) + ", earlier frames were " +
@@ -493,11 +515,7 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
   r.upscale_s = r.upscale.busy_s;
   r.encode_s = r.encode.busy_s;
   r.total_s = seconds_since(t_start);
-  spdlog::info("{}: {} frames in {:.1f} s (busy: decode {:.1f} s, upscale {:.1f} s, encode {:.1f} s; "
-               "waiting: upscale for input {:.1f} s, for the encoders {:.1f} s; Y'CbCr on {}, encoded on {})",
-               who, r.frame_count, r.total_s, r.decode_s, r.upscale_s, r.encode_s, r.upscale.input_wait_s,
-               r.upscale.output_wait_s, r.device_converted ? "the upscaler's device" : "the CPU",
-               r.gpu_encoded ? "the GPU" : "the CPU");
+  log_result(who, r);
   return r;
 }
 

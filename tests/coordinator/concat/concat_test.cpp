@@ -42,12 +42,7 @@ std::vector<ShardRef> make_shards(const TempDir& dir, const std::string& encoder
 }
 
 std::string concat_error(const std::vector<ShardRef>& shards, const fs::path& out, int64_t total) {
-  try {
-    concat::concat_shards(shards, out, total, {25, 1});
-  } catch (const MediaError& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return ::reelscale::testing::thrown<MediaError>([&] { concat::concat_shards(shards, out, total, {25, 1}); });
 }
 
 TEST(Concat, ProResShardsEqualTheOnePieceEncodeFrameAndPacketwise) {

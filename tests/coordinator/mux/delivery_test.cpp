@@ -31,14 +31,20 @@ fs::path tiny_master(const TempDir& dir) {
   return dir / "master.mkv";
 }
 
+// x265 at its fastest preset on one thread, at `crf`.
+mux::DeliveryOptions quick_x265(int crf) {
+  mux::DeliveryOptions o;
+  o.preset = "ultrafast";
+  o.crf = crf;
+  o.threads = 1;
+  return o;
+}
+
 TEST(Delivery, Hevc10BitWithTheOtherStreamsCopied) {
   if (!mux::delivery_encoder_available()) GTEST_SKIP() << "this libavcodec has no libx265";
   TempDir dir;
   const fs::path master = tiny_master(dir);
-  mux::DeliveryOptions o;
-  o.preset = "ultrafast";
-  o.crf = 28;
-  o.threads = 1;
+  mux::DeliveryOptions o = quick_x265(28);
   mux::encode_delivery(master, dir / "delivery.mkv", o);
 
   auto ctx = av::open_input((dir / "delivery.mkv").string());
@@ -82,10 +88,7 @@ TEST(Delivery, CrfPresetAndTuneGrainReachX265) {
   if (!mux::delivery_encoder_available()) GTEST_SKIP() << "this libavcodec has no libx265";
   TempDir dir;
   const fs::path master = tiny_master(dir);
-  mux::DeliveryOptions o;
-  o.preset = "ultrafast";
-  o.crf = 23;
-  o.threads = 1;
+  mux::DeliveryOptions o = quick_x265(23);
   ASSERT_EQ(o.tune, "grain");  // the default keeps film grain
   mux::encode_delivery(master, dir / "grain.mkv", o);
   const std::string grain = x265_options(dir / "grain.mkv");

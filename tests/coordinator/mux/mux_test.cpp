@@ -29,6 +29,11 @@ std::string tag(const AVDictionary* d, const char* key) {
 }
 
 // A 25 fps film of 48 frames with its audio, retimed to 24 fps: exactly 2 s.
+// The MediaError muxing `in` to `out` gives, "(no error)" when it succeeds.
+std::string mux_error(const mux::MuxInputs& in, const fs::path& out) {
+  return ::reelscale::testing::thrown<MediaError>([&] { mux::mux_final(in, out); });
+}
+
 struct Film {
   TempDir dir;
   fs::path video, audio_eng, audio_fra, srt, bitmap;
@@ -149,14 +154,7 @@ TEST(Mux, MovTakesSrtAsMovTextAndRefusesWhatItCannotHold) {
     EXPECT_NE(all.find("Two\\Nlines"), std::string::npos) << all;
   }
 
-  auto error_of = [&](const mux::MuxInputs& bad) -> std::string {
-    try {
-      mux::mux_final(bad, f.dir / "bad.mov");
-    } catch (const MediaError& e) {
-      return e.what();
-    }
-    return "(no error)";
-  };
+  auto error_of = [&](const mux::MuxInputs& bad) { return mux_error(bad, f.dir / "bad.mov"); };
   mux::MuxInputs flac = in;
   flac.audio = {{f.audio_eng, -1, "", "", false}};
   std::string err = error_of(flac);
@@ -171,14 +169,7 @@ TEST(Mux, MovTakesSrtAsMovTextAndRefusesWhatItCannotHold) {
 
 TEST(Mux, MissingOrWrongInputsAreNamed) {
   Film f;
-  auto error_of = [&](const mux::MuxInputs& bad) -> std::string {
-    try {
-      mux::mux_final(bad, f.dir / "bad.mkv");
-    } catch (const MediaError& e) {
-      return e.what();
-    }
-    return "(no error)";
-  };
+  auto error_of = [&](const mux::MuxInputs& bad) { return mux_error(bad, f.dir / "bad.mkv"); };
   mux::MuxInputs in;
   in.video = f.video;
   in.audio = {{f.dir / "gone.mka", -1, "", "", false}};

@@ -18,16 +18,10 @@
 
 namespace fs = std::filesystem;
 using namespace reelscale;
+using reelscale::testing::slurp;
 using reelscale::testing::TempDir;
 
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 size_t count(const std::string& h, const std::string& needle) {
   size_t n = 0;

@@ -106,14 +106,20 @@ TEST(ContentMaths, EdgesComponentSeesStructureNotColour) {
   EXPECT_GT(d.score(2, texture(2, 128, 72)), 10.0);
 }
 
+// The cuts `f` makes of per-frame flags ('1': above the threshold).
+std::vector<int64_t> cuts_of(FlashFilter& f, const std::string& flags) {
+  std::vector<int64_t> got;
+  for (size_t i = 0; i < flags.size(); ++i)
+    for (int64_t c : f.filter(int64_t(i), flags[i] == '1')) got.push_back(c);
+  return got;
+}
+
 TEST(FlashFilterParity, MergeMatchesPySceneDetect) {
   // Expected cuts from PySceneDetect 0.6.7.1's FlashFilter(MERGE, 5) on the same flags.
   const std::string flags =
       "01010010101100110000010011001000011100000000100000010010100000000000001000000010";
   FlashFilter f(FlashFilter::Mode::merge, 5);
-  std::vector<int64_t> got;
-  for (size_t i = 0; i < flags.size(); ++i)
-    for (int64_t c : f.filter(int64_t(i), flags[i] == '1')) got.push_back(c);
+  const std::vector<int64_t> got = cuts_of(f, flags);
   EXPECT_EQ(got, (std::vector<int64_t>{21, 35, 44, 51, 70, 78}));
 }
 
@@ -121,9 +127,7 @@ TEST(FlashFilterParity, SuppressMatchesPySceneDetect) {
   const std::string flags =
       "11101100100000000001111000100000000100000010111101111010010001000011000110010100";
   FlashFilter f(FlashFilter::Mode::suppress, 5);
-  std::vector<int64_t> got;
-  for (size_t i = 0; i < flags.size(); ++i)
-    for (int64_t c : f.filter(int64_t(i), flags[i] == '1')) got.push_back(c);
+  const std::vector<int64_t> got = cuts_of(f, flags);
   EXPECT_EQ(got, (std::vector<int64_t>{5, 19, 26, 35, 42, 47, 52, 57, 66, 71, 77}));
 }
 

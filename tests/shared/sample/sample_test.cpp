@@ -11,6 +11,7 @@
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/errors.hpp"
 #include "tests/testing/test_env.hpp"
+#include "tests/testing/test_media.hpp"
 
 namespace reelscale {
 namespace {
@@ -45,39 +46,23 @@ av::CodecContextPtr open_decoder(AVFormatContext* fmt, int index) {
 }
 
 Decoded decode_video(const fs::path& film) {
-  auto fmt = av::open_input(film.string());
-  const int vi = find_stream(fmt.get(), AVMEDIA_TYPE_VIDEO);
-  auto dec = open_decoder(fmt.get(), vi);
   Decoded out;
-  auto pkt = av::make_packet();
-  auto frame = av::make_frame();
   av::SwsPtr sws;
-  auto take = [&] {
-    while (avcodec_receive_frame(dec.get(), frame.get()) >= 0) {
-      const int w = frame->width, h = frame->height;
-      if (!sws)
-        sws.reset(sws_getContext(w, h, AVPixelFormat(frame->format), w, h, AV_PIX_FMT_BGR24,
-                                 SWS_BILINEAR | SWS_BITEXACT, nullptr, nullptr, nullptr));
-      cv::Mat bgr(h, w, CV_8UC3);
-      uint8_t* dst[1] = {bgr.data};
-      int stride[1] = {int(bgr.step)};
-      sws_scale(sws.get(), frame->data, frame->linesize, 0, h, dst, stride);
-      out.bgr.push_back(bgr);
-      double sum = 0;
-      for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x) sum += frame->data[0][y * frame->linesize[0] + x];
-      out.luma.push_back(sum / (double(w) * h));
-    }
-  };
-  while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
-    if (pkt->stream_index == vi) {
-      av::check(avcodec_send_packet(dec.get(), pkt.get()), "decode");
-      take();
-    }
-    av_packet_unref(pkt.get());
-  }
-  avcodec_send_packet(dec.get(), nullptr);
-  take();
+  media::test_media::decode_stream(film, AVMEDIA_TYPE_VIDEO, [&](const AVFrame* frame) {
+    const int w = frame->width, h = frame->height;
+    if (!sws)
+      sws.reset(sws_getContext(w, h, AVPixelFormat(frame->format), w, h, AV_PIX_FMT_BGR24,
+                               SWS_BILINEAR | SWS_BITEXACT, nullptr, nullptr, nullptr));
+    cv::Mat bgr(h, w, CV_8UC3);
+    uint8_t* dst[1] = {bgr.data};
+    int stride[1] = {int(bgr.step)};
+    sws_scale(sws.get(), frame->data, frame->linesize, 0, h, dst, stride);
+    out.bgr.push_back(bgr);
+    double sum = 0;
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) sum += frame->data[0][y * frame->linesize[0] + x];
+    out.luma.push_back(sum / (double(w) * h));
+  });
   return out;
 }
 
@@ -213,30 +198,14 @@ TEST_F(SampleFilm, FadeGoesThroughBlackAndFlashIsBright) {
 
 TEST_F(SampleFilm, ClicksStartAtTheirFrames) {
   const Truth& t = *truth_;
-  auto fmt = av::open_input(film_->string());
-  const int ai = find_stream(fmt.get(), AVMEDIA_TYPE_AUDIO);
-  auto dec = open_decoder(fmt.get(), ai);
   std::vector<float> left;
   int64_t first_pts = AV_NOPTS_VALUE;
-  auto pkt = av::make_packet();
-  auto frame = av::make_frame();
-  auto take = [&] {
-    while (avcodec_receive_frame(dec.get(), frame.get()) >= 0) {
-      ASSERT_EQ(frame->format, AV_SAMPLE_FMT_FLTP);
-      if (first_pts == AV_NOPTS_VALUE) first_pts = frame->pts;
-      const auto* l = reinterpret_cast<const float*>(frame->data[0]);
-      left.insert(left.end(), l, l + frame->nb_samples);
-    }
-  };
-  while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
-    if (pkt->stream_index == ai) {
-      av::check(avcodec_send_packet(dec.get(), pkt.get()), "decode audio");
-      take();
-    }
-    av_packet_unref(pkt.get());
-  }
-  avcodec_send_packet(dec.get(), nullptr);
-  take();
+  media::test_media::decode_stream(*film_, AVMEDIA_TYPE_AUDIO, [&](const AVFrame* frame) {
+    ASSERT_EQ(frame->format, AV_SAMPLE_FMT_FLTP);
+    if (first_pts == AV_NOPTS_VALUE) first_pts = frame->pts;
+    const auto* l = reinterpret_cast<const float*>(frame->data[0]);
+    left.insert(left.end(), l, l + frame->nb_samples);
+  });
   EXPECT_EQ(first_pts, 0) << "audio starts with the video";
   const int64_t expected_samples = t.frame_count * 48000 / 25;
   EXPECT_GE(int64_t(left.size()), expected_samples);

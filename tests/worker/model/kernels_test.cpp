@@ -11,6 +11,7 @@
 #include <string>
 
 #include "tests/testing/test_env.hpp"
+#include "tests/worker/model/small_model.hpp"
 #include "worker/model/basicvsrpp.hpp"
 #include "worker/model/checkpoint.hpp"
 #include "worker/model/fused_ops.hpp"
@@ -270,11 +271,7 @@ TEST(FusedKernels, AlignmentFp16WithinTolerance) {
 
 BasicVSRPlusPlus random_model(int mid, int blocks, torch::Device dev) {
   torch::manual_seed(7);
-  BasicVSRPPConfig cfg;
-  cfg.mid_channels = mid;
-  cfg.num_blocks = blocks;
-  cfg.batch = 2;
-  BasicVSRPlusPlus m(cfg);
+  BasicVSRPlusPlus m = small_model(mid, blocks, 2);
   torch::NoGradGuard ng;
   for (auto& p : m->named_parameters())
     if (p.key().find("conv_offset.6") != std::string::npos) p.value().normal_(0.0, 0.02);
@@ -344,10 +341,7 @@ TEST(FusedKernels, FixturesMatchOfficialThroughFusedPath) {
   };
   for (const Case& k : {Case{"tiny", "tiny_c16n2.pth", 16, 2}, Case{"full", "full_c64n7_random.pth", 64, 7}}) {
     if (!std::filesystem::exists(dir / (std::string(k.name) + "_output.npy"))) continue;
-    BasicVSRPPConfig cfg;
-    cfg.mid_channels = k.mid;
-    cfg.num_blocks = k.blocks;
-    BasicVSRPlusPlus m(cfg);
+    BasicVSRPlusPlus m = small_model(k.mid, k.blocks);
     const std::string ckpt = (dir / k.ckpt).string();
     apply_state_dict(*m, load_state_dict(ckpt), ckpt);
     m->to(kCuda);

@@ -10,6 +10,7 @@
 
 #include "shared/util/errors.hpp"
 #include "tests/testing/test_env.hpp"
+#include "tests/worker/model/small_model.hpp"
 #include "worker/model/basicvsrpp.hpp"
 #include "worker/model/checkpoint.hpp"
 #include "worker/model/dcn.hpp"
@@ -49,10 +50,7 @@ double rel_l2(const torch::Tensor& a, const torch::Tensor& ref) {
 }
 
 BasicVSRPlusPlus load_model(const std::string& ckpt, int mid, int blocks, torch::Device dev) {
-  BasicVSRPPConfig cfg;
-  cfg.mid_channels = mid;
-  cfg.num_blocks = blocks;
-  BasicVSRPlusPlus m(cfg);
+  BasicVSRPlusPlus m = small_model(mid, blocks);
   apply_state_dict(*m, load_state_dict(fixture(ckpt).string()), fixture(ckpt).string());
   m->to(dev);
   m->eval();
@@ -137,10 +135,7 @@ TEST(BasicVsrppFixtures, FullMatchesOfficial) {
 // ---- without ../shared ------------------------------------------------------------------
 
 TEST(BasicVsrpp, ParameterNamesFollowTheOfficialModule) {
-  BasicVSRPPConfig cfg;
-  cfg.mid_channels = 16;
-  cfg.num_blocks = 2;
-  BasicVSRPlusPlus m(cfg);
+  BasicVSRPlusPlus m = small_model(16, 2);
   std::set<std::string> names;
   for (const auto& p : m->named_parameters()) names.insert(p.key());
   for (const auto& b : m->named_buffers()) names.insert(b.key());
@@ -161,11 +156,7 @@ TEST(BasicVsrpp, ParameterNamesFollowTheOfficialModule) {
 
 TEST(BasicVsrpp, RandomWeightsGiveDeterministicFourTimesOutput) {
   torch::manual_seed(7);
-  BasicVSRPPConfig cfg;
-  cfg.mid_channels = 16;
-  cfg.num_blocks = 1;
-  cfg.batch = 2;
-  BasicVSRPlusPlus m(cfg);
+  BasicVSRPlusPlus m = small_model(16, 1, 2);
   m->eval();
   c10::InferenceMode guard;
   const auto in = torch::rand({1, 5, 3, 64, 72});
@@ -194,10 +185,7 @@ TEST(BasicVsrpp, MirrorExtendedDetection) {
 }
 
 TEST(BasicVsrpp, RejectsFramesSmallerThanSpynetNeeds) {
-  BasicVSRPPConfig cfg;
-  cfg.mid_channels = 16;
-  cfg.num_blocks = 1;
-  BasicVSRPlusPlus m(cfg);
+  BasicVSRPlusPlus m = small_model(16, 1);
   c10::InferenceMode guard;
   EXPECT_THROW(m->forward(torch::rand({1, 2, 3, 32, 64})), Error);
 }

@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "shared/util/errors.hpp"
+#include "tests/worker/model/small_model.hpp"
 #include "worker/model/basicvsrpp.hpp"
 #include "worker/model/feature_store.hpp"
 #include "worker/model/runner.hpp"
@@ -26,11 +27,7 @@ torch::Tensor run_model(BasicVSRPlusPlus& m, const torch::Tensor& in, int64_t b,
 
 TEST(Offload, OutputIsBitIdenticalWithMapsOffloaded) {
   torch::manual_seed(3);
-  BasicVSRPPConfig cfg;
-  cfg.mid_channels = 16;
-  cfg.num_blocks = 1;
-  cfg.batch = 3;
-  BasicVSRPlusPlus m(cfg);
+  BasicVSRPlusPlus m = small_model(16, 1, 3);
   m->eval();
   torch::NoGradGuard no_grad;
   const torch::Tensor in = torch::rand({1, 5, 3, 64, 72});
@@ -61,10 +58,7 @@ TEST(Offload, OutputIsBitIdenticalWithMapsOffloaded) {
 
 TEST(Offload, EverythingResidentWhenUnlimited) {
   torch::manual_seed(4);
-  BasicVSRPPConfig cfg;
-  cfg.mid_channels = 16;
-  cfg.num_blocks = 1;
-  BasicVSRPlusPlus m(cfg);
+  BasicVSRPlusPlus m = small_model(16, 1);
   m->eval();
   torch::NoGradGuard no_grad;
   const torch::Tensor in = torch::rand({1, 3, 3, 64, 64});

@@ -17,11 +17,6 @@ extern "C" {
 #include "worker/pipeline/shard_job.hpp"
 #include "worker/pipeline/upscaler_factory.hpp"
 
-#if __has_include("shared/upscale/bicubic.hpp")
-#include "shared/upscale/bicubic.hpp"
-#define HAVE_BICUBIC 1
-#endif
-
 namespace reelscale::pipeline {
 namespace {
 namespace fs = std::filesystem;
@@ -50,52 +45,25 @@ class IdentityUpscaler : public HostRgbUpscaler {
 fs::path make_clip(const fs::path& dir) { return fixtures::make_clip(dir, kFrames, 64, 48); }
 
 config::Config test_config(const std::string& codec = "ffv1") {
-  config::Config c;
-  c.encode.codec = codec;
-  c.encode.threads = 1;
-  c.encode.parallel_encoders = 2;
-  c.model.chunk = 8;
-  c.model.overlap = 2;
-  return c;
+  return fixtures::pipeline_config(codec, 1, 8);
 }
 
 using fixtures::make_task;
 
 // Decoded planes of every frame of a shard, as bytes per frame.
 std::vector<std::string> decoded_planes(const fs::path& file) {
-  av::InputFormatPtr in = av::open_input(file.string());
-  const int vs = av_find_best_stream(in.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
-  const AVCodecParameters* par = in->streams[vs]->codecpar;
-  const AVCodec* codec = avcodec_find_decoder(par->codec_id);
-  av::CodecContextPtr dec = av::make_codec_context(codec);
-  av::check(avcodec_parameters_to_context(dec.get(), par), "params");
-  av::check(avcodec_open2(dec.get(), codec, nullptr), "open");
   std::vector<std::string> out;
-  av::PacketPtr pkt = av::make_packet();
-  av::FramePtr f = av::make_frame();
-  auto take = [&] {
-    while (avcodec_receive_frame(dec.get(), f.get()) >= 0) {
-      std::string bytes;
-      const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(f->format));
-      for (int p = 0; p < 3; ++p) {
-        const int w = p ? AV_CEIL_RSHIFT(f->width, d->log2_chroma_w) : f->width;
-        const int h = p ? AV_CEIL_RSHIFT(f->height, d->log2_chroma_h) : f->height;
-        for (int y = 0; y < h; ++y)
-          bytes.append(reinterpret_cast<const char*>(f->data[p] + y * f->linesize[p]),
-                       size_t(w) * 2);
-      }
-      out.push_back(std::move(bytes));
+  media::test_media::decode_stream(file, AVMEDIA_TYPE_VIDEO, [&](const AVFrame* f) {
+    std::string bytes;
+    const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(f->format));
+    for (int p = 0; p < 3; ++p) {
+      const int w = p ? AV_CEIL_RSHIFT(f->width, d->log2_chroma_w) : f->width;
+      const int h = p ? AV_CEIL_RSHIFT(f->height, d->log2_chroma_h) : f->height;
+      for (int y = 0; y < h; ++y)
+        bytes.append(reinterpret_cast<const char*>(f->data[p] + y * f->linesize[p]), size_t(w) * 2);
     }
-  };
-  while (av_read_frame(in.get(), pkt.get()) >= 0) {
-    if (pkt->stream_index == vs) {
-      av::check(avcodec_send_packet(dec.get(), pkt.get()), "decode");
-      take();
-    }
-    av_packet_unref(pkt.get());
-  }
-  avcodec_send_packet(dec.get(), nullptr);
-  take();
+    out.push_back(std::move(bytes));
+  });
   return out;
 }
 

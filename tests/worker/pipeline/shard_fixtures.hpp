@@ -6,8 +6,15 @@
 #include <utility>
 #include <vector>
 
+#include "shared/config/config.hpp"
 #include "tests/testing/test_media.hpp"
 #include "worker/pipeline/shard_job.hpp"
+
+// The bicubic backend is built in some configurations only.
+#if __has_include("shared/upscale/bicubic.hpp")
+#include "shared/upscale/bicubic.hpp"
+#define HAVE_BICUBIC 1
+#endif
 
 namespace reelscale::pipeline::fixtures {
 
@@ -25,6 +32,18 @@ inline std::filesystem::path make_clip(const std::filesystem::path& dir, int fra
   const std::filesystem::path p = dir / "clip.mkv";
   media::test_media::write_clip(p, spec);
   return p;
+}
+
+// A pipeline config: `codec` with `threads` threads per encoder, two parallel encoders, chunks
+// of `chunk` frames and 2 frames of overlap.
+inline config::Config pipeline_config(const std::string& codec, int threads, int chunk) {
+  config::Config c;
+  c.encode.codec = codec;
+  c.encode.threads = threads;
+  c.encode.parallel_encoders = 2;
+  c.model.chunk = chunk;
+  c.model.overlap = 2;
+  return c;
 }
 
 // Context [cb, ce), emitted [eb, ee), scene cuts at `cuts` (source frame numbers).

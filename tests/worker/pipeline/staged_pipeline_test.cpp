@@ -25,11 +25,6 @@
 #include "worker/model/basicvsrpp_upscaler.hpp"
 #include "worker/pipeline/shard_job.hpp"
 
-#if __has_include("shared/upscale/bicubic.hpp")
-#include "shared/upscale/bicubic.hpp"
-#define HAVE_BICUBIC 1
-#endif
-
 namespace reelscale::pipeline {
 namespace {
 namespace fs = std::filesystem;
@@ -39,13 +34,7 @@ using testing::TempDir;
 fs::path make_clip(const fs::path& dir, int frames = 30) { return fixtures::make_clip(dir, frames, 64, 64); }
 
 config::Config test_config(const std::string& codec) {
-  config::Config c;
-  c.encode.codec = codec;
-  c.encode.threads = 2;
-  c.encode.parallel_encoders = 2;
-  c.model.chunk = 6;
-  c.model.overlap = 2;
-  return c;
+  return fixtures::pipeline_config(codec, 2, 6);
 }
 
 using fixtures::make_task;

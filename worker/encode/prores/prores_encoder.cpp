@@ -12,7 +12,7 @@ namespace reelscale::prores {
 namespace {
 
 // Progressive scan order (RDD 36 / FFmpeg's ff_prores_progressive_scan): scan index -> natural.
-constexpr uint8_t kScan[64] = {
+constexpr std::array<uint8_t, 64> kScan = {
     0,  1,  8,  9,  2,  3,  10, 11, 16, 17, 24, 25, 18, 19, 26, 27,
     4,  5,  12, 20, 13, 6,  7,  14, 21, 28, 29, 22, 15, 23, 30, 31,
     32, 33, 40, 48, 41, 34, 35, 42, 49, 56, 57, 50, 43, 36, 37, 44,
@@ -204,6 +204,7 @@ const std::array<uint8_t, 64>& luma_matrix(Profile p) {
   return p == Profile::HQ ? kMatHQ : p == Profile::Standard ? kMatStd : kMatLT;
 }
 const std::array<uint8_t, 64>& chroma_matrix(Profile p) { return luma_matrix(p); }
+const std::array<uint8_t, 64>& progressive_scan() { return kScan; }
 
 int profile_bits_per_mb(Profile p, int mb_count) {
   // prores_ks' table: budgets for frames up to 720x576, 960x720, 1440x1080, and larger.

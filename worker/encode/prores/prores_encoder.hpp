@@ -39,6 +39,8 @@ const std::vector<int>& candidate_quantisers();
 // The profile's luma and chroma quantisation matrices (natural order, written in the header).
 const std::array<uint8_t, 64>& luma_matrix(Profile p);
 const std::array<uint8_t, 64>& chroma_matrix(Profile p);
+// RDD 36's progressive scan order: scan index -> natural index (the CUDA encoder's too).
+const std::array<uint8_t, 64>& progressive_scan();
 // Budget in bits per macroblock for a frame of `mb_count` macroblocks.
 int profile_bits_per_mb(Profile p, int mb_count);
 

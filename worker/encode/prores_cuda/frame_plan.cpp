@@ -5,14 +5,6 @@
 #include "shared/util/errors.hpp"
 
 namespace reelscale::prores {
-namespace {
-// RDD 36 progressive scan (scan index -> natural index), as the reference's.
-constexpr uint8_t kScan[64] = {
-    0,  1,  8,  9,  2,  3,  10, 11, 16, 17, 24, 25, 18, 19, 26, 27,
-    4,  5,  12, 20, 13, 6,  7,  14, 21, 28, 29, 22, 15, 23, 30, 31,
-    32, 33, 40, 48, 41, 34, 35, 42, 49, 56, 57, 50, 43, 36, 37, 44,
-    51, 58, 59, 52, 45, 38, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63};
-}  // namespace
 
 FramePlan make_frame_plan(int width, int height, const ProresOptions& o) {
   if (width < 1 || height < 1 || width > 65535 || height > 65535)
@@ -39,11 +31,12 @@ FramePlan make_frame_plan(int width, int height, const ProresOptions& o) {
   const auto& mat = luma_matrix(o.profile);
   if (chroma_matrix(o.profile) != mat)
     throw MediaError("prores (CUDA): distinct luma and chroma matrices are not supported");
+  const std::array<uint8_t, 64>& scan = progressive_scan();
   p.step.resize(qs.size() * 64);
   p.mult.resize(qs.size() * 64);
   for (size_t k = 0; k < qs.size(); ++k)
     for (int i = 0; i < 64; ++i) {
-      const uint64_t d = static_cast<uint64_t>(mat[kScan[i]]) * static_cast<uint64_t>(qs[k]);
+      const uint64_t d = static_cast<uint64_t>(mat[scan[i]]) * static_cast<uint64_t>(qs[k]);
       // code_component sums a lane's squared residuals (< step^2) over <= 65 rounds in 32 bits.
       if (d > 8129)
         throw MediaError("prores (CUDA): quantiser step " + std::to_string(d) +
@@ -52,7 +45,7 @@ FramePlan make_frame_plan(int width, int height, const ProresOptions& o) {
       p.mult[k * 64 + static_cast<size_t>(i)] = static_cast<uint32_t>(((uint64_t{1} << 32) + d - 1) / d);
     }
   for (int i = 0; i < 64; ++i)
-    p.matrix_mult.push_back(static_cast<uint32_t>(((uint64_t{1} << 32) + mat[kScan[i]] - 1) / mat[kScan[i]]));
+    p.matrix_mult.push_back(static_cast<uint32_t>(((uint64_t{1} << 32) + mat[scan[i]] - 1) / mat[scan[i]]));
   p.prefix = packet_prefix(width, height, p.layout.size(), o);
   return p;
 }

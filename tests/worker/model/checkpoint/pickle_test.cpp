@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "shared/util/errors.hpp"
+#include "tests/testing/test_env.hpp"
 #include "tests/worker/model/checkpoint/pth_writer.hpp"
 #include "worker/model/pickle_reader.hpp"
 
@@ -12,12 +13,7 @@ using reelscale::testing::PickleWriter;
 using namespace std::string_literals;
 
 std::string error_of(const std::string& bytes) {
-  try {
-    parse(bytes, "t.pkl");
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return ::reelscale::testing::thrown<Error>([&] { parse(bytes, "t.pkl"); });
 }
 
 TEST(Pickle, ReadsScalarsStringsAndContainers) {

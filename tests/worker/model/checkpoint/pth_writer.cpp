@@ -5,6 +5,15 @@
 namespace reelscale::testing {
 
 namespace {
+void le(std::string& out, std::uint64_t v, int n);
+
+// A memo opcode with its index: the 1-byte form below 256, else the 4-byte one.
+void memo_op(std::string& out, char short_op, char long_op, std::uint32_t memo) {
+  const bool small = memo < 256;
+  out += small ? short_op : long_op;
+  le(out, memo, small ? 1 : 4);
+}
+
 void le(std::string& out, std::uint64_t v, int n) {
   for (int k = 0; k < n; ++k) out += static_cast<char>((v >> (8 * k)) & 0xff);
 }
@@ -61,24 +70,12 @@ PickleWriter& PickleWriter::global(std::string_view module, std::string_view nam
 }
 
 PickleWriter& PickleWriter::put(std::uint32_t memo) {
-  if (memo < 256) {
-    out_ += 'q';
-    le(out_, memo, 1);
-  } else {
-    out_ += 'r';
-    le(out_, memo, 4);
-  }
+  memo_op(out_, 'q', 'r', memo);
   return *this;
 }
 
 PickleWriter& PickleWriter::get(std::uint32_t memo) {
-  if (memo < 256) {
-    out_ += 'h';
-    le(out_, memo, 1);
-  } else {
-    out_ += 'j';
-    le(out_, memo, 4);
-  }
+  memo_op(out_, 'h', 'j', memo);
   return *this;
 }
 

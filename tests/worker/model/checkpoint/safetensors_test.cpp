@@ -20,12 +20,7 @@ std::string header_file(const std::string& json, const std::string& data) {
 }
 
 std::string error_of(const std::string& bytes) {
-  try {
-    read_checkpoint_bytes(bytes, "w.safetensors");
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return ::reelscale::testing::thrown<Error>([&] { read_checkpoint_bytes(bytes, "w.safetensors"); });
 }
 
 TEST(Safetensors, RoundTripKeepsNamesOrderDtypesShapesAndBytes) {
