@@ -69,7 +69,7 @@ class FakeAdapters : public dispatch::Adapters {
   std::optional<media::PreprocessPlan> prepare(const config::Config& cfg, const std::string&,
                                                dispatch::DispatchOptions& opts,
                                                const media::PreprocessPlan* = nullptr) override {
-    if (cfg.storage.mode == "stream") opts.segments = &segments_;
+    if (cfg.storage.mode == config::StorageMode::stream) opts.segments = &segments_;
     return std::nullopt;
   }
   std::unique_ptr<dispatch::Observer> local_workers(const config::Config& cfg, int count,
@@ -143,7 +143,7 @@ void run_worker_cmd(const WorkerArgs& a) {
   setenv("CUDA_VISIBLE_DEVICES", std::to_string(a.gpu).c_str(), 0);
   worker::WorkerOptions o;
   o.endpoint = a.connect;
-  o.security = a.insecure ? "none" : "curve";
+  o.security = a.insecure ? config::Security::none : config::Security::curve;
   o.keys_dir = a.keys;
   o.key_name = a.key_name;
   o.gpu = a.gpu;

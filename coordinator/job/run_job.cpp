@@ -75,7 +75,7 @@ mux::DeliveryOptions delivery_options(const config::Config& cfg) {
 }
 
 void ensure_keys(const config::Config& cfg) {
-  if (cfg.workers.security != "curve") return;
+  if (cfg.workers.security != config::Security::curve) return;
   const fs::path dir = cfg.workers.keys_dir;
   if (fs::exists(dir / "coordinator.secret") && fs::exists(dir / "worker.secret")) return;
   if (fs::exists(dir / "coordinator.secret")) return;  // remote-worker setups manage their own keys
@@ -127,7 +127,7 @@ RunSummary run_job(const config::Config& film, const RunOptions& options) {
     spdlog::info("removed {} temporary file(s), {} MiB, that earlier runs of this job left", stale.paths.size(),
                  stale.bytes >> 20);
   progress::RunMonitor monitor(cfg, {options.progress});
-  if (cfg.model.effective_backend() == "bicubic")
+  if (cfg.model.effective_backend() == config::Backend::bicubic)
     spdlog::warn("NO CHECKPOINT CONFIGURED: upscaling with plain bicubic interpolation, not BasicVSR++ "
                  "(set model.checkpoint)");
 

@@ -105,17 +105,17 @@ class Recorder final : public Upscaler {
 
 std::unique_ptr<Upscaler> make_bench_upscaler(const WorkerBenchOptions& o, std::vector<std::string>& notes) {
   const config::Model& m = o.config.model;
-  if (o.random_weights || m.effective_backend() == "basicvsrpp") {
+  if (o.random_weights || m.effective_backend() == config::Backend::basicvsrpp) {
     BasicVsrppBackendOptions b;
     b.checkpoint = o.random_weights ? std::string() : m.checkpoint;
     b.mid_channels = o.mid_channels;
     b.num_blocks = o.num_blocks;
-    b.runtime.precision = m.precision;
-    b.runtime.device = m.device;
+    b.runtime.precision = config::to_string(m.precision);
+    b.runtime.device = config::to_string(m.device);
     b.runtime.tf32 = m.tf32;
     b.runtime.deterministic = m.deterministic;
     b.runtime.channels_last = m.channels_last;
-    b.runtime.offload = m.offload;
+    b.runtime.offload = config::to_string(m.offload);
     b.profile = o.profile;
     b.runtime.batch = o.batch;
     return model::model_library().make_backend(b, &notes);
@@ -155,7 +155,7 @@ WorkerBenchResult bench_worker(const WorkerBenchOptions& o) {
   task.output_dir = dir / "out";
   {
     media::VideoReaderOptions ro;
-    ro.allow_vfr = o.config.preprocess.vfr == "convert";
+    ro.allow_vfr = o.config.preprocess.vfr == config::Vfr::convert;
     media::VideoReader reader(source, ro);
     if (reader.info().frame_count < o.frames)
       throw UsageError("bench worker: " + source + " has " + std::to_string(reader.info().frame_count) +
@@ -170,7 +170,7 @@ WorkerBenchResult bench_worker(const WorkerBenchOptions& o) {
   std::unique_ptr<Upscaler> inner = make_bench_upscaler(o, r.notes);
   Recorder up(*inner);
   r.backend = up.name();
-  r.codec = o.config.encode.codec;
+  r.codec = config::to_string(o.config.encode.codec);
   r.frames = o.frames;
   r.chunk = chunk_frames(o.config.model, r.width, r.height,
                          o.config.model.chunk > 0 ? 0 : up.max_chunk_frames(r.height, r.width));
