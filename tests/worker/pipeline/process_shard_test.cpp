@@ -51,7 +51,7 @@ fs::path make_clip(const fs::path& dir) { return fixtures::make_clip(dir, kFrame
 
 config::Config test_config(const std::string& codec = "ffv1") {
   config::Config c;
-  c.encode.codec = codec;
+  c.encode.codec = *config::parse_mode<config::ShardCodec>(codec);
   c.encode.threads = 1;
   c.encode.parallel_encoders = 2;
   c.model.chunk = 8;
@@ -248,9 +248,8 @@ TEST(ProcessShard, ARangeBeyondTheSourceIsRefused) {
 
 TEST(UpscalerFactory, RefusesUnknownBackends) {
   config::Model m;
-  m.backend = "waifu";
-  EXPECT_THROW(make_upscaler(m), ConfigError);
-  m.backend = "basicvsrpp";  // no checkpoint
+  EXPECT_THROW(config::load_from_string("input: a\nmodel:\n  backend: waifu\n"), ConfigError);
+  m.backend = config::Backend::basicvsrpp;  // no checkpoint
   EXPECT_THROW(make_upscaler(m), Error);
 }
 

@@ -40,7 +40,7 @@ fs::path make_clip(const fs::path& dir, int frames = 30) { return fixtures::make
 
 config::Config test_config(const std::string& codec) {
   config::Config c;
-  c.encode.codec = codec;
+  c.encode.codec = *config::parse_mode<config::ShardCodec>(codec);
   c.encode.threads = 2;
   c.encode.parallel_encoders = 2;
   c.model.chunk = 6;
@@ -234,7 +234,7 @@ TEST(StagedPipelineGpu, ConversionOnCudaIsByteIdenticalToCpuConversion) {
   TempDir dir;
   const fs::path clip = make_clip(dir.path(), 16);
   config::Config cfg = test_config("prores_hq");
-  cfg.encode.device = "cpu";
+  cfg.encode.device = config::EncodeDevice::cpu;
   const ShardResult dev = process_shard(make_task("dev", clip, dir / "a", 0, 2, 14, 16, {9}), cfg, *up);
   EXPECT_TRUE(dev.device_converted);
   EXPECT_FALSE(dev.gpu_encoded);
@@ -252,7 +252,7 @@ TEST(StagedPipelineGpu, TheCudaProresEncoderTakesTheFramesOnTheGpu) {
   TempDir dir;
   const fs::path clip = make_clip(dir.path(), 16);
   config::Config cfg = test_config("prores_hq");
-  cfg.encode.device = "gpu";
+  cfg.encode.device = config::EncodeDevice::gpu;
   const ShardResult r = process_shard(make_task("gpu", clip, dir / "a", 0, 2, 14, 16, {9}), cfg, *up);
   EXPECT_TRUE(r.gpu_encoded);
   EXPECT_EQ(r.frame_count, 12);
