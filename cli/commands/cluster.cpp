@@ -22,6 +22,7 @@
 #include "coordinator/ledger/ledger.hpp"
 #include "coordinator/plan/shard_plan.hpp"
 #include "shared/config/config.hpp"
+#include "shared/config/schema.hpp"
 #include "shared/media/frame_index.hpp"
 #include "shared/protocol/keys.hpp"
 #include "shared/util/atomic_file.hpp"
@@ -99,7 +100,15 @@ void run_coordinator(const CoordinatorArgs& a) {
   FakeAdapters fake_adapters;
   dispatch::Adapters& adapters = fake.empty() ? static_cast<dispatch::Adapters&>(media_adapters) : fake_adapters;
   adapters.prepare(c, media::frame_index_cache_path(c.storage.dir, c.input).string(), opts);
-  const auto workers = adapters.local_workers(c, std::max(a.local, 0), fs::absolute(a.config).string(), false);
+  // Local workers read the effective config, as `run`'s do: --set overrides included, so their
+  // video config hash is ours.
+  std::string worker_config = fs::absolute(a.config).string();
+  if (a.local > 0) {
+    fs::create_directories(c.work_dir);
+    worker_config = (fs::path(c.work_dir) / "effective-config.yaml").string();
+    config::write_effective_config(c, worker_config);
+  }
+  const auto workers = adapters.local_workers(c, std::max(a.local, 0), worker_config, false);
   auto r = dispatch::run_dispatch(opts, ledger, dispatch::shard_specs(plan), adapters.verifier(), workers.get());
   std::cout << "shards: " << r.done << " done, " << r.failed << " failed (resume kept "
             << r.resume.kept << ", re-verified away " << r.resume_rejected << "); workers joined "

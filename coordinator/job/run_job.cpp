@@ -21,7 +21,6 @@
 #include "coordinator/scenes/detect.hpp"
 #include "coordinator/scenes/output_frames.hpp"
 #include "coordinator/subtitles/ocr.hpp"
-#include <yaml-cpp/yaml.h>
 
 #include "shared/config/schema.hpp"
 #include "shared/media/frame_index.hpp"
@@ -187,12 +186,8 @@ RunSummary run_job(const config::Config& film, const RunOptions& options) {
     opts.stop = options.stop;
     dispatch::Adapters& adapters = *options.adapters;
     adapters.prepare(cfg, index_cache, opts, &pre);
-    // Local workers read the effective config (defaults and --set overrides applied), so their
-    // video config hash is the coordinator's.
-    YAML::Emitter effective;
-    effective << config::dump(cfg);
     const fs::path effective_file = work / "effective-config.yaml";
-    write_file_atomic(effective_file, std::string(effective.c_str()) + "\n");
+    config::write_effective_config(cfg, effective_file);
     const auto starter = adapters.local_workers(cfg, cfg.workers.local, effective_file.string(),
                                                 monitor.output() == progress::Output::tty);
     return dispatch::run_dispatch(opts, ledger, specs, adapters.verifier(), monitor.observer(starter.get(), specs));

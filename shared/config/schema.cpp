@@ -1,5 +1,7 @@
 #include "shared/config/schema.hpp"
 
+#include "shared/util/atomic_file.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -502,6 +504,12 @@ YAML::Node dump(const Config& c) {
   YAML::Node root(YAML::NodeType::Map);
   for (const auto& f : fields()) set_path(root, f.path, f.dump(c));
   return root;
+}
+
+void write_effective_config(const Config& c, const std::filesystem::path& file) {
+  YAML::Emitter out;
+  out << dump(c);
+  write_file_atomic(file, std::string(out.c_str()) + "\n");
 }
 
 }  // namespace reelscale::config
