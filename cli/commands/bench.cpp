@@ -31,14 +31,15 @@ void add_bench_commands(CLI::App& app) {
                   "config (model, encode, preprocess); default: the defaults (encode.device auto: the GPU "
                   "ProRes encoder where there is one; --set encode.device=cpu for prores_ks)");
   add_set_option(*cmd, a->sets);
-  cmd->add_option("--backend", a->backend, "basicvsrpp or bicubic (default: model.backend of the config)");
+  cmd->add_option("--backend", a->backend, "basicvsrpp or bicubic (default: model.backend of the config)")
+      ->check(CLI::IsMember(config::mode_words<config::Backend>()));
   cmd->add_option("--checkpoint", a->checkpoint, "BasicVSR++ checkpoint (sets model.checkpoint)");
   cmd->add_flag("--random-weights", a->o.random_weights,
                 "BasicVSR++ with random weights (as `bench model` without a checkpoint)");
   cmd->add_option("--mid-channels", a->o.mid_channels, "random weights: mid_channels")->capture_default_str();
   cmd->add_option("--num-blocks", a->o.num_blocks, "random weights: num_blocks")->capture_default_str();
   cmd->add_option("--precision", a->precision, "fp32, fp16 or bf16 (sets model.precision)");
-  cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N (sets model.device)");
+  cmd->add_option("--device", a->device, "auto, cpu or cuda (sets model.device; pick a GPU with CUDA_VISIBLE_DEVICES)");
   cmd->add_option("--chunk", a->chunk, "frames per chunk T (sets model.chunk)");
   cmd->add_option("--overlap", a->overlap, "context frames each side of a chunk (sets model.overlap)");
   cmd->add_option("--batch", a->o.batch, "frames per batch in feature extraction and SPyNet")->capture_default_str();
@@ -51,6 +52,10 @@ void add_bench_commands(CLI::App& app) {
   cmd->add_flag("--json", a->json, "machine-readable");
   cmd->callback([a] {
     pipeline::WorkerBenchOptions& o = a->o;
+    // Mode flags as --set overrides: parsed and refused as the config's own keys. (Not
+    // --backend: basicvsrpp without a checkpoint means random weights here, not a config error.)
+    if (!a->precision.empty()) a->sets.push_back("model.precision=" + a->precision);
+    if (!a->device.empty()) a->sets.push_back("model.device=" + a->device);
     if (!a->config.empty())
       o.config = config::load(a->config, a->sets);
     else if (!a->sets.empty())
@@ -58,10 +63,8 @@ void add_bench_commands(CLI::App& app) {
     if (std::sscanf(a->size.c_str(), "%dx%d", &o.width, &o.height) != 2 || o.width < 16 || o.height < 16)
       throw UsageError("--size: expected WxH, got '" + a->size + "'");
     config::Model& m = o.config.model;
-    if (!a->backend.empty()) m.backend = a->backend;
+    if (!a->backend.empty()) m.backend = *config::parse_mode<config::Backend>(a->backend);
     if (!a->checkpoint.empty()) m.checkpoint = a->checkpoint;
-    if (!a->precision.empty()) m.precision = a->precision;
-    if (!a->device.empty()) m.device = a->device;
     if (a->chunk >= 0) m.chunk = a->chunk;
     if (a->overlap >= 0) m.overlap = a->overlap;
     if (a->channels_last && a->nchw) throw UsageError("--channels-last and --nchw exclude each other");
@@ -69,7 +72,7 @@ void add_bench_commands(CLI::App& app) {
     if (a->nchw) m.channels_last = false;
     if (o.random_weights && !m.checkpoint.empty())
       throw UsageError("--random-weights and a checkpoint exclude each other");
-    if (m.backend == "basicvsrpp" && m.checkpoint.empty()) o.random_weights = true;
+    if (m.backend == config::Backend::basicvsrpp && m.checkpoint.empty()) o.random_weights = true;
     o.work_dir = a->work_dir;
     o.warmup = !a->no_warmup;
     const pipeline::WorkerBenchResult r = pipeline::bench_worker(o);

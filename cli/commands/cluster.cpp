@@ -23,6 +23,7 @@
 #include "coordinator/ledger/ledger.hpp"
 #include "coordinator/plan/shard_plan.hpp"
 #include "shared/config/config.hpp"
+#include "shared/config/schema.hpp"
 #include "shared/media/frame_index.hpp"
 #include "shared/protocol/keys.hpp"
 #include "shared/util/atomic_file.hpp"
@@ -66,7 +67,15 @@ void run_coordinator(const CoordinatorArgs& a, const ClusterWiring& wiring) {
   ledger::Ledger ledger(c.ledger);
   const auto adapters = wiring.adapters();
   adapters->prepare(c, media::frame_index_cache_path(c.storage.dir, c.input).string(), opts);
-  const auto workers = adapters->local_workers(c, std::max(a.local, 0), fs::absolute(a.config).string(), false);
+  // Local workers read the effective config, as `run`'s do: --set overrides included, so their
+  // video config hash is ours.
+  std::string worker_config = fs::absolute(a.config).string();
+  if (a.local > 0) {
+    fs::create_directories(c.work_dir);
+    worker_config = (fs::path(c.work_dir) / "effective-config.yaml").string();
+    config::write_effective_config(c, worker_config);
+  }
+  const auto workers = adapters->local_workers(c, std::max(a.local, 0), worker_config, false);
   auto r = dispatch::run_dispatch(opts, ledger, dispatch::shard_specs(plan), adapters->verifier(), workers.get());
   std::cout << "shards: " << r.done << " done, " << r.failed << " failed (resume kept "
             << r.resume.kept << ", re-verified away " << r.resume_rejected << "); workers joined "
@@ -108,7 +117,7 @@ void run_worker_cmd(const WorkerArgs& a, const ClusterWiring& wiring) {
   setenv("CUDA_VISIBLE_DEVICES", std::to_string(a.gpu).c_str(), 0);
   worker::WorkerOptions o;
   o.endpoint = a.connect;
-  o.security = a.insecure ? "none" : "curve";
+  o.security = a.insecure ? config::Security::none : config::Security::curve;
   o.keys_dir = a.keys;
   o.key_name = a.key_name;
   o.gpu = a.gpu;

@@ -67,7 +67,7 @@ void add_config_commands(CLI::App& app) {
       out << config::dump(c);
       std::cout << out.c_str() << "\n";
     } else {
-      std::cout << args->file << ": OK (backend " << c.model.effective_backend() << ", output "
+      std::cout << args->file << ": OK (backend " << config::to_string(c.model.effective_backend()) << ", output "
                 << c.output << ")\n";
     }
   });

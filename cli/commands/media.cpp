@@ -52,7 +52,7 @@ nlohmann::json bench_cuda(const BenchEncodeArgs& a, const AVFrame* f, int w, int
                   &planes[p][size_t(y) * pw]);
   }
   config::Encode e;
-  e.codec = a.codec;
+  e.codec = encode::codec_preset(a.codec).codec;
   const auto r = prores::bench_cuda_encoder(planes[0].data(), planes[1].data(), planes[2].data(), w,
                                             h, a.frames, prores::prores_options(e));
   const double fps = r.frames / r.wall_s, gpu_fps = 1000.0 / r.gpu_ms_per_frame;
@@ -120,8 +120,10 @@ void bench_encode(const BenchEncodeArgs& a) {
 
   // --device as config encode.device: the GPU encoder's numbers, then prores_ks' beside them.
   config::Encode device_choice;
-  device_choice.codec = preset->name;
-  device_choice.device = a.device;
+  device_choice.codec = preset->codec;
+  const auto device = config::parse_mode<config::EncodeDevice>(a.device);
+  if (!device) throw UsageError("--device: encode.device: '" + a.device + "' is not one of auto, cpu, gpu");
+  device_choice.device = *device;
   bool gpu = false;
   try {
     gpu = prores::use_cuda_encoder(device_choice);

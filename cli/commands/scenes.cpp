@@ -37,7 +37,7 @@ void add_detect_options(CLI::App* cmd, DetectArgs& a) {
   cmd->add_option("--preset", a.preset,
                   "defaults: reelscale (content + threshold, 15 frames) or pyscenedetect "
                   "(PySceneDetect 0.7's CLI: adaptive, 0.6s, add-last-scene)")
-      ->check(CLI::IsMember({"reelscale", "pyscenedetect"}));
+      ->check(CLI::IsMember(config::mode_words<config::ScenesPreset>()));
   cmd->add_option("-d,--detector", a.detectors,
                   "content | adaptive | threshold | hist | hash (repeatable; default content + "
                   "threshold)");
@@ -84,7 +84,8 @@ void set_min_scene_len(config::Scenes& c, const std::string& m) {
 }
 
 config::Scenes scenes_config(const DetectArgs& a) {
-  config::Scenes c = config::scenes_defaults(a.preset.empty() ? "reelscale" : a.preset);
+  config::Scenes c = config::scenes_defaults(
+      a.preset.empty() ? config::ScenesPreset::reelscale : *config::parse_mode<config::ScenesPreset>(a.preset));
   if (!a.detectors.empty()) c.detectors = a.detectors;
   if (a.threshold >= 0) set_threshold(c, a.threshold);
   if (!a.min_scene_len.empty()) set_min_scene_len(c, a.min_scene_len);

@@ -17,11 +17,11 @@ std::string worker_executable() {
 }
 
 std::vector<std::string> worker_argv(const std::string& exe, const std::string& endpoint, int gpu,
-                                     const std::string& keys_dir, const std::string& security,
+                                     const std::string& keys_dir, config::Security security,
                                      const std::string& config_file) {
   std::vector<std::string> a{exe, "worker", "--connect", endpoint, "--gpu", std::to_string(gpu),
                              "--exit-with-parent", std::to_string(::getpid())};
-  if (security == "none") {
+  if (security == config::Security::none) {
     a.push_back("--insecure");
   } else {
     a.push_back("--keys");

@@ -18,7 +18,7 @@ std::string worker_executable();
 // with SIGKILL does not leave orphans holding GPUs. `config_file` (the job's config) gives the
 // real executor its model, preprocess and encode settings.
 std::vector<std::string> worker_argv(const std::string& exe, const std::string& endpoint, int gpu,
-                                     const std::string& keys_dir, const std::string& security,
+                                     const std::string& keys_dir, config::Security security,
                                      const std::string& config_file = "");
 
 // Starts the workers once the coordinator knows its bound endpoint (a "*" port is only known

@@ -12,8 +12,8 @@ std::optional<media::PreprocessPlan> MediaAdapters::prepare(const config::Config
   // files; each shard's source is cut from the film and sent.
   const media::PreprocessPlan pre =
       decided ? *decided : dispatch::film_preprocess_plan(cfg.input, cfg.preprocess, index_cache);
-  if (cfg.storage.mode == "stream") {
-    if (cfg.preprocess.vfr == "convert")
+  if (cfg.storage.mode == config::StorageMode::stream) {
+    if (cfg.preprocess.vfr == config::Vfr::convert)
       throw ConfigError("storage.mode: stream cannot ship a variable-frame-rate film converted on the "
                         "fly (preprocess.vfr: convert); convert it first, or use storage.mode: shared");
     segments_ = std::make_unique<dispatch::MediaSegmentSource>(cfg.input, pre, index_cache);

@@ -25,9 +25,10 @@ class PipelineExecutor : public ShardExecutor {
       : cfg_(std::move(cfg)), hash_(config::video_config_hash(cfg_)) {}
 
   void describe(protocol::Ready& r) override {
-    r.codecs = {cfg_.encode.codec};
+    r.codecs = {config::to_string(cfg_.encode.codec)};
     // Bicubic runs on the CPU whatever model.device says: a GPU it does not use is no GPU.
-    const bool cpu = cfg_.model.device == "cpu" || cfg_.model.effective_backend() == "bicubic";
+    const bool cpu = cfg_.model.device == config::ModelDevice::cpu ||
+                     cfg_.model.effective_backend() == config::Backend::bicubic;
     r.gpu_name = cpu ? "" : "cuda";
   }
 
@@ -46,14 +47,14 @@ class PipelineExecutor : public ShardExecutor {
     // storage "stream": the source is the fetched segment, whose frame 0 is film frame
     // `offset`; the pipeline works in the segment's numbering and the sidecar is put back
     // into the film's.
-    const int64_t offset = a.storage == "stream" ? a.segment_first_frame : 0;
+    const int64_t offset = a.storage == config::StorageMode::stream ? a.segment_first_frame : 0;
     pipeline::ShardTask t;
     t.range = a.range.renumbered(offset);
     t.source = a.source;
     t.output_dir = work;
     // Shared storage: the whole film is opened for every shard; its frame index (a read of the
     // whole file) is kept in the storage directory, where the coordinator left it.
-    if (a.storage != "stream") t.index_cache = media::frame_index_cache_path(output.parent_path(), a.source).string();
+    if (a.storage != config::StorageMode::stream) t.index_cache = media::frame_index_cache_path(output.parent_path(), a.source).string();
     if (!a.preprocess.empty()) {
       try {
         t.preprocess = media::preprocess_plan_from_json(nlohmann::json::parse(a.preprocess));

@@ -120,7 +120,7 @@ class Broker {
 
   // storage: stream. Segments are cut off the broker thread; an assignment waits for its
   // segment, then the worker fetches it; after `done` the broker fetches the shard.
-  bool streaming() const { return opts_.storage_mode == "stream"; }
+  bool streaming() const { return opts_.storage_mode == config::StorageMode::stream; }
   std::shared_future<SegmentFile>& segment_for(const ledger::ShardSpec& spec);
   void release_segment(const std::string& shard);
   void send_ready_assigns();
@@ -190,7 +190,7 @@ void Broker::setup_socket() {
   // Workers keep their routing id across reconnects: the new connection takes the old one's
   // place (and its name and lease) instead of being refused as a duplicate.
   r.set(zmq::sockopt::router_handover, 1);
-  if (opts_.security == "curve") {
+  if (opts_.security == config::Security::curve) {
     auto allowed = protocol::read_allowlist(opts_.keys_dir / "authorized_workers");
     if (allowed.empty())
       spdlog::warn("{}: no worker key is allowed, so no worker can join (add keys with `reelscale "
@@ -204,7 +204,7 @@ void Broker::setup_socket() {
     r.set(zmq::sockopt::curve_server, 1);
     r.set(zmq::sockopt::curve_secretkey, keys.secret_z85);
     r.set(zmq::sockopt::zap_domain, "reelscale");
-  } else if (opts_.security == "none") {
+  } else {
     if (!is_loopback_endpoint(opts_.endpoint) && !opts_.allow_plaintext_nonlocal)
       throw ConfigError("workers.endpoint " + opts_.endpoint +
                         ": security 'none' binds only loopback; set workers.security: curve, or "
@@ -212,8 +212,6 @@ void Broker::setup_socket() {
     if (!is_loopback_endpoint(opts_.endpoint))
       spdlog::warn("workers.endpoint {}: security 'none' off loopback (allow_plaintext_nonlocal): "
                    "anyone who reaches this port can take shards and read the film", opts_.endpoint);
-  } else {
-    throw ConfigError("workers.security: '" + opts_.security + "' is not curve|none");
   }
   if (is_ipv6_endpoint(opts_.endpoint)) r.set(zmq::sockopt::ipv6, 1);
   try {
@@ -222,7 +220,7 @@ void Broker::setup_socket() {
     throw Error("coordinator: cannot bind " + opts_.endpoint + ": " + e.what());
   }
   std::string bound = r.get(zmq::sockopt::last_endpoint);
-  spdlog::info("coordinator listening on {} (security {})", bound, opts_.security);
+  spdlog::info("coordinator listening on {} (security {})", bound, config::to_string(opts_.security));
   obs_->bound(bound);
 }
 
@@ -256,7 +254,7 @@ void Broker::finish_lease(const std::string& id, const std::string& shard, int64
 
 void Broker::on_ready(const std::string& id, const protocol::Ready& r) {
   if (streaming() &&
-      std::find(r.storage.begin(), r.storage.end(), std::string("stream")) == r.storage.end()) {
+      std::find(r.storage.begin(), r.storage.end(), config::to_string(config::StorageMode::stream)) == r.storage.end()) {
     spdlog::warn("worker {} (pid {}) does not support storage 'stream'; sent away", r.name, r.pid);
     send(id, protocol::Disconnect{"this coordinator uses storage 'stream', which the worker lacks", false});
     return;
@@ -807,8 +805,6 @@ DispatchResult Broker::run(const std::vector<ledger::ShardSpec>& plan) {
   double cpu0 = thread_cpu_s();
   if (const std::string why = bind_endpoint_problem(opts_.endpoint); !why.empty())
     throw ConfigError("workers.endpoint " + opts_.endpoint + ": " + why);
-  if (opts_.storage_mode != "shared" && opts_.storage_mode != "stream")
-    throw ConfigError("storage.mode: '" + opts_.storage_mode + "' is not shared|stream");
   if (streaming() && !opts_.segments)
     throw ConfigError("storage.mode: stream needs a segment source (internal: none was given)");
   fs::create_directories(opts_.storage_dir);

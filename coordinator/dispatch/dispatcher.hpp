@@ -21,13 +21,13 @@ namespace reelscale::dispatch {
 
 struct DispatchOptions {
   std::string endpoint = "tcp://127.0.0.1:5555";  // tcp://127.0.0.1:* picks a free port
-  std::string security = "curve";                  // curve | none
+  config::Security security = config::Security::curve;
   std::filesystem::path keys_dir;                  // coordinator.{public,secret}, authorized_workers
   bool allow_plaintext_nonlocal = false;
   int heartbeat_ms = 1000;
   int liveness = 3;
   int max_attempts = 3;
-  std::string storage_mode = "shared";              // shared | stream
+  config::StorageMode storage_mode = config::StorageMode::shared;
   std::filesystem::path storage_dir;               // where shard outputs land
   // storage stream: cuts each shard's source segment (required in that mode; segments are
   // kept in storage_dir/segments while their shard runs).

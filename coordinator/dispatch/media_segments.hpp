@@ -24,7 +24,7 @@ namespace reelscale::dispatch {
 inline media::PreprocessPlan film_preprocess_plan(const std::string& film, const config::Preprocess& preprocess,
                                                   const std::string& index_cache = "") {
   media::VideoReaderOptions ro;
-  ro.allow_vfr = preprocess.vfr == "convert";  // as the worker's decoder opens it
+  ro.allow_vfr = preprocess.vfr == config::Vfr::convert;  // as the worker's decoder opens it
   ro.index_cache = index_cache;
   media::VideoReader reader(film, ro);
   return media::plan_preprocess(preprocess, reader);
@@ -35,7 +35,7 @@ class MediaSegmentSource : public SegmentSource {
   // `index_cache` as film_preprocess_plan's: both opens of the film share one scan.
   MediaSegmentSource(const std::string& film, const config::Preprocess& preprocess,
                      const std::string& index_cache = "") {
-    if (preprocess.vfr == "convert")
+    if (preprocess.vfr == config::Vfr::convert)
       throw ConfigError("storage.mode: stream cannot ship a variable-frame-rate film converted on the "
                         "fly (preprocess.vfr: convert); convert it first, or use storage.mode: shared");
     plan_ = film_preprocess_plan(film, preprocess, index_cache);

@@ -68,7 +68,7 @@ Estimate estimate(const config::Config& cfg, const Inputs& in) {
   }
   if (e.frames <= 0) throw MediaError(cfg.input + ": the headers state no frame count nor duration to estimate from");
   e.shards = std::max<int64_t>(1, (e.frames + cfg.shards.target_frames - 1) / cfg.shards.target_frames);
-  e.bicubic = cfg.model.effective_backend() == "bicubic";
+  e.bicubic = cfg.model.effective_backend() == config::Backend::bicubic;
   if (in.fps_per_gpu) {
     e.fps_per_gpu = *in.fps_per_gpu;
     e.fps_from = "--fps-per-gpu";

@@ -21,7 +21,6 @@
 #include "coordinator/scenes/detect.hpp"
 #include "coordinator/scenes/output_frames.hpp"
 #include "coordinator/subtitles/ocr.hpp"
-#include <yaml-cpp/yaml.h>
 
 #include "shared/config/schema.hpp"
 #include "shared/media/frame_index.hpp"
@@ -75,7 +74,7 @@ mux::DeliveryOptions delivery_options(const config::Config& cfg) {
 }
 
 void ensure_keys(const config::Config& cfg) {
-  if (cfg.workers.security != "curve") return;
+  if (cfg.workers.security != config::Security::curve) return;
   const fs::path dir = cfg.workers.keys_dir;
   if (fs::exists(dir / "coordinator.secret") && fs::exists(dir / "worker.secret")) return;
   if (fs::exists(dir / "coordinator.secret")) return;  // remote-worker setups manage their own keys
@@ -122,10 +121,8 @@ dispatch::DispatchResult dispatch_shards(const config::Config& cfg, const RunOpt
     adapters.prepare(cfg, index_cache, opts, &pre);
     // Local workers read the effective config (defaults and --set overrides applied), so their
     // video config hash is the coordinator's.
-    YAML::Emitter effective;
-    effective << config::dump(cfg);
     const fs::path effective_file = fs::path(cfg.work_dir) / "effective-config.yaml";
-    write_file_atomic(effective_file, std::string(effective.c_str()) + "\n");
+    config::write_effective_config(cfg, effective_file);
     const auto starter = adapters.local_workers(cfg, cfg.workers.local, effective_file.string(),
                                                 monitor.output() == progress::Output::tty);
     return dispatch::run_dispatch(opts, ledger, specs, adapters.verifier(), monitor.observer(starter.get(), specs));
@@ -275,7 +272,7 @@ RunSummary run_job(const config::Config& film, const RunOptions& options) {
     spdlog::info("removed {} temporary file(s), {} MiB, that earlier runs of this job left", stale.paths.size(),
                  stale.bytes >> 20);
   progress::RunMonitor monitor(cfg, {options.progress});
-  if (cfg.model.effective_backend() == "bicubic")
+  if (cfg.model.effective_backend() == config::Backend::bicubic)
     spdlog::warn("NO CHECKPOINT CONFIGURED: upscaling with plain bicubic interpolation, not BasicVSR++ "
                  "(set model.checkpoint)");
 

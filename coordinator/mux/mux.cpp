@@ -72,25 +72,22 @@ struct Source {
 };
 
 void require_codec_fits(const media::OutputFile& out, const AVCodecParameters* par, const std::string& label,
-                        const std::string& container) {
+                        config::Container container) {
   // libavformat's MOV muxer shares MP4's codec table but writes FLAC and Opus only in MP4
   // mode; ask before the header fails with a bare "Invalid argument".
-  const bool mov_refuses = container == "mov" && (par->codec_id == AV_CODEC_ID_FLAC ||
+  const bool mov_refuses = container == config::Container::mov && (par->codec_id == AV_CODEC_ID_FLAC ||
                                                   par->codec_id == AV_CODEC_ID_OPUS ||
                                                   par->codec_type == AVMEDIA_TYPE_SUBTITLE);
   const AVOutputFormat* fmt = out.context()->oformat;
   if (mov_refuses || avformat_query_codec(fmt, par->codec_id, FF_COMPLIANCE_NORMAL) == 0)
-    throw MediaError(label + ": " + avcodec_get_name(par->codec_id) + " cannot be stored in " + container +
+    throw MediaError(label + ": " + avcodec_get_name(par->codec_id) + " cannot be stored in " + config::to_string(container) +
                      (par->codec_id == AV_CODEC_ID_FLAC ? " (choose aac or ac3 audio for mov, or mkv)" : "") +
                      (par->codec_type == AVMEDIA_TYPE_SUBTITLE ? " (use mkv for bitmap subtitles)" : ""));
 }
 
 // The libavformat muxer of the container setting, checked against the output's name.
 std::string container_muxer(const MuxInputs& inputs, const fs::path& out) {
-  std::string muxer;
-  if (inputs.container == "mkv") muxer = "matroska";
-  else if (inputs.container == "mov") muxer = "mov";
-  else throw Error("mux: unknown container '" + inputs.container + "' (mkv or mov)");
+  const std::string muxer = inputs.container == config::Container::mov ? "mov" : "matroska";
   std::string by_name;
   try {
     by_name = media::muxer_for(out);
@@ -99,13 +96,13 @@ std::string container_muxer(const MuxInputs& inputs, const fs::path& out) {
   }
   if (!by_name.empty() && by_name != muxer && !(by_name == "mp4" && muxer == "mov"))
     throw Error("mux: " + out.string() + " is named like a " + by_name + " file but the container is " +
-                inputs.container);
+                config::to_string(inputs.container));
   return muxer;
 }
 
 // A stream of an input file copied packet for packet, with its tags (language and title
 // replaced where given).
-std::unique_ptr<Source> copied_track(media::OutputFile& output, const std::string& container, const fs::path& file,
+std::unique_ptr<Source> copied_track(media::OutputFile& output, config::Container container, const fs::path& file,
                                      int stream, AVMediaType type, const char* what, const std::string& language,
                                      const std::string& title) {
   auto s = std::make_unique<Source>();
@@ -154,7 +151,7 @@ std::unique_ptr<Source> srt_track(media::OutputFile& output, const SrtTrack& t) 
 // then the original bitmaps.
 std::vector<std::unique_ptr<Source>> add_tracks(media::OutputFile& output, const MuxInputs& inputs) {
   std::vector<std::unique_ptr<Source>> sources;
-  const std::string& c = inputs.container;
+  const config::Container c = inputs.container;
   auto video = copied_track(output, c, inputs.video, -1, AVMEDIA_TYPE_VIDEO, "the video file", "", "");
   const AVStream* ist = video->in->stream(video->in_stream);
   output.set_frame_rate(video->out, ist->avg_frame_rate);

@@ -40,7 +40,7 @@ struct MuxInputs {
   std::vector<BitmapSubtitleTrack> bitmap_subtitles;
   std::vector<retime::Chapter> chapters;  // on the final timeline (retime_chapters())
   std::string title;
-  std::string container = "mkv";  // mkv | mov (MOV: SRT becomes mov_text; bitmap subtitles refused)
+  config::Container container = config::Container::mkv;  // MOV: SRT becomes mov_text; bitmap subtitles refused
 };
 
 struct TrackSync {

@@ -89,17 +89,20 @@ struct Params {
   Params& operator=(const Params&) = delete;
 };
 
-AVCodecID shard_codec_id(const std::string& codec) {
-  if (codec == "ffv1") return AV_CODEC_ID_FFV1;
-  if (codec == "dnxhr_hqx") return AV_CODEC_ID_DNXHD;
+AVCodecID shard_codec_id(config::ShardCodec codec) {
+  switch (codec) {
+    case config::ShardCodec::ffv1: return AV_CODEC_ID_FFV1;
+    case config::ShardCodec::dnxhr_hqx: return AV_CODEC_ID_DNXHD;
+    case config::ShardCodec::prores_hq: break;
+  }
   return AV_CODEC_ID_PRORES;
 }
 
 }  // namespace
 
 void check_container(const config::Config& cfg, const media::ProbeResult& input, Problems& out) {
-  const std::string muxer = cfg.mux.container == "mov" ? "mov" : "matroska";
-  const std::string in = " in " + cfg.mux.container;
+  const std::string muxer = cfg.mux.container == config::Container::mov ? "mov" : "matroska";
+  const std::string in = " in " + config::to_string(cfg.mux.container);
   auto refuse = [&](const std::string& key, const std::string& what, const std::string& why, const std::string& fix) {
     out.push_back({"mux.container", what + " cannot be stored" + in + " (libavformat: " + why + "): " + fix +
                                         (key.empty() ? "" : ", or set " + key)});
@@ -108,17 +111,17 @@ void check_container(const config::Config& cfg, const media::ProbeResult& input,
   Params video(AVMEDIA_TYPE_VIDEO, shard_codec_id(cfg.encode.codec));
   video.p->width = 64, video.p->height = 64;
   if (const std::string why = muxer_refusal(muxer, video.p); !why.empty())
-    refuse("encode.codec", cfg.encode.codec + " video", why, "choose another container");
+    refuse("encode.codec", config::to_string(cfg.encode.codec) + " video", why, "choose another container");
 
   for (const media::AudioStreamInfo* a : selected_audio(cfg, input)) {
     if (a->sample_rate <= 0 || a->channels <= 0) continue;  // check_stream_selection says so
-    const auto enc = open_audio_encoder(cfg.retime.audio_codec, *a);
+    const auto enc = open_audio_encoder(config::to_string(cfg.retime.audio_codec), *a);
     if (!enc) continue;  // the retime stage names a missing encoder
     Params par(AVMEDIA_TYPE_AUDIO, AV_CODEC_ID_NONE);
     av::check(avcodec_parameters_from_context(par.p, enc->get()), "copying encoder parameters");
     const std::string why = muxer_refusal(muxer, par.p);
     if (!why.empty()) {
-      refuse("", cfg.retime.audio_codec + " audio (stream #" + std::to_string(a->index) + ")", why,
+      refuse("", config::to_string(cfg.retime.audio_codec) + " audio (stream #" + std::to_string(a->index) + ")", why,
              "choose mux.container: mkv, or retime.audio_codec: aac or ac3");
       break;  // one codec for every track: once is enough
     }
@@ -127,7 +130,7 @@ void check_container(const config::Config& cfg, const media::ProbeResult& input,
   const auto subs = selected_subtitles(cfg, input);
   const bool ocr = cfg.subtitles.ocr && std::any_of(subs.begin(), subs.end(), [](auto* s) { return s->bitmap; });
   if (ocr) {
-    Params text(AVMEDIA_TYPE_SUBTITLE, muxer == "mov" ? AV_CODEC_ID_MOV_TEXT : AV_CODEC_ID_SUBRIP);
+    Params text(AVMEDIA_TYPE_SUBTITLE, cfg.mux.container == config::Container::mov ? AV_CODEC_ID_MOV_TEXT : AV_CODEC_ID_SUBRIP);
     if (const std::string why = muxer_refusal(muxer, text.p); !why.empty())
       refuse("subtitles.ocr", "OCR'd text subtitles", why, "choose mux.container: mkv");
   }

@@ -9,8 +9,8 @@
 namespace reelscale::preflight {
 namespace fs = std::filesystem;
 
-double shard_bytes_per_pixel(const std::string& codec) {
-  if (codec == "ffv1") return 2.0;
+double shard_bytes_per_pixel(config::ShardCodec codec) {
+  if (codec == config::ShardCodec::ffv1) return 2.0;
   return 0.55;  // prores_hq, dnxhr_hqx
 }
 

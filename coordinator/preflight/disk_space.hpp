@@ -10,12 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "shared/config/modes.hpp"
+
 namespace reelscale::preflight {
 
 // About the most a shard codec writes per output pixel and frame (bytes): ProRes 422 HQ
 // measured 0.47 at 4096x1728 (docs/prores.md), DNxHR HQX is of the same rate, FFV1 (lossless
 // 10-bit 4:4:4) is taken at about half of raw. Estimates, rounded up.
-double shard_bytes_per_pixel(const std::string& codec);
+double shard_bytes_per_pixel(config::ShardCodec codec);
 
 struct SpaceNeed {
   std::filesystem::path dir;  // where it is written (need not exist yet)

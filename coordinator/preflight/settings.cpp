@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 void check_checkpoint(const config::Config& cfg, const CheckpointCheck& check, Problems& out) {
   // Local workers load the checkpoint from this very path: say so now rather than as three
   // failed attempts per shard. (Remote workers read their own config.)
-  if (cfg.workers.local <= 0 || cfg.model.effective_backend() != "basicvsrpp") return;
+  if (cfg.workers.local <= 0 || cfg.model.effective_backend() != config::Backend::basicvsrpp) return;
   const fs::path ckpt = cfg.model.checkpoint;
   std::error_code ec;
   if (!fs::is_regular_file(ckpt, ec)) {

@@ -156,8 +156,8 @@ ReportData collect(const config::Config& cfg, const ReportOptions& options) {
   d.output = cfg.output;
   d.work_dir = cfg.work_dir;
   d.title = cfg.mux.title.empty() ? fs::path(cfg.input).filename().string() : cfg.mux.title;
-  d.backend = cfg.model.effective_backend();
-  d.encode_codec = cfg.encode.codec;
+  d.backend = config::to_string(cfg.model.effective_backend());
+  d.encode_codec = config::to_string(cfg.encode.codec);
   d.content_threshold = cfg.scenes.content.threshold;
   d.generated_ms = ledger::now_ms();
 

@@ -19,18 +19,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* encoder_name(const std::string& codec) {
-  if (codec == "flac") return "flac";
-  if (codec == "ac3") return "ac3";
-  if (codec == "aac") return "aac";
-  throw Error("retime: unknown audio codec '" + codec + "' (flac, ac3 or aac)");
-}
+// libavcodec names its encoders as the config does.
+std::string encoder_name(config::AudioCodec codec) { return config::to_string(codec); }
 
 // FLAC keeps the source's precision: 16-bit sources stay 16-bit, anything deeper or float
 // (decoded AC-3/DTS/AAC) becomes 24-bit in S32.
-AVSampleFormat encoder_sample_format(const std::string& codec, AVSampleFormat src, int& bits) {
+AVSampleFormat encoder_sample_format(config::AudioCodec codec, AVSampleFormat src, int& bits) {
   bits = 0;
-  if (codec != "flac") return AV_SAMPLE_FMT_FLTP;
+  if (codec != config::AudioCodec::flac) return AV_SAMPLE_FMT_FLTP;
   const AVSampleFormat packed = av_get_packed_sample_fmt(src);
   if (packed == AV_SAMPLE_FMT_U8 || packed == AV_SAMPLE_FMT_S16) return AV_SAMPLE_FMT_S16;
   bits = 24;
@@ -89,18 +85,18 @@ namespace {
 // what the source gives before any decoding.
 av::CodecContextPtr make_audio_encoder(const std::string& label, const AudioRetimeOptions& opt,
                                        const AVCodecContext* dec, const AVChannelLayout& layout) {
-  const char* enc_name = encoder_name(opt.codec);
-  const AVCodec* encoder = avcodec_find_encoder_by_name(enc_name);
+  const std::string enc_name = encoder_name(opt.codec);
+  const AVCodec* encoder = avcodec_find_encoder_by_name(enc_name.c_str());
   if (!encoder) throw MediaError(std::string("this FFmpeg has no ") + enc_name + " encoder");
   const int rate = dec->sample_rate, channels = layout.nb_channels;
   if (encoder->supported_samplerates) {
     bool ok = false;
     for (const int* r = encoder->supported_samplerates; *r; ++r) ok |= (*r == rate);
     if (!ok)
-      throw MediaError(label + ": " + std::to_string(rate) + " Hz audio cannot be encoded as " + opt.codec +
+      throw MediaError(label + ": " + std::to_string(rate) + " Hz audio cannot be encoded as " + enc_name +
                        " (choose flac)");
   }
-  if (opt.codec == "ac3" && channels > 6)
+  if (opt.codec == config::AudioCodec::ac3 && channels > 6)
     throw MediaError(label + ": " + std::to_string(channels) + " channels cannot be encoded as ac3 (choose flac)");
   auto enc = av::make_codec_context(encoder);
   int bits = 0;
@@ -109,9 +105,9 @@ av::CodecContextPtr make_audio_encoder(const std::string& label, const AudioReti
   enc->sample_rate = rate;
   enc->time_base = AVRational{1, rate};
   av::check(av_channel_layout_copy(&enc->ch_layout, &layout), "copying a channel layout");
-  if (opt.codec != "flac")
+  if (opt.codec != config::AudioCodec::flac)
     enc->bit_rate = opt.bit_rate > 0 ? opt.bit_rate
-                    : opt.codec == "ac3" ? (channels > 2 ? 640000 : 448000)
+                    : opt.codec == config::AudioCodec::ac3 ? (channels > 2 ? 640000 : 448000)
                                          : 128000 * ((channels + 1) / 2);
   return enc;
 }
@@ -120,10 +116,10 @@ av::CodecContextPtr make_audio_encoder(const std::string& label, const AudioReti
 // with B/A = source/target exactly (25 -> 24 at 48 kHz: A = 46080, B = 48000, i.e. asetrate +
 // aresample), then label the result as the original rate. `in_rate` is set to the rate the
 // input frames are labelled with.
-std::string retime_filter(const std::string& mode, Rational factor, int rate, int& in_rate) {
+std::string retime_filter(config::AudioRetime mode, Rational factor, int rate, int& in_rate) {
   char buf[256];
   in_rate = rate;
-  if (mode == "pitch") {
+  if (mode == config::AudioRetime::pitch) {
     std::snprintf(buf, sizeof buf, "atempo=%.17g", double(factor.den) / double(factor.num));
     return buf;
   }
@@ -155,7 +151,7 @@ class TrackRetimer {
     enc_ = make_audio_encoder(in.label(), opt, d, source_.layout);
     if (output_.wants_global_header()) enc_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     av::check(avcodec_open2(enc_.get(), enc_->codec, nullptr),
-              out.string() + ": opening the " + opt.codec + " encoder");
+              out.string() + ": opening the " + encoder_name(opt.codec) + " encoder");
     os_ = output_.add_stream(enc_.get(), enc_->time_base);
     output_.set_stream_metadata(os_, "language", in.stream_tag(stream_index, "language"));
     output_.set_stream_metadata(os_, "title", in.stream_tag(stream_index, "title"));
@@ -210,7 +206,7 @@ class TrackRetimer {
     for (;;) {
       const int rc = avcodec_receive_packet(enc_.get(), pkt_.get());
       if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
-      av::check(rc, output_.path().string() + ": encoding " + opt_.codec);
+      av::check(rc, output_.path().string() + ": encoding " + encoder_name(opt_.codec));
       output_.write(os_, pkt_.get(), "audio");
     }
   }
@@ -224,7 +220,7 @@ class TrackRetimer {
       }
       filtered->pts = out_samples_;
       out_samples_ += filtered->nb_samples;
-      av::check(avcodec_send_frame(enc_.get(), filtered.get()), output_.path().string() + ": encoding " + opt_.codec);
+      av::check(avcodec_send_frame(enc_.get(), filtered.get()), output_.path().string() + ": encoding " + encoder_name(opt_.codec));
       write_packets();
     }
   }
@@ -300,7 +296,8 @@ class TrackRetimer {
       spdlog::warn("retime: {}#{}: {} gap(s) ({:.3f} s) filled with silence, {} overlap(s) cut, to keep sync (timestamp jumps, as at a DVD cell seam)", in_.label(),
                    stream_, gaps_, double(gap_samples_) / rate_, overlaps_);
     spdlog::info("retime: audio {}#{} ({}) {:.3f} -> {:.3f} s {} ({}) -> {}", in_.label(), stream_, r.language,
-                 double(in_samples_) / rate_, r.duration_s, opt_.codec, opt_.mode, output_.path().string());
+                 double(in_samples_) / rate_, r.duration_s, config::to_string(opt_.codec), config::to_string(opt_.mode),
+                 output_.path().string());
     return r;
   }
 
@@ -329,9 +326,6 @@ class TrackRetimer {
 
 AudioRetimeResult retime_audio(const fs::path& in_path, int stream_index, const fs::path& out,
                                const AudioRetimeOptions& opt) {
-  if (opt.mode != "pitch" && opt.mode != "resample")
-    throw Error("retime: unknown audio mode '" + opt.mode + "' (pitch or resample)");
-  encoder_name(opt.codec);  // an unknown codec is refused before the file is opened
   media::InputFile in(in_path);
   in.stream(stream_index);  // "no stream #N" before "is video, not audio" (-1 is no default here)
   in.require_stream(stream_index, AVMEDIA_TYPE_AUDIO);

@@ -29,7 +29,7 @@ RetimeChoice choose_retime(const config::Retime& cfg, Rational rate, const std::
   }
   const Rational film{24, 1}, ntsc_film{24000, 1001};
   if (rate == ntsc_film && cfg.target_fps == film) {
-    if (cfg.ntsc_film == "24")
+    if (cfg.ntsc_film == config::NtscFilm::show_at_24)
       return {rate, film, "NTSC film at 24000/1001 fps -> 24 fps (retime.ntsc_film: 24; audio 0.1% faster)"};
     return {rate, rate, "NTSC film at 24000/1001 fps: not retimed (already film speed; retime.ntsc_film: 24 "
                         "shows it at 24.000 fps)"};

@@ -87,8 +87,8 @@ VideoRetimeResult retime_video(const std::filesystem::path& in, const std::files
 struct AudioRetimeOptions {
   Rational source_fps{25, 1};
   Rational target_fps{24, 1};
-  std::string mode = "pitch";  // pitch: atempo (pitch kept) | resample: speed change, pitch follows
-  std::string codec = "flac";  // flac | ac3 | aac
+  config::AudioRetime mode = config::AudioRetime::pitch;  // pitch: atempo (pitch kept) | resample: speed change, pitch follows
+  config::AudioCodec codec = config::AudioCodec::flac;
   int64_t bit_rate = 0;        // ac3/aac; 0 = by channel count (ac3 448k/640k, aac 128k per pair)
 };
 struct AudioRetimeResult {

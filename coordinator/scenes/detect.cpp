@@ -104,7 +104,7 @@ SceneDetection detect_scenes(const std::string& path, const config::Scenes& cfg,
 SceneDetection load_or_detect_scenes(const config::Config& cfg, const DetectOptions& options) {
   if (cfg.input.empty()) throw ConfigError("input: no input film configured");
   DetectOptions opt = options;
-  opt.convert_vfr = cfg.preprocess.vfr == "convert";
+  opt.convert_vfr = cfg.preprocess.vfr == config::Vfr::convert;
   if (cfg.work_dir.empty()) return detect_scenes(cfg.input, cfg.scenes, opt);
   const std::filesystem::path cache = std::filesystem::path(cfg.work_dir) / "scenes.json";
   if (std::filesystem::exists(cache)) {

@@ -19,7 +19,7 @@ namespace reelscale::scenes {
 struct DetectOptions {
   bool stats = false;  // keep per-frame metrics (costs the edge maps of the content detector)
   int threads = 0;     // decoder threads; 0 = libav's choice
-  bool convert_vfr = false;  // see FrameFeedOptions (config preprocess.vfr == "convert")
+  bool convert_vfr = false;  // see FrameFeedOptions (config preprocess.vfr: convert)
   std::string index_cache;   // see FrameFeedOptions
   // Called now and then with (frames decoded, frames in the video).
   std::function<void(int64_t, int64_t)> progress;

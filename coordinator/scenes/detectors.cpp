@@ -50,13 +50,6 @@ FlashFilter::FlashFilter(Mode mode, int64_t length, FrameRate rate)
   if (rate.num <= 0 || rate.den <= 0) throw MediaError("invalid frame rate for the flash filter");
 }
 
-FlashFilter::Mode FlashFilter::parse_mode(const std::string& name) {
-  if (name == "merge") return Mode::merge;
-  if (name == "suppress") return Mode::suppress;
-  throw ConfigError("scenes.content.flash_filter: unknown mode '" + name +
-                    "' (merge | suppress)");
-}
-
 bool FlashFilter::at_least_length(int64_t frames) const {
   return exact_seconds(std::max<int64_t>(0, frames), rate_) >= length_seconds_;
 }
@@ -144,7 +137,7 @@ ContentDetector::ContentDetector(const config::ContentDetector& cfg, int min_sce
     : threshold_(cfg.threshold),
       weights_(cfg.weights),
       kernel_size_(cfg.kernel_size),
-      flash_(FlashFilter::parse_mode(cfg.flash_filter), min_scene_len, rate),
+      flash_(cfg.flash_filter, min_scene_len, rate),
       flash_check_(cfg.flash_check) {
   if (cfg.luma_only) weights_ = {0.0, 0.0, 1.0, 0.0};
   if (weights_.size() != 4)
@@ -273,7 +266,7 @@ std::vector<int64_t> ContentDetector::post_process(int64_t last_frame) {
 
 static config::ContentDetector unfiltered(config::ContentDetector c) {
   c.threshold = 255.0;  // as PySceneDetect: the base detector only scores
-  c.flash_filter = "merge";
+  c.flash_filter = config::FlashFilter::merge;
   c.flash_check = false;
   return c;
 }
@@ -339,14 +332,7 @@ ThresholdDetector::ThresholdDetector(const config::ThresholdDetector& cfg, int m
       fade_bias_(cfg.fade_bias),
       add_final_scene_(cfg.add_final_scene),
       min_scene_len_(min_scene_len) {
-  if (cfg.method == "floor") {
-    ceiling_ = false;
-  } else if (cfg.method == "ceiling") {
-    ceiling_ = true;
-  } else {
-    throw ConfigError("scenes.threshold.method: unknown method '" + cfg.method +
-                      "' (floor | ceiling)");
-  }
+  ceiling_ = cfg.method == config::ThresholdMethod::ceiling;
   if (!(fade_bias_ >= -1.0 && fade_bias_ <= 1.0))
     throw ConfigError("scenes.threshold.fade_bias: must be within [-1, 1], got " +
                       std::to_string(fade_bias_));

@@ -89,10 +89,9 @@ class SceneSpacing {
 // 15 / 29.97002997... = 0.5005000000000001 s).
 class FlashFilter {
  public:
-  enum class Mode { merge, suppress };
+  using Mode = config::FlashFilter;  // scenes.content.flash_filter
   FlashFilter(Mode mode, int64_t length, FrameRate rate = {});
   std::vector<int64_t> filter(int64_t frame, bool above_threshold);
-  static Mode parse_mode(const std::string& name);  // "merge" | "suppress"; throws ConfigError
 
  private:
   std::vector<int64_t> filter_merge(int64_t frame, bool above);

@@ -93,7 +93,7 @@ std::string settings_key(const config::Scenes& c, int64_t min_scene_len, bool co
                   {"weights", c.content.weights},
                   {"luma_only", c.content.luma_only},
                   {"kernel_size", c.content.kernel_size},
-                  {"flash_filter", c.content.flash_filter},
+                  {"flash_filter", config::to_string(c.content.flash_filter)},
                   {"flash_check", c.content.flash_check}};
   j["hist"] = {{"threshold", c.hist.threshold}, {"bins", c.hist.bins}};
   j["hash"] = {{"threshold", c.hash.threshold}, {"size", c.hash.size},
@@ -103,7 +103,7 @@ std::string settings_key(const config::Scenes& c, int64_t min_scene_len, bool co
                    {"window_width", c.adaptive.window_width}};
   j["threshold"] = {{"threshold", c.threshold.threshold},
                     {"fade_bias", c.threshold.fade_bias},
-                    {"method", c.threshold.method},
+                    {"method", config::to_string(c.threshold.method)},
                     {"add_final_scene", c.threshold.add_final_scene}};
   return j.dump();
 }

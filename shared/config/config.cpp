@@ -184,11 +184,11 @@ void cross_checks(const Config& c, const YAML::Node& root, Diagnostics& d) {
     d.add("shards.target_frames", mark("shards.target_frames"), "must not exceed shards.max_frames (" + std::to_string(c.shards.max_frames) + ")");
   if (2 * c.shards.overlap >= c.shards.max_frames)
     d.add("shards.overlap", mark("shards.overlap"), "twice the overlap must be smaller than shards.max_frames");
-  if (c.model.backend == "basicvsrpp" && c.model.checkpoint.empty())
+  if (c.model.backend == Backend::basicvsrpp && c.model.checkpoint.empty())
     d.add("model.backend", mark("model.backend"), "basicvsrpp needs model.checkpoint");
   if (const std::string why = bind_endpoint_problem(c.workers.endpoint); !why.empty())
     d.add("workers.endpoint", mark("workers.endpoint"), c.workers.endpoint + ": " + why);
-  if (c.workers.security == "none" && !c.workers.allow_plaintext_nonlocal &&
+  if (c.workers.security == Security::none && !c.workers.allow_plaintext_nonlocal &&
       !is_loopback_endpoint(c.workers.endpoint))
     d.add("workers.security", mark("workers.security"),
           "security: none is only allowed on a loopback endpoint (set workers.allow_plaintext_nonlocal to override)");
@@ -197,7 +197,6 @@ void cross_checks(const Config& c, const YAML::Node& root, Diagnostics& d) {
                                                    " GPUs for " + std::to_string(c.workers.local) + " local workers");
   if ((c.delivery.codec == "hevc" || c.delivery.codec == "hevc10") && c.delivery.crf > 51)
     d.add("delivery.crf", mark("delivery.crf"), "HEVC's CRF goes up to 51");
-  if (c.encode.codec == "ffv1" && c.encode.pixel_format == "yuv422p10le") return;  // allowed, just unusual
 }
 
 std::string resolve(const fs::path& base, const std::string& p) {
@@ -242,7 +241,7 @@ void derive_paths(Config& c, const fs::path& base) {
   c.input = input_locator(c);
   if (c.output.empty()) {
     const fs::path in = disc_output_base(film_path);
-    c.output = (in.parent_path() / (in.stem().string() + ".reelscale." + c.mux.container)).string();
+    c.output = (in.parent_path() / (in.stem().string() + ".reelscale." + to_string(c.mux.container))).string();
   } else {
     c.output = resolve(base, c.output);
   }
@@ -318,17 +317,15 @@ YAML::Node parse(const std::string& text, const std::string& name) {
 
 }  // namespace
 
-Scenes scenes_defaults(const std::string& preset) {
+Scenes scenes_defaults(ScenesPreset preset) {
   Scenes s;
   s.preset = preset;
-  if (preset == "pyscenedetect") {
+  if (preset == ScenesPreset::pyscenedetect) {
     // PySceneDetect 0.7's CLI (scenedetect/_cli/config.py): detect-adaptive, 0.6 s,
     // detect-threshold's add-last-scene on.
     s.detectors = {"adaptive"};
     s.min_scene_len_seconds = 0.6;
     s.threshold.add_final_scene = true;
-  } else if (preset != "reelscale") {
-    throw ConfigError("scenes.preset: unknown preset '" + preset + "' (reelscale | pyscenedetect)");
   }
   return s;
 }
@@ -365,7 +362,7 @@ std::string video_config_hash(const Config& c) {
   YAML::Emitter out;
   out << picked;
   std::string text = out.c_str();
-  if (!c.model.checkpoint.empty() && c.model.effective_backend() == "basicvsrpp" &&
+  if (!c.model.checkpoint.empty() && c.model.effective_backend() == Backend::basicvsrpp &&
       fs::exists(c.model.checkpoint))
     text += "\ncheckpoint:" + file_fingerprint(c.model.checkpoint);
   return checksum_hex(text).substr(0, 16);

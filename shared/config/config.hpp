@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "shared/config/modes.hpp"
+
 namespace reelscale::config {
 
 struct Rational {
@@ -21,7 +23,7 @@ struct ContentDetector {
   std::vector<double> weights{1.0, 1.0, 1.0, 0.0};  // delta_hue, delta_sat, delta_lum, delta_edges
   bool luma_only = false;
   int kernel_size = 0;           // edge dilation kernel; 0 = auto (4 + round(sqrt(w*h)/192), odd)
-  std::string flash_filter = "merge";  // merge | suppress
+  FlashFilter flash_filter = FlashFilter::merge;
   bool flash_check = false;      // reelscale's extra check (drops a cut at a lone 1-3 frame flash)
 };
 struct AdaptiveDetector {
@@ -32,7 +34,7 @@ struct AdaptiveDetector {
 struct ThresholdDetector {
   double threshold = 12.0;
   double fade_bias = 0.0;        // -1 = cut at fade-out, +1 = at fade-in, 0 = midway
-  std::string method = "floor";  // floor (fade to black) | ceiling (fade to white)
+  ThresholdMethod method = ThresholdMethod::floor;
   bool add_final_scene = false;
 };
 struct HistogramDetector {
@@ -45,7 +47,7 @@ struct HashDetector {
   int lowpass = 2;               // of a (size * lowpass)^2 thumbnail
 };
 struct Scenes {
-  std::string preset = "reelscale";  // reelscale | pyscenedetect (its CLI's defaults)
+  ScenesPreset preset = ScenesPreset::reelscale;  // pyscenedetect: its CLI's defaults
   std::vector<std::string> detectors{"content", "threshold"};
   int min_scene_len = 15;        // frames
   double min_scene_len_seconds = 0;  // > 0: replaces min_scene_len, converted at the film's rate
@@ -66,31 +68,31 @@ struct Shards {
 };
 
 struct Model {
-  std::string backend = "auto";  // auto | basicvsrpp | bicubic (auto: basicvsrpp iff checkpoint)
+  Backend backend = Backend::automatic;  // automatic: basicvsrpp iff checkpoint
   std::string checkpoint;        // .pth or .safetensors
-  std::string precision = "fp16";  // fp16 | bf16 | fp32 (fp16 falls back to fp32 on CPU)
+  Precision precision = Precision::fp16;  // fp16 falls back to fp32 on CPU
   bool tf32 = true;
   int chunk = 0;                 // frames per chunk T; 0 = auto
   int overlap = 8;               // context frames each side of a chunk
-  std::string device = "auto";   // auto | cpu | cuda
+  ModelDevice device = ModelDevice::automatic;
   bool deterministic = false;
-  std::string offload = "auto";  // auto | on | off: feature maps in host memory (same output)
+  Offload offload = Offload::automatic;  // feature maps in host memory (same output)
   bool channels_last = true;     // NHWC + fused kernels on CUDA (false: the NCHW ATen path)
-  std::string effective_backend() const {
-    if (backend == "auto") return checkpoint.empty() ? "bicubic" : "basicvsrpp";
+  Backend effective_backend() const {
+    if (backend == Backend::automatic) return checkpoint.empty() ? Backend::bicubic : Backend::basicvsrpp;
     return backend;
   }
 };
 
 struct Preprocess {
-  std::string deinterlace = "auto";  // auto | off | bwdif | yadif
-  std::string deinterlace_rate = "frame";  // frame (one frame per frame) | field (one per field)
-  std::string telecine = "auto";     // auto | ivtc | soft | none
+  Deinterlace deinterlace = Deinterlace::automatic;
+  DeinterlaceRate deinterlace_rate = DeinterlaceRate::frame;  // field: one frame per field
+  Telecine telecine = Telecine::automatic;
   std::string crop = "none";         // none | auto | W:H:X:Y
   std::string resize = "off";        // off | square | WxH
-  std::string colormatrix = "auto";  // auto | off | bt601-to-bt709
+  ColorMatrix colormatrix = ColorMatrix::automatic;
   std::string filtergraph;           // raw libavfilter graph; replaces the above when set
-  std::string vfr = "refuse";        // refuse | convert
+  Vfr vfr = Vfr::refuse;
 };
 
 struct Color {
@@ -100,8 +102,8 @@ struct Color {
   std::string range = "limited";     // limited | full
 };
 struct Encode {
-  std::string codec = "prores_hq";   // prores_hq | ffv1 | dnxhr_hqx
-  std::string device = "auto";       // auto | cpu | gpu
+  ShardCodec codec = ShardCodec::prores_hq;
+  EncodeDevice device = EncodeDevice::automatic;
   std::string pixel_format = "auto"; // auto = the codec's (yuv422p10le, yuv444p10le for ffv1)
   Color color;
   int threads = 0;                   // 0 = all cores
@@ -113,9 +115,9 @@ struct Retime {
   bool enabled = true;
   std::optional<Rational> source_fps;  // unset = the source's rate
   Rational target_fps{24, 1};
-  std::string ntsc_film = "keep";      // keep (23.976 stays) | 24 (shown at 24.000, audio +0.1%)
-  std::string audio = "pitch";         // pitch (keep pitch: atempo) | resample (asetrate)
-  std::string audio_codec = "flac";    // flac | ac3 | aac
+  NtscFilm ntsc_film = NtscFilm::keep;  // keep: 23.976 stays; show_at_24: 24.000, audio +0.1%
+  AudioRetime audio = AudioRetime::pitch;  // pitch: atempo; resample: asetrate
+  AudioCodec audio_codec = AudioCodec::flac;
 };
 
 struct Tracks {
@@ -134,7 +136,7 @@ struct Ocr {
 struct Workers {
   int local = 1;                     // workers `run` starts on this machine
   std::string endpoint = "tcp://127.0.0.1:5555";
-  std::string security = "curve";    // curve | none
+  Security security = Security::curve;
   std::string keys_dir;              // default: <work_dir>/keys
   bool allow_plaintext_nonlocal = false;
   int heartbeat_ms = 1000;
@@ -144,13 +146,13 @@ struct Workers {
 };
 
 struct Storage {
-  std::string mode = "shared";       // shared | stream
+  StorageMode mode = StorageMode::shared;
   std::string dir;                   // default: <work_dir>/shards
 };
 
 struct Delivery {
   bool enabled = false;              // older configs: true = codec hevc (load() maps it)
-  std::string codec = "none";        // hevc | av1 | none ("hevc10", the old name, = hevc)
+  std::string codec = "none";        // hevc | av1 | none ("hevc10", the old name, = hevc); see modes.hpp
   std::string encoder = "auto";      // auto: hevc_nvenc then libx265; libsvtav1 then libaom-av1
   int crf = 0;                       // 0 = auto: the encoder's film default
   std::string preset = "auto";       // the encoder's own names (x265: slow; SVT-AV1: 0-13; NVENC: p1-p7)
@@ -158,7 +160,7 @@ struct Delivery {
 };
 
 struct Mux {
-  std::string container = "mkv";     // mkv | mov
+  Container container = Container::mkv;
   bool chapters = true;
   std::string title;
 };
@@ -198,9 +200,9 @@ struct Config {
 // and resolves derived defaults (output, work_dir, ledger, storage.dir, keys_dir) relative to
 // the config file's directory. Throws ConfigError.
 Config load(const std::filesystem::path& file, const std::vector<std::string>& overrides = {});
-// The scenes section's defaults under a preset: "reelscale" (Scenes{}) or "pyscenedetect"
-// (PySceneDetect 0.7's CLI defaults); ConfigError otherwise.
-Scenes scenes_defaults(const std::string& preset);
+// The scenes section's defaults under a preset: reelscale (Scenes{}) or pyscenedetect
+// (PySceneDetect 0.7's CLI defaults).
+Scenes scenes_defaults(ScenesPreset preset);
 
 Config load_from_string(const std::string& yaml, const std::string& name = "<string>",
                         const std::vector<std::string>& overrides = {});

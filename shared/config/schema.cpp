@@ -1,11 +1,15 @@
 #include "shared/config/schema.hpp"
 
+#include "shared/util/atomic_file.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <type_traits>
+#include <utility>
 
 namespace reelscale::config {
 namespace {
@@ -156,6 +160,28 @@ FieldSpec text(std::string path, Get get, std::string def, std::string doc,
   return f;
 }
 
+// One of a mode enum's words (shared/config/modes.hpp): the one place a configured mode is
+// parsed; the typed config holds the enum.
+template <class Get>
+FieldSpec choice(std::string path, Get get, std::string def, std::string doc) {
+  using Mode = std::decay_t<decltype(get(std::declval<Config&>()))>;
+  const std::vector<std::string> words = mode_words<Mode>();
+  FieldSpec f;
+  f.path = std::move(path);
+  f.type = "one of: " + join(words, ", ");
+  f.default_yaml = std::move(def);
+  f.doc = std::move(doc);
+  f.check = [words](const YAML::Node& n) -> std::string {
+    if (n.IsNull()) return "expected a value, got nothing";
+    if (!n.IsScalar()) return "expected a string, got " + kind_of(n);
+    if (parse_mode<Mode>(n.Scalar())) return "";
+    return "invalid value '" + n.Scalar() + "' (expected one of " + join(words, ", ") + ")";
+  };
+  f.assign = [get](Config& c, const YAML::Node& n) { get(c) = *parse_mode<Mode>(n.Scalar()); };
+  f.dump = [get](const Config& c) { return YAML::Node(to_string(get(const_cast<Config&>(c)))); };
+  return f;
+}
+
 template <class Get>
 FieldSpec text_list(std::string path, Get get, std::string def, std::string doc,
                     std::vector<std::string> choices = {}) {
@@ -279,7 +305,7 @@ std::vector<FieldSpec> build_fields() {
       text("work_dir", G(work_dir), "", "Where scenes, plan, shards and logs go. Default: `<output>.work`."),
       text("ledger", G(ledger), "", "The SQLite ledger that makes a run resumable. Default: `<work_dir>/ledger.sqlite`."),
 
-      text("scenes.preset", G(scenes.preset), "reelscale", "Defaults of the other scenes keys: reelscale (as listed here) or pyscenedetect (PySceneDetect 0.7's CLI: detectors [adaptive], min_scene_len_seconds 0.6, threshold.add_final_scene true); keys given explicitly win.", {"reelscale", "pyscenedetect"}),
+      choice("scenes.preset", G(scenes.preset), "reelscale", "Defaults of the other scenes keys: reelscale (as listed here) or pyscenedetect (PySceneDetect 0.7's CLI: detectors [adaptive], min_scene_len_seconds 0.6, threshold.add_final_scene true); keys given explicitly win."),
       text_list("scenes.detectors", G(scenes.detectors), "[content, threshold]", "Detectors to combine; their cuts are merged (sorted, duplicates removed).", {"content", "adaptive", "threshold", "hist", "hash"}),
       integer("scenes.min_scene_len", G(scenes.min_scene_len), "15", "Shortest scene in frames, enforced by each detector on its own cuts.", 0, 1e6),
       number("scenes.min_scene_len_seconds", G(scenes.min_scene_len_seconds), "0", "When > 0, replaces min_scene_len: converted to frames at the film's rate as PySceneDetect's `0.6s` (round half to even).", 0, 3600),
@@ -289,14 +315,14 @@ std::vector<FieldSpec> build_fields() {
       number_list("scenes.content.weights", G(scenes.content.weights), "[1, 1, 1, 0]", "Weights of delta hue, saturation, luma and edges.", 4, -1000, 1000),
       boolean("scenes.content.luma_only", G(scenes.content.luma_only), "false", "Use luma only (weights 0, 0, 1, 0)."),
       integer("scenes.content.kernel_size", G(scenes.content.kernel_size), "auto", "Edge dilation kernel (odd, >= 3); auto = 4 + round(sqrt(w*h)/192), made odd.", 3, 99, true),
-      text("scenes.content.flash_filter", G(scenes.content.flash_filter), "merge", "How cuts closer than min_scene_len are filtered: merge them (a single bright frame is no cut) or suppress the later.", {"merge", "suppress"}),
+      choice("scenes.content.flash_filter", G(scenes.content.flash_filter), "merge", "How cuts closer than min_scene_len are filtered: merge them (a single bright frame is no cut) or suppress the later."),
       boolean("scenes.content.flash_check", G(scenes.content.flash_check), "false", "reelscale's addition to the content detector: drop a cut at a lone flash of 1-3 frames (PySceneDetect cuts there). See docs/scenes.md."),
       number("scenes.adaptive.threshold", G(scenes.adaptive.threshold), "3.0", "Cut when a frame's score over its neighbours' mean exceeds this.", 0, 1000),
       number("scenes.adaptive.min_content_val", G(scenes.adaptive.min_content_val), "15", "...and its content score is at least this.", 0, 255),
       integer("scenes.adaptive.window_width", G(scenes.adaptive.window_width), "2", "Neighbouring frames on each side for the rolling mean.", 1, 100),
       number("scenes.threshold.threshold", G(scenes.threshold.threshold), "12", "Mean pixel level (0-255) under which a frame counts as black (or over which, with method ceiling, as white).", 0, 255),
       number("scenes.threshold.fade_bias", G(scenes.threshold.fade_bias), "0", "Where the cut goes between fade-out and fade-in: -1 at the fade-out, 0 midway, +1 at the fade-in.", -1, 1),
-      text("scenes.threshold.method", G(scenes.threshold.method), "floor", "floor: fades to black; ceiling: fades to white.", {"floor", "ceiling"}),
+      choice("scenes.threshold.method", G(scenes.threshold.method), "floor", "floor: fades to black; ceiling: fades to white."),
       boolean("scenes.threshold.add_final_scene", G(scenes.threshold.add_final_scene), "false", "Add a cut when the film ends in a fade-out."),
       number("scenes.hist.threshold", G(scenes.hist.threshold), "0.05", "Histogram detector: cut when the correlation of consecutive frames' luma histograms is at most 1 - threshold.", 0, 1),
       integer("scenes.hist.bins", G(scenes.hist.bins), "256", "Histogram detector: bins of the luma histogram.", 1, 256),
@@ -309,28 +335,28 @@ std::vector<FieldSpec> build_fields() {
       integer("shards.max_frames", G(shards.max_frames), "3000", "Scenes longer than this are split into pieces with context overlap.", 1, 1e7),
       integer("shards.overlap", G(shards.overlap), "8", "Context frames decoded and processed (not emitted) on each side of a split scene's piece.", 0, 1000),
 
-      text("model.backend", G(model.backend), "auto", "auto: basicvsrpp when a checkpoint is configured, else bicubic (said loudly in the log).", {"auto", "basicvsrpp", "bicubic"}),
+      choice("model.backend", G(model.backend), "auto", "auto: basicvsrpp when a checkpoint is configured, else bicubic (said loudly in the log)."),
       text("model.checkpoint", G(model.checkpoint), "\"\"", "BasicVSR++ weights: a released mmediting/mmagic `.pth` or a `.safetensors` file."),
-      text("model.precision", G(model.precision), "fp16", "Inference precision on the GPU (the CPU always computes in fp32).", {"fp16", "bf16", "fp32"}),
+      choice("model.precision", G(model.precision), "fp16", "Inference precision on the GPU (the CPU always computes in fp32)."),
       boolean("model.tf32", G(model.tf32), "true", "Allow TF32 matrix maths for fp32 on GPUs that have it."),
       integer("model.chunk", G(model.chunk), "auto", "Frames per inference chunk T; auto sizes it from free GPU memory.", 1, 10000, true),
       integer("model.overlap", G(model.overlap), "8", "Context frames on each side of a chunk inside a scene (outputs discarded).", 0, 1000),
-      text("model.device", G(model.device), "auto", "auto uses CUDA when present.", {"auto", "cpu", "cuda"}),
+      choice("model.device", G(model.device), "auto", "auto uses CUDA when present."),
       boolean("model.deterministic", G(model.deterministic), "false", "Deterministic kernels (slower): identical output run to run."),
       boolean("model.channels_last", G(model.channels_last), "true", "NHWC activations and the fused kernels on CUDA (about 1.4x the NCHW path, same precision); false: the plain NCHW path."),
-      text("model.offload", G(model.offload), "auto", "Feature maps in pinned host memory during a chunk (CUDA): auto only when the chunk would not fit in GPU memory, on always (least GPU memory, most PCIe traffic), off never. The output is identical.", {"auto", "on", "off"}),
+      choice("model.offload", G(model.offload), "auto", "Feature maps in pinned host memory during a chunk (CUDA): auto only when the chunk would not fit in GPU memory, on always (least GPU memory, most PCIe traffic), off never. The output is identical."),
 
-      text("preprocess.deinterlace", G(preprocess.deinterlace), "auto", "auto decides from the stream's flags and the idet filter.", {"auto", "off", "bwdif", "yadif"}),
-      text("preprocess.deinterlace_rate", G(preprocess.deinterlace_rate), "frame", "What deinterlacing makes of interlaced video: frame = one frame per interlaced frame (29.97p from NTSC, 25p from PAL); field = one frame per field (59.94p / 50p: twice the frames, the motion of the broadcast).", {"frame", "field"}),
-      text("preprocess.telecine", G(preprocess.telecine), "auto", "NTSC film: auto detects soft telecine (repeat-field flags: the coded 23.976 film frames are used, flags ignored) and hard telecine (3:2 fields in the picture, by idet: inverse telecine with fieldmatch + decimate -> 23.976p); ivtc forces inverse telecine, soft forces the coded frames, none treats the source as video (deinterlace).", {"auto", "ivtc", "soft", "none"}),
+      choice("preprocess.deinterlace", G(preprocess.deinterlace), "auto", "auto decides from the stream's flags and the idet filter."),
+      choice("preprocess.deinterlace_rate", G(preprocess.deinterlace_rate), "frame", "What deinterlacing makes of interlaced video: frame = one frame per interlaced frame (29.97p from NTSC, 25p from PAL); field = one frame per field (59.94p / 50p: twice the frames, the motion of the broadcast)."),
+      choice("preprocess.telecine", G(preprocess.telecine), "auto", "NTSC film: auto detects soft telecine (repeat-field flags: the coded 23.976 film frames are used, flags ignored) and hard telecine (3:2 fields in the picture, by idet: inverse telecine with fieldmatch + decimate -> 23.976p); ivtc forces inverse telecine, soft forces the coded frames, none treats the source as video (deinterlace)."),
       text("preprocess.crop", G(preprocess.crop), "none", "none, auto (detect black bars) or W:H:X:Y.", {"none", "auto"}, crop_re, "W:H:X:Y"),
       text("preprocess.resize", G(preprocess.resize), "off", "off, square (anamorphic to square pixels, e.g. PAL 16:9 letterbox 720x432 -> 1024x432) or WxH.", {"off", "square"}, size_re, "WxH"),
-      text("preprocess.colormatrix", G(preprocess.colormatrix), "auto", "auto converts BT.601 (SD) sources to BT.709.", {"auto", "off", "bt601-to-bt709"}),
+      choice("preprocess.colormatrix", G(preprocess.colormatrix), "auto", "auto converts BT.601 (SD) sources to BT.709."),
       text("preprocess.filtergraph", G(preprocess.filtergraph), "\"\"", "A raw libavfilter graph for power users; replaces the four keys above."),
-      text("preprocess.vfr", G(preprocess.vfr), "refuse", "Variable frame rate sources are refused, or converted to constant frame rate.", {"refuse", "convert"}),
+      choice("preprocess.vfr", G(preprocess.vfr), "refuse", "Variable frame rate sources are refused, or converted to constant frame rate."),
 
-      text("encode.codec", G(encode.codec), "prores_hq", "Shard codec: ProRes 422 HQ, FFV1 (lossless, 4:4:4) or DNxHR HQX.", {"prores_hq", "ffv1", "dnxhr_hqx"}),
-      text("encode.device", G(encode.device), "auto", "Shard encoder: gpu = the CUDA ProRes encoder (prores_hq; needs a CUDA build and a GPU), cpu = libavcodec (prores_ks for prores_hq), auto = gpu when available for the codec, else cpu. Kept in the video config hash as written: the two encoders write different (equally good) bytes.", {"auto", "cpu", "gpu"}),
+      choice("encode.codec", G(encode.codec), "prores_hq", "Shard codec: ProRes 422 HQ, FFV1 (lossless, 4:4:4) or DNxHR HQX."),
+      choice("encode.device", G(encode.device), "auto", "Shard encoder: gpu = the CUDA ProRes encoder (prores_hq; needs a CUDA build and a GPU), cpu = libavcodec (prores_ks for prores_hq), auto = gpu when available for the codec, else cpu. Kept in the video config hash as written: the two encoders write different (equally good) bytes."),
       text("encode.pixel_format", G(encode.pixel_format), "auto", "auto: yuv422p10le (ProRes, DNxHR), yuv444p10le (FFV1).", {"auto", "yuv422p10le", "yuv444p10le"}),
       text("encode.color.primaries", G(encode.color.primaries), "bt709", "Colour primaries tag.", {"bt709"}),
       text("encode.color.transfer", G(encode.color.transfer), "bt709", "Transfer characteristics tag.", {"bt709"}),
@@ -343,9 +369,9 @@ std::vector<FieldSpec> build_fields() {
       boolean("retime.enabled", G(retime.enabled), "true", "Retime film by source kind (docs/media.md, \"Retime by source kind\"): PAL film 25 -> target_fps (24), NTSC film stays 23.976 (see ntsc_film), video (29.97, 59.94, 50 fps after deinterlacing) is delivered at its rate. A speed change over 10% for film, or with an explicit source_fps, is refused before any work; false keeps the source rate."),
       rate("retime.source_fps", G(retime.source_fps), "auto", "The source rate; auto = the video stream's.", true),
       rate("retime.target_fps", G(retime.target_fps), "24", "The delivered rate; every frame is kept and shown 1/target s.", false),
-      text("retime.ntsc_film", G(retime.ntsc_film), "keep", "NTSC film (23.976 after telecine removal, or a 23.976 rip) when target_fps is 24: keep delivers it at 24000/1001 untouched; 24 shows it at 24.000 fps with the audio 0.1% faster.", {"keep", "24"}),
-      text("retime.audio", G(retime.audio), "pitch", "pitch: change the tempo and keep the DVD's pitch (atempo); resample: slow down like a projector, which also undoes the PAL speed-up's pitch rise (asetrate + aresample).", {"pitch", "resample"}),
-      text("retime.audio_codec", G(retime.audio_codec), "flac", "Codec of the retimed audio tracks.", {"flac", "ac3", "aac"}),
+      choice("retime.ntsc_film", G(retime.ntsc_film), "keep", "NTSC film (23.976 after telecine removal, or a 23.976 rip) when target_fps is 24: keep delivers it at 24000/1001 untouched; 24 shows it at 24.000 fps with the audio 0.1% faster."),
+      choice("retime.audio", G(retime.audio), "pitch", "pitch: change the tempo and keep the DVD's pitch (atempo); resample: slow down like a projector, which also undoes the PAL speed-up's pitch rise (asetrate + aresample)."),
+      choice("retime.audio_codec", G(retime.audio_codec), "flac", "Codec of the retimed audio tracks."),
 
       text_list("audio.select", G(audio.select), "[all]", "Audio tracks to keep: all, stream indices (\"1\") or ISO 639 languages (\"eng\")."),
       text_list("subtitles.select", G(subtitles.select), "[all]", "Subtitle tracks to keep: all, stream indices or languages."),
@@ -356,7 +382,7 @@ std::vector<FieldSpec> build_fields() {
 
       integer("workers.local", G(workers.local), "1", "Workers `reelscale run` starts on this machine (one per GPU; 0 = only remote workers).", 0, 64),
       text("workers.endpoint", G(workers.endpoint), "tcp://127.0.0.1:5555", "The coordinator's ZeroMQ endpoint: the address (`127.0.0.1`, `0.0.0.0`, `[::1]`, `[::]`) or interface name it binds, and a port 1..65535 or `*` (any free one). `localhost` (ZeroMQ binds addresses, not host names) and ports out of range (ZeroMQ wrapped 99999 to 34463) are refused.", {}, R"(^tcp://(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+):(\d+|\*)$)", "tcp://HOST:PORT (IPv6: tcp://[ADDR]:PORT)"),
-      text("workers.security", G(workers.security), "curve", "curve: encrypted and authenticated (keys from `reelscale keygen`); none: plaintext, loopback only.", {"curve", "none"}),
+      choice("workers.security", G(workers.security), "curve", "curve: encrypted and authenticated (keys from `reelscale keygen`); none: plaintext, loopback only."),
       text("workers.keys_dir", G(workers.keys_dir), "", "Directory of CURVE keys and the worker allowlist. Default: `<work_dir>/keys`."),
       boolean("workers.allow_plaintext_nonlocal", G(workers.allow_plaintext_nonlocal), "false", "Allow security: none on a non-loopback endpoint (not recommended)."),
       integer("workers.heartbeat_ms", G(workers.heartbeat_ms), "1000", "Heartbeat interval both ways.", 50, 60000),
@@ -364,7 +390,7 @@ std::vector<FieldSpec> build_fields() {
       integer("workers.max_attempts", G(workers.max_attempts), "3", "Attempts per shard before it is marked failed.", 1, 100),
       int_list("workers.gpus", G(workers.gpus), "[]", "GPU index of each local worker; empty = 0, 1, ... local-1.", 0, 1024),
 
-      text("storage.mode", G(storage.mode), "shared", "shared: every machine mounts the input and shard directory; stream: the coordinator sends sources and receives shards over ZeroMQ.", {"shared", "stream"}),
+      choice("storage.mode", G(storage.mode), "shared", "shared: every machine mounts the input and shard directory; stream: the coordinator sends sources and receives shards over ZeroMQ."),
       text("storage.dir", G(storage.dir), "", "Where shard files are written. Default: `<work_dir>/shards`."),
 
       text("delivery.codec", G(delivery.codec), "none", "Also write a delivery encode of the final file, 10-bit 4:2:0 BT.709 in Matroska as `<output>.<codec>.mkv` with the same audio, subtitles and chapters: hevc, av1 or none (`hevc10` is read as hevc).", {"hevc", "av1", "none", "hevc10"}),
@@ -374,7 +400,7 @@ std::vector<FieldSpec> build_fields() {
       text("delivery.preset", G(delivery.preset), "auto", "Encoder preset in the encoder's own terms. auto: libx265 slow, hevc_nvenc p6, libsvtav1 6, libaom-av1 4 (cpu-used)."),
       text("delivery.tune", G(delivery.tune), "grain", "libx265 tune (grain keeps film grain instead of smoothing it).", {"none", "grain", "psnr", "ssim", "fastdecode", "zerolatency", "animation"}),
 
-      text("mux.container", G(mux.container), "mkv", "Container of the final file.", {"mkv", "mov"}),
+      choice("mux.container", G(mux.container), "mkv", "Container of the final file."),
       boolean("mux.chapters", G(mux.chapters), "true", "Copy chapters (retimed)."),
       text("mux.title", G(mux.title), "\"\"", "Title metadata; default: the source's."),
 
@@ -478,6 +504,12 @@ YAML::Node dump(const Config& c) {
   YAML::Node root(YAML::NodeType::Map);
   for (const auto& f : fields()) set_path(root, f.path, f.dump(c));
   return root;
+}
+
+void write_effective_config(const Config& c, const std::filesystem::path& file) {
+  YAML::Emitter out;
+  out << dump(c);
+  write_file_atomic(file, std::string(out.c_str()) + "\n");
 }
 
 }  // namespace reelscale::config

@@ -49,4 +49,8 @@ void set_path(YAML::Node& root, const std::string& path, const YAML::Node& value
 // The whole typed config as a YAML document (every key, defaults filled in).
 YAML::Node dump(const Config& c);
 
+// Writes dump(c) atomically to `file`: what local workers read, so that defaults and --set
+// overrides are theirs too and their video config hash is the coordinator's.
+void write_effective_config(const Config& c, const std::filesystem::path& file);
+
 }  // namespace reelscale::config

@@ -91,9 +91,10 @@ namespace {
 // The deinterlace / telecine part of the graph, with the mapping and context it implies.
 void add_field_filters(PreprocessPlan& plan, std::vector<std::string>& filters,
                        const config::Preprocess& cfg, const VideoInfo& info,
-                       const std::string& deinterlace, bool deint_all,
-                       const std::string& telecine) {
-  if (telecine == "ivtc") {
+                       config::Deinterlace deinterlace, bool deint_all,
+                       config::Telecine telecine) {
+  using config::Deinterlace;
+  if (telecine == config::Telecine::ivtc) {
     // fieldmatch rebuilds the film frames from matching fields, bwdif cleans the few it
     // leaves combed (orphan fields at edits), decimate drops the one duplicate per 5.
     filters.push_back("fieldmatch=order=auto:combmatch=full");
@@ -108,7 +109,7 @@ void add_field_filters(PreprocessPlan& plan, std::vector<std::string>& filters,
     plan.source_kind = "film";
     return;
   }
-  if (telecine == "soft") {
+  if (telecine == config::Telecine::soft) {
     // The coded pictures are the film frames: the repeat flags only tell a player to show
     // some fields twice. Nothing to filter; the frames are numbered at the film's rate.
     plan.telecine = "soft";
@@ -116,22 +117,21 @@ void add_field_filters(PreprocessPlan& plan, std::vector<std::string>& filters,
     plan.source_kind = "film";
     return;
   }
-  if (deinterlace == "bwdif" || deinterlace == "yadif") {
-    const bool per_field = cfg.deinterlace_rate == "field";
+  if (deinterlace == Deinterlace::bwdif || deinterlace == Deinterlace::yadif) {
+    const bool per_field = cfg.deinterlace_rate == config::DeinterlaceRate::field;
     // send_field makes two frames of every frame, so it must deinterlace all of them (a
     // progressive frame passed once would break the 1:2 mapping).
-    filters.push_back(deinterlace + "=mode=" + (per_field ? "send_field" : "send_frame") +
+    filters.push_back(config::to_string(deinterlace) + "=mode=" + (per_field ? "send_field" : "send_frame") +
                       ":parity=auto:deint=" + (deint_all || per_field ? "all" : "interlaced"));
-    plan.deinterlace = deinterlace;
+    plan.deinterlace = config::to_string(deinterlace);
     plan.context_frames = 1;
     plan.source_kind = "video";
     if (per_field) {
       plan.map_out = 2;
       plan.out_rate = av_mul_q(info.frame_rate, AVRational{2, 1});
     }
-  } else if (deinterlace != "off") {
-    throw ConfigError("preprocess.deinterlace: \"" + deinterlace +
-                      "\" is not off, bwdif or yadif");
+  } else if (deinterlace != Deinterlace::off) {
+    throw ConfigError("preprocess.deinterlace: auto must be decided before the graph is built");
   }
 }
 
@@ -160,8 +160,8 @@ void map_raw_graph(PreprocessPlan& plan, const FilterGraph& graph, const VideoIn
 }  // namespace
 
 PreprocessPlan build_preprocess(const config::Preprocess& cfg, const VideoInfo& info,
-                                const std::string& deinterlace, bool deint_all,
-                                const std::optional<CropRect>& crop, const std::string& telecine) {
+                                config::Deinterlace deinterlace, bool deint_all,
+                                const std::optional<CropRect>& crop, config::Telecine telecine) {
   PreprocessPlan plan;
   std::vector<std::string> filters;
   if (!cfg.filtergraph.empty()) {
@@ -180,8 +180,8 @@ PreprocessPlan build_preprocess(const config::Preprocess& cfg, const VideoInfo& 
       w = crop->width;
       h = crop->height;
     }
-    const bool convert = cfg.colormatrix == "bt601-to-bt709" ||
-                         (cfg.colormatrix == "auto" && is_sd_bt601(info));
+    const bool convert = cfg.colormatrix == config::ColorMatrix::bt601_to_bt709 ||
+                         (cfg.colormatrix == config::ColorMatrix::automatic && is_sd_bt601(info));
     if (convert) {
       if (colormatrix_supports(info.pix_fmt))
         filters.push_back("colormatrix=src=bt601:dst=bt709");
@@ -481,41 +481,48 @@ bool FramePreprocessor::pull(av::FramePtr& frame, int64_t& index) {
 
 namespace {
 
-std::string decide_deinterlace(const config::Preprocess& cfg, VideoReader& reader,
-                               std::vector<std::string>& notes, bool& deint_all) {
+config::Deinterlace decide_deinterlace(const config::Preprocess& cfg, VideoReader& reader,
+                                       std::vector<std::string>& notes, bool& deint_all) {
+  using config::Deinterlace;
   deint_all = true;
-  if (cfg.deinterlace != "auto") return cfg.deinterlace;
+  if (cfg.deinterlace != Deinterlace::automatic) return cfg.deinterlace;
   const InterlaceReport rep = detect_interlace(reader);
-  const std::string rate = cfg.deinterlace_rate == "field" ? " (one frame per field)" : "";
+  const std::string rate = cfg.deinterlace_rate == config::DeinterlaceRate::field ? " (one frame per field)" : "";
   if (rep.decision == "flagged") {
     deint_all = false;  // frames without the flag (film sections) pass untouched
     notes.push_back("deinterlace auto: " + std::to_string(rep.flagged) + " of " +
                     std::to_string(rep.frames_checked) +
                     " first frames are flagged interlaced -> bwdif on flagged frames" + rate);
-    return "bwdif";
+    return Deinterlace::bwdif;
   }
   if (rep.decision == "detected") {
     notes.push_back("deinterlace auto: unflagged, but idet found " +
                     std::to_string(rep.idet_tff + rep.idet_bff) + " interlaced vs " +
                     std::to_string(rep.idet_progressive) + " progressive frames -> bwdif" + rate);
-    return "bwdif";
+    return Deinterlace::bwdif;
   }
   notes.push_back("deinterlace auto: progressive (no flags; idet " +
                   std::to_string(rep.idet_tff + rep.idet_bff) + " interlaced vs " +
                   std::to_string(rep.idet_progressive) + " progressive)");
-  return "off";
+  return Deinterlace::off;
 }
 
 // none | soft | ivtc, with the evidence in `notes`.
-std::string decide_telecine(const config::Preprocess& cfg, VideoReader& reader,
-                            std::vector<std::string>& notes) {
-  if (cfg.telecine == "ivtc" || cfg.telecine == "soft") {
-    notes.push_back("telecine " + cfg.telecine + " (as configured)" +
-                    (cfg.telecine == "ivtc" ? ": fieldmatch + decimate -> 23.976p"
-                                            : ": the coded film frames at 23.976p"));
-    return cfg.telecine;
+config::Telecine decide_telecine(const config::Preprocess& cfg, VideoReader& reader,
+                                 std::vector<std::string>& notes) {
+  using config::Telecine;
+  switch (cfg.telecine) {
+    case Telecine::ivtc:
+      notes.push_back("telecine ivtc (as configured): fieldmatch + decimate -> 23.976p");
+      return cfg.telecine;
+    case Telecine::soft:
+      notes.push_back("telecine soft (as configured): the coded film frames at 23.976p");
+      return cfg.telecine;
+    case Telecine::none:
+      return cfg.telecine;
+    case Telecine::automatic:
+      break;
   }
-  if (cfg.telecine == "none") return "none";
   const TelecineReport rep = detect_telecine(reader);
   if (rep.decision == "soft") {
     notes.push_back("telecine auto: soft telecine (" +
@@ -525,7 +532,7 @@ std::string decide_telecine(const config::Preprocess& cfg, VideoReader& reader,
                     std::to_string(rep.frames_checked) +
                     " first frames carry repeat_first_field) -> the coded film frames at "
                     "23.976p, flags ignored");
-    return "soft";
+    return Telecine::soft;
   }
   if (rep.decision == "hard") {
     notes.push_back("telecine auto: hard telecine (idet: a repeated field in " +
@@ -533,13 +540,13 @@ std::string decide_telecine(const config::Preprocess& cfg, VideoReader& reader,
                     std::to_string(rep.idet_judged) +
                     " frames, 3:2 pulldown repeats 2 in 5) -> inverse telecine "
                     "(fieldmatch + decimate) -> 23.976p");
-    return "ivtc";
+    return Telecine::ivtc;
   }
   if (rep.idet_judged > 0)
     notes.push_back("telecine auto: no 3:2 pulldown (idet: a repeated field in " +
                     std::to_string(rep.idet_repeated) + " of " +
                     std::to_string(rep.idet_judged) + " frames)");
-  return "none";
+  return Telecine::none;
 }
 
 }  // namespace
@@ -547,11 +554,12 @@ std::string decide_telecine(const config::Preprocess& cfg, VideoReader& reader,
 PreprocessPlan plan_preprocess(const config::Preprocess& cfg, VideoReader& reader) {
   const VideoInfo& info = reader.info();
   std::vector<std::string> notes;
-  std::string telecine = "none", deint = "off";
+  config::Telecine telecine = config::Telecine::none;
+  config::Deinterlace deint = config::Deinterlace::off;
   bool deint_all = true;
   if (cfg.filtergraph.empty()) {
     telecine = decide_telecine(cfg, reader, notes);
-    if (telecine == "none") deint = decide_deinterlace(cfg, reader, notes, deint_all);
+    if (telecine == config::Telecine::none) deint = decide_deinterlace(cfg, reader, notes, deint_all);
   }
   std::optional<CropRect> crop;
   if (!cfg.filtergraph.empty()) {

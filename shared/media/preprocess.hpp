@@ -116,9 +116,9 @@ PreprocessPlan plan_preprocess(const config::Preprocess& config, VideoReader& re
 // makes one frame per field. Output size is computed by configuring the graph on `info`'s
 // parameters.
 PreprocessPlan build_preprocess(const config::Preprocess& config, const VideoInfo& info,
-                                const std::string& deinterlace, bool deint_all,
+                                config::Deinterlace deinterlace, bool deint_all,
                                 const std::optional<CropRect>& crop,
-                                const std::string& telecine = "none");
+                                config::Telecine telecine = config::Telecine::none);
 
 // Square-pixel size of a W x H picture with sample aspect ratio `sar`: the axis the SAR
 // shrinks is enlarged (never discard resolution), exact rational arithmetic, rounded to the

@@ -169,7 +169,7 @@ void put_range(json& j, const shard::ShardRange& r) {
 
 json to_json(const Assign& m) {
   json j = {{"t", "assign"}, {"attempt", m.attempt}, {"source", m.source},
-          {"config_hash", m.config_hash}, {"storage", m.storage},
+          {"config_hash", m.config_hash}, {"storage", config::to_string(m.storage)},
           {"output_dir", m.output_dir}, {"output_name", m.output_name}, {"lease_ms", m.lease_ms},
           {"preprocess", m.preprocess}, {"segment_first_frame", m.segment_first_frame},
           {"segment_bytes", m.segment_bytes}, {"segment_checksum", m.segment_checksum}};
@@ -260,8 +260,9 @@ Message from_fields(const std::string& t, Fields& f) {
     m.attempt = f.i64("attempt", 0, 1 << 20);
     m.source = f.str("source");
     m.config_hash = f.str("config_hash", kMaxIdBytes);
-    m.storage = f.str("storage", 16);
-    if (m.storage != "shared" && m.storage != "stream") f.fail("storage", "not shared|stream");
+    const auto storage = config::parse_mode<config::StorageMode>(f.str("storage", 16));
+    if (!storage) f.fail("storage", "not shared|stream");
+    m.storage = *storage;
     m.output_dir = f.str("output_dir");
     m.output_name = f.name("output_name");
     m.lease_ms = f.i64("lease_ms", 1, int64_t(1) << 40);
@@ -269,7 +270,7 @@ Message from_fields(const std::string& t, Fields& f) {
     m.segment_first_frame = f.i64("segment_first_frame", 0, kMaxFrame);
     m.segment_bytes = f.i64("segment_bytes", 0, kMaxFileBytes);
     m.segment_checksum = f.str("segment_checksum", kMaxIdBytes);
-    if (m.storage == "stream") {
+    if (m.storage == config::StorageMode::stream) {
       if (m.segment_bytes <= 0) f.fail("segment_bytes", "must be positive for storage stream");
       if (m.segment_first_frame > m.range.context_begin)
         f.fail("segment_first_frame", "after the shard's first context frame");

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "shared/config/modes.hpp"
 #include "shared/shard/shard_range.hpp"
 #include "shared/util/errors.hpp"
 
@@ -48,7 +49,7 @@ struct Ready {
   std::string gpu_name;        // "" = CPU only
   int64_t gpu_memory_mb = 0;
   std::vector<std::string> codecs;
-  std::vector<std::string> storage;  // storage modes the worker supports
+  std::vector<std::string> storage;  // the config words of the storage modes the worker supports
   std::string busy_shard;      // non-empty after a reconnect while still executing
 };
 
@@ -59,7 +60,7 @@ struct Assign {
   int64_t attempt = 0;
   std::string source;          // shared storage: the input path as every machine mounts it
   std::string config_hash;
-  std::string storage = "shared";
+  config::StorageMode storage = config::StorageMode::shared;  // on the wire: its config word
   std::string output_dir;      // shared storage: the shard directory as every machine mounts it
   std::string output_name;     // file name inside output_dir, chosen by the coordinator
   int64_t lease_ms = 0;

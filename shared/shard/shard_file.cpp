@@ -62,16 +62,11 @@ PacketScan scan_packets(const fs::path& file, const std::string& who) {
 
 }  // namespace
 
-const std::string& shard_extension(const std::string& codec) {
-  static const std::map<std::string, std::string> ext = {
-      {"prores_hq", ".mov"}, {"dnxhr_hqx", ".mov"}, {"ffv1", ".mkv"}};
-  const auto it = ext.find(codec);
-  if (it == ext.end())
-    throw ConfigError("encode.codec: unknown codec '" + codec + "' (valid: dnxhr_hqx, ffv1, prores_hq)");
-  return it->second;
+std::string shard_extension(config::ShardCodec codec) {
+  return codec == config::ShardCodec::ffv1 ? ".mkv" : ".mov";
 }
 
-fs::path shard_path(const fs::path& dir, const std::string& shard_id, const std::string& codec) {
+fs::path shard_path(const fs::path& dir, const std::string& shard_id, config::ShardCodec codec) {
   return dir / (shard_id + shard_extension(codec));
 }
 

@@ -11,6 +11,7 @@
 #include <map>
 #include <string>
 
+#include "shared/config/modes.hpp"
 #include "shared/util/checksum.hpp"
 
 extern "C" {
@@ -26,11 +27,11 @@ namespace reelscale::shard {
 inline constexpr char kShardWorkDirPrefix[] = ".work-";
 
 // The shard file's extension for config encode.codec, with the dot: ".mov" (prores_hq,
-// dnxhr_hqx) or ".mkv" (ffv1). ConfigError naming the codec when unknown.
-const std::string& shard_extension(const std::string& codec);
+// dnxhr_hqx) or ".mkv" (ffv1).
+std::string shard_extension(config::ShardCodec codec);
 // `<dir>/<shard_id><ext>`.
 std::filesystem::path shard_path(const std::filesystem::path& dir, const std::string& shard_id,
-                                 const std::string& codec);
+                                 config::ShardCodec codec);
 // `<shard file>.json`.
 std::filesystem::path sidecar_path(const std::filesystem::path& shard_file);
 

@@ -39,7 +39,7 @@ ExecResult FakeExecutor::execute(const protocol::Assign& a, const std::filesyste
                                  const std::function<void(int64_t)>& progress) {
   auto t0 = std::chrono::steady_clock::now();
   int64_t frames = a.range.emit_frames();
-  if (a.storage == "stream" && !std::filesystem::exists(a.source))
+  if (a.storage == config::StorageMode::stream && !std::filesystem::exists(a.source))
     throw Error("fake executor: the fetched segment " + a.source + " is missing");
   // The simulated GPU work: a fixed time per frame, reported in steps as the real one does.
   for (int64_t f = 0; f < frames; ++f) {

@@ -13,17 +13,17 @@ std::vector<CodecPreset> make_presets() {
   std::vector<CodecPreset> p;
   // ProRes 422 HQ; vendor apl0 makes Apple software treat the stream as its own (some NLEs
   // refuse or re-check other vendors' ProRes).
-  p.push_back({"prores_hq", "prores_ks", AV_PIX_FMT_YUV422P10LE, true, "mov", true,
+  p.push_back({config::ShardCodec::prores_hq, "prores_hq", "prores_ks", AV_PIX_FMT_YUV422P10LE, true, "mov", true,
                FF_PROFILE_UNKNOWN, FF_LEVEL_UNKNOWN, -1, 0,
                {{"profile", "hq"}, {"vendor", "apl0"}}});
   // FFV1 version 3: slices make it multi-threaded, slicecrc lets a decoder detect damage,
   // the range coder with its custom state table is what FFV1 requires above 8 bits anyway,
   // gop 1 makes every frame a keyframe (independent: frame-parallel and packet-copy concat).
   // 16 slices (a 4x4 grid, one of v3's valid counts) keep 16 threads busy.
-  p.push_back({"ffv1", "ffv1", AV_PIX_FMT_YUV444P10LE, false, "matroska", true,
+  p.push_back({config::ShardCodec::ffv1, "ffv1", "ffv1", AV_PIX_FMT_YUV444P10LE, false, "matroska", true,
                FF_PROFILE_UNKNOWN, 3, 1, 16, {{"slicecrc", "1"}, {"coder", "range_tab"}}});
   // DNxHR HQX: the 10-bit 4:2:2 DNxHR profile (resolution independent).
-  p.push_back({"dnxhr_hqx", "dnxhd", AV_PIX_FMT_YUV422P10LE, true, "mov", true,
+  p.push_back({config::ShardCodec::dnxhr_hqx, "dnxhr_hqx", "dnxhd", AV_PIX_FMT_YUV422P10LE, true, "mov", true,
                FF_PROFILE_UNKNOWN, FF_LEVEL_UNKNOWN, -1, 0, {{"profile", "dnxhr_hqx"}}});
   return p;
 }
@@ -57,9 +57,14 @@ const std::vector<std::string>& codec_names() {
   return names;
 }
 
-const CodecPreset& codec_preset(const std::string& name) {
+const CodecPreset& codec_preset(config::ShardCodec codec) {
   for (const auto& p : presets())
-    if (p.name == name) return p;
+    if (p.codec == codec) return p;
+  throw ConfigError("encode.codec: no preset for " + config::to_string(codec));
+}
+
+const CodecPreset& codec_preset(const std::string& name) {
+  if (const auto codec = config::parse_mode<config::ShardCodec>(name)) return codec_preset(*codec);
   throw ConfigError("encode.codec: unknown codec '" + name + "' (valid: " + joined_names() + ")");
 }
 

@@ -16,7 +16,8 @@
 namespace reelscale::encode {
 
 struct CodecPreset {
-  std::string name;        // prores_hq | ffv1 | dnxhr_hqx (config encode.codec)
+  config::ShardCodec codec;  // config encode.codec
+  std::string name;        // its config word: prores_hq | ffv1 | dnxhr_hqx
   std::string encoder;     // libavcodec encoder
   AVPixelFormat pix_fmt;   // the codec's native 10-bit format
   bool chroma_422;         // else 4:4:4
@@ -32,7 +33,8 @@ struct CodecPreset {
 // The names config encode.codec accepts.
 const std::vector<std::string>& codec_names();
 
-// Throws ConfigError naming the value and the valid names.
+const CodecPreset& codec_preset(config::ShardCodec codec);
+// By config word (a command-line option); throws ConfigError naming the value and the valid names.
 const CodecPreset& codec_preset(const std::string& name);
 
 // The preset of config encode.codec; encode.pixel_format must be "auto" or the preset's own

@@ -67,7 +67,7 @@ ShardWriter::ShardWriter(const ShardSpec& spec, const config::Encode& encode)
   if (spec.frame_rate.num <= 0 || spec.frame_rate.den <= 0)
     throw MediaError("shard " + spec.shard_id + ": invalid frame rate " +
                      rational_text(spec.frame_rate));
-  m.final_path = shard::shard_path(spec.dir, spec.shard_id, m.preset->name);
+  m.final_path = shard::shard_path(spec.dir, spec.shard_id, m.preset->codec);
   fs::create_directories(spec.dir);
 
   m.total_threads = encode.threads > 0 ? encode.threads : cores();

@@ -41,11 +41,11 @@ std::unique_ptr<Upscaler> make_basicvsrpp_upscaler(const BasicVsrppBackendOption
 inline BasicVsrppBackendOptions backend_options(const config::Model& cfg) {
   BasicVsrppBackendOptions o;
   o.checkpoint = cfg.checkpoint;
-  o.runtime.precision = cfg.precision;
-  o.runtime.device = cfg.device;
+  o.runtime.precision = config::to_string(cfg.precision);
+  o.runtime.device = config::to_string(cfg.device);
   o.runtime.tf32 = cfg.tf32;
   o.runtime.deterministic = cfg.deterministic;
-  o.runtime.offload = cfg.offload;
+  o.runtime.offload = config::to_string(cfg.offload);
   o.runtime.channels_last = cfg.channels_last;
   return o;
 }

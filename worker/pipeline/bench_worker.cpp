@@ -105,7 +105,7 @@ class Recorder final : public Upscaler {
 
 std::unique_ptr<Upscaler> make_bench_upscaler(const WorkerBenchOptions& o, std::vector<std::string>& notes) {
   const config::Model& m = o.config.model;
-  if (o.random_weights || m.effective_backend() == "basicvsrpp") {
+  if (o.random_weights || m.effective_backend() == config::Backend::basicvsrpp) {
     BasicVsrppBackendOptions b = backend_options(m);
     if (o.random_weights) b.checkpoint.clear();
     b.mid_channels = o.mid_channels;
@@ -149,7 +149,7 @@ WorkerBenchResult bench_worker(const WorkerBenchOptions& o) {
   task.output_dir = dir / "out";
   {
     media::VideoReaderOptions ro;
-    ro.allow_vfr = o.config.preprocess.vfr == "convert";
+    ro.allow_vfr = o.config.preprocess.vfr == config::Vfr::convert;
     media::VideoReader reader(source, ro);
     if (reader.info().frame_count < o.frames)
       throw UsageError("bench worker: " + source + " has " + std::to_string(reader.info().frame_count) +
@@ -164,7 +164,7 @@ WorkerBenchResult bench_worker(const WorkerBenchOptions& o) {
   std::unique_ptr<Upscaler> inner = make_bench_upscaler(o, r.notes);
   Recorder up(*inner);
   r.backend = up.name();
-  r.codec = o.config.encode.codec;
+  r.codec = config::to_string(o.config.encode.codec);
   r.frames = o.frames;
   r.chunk = chunk_frames(o.config.model, r.width, r.height,
                          o.config.model.chunk > 0 ? 0 : up.max_chunk_frames(r.height, r.width));

@@ -44,7 +44,7 @@ class Decoder {
   Decoder(const ShardTask& task, const config::Config& cfg, size_t depth)
       : queue_(depth), source_(task.source), begin_(task.range.context_begin), end_(task.range.context_end) {
     media::VideoReaderOptions ro;
-    ro.allow_vfr = cfg.preprocess.vfr == "convert";
+    ro.allow_vfr = cfg.preprocess.vfr == config::Vfr::convert;
     ro.index_cache = task.index_cache;
     reader_ = std::make_unique<media::VideoReader>(task.source, ro);
     const media::VideoInfo& info = reader_->info();
@@ -436,7 +436,7 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
   // leave them there; otherwise (bicubic, a model on the CPU) the libavcodec encoders, fed
   // planes the backend converted when it can, else float RGB converted here.
   const bool gpu_encode = prores::use_cuda_encoder(cfg.encode) && caps.can(FrameDelivery::DeviceYCbCr);
-  if (cfg.encode.device == "gpu" && !gpu_encode)
+  if (cfg.encode.device == config::EncodeDevice::gpu && !gpu_encode)
     spdlog::warn("{}: encode.device is gpu but the upscaler {} does not keep its frames on a GPU: "
                  "encoding on the CPU", who, upscaler.name());
   BoundedQueue<EncodeItem> queue(kEncodeQueue);

@@ -97,7 +97,7 @@ class ExecThread {
         a = *job_;
         job_.reset();
       }
-      const bool stream = a.storage == "stream";
+      const bool stream = a.storage == config::StorageMode::stream;
       fs::path dir = stream ? spool_
                             : storage_override_.empty() ? fs::path(a.output_dir) : storage_override_;
       // output_name was validated as a plain file name by the decoder: it cannot escape dir.
@@ -167,11 +167,9 @@ class ExecThread {
 class Worker {
  public:
   Worker(const WorkerOptions& o, ShardExecutor& ex) : opts_(o), ex_(ex) {
-    if (opts_.security == "curve") {
+    if (opts_.security == config::Security::curve) {
       keys_ = protocol::read_keypair(opts_.keys_dir, opts_.key_name);
       server_key_ = protocol::read_public_key(opts_.keys_dir, "coordinator");
-    } else if (opts_.security != "none") {
-      throw UsageError("worker security '" + opts_.security + "' is not curve|none");
     }
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
@@ -233,7 +231,7 @@ class Worker {
               spdlog::info("shard {} (frames {}..{}) attempt {}", a->range.id, a->range.emit_begin,
                            a->range.emit_end, a->attempt);
               busy_ = a->range.id;
-              if (a->storage == "stream")
+              if (a->storage == config::StorageMode::stream)
                 start_download(*a);
               else
                 exec.start(*a);
@@ -430,7 +428,7 @@ class Worker {
     s.set(zmq::sockopt::maxmsgsize, protocol::kMaxWireBytes);
     s.set(zmq::sockopt::routing_id, routing_id_);
     if (is_ipv6_endpoint(opts_.endpoint)) s.set(zmq::sockopt::ipv6, 1);
-    if (opts_.security == "curve") {
+    if (opts_.security == config::Security::curve) {
       s.set(zmq::sockopt::curve_serverkey, server_key_);
       s.set(zmq::sockopt::curve_publickey, keys_.public_z85);
       s.set(zmq::sockopt::curve_secretkey, keys_.secret_z85);
@@ -440,7 +438,7 @@ class Worker {
     r.software = kVersion;
     r.name = name_;
     r.pid = ::getpid();
-    r.storage = {"shared", "stream"};
+    r.storage = config::mode_words<config::StorageMode>();
     r.busy_shard = busy_;
     ex_.describe(r);
     send(r);

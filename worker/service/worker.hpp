@@ -8,13 +8,14 @@
 #include <filesystem>
 #include <string>
 
+#include "shared/config/modes.hpp"
 #include "worker/service/executor.hpp"
 
 namespace reelscale::worker {
 
 struct WorkerOptions {
   std::string endpoint;                 // tcp://host:port
-  std::string security = "curve";       // curve | none
+  config::Security security = config::Security::curve;
   std::filesystem::path keys_dir;       // coordinator.public, <key_name>.public/.secret
   std::string key_name = "worker";
   std::string name;                     // for people: host:gpuN by default

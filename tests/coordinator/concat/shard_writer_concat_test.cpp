@@ -28,7 +28,7 @@ encode::ShardInfo write_shard(const fs::path& dir, const std::string& id, int64_
   spec.width = kW;
   spec.height = kH;
   config::Encode enc;
-  enc.codec = codec;
+  enc.codec = *config::parse_mode<config::ShardCodec>(codec);
   enc.threads = 1;
   enc.parallel_encoders = 1;
   testing::RgbShardWriter w(spec, enc);

@@ -120,7 +120,7 @@ struct Cluster {
   fs::path keys = dir / "keys";
   fs::path storage = dir / "shards";
   fs::path ledger_path = dir / "ledger.sqlite";
-  std::string security = "curve";
+  config::Security security = config::Security::curve;
   Cluster() { protocol::keygen(keys); }
 
   dispatch::DispatchOptions options(const std::string& endpoint = "tcp://127.0.0.1:*") const {
@@ -140,7 +140,7 @@ struct Cluster {
                                        const std::string& key_name = "worker",
                                        const fs::path& keydir = {}) const {
     std::vector<std::string> a{self_exe(), "--as-worker", endpoint, fake,
-                               security == "none" ? "-" : (keydir.empty() ? keys : keydir).string(),
+                               security == config::Security::none ? "-" : (keydir.empty() ? keys : keydir).string(),
                                key_name, (dir / "spool").string()};
     return a;
   }
@@ -476,7 +476,7 @@ TEST(Dispatch, WorkerWithUnknownKeyIsRefused) {
 
 TEST(Dispatch, PlaintextRefusesNonLoopbackUnlessAllowed) {
   Cluster c;
-  c.security = "none";
+  c.security = config::Security::none;
   ledger::Ledger l(c.ledger_path);
   dispatch::FakeShardVerifier v;
   EXPECT_THROW(dispatch::run_dispatch(c.options("tcp://0.0.0.0:*"), l, make_plan(1, 10), v),
@@ -489,7 +489,7 @@ TEST(Dispatch, PlaintextRefusesNonLoopbackUnlessAllowed) {
 
 TEST(Dispatch, GarbageTruncatedAndOversizedMessagesAreDroppedAndCounted) {
   Cluster c;
-  c.security = "none";
+  c.security = config::Security::none;
   auto plan = make_plan(2, 30);
   InProcessCoordinator co(c, plan, c.options());
   zmq::context_t ctx;
@@ -609,7 +609,7 @@ int coordinator_main(const std::vector<std::string>& a) {
   // a: endpoint keys storage ledger shards frames
   dispatch::DispatchOptions o;
   o.endpoint = a[0];
-  o.security = "curve";
+  o.security = config::Security::curve;
   o.keys_dir = a[1];
   o.heartbeat_ms = kHeartbeatMs;
   o.storage_dir = a[2];
@@ -631,7 +631,7 @@ int worker_main(const std::vector<std::string>& a) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
   worker::WorkerOptions o;
   o.endpoint = a[0];
-  o.security = a[2] == "-" ? "none" : "curve";
+  o.security = a[2] == "-" ? config::Security::none : config::Security::curve;
   o.keys_dir = a[2];
   o.key_name = a[3];
   o.heartbeat_ms = kHeartbeatMs;
@@ -695,7 +695,7 @@ dispatch::FakeSegmentSource g_segments(int64_t(protocol::kChunkBytes) * protocol
 
 dispatch::DispatchOptions stream_options(const Cluster& c) {
   auto o = c.options();
-  o.storage_mode = "stream";
+  o.storage_mode = config::StorageMode::stream;
   o.segments = &g_segments;
   o.preprocess_plan = "{\"deinterlace\":\"off\"}";
   return o;
@@ -766,7 +766,7 @@ TEST(DispatchStream, CorruptResultIsDetectedAndRetried) {
 
 TEST(DispatchStream, PeersGetOnlyTheirOwnSegmentAndStrayChunksAreCounted) {
   Cluster c;
-  c.security = "none";
+  c.security = config::Security::none;
   auto plan = make_plan(2, 30);
   InProcessCoordinator co(c, plan, stream_options(c));
   {
@@ -782,7 +782,7 @@ TEST(DispatchStream, PeersGetOnlyTheirOwnSegmentAndStrayChunksAreCounted) {
   auto m = peer.next();
   ASSERT_TRUE(m && std::holds_alternative<protocol::Assign>(*m));
   const auto a = std::get<protocol::Assign>(*m);
-  EXPECT_EQ(a.storage, "stream");
+  EXPECT_EQ(config::to_string(a.storage), "stream");
   EXPECT_EQ(a.source, "") << "no coordinator path is sent";
   EXPECT_GT(a.segment_bytes, 0);
   EXPECT_EQ(a.preprocess, "{\"deinterlace\":\"off\"}");

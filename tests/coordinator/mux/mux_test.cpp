@@ -49,7 +49,7 @@ struct Film {
     audio_eng = dir / "eng.mka";
     audio_fra = dir / "fra.mka";
     retime::retime_audio(dir / "a25.mka", 0, audio_eng, o);
-    o.codec = "aac";
+    o.codec = config::AudioCodec::aac;
     retime::retime_audio(dir / "b25.mka", 0, audio_fra, o);
     srt = dir / "ocr.srt";
     srt::write_srt_file(srt, {{100, 900, "Hello"}, {1000, 1900, "Two\nlines"}});
@@ -118,7 +118,7 @@ TEST(Mux, MkvCarriesEverythingByStreamCopy) {
 TEST(Mux, MovTakesSrtAsMovTextAndRefusesWhatItCannotHold) {
   Film f;
   mux::MuxInputs in;
-  in.container = "mov";
+  in.container = config::Container::mov;
   in.video = f.video;
   in.audio = {{f.audio_fra, -1, "fra", "", false}};
   in.srt = {{f.srt, "eng", "OCR"}};

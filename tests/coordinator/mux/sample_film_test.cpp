@@ -65,7 +65,7 @@ TEST_F(SampleFixture, ClicksLandOnTheirFramesAfterRetimingTheAc3Track) {
   ASSERT_FALSE(truth.click_frames.empty());
   for (const std::string mode : {"pitch", "resample"}) {
     retime::AudioRetimeOptions o;
-    o.mode = mode;
+    o.mode = *config::parse_mode<config::AudioRetime>(mode);
     const auto r = retime::retime_audio(film, streams[0], dir / "a.mka", o);
     EXPECT_EQ(r.channels, 2);
     const Audio b = decode_audio(dir / "a.mka");

@@ -53,8 +53,8 @@ TEST(DiskSpace, TheRealProbeWalksUpToAnExistingDirectory) {
 }
 
 TEST(DiskSpace, CodecEstimatesCoverTheMeasuredProresRate) {
-  EXPECT_GE(shard_bytes_per_pixel("prores_hq"), 3.29e6 / (4096.0 * 1728));  // docs/prores.md
-  EXPECT_GT(shard_bytes_per_pixel("ffv1"), shard_bytes_per_pixel("prores_hq"));
+  EXPECT_GE(shard_bytes_per_pixel(config::ShardCodec::prores_hq), 3.29e6 / (4096.0 * 1728));  // docs/prores.md
+  EXPECT_GT(shard_bytes_per_pixel(config::ShardCodec::ffv1), shard_bytes_per_pixel(config::ShardCodec::prores_hq));
 }
 
 }  // namespace

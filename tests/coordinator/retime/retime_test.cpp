@@ -64,11 +64,11 @@ TEST(RetimeChoice, BySourceKind) {
   auto ntsc = retime::choose_retime(cfg, {24000, 1001}, "film");
   EXPECT_FALSE(ntsc.retimed());
   EXPECT_THAT(ntsc.reason, ::testing::HasSubstr("not retimed"));
-  cfg.ntsc_film = "24";
+  cfg.ntsc_film = config::NtscFilm::show_at_24;
   ntsc = retime::choose_retime(cfg, {24000, 1001}, "film");
   EXPECT_EQ(ntsc.target, (Rational{24, 1}));
   EXPECT_TRUE(ntsc.retimed());
-  cfg.ntsc_film = "keep";
+  cfg.ntsc_film = config::NtscFilm::keep;
   for (Rational video : {Rational{30000, 1001}, Rational{60000, 1001}, Rational{50, 1}}) {
     const auto c = retime::choose_retime(cfg, video, "video");
     EXPECT_FALSE(c.retimed()) << video.num << "/" << video.den;
@@ -185,7 +185,7 @@ TEST(RetimeAudio, SixtySecondsAt25To24LastSixtyTwoAndAHalfInBothModes) {
   write_audio(dir / "in.mka", sine(60.0), "eng");
   for (const std::string mode : {"pitch", "resample"}) {
     retime::AudioRetimeOptions o;
-    o.mode = mode;
+    o.mode = *config::parse_mode<config::AudioRetime>(mode);
     const auto out = dir / ("out-" + mode + ".mka");
     const auto r = retime::retime_audio(dir / "in.mka", 0, out, o);
     EXPECT_EQ(r.language, "eng");
@@ -216,7 +216,7 @@ TEST(RetimeAudio, ClicksLandOnTheirRetimedFrames) {
   for (const std::string mode : {"pitch", "resample"}) {
     for (const Rational target : {Rational{24, 1}, Rational{24000, 1001}}) {
       retime::AudioRetimeOptions o;
-      o.mode = mode;
+      o.mode = *config::parse_mode<config::AudioRetime>(mode);
       o.target_fps = target;
       const auto out = dir / "out.mka";
       retime::retime_audio(dir / "clicks.mka", 0, out, o);
@@ -251,7 +251,7 @@ TEST(RetimeAudio, GapsInTheSourceTimelineAreFilledNotSkipped) {
   write_audio(dir / "gap.mka", a, "eng");
   for (const std::string mode : {"pitch", "resample"}) {
     retime::AudioRetimeOptions o;
-    o.mode = mode;
+    o.mode = *config::parse_mode<config::AudioRetime>(mode);
     const auto r = retime::retime_audio(dir / "gap.mka", 0, dir / "out.mka", o);
     EXPECT_NEAR(r.duration_s, 10.5 * 25 / 24, 0.0001) << mode;
     const Audio b = decode_audio(dir / "out.mka");
@@ -268,7 +268,7 @@ TEST(RetimeAudio, LayoutLanguageAndCodecOptions) {
   write_audio(dir / "surround.mka", sine(2.0, 6), "fra");
   for (const std::string codec : {"flac", "ac3", "aac"}) {
     retime::AudioRetimeOptions o;
-    o.codec = codec;
+    o.codec = *config::parse_mode<config::AudioCodec>(codec);
     const auto out = dir / ("s-" + codec + ".mka");
     const auto r = retime::retime_audio(dir / "surround.mka", 0, out, o);
     EXPECT_EQ(r.channels, 6);

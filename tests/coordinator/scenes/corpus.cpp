@@ -103,7 +103,7 @@ Clip fade_clip(bool to_white) {
   };
   if (to_white) {
     c.tune = [](config::Scenes& s) {
-      s.threshold.method = "ceiling";
+      s.threshold.method = config::ThresholdMethod::ceiling;
       s.threshold.threshold = 240;
     };
     c.expected["threshold"] = threshold_cuts(c, 240, true);

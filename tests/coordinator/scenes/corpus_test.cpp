@@ -84,7 +84,7 @@ std::optional<std::vector<int64_t>> pyscenedetect_cuts(const std::string& video,
   if (detector == "threshold") threshold = std::to_string(s.threshold.threshold);
   const std::string cmd = python + " '" + script + "' '" + video + "' " + detector + " " +
                           std::to_string(s.min_scene_len) + " '" + threshold + "' " +
-                          s.threshold.method + " 2>/dev/null";
+                          config::to_string(s.threshold.method) + " 2>/dev/null";
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   if (!pipe) return std::nullopt;
   std::string out;

@@ -135,7 +135,7 @@ TEST(FlashFilterParity, ZeroLengthPassesEveryFrameAbove) {
   FlashFilter f(FlashFilter::Mode::merge, 0);
   EXPECT_EQ(f.filter(3, true), std::vector<int64_t>{3});
   EXPECT_TRUE(f.filter(4, false).empty());
-  EXPECT_THROW(FlashFilter::parse_mode("drop"), ConfigError);
+  EXPECT_THROW(config::load_from_string("input: a\nscenes:\n  content:\n    flash_filter: drop\n"), ConfigError);
 }
 
 TEST(Content, HardCutFoundOnItsFrame) {
@@ -247,11 +247,10 @@ TEST(Threshold, CeilingDetectsFadeToWhite) {
   for (int i = 0; i < 60; ++i)
     frames.push_back(i >= 25 && i < 35 ? solid({255, 255, 255}) : solid({100, 100, 100}));
   auto c = only("threshold");
-  c.threshold.method = "ceiling";
+  c.threshold.method = config::ThresholdMethod::ceiling;
   c.threshold.threshold = 200;
   EXPECT_EQ(run(c, frames), std::vector<int64_t>{30});
-  c.threshold.method = "sideways";
-  EXPECT_THROW(run(c, frames), ConfigError);
+  EXPECT_THROW(config::load_from_string("input: a\nscenes:\n  threshold:\n    method: sideways\n"), ConfigError);
 }
 
 TEST(Combined, ContentAndThresholdDeduplicated) {

@@ -33,7 +33,7 @@ TEST(Config, MinimalConfigGetsTheDocumentedDefaults) {
   EXPECT_EQ(c.work_dir, "/films/a.reelscale.mkv.work");
   EXPECT_EQ(c.ledger, "/films/a.reelscale.mkv.work/ledger.sqlite");
   EXPECT_EQ(c.storage.dir, "/films/a.reelscale.mkv.work/shards");
-  EXPECT_EQ(c.model.effective_backend(), "bicubic");
+  EXPECT_EQ(to_string(c.model.effective_backend()), "bicubic");
   EXPECT_EQ(c.retime.target_fps, (Rational{24, 1}));
   EXPECT_FALSE(c.retime.source_fps.has_value());
   EXPECT_EQ(c.scenes.detectors, (std::vector<std::string>{"content", "threshold"}));
@@ -129,7 +129,7 @@ TEST(Config, SetOverridesAnyField) {
                                     {"model.precision=bf16", "scenes.content.threshold=30",
                                      "retime.target_fps=24000/1001", "ocr.languages=[eng, deu]",
                                      "model.chunk=auto"});
-  EXPECT_EQ(c.model.precision, "bf16");
+  EXPECT_EQ(to_string(c.model.precision), "bf16");
   EXPECT_DOUBLE_EQ(c.scenes.content.threshold, 30);
   EXPECT_EQ(c.retime.target_fps, (Rational{24000, 1001}));
   EXPECT_EQ(c.ocr.languages, (std::vector<std::string>{"eng", "deu"}));
@@ -189,7 +189,7 @@ TEST(Config, DumpRoundTrips) {
   out << dump(c);
   const Config again = load_from_string(out.c_str());
   EXPECT_EQ(video_config_hash(c), video_config_hash(again));
-  EXPECT_EQ(again.model.precision, "bf16");
+  EXPECT_EQ(to_string(again.model.precision), "bf16");
 }
 
 TEST(ConfigDocs, ReferenceInDocsIsUpToDate) {

@@ -39,7 +39,7 @@ TEST(Preprocess, PalLetterboxToSquarePixelsGraph) {
   config::Preprocess cfg;
   cfg.resize = "square";
   const PreprocessPlan plan =
-      build_preprocess(cfg, pal_info(), "off", true, CropRect{720, 432, 0, 72});
+      build_preprocess(cfg, pal_info(), config::Deinterlace::off, true, CropRect{720, 432, 0, 72});
   EXPECT_EQ(plan.filtergraph,
             "crop=720:432:0:72,colormatrix=src=bt601:dst=bt709,setparams=colorspace=bt709,"
             "scale=1024:432:flags=lanczos+accurate_rnd+full_chroma_int+bitexact,setsar=1");
@@ -56,29 +56,29 @@ TEST(Preprocess, DeinterlaceAndColourChoicesInTheGraph) {
   hd.width = 1920;
   hd.height = 1080;
   hd.sample_aspect_ratio = {1, 1};
-  PreprocessPlan plan = build_preprocess(cfg, hd, "bwdif", false, std::nullopt);
+  PreprocessPlan plan = build_preprocess(cfg, hd, config::Deinterlace::bwdif, false, std::nullopt);
   EXPECT_EQ(plan.filtergraph, "bwdif=mode=send_frame:parity=auto:deint=interlaced");
   EXPECT_EQ(plan.context_frames, 1);
   EXPECT_EQ(plan.out_width, 1920);
-  cfg.colormatrix = "off";
-  plan = build_preprocess(cfg, pal_info(), "yadif", true, std::nullopt);
+  cfg.colormatrix = config::ColorMatrix::off;
+  plan = build_preprocess(cfg, pal_info(), config::Deinterlace::yadif, true, std::nullopt);
   EXPECT_EQ(plan.filtergraph, "yadif=mode=send_frame:parity=auto:deint=all");
-  cfg.colormatrix = "auto";
+  cfg.colormatrix = config::ColorMatrix::automatic;
   VideoInfo tagged709 = pal_info();
   tagged709.colorspace = AVCOL_SPC_BT709;
-  EXPECT_EQ(build_preprocess(cfg, tagged709, "off", true, std::nullopt).filtergraph, "null");
+  EXPECT_EQ(build_preprocess(cfg, tagged709, config::Deinterlace::off, true, std::nullopt).filtergraph, "null");
   VideoInfo ten_bit = pal_info();
   ten_bit.pix_fmt = AV_PIX_FMT_YUV420P10;
-  EXPECT_NE(build_preprocess(cfg, ten_bit, "off", true, std::nullopt)
+  EXPECT_NE(build_preprocess(cfg, ten_bit, config::Deinterlace::off, true, std::nullopt)
                 .filtergraph.find("scale=in_color_matrix=bt601:out_color_matrix=bt709"),
             std::string::npos);
-  cfg.colormatrix = "off";
+  cfg.colormatrix = config::ColorMatrix::off;
   cfg.resize = "640x360";
-  plan = build_preprocess(cfg, hd, "off", true, std::nullopt);
+  plan = build_preprocess(cfg, hd, config::Deinterlace::off, true, std::nullopt);
   EXPECT_EQ(plan.out_width, 640);
   EXPECT_EQ(plan.out_height, 360);
   cfg.resize = "big";
-  EXPECT_THROW(build_preprocess(cfg, hd, "off", true, std::nullopt), ConfigError);
+  EXPECT_THROW(build_preprocess(cfg, hd, config::Deinterlace::off, true, std::nullopt), ConfigError);
 }
 
 TEST(Preprocess, RawFiltergraphReplacesEverything) {
@@ -86,14 +86,14 @@ TEST(Preprocess, RawFiltergraphReplacesEverything) {
   cfg.filtergraph = "scale=360:288,hflip";
   cfg.crop = "auto";
   cfg.resize = "square";
-  const PreprocessPlan plan = build_preprocess(cfg, pal_info(), "off", true, std::nullopt);
+  const PreprocessPlan plan = build_preprocess(cfg, pal_info(), config::Deinterlace::off, true, std::nullopt);
   EXPECT_EQ(plan.filtergraph, "scale=360:288,hflip");
   EXPECT_EQ(plan.deinterlace, "raw");
   EXPECT_EQ(plan.out_width, 360);
   EXPECT_EQ(plan.out_height, 288);
   cfg.filtergraph = "nosuchfilter=1";
   try {
-    build_preprocess(cfg, pal_info(), "off", true, std::nullopt);
+    build_preprocess(cfg, pal_info(), config::Deinterlace::off, true, std::nullopt);
     FAIL() << "bad graph accepted";
   } catch (const MediaError& e) {
     EXPECT_NE(std::string(e.what()).find("nosuchfilter"), std::string::npos) << e.what();
@@ -114,7 +114,7 @@ TEST(Preprocess, CropAutoFindsLetterboxBarsAndExplicitCropIsChecked) {
 
   config::Preprocess cfg;
   cfg.crop = "auto";
-  cfg.deinterlace = "off";
+  cfg.deinterlace = config::Deinterlace::off;
   PreprocessPlan plan = plan_preprocess(cfg, reader);
   EXPECT_EQ(plan.out_width, 160);
   EXPECT_EQ(plan.out_height, 64);
@@ -133,7 +133,7 @@ TEST(Preprocess, CropAutoFindsLetterboxBarsAndExplicitCropIsChecked) {
 TEST(Preprocess, DeinterlaceAutoFollowsFlagsThenIdet) {
   TempDir dir;
   config::Preprocess cfg;  // deinterlace auto
-  cfg.colormatrix = "off";
+  cfg.colormatrix = config::ColorMatrix::off;
   test_media::ClipSpec spec;
   spec.frames = 40;
 
@@ -232,7 +232,7 @@ TEST(Preprocess, ColormatrixTagsFramesSoRgbIsUnchanged) {
   test_media::write_clip(file, spec);
   VideoReader reader(file.string());
   config::Preprocess cfg;
-  cfg.deinterlace = "off";
+  cfg.deinterlace = config::Deinterlace::off;
   const PreprocessPlan plan = plan_preprocess(cfg, reader);
   ASSERT_TRUE(plan.colormatrix);
   FilterGraph graph(plan.filtergraph, filter_input_from(reader.info()));
@@ -258,7 +258,7 @@ TEST(Preprocess, PlanJsonRoundTrip) {
   config::Preprocess cfg;
   cfg.resize = "square";
   const PreprocessPlan plan =
-      build_preprocess(cfg, pal_info(), "bwdif", false, CropRect{720, 432, 0, 72});
+      build_preprocess(cfg, pal_info(), config::Deinterlace::bwdif, false, CropRect{720, 432, 0, 72});
   const PreprocessPlan back = preprocess_plan_from_json(to_json(plan));
   EXPECT_EQ(back.filtergraph, plan.filtergraph);
   EXPECT_EQ(back.out_width, 1024);
@@ -279,7 +279,7 @@ TEST(Preprocess, FramePreprocessorNumbersOutputsAcrossTheDeinterlacerDelay) {
   test_media::write_clip(file, spec);
   VideoReader reader(file.string());
   config::Preprocess cfg;
-  cfg.colormatrix = "off";
+  cfg.colormatrix = config::ColorMatrix::off;
   const PreprocessPlan plan = plan_preprocess(cfg, reader);
   ASSERT_EQ(plan.context_frames, 1);
   FramePreprocessor pre(plan, reader.info());
@@ -300,7 +300,7 @@ TEST(Preprocess, FramePreprocessorNumbersOutputsAcrossTheDeinterlacerDelay) {
   // A raw graph that changes the rate cannot be numbered: an error, not a silent shift.
   config::Preprocess raw;
   raw.filtergraph = "fps=50";
-  PreprocessPlan doubled = build_preprocess(raw, reader.info(), "off", true, std::nullopt);
+  PreprocessPlan doubled = build_preprocess(raw, reader.info(), config::Deinterlace::off, true, std::nullopt);
   FramePreprocessor bad(doubled, reader.info());
   reader.seek(0);
   bool threw = false;

@@ -99,7 +99,7 @@ TEST_F(Telecine, HardTelecineIsDetectedAndInverseTelecineGivesEveryFilmFrameOnce
   VideoReader reader((dir_->path() / "hard.vob").string());
   ASSERT_EQ(reader.info().frame_count, 60);  // 48 * 5 / 4
   config::Preprocess cfg;
-  cfg.colormatrix = "off";  // compared with the film's own pixels
+  cfg.colormatrix = config::ColorMatrix::off;  // compared with the film's own pixels
   const PreprocessPlan plan = plan_preprocess(cfg, reader);
   EXPECT_EQ(plan.telecine, "ivtc");
   EXPECT_EQ(plan.map_in, 5);
@@ -189,7 +189,7 @@ TEST(Interlaced, PalFiftyIToTwentyFivePByDefaultAndFiftyPOnRequest) {
   EXPECT_EQ(run_shard(reader, frame_rate, 0, 20).size(), 20u);
 
   config::Preprocess per_field;
-  per_field.deinterlace_rate = "field";
+  per_field.deinterlace_rate = config::DeinterlaceRate::field;
   const PreprocessPlan fields = plan_preprocess(per_field, reader);
   EXPECT_NE(fields.filtergraph.find("mode=send_field"), std::string::npos) << fields.filtergraph;
   EXPECT_NE(fields.filtergraph.find("deint=all"), std::string::npos) << fields.filtergraph;

@@ -162,7 +162,7 @@ TEST(Protocol, StreamMessagesRoundTripWithBinaryData) {
   EXPECT_EQ(f.size, 4096);
 
   Assign a = sample_assign();
-  a.storage = "stream";
+  a.storage = config::StorageMode::stream;
   a.source = "";
   a.segment_first_frame = 960;
   a.segment_bytes = 123456;
@@ -204,7 +204,7 @@ TEST(Protocol, StreamMessagesAreBounded) {
   EXPECT_NE(with(f, "item", "config").find("item"), std::string::npos);
 
   Assign s = sample_assign();
-  s.storage = "stream";
+  s.storage = config::StorageMode::stream;
   s.segment_bytes = 10;
   s.segment_first_frame = 900;
   json a = json::from_msgpack(encode(s));

@@ -28,7 +28,7 @@ constexpr int kW = 96, kH = 64;
 
 config::Encode encode_config(const std::string& codec, int contexts = 1, int threads = 1) {
   config::Encode e;
-  e.codec = codec;
+  e.codec = *config::parse_mode<config::ShardCodec>(codec);
   e.parallel_encoders = contexts;
   e.threads = threads;
   return e;
@@ -41,8 +41,8 @@ ShardInfo write_shard(const fs::path& dir, const std::string& id, const config::
   spec.shard_id = id;
   spec.first_source_frame = first;
   spec.frame_rate = {25, 1};
-  spec.width = width_for(e.codec);
-  spec.height = height_for(e.codec);
+  spec.width = width_for(config::to_string(e.codec));
+  spec.height = height_for(config::to_string(e.codec));
   testing::RgbShardWriter w(spec, e);
   for (int i = 0; i < frames; ++i) {
     const auto rgb = testing::synthetic_rgb(i, spec.height, spec.width);
@@ -59,7 +59,7 @@ TEST_P(ShardCodec, RoundTripKeepsFramesTagsAndPicture) {
   const CodecPreset& preset = codec_preset(codec);
   const int kW = width_for(codec), kH = height_for(codec);
   const ShardInfo info = write_shard(dir.path(), "s0001", encode_config(codec));
-  EXPECT_EQ(info.path, dir / ("s0001" + shard::shard_extension(codec)));
+  EXPECT_EQ(info.path, dir / ("s0001" + shard::shard_extension(*config::parse_mode<config::ShardCodec>(codec))));
   EXPECT_TRUE(fs::exists(info.path));
   EXPECT_TRUE(fs::exists(sidecar_path(info.path)));
   EXPECT_EQ(info.frame_count, kFrames);
@@ -245,7 +245,7 @@ TEST(ShardWriterAtomicity, AFailedRewriteKeepsTheOldShardUntouched) {
 TEST(CodecPreset, RejectsUnknownCodecsAndFormats) {
   EXPECT_THROW(codec_preset("h264"), ConfigError);
   config::Encode e;
-  e.codec = "prores_hq";
+  e.codec = config::ShardCodec::prores_hq;
   e.pixel_format = "yuv444p10le";
   EXPECT_THROW(codec_preset(e), ConfigError);
   e.pixel_format = "yuv422p10le";

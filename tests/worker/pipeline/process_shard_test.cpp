@@ -216,9 +216,8 @@ TEST(ProcessShard, ARangeBeyondTheSourceIsRefused) {
 
 TEST(UpscalerFactory, RefusesUnknownBackends) {
   config::Model m;
-  m.backend = "waifu";
-  EXPECT_THROW(make_upscaler(m), ConfigError);
-  m.backend = "basicvsrpp";  // no checkpoint
+  EXPECT_THROW(config::load_from_string("input: a\nmodel:\n  backend: waifu\n"), ConfigError);
+  m.backend = config::Backend::basicvsrpp;  // no checkpoint
   EXPECT_THROW(make_upscaler(m), Error);
 }
 

@@ -38,7 +38,7 @@ inline std::filesystem::path make_clip(const std::filesystem::path& dir, int fra
 // of `chunk` frames and 2 frames of overlap.
 inline config::Config pipeline_config(const std::string& codec, int threads, int chunk) {
   config::Config c;
-  c.encode.codec = codec;
+  c.encode.codec = *config::parse_mode<config::ShardCodec>(codec);
   c.encode.threads = threads;
   c.encode.parallel_encoders = 2;
   c.model.chunk = chunk;

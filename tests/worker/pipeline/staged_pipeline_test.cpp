@@ -223,7 +223,7 @@ TEST(StagedPipelineGpu, ConversionOnCudaIsByteIdenticalToCpuConversion) {
   TempDir dir;
   const fs::path clip = make_clip(dir.path(), 16);
   config::Config cfg = test_config("prores_hq");
-  cfg.encode.device = "cpu";
+  cfg.encode.device = config::EncodeDevice::cpu;
   const ShardResult dev = process_shard(make_task("dev", clip, dir / "a", 0, 2, 14, 16, {9}), cfg, *up);
   EXPECT_TRUE(dev.device_converted);
   EXPECT_FALSE(dev.gpu_encoded);
@@ -241,7 +241,7 @@ TEST(StagedPipelineGpu, TheCudaProresEncoderTakesTheFramesOnTheGpu) {
   TempDir dir;
   const fs::path clip = make_clip(dir.path(), 16);
   config::Config cfg = test_config("prores_hq");
-  cfg.encode.device = "gpu";
+  cfg.encode.device = config::EncodeDevice::gpu;
   const ShardResult r = process_shard(make_task("gpu", clip, dir / "a", 0, 2, 14, 16, {9}), cfg, *up);
   EXPECT_TRUE(r.gpu_encoded);
   EXPECT_EQ(r.frame_count, 12);

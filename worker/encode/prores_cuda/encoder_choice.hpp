@@ -23,7 +23,7 @@ namespace reelscale::prores {
 inline constexpr const char* kCudaEncoderName = "reelscale_prores_cuda";
 
 // True when the codec has a CUDA encoder (the ProRes profiles).
-bool codec_has_cuda_encoder(const std::string& codec);
+bool codec_has_cuda_encoder(config::ShardCodec codec);
 
 // The decision above; `cuda_present` defaults to cuda_encoder_available() (tests pass it).
 // Throws ConfigError naming encode.device for an impossible request.

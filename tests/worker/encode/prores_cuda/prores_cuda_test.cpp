@@ -69,20 +69,20 @@ void expect_identical(const Planes& p, rp::ProresOptions o = {}) {
 
 TEST(ProresCudaChoice, DeviceSettingPicksTheEncoder) {
   reelscale::config::Encode e;
-  e.codec = "prores_hq";
-  e.device = "auto";
+  e.codec = reelscale::config::ShardCodec::prores_hq;
+  e.device = reelscale::config::EncodeDevice::automatic;
   EXPECT_TRUE(rp::use_cuda_encoder(e, true));
   EXPECT_FALSE(rp::use_cuda_encoder(e, false));
-  e.device = "cpu";
+  e.device = reelscale::config::EncodeDevice::cpu;
   EXPECT_FALSE(rp::use_cuda_encoder(e, true));
-  e.device = "gpu";
+  e.device = reelscale::config::EncodeDevice::gpu;
   EXPECT_TRUE(rp::use_cuda_encoder(e, true));
   EXPECT_THROW(rp::use_cuda_encoder(e, false), reelscale::ConfigError);
-  e.codec = "ffv1";
+  e.codec = reelscale::config::ShardCodec::ffv1;
   EXPECT_THROW(rp::use_cuda_encoder(e, true), reelscale::ConfigError);
-  e.device = "auto";
+  e.device = reelscale::config::EncodeDevice::automatic;
   EXPECT_FALSE(rp::use_cuda_encoder(e, true));
-  e.codec = "prores_hq";
+  e.codec = reelscale::config::ShardCodec::prores_hq;
   const auto o = rp::prores_options(e);
   EXPECT_EQ(o.profile, rp::Profile::HQ);
   EXPECT_EQ(o.color_primaries, 1);
