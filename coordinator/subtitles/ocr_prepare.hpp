@@ -1,6 +1,10 @@
 #pragma once
 // Turns a palette bitmap into what Tesseract reads best: black text on white, padded and
-// upscaled, with the outline removed.
+// upscaled, with the outline removed. Which pixels are text cannot be known from the palette
+// (DVD and PGS put text, outline and anti-aliasing in any slot, in any colours), so a bitmap
+// yields several candidate renderings and the recogniser keeps the one that reads best.
+#include <vector>
+
 #include <opencv2/core.hpp>
 
 #include "coordinator/subtitles/bitmap_events.hpp"
@@ -17,5 +21,16 @@ int text_index(const BitmapRect& rect);
 // Black text (0) on white (255), `pad` pixels of margin, upscaled `scale` times with smooth
 // edges re-binarised. Empty Mat when the rect has no text pixels.
 cv::Mat prepare_for_ocr(const BitmapRect& rect, int scale = 3, int pad = 10);
+
+// The rect with a background box made transparent: an opaque (or half-transparent) colour
+// whose pixels, with the glyphs drawn on them, fill a rectangle covering most of the bitmap
+// without a transparent hole is a box behind the text, not text.
+BitmapRect without_background_box(const BitmapRect& rect);
+
+// Renderings to try, the likeliest first (each black text on white, prepared like
+// prepare_for_ocr): every drawn colour but the outline (keeps multi-colour text); the
+// text_index layer; each other sizeable colour alone; the bitmap flattened onto black
+// (inverted) and onto white, which is how a player shows it. Duplicates are left out.
+std::vector<cv::Mat> candidate_renderings(const BitmapRect& rect, int scale = 3, int pad = 10);
 
 }  // namespace reelscale::subtitles

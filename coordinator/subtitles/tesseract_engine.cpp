@@ -2,12 +2,15 @@
 
 #ifdef REELSCALE_HAVE_TESSERACT
 #include <tesseract/baseapi.h>
+#include <tesseract/resultiterator.h>
 #endif
 
+#include <cctype>
 #include <clocale>
 #include <filesystem>
 #include <sstream>
 
+#include "coordinator/subtitles/ocr_languages.hpp"
 #include "shared/util/errors.hpp"
 
 #ifdef REELSCALE_HAVE_TESSERACT
@@ -36,6 +39,24 @@ std::string tidy(const std::string& raw) {
     out += (out.empty() ? "" : "\n") + clean;
   }
   return out;
+}
+
+// How many of the recognised words the language model knows: garbage read from an outline or
+// an anti-alias ring can come with a fair confidence, but rarely with real words.
+double dictionary_share(tesseract::TessBaseAPI& api) {
+  std::unique_ptr<tesseract::ResultIterator> it(api.GetIterator());
+  if (!it) return 0;
+  int words = 0, known = 0;
+  do {
+    std::unique_ptr<char[]> w(it->GetUTF8Text(tesseract::RIL_WORD));
+    if (!w || !*w.get()) continue;
+    ++words;
+    bool alpha = false;
+    for (const char* c = w.get(); *c; ++c) alpha = alpha || std::isalpha(static_cast<unsigned char>(*c)) || (*c & 0x80);
+    // Numbers and punctuation are no evidence either way: count them as known.
+    known += !alpha || it->WordIsFromDictionary();
+  } while (it->Next(tesseract::RIL_WORD));
+  return words == 0 ? 0 : double(known) / words;
 }
 
 }  // namespace
@@ -67,10 +88,10 @@ TesseractEngine::TesseractEngine(const std::vector<std::string>& languages)
   // Tesseract refuses to start unless numbers are formatted the "C" way.
   std::setlocale(LC_NUMERIC, "C");
   if (api_->Init(nullptr, langs.c_str(), tesseract::OEM_LSTM_ONLY) != 0) {
-    std::string pkgs;
-    for (const auto& l : languages) pkgs += " tesseract-ocr-" + l;
-    throw Error("Tesseract cannot load the language data for '" + langs + "' (install:" + pkgs +
-                ", or run REELSCALE_OCR_LANGS=\"" + langs + "\" scripts/install-deps.sh)");
+    std::string pkgs, names;
+    for (const auto& l : languages) pkgs += " " + tesseract_package_for(l), names += " " + l;
+    throw ConfigError("Tesseract cannot load the language data for '" + langs + "' (apt-get install" + pkgs +
+                      ", or run REELSCALE_OCR_LANGS=\"" + names.substr(names.empty() ? 0 : 1) + "\" scripts/install-deps.sh)");
   }
   // One subtitle is one block of one to three lines.
   api_->SetPageSegMode(tesseract::PSM_SINGLE_BLOCK);
@@ -81,14 +102,16 @@ TesseractEngine::~TesseractEngine() {
   if (api_) api_->End();
 }
 
-Recognised TesseractEngine::recognise(const cv::Mat& image) {
+Recognised TesseractEngine::recognise(const cv::Mat& image, bool single_char) {
   Recognised r;
   if (image.empty()) return r;
   CV_Assert(image.type() == CV_8UC1);
+  api_->SetPageSegMode(single_char ? tesseract::PSM_SINGLE_CHAR : tesseract::PSM_SINGLE_BLOCK);
   api_->SetImage(image.data, image.cols, image.rows, 1, int(image.step));
   std::unique_ptr<char[]> text(api_->GetUTF8Text());
   r.text = tidy(text ? text.get() : "");
   r.confidence = r.text.empty() ? 0 : api_->MeanTextConf();
+  r.dictionary = dictionary_share(*api_);
   api_->Clear();
   return r;
 }
@@ -111,7 +134,7 @@ TesseractEngine::TesseractEngine(const std::vector<std::string>&) {
 TesseractEngine::~TesseractEngine() = default;
 LanguageData tesseract_language(const std::string&) { return {}; }
 bool tesseract_built_in() { return false; }
-Recognised TesseractEngine::recognise(const cv::Mat&) { return {}; }
+Recognised TesseractEngine::recognise(const cv::Mat&, bool) { return {}; }
 
 }  // namespace reelscale::subtitles
 #endif

@@ -1,12 +1,20 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <opencv2/imgproc.hpp>
+#ifdef REELSCALE_HAVE_CV_FREETYPE
+#include <opencv2/freetype.hpp>
+#endif
 
+#include <cstdlib>
 #include <cstring>
+#include <numeric>
+#include <random>
+#include <sstream>
 
 #include "coordinator/retime/srt.hpp"
 #include "coordinator/subtitles/bitmap_events.hpp"
 #include "coordinator/subtitles/ocr.hpp"
+#include "coordinator/subtitles/ocr_languages.hpp"
 #include "coordinator/subtitles/ocr_prepare.hpp"
 #include "shared/media/av_raii.hpp"
 #include "shared/util/atomic_file.hpp"
@@ -20,14 +28,69 @@ namespace {
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-// One synthetic DVD subtitle: text drawn with a fill colour and an optional outline.
+// One synthetic DVD subtitle: text drawn with a fill colour and an optional outline, in the
+// palette slots a disc may use (text, outline and anti-alias ring in any of codes 1-3; a box
+// behind the text; a second text colour for the words before ':').
 struct Drawn {
   std::string text;  // '\n' separates lines
   int64_t start_ms, end_ms;
   double scale = 1.0;
   uint32_t fill = 0xFFFFFFFF;     // ARGB
   uint32_t outline = 0xFF000000;  // ARGB; 0 = no outline
+  int text_code = 1, outline_code = 2, ring_code = -1, box_code = -1, second_code = -1;
+  uint32_t ring = 0xFF808080, box = 0xFF303030, second = 0xFFFFFF00;  // ARGB of those slots
+  bool italic = false;
 };
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream ss(text);
+  for (std::string l; std::getline(ss, l);) lines.push_back(l);
+  return lines;
+}
+
+// The 4-colour palette bitmap of one event, as a DVD subpicture holds it.
+BitmapRect draw_rect(const Drawn& e) {
+  const std::vector<std::string> lines = lines_of(e.text);
+  // Hershey's italic glyphs exist for the complex face only (duplex | italic stays upright).
+  const int font = e.italic ? cv::FONT_HERSHEY_COMPLEX | cv::FONT_ITALIC : cv::FONT_HERSHEY_DUPLEX, thick = 2;
+  int base = 0, widest = 0;
+  cv::Size one;
+  for (const auto& l : lines) {
+    one = cv::getTextSize(l, font, e.scale, thick, &base);
+    widest = std::max(widest, one.width);
+  }
+  const int pad = 8, line_h = int(one.height * 1.9);
+  const int w = (widest + 2 * pad + 1) & ~1, h = (line_h * int(lines.size()) + 2 * pad + 1) & ~1;
+  cv::Mat idx(h, w, CV_8UC1, cv::Scalar(0));
+  if (e.box_code > 0) idx.setTo(e.box_code);
+  // Outline, then the anti-alias ring, then the text on top.
+  const std::vector<std::pair<int, int>> passes = {{e.outline ? e.outline_code : -1, thick + 4},
+                                                   {e.ring_code, thick + 2}, {e.text_code, thick}};
+  for (const auto& [code, width] : passes) {
+    if (code < 0) continue;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const cv::Size sz = cv::getTextSize(lines[i], font, e.scale, thick, &base);
+      const cv::Point org((w - sz.width) / 2, pad + int(i) * line_h + one.height + (line_h - one.height) / 2 - 2);
+      cv::putText(idx, lines[i], org, font, e.scale, cv::Scalar(code), width, cv::LINE_8);
+      const size_t colon = lines[i].find(':');
+      if (code == e.text_code && e.second_code > 0 && colon != std::string::npos)
+        cv::putText(idx, lines[i].substr(0, colon + 1), org, font, e.scale, cv::Scalar(e.second_code), width, cv::LINE_8);
+    }
+  }
+  BitmapRect r;
+  r.x = (720 - w) / 2 & ~1;
+  r.y = (480 - h) & ~1;
+  r.w = w;
+  r.h = h;
+  r.indices.assign(idx.data, idx.data + size_t(w) * h);
+  r.palette[size_t(e.text_code)] = e.fill;
+  if (e.outline) r.palette[size_t(e.outline_code)] = e.outline;
+  if (e.ring_code > 0) r.palette[size_t(e.ring_code)] = e.ring;
+  if (e.box_code > 0) r.palette[size_t(e.box_code)] = e.box;
+  if (e.second_code > 0) r.palette[size_t(e.second_code)] = e.second;
+  return r;
+}
 
 // Writes an MKV holding one dvd_subtitle stream (720x576 canvas) with the given events.
 void write_dvdsub(const fs::path& out, const std::vector<Drawn>& events) {
@@ -52,25 +115,8 @@ void write_dvdsub(const fs::path& out, const std::vector<Drawn>& events) {
   ASSERT_GE(avio_open(&fmt->pb, out.c_str(), AVIO_FLAG_WRITE), 0);
   ASSERT_GE(avformat_write_header(fmt.get(), nullptr), 0);
   for (const auto& e : events) {
-    std::vector<std::string> lines;
-    std::stringstream ss(e.text);
-    for (std::string l; std::getline(ss, l);) lines.push_back(l);
-    const int font = cv::FONT_HERSHEY_DUPLEX, thick = 2;
-    int base = 0, widest = 0;
-    cv::Size one;
-    for (const auto& l : lines) {
-      one = cv::getTextSize(l, font, e.scale, thick, &base);
-      widest = std::max(widest, one.width);
-    }
-    const int pad = 8, line_h = int(one.height * 1.9);
-    const int w = (widest + 2 * pad + 1) & ~1, h = (line_h * int(lines.size()) + 2 * pad + 1) & ~1;
-    cv::Mat idx(h, w, CV_8UC1, cv::Scalar(0));
-    for (int pass = e.outline ? 0 : 1; pass < 2; ++pass)
-      for (size_t i = 0; i < lines.size(); ++i) {
-        const cv::Size sz = cv::getTextSize(lines[i], font, e.scale, thick, &base);
-        const cv::Point org((w - sz.width) / 2, pad + int(i) * line_h + one.height + (line_h - one.height) / 2 - 2);
-        cv::putText(idx, lines[i], org, font, e.scale, cv::Scalar(pass == 0 ? 2 : 1), pass == 0 ? thick + 4 : thick, cv::LINE_8);
-      }
+    const BitmapRect br = draw_rect(e);
+    const int w = br.w, h = br.h;
     AVSubtitle sub{};
     sub.end_display_time = uint32_t(e.end_ms - e.start_ms);
     sub.num_rects = 1;
@@ -78,17 +124,16 @@ void write_dvdsub(const fs::path& out, const std::vector<Drawn>& events) {
     sub.rects[0] = static_cast<AVSubtitleRect*>(av_mallocz(sizeof(AVSubtitleRect)));
     AVSubtitleRect* r = sub.rects[0];
     r->type = SUBTITLE_BITMAP;
-    r->x = (720 - w) / 2 & ~1;
-    r->y = 480 - h & ~1;
+    r->x = br.x;
+    r->y = br.y;
     r->w = w;
     r->h = h;
     r->nb_colors = 4;
     r->linesize[0] = w;
     r->data[0] = static_cast<uint8_t*>(av_malloc(size_t(w) * h));
     r->data[1] = static_cast<uint8_t*>(av_mallocz(16));
-    for (int y = 0; y < h; ++y) std::memcpy(r->data[0] + size_t(y) * w, idx.ptr(y), size_t(w));
-    const uint32_t pal[4] = {0x00000000u, e.fill, e.outline ? e.outline : 0x00000000u, 0};
-    std::memcpy(r->data[1], pal, sizeof pal);
+    std::memcpy(r->data[0], br.indices.data(), br.indices.size());
+    std::memcpy(r->data[1], br.palette.data(), 16);
     std::vector<uint8_t> buf(size_t(w) * h + 65536);
     const int size = avcodec_encode_subtitle(enc.get(), buf.data(), int(buf.size()), &sub);
     avsubtitle_free(&sub);
@@ -132,6 +177,406 @@ TEST(SubtitleOcr, SyntheticStylesReadWithLowErrorAndExactTimes) {
   }
   EXPECT_LE(cer(r.events, cases), 0.02);
   EXPECT_EQ(r.language, "eng");
+}
+
+bool installed(const std::string& lang) {
+  const auto have = installed_languages();
+  return std::find(have.begin(), have.end(), lang) != have.end();
+}
+
+// OCR of bitmaps built directly (no encoder in between: the palette slots stay exactly as
+// drawn), one event per bitmap, 2 s apart.
+OcrResult ocr_bitmaps(const std::vector<BitmapRect>& rects, const OcrOptions& options = {}) {
+  ExtractResult x;
+  for (size_t i = 0; i < rects.size(); ++i) x.events.push_back({int64_t(i) * 2000, int64_t(i) * 2000 + 1500, false, {rects[i]}});
+  return ocr_events(x, options);
+}
+
+// CER <= 2 % over the set; `exact`: every line read exactly too.
+void expect_reads(const std::vector<Drawn>& cases, const std::vector<BitmapRect>& rects, const char* what,
+                  bool exact = true) {
+  const OcrResult r = ocr_bitmaps(rects);
+  ASSERT_EQ(r.events.size(), cases.size()) << what;
+  EXPECT_LE(cer(r.events, cases), 0.02) << what;
+  for (size_t i = 0; i < cases.size() && exact; ++i) EXPECT_EQ(r.events[i].text, cases[i].text) << what << " " << i;
+}
+
+const char* const kLines[] = {"Where are you going tonight?", "Nobody saw the train arrive.", "I told you before.",
+                              "The harbour was quiet.", "We leave at dawn, all of us.", "Keep the lights off."};
+
+// Text, outline and anti-alias ring in every arrangement of codes 1-3: the ring touches the
+// outline as much as the text does, which used to make it win the palette tie.
+TEST(SubtitleOcr, TextInAnyPaletteSlotWithOutlineAndRing) {
+  std::vector<Drawn> cases;
+  int n = 0;
+  for (int t = 1; t <= 3; ++t)
+    for (int o = 1; o <= 3; ++o) {
+      if (o == t) continue;
+      Drawn d{kLines[n++ % 6], 0, 0};
+      d.text_code = t, d.outline_code = o, d.ring_code = 6 - t - o;
+      cases.push_back(d);
+    }
+  std::vector<BitmapRect> rects;
+  for (const auto& d : cases) rects.push_back(draw_rect(d));
+  expect_reads(cases, rects, "slots");
+}
+
+TEST(SubtitleOcr, DarkTextOnALightOutline) {
+  std::vector<Drawn> cases;
+  for (int t = 1; t <= 3; ++t) {
+    Drawn d{kLines[t], 0, 0};
+    d.fill = 0xFF202020, d.outline = 0xFFF0F0F0, d.text_code = t, d.outline_code = t == 3 ? 1 : t + 1;
+    cases.push_back(d);
+  }
+  std::vector<BitmapRect> rects;
+  for (const auto& d : cases) rects.push_back(draw_rect(d));
+  expect_reads(cases, rects, "dark on light");
+}
+
+TEST(SubtitleOcr, BackgroundBoxIsNotText) {
+  std::vector<Drawn> cases;
+  for (uint32_t box : {0xFF303030u, 0x80000000u, 0xFF1010A0u}) {
+    Drawn d{kLines[cases.size() % 6], 0, 0};
+    d.box_code = 3, d.box = box;
+    cases.push_back(d);
+    Drawn plain = d;  // text straight on the box, no outline
+    plain.text = kLines[(cases.size() + 3) % 6], plain.outline = 0;
+    cases.push_back(plain);
+  }
+  std::vector<BitmapRect> rects;
+  for (const auto& d : cases) rects.push_back(draw_rect(d));
+  expect_reads(cases, rects, "box");
+}
+
+TEST(SubtitleOcr, TwoColourLinesKeepBothColours) {
+  std::vector<Drawn> cases = {{"JOHN: Where were you last night?", 0, 0}, {"MARY: At the harbour, waiting.", 0, 0}};
+  cases[0].second_code = 3;
+  cases[1].second_code = 3, cases[1].second = 0xFF00FFFF, cases[1].text_code = 2, cases[1].outline_code = 1;
+  std::vector<BitmapRect> rects;
+  for (const auto& d : cases) rects.push_back(draw_rect(d));
+  expect_reads(cases, rects, "two colours");
+}
+
+// A PGS-style bitmap: anti-aliased text and outline blended into up to 256 ARGB colours, the
+// palette entries in a random order (PGS palettes follow no convention).
+BitmapRect draw_pgs(const std::string& text, uint32_t seed) {
+  const int font = cv::FONT_HERSHEY_DUPLEX, thick = 3;
+  const double scale = 1.6;
+  int base = 0;
+  const cv::Size sz = cv::getTextSize(text, font, scale, thick, &base);
+  const int w = sz.width + 24, h = sz.height + base + 24;
+  cv::Mat fill(h, w, CV_8UC1, cv::Scalar(0)), edge(h, w, CV_8UC1, cv::Scalar(0));
+  const cv::Point org(12, 12 + sz.height);
+  cv::putText(edge, text, org, font, scale, cv::Scalar(255), thick + 5, cv::LINE_AA);
+  cv::putText(fill, text, org, font, scale, cv::Scalar(255), thick, cv::LINE_AA);
+  std::vector<uint32_t> colours;
+  BitmapRect r;
+  r.w = w, r.h = h;
+  r.indices.resize(size_t(w) * h);
+  std::vector<int> slot(256);
+  std::iota(slot.begin(), slot.end(), 0);
+  std::shuffle(slot.begin(), slot.end(), std::mt19937(seed));
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      // Quantised so the palette stays under 256 entries: alpha from the outline, grey from the fill.
+      const int a = edge.at<uint8_t>(y, x) / 16 * 17, g = fill.at<uint8_t>(y, x) / 16 * 17;
+      const uint32_t argb = a == 0 ? 0u : (uint32_t(a) << 24) | uint32_t(g) * 0x010101u;
+      auto it = std::find(colours.begin(), colours.end(), argb);
+      if (it == colours.end()) it = colours.insert(colours.end(), argb);
+      const int k = slot[size_t(it - colours.begin())];
+      r.indices[size_t(y) * w + x] = uint8_t(k);
+      r.palette[size_t(k)] = argb;
+    }
+  return r;
+}
+
+TEST(SubtitleOcr, PgsWithShuffledPalettes) {
+  std::vector<Drawn> cases;
+  std::vector<BitmapRect> rects;
+  for (uint32_t i = 0; i < 6; ++i) {
+    cases.push_back({kLines[i], 0, 0});
+    rects.push_back(draw_pgs(kLines[i], 7 + i));
+  }
+  expect_reads(cases, rects, "pgs", false);  // anti-aliased, thin: a letter may slip ("sow")
+}
+
+#ifdef REELSCALE_HAVE_CV_FREETYPE
+// A DVD-style bitmap (text code 1, outline code 2) of `text` in a DejaVu font (UTF-8, so
+// umlauts and italics are real glyphs).
+BitmapRect draw_font(const std::string& text, const std::string& font_file, int height = 30) {
+  auto ft = cv::freetype::createFreeType2();
+  ft->loadFontData("/usr/share/fonts/truetype/dejavu/" + font_file, 0);
+  int base = 0;
+  const cv::Size sz = ft->getTextSize(text, height, -1, &base);
+  const int w = (sz.width + 24) & ~1, h = (sz.height + base + 24) & ~1;
+  cv::Mat canvas(h, w, CV_8UC3, cv::Scalar::all(0));  // the freetype module draws on BGR only
+  const cv::Point org(12, 12 + sz.height);
+  ft->putText(canvas, text, org, height, cv::Scalar::all(2), 3, cv::LINE_8, true);
+  ft->putText(canvas, text, org, height, cv::Scalar::all(2), -1, cv::LINE_8, true);
+  ft->putText(canvas, text, org, height, cv::Scalar::all(1), -1, cv::LINE_8, true);
+  cv::Mat idx;
+  cv::extractChannel(canvas, idx, 0);
+  BitmapRect r;
+  r.w = w, r.h = h;
+  r.indices.assign(idx.data, idx.data + size_t(w) * h);
+  r.palette[1] = 0xFFFFFFFF, r.palette[2] = 0xFF000000;
+  return r;
+}
+
+TEST(SubtitleOcr, GermanStreamIsReadInGermanWithoutBeingTold) {
+  if (!installed("deu"))
+    GTEST_SKIP() << "tesseract-ocr-deu is not installed (scripts/install-deps.sh installs it)";
+  const std::vector<std::string> lines = {"Schöne Grüße aus München.", "Über die Brücke gehen wir später."};
+  ExtractResult x;
+  x.language = "ger";  // as a DVD tags it (ISO 639-2/B)
+  for (size_t i = 0; i < lines.size(); ++i)
+    x.events.push_back({int64_t(i) * 2000, int64_t(i) * 2000 + 1500, false, {draw_font(lines[i], "DejaVuSans.ttf")}});
+  const OcrResult r = ocr_events(x, {});
+  EXPECT_EQ(r.ocr_languages, std::vector<std::string>{"deu"});
+  ASSERT_EQ(r.events.size(), lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(r.events[i].text, lines[i]);
+}
+#endif
+
+TEST(SubtitleOcr, LanguageTagsMapToTesseractNames) {
+  EXPECT_EQ(tesseract_language_for("de"), "deu");
+  EXPECT_EQ(tesseract_language_for("ger"), "deu");
+  EXPECT_EQ(tesseract_language_for("deu"), "deu");
+  EXPECT_EQ(tesseract_language_for("fr"), "fra");
+  EXPECT_EQ(tesseract_language_for("fre"), "fra");
+  EXPECT_EQ(tesseract_language_for("EN"), "eng");
+  EXPECT_EQ(tesseract_language_for("pt-BR"), "por");
+  EXPECT_EQ(tesseract_language_for("zh"), "chi_sim");
+  EXPECT_EQ(tesseract_language_for("chi_tra"), "chi_tra");
+  EXPECT_EQ(tesseract_language_for("und"), "");
+  EXPECT_EQ(tesseract_language_for(""), "");
+  EXPECT_EQ(tesseract_package_for("deu"), "tesseract-ocr-deu");
+  EXPECT_EQ(tesseract_package_for("chi_sim"), "tesseract-ocr-chi-sim");
+  EXPECT_EQ(languages_for_stream({"3=deu", "4=fr+eng"}, 4), (std::vector<std::string>{"fr", "eng"}));
+  EXPECT_TRUE(languages_for_stream({"3=deu"}, 5).empty());
+  const auto have = installed_languages();
+  EXPECT_NE(std::find(have.begin(), have.end(), "eng"), have.end());
+  EXPECT_EQ(std::find(have.begin(), have.end(), "osd"), have.end());
+}
+
+TEST(SubtitleOcr, MissingLanguageNamesTheDebianPackage) {
+  try {
+    require_installed({"eng", "xqz"}, "OCR of subtitle stream 3");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("stream 3"));
+    EXPECT_THAT(e.what(), HasSubstr("apt-get install tesseract-ocr-xqz"));
+  }
+  ExtractResult x;
+  x.events.push_back({0, 1000, false, {draw_rect({"Hello there.", 0, 0})}});
+  OcrOptions o;
+  o.languages = {"de"};
+  if (installed("deu")) {
+    EXPECT_EQ(ocr_events(x, o).ocr_languages, std::vector<std::string>{"deu"});  // "de" is deu, not tesseract-ocr-de
+  }
+  o.languages = {"12"};
+  EXPECT_THROW(ocr_events(x, o), ConfigError);
+}
+
+TEST(SubtitleOcr, OneCharacterEventIsKept) {
+  const OcrResult r = ocr_bitmaps({draw_rect({"?", 0, 0, 1.5}), draw_rect({"Fine.", 0, 0}), draw_rect({"A", 0, 0, 1.5})});
+  ASSERT_EQ(r.events.size(), 3u);
+  EXPECT_EQ(r.events[0].text.size(), 1u);  // kept (a lone "?" may read as another sign)
+  EXPECT_EQ(r.events[2].text, "A");
+}
+
+TEST(SubtitleOcr, ItalicLinesAreTagged) {
+  std::vector<Drawn> cases = {{"I never said that.", 0, 0}, {"Keep walking, don't look back.", 0, 0}};
+  for (auto& d : cases) d.italic = true;
+  const OcrResult r = ocr_bitmaps({draw_rect(cases[0]), draw_rect(cases[1])});
+  ASSERT_EQ(r.events.size(), 2u);
+  for (size_t i = 0; i < cases.size(); ++i) EXPECT_EQ(r.events[i].text, "<i>" + cases[i].text + "</i>");
+}
+
+// One PGS display set per event (PCS, WDS, PDS, ODS, END) and a clearing set at its end,
+// muxed into a .sup by libavformat (FFmpeg has no PGS encoder, so the segments are built here).
+struct PgsWriter {
+  static void be16(std::vector<uint8_t>& b, int v) { b.push_back(uint8_t(v >> 8)), b.push_back(uint8_t(v)); }
+  static void segment(std::vector<uint8_t>& out, uint8_t type, const std::vector<uint8_t>& body) {
+    out.push_back(type);
+    be16(out, int(body.size()));
+    out.insert(out.end(), body.begin(), body.end());
+  }
+  static std::vector<uint8_t> rle(const BitmapRect& r) {
+    std::vector<uint8_t> o;
+    for (int y = 0; y < r.h; ++y) {
+      for (int x = 0; x < r.w;) {
+        const uint8_t c = r.indices[size_t(y) * r.w + x];
+        int n = 1;
+        while (x + n < r.w && n < 16383 && r.indices[size_t(y) * r.w + x + n] == c) ++n;
+        if (c != 0 && n < 3) {
+          for (int k = 0; k < n; ++k) o.push_back(c);
+        } else {
+          o.push_back(0);
+          const uint8_t flags = uint8_t((c ? 0x80 : 0) | (n >= 64 ? 0x40 : 0));
+          if (n >= 64) o.push_back(uint8_t(flags | (n >> 8))), o.push_back(uint8_t(n));
+          else o.push_back(uint8_t(flags | n));
+          if (c) o.push_back(c);
+        }
+        x += n;
+      }
+      o.push_back(0), o.push_back(0);
+    }
+    return o;
+  }
+  static std::vector<uint8_t> display_set(const BitmapRect* r, int number, bool forced) {
+    std::vector<uint8_t> out, pcs, wds, pds, ods;
+    be16(pcs, 1920), be16(pcs, 1080), pcs.push_back(0x10), be16(pcs, number);
+    pcs.push_back(r ? 0x80 : 0x00), pcs.push_back(0), pcs.push_back(0), pcs.push_back(r ? 1 : 0);
+    const int x = r ? (1920 - r->w) / 2 : 0, y = r ? 900 : 0;
+    if (r) be16(pcs, 0), pcs.push_back(0), pcs.push_back(forced ? 0x40 : 0), be16(pcs, x), be16(pcs, y);
+    segment(out, 0x16, pcs);
+    wds.push_back(1), wds.push_back(0), be16(wds, x), be16(wds, y), be16(wds, r ? r->w : 1), be16(wds, r ? r->h : 1);
+    segment(out, 0x17, wds);
+    if (r) {
+      pds.push_back(0), pds.push_back(0);
+      for (int i = 0; i < 256; ++i) {
+        const uint32_t c = r->palette[size_t(i)];
+        const int g = int(c & 0xFF);  // grey palettes only: Y from grey, no chroma
+        pds.push_back(uint8_t(i)), pds.push_back(uint8_t(16 + g * 219 / 255)), pds.push_back(128), pds.push_back(128);
+        pds.push_back(uint8_t(c >> 24));
+      }
+      segment(out, 0x14, pds);
+      const std::vector<uint8_t> data = rle(*r);
+      be16(ods, 0), ods.push_back(0), ods.push_back(0xC0);
+      const int len = int(data.size()) + 4;
+      ods.push_back(uint8_t(len >> 16)), be16(ods, len & 0xFFFF), be16(ods, r->w), be16(ods, r->h);
+      ods.insert(ods.end(), data.begin(), data.end());
+      segment(out, 0x15, ods);
+    }
+    segment(out, 0x80, {});
+    return out;
+  }
+};
+
+struct PgsEvent {
+  BitmapRect rect;
+  int64_t start_ms, end_ms;
+  bool forced = false;
+};
+
+void write_sup(const fs::path& out, const std::vector<PgsEvent>& events) {
+  AVFormatContext* raw = nullptr;
+  ASSERT_GE(avformat_alloc_output_context2(&raw, nullptr, "sup", out.c_str()), 0);
+  av::OutputFormatPtr fmt(raw);
+  AVStream* st = avformat_new_stream(fmt.get(), nullptr);
+  st->codecpar->codec_type = AVMEDIA_TYPE_SUBTITLE;
+  st->codecpar->codec_id = AV_CODEC_ID_HDMV_PGS_SUBTITLE;
+  st->time_base = {1, 90000};
+  ASSERT_GE(avio_open(&fmt->pb, out.c_str(), AVIO_FLAG_WRITE), 0);
+  ASSERT_GE(avformat_write_header(fmt.get(), nullptr), 0);
+  int number = 0;
+  for (const auto& e : events)
+    for (const bool show : {true, false}) {
+      const std::vector<uint8_t> set = PgsWriter::display_set(show ? &e.rect : nullptr, number++, e.forced);
+      auto pkt = av::make_packet();
+      ASSERT_GE(av_new_packet(pkt.get(), int(set.size())), 0);
+      std::memcpy(pkt->data, set.data(), set.size());
+      pkt->pts = pkt->dts = av_rescale_q(show ? e.start_ms : e.end_ms, {1, 1000}, st->time_base);
+      pkt->stream_index = 0;
+      ASSERT_GE(av_write_frame(fmt.get(), pkt.get()), 0);
+    }
+  ASSERT_GE(av_write_trailer(fmt.get()), 0);
+}
+
+TEST(SubtitleOcr, PgsSupTimesCountFromTheFilmStart) {
+  testing::TempDir dir;
+  std::vector<PgsEvent> events;
+  for (uint32_t i = 0; i < 4; ++i)
+    events.push_back({draw_pgs(kLines[i], 100 + i), 1000 + int64_t(i) * 2500, 3000 + int64_t(i) * 2500, i == 2});
+  write_sup(dir / "subs.sup", events);
+  const OcrResult r = ocr_stream(dir / "subs.sup", -1, {});
+  ASSERT_EQ(r.events.size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_NEAR(r.events[i].start_ms, events[i].start_ms, 10) << i;
+    EXPECT_NEAR(r.events[i].end_ms, events[i].end_ms, 10) << i;
+    EXPECT_LE(double(edit_distance(r.events[i].text, kLines[i])), 0.04 * double(std::strlen(kLines[i]))) << i;
+    EXPECT_EQ(r.events[i].forced, i == 2) << i;
+  }
+  EXPECT_TRUE(has_forced_subset(r));
+  EXPECT_EQ(to_srt_events(r, true).size(), 1u);
+  EXPECT_EQ(to_srt_events(r, true)[0].start_ms, r.events[2].start_ms);
+}
+
+// A VobSub pair: the .idx's "id: de" is the stream's language; an empty .sub is a warning,
+// not a silent empty SRT; "forced subs: ON" keeps only forced subtitles.
+void write_idx(const fs::path& idx, bool forced_only) {
+  write_file_atomic(idx, std::string("# VobSub index file, v7 (do not modify this line!)\nsize: 720x576\n") +
+                             "palette: 000000, ffffff, 808080, c0c0c0, ff0000, 00ff00, 0000ff, ffff00, ff00ff, "
+                             "00ffff, 800000, 008000, 000080, 808000, 800080, 008080\n" +
+                             (forced_only ? "forced subs: ON\n" : "forced subs: OFF\n") + "id: de, index: 0\n");
+}
+
+TEST(SubtitleOcr, EmptyVobSubIsNeverASilentSuccess) {
+  testing::TempDir dir;
+  write_idx(dir / "empty.idx", false);
+  write_file_atomic(dir / "empty.sub", "");
+  try {
+    const ExtractResult x = extract_bitmap_events(dir / "empty.idx");
+    EXPECT_EQ(x.language, "de");
+    EXPECT_TRUE(x.events.empty());
+    ASSERT_FALSE(x.warnings.empty());
+    EXPECT_THAT(x.warnings[0], HasSubstr("no packets"));
+  } catch (const MediaError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("empty.idx"));  // libavformat finds no stream in it
+  }
+}
+
+TEST(SubtitleOcr, CorruptSubtitleStreamIsAnError) {
+  testing::TempDir dir;
+  // A dvd_subtitle stream whose packets are all garbage: nothing decodes, so it is corrupt,
+  // not "0 subtitles".
+  AVFormatContext* raw = nullptr;
+  const fs::path out = dir / "bad.mkv";
+  ASSERT_GE(avformat_alloc_output_context2(&raw, nullptr, "matroska", out.c_str()), 0);
+  av::OutputFormatPtr fmt(raw);
+  AVStream* st = avformat_new_stream(fmt.get(), nullptr);
+  st->codecpar->codec_type = AVMEDIA_TYPE_SUBTITLE;
+  st->codecpar->codec_id = AV_CODEC_ID_DVD_SUBTITLE;
+  st->time_base = {1, 1000};
+  ASSERT_GE(avio_open(&fmt->pb, out.c_str(), AVIO_FLAG_WRITE), 0);
+  ASSERT_GE(avformat_write_header(fmt.get(), nullptr), 0);
+  for (int i = 0; i < 3; ++i) {
+    auto pkt = av::make_packet();
+    ASSERT_GE(av_new_packet(pkt.get(), 40), 0);
+    std::memset(pkt->data, 0xA5, 40);
+    pkt->data[0] = 0, pkt->data[1] = 40;  // a plausible size, then nonsense
+    pkt->pts = pkt->dts = 1000 * (i + 1);
+    pkt->duration = 500;
+    pkt->flags |= AV_PKT_FLAG_KEY;
+    ASSERT_GE(av_interleaved_write_frame(fmt.get(), pkt.get()), 0);
+  }
+  ASSERT_GE(av_write_trailer(fmt.get()), 0);
+  fmt.reset();
+  try {
+    extract_bitmap_events(out);
+    FAIL() << "expected MediaError";
+  } catch (const MediaError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("bad.mkv"));
+    EXPECT_THAT(e.what(), HasSubstr("corrupt subtitle data"));
+  }
+}
+
+// Not a test: writes the input of the OCR speed measurement (docs/media.md) to
+// $REELSCALE_OCR_BENCH_DIR: 60 DVD subtitles in the usual palette (ocr_dvd.mkv) and 60 PGS
+// subtitles with shuffled palettes (ocr_pgs.sup). Run with --gtest_also_run_disabled_tests.
+TEST(SubtitleOcr, DISABLED_WriteBenchmarkInput) {
+  const char* dir = std::getenv("REELSCALE_OCR_BENCH_DIR");
+  if (!dir) GTEST_SKIP() << "set REELSCALE_OCR_BENCH_DIR";
+  std::vector<Drawn> dvd;
+  std::vector<PgsEvent> pgs;
+  for (int i = 0; i < 60; ++i) {
+    const std::string text = std::string(kLines[i % 6]) + (i % 3 == 0 ? "\n" + std::string(kLines[(i + 1) % 6]) : "");
+    dvd.push_back({text, 1000 + i * 2000, 2500 + i * 2000});
+    pgs.push_back({draw_pgs(kLines[i % 6], uint32_t(i)), 1000 + i * 2000, 2500 + i * 2000});
+  }
+  write_dvdsub(fs::path(dir) / "ocr_dvd.mkv", dvd);
+  write_sup(fs::path(dir) / "ocr_pgs.sup", pgs);
 }
 
 TEST(SubtitleOcr, SampleFilmSubtitlesMatchTheTruth) {
