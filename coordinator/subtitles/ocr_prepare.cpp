@@ -38,6 +38,23 @@ IndexStats index_stats(const BitmapRect& r) {
   return s;
 }
 
+// The share of index `c`'s pixels with a 4-neighbour of index `t`.
+double touch_share(const BitmapRect& r, uint8_t c, uint8_t t) {
+  int64_t count = 0, touching = 0;
+  for (int y = 0; y < r.h; ++y)
+    for (int x = 0; x < r.w; ++x) {
+      if (r.indices[size_t(y) * r.w + x] != c) continue;
+      ++count;
+      bool touches = false;
+      for (auto [dx, dy] : {std::pair{1, 0}, {-1, 0}, {0, 1}, {0, -1}}) {
+        const int nx = x + dx, ny = y + dy;
+        if (nx >= 0 && ny >= 0 && nx < r.w && ny < r.h && r.indices[size_t(ny) * r.w + nx] == t) touches = true;
+      }
+      touching += touches;
+    }
+  return count == 0 ? 0 : double(touching) / double(count);
+}
+
 // Ignore specks: a colour with under 3% of the drawn pixels is anti-aliasing or noise.
 bool sizeable(const IndexStats& s, int i) { return s.count[size_t(i)] > 0 && s.count[size_t(i)] * 33 >= s.total; }
 
@@ -157,8 +174,17 @@ std::vector<cv::Mat> candidate_renderings(const BitmapRect& rect, int scale, int
   IndexSet all_but_outline;
   for (int i = 0; i < 256; ++i)
     if (s.count[size_t(i)] > 0 && (i != outline || sizeable_colours == 1)) all_but_outline.set(size_t(i));
+  // First the innermost colour, with any other sizeable colour it hardly touches: a second
+  // text colour (a speaker's name) lies apart, while an outline or an anti-alias ring wraps the
+  // text, so a good share of the text's pixels touch it.
+  if (const int t = text_index(r); t >= 0) {
+    IndexSet text;
+    text.set(size_t(t));
+    for (int i = 0; i < 256; ++i)
+      if (sizeable(s, i) && i != outline && i != t && touch_share(r, uint8_t(t), uint8_t(i)) < 0.03) text.set(size_t(i));
+    add_mask(text);
+  }
   add_mask(all_but_outline);
-  if (const int t = text_index(r); t >= 0) add_mask(IndexSet().set(size_t(t)));
   for (int i = 0; i < 256; ++i)
     if (sizeable(s, i)) add_mask(IndexSet().set(size_t(i)));
   for (bool onto_white : {false, true})

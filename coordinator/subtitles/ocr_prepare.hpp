@@ -28,8 +28,9 @@ cv::Mat prepare_for_ocr(const BitmapRect& rect, int scale = 3, int pad = 10);
 BitmapRect without_background_box(const BitmapRect& rect);
 
 // Renderings to try, the likeliest first (each black text on white, prepared like
-// prepare_for_ocr): every drawn colour but the outline (keeps multi-colour text); the
-// text_index layer; each other sizeable colour alone; the bitmap flattened onto black
+// prepare_for_ocr): the text_index layer with any second text colour (one it hardly touches,
+// unlike an outline or ring: keeps multi-colour text); every drawn colour but the outline; each sizeable
+// colour alone; the bitmap flattened onto black
 // (inverted) and onto white, which is how a player shows it. Duplicates are left out.
 std::vector<cv::Mat> candidate_renderings(const BitmapRect& rect, int scale = 3, int pad = 10);
 
