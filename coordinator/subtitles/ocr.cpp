@@ -17,10 +17,6 @@
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 
-#ifdef REELSCALE_HAVE_OPENMP
-#include <omp.h>
-#endif
-
 namespace reelscale::subtitles {
 namespace {
 
@@ -107,11 +103,12 @@ std::optional<OcrEvent> read_event(TesseractEngine& engine, const BitmapEvent& e
 }
 
 // Every event read, in order, by one Tesseract engine per thread (one per core by default).
-// Tesseract's own OpenMP threads are held to one each: engines side by side use the cores
-// better than OpenMP inside one engine, and the two together oversubscribe them.
+// Engines side by side use the cores better than Tesseract's OpenMP inside one engine; the
+// two together oversubscribe them, so the process should run with OMP_THREAD_LIMIT=1 (libgomp
+// reads it once, when it loads, and Tesseract's num_threads clauses override
+// omp_set_num_threads: only the environment caps it; the coordinator image sets it).
 std::vector<std::optional<OcrEvent>> read_all(const std::vector<BitmapEvent>& events,
                                               const std::vector<std::string>& languages, const OcrOptions& options) {
-  setenv("OMP_THREAD_LIMIT", "1", 0);  // for an OpenMP runtime not yet started
   std::vector<std::optional<OcrEvent>> out(events.size());
   const size_t cores = std::max(1u, std::thread::hardware_concurrency());
   const size_t threads = std::min(events.size(), options.threads > 0 ? size_t(options.threads) : cores);
@@ -119,9 +116,6 @@ std::vector<std::optional<OcrEvent>> read_all(const std::vector<BitmapEvent>& ev
   std::vector<std::exception_ptr> errors(threads);
   auto work = [&](size_t t) {
     try {
-#ifdef REELSCALE_HAVE_OPENMP
-      omp_set_num_threads(1);  // this thread's OpenMP setting: the runtime read its env at load
-#endif
       TesseractEngine engine(languages);
       for (size_t i; (i = next++) < events.size();) out[i] = read_event(engine, events[i], options);
     } catch (...) {
