@@ -194,11 +194,17 @@ OcrResult ocr_bitmaps(const std::vector<BitmapRect>& rects, const OcrOptions& op
 
 // CER <= 2 % over the set; `exact`: every line read exactly too.
 void expect_reads(const std::vector<Drawn>& cases, const std::vector<BitmapRect>& rects, const char* what,
-                  bool exact = true) {
+                  bool exact) {
   const OcrResult r = ocr_bitmaps(rects);
   ASSERT_EQ(r.events.size(), cases.size()) << what;
   EXPECT_LE(cer(r.events, cases), 0.02) << what;
   for (size_t i = 0; i < cases.size() && exact; ++i) EXPECT_EQ(r.events[i].text, cases[i].text) << what << " " << i;
+}
+
+void expect_reads(const std::vector<Drawn>& cases, const char* what) {
+  std::vector<BitmapRect> rects;
+  for (const auto& d : cases) rects.push_back(draw_rect(d));
+  expect_reads(cases, rects, what, true);
 }
 
 const char* const kLines[] = {"Where are you going tonight?", "Nobody saw the train arrive.", "I told you before.",
@@ -216,9 +222,7 @@ TEST(SubtitleOcr, TextInAnyPaletteSlotWithOutlineAndRing) {
       d.text_code = t, d.outline_code = o, d.ring_code = 6 - t - o;
       cases.push_back(d);
     }
-  std::vector<BitmapRect> rects;
-  for (const auto& d : cases) rects.push_back(draw_rect(d));
-  expect_reads(cases, rects, "slots");
+  expect_reads(cases, "slots");
 }
 
 TEST(SubtitleOcr, DarkTextOnALightOutline) {
@@ -228,9 +232,7 @@ TEST(SubtitleOcr, DarkTextOnALightOutline) {
     d.fill = 0xFF202020, d.outline = 0xFFF0F0F0, d.text_code = t, d.outline_code = t == 3 ? 1 : t + 1;
     cases.push_back(d);
   }
-  std::vector<BitmapRect> rects;
-  for (const auto& d : cases) rects.push_back(draw_rect(d));
-  expect_reads(cases, rects, "dark on light");
+  expect_reads(cases, "dark on light");
 }
 
 TEST(SubtitleOcr, BackgroundBoxIsNotText) {
@@ -243,18 +245,14 @@ TEST(SubtitleOcr, BackgroundBoxIsNotText) {
     plain.text = kLines[(cases.size() + 3) % 6], plain.outline = 0;
     cases.push_back(plain);
   }
-  std::vector<BitmapRect> rects;
-  for (const auto& d : cases) rects.push_back(draw_rect(d));
-  expect_reads(cases, rects, "box");
+  expect_reads(cases, "box");
 }
 
 TEST(SubtitleOcr, TwoColourLinesKeepBothColours) {
   std::vector<Drawn> cases = {{"JOHN: Where were you last night?", 0, 0}, {"MARY: At the harbour, waiting.", 0, 0}};
   cases[0].second_code = 3;
   cases[1].second_code = 3, cases[1].second = 0xFF00FFFF, cases[1].text_code = 2, cases[1].outline_code = 1;
-  std::vector<BitmapRect> rects;
-  for (const auto& d : cases) rects.push_back(draw_rect(d));
-  expect_reads(cases, rects, "two colours");
+  expect_reads(cases, "two colours");
 }
 
 // A PGS-style bitmap: anti-aliased text and outline blended into up to 256 ARGB colours, the
@@ -339,17 +337,10 @@ TEST(SubtitleOcr, GermanStreamIsReadInGermanWithoutBeingTold) {
 #endif
 
 TEST(SubtitleOcr, LanguageTagsMapToTesseractNames) {
-  EXPECT_EQ(tesseract_language_for("de"), "deu");
-  EXPECT_EQ(tesseract_language_for("ger"), "deu");
-  EXPECT_EQ(tesseract_language_for("deu"), "deu");
-  EXPECT_EQ(tesseract_language_for("fr"), "fra");
-  EXPECT_EQ(tesseract_language_for("fre"), "fra");
-  EXPECT_EQ(tesseract_language_for("EN"), "eng");
-  EXPECT_EQ(tesseract_language_for("pt-BR"), "por");
-  EXPECT_EQ(tesseract_language_for("zh"), "chi_sim");
-  EXPECT_EQ(tesseract_language_for("chi_tra"), "chi_tra");
-  EXPECT_EQ(tesseract_language_for("und"), "");
-  EXPECT_EQ(tesseract_language_for(""), "");
+  const std::pair<const char*, const char*> tags[] = {
+      {"de", "deu"}, {"ger", "deu"}, {"deu", "deu"}, {"fr", "fra"}, {"fre", "fra"}, {"EN", "eng"},
+      {"pt-BR", "por"}, {"zh", "chi_sim"}, {"chi_tra", "chi_tra"}, {"und", ""}, {"", ""}};
+  for (const auto& [tag, want] : tags) EXPECT_EQ(tesseract_language_for(tag), want) << tag;
   EXPECT_EQ(tesseract_package_for("deu"), "tesseract-ocr-deu");
   EXPECT_EQ(tesseract_package_for("chi_sim"), "tesseract-ocr-chi-sim");
   EXPECT_EQ(languages_for_stream({"3=deu", "4=fr+eng"}, 4), (std::vector<std::string>{"fr", "eng"}));
@@ -460,28 +451,43 @@ struct PgsEvent {
   bool forced = false;
 };
 
-void write_sup(const fs::path& out, const std::vector<PgsEvent>& events) {
+struct RawPacket {
+  std::vector<uint8_t> data;
+  int64_t pts = 0, duration = 0;  // in `tb`
+};
+
+// A file of one subtitle stream holding the given packets as they are (no encoder).
+void write_subtitle_packets(const fs::path& out, const char* format, AVCodecID codec, AVRational tb,
+                            const std::vector<RawPacket>& packets) {
   AVFormatContext* raw = nullptr;
-  ASSERT_GE(avformat_alloc_output_context2(&raw, nullptr, "sup", out.c_str()), 0);
+  ASSERT_GE(avformat_alloc_output_context2(&raw, nullptr, format, out.c_str()), 0);
   av::OutputFormatPtr fmt(raw);
   AVStream* st = avformat_new_stream(fmt.get(), nullptr);
   st->codecpar->codec_type = AVMEDIA_TYPE_SUBTITLE;
-  st->codecpar->codec_id = AV_CODEC_ID_HDMV_PGS_SUBTITLE;
-  st->time_base = {1, 90000};
+  st->codecpar->codec_id = codec;
+  st->time_base = tb;
   ASSERT_GE(avio_open(&fmt->pb, out.c_str(), AVIO_FLAG_WRITE), 0);
   ASSERT_GE(avformat_write_header(fmt.get(), nullptr), 0);
+  for (const RawPacket& p : packets) {
+    auto pkt = av::make_packet();
+    ASSERT_GE(av_new_packet(pkt.get(), int(p.data.size())), 0);
+    std::memcpy(pkt->data, p.data.data(), p.data.size());
+    pkt->pts = pkt->dts = av_rescale_q(p.pts, tb, st->time_base);
+    pkt->duration = av_rescale_q(p.duration, tb, st->time_base);
+    pkt->flags |= AV_PKT_FLAG_KEY;
+    ASSERT_GE(av_interleaved_write_frame(fmt.get(), pkt.get()), 0);
+  }
+  ASSERT_GE(av_write_trailer(fmt.get()), 0);
+}
+
+void write_sup(const fs::path& out, const std::vector<PgsEvent>& events) {
+  std::vector<RawPacket> packets;
   int number = 0;
   for (const auto& e : events)
-    for (const bool show : {true, false}) {
-      const std::vector<uint8_t> set = PgsWriter::display_set(show ? &e.rect : nullptr, number++, e.forced);
-      auto pkt = av::make_packet();
-      ASSERT_GE(av_new_packet(pkt.get(), int(set.size())), 0);
-      std::memcpy(pkt->data, set.data(), set.size());
-      pkt->pts = pkt->dts = av_rescale_q(show ? e.start_ms : e.end_ms, {1, 1000}, st->time_base);
-      pkt->stream_index = 0;
-      ASSERT_GE(av_write_frame(fmt.get(), pkt.get()), 0);
-    }
-  ASSERT_GE(av_write_trailer(fmt.get()), 0);
+    for (const bool show : {true, false})
+      packets.push_back({PgsWriter::display_set(show ? &e.rect : nullptr, number++, e.forced),
+                         (show ? e.start_ms : e.end_ms) * 90, 0});
+  write_subtitle_packets(out, "sup", AV_CODEC_ID_HDMV_PGS_SUBTITLE, {1, 90000}, packets);
 }
 
 TEST(SubtitleOcr, PgsSupTimesCountFromTheFilmStart) {
@@ -531,28 +537,14 @@ TEST(SubtitleOcr, CorruptSubtitleStreamIsAnError) {
   testing::TempDir dir;
   // A dvd_subtitle stream whose packets are all garbage: nothing decodes, so it is corrupt,
   // not "0 subtitles".
-  AVFormatContext* raw = nullptr;
   const fs::path out = dir / "bad.mkv";
-  ASSERT_GE(avformat_alloc_output_context2(&raw, nullptr, "matroska", out.c_str()), 0);
-  av::OutputFormatPtr fmt(raw);
-  AVStream* st = avformat_new_stream(fmt.get(), nullptr);
-  st->codecpar->codec_type = AVMEDIA_TYPE_SUBTITLE;
-  st->codecpar->codec_id = AV_CODEC_ID_DVD_SUBTITLE;
-  st->time_base = {1, 1000};
-  ASSERT_GE(avio_open(&fmt->pb, out.c_str(), AVIO_FLAG_WRITE), 0);
-  ASSERT_GE(avformat_write_header(fmt.get(), nullptr), 0);
+  std::vector<RawPacket> packets;
   for (int i = 0; i < 3; ++i) {
-    auto pkt = av::make_packet();
-    ASSERT_GE(av_new_packet(pkt.get(), 40), 0);
-    std::memset(pkt->data, 0xA5, 40);
-    pkt->data[0] = 0, pkt->data[1] = 40;  // a plausible size, then nonsense
-    pkt->pts = pkt->dts = 1000 * (i + 1);
-    pkt->duration = 500;
-    pkt->flags |= AV_PKT_FLAG_KEY;
-    ASSERT_GE(av_interleaved_write_frame(fmt.get(), pkt.get()), 0);
+    RawPacket p{std::vector<uint8_t>(40, 0xA5), 1000 * (i + 1), 500};
+    p.data[0] = 0, p.data[1] = 40;  // a plausible size, then nonsense
+    packets.push_back(p);
   }
-  ASSERT_GE(av_write_trailer(fmt.get()), 0);
-  fmt.reset();
+  write_subtitle_packets(out, "matroska", AV_CODEC_ID_DVD_SUBTITLE, {1, 1000}, packets);
   try {
     extract_bitmap_events(out);
     FAIL() << "expected MediaError";
