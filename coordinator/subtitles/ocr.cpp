@@ -1,13 +1,14 @@
 #include "coordinator/subtitles/ocr.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
+#include <cctype>
 #include <exception>
 #include <optional>
-#include <thread>
-#include <cctype>
 #include <sstream>
+#include <thread>
 
 #include "coordinator/subtitles/bitmap_events.hpp"
 #include "coordinator/subtitles/italic.hpp"
@@ -16,6 +17,10 @@
 #include "coordinator/subtitles/tesseract_engine.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
+
+#ifdef REELSCALE_HAVE_OPENMP
+#include <omp.h>
+#endif
 
 namespace reelscale::subtitles {
 namespace {
@@ -102,20 +107,32 @@ std::optional<OcrEvent> read_event(TesseractEngine& engine, const BitmapEvent& e
   return out;
 }
 
+// The cores this process may run on (its CPU affinity: `taskset`, a container's cpuset), which
+// hardware_concurrency() does not tell.
+size_t usable_cores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return size_t(std::max(1, CPU_COUNT(&set)));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 // Every event read, in order, by one Tesseract engine per thread (one per core by default).
-// Engines side by side use the cores better than Tesseract's OpenMP inside one engine; the
-// two together oversubscribe them, so the process should run with OMP_THREAD_LIMIT=1 (libgomp
-// reads it once, when it loads, and Tesseract's num_threads clauses override
-// omp_set_num_threads: only the environment caps it; the coordinator image sets it).
+// Engines side by side use the cores better than Tesseract's OpenMP inside one engine (its
+// LSTM asks for 4 threads per line); the two together oversubscribe the cores (3x slower). So
+// each OCR thread turns OpenMP off for itself: max-active-levels 0 makes every parallel
+// region it meets run on the thread alone, whatever num_threads the region asks for, and
+// leaves the rest of the process as it was (omp_set_num_threads cannot: Tesseract's
+// num_threads clauses override it).
 std::vector<std::optional<OcrEvent>> read_all(const std::vector<BitmapEvent>& events,
                                               const std::vector<std::string>& languages, const OcrOptions& options) {
   std::vector<std::optional<OcrEvent>> out(events.size());
-  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
-  const size_t threads = std::min(events.size(), options.threads > 0 ? size_t(options.threads) : cores);
+  const size_t threads = std::min(events.size(), options.threads > 0 ? size_t(options.threads) : usable_cores());
   std::atomic<size_t> next{0};
   std::vector<std::exception_ptr> errors(threads);
   auto work = [&](size_t t) {
     try {
+#ifdef REELSCALE_HAVE_OPENMP
+      omp_set_max_active_levels(0);
+#endif
       TesseractEngine engine(languages);
       for (size_t i; (i = next++) < events.size();) out[i] = read_event(engine, events[i], options);
     } catch (...) {
@@ -123,13 +140,9 @@ std::vector<std::optional<OcrEvent>> read_all(const std::vector<BitmapEvent>& ev
       next = events.size();  // the others stop too
     }
   };
-  if (threads <= 1) {
-    if (!events.empty()) work(0);
-  } else {
-    std::vector<std::thread> pool;
-    for (size_t t = 0; t < threads; ++t) pool.emplace_back(work, t);
-    for (auto& th : pool) th.join();
-  }
+  std::vector<std::thread> pool;
+  for (size_t t = 0; t < threads; ++t) pool.emplace_back(work, t);
+  for (auto& th : pool) th.join();
   for (const auto& e : errors)
     if (e) std::rethrow_exception(e);
   return out;

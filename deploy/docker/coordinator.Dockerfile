@@ -43,8 +43,5 @@ COPY --from=build /build/lib/reelscale/libreelscale_model.so /usr/local/lib/reel
 RUN reelscale --version && reelscale run --help > /dev/null
 # ZeroMQ ROUTER for the workers (workers.endpoint).
 EXPOSE 5555
-# Subtitle OCR runs one Tesseract engine per core; Tesseract's own OpenMP threads on top
-# oversubscribe them (3x slower). libgomp reads this only at process start.
-ENV OMP_THREAD_LIMIT=1
 ENTRYPOINT ["reelscale"]
 CMD ["run", "/config/job.yaml"]
