@@ -107,6 +107,35 @@ void remove_abandoned_work_dirs(const fs::path& storage) {
   }
 }
 
+// Stream `s` OCR'd to SRT on the final timeline: its track, and where only some events are
+// forced, those again as a track flagged forced (players pick it with subtitles off); a
+// forced-only stream is flagged itself. No track for a stream without a subtitle.
+std::vector<mux::SrtTrack> ocr_tracks(const config::Config& cfg, const media::SubtitleStreamInfo& s,
+                                      const fs::path& work, const config::Rational& factor) {
+  subtitles::OcrOptions oo;
+  oo.languages = subtitles::languages_for_stream(cfg.subtitles.ocr_languages, s.index);
+  oo.fallback_languages = cfg.ocr.languages;
+  oo.min_confidence = cfg.ocr.min_confidence;
+  const auto result = subtitles::ocr_stream(cfg.input, s.index, oo);
+  report::write_ocr_sidecar(work, result, cfg.ocr.min_confidence);
+  const std::string source_srt = subtitles::to_srt(result);
+  write_file_atomic(work / ("subtitles." + std::to_string(s.index) + ".source.srt"), source_srt);
+  std::vector<mux::SrtTrack> tracks;
+  if (result.events.empty()) return tracks;
+  const std::string lang = s.language.empty() ? "und" : s.language;
+  const std::string what = "OCR of stream " + std::to_string(s.index);
+  const fs::path beside = fs::path(cfg.output).replace_extension("." + lang + "." + std::to_string(s.index) + ".srt");
+  write_file_atomic(beside, retime::retime_srt(source_srt, factor, what));
+  const bool all_forced = std::all_of(result.events.begin(), result.events.end(), [](auto& e) { return e.forced; });
+  tracks.push_back({beside, s.language, all_forced ? "OCR (forced)" : "OCR", all_forced});
+  if (subtitles::has_forced_subset(result)) {
+    const fs::path forced = fs::path(beside).replace_extension(".forced.srt");
+    write_file_atomic(forced, retime::retime_srt(subtitles::to_srt(result, true), factor, what + " (forced)"));
+    tracks.push_back({forced, s.language, "OCR (forced)", true});
+  }
+  return tracks;
+}
+
 }  // namespace
 
 RunSummary run_job(const config::Config& film, const RunOptions& options) {
@@ -262,32 +291,8 @@ RunSummary run_job(const config::Config& film, const RunOptions& options) {
     // not have; a cut-down sample): it gets no track, since an empty one is no subtitle and
     // libavformat cannot read back a Matroska file of an empty bitmap stream.
     if (cfg.subtitles.ocr) {
-      // The OCR'd track, and where only some events are forced, those again as a track
-      // flagged forced (players pick it with subtitles off); a forced-only stream is flagged.
-      const std::vector<mux::SrtTrack> srts = stage("OCR subtitles (stream " + std::to_string(s.index) + ")", [&] {
-        subtitles::OcrOptions oo;
-        oo.languages = subtitles::languages_for_stream(cfg.subtitles.ocr_languages, s.index);
-        oo.fallback_languages = cfg.ocr.languages;
-        oo.min_confidence = cfg.ocr.min_confidence;
-        const auto result = subtitles::ocr_stream(cfg.input, s.index, oo);
-        report::write_ocr_sidecar(work, result, cfg.ocr.min_confidence);
-        const std::string source_srt = subtitles::to_srt(result);
-        write_file_atomic(work / ("subtitles." + std::to_string(s.index) + ".source.srt"), source_srt);
-        std::vector<mux::SrtTrack> tracks;
-        if (result.events.empty()) return tracks;
-        const std::string lang = s.language.empty() ? "und" : s.language;
-        const std::string what = "OCR of stream " + std::to_string(s.index);
-        const fs::path beside = fs::path(cfg.output).replace_extension("." + lang + "." + std::to_string(s.index) + ".srt");
-        write_file_atomic(beside, retime::retime_srt(source_srt, factor, what));
-        const bool all_forced = std::all_of(result.events.begin(), result.events.end(), [](auto& e) { return e.forced; });
-        tracks.push_back({beside, s.language, all_forced ? "OCR (forced)" : "OCR", all_forced});
-        if (subtitles::has_forced_subset(result)) {
-          const fs::path forced = fs::path(beside).replace_extension(".forced.srt");
-          write_file_atomic(forced, retime::retime_srt(subtitles::to_srt(result, true), factor, what + " (forced)"));
-          tracks.push_back({forced, s.language, "OCR (forced)", true});
-        }
-        return tracks;
-      });
+      const std::vector<mux::SrtTrack> srts = stage("OCR subtitles (stream " + std::to_string(s.index) + ")",
+                                                    [&] { return ocr_tracks(cfg, s, work, factor); });
       for (const auto& t : srts) {
         inputs.srt.push_back(t);
         summary.srt_files.push_back(t.file);
