@@ -46,8 +46,12 @@ struct Reading {
 // with more letters: one colour of a two-colour line reads as surely as both together.
 Reading read_best(TesseractEngine& engine, const BitmapRect& rect, int scale) {
   Reading best;
-  const std::vector<cv::Mat> candidates = candidate_renderings(rect, scale);
-  for (const cv::Mat& img : candidates) {
+  const CandidateRenderings candidates(rect, scale);
+  cv::Mat first;  // the likeliest rendering that draws anything
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    cv::Mat img = candidates.render(i);
+    if (img.empty()) continue;
+    if (first.empty()) first = img;
     Recognised r = engine.recognise(img);
     if (r.text.empty()) continue;
     if (reads_well(r) && best.rec.text.empty()) return {std::move(r), img};
@@ -58,9 +62,9 @@ Reading read_best(TesseractEngine& engine, const BitmapRect& rect, int scale) {
   }
   // Nothing read well as a block: a one-character subtitle (",", "-") looks like noise to
   // layout analysis, so the likeliest rendering is also read as a single character.
-  if (best.rec.confidence < 70 && !candidates.empty()) {
-    Recognised one = engine.recognise(candidates.front(), true);
-    if (one.confidence >= 50 && one.confidence > best.rec.confidence) best = {std::move(one), candidates.front()};
+  if (best.rec.confidence < 70 && !first.empty()) {
+    Recognised one = engine.recognise(first, true);
+    if (one.confidence >= 50 && one.confidence > best.rec.confidence) best = {std::move(one), first};
   }
   return best;
 }

@@ -151,16 +151,16 @@ BitmapRect without_background_box(const BitmapRect& r) {
   return out;
 }
 
-std::vector<cv::Mat> candidate_renderings(const BitmapRect& rect, int scale, int pad) {
-  const BitmapRect r = without_background_box(rect);
+CandidateRenderings::CandidateRenderings(const BitmapRect& rect, int scale, int pad)
+    : rect_(without_background_box(rect)), scale_(scale), pad_(pad) {
+  const BitmapRect& r = rect_;
   const IndexStats s = index_stats(r);
-  std::vector<cv::Mat> out;
-  if (s.total == 0) return out;
-  std::vector<IndexSet> tried;
+  if (s.total == 0) return;
   auto add_mask = [&](const IndexSet& set) {
-    if (set.none() || std::find(tried.begin(), tried.end(), set) != tried.end()) return;
-    tried.push_back(set);
-    if (cv::Mat m = render_mask(r, set, scale, pad); !m.empty()) out.push_back(std::move(m));
+    if (set.none()) return;
+    for (const Recipe& q : recipes_)
+      if (q.kind == Recipe::Mask && q.colours == set) return;
+    recipes_.push_back({set, Recipe::Mask});
   };
   // The outline wraps everything, so of the sizeable colours it touches transparency most.
   int outline = -1, sizeable_colours = 0;
@@ -187,9 +187,14 @@ std::vector<cv::Mat> candidate_renderings(const BitmapRect& rect, int scale, int
   add_mask(all_but_outline);
   for (int i = 0; i < 256; ++i)
     if (sizeable(s, i)) add_mask(IndexSet().set(size_t(i)));
-  for (bool onto_white : {false, true})
-    if (cv::Mat m = render_flattened(r, onto_white, scale, pad); !m.empty()) out.push_back(std::move(m));
-  return out;
+  recipes_.push_back({{}, Recipe::OntoBlack});
+  recipes_.push_back({{}, Recipe::OntoWhite});
+}
+
+cv::Mat CandidateRenderings::render(size_t i) const {
+  const Recipe& q = recipes_.at(i);
+  if (q.kind == Recipe::Mask) return render_mask(rect_, q.colours, scale_, pad_);
+  return render_flattened(rect_, q.kind == Recipe::OntoWhite, scale_, pad_);
 }
 
 }  // namespace reelscale::subtitles

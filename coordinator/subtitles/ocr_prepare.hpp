@@ -3,6 +3,7 @@
 // upscaled, with the outline removed. Which pixels are text cannot be known from the palette
 // (DVD and PGS put text, outline and anti-aliasing in any slot, in any colours), so a bitmap
 // yields several candidate renderings and the recogniser keeps the one that reads best.
+#include <bitset>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -28,10 +29,26 @@ cv::Mat prepare_for_ocr(const BitmapRect& rect, int scale = 3, int pad = 10);
 BitmapRect without_background_box(const BitmapRect& rect);
 
 // Renderings to try, the likeliest first (each black text on white, prepared like
-// prepare_for_ocr): the text_index layer with any second text colour (one it hardly touches,
-// unlike an outline or ring: keeps multi-colour text); every drawn colour but the outline; each sizeable
-// colour alone; the bitmap flattened onto black
-// (inverted) and onto white, which is how a player shows it. Duplicates are left out.
-std::vector<cv::Mat> candidate_renderings(const BitmapRect& rect, int scale = 3, int pad = 10);
+// prepare_for_ocr), after a background box is removed: the text_index layer with any second
+// text colour (one it hardly touches, unlike an outline or ring: keeps multi-colour text);
+// every drawn colour but the outline; each sizeable colour alone; the bitmap flattened onto
+// black (inverted) and onto white, which is how a player shows it. Duplicates are left out.
+// Each is drawn only when asked for: the usual subtitle reads well from the first.
+class CandidateRenderings {
+ public:
+  explicit CandidateRenderings(const BitmapRect& rect, int scale = 3, int pad = 10);
+  size_t size() const { return recipes_.size(); }
+  // Candidate `i`; an empty Mat when it draws nothing.
+  cv::Mat render(size_t i) const;
+
+ private:
+  struct Recipe {
+    std::bitset<256> colours;  // drawn black (kind Mask)
+    enum Kind { Mask, OntoBlack, OntoWhite } kind = Mask;
+  };
+  BitmapRect rect_;  // without its background box
+  int scale_, pad_;
+  std::vector<Recipe> recipes_;
+};
 
 }  // namespace reelscale::subtitles
