@@ -5,8 +5,10 @@
 #include <tesseract/resultiterator.h>
 #endif
 
+#include <algorithm>
 #include <cctype>
 #include <clocale>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
@@ -39,6 +41,51 @@ std::string tidy(const std::string& raw) {
     out += (out.empty() ? "" : "\n") + clean;
   }
   return out;
+}
+
+// Tesseract's LSTM reads a capital whose small form has the same shape as the small letter
+// where a line starts ("soon" for "Soon", "very" for "Very"). Its height tells them apart: a
+// capital stands a quarter taller than the line's x-height (the median height of its
+// x-height letters). `raw` is GetUTF8Text's output.
+void restore_capitals(tesseract::TessBaseAPI& api, std::string& raw) {
+  static const std::string same_shape = "cosuvwxz", x_height = "acemnorsuvwxz";
+  struct Letter {
+    size_t pos;
+    char c;
+    int height;
+  };
+  std::unique_ptr<tesseract::ResultIterator> it(api.GetIterator());
+  if (!it) return;
+  std::vector<std::vector<Letter>> lines(1);
+  size_t cursor = 0;
+  do {
+    std::unique_ptr<char[]> sym(it->GetUTF8Text(tesseract::RIL_SYMBOL));
+    if (!sym || !*sym.get()) continue;
+    const size_t pos = raw.find(sym.get(), cursor);
+    if (pos == std::string::npos) return;  // symbols and text disagree: leave the text as read
+    cursor = pos + std::strlen(sym.get());
+    int l = 0, t = 0, r = 0, b = 0;
+    if (it->BoundingBox(tesseract::RIL_SYMBOL, &l, &t, &r, &b))  // c 0: not one ASCII letter ("Ü")
+      lines.back().push_back({pos, sym.get()[1] == 0 ? sym.get()[0] : '\0', b - t});
+    if (it->IsAtFinalElement(tesseract::RIL_TEXTLINE, tesseract::RIL_SYMBOL)) lines.emplace_back();
+  } while (it->Next(tesseract::RIL_SYMBOL));
+  for (const auto& line : lines) {
+    std::vector<int> heights;
+    for (const Letter& x : line)
+      if (x_height.find(x.c) != std::string::npos) heights.push_back(x.height);
+    if (heights.size() < 3) continue;
+    std::nth_element(heights.begin(), heights.begin() + heights.size() / 2, heights.end());
+    const int median = heights[heights.size() / 2];
+    // The line's first letter only: LSTM symbol boxes are loose, and one mid-line can take in
+    // a neighbour's ascender or i-dot ("wir" would become "Wir").
+    const auto first = std::find_if(line.begin(), line.end(), [](const Letter& x) {
+      return x.c == 0 || std::isalpha(static_cast<unsigned char>(x.c));  // past a leading "- " or quote
+    });
+    if (first == line.end()) continue;
+    const Letter& x = *first;
+    if (x.c != 0 && same_shape.find(x.c) != std::string::npos && x.height * 4 > median * 5)
+      raw[x.pos] = char(std::toupper(static_cast<unsigned char>(x.c)));
+  }
 }
 
 // How many of the recognised words the language model knows: garbage read from an outline or
@@ -109,7 +156,9 @@ Recognised TesseractEngine::recognise(const cv::Mat& image, bool single_char) {
   api_->SetPageSegMode(single_char ? tesseract::PSM_SINGLE_CHAR : tesseract::PSM_SINGLE_BLOCK);
   api_->SetImage(image.data, image.cols, image.rows, 1, int(image.step));
   std::unique_ptr<char[]> text(api_->GetUTF8Text());
-  r.text = tidy(text ? text.get() : "");
+  std::string raw = text ? text.get() : "";
+  if (!single_char) restore_capitals(*api_, raw);
+  r.text = tidy(raw);
   r.confidence = r.text.empty() ? 0 : api_->MeanTextConf();
   r.dictionary = dictionary_share(*api_);
   api_->Clear();

@@ -347,6 +347,7 @@ TEST(SubtitleOcr, SampleFilmSubtitlesMatchTheTruth) {
     want += truth.subtitles[i].text + "\n";
   }
   EXPECT_LE(double(edit_distance(got, want)) / double(want.size()), 0.02) << got << "\nvs\n" << want;
+  EXPECT_EQ(got, want) << "a capital read small (\"soon\" for \"Soon\") is raised by its height";
 }
 
 TEST(SubtitleOcr, TextIndexIsTheInsideColourNotTheOutline) {
