@@ -2,10 +2,12 @@
 // Subtitle OCR speed (issue 20): writes N DVD subtitles in the usual palette (ocr_dvd.mkv, a
 // third of them two lines) and N PGS subtitles with shuffled palettes (ocr_pgs.sup), then times
 // `EXE ocr FILE --lang eng -o FILE.srt` on each, the whole command (extraction, engines, SRT).
-// One line per file: "<name> <events> events <seconds> s <events/s> events/s CER <percent> %".
+// One line per file: "<name> <events> events <seconds> s <events/s> events/s CER <percent> %
+// cpu <seconds>" (cpu: the command's user+system time, which a busy machine does not inflate).
 // EXE may be any reelscale build (an older one compares before/after: --threads is passed
 // only when given). The cores it may use are its CPU affinity (`taskset -c 0,1` for 2 cores).
 #include <sched.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 
 #include <chrono>
@@ -51,17 +53,22 @@ void run(const std::string& exe, const Input& in, int threads) {
   const fs::path srt = fs::path(in.file).replace_extension(".srt");
   std::vector<std::string> argv = {exe, "ocr", in.file.string(), "--lang", "eng", "-o", srt.string()};
   if (threads > 0) argv.insert(argv.end(), {"--threads", std::to_string(threads)});
+  rusage before{}, after{};
+  getrusage(RUSAGE_CHILDREN, &before);
   const auto t0 = std::chrono::steady_clock::now();
   ChildProcess child(argv);
   const int status = child.wait_for(std::chrono::hours(1));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  getrusage(RUSAGE_CHILDREN, &after);
+  auto seconds = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
+  const double cpu = seconds(after.ru_utime) - seconds(before.ru_utime) + seconds(after.ru_stime) - seconds(before.ru_stime);
   if (status != 0) throw std::runtime_error(exe + " ocr " + in.file.string() + " failed (status " + std::to_string(status) + ")");
   std::string got, want;
   const auto events = srt::read_srt_file(srt);
   for (const auto& e : events) got += e.text + "\n";
   for (const auto& t : in.truth) want += t + "\n";
-  std::printf("%s %zu events %.2f s %.2f events/s CER %.2f %%\n", in.name, in.truth.size(), secs,
-              double(in.truth.size()) / secs, 100.0 * double(edit_distance(got, want)) / double(want.size()));
+  std::printf("%s %zu events %.2f s %.2f events/s CER %.2f %% cpu %.2f s\n", in.name, in.truth.size(), secs,
+              double(in.truth.size()) / secs, 100.0 * double(edit_distance(got, want)) / double(want.size()), cpu);
   std::fflush(stdout);
 }
 
