@@ -127,8 +127,9 @@ class EventCollector {
   // an empty SRT. One without packets is only warned of.
   void finish(int64_t file_duration, const std::string& file) {
     if (packets_ > 0 && decoded_ == 0)
-      throw MediaError(file + ": subtitle stream " + std::to_string(result_.stream_index) + ": none of its " +
-                       std::to_string(packets_) + " packets decodes to a subtitle (" + std::to_string(undecodable_) +
+      throw MediaError(file + ": subtitle stream " + std::to_string(result_.stream_index) +
+                       ": no subtitle could be read: none of its " + std::to_string(packets_) +
+                       " packets decodes to a subtitle (" + std::to_string(undecodable_) +
                        " decoder errors): corrupt subtitle data");
     if (packets_ == 0)
       result_.warnings.push_back("subtitle stream " + std::to_string(result_.stream_index) + " has no packets (empty)");
