@@ -14,7 +14,7 @@ pkgs=(
   libzmq3-dev cppzmq-dev libsodium-dev
   libyaml-cpp-dev
   libopencv-dev
-  libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng
+  libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu
   iso-codes
   libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -23,7 +23,7 @@ pkgs=(
   fonts-dejavu-core
   prometheus           # promtool, for the report suite's lint of /metrics (~20 MB download)
 )
-for l in ${REELSCALE_OCR_LANGS:-}; do pkgs+=("tesseract-ocr-$l"); done
+for l in ${REELSCALE_OCR_LANGS:-}; do pkgs+=("tesseract-ocr-${l//_/-}"); done
 # Headless Chromium for the browser tests (the report in tests/coordinator/report, the live
 # page in tests/fault; they skip without it): ~350 MB, so only on request (development, CI - .ci/run
 # asks for it), never in the images: REELSCALE_WITH_CHROMIUM=1

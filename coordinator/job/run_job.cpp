@@ -21,6 +21,7 @@
 #include "coordinator/scenes/detect.hpp"
 #include "coordinator/scenes/output_frames.hpp"
 #include "coordinator/subtitles/ocr.hpp"
+#include "coordinator/subtitles/ocr_languages.hpp"
 
 #include "shared/config/schema.hpp"
 #include "shared/media/frame_index.hpp"
@@ -169,25 +170,33 @@ void retime_audio_tracks(const config::Config& cfg, const retime::RetimeChoice& 
   });
 }
 
-// OCR of one bitmap stream: the source-timed SRT in the work dir and, when the stream holds any
-// subtitle, the retimed SRT beside the output (returned).
-std::optional<fs::path> ocr_subtitles(const config::Config& cfg, const media::SubtitleStreamInfo& s,
-                                      const config::Rational& factor) {
-  return stage("OCR subtitles (stream " + std::to_string(s.index) + ")", [&] {
-    const fs::path work = cfg.work_dir;
-    subtitles::OcrOptions oo;
-    oo.languages = cfg.ocr.languages;
-    oo.min_confidence = cfg.ocr.min_confidence;
-    const auto result = subtitles::ocr_stream(cfg.input, s.index, oo);
-    report::write_ocr_sidecar(work, result, cfg.ocr.min_confidence);
-    const std::string source_srt = subtitles::to_srt(result);
-    write_file_atomic(work / ("subtitles." + std::to_string(s.index) + ".source.srt"), source_srt);
-    if (result.events.empty()) return std::optional<fs::path>();
-    const std::string lang = s.language.empty() ? "und" : s.language;
-    const fs::path beside = fs::path(cfg.output).replace_extension("." + lang + "." + std::to_string(s.index) + ".srt");
-    write_file_atomic(beside, retime::retime_srt(source_srt, factor, "OCR of stream " + std::to_string(s.index)));
-    return std::optional<fs::path>(beside);
-  });
+// Stream `s` OCR'd to SRT on the final timeline: its track, and where only some events are
+// forced, those again as a track flagged forced (players pick it with subtitles off); a
+// forced-only stream is flagged itself. No track for a stream without a subtitle.
+std::vector<mux::SrtTrack> ocr_tracks(const config::Config& cfg, const media::SubtitleStreamInfo& s,
+                                      const fs::path& work, const config::Rational& factor) {
+  subtitles::OcrOptions oo;
+  oo.languages = subtitles::languages_for_stream(cfg.subtitles.ocr_languages, s.index);
+  oo.fallback_languages = cfg.ocr.languages;
+  oo.min_confidence = cfg.ocr.min_confidence;
+  const auto result = subtitles::ocr_stream(cfg.input, s.index, oo);
+  report::write_ocr_sidecar(work, result, cfg.ocr.min_confidence);
+  const std::string source_srt = subtitles::to_srt(result);
+  write_file_atomic(work / ("subtitles." + std::to_string(s.index) + ".source.srt"), source_srt);
+  std::vector<mux::SrtTrack> tracks;
+  if (result.events.empty()) return tracks;
+  const std::string lang = s.language.empty() ? "und" : s.language;
+  const std::string what = "OCR of stream " + std::to_string(s.index);
+  const fs::path beside = fs::path(cfg.output).replace_extension("." + lang + "." + std::to_string(s.index) + ".srt");
+  write_file_atomic(beside, retime::retime_srt(source_srt, factor, what));
+  const bool all_forced = std::all_of(result.events.begin(), result.events.end(), [](auto& e) { return e.forced; });
+  tracks.push_back({beside, s.language, all_forced ? "OCR (forced)" : "OCR", all_forced});
+  if (subtitles::has_forced_subset(result)) {
+    const fs::path forced = fs::path(beside).replace_extension(".forced.srt");
+    write_file_atomic(forced, retime::retime_srt(subtitles::to_srt(result, true), factor, what + " (forced)"));
+    tracks.push_back({forced, s.language, "OCR (forced)", true});
+  }
+  return tracks;
 }
 
 // 5b. Each selected bitmap subtitle stream: OCR'd to SRT and/or kept as a retimed bitmap track.
@@ -199,13 +208,13 @@ void subtitle_tracks(const config::Config& cfg, const config::Rational& factor, 
     // not have; a cut-down sample): it gets no track, since an empty one is no subtitle and
     // libavformat cannot read back a Matroska file of an empty bitmap stream.
     if (cfg.subtitles.ocr) {
-      const std::optional<fs::path> srt = ocr_subtitles(cfg, s, factor);
-      if (srt) {
-        inputs.srt.push_back({*srt, s.language, "OCR"});
-        summary.srt_files.push_back(*srt);
-      } else {
-        spdlog::info("subtitles: stream {} has no subtitle to read; no SRT track for it", s.index);
+      const std::vector<mux::SrtTrack> srts = stage("OCR subtitles (stream " + std::to_string(s.index) + ")",
+                                                    [&] { return ocr_tracks(cfg, s, cfg.work_dir, factor); });
+      for (const auto& t : srts) {
+        inputs.srt.push_back(t);
+        summary.srt_files.push_back(t.file);
       }
+      if (srts.empty()) spdlog::info("subtitles: stream {} has no subtitle to read; no SRT track for it", s.index);
     }
     if (cfg.subtitles.keep_bitmap) {
       const fs::path out = fs::path(cfg.work_dir) / ("subtitles." + std::to_string(s.index) + ".mks");

@@ -144,6 +144,7 @@ std::unique_ptr<Source> srt_track(media::OutputFile& output, const SrtTrack& t) 
   s->out = output.add_stream(par.get(), s->tb);
   output.set_stream_metadata(s->out, "language", t.language);
   output.set_stream_metadata(s->out, "title", t.title);
+  if (t.forced) output.set_disposition(s->out, AV_DISPOSITION_FORCED);
   return s;
 }
 

@@ -24,6 +24,7 @@ struct SrtTrack {
   std::filesystem::path file;  // SRT (UTF-8), times already on the final timeline
   std::string language;
   std::string title = "OCR";
+  bool forced = false;  // flagged forced: players show it even with subtitles off
 };
 
 struct BitmapSubtitleTrack {

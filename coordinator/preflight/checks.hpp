@@ -1,6 +1,5 @@
 #pragma once
 // The preflight's checks, one per concern; each appends what it finds (preflight.hpp).
-#include <optional>
 #include <vector>
 
 #include "coordinator/preflight/preflight.hpp"
@@ -27,9 +26,5 @@ void check_delivery(const config::Config& cfg, Problems& out);
 std::vector<const media::AudioStreamInfo*> selected_audio(const config::Config& cfg, const media::ProbeResult& input);
 std::vector<const media::SubtitleStreamInfo*> selected_subtitles(const config::Config& cfg,
                                                                  const media::ProbeResult& input);
-
-// An ISO 639 code as written (639-1 "de", 639-2/B "ger" or /T "deu") in its 639-2/T form
-// ("deu"), from the iso-codes tables; nullopt when it is none of them.
-std::optional<std::string> iso639_terminology(const std::string& code);
 
 }  // namespace reelscale::preflight

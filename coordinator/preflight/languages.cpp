@@ -1,55 +1,38 @@
-// OCR languages: Tesseract's own names (ISO 639-2/T: deu, fra), its data installed.
-#include <nlohmann/json.hpp>
-
+// OCR languages: Tesseract's own names (ISO 639-2/T: deu, fra), its data installed, for the
+// languages the config names and for the ones each bitmap stream's own tag calls for.
 #include <algorithm>
-#include <cctype>
-#include <fstream>
-#include <map>
+#include <set>
 
 #include "coordinator/preflight/checks.hpp"
+#include "coordinator/subtitles/ocr.hpp"
+#include "coordinator/subtitles/ocr_languages.hpp"
 #include "coordinator/subtitles/tesseract_engine.hpp"
+#include "shared/media/iso639.hpp"
+#include "shared/util/errors.hpp"
 
 namespace reelscale::preflight {
 namespace {
 
-// Debian's iso-codes package: every ISO 639-2 language with its 639-1 and bibliographic codes.
-constexpr const char* kIso639Table = "/usr/share/iso-codes/json/iso_639-2.json";
-
-const std::map<std::string, std::string>& iso639_to_terminology() {
-  static const std::map<std::string, std::string> table = [] {
-    std::map<std::string, std::string> t;
-    std::ifstream in(kIso639Table);
-    if (!in) return t;  // no iso-codes: no mapping, so no hint (never a false refusal)
-    const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-    if (j.is_discarded() || !j.contains("639-2")) return t;
-    for (const auto& lang : j["639-2"]) {
-      const std::string t3 = lang.value("alpha_3", "");
-      if (t3.empty()) continue;
-      t[t3] = t3;
-      for (const char* other : {"alpha_2", "bibliographic"})
-        if (lang.contains(other)) t[lang[other].get<std::string>()] = t3;
-    }
-    return t;
-  }();
-  return table;
-}
-
-// Debian names Tesseract's data packages after the language with '_' as '-' (chi_sim).
-std::string debian_package(std::string language) {
-  std::replace(language.begin(), language.end(), '_', '-');
-  return "tesseract-ocr-" + language;
+// One language the config names (`key`: ocr.languages or subtitles.ocr_languages); false when
+// it was refused.
+bool check_named_language(const std::string& key, const std::string& lang, Problems& out) {
+  const subtitles::LanguageData data = subtitles::tesseract_language(lang);
+  if (data.installed) return true;
+  const std::string where = data.datapath.empty() ? "" : " in " + data.datapath;
+  const auto t = media::iso639_terminology(lang);
+  if (t && *t != lang) {
+    const bool has = subtitles::tesseract_language(*t).installed;
+    out.push_back({key, "'" + lang + "' is not a Tesseract language name: Tesseract calls it '" + *t + "' (" +
+                            (has ? "installed" : "Debian package " + subtitles::tesseract_package_for(*t)) + ")"});
+    return false;
+  }
+  out.push_back({key, "Tesseract has no data for '" + lang + "'" + where + ": install the Debian package " +
+                          subtitles::tesseract_package_for(lang) + " (or REELSCALE_OCR_LANGS=\"" + lang +
+                          "\" scripts/install-deps.sh), or set subtitles.ocr: false"});
+  return false;
 }
 
 }  // namespace
-
-std::optional<std::string> iso639_terminology(const std::string& code) {
-  std::string lower = code;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  const auto& t = iso639_to_terminology();
-  const auto it = t.find(lower);
-  if (it == t.end()) return std::nullopt;
-  return it->second;
-}
 
 void check_ocr_languages(const config::Config& cfg, const media::ProbeResult& input, Problems& out) {
   if (!cfg.subtitles.ocr) return;
@@ -60,20 +43,31 @@ void check_ocr_languages(const config::Config& cfg, const media::ProbeResult& in
                                         input.path + " has bitmap subtitles: set subtitles.ocr: false"});
     return;
   }
-  for (const std::string& lang : cfg.ocr.languages) {
-    const subtitles::LanguageData data = subtitles::tesseract_language(lang);
-    if (data.installed) continue;
-    const std::string where = data.datapath.empty() ? "" : " in " + data.datapath;
-    const auto t = iso639_terminology(lang);
-    if (t && *t != lang) {
-      const bool has = subtitles::tesseract_language(*t).installed;
-      out.push_back({"ocr.languages", "'" + lang + "' is not a Tesseract language name: Tesseract calls it '" + *t +
-                                          "' (" + (has ? "installed" : "Debian package " + debian_package(*t)) + ")"});
-      continue;
+  bool named_ok = true;
+  for (const std::string& lang : cfg.ocr.languages) named_ok &= check_named_language("ocr.languages", lang, out);
+  for (const std::string& entry : cfg.subtitles.ocr_languages)
+    for (const std::string& lang : subtitles::languages_for_stream({entry}, std::stoi(entry)))
+      named_ok &= check_named_language("subtitles.ocr_languages", lang, out);
+  if (!named_ok) return;  // each named language refused once, not again per stream
+  // The languages the OCR stage will read each stream with: where the stream's own tag
+  // chooses them ("ger" on a DVD), their data must be there too.
+  std::set<std::string> reported;
+  for (const media::SubtitleStreamInfo* s : subs) {
+    if (!s->bitmap) continue;
+    subtitles::OcrOptions o;
+    o.languages = subtitles::languages_for_stream(cfg.subtitles.ocr_languages, s->index);
+    o.fallback_languages = cfg.ocr.languages;
+    const std::vector<std::string> langs = subtitles::ocr_languages_for(o, s->language);
+    if (std::all_of(langs.begin(), langs.end(), [&](const std::string& l) { return reported.count(l) > 0; })) continue;
+    try {
+      subtitles::require_installed(langs, input.path + ": subtitle stream #" + std::to_string(s->index) +
+                                              " (language '" + s->language + "')");
+    } catch (const ConfigError& e) {
+      out.push_back({"subtitles.ocr_languages",
+                     std::string(e.what()) + "; or set subtitles.ocr_languages: [" + std::to_string(s->index) +
+                         "=<installed language>], or subtitles.ocr: false"});
+      reported.insert(langs.begin(), langs.end());
     }
-    out.push_back({"ocr.languages", "Tesseract has no data for '" + lang + "'" + where + ": install the Debian package " +
-                                        debian_package(lang) + " (or REELSCALE_OCR_LANGS=\"" + lang +
-                                        "\" scripts/install-deps.sh), or set subtitles.ocr: false"});
   }
 }
 

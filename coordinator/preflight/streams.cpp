@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "coordinator/preflight/checks.hpp"
+#include "shared/media/iso639.hpp"
 
 namespace reelscale::preflight {
 namespace {
@@ -37,7 +38,7 @@ std::string unmatched(const std::string& selector, const std::vector<Stream>& st
     indices += (indices.empty() ? "" : ", ") + std::to_string(s.index);
     if (s.language.empty()) continue;
     tags += (tags.empty() ? "" : ", ") + s.language + " (#" + std::to_string(s.index) + ")";
-    const auto a = iso639_terminology(selector), b = iso639_terminology(s.language);
+    const auto a = media::iso639_terminology(selector), b = media::iso639_terminology(s.language);
     if (a && b && *a == *b) hint = "; write '" + s.language + "' as the file tags it";
   }
   if (streams.empty()) return "'" + selector + "' selects nothing: " + input + " has no " + kind + " stream";

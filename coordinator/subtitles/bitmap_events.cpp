@@ -1,6 +1,9 @@
 #include "coordinator/subtitles/bitmap_events.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <fstream>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -69,7 +72,10 @@ class EventCollector {
  public:
   EventCollector(const media::InputFile& in, int stream, ExtractResult& result)
       : tb_(in.stream(stream)->time_base), result_(result) {
-    origin_ms_ = in.start_time() == AV_NOPTS_VALUE ? 0 : av_rescale_q(in.start_time(), AV_TIME_BASE_Q, kMs);
+    // A file with a picture starts where its first frame does; a subtitle-only file (PGS .sup,
+    // VobSub .idx/.sub) carries the film's own times, and its start is merely its first subtitle.
+    if (in.first_stream(AVMEDIA_TYPE_VIDEO) >= 0 && in.start_time() != AV_NOPTS_VALUE)
+      origin_ms_ = av_rescale_q(in.start_time(), AV_TIME_BASE_Q, kMs);
   }
 
   // One packet decoded into `sub` (got: the decoder gave a subtitle).
@@ -78,12 +84,15 @@ class EventCollector {
                                ? (pkt->dts == AV_NOPTS_VALUE ? -1 : av_rescale_q(pkt->dts, tb_, kMs))
                                : av_rescale_q(pkt->pts, tb_, kMs);
     const int64_t pkt_duration_ms = pkt->duration > 0 ? av_rescale_q(pkt->duration, tb_, kMs) : 0;
+    ++packets_;
     if (decode_rc < 0) {
+      ++undecodable_;
       result_.warnings.push_back("undecodable subtitle packet at " + ms_text(std::max<int64_t>(0, pts_ms)) + ": " +
                                  av::error_string(decode_rc) + " (skipped)");
       return;
     }
     if (!got) return;
+    ++decoded_;
     if (pts_ms < 0) {
       result_.warnings.push_back("subtitle without a timestamp after event " + std::to_string(result_.events.size()) +
                                  " (skipped)");
@@ -113,8 +122,17 @@ class EventCollector {
     open_end_.push_back(!end_known && pkt_duration_ms <= 0);
   }
 
-  // Still open at the end: until the stream (or file) ends.
-  void finish(int64_t file_duration) {
+  // Still open at the end: until the stream (or file) ends. A stream whose packets all fail
+  // to decode (libavcodec's dvdsub decoder drops garbage silently) is corrupt: MediaError, not
+  // an empty SRT. One without packets is only warned of.
+  void finish(int64_t file_duration, const std::string& file) {
+    if (packets_ > 0 && decoded_ == 0)
+      throw MediaError(file + ": subtitle stream " + std::to_string(result_.stream_index) +
+                       ": no subtitle could be read: none of its " + std::to_string(packets_) +
+                       " packets decodes to a subtitle (" + std::to_string(undecodable_) +
+                       " decoder errors): corrupt subtitle data");
+    if (packets_ == 0)
+      result_.warnings.push_back("subtitle stream " + std::to_string(result_.stream_index) + " has no packets (empty)");
     if (result_.events.empty() || !open_end_.back()) return;
     const int64_t end = file_duration > 0 ? av_rescale_q(file_duration, AV_TIME_BASE_Q, kMs) : 0;
     result_.events.back().end_ms = std::max(result_.events.back().start_ms + 1, end);
@@ -130,8 +148,38 @@ class EventCollector {
   AVRational tb_;
   ExtractResult& result_;
   int64_t origin_ms_ = 0;
+  int64_t packets_ = 0, undecodable_ = 0, decoded_ = 0;
   std::vector<bool> open_end_;
 };
+
+// "forced subs: ON" in a VobSub .idx: players then show only the subpictures flagged forced.
+bool idx_says_forced_only(const std::filesystem::path& file) {
+  std::string ext = file.extension().string();
+  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (ext != ".idx") return false;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    for (char& c : line) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (line.rfind("forced subs:", 0) == 0) return line.find("on") != std::string::npos;
+  }
+  return false;
+}
+
+// Honours "forced subs: ON": the flagged events are kept, the others dropped (with a warning);
+// where none is flagged, the author meant the whole track, so all are kept and flagged.
+void keep_forced_only(ExtractResult& result) {
+  const auto forced = std::count_if(result.events.begin(), result.events.end(), [](auto& e) { return e.forced; });
+  if (forced == 0) {
+    for (auto& e : result.events) e.forced = true;
+    return;
+  }
+  const size_t dropped = result.events.size() - size_t(forced);
+  result.events.erase(std::remove_if(result.events.begin(), result.events.end(), [](auto& e) { return !e.forced; }),
+                      result.events.end());
+  if (dropped > 0)
+    result.warnings.push_back("the .idx says \"forced subs: ON\": " + std::to_string(dropped) +
+                              " subtitles not flagged forced left out");
+}
 
 }  // namespace
 
@@ -162,7 +210,8 @@ ExtractResult extract_bitmap_events(const std::filesystem::path& file, int strea
                                                             [](AVSubtitle* s) { avsubtitle_free(s); });
     events.add(pkt.get(), sub, rc, got != 0 && rc >= 0);
   }
-  events.finish(in.duration());
+  events.finish(in.duration(), file.string());
+  if (idx_says_forced_only(file)) keep_forced_only(result);
   for (const auto& w : result.warnings) spdlog::warn("{}: {}", file.string(), w);
   return result;
 }

@@ -15,6 +15,7 @@ namespace reelscale::subtitles {
 struct Recognised {
   std::string text;        // UTF-8, lines joined with '\n', trimmed
   double confidence = 0;   // mean word confidence, 0..100
+  double dictionary = 0;   // share of words found in the language's dictionary, 0..1
 };
 
 // Where Tesseract finds a language's data: `datapath` is its tessdata directory ("" when
@@ -37,8 +38,9 @@ class TesseractEngine {
   TesseractEngine(const TesseractEngine&) = delete;
   TesseractEngine& operator=(const TesseractEngine&) = delete;
 
-  // `image`: 8-bit grey, black text on white.
-  Recognised recognise(const cv::Mat& image);
+  // `image`: 8-bit grey, black text on white. `single_char`: read it as one character (a
+  // lone "," or "-" that block layout analysis drops as noise).
+  Recognised recognise(const cv::Mat& image, bool single_char = false);
 
  private:
   std::unique_ptr<tesseract::TessBaseAPI> api_;

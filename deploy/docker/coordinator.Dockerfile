@@ -31,11 +31,12 @@ RUN ldd /build/cli/reelscale /build/lib/reelscale/libreelscale_model.so | awk '/
 FROM debian:${DEBIAN}-slim AS runtime
 ARG OCR_LANGS=""
 COPY --from=build /build/runtime-packages.txt /tmp/runtime-packages.txt
-# Tesseract's language data is read at run time (not linked), so it is listed here.
+# Tesseract's language data and the ISO 639 tables (stream language tags -> Tesseract's
+# names) are read at run time (not linked), so they are listed here.
 RUN apt-get update -qq \
  && xargs -a /tmp/runtime-packages.txt apt-get install -y -qq --no-install-recommends \
- && apt-get install -y -qq --no-install-recommends ca-certificates tesseract-ocr-eng \
-      $(for l in ${OCR_LANGS}; do echo "tesseract-ocr-$l"; done) \
+ && apt-get install -y -qq --no-install-recommends ca-certificates iso-codes tesseract-ocr-eng \
+      $(for l in ${OCR_LANGS}; do echo "tesseract-ocr-$l" | tr _ -; done) \
  && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt
 COPY --from=build /build/cli/reelscale /usr/local/bin/reelscale
 COPY --from=build /build/lib/reelscale/libreelscale_model.so /usr/local/lib/reelscale/libreelscale_model.so

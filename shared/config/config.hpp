@@ -126,6 +126,7 @@ struct Tracks {
 struct Subtitles {
   std::vector<std::string> select{"all"};
   bool ocr = true;
+  std::vector<std::string> ocr_languages;  // "STREAM=LANG[+LANG]": OCR languages per stream
   bool keep_bitmap = true;
 };
 struct Ocr {

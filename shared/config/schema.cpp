@@ -209,6 +209,22 @@ FieldSpec text_list(std::string path, Get get, std::string def, std::string doc,
   return f;
 }
 
+// "STREAM=LANG[+LANG...]" entries: languages per stream index (subtitles.ocr_languages).
+template <class Get>
+FieldSpec stream_language_list(std::string path, Get get, std::string def, std::string doc) {
+  auto f = text_list(std::move(path), get, std::move(def), std::move(doc));
+  f.type = "list of STREAM=LANG[+LANG]";
+  f.check = [inner = f.check](const YAML::Node& n) -> std::string {
+    if (auto e = inner(n); !e.empty()) return e;
+    static const std::regex entry(R"(^\d+=[A-Za-z_]+(\+[A-Za-z_]+)*$)");
+    for (const auto& e : n)
+      if (!std::regex_match(e.Scalar(), entry))
+        return "invalid entry '" + e.Scalar() + "' (expected STREAM=LANG[+LANG], e.g. 3=deu or 4=fra+eng)";
+    return "";
+  };
+  return f;
+}
+
 template <class Get>
 FieldSpec number_list(std::string path, Get get, std::string def, std::string doc, size_t size,
                       double lo, double hi) {
@@ -376,8 +392,9 @@ std::vector<FieldSpec> build_fields() {
       text_list("audio.select", G(audio.select), "[all]", "Audio tracks to keep: all, stream indices (\"1\") or ISO 639 languages (\"eng\")."),
       text_list("subtitles.select", G(subtitles.select), "[all]", "Subtitle tracks to keep: all, stream indices or languages."),
       boolean("subtitles.ocr", G(subtitles.ocr), "true", "OCR bitmap subtitles to SRT (muxed, and kept beside the output)."),
+      stream_language_list("subtitles.ocr_languages", G(subtitles.ocr_languages), "[]", "OCR languages per subtitle stream, as STREAM=LANG[+LANG] in Tesseract's names (3=deu, 4=fra+eng); a stream not listed is read in its own tagged language (ISO 639 as the container, .idx or DVD IFO tags it, mapped to Tesseract's name), else in ocr.languages. The preflight refuses a language whose data is missing, naming its Debian package."),
       boolean("subtitles.keep_bitmap", G(subtitles.keep_bitmap), "true", "Also mux the original bitmap subtitles, retimed."),
-      text_list("ocr.languages", G(ocr.languages), "[eng]", "Tesseract languages (Debian packages tesseract-ocr-<lang>; scripts/install-deps.sh installs them)."),
+      text_list("ocr.languages", G(ocr.languages), "[eng]", "Tesseract languages (Tesseract's names: deu, not de) for subtitle streams without a language tag (Debian packages tesseract-ocr-<lang>, e.g. tesseract-ocr-deu; scripts/install-deps.sh installs eng and deu)."),
       number("ocr.min_confidence", G(ocr.min_confidence), "70", "Events OCR'd with lower mean confidence are flagged in the report.", 0, 100),
 
       integer("workers.local", G(workers.local), "1", "Workers `reelscale run` starts on this machine (one per GPU; 0 = only remote workers).", 0, 64),

@@ -9,7 +9,9 @@
 
 #include "coordinator/preflight/checks.hpp"
 #include "coordinator/preflight/preflight.hpp"
+#include "coordinator/subtitles/tesseract_engine.hpp"
 #include "shared/media/av_raii.hpp"
+#include "shared/media/iso639.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "tests/testing/test_env.hpp"
 
@@ -30,8 +32,9 @@ fs::path sample_film() {
   return testing::cached_sample(spec);
 }
 
-// The sample film with every stream's tags dropped (a rip without language tags).
-fs::path untagged_copy(const fs::path& film, const fs::path& out) {
+// The sample film with every stream's tags dropped (a rip without language tags), but the
+// subtitle streams tagged `subtitle_language` when given.
+fs::path untagged_copy(const fs::path& film, const fs::path& out, const std::string& subtitle_language = "") {
   auto in = av::open_input(film.string());
   AVFormatContext* raw = nullptr;
   av::check(avformat_alloc_output_context2(&raw, nullptr, "matroska", out.c_str()), "output");
@@ -41,6 +44,8 @@ fs::path untagged_copy(const fs::path& film, const fs::path& out) {
     av::check(avcodec_parameters_copy(s->codecpar, in->streams[i]->codecpar), "copy");
     s->codecpar->codec_tag = 0;
     s->time_base = in->streams[i]->time_base;
+    if (!subtitle_language.empty() && s->codecpar->codec_type == AVMEDIA_TYPE_SUBTITLE)
+      av_dict_set(&s->metadata, "language", subtitle_language.c_str(), 0);
   }
   av::check(avio_open(&raw->pb, out.c_str(), AVIO_FLAG_WRITE), "open");
   av::check(avformat_write_header(raw, nullptr), "header");
@@ -124,6 +129,31 @@ TEST(Preflight, MissingTesseractLanguageIsRefusedWithItsDebianPackage) {
   EXPECT_THAT(de.err, HasSubstr("'de' is not a Tesseract language name: Tesseract calls it 'deu'"));
   const auto fre = testing::run_cli({"validate", job.config.string(), "--set", "ocr.languages=[fre]"});
   EXPECT_THAT(fre.err, HasSubstr("Tesseract calls it 'fra'"));
+}
+
+// A German DVD stream with no OCR language configured is read in German: without
+// tesseract-ocr-deu the run is refused before any work, naming the package (issue 20).
+TEST(Preflight, StreamLanguageWithoutItsTesseractDataIsRefusedWithItsPackage) {
+  testing::TempDir media, tessdata;
+  const fs::path german = untagged_copy(sample_film(), media / "german.mkv", "ger");
+  Job job(german);
+  const auto ok = testing::run_cli({"validate", job.config.string()});
+  const bool has_deu = ok.exit_code == 0;
+  if (has_deu) EXPECT_THAT(ok.out, HasSubstr("OK"));
+  // A Tesseract data directory holding English only.
+  const fs::path installed = subtitles::tesseract_language("eng").datapath;
+  fs::create_symlink(installed / "eng.traineddata", tessdata / "eng.traineddata");
+  ASSERT_TRUE(fs::exists(tessdata / "eng.traineddata")) << "tesseract-ocr-eng is not installed";
+  setenv("TESSDATA_PREFIX", tessdata.path().c_str(), 1);
+  expect_refused_before_any_work(job, "error: subtitles.ocr_languages: " + german.string() +
+                                          ": subtitle stream #2 (language 'ger'): Tesseract language data 'deu' is "
+                                          "not installed (apt-get install tesseract-ocr-deu",
+                                 job.dir / "out.mkv.work");
+  // Told to read it in English, it is accepted.
+  const auto told = testing::run_cli({"validate", job.config.string(), "--set", "subtitles.ocr_languages=[2=eng]"});
+  unsetenv("TESSDATA_PREFIX");
+  EXPECT_EQ(told.exit_code, 0) << told.err;
+  EXPECT_TRUE(has_deu) << "tesseract-ocr-deu (scripts/install-deps.sh) should be installed: " << ok.err;
 }
 
 TEST(Preflight, RetimeThatChangesTheSpeedTooMuchFailsValidate) {
@@ -240,10 +270,10 @@ TEST(PreflightChecks, DeliveryEncoderMissingIsRefused) {
 }
 
 TEST(PreflightChecks, Iso639CodesMapToTheTerminologyForm) {
-  EXPECT_EQ(preflight::iso639_terminology("de"), "deu");
-  EXPECT_EQ(preflight::iso639_terminology("ger"), "deu");
-  EXPECT_EQ(preflight::iso639_terminology("fra"), "fra");
-  EXPECT_EQ(preflight::iso639_terminology("xyz"), std::nullopt);
+  EXPECT_EQ(media::iso639_terminology("de"), "deu");
+  EXPECT_EQ(media::iso639_terminology("ger"), "deu");
+  EXPECT_EQ(media::iso639_terminology("fra"), "fra");
+  EXPECT_EQ(media::iso639_terminology("xyz"), std::nullopt);
 }
 
 }  // namespace
