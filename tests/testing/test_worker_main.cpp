@@ -38,7 +38,7 @@ class FakeAdapters : public dispatch::Adapters {
   std::optional<media::PreprocessPlan> prepare(const config::Config& cfg, const std::string&,
                                                dispatch::DispatchOptions& opts,
                                                const media::PreprocessPlan* = nullptr) override {
-    if (cfg.storage.mode == "stream") opts.segments = &segments_;
+    if (cfg.storage.mode == config::StorageMode::stream) opts.segments = &segments_;
     return std::nullopt;
   }
   std::unique_ptr<dispatch::Observer> local_workers(const config::Config& cfg, int count,

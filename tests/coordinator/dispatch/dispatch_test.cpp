@@ -819,7 +819,7 @@ TEST(DispatchStream, PeersGetOnlyTheirOwnSegmentAndStrayChunksAreCounted) {
 // worker is neither declared lost nor reconnects under a new name.
 TEST(DispatchStream, HeartbeatsKeepFlowingDuringAnUpload) {
   Cluster c;
-  c.security = "none";
+  c.security = config::Security::none;
   auto plan = make_plan(2, 30);
   auto o = stream_options(c);
   o.tail_duplication = false;
