@@ -80,7 +80,7 @@ TEST(CheckpointPresets, ConfigResolvesAPresetAndRefusesAOneXModelAsTheUpscaler) 
   ScopedEnv models("REELSCALE_MODELS", dir.path().c_str());
   const config::Config c = config::load_from_string("input: a.mkv\nmodel:\n  checkpoint: reds4\n", "c.yaml");
   EXPECT_EQ(c.model.checkpoint, (dir / "basicvsr_plusplus_c64n7_8x1_600k_reds4_20210217-db622b2f.pth").string());
-  EXPECT_EQ(c.model.effective_backend(), "basicvsrpp");
+  EXPECT_EQ(c.model.effective_backend(), config::Backend::basicvsrpp);
   try {
     config::load_from_string("input: a.mkv\nmodel:\n  checkpoint: ntire-decompress-2\n", "c.yaml");
     FAIL() << "a 1x preset was accepted as the 4x model";
