@@ -6,7 +6,9 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "shared/model_zoo/verify.hpp"
 #include "shared/util/atomic_file.hpp"
+#include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 #include "worker/model/loader/model_library.hpp"
@@ -57,6 +59,8 @@ void add_model_commands(CLI::App& app) {
       const model::ModelApi& lib = model::model_library();
       const model::CheckpointSummary s = lib.summarize(*path);
       const model::BasicVsrppArch a = lib.infer_arch(s);
+      const std::string sha = file_sha256_hex(*path);
+      const std::string named = model_zoo::name_hash_prefix(*path);
       std::cout << "checkpoint:      " << *path << "\n"
                 << "format:          " << lib.format_name(s.format) << "\n"
                 << "state dict:      " << (s.source_key.empty() ? "(top level)" : s.source_key)
@@ -65,7 +69,14 @@ void add_model_commands(CLI::App& app) {
                 << "architecture:    BasicVSR++ " << (a.low_res_input ? "4x" : "1x (same-size)") << "\n"
                 << "mid_channels:    " << a.mid_channels << "\n"
                 << "num_blocks:      " << a.num_blocks << "\n"
-                << "parameters:      " << a.parameters << "\n";
+                << "parameters:      " << a.parameters << "\n"
+                << "sha-256:         " << sha
+                << (named.empty() ? ""
+                    : sha.compare(0, 8, named) == 0 ? " (matches the name's " + named + ")"
+                                                    : " (MISMATCH: the name says " + named + ")")
+                << "\n"
+                << "preset:          " << model_zoo::describe_match(sha, a.mid_channels, a.num_blocks, a.low_res_input)
+                << "\n";
     });
   }
 

@@ -3,11 +3,10 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 }
 
-#include <fstream>
-
 #include "coordinator/excerpt/excerpt.hpp"
 #include "coordinator/preflight/checks.hpp"
 #include "coordinator/retime/retime.hpp"
+#include "shared/model_zoo/verify.hpp"
 #include "shared/util/errors.hpp"
 
 namespace reelscale::preflight {
@@ -18,14 +17,10 @@ void check_checkpoint(const config::Config& cfg, const CheckpointCheck& check, P
   // failed attempts per shard. (Remote workers read their own config.)
   if (cfg.workers.local <= 0 || cfg.model.effective_backend() != config::Backend::basicvsrpp) return;
   const fs::path ckpt = cfg.model.checkpoint;
-  std::error_code ec;
-  if (!fs::is_regular_file(ckpt, ec)) {
-    out.push_back({"model.checkpoint", ckpt.string() + (fs::exists(ckpt, ec) ? " is not a file" : " does not exist") +
-                                           " (the local workers load it from there)"});
-    return;
-  }
-  if (!std::ifstream(ckpt, std::ios::binary)) {
-    out.push_back({"model.checkpoint", ckpt.string() + " cannot be read (permissions?)"});
+  // Missing (with the download line for a released file), unreadable, or a SHA-256 that its
+  // OpenMMLab name contradicts: before the model library or any GPU is touched.
+  if (const std::string why = model_zoo::file_problem(ckpt); !why.empty()) {
+    out.push_back({"model.checkpoint", why});
     return;
   }
   if (!check) return;

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "shared/model_zoo/presets.hpp"
 #include "shared/config/schema.hpp"
 #include "shared/disc/locator.hpp"
 #include "shared/util/atomic_file.hpp"
@@ -186,6 +187,11 @@ void cross_checks(const Config& c, const YAML::Node& root, Diagnostics& d) {
     d.add("shards.overlap", mark("shards.overlap"), "twice the overlap must be smaller than shards.max_frames");
   if (c.model.backend == Backend::basicvsrpp && c.model.checkpoint.empty())
     d.add("model.backend", mark("model.backend"), "basicvsrpp needs model.checkpoint");
+  if (const model_zoo::Preset* p = model_zoo::find_preset(c.model.checkpoint); p && p->scale != 4)
+    d.add("model.checkpoint", mark("model.checkpoint"),
+          c.model.checkpoint + " is a " + std::to_string(p->scale) +
+              "x model (compression artefact removal, no upscaling); model.checkpoint needs a 4x one: " +
+              model_zoo::preset_names(4) + " (running it before the 4x model is not built yet: docs/checkpoints.md)");
   if (const std::string why = bind_endpoint_problem(c.workers.endpoint); !why.empty())
     d.add("workers.endpoint", mark("workers.endpoint"), c.workers.endpoint + ": " + why);
   if (c.workers.security == Security::none && !c.workers.allow_plaintext_nonlocal &&
@@ -249,7 +255,7 @@ void derive_paths(Config& c, const fs::path& base) {
   c.ledger = c.ledger.empty() ? (fs::path(c.work_dir) / "ledger.sqlite").string() : resolve(base, c.ledger);
   c.storage.dir = c.storage.dir.empty() ? (fs::path(c.work_dir) / "shards").string() : resolve(base, c.storage.dir);
   c.workers.keys_dir = c.workers.keys_dir.empty() ? (fs::path(c.work_dir) / "keys").string() : resolve(base, c.workers.keys_dir);
-  c.model.checkpoint = resolve(base, c.model.checkpoint);
+  c.model.checkpoint = model_zoo::resolve_checkpoint(base, c.model.checkpoint);  // a preset: its models-folder path
   // delivery.enabled is the older switch for an HEVC delivery; hevc10 the older codec name.
   if (c.delivery.codec == "hevc10" || (c.delivery.enabled && c.delivery.codec == "none")) c.delivery.codec = "hevc";
   if (c.scenes.content.luma_only) c.scenes.content.weights = {0.0, 0.0, 1.0, 0.0};

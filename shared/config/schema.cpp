@@ -352,7 +352,7 @@ std::vector<FieldSpec> build_fields() {
       integer("shards.overlap", G(shards.overlap), "8", "Context frames decoded and processed (not emitted) on each side of a split scene's piece.", 0, 1000),
 
       choice("model.backend", G(model.backend), "auto", "auto: basicvsrpp when a checkpoint is configured, else bicubic (said loudly in the log)."),
-      text("model.checkpoint", G(model.checkpoint), "\"\"", "BasicVSR++ weights: a released mmediting/mmagic `.pth` or a `.safetensors` file."),
+      text("model.checkpoint", G(model.checkpoint), "\"\"", "BasicVSR++ weights: a preset (reds4, vimeo-bi, vimeo-bd: the released 4x checkpoints, looked up in $REELSCALE_MODELS, else $XDG_DATA_HOME/reelscale/models, else ~/.local/share/reelscale/models; docs/checkpoints.md), or the path of a `.pth` or `.safetensors` file. Verified before use (SHA-256 against an OpenMMLab name)."),
       choice("model.precision", G(model.precision), "fp16", "Inference precision on the GPU (the CPU always computes in fp32)."),
       boolean("model.tf32", G(model.tf32), "true", "Allow TF32 matrix maths for fp32 on GPUs that have it."),
       integer("model.chunk", G(model.chunk), "auto", "Frames per inference chunk T; auto sizes it from free GPU memory.", 1, 10000, true),

@@ -46,17 +46,37 @@ std::string checksum_hex(std::string_view data) {
   return c.hex_digest();
 }
 
-std::string file_checksum(const std::filesystem::path& path) {
+namespace {
+// Feeds every byte of `path` to `update(data, size)` in 1 MiB blocks.
+template <class Update>
+void read_whole_file(const std::filesystem::path& path, Update update) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot read " + path.string());
-  Checksum c;
   std::vector<char> buf(1 << 20);
   while (in) {
     in.read(buf.data(), std::streamsize(buf.size()));
-    c.update(buf.data(), size_t(in.gcount()));
+    update(reinterpret_cast<const unsigned char*>(buf.data()), size_t(in.gcount()));
   }
   if (in.bad()) throw Error("read error in " + path.string());
+}
+}  // namespace
+
+std::string file_checksum(const std::filesystem::path& path) {
+  Checksum c;
+  read_whole_file(path, [&](const unsigned char* p, size_t n) { c.update(p, n); });
   return c.hex_digest();
+}
+
+std::string file_sha256_hex(const std::filesystem::path& path) {
+  ensure_sodium();
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init(&st);
+  read_whole_file(path, [&](const unsigned char* p, size_t n) { crypto_hash_sha256_update(&st, p, n); });
+  unsigned char out[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&st, out);
+  char hex[2 * crypto_hash_sha256_BYTES + 1];
+  sodium_bin2hex(hex, sizeof hex, out, sizeof out);
+  return hex;
 }
 
 std::string file_fingerprint(const std::filesystem::path& path) {

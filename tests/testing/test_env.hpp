@@ -85,6 +85,20 @@ class CliProcess {
 
 std::filesystem::path source_dir();
 
+// Sets (or, given nullptr, unsets) an environment variable for a scope - this process and the
+// CLI processes it starts - and puts the old value back.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
 // A sample film made once per test process (same spec -> same film) in a per-process temp
 // dir; returns its path. The truth file lies beside it.
 std::filesystem::path cached_sample(const sample::SampleSpec& spec = {});

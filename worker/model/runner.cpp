@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 
+#include "shared/model_zoo/verify.hpp"
 #include "shared/upscale/chunk_plan.hpp"
 #include "shared/util/errors.hpp"
 #include "worker/model/basicvsrpp.hpp"
@@ -172,7 +173,14 @@ int64_t count_parameters(torch::nn::Module& m) {
 
 BasicVsrppRunner::BasicVsrppRunner(const std::string& checkpoint, const RuntimeOptions& opts)
     : impl_(std::make_unique<Impl>()) {
+  // The file before its tensors: missing, or a SHA-256 its OpenMMLab name contradicts (a remote
+  // worker's own copy is checked here; the preflight checked the local one).
+  model_zoo::verify_file(checkpoint);
   const BasicVsrppArch arch = infer_basicvsrpp_arch(summarize(checkpoint));
+  if (const auto* p = model_zoo::preset_for_file(checkpoint))
+    if (const std::string why = model_zoo::arch_problem(*p, arch.mid_channels, arch.num_blocks, arch.low_res_input);
+        !why.empty())
+      throw Error(checkpoint + ": " + why);
   if (!arch.low_res_input || arch.num_reconstruction_blocks != 5)
     throw Error(checkpoint + ": not a 4x BasicVSR++ generator (low_res_input " +
                 (arch.low_res_input ? std::string("true") : std::string("false")) + ", " +

@@ -190,6 +190,27 @@ TEST(Preflight, CheckpointOfAnotherNetworkIsRefusedWithoutTheModelLibrary) {
   ::unsetenv("REELSCALE_MODEL_LIBRARY");
 }
 
+TEST(Preflight, PresetCheckpointIsLookedUpInTheModelsFolderAndVerified) {
+  testing::TempDir models;
+  testing::ScopedEnv env("REELSCALE_MODELS", models.path().c_str());
+  const std::string file = "basicvsr_plusplus_c64n7_8x1_300k_vimeo90k_bd_20210305-ab315ab1.pth";
+  const std::string url = "https://download.openmmlab.com/mmediting/restorers/basicvsr_plusplus/" + file;
+  Job job(sample_film(), "model:\n  checkpoint: vimeo-bd\n");
+  // Missing: the URL and a ready download line, before any work.
+  expect_refused_before_any_work(job, "error: model.checkpoint: " + (models / file).string() + " does not exist",
+                                 job.dir / "out.mkv.work");
+  auto v = testing::run_cli({"validate", job.config.string()});
+  EXPECT_THAT(v.err, HasSubstr("curl -L --create-dirs -o " + (models / file).string() + " " + url));
+  // Present but not the released bytes (an interrupted download): both hash prefixes named.
+  write_file_atomic(models / file, "the first bytes of a download");
+  expect_refused_before_any_work(job, "its name says ab315ab1: the file is damaged or incomplete",
+                                 job.dir / "out.mkv.work");
+  // A 1x decompression preset is no upscaler: a config error.
+  v = testing::run_cli({"validate", job.config.string(), "--set", "model.checkpoint=ntire-decompress-1"});
+  EXPECT_EQ(v.exit_code, 2);
+  EXPECT_THAT(v.err, HasSubstr("ntire-decompress-1 is a 1x model"));
+}
+
 TEST(Preflight, OutputOverTheInputIsRefusedAndTheSourceKept) {
   testing::TempDir media;
   const fs::path film = media / "film.mkv";
