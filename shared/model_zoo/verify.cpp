@@ -4,6 +4,7 @@
 
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
+#include "shared/util/text.hpp"
 
 namespace reelscale::model_zoo {
 namespace fs = std::filesystem;
@@ -24,13 +25,26 @@ std::string hash_problem(const fs::path& file, const std::string& expected) {
                "a file of your own that merely ends so)";
 }
 
+// A missing file named like a preset with a typo ("vimeo-db"): the preset it was meant to be.
+const Preset* near_preset(const fs::path& file) {
+  const std::string name = file.filename().string();
+  const Preset* best = nullptr;
+  size_t best_d = 3;  // at most two edits
+  for (const Preset& p : presets()) {
+    const size_t d = typo_distance(name, p.name);
+    if (d < best_d) best_d = d, best = &p;
+  }
+  return best;
+}
+
 }  // namespace
 
 std::string file_problem(const fs::path& file) {
   std::error_code ec;
   if (!fs::exists(file, ec)) {
-    const Preset* p = preset_for_file(file);
-    return file.string() + " does not exist" + (p ? "; " + download_hint(*p, file) : "");
+    if (const Preset* p = preset_for_file(file)) return file.string() + " does not exist; " + download_hint(*p, file);
+    const Preset* near = near_preset(file);
+    return file.string() + " does not exist" + (near ? " (did you mean the preset '" + near->name + "'?)" : "");
   }
   if (!fs::is_regular_file(file, ec)) return file.string() + " is not a file";
   if (!std::ifstream(file, std::ios::binary)) return file.string() + " cannot be read (permissions?)";

@@ -102,6 +102,9 @@ TEST(CheckpointVerify, MissingPresetFileNamesTheUrlAndTheDownloadLine) {
   EXPECT_THAT(download_hint(p, "/my models/x.pth"), HasSubstr("curl -L --create-dirs -o '/my models/x.pth' https://"));
   // A file of one's own that is missing gets no download line.
   EXPECT_EQ(file_problem(dir / "mine.pth"), (dir / "mine.pth").string() + " does not exist");
+  // A preset name with a typo is taken as a path; the message names the preset it resembles.
+  EXPECT_EQ(file_problem(dir / "vimeo-db"),
+            (dir / "vimeo-db").string() + " does not exist (did you mean the preset 'vimeo-bd'?)");
 }
 
 TEST(CheckpointVerify, NameCarryingItsOwnHashPrefixPassesAndAWrongOneIsNamed) {
