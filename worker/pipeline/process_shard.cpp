@@ -18,7 +18,7 @@
 #include "worker/encode/prores_cuda/encoder_choice.hpp"
 #include "worker/encode/shard_writer.hpp"
 #include "worker/encode/ycbcr.hpp"
-#include "worker/pipeline/bounded_queue.hpp"
+#include "shared/util/bounded_queue.hpp"
 #include "worker/pipeline/frame_pool.hpp"
 #include "worker/pipeline/shard_job.hpp"
 

@@ -15,7 +15,7 @@
 #include <mutex>
 #include <optional>
 
-namespace reelscale::pipeline {
+namespace reelscale {
 
 template <class T>
 class BoundedQueue {
@@ -101,4 +101,4 @@ class BoundedQueue {
   bool closed_ = false, stopped_ = false;
 };
 
-}  // namespace reelscale::pipeline
+}  // namespace reelscale
