@@ -8,6 +8,7 @@
 #include "shared/config/schema.hpp"
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/errors.hpp"
+#include "tests/shared/config/config_error.hpp"
 #include "tests/testing/test_env.hpp"
 
 namespace reelscale::config {
@@ -15,16 +16,6 @@ namespace {
 
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
-
-// The ConfigError message for a YAML text, or "" when it loads.
-std::string error_of(const std::string& yaml, const std::vector<std::string>& sets = {}) {
-  try {
-    load_from_string(yaml, "film.yaml", sets);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(Config, MinimalConfigGetsTheDocumentedDefaults) {
   const Config c = load_from_string("input: /films/a.vob\n");

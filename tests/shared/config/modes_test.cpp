@@ -9,6 +9,7 @@
 #include "shared/config/modes.hpp"
 #include "shared/config/schema.hpp"
 #include "shared/util/errors.hpp"
+#include "tests/shared/config/config_error.hpp"
 
 namespace reelscale::config {
 namespace {
@@ -67,16 +68,6 @@ TEST(ModeKeys, EveryAllowedWordLoadsAndDumpsAsWritten) {
       EXPECT_EQ(node.Scalar(), w) << key;
     }
   }
-}
-
-// The ConfigError message of loading `yaml` as film.yaml, or "" when it loads.
-std::string error_of(const std::string& yaml, const std::vector<std::string>& sets = {}) {
-  try {
-    load_from_string(yaml, "film.yaml", sets);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(ModeKeys, AWrongWordNamesTheKeyLineAndAllowedWords) {
