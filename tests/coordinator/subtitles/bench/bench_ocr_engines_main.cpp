@@ -18,10 +18,11 @@
 #include <cstdlib>
 #include <cstdio>
 #include <exception>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "coordinator/subtitles/ocr.hpp"
 #include "shared/util/text.hpp"
@@ -87,24 +88,23 @@ void run(const Set& set, const subtitles::OcrOptions& options) {
 
 int main(int argc, char** argv) {
   int events = 60;
-  std::string sets = "both";
+  std::string sets = "both", omp = "off", lang = "eng";
   subtitles::OcrOptions options;
-  options.languages = {"eng"};
+  CLI::App app{"Subtitle OCR speed of the engines alone (issue 20); see bench_ocr_engines_main.cpp"};
+  app.add_option("--events", events, "subtitles per set")->check(CLI::PositiveNumber);
+  app.add_option("--threads", options.threads, "Tesseract engines side by side (0: one per core)");
+  app.add_option("--omp", omp, "on: Tesseract's OpenMP on inside each engine (before issue 20)")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--set", sets, "which bitmaps")->check(CLI::IsMember({"dvd", "1080p", "both"}));
+  app.add_option("--lang", lang, "Tesseract language");
   try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      auto next = [&]() -> std::string {
-        if (i + 1 >= argc) throw std::runtime_error("missing value after " + a);
-        return argv[++i];
-      };
-      if (a == "--events") events = std::stoi(next());
-      else if (a == "--threads") options.threads = std::stoi(next());
-      else if (a == "--omp") options.tesseract_openmp = next() == "on";
-      else if (a == "--set") sets = next();
-      else if (a == "--lang") options.languages = {next()};
-      else throw std::runtime_error("unknown argument " + a + " (see the header of bench_ocr_engines_main.cpp)");
-    }
-    if (sets != "dvd" && sets != "1080p" && sets != "both") throw std::runtime_error("--set takes dvd, 1080p or both");
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // usage errors exit 2, as the project's commands do
+  }
+  options.tesseract_openmp = omp == "on";
+  options.languages = {lang};
+  try {
     cpu_set_t cores;
     sched_getaffinity(0, sizeof(cores), &cores);
     if (options.threads <= 0) options.threads = CPU_COUNT(&cores);  // what ocr_events would pick, printed
