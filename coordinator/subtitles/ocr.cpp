@@ -10,7 +10,6 @@
 #include <sstream>
 #include <thread>
 
-#include "coordinator/subtitles/bitmap_events.hpp"
 #include "coordinator/subtitles/italic.hpp"
 #include "coordinator/subtitles/ocr_languages.hpp"
 #include "coordinator/subtitles/ocr_prepare.hpp"
@@ -135,7 +134,7 @@ std::vector<std::optional<OcrEvent>> read_all(const std::vector<BitmapEvent>& ev
   auto work = [&](size_t t) {
     try {
 #ifdef REELSCALE_HAVE_OPENMP
-      omp_set_max_active_levels(0);
+      if (!options.tesseract_openmp) omp_set_max_active_levels(0);
 #endif
       TesseractEngine engine(languages);
       for (size_t i; (i = next++) < events.size();) out[i] = read_event(engine, events[i], options);
@@ -166,10 +165,6 @@ std::vector<OcrEvent> merge_repeats(std::vector<OcrEvent> events) {
     out.push_back(std::move(e));
   }
   return out;
-}
-
-OcrResult ocr_stream(const std::filesystem::path& file, int stream_index, const OcrOptions& options) {
-  return ocr_events(extract_bitmap_events(file, stream_index), options);
 }
 
 std::vector<std::string> ocr_languages_for(const OcrOptions& options, const std::string& stream_language) {

@@ -18,6 +18,9 @@ struct OcrOptions {
   double min_confidence = 70;  // below: flagged as low confidence (kept, listed in the report)
   int scale = 3;               // bitmap upscale before recognition
   int threads = 0;             // Tesseract engines side by side; 0 = one per core
+  // Leaves Tesseract's own OpenMP threads on inside each engine, as before issue 20 (with an
+  // engine per core they oversubscribe the cores): only the OCR benchmark's "before" sets it.
+  bool tesseract_openmp = false;
 };
 
 struct OcrEvent {
@@ -39,6 +42,7 @@ struct OcrResult {
 
 // OCRs subtitle stream `stream_index` of `file` (-1 = the first bitmap subtitle stream; a
 // VobSub pair is opened through its .idx). MediaError for unreadable files or a missing stream.
+// Defined in ocr_file.cpp, apart from the OCR proper (rs_ocr: no libav*).
 OcrResult ocr_stream(const std::filesystem::path& file, int stream_index, const OcrOptions& options);
 
 // The Tesseract languages `options` and the stream's tag `stream_language` call for.
