@@ -37,6 +37,9 @@ void add_runtime_options(CLI::App* cmd, model::RuntimeOptions& rt) {
   cmd->add_flag("--cudnn-conv-relu,!--no-cudnn-conv-relu", rt.cudnn_conv_relu,
                 "residual blocks' conv + bias + ReLU through cuDNN's fused engine (the default); "
                 "--no-cudnn-conv-relu: the conv, then our epilogue pass");
+  cmd->add_flag("--implicit-gemm-dcn,!--no-implicit-gemm-dcn", rt.dcn_implicit_gemm,
+                "with fp16: the deformable convolution as one implicit GEMM on the tensor cores (experimental, "
+                "measured slower so far); --no-implicit-gemm-dcn (the default): im2col, then cuBLAS");
   cmd->add_flag("--spynet-fp16,!--spynet-fp32", rt.spynet_fp16,
                 "with fp16: SPyNet convolutions in fp16 too, as the official autocast (the default); "
                 "--spynet-fp32 keeps them in fp32");

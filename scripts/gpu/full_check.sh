@@ -10,7 +10,8 @@
 # then: run(command="bash scripts/gpu/full_check.sh", carry=[".gpu", ".gpu-full", ".official"])
 # Environment: STEPS (comma list), TESTS (ctest-free list of suite binaries), SECONDS_FILM,
 #   BENCH (model,memory,worker,encode), MODEL_VARIANTS / WORKER_VARIANTS (';' lists; a worker
-#   variant may begin with VAR=value words), MEMORY_SWEEP=0 (only the 22 GiB row).
+#   variant may begin with VAR=value words), MEMORY_SWEEP=0 (only the 22 GiB row), MODEL_ONLY=1
+#   (build and bench the model alone: bench_model instead of the CLI).
 # One call holds 10 minutes: build + tests is one (~4 min), the benches another (~7 min).
 set -uo pipefail
 OUT=${OUT:-/tmp/full-check}
@@ -41,7 +42,8 @@ if want build; then
   cmake -S . -B $B -G Ninja -DREELSCALE_WITH_CUDA=ON -DREELSCALE_WITH_OCR=OFF -DCMAKE_CXX_FLAGS=-g \
     -DCMAKE_CUDA_ARCHITECTURES=90 -DOpenCV_DIR="$PWD/.gpu-full/lib/cmake/opencv4" > "$OUT/cmake.log" 2>&1 \
     || { tail -40 "$OUT/cmake.log"; exit 1; }
-  targets="reelscale"
+  # MODEL_ONLY=1: the model's suites and bench_model without the CLI (kernel work: ~1 min less).
+  targets=$([ "${MODEL_ONLY:-0}" = 1 ] && echo bench_model || echo reelscale)
   for t in $TESTS; do ninja -C $B -t query $t > /dev/null 2>&1 && targets="$targets $t"; done
   ninja -C $B -j${NINJA_JOBS:-12} $targets > "$OUT/build.log" 2>&1 || { grep -E "error|Error" -A4 "$OUT/build.log" | head -150; exit 1; }
   say "build ($targets): $(( $(date +%s) - start )) s"
@@ -77,6 +79,7 @@ fi
 
 BENCH=${BENCH:-model,worker,encode}
 M="$R bench model --device cuda --precision fp16"
+[ "${MODEL_ONLY:-0}" = 1 ] && M="$(find $B/tests -name bench_model -type f -perm -u+x | head -1) --device cuda --precision fp16"
 if want bench && [[ ",$BENCH," == *",model,"* ]]; then
   # The defaults: channels-last + fused kernels, outputs left on the GPU (as the official timing).
   say "bench model --chunk 32 --profile (defaults: channels-last, output device)"

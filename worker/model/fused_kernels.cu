@@ -6,6 +6,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <mma.h>
 
 #include <climits>
 #include <cstdint>
@@ -219,71 +220,188 @@ __global__ void align_input_kernel(const T* __restrict__ prev1, int64_t p1_ld, c
   }
 }
 
-// ---- deformable im2col with the offset/mask preparation fused ----------------------------
+// ---- deformable sampling of the second-order alignment ------------------------------------
+
+// Everything one deformable sample needs (dcn_align_im2col_nhwc's arguments).
+template <typename T>
+struct DcnArgs {
+  const T* xa;
+  int64_t xa_ld;
+  int ca;
+  const T* xb;
+  int64_t xb_ld;
+  const T* raw;
+  int64_t raw_ld;
+  const T* raw_bias;
+  const float* flow1;
+  int64_t f1_bs;
+  const float* flow2;
+  int64_t f2_bs;
+  float max_residue;
+  int groups, c, n, h, w;
+};
+
+// acc[0..V) = mask * bilinear sample of channels [ch0, ch0+V) of cat(xa, xb) at output pixel
+// `pix` (over n*h*w) and tap `tap`, the offset and mask computed from the raw conv_offset
+// output. The one definition of a sample: the im2col and the implicit GEMM both call it, so
+// their columns are the same numbers.
+template <typename T, int V>
+__device__ __forceinline__ void dcn_sample(const DcnArgs<T>& a, int64_t pix, int tap, int ch0, float* acc) {
+#pragma unroll
+  for (int k = 0; k < V; ++k) acc[k] = 0.f;
+  const bool in_a = ch0 < a.ca;
+  const T* src = in_a ? a.xa : a.xb;
+  if (!src) return;
+  const int64_t hw = int64_t(a.h) * a.w;
+  const int64_t b = pix / hw, p = pix % hw;
+  const int oy = static_cast<int>(p / a.w), ox = static_cast<int>(p % a.w);
+  const int g = ch0 / (a.c / a.groups);
+  const T* r = a.raw + pix * a.raw_ld;
+  const int j = g * 9 + tap;
+  const bool second = g >= a.groups / 2;
+  const float* fl = second ? a.flow2 : a.flow1;
+  const int64_t fbs = second ? a.f2_bs : a.f1_bs;
+  const float flx = fl ? fl[b * fbs + p] : 0.f, fly = fl ? fl[b * fbs + hw + p] : 0.f;
+  // offset channel 2j is dy, 2j+1 dx; the flow is added (y, x)-swapped.
+  auto raw_at = [&](int k) { return to_f<T>(r[k]) + (a.raw_bias ? to_f<T>(a.raw_bias[k]) : 0.f); };
+  const float dy = tanhf(raw_at(2 * j)) * a.max_residue + fly;
+  const float dx = tanhf(raw_at(2 * j + 1)) * a.max_residue + flx;
+  const float m = 1.f / (1.f + expf(-raw_at(18 * a.groups + j)));
+  const float py = float(oy - 1 + tap / 3) + dy;
+  const float px = float(ox - 1 + tap % 3) + dx;
+  // torchvision's deform_conv2d sampling: zero outside (-1, h) x (-1, w), corners checked
+  // one by one.
+  if (!(py > -1.f && py < float(a.h) && px > -1.f && px < float(a.w))) return;
+  const float fy0 = floorf(py), fx0 = floorf(px);
+  const int y0 = static_cast<int>(fy0), x0 = static_cast<int>(fx0);
+  const float ly = py - fy0, lx = px - fx0, hy = 1.f - ly, hx = 1.f - lx;
+  const float wt[4] = {hy * hx, hy * lx, ly * hx, ly * lx};
+  const bool ok[4] = {y0 >= 0 && x0 >= 0, y0 >= 0 && x0 + 1 <= a.w - 1, y0 + 1 <= a.h - 1 && x0 >= 0,
+                      y0 + 1 <= a.h - 1 && x0 + 1 <= a.w - 1};
+  const int64_t ld = in_a ? a.xa_ld : a.xb_ld;
+  const T* img = src + b * hw * ld + (in_a ? ch0 : ch0 - a.ca);
+#pragma unroll
+  for (int corner = 0; corner < 4; ++corner) {
+    if (!ok[corner]) continue;
+    float v[V];
+    load_vec<T, V>(img + (int64_t(y0 + (corner >> 1)) * a.w + x0 + (corner & 1)) * ld, v);
+#pragma unroll
+    for (int k = 0; k < V; ++k) acc[k] += wt[corner] * v[k];
+  }
+#pragma unroll
+  for (int k = 0; k < V; ++k) acc[k] *= m;
+}
 
 template <typename T, int V>
-__global__ void dcn_align_im2col_kernel(const T* __restrict__ xa, int64_t xa_ld, int ca,
-                                        const T* __restrict__ xb, int64_t xb_ld,
-                                        const T* __restrict__ raw, int64_t raw_ld,
-                                        const T* __restrict__ raw_bias,
-                                        const float* __restrict__ flow1, int64_t f1_bs,
-                                        const float* __restrict__ flow2, int64_t f2_bs, float max_residue,
-                                        int groups, int c, T* __restrict__ cols, int n, int h, int w) {
-  const int cg = c / groups, chunks = cg / V;
-  const int per_pix = 9 * groups * chunks;
-  const int64_t hw = int64_t(h) * w, total = int64_t(n) * hw * per_pix;
+__global__ void dcn_align_im2col_kernel(DcnArgs<T> a, T* __restrict__ cols) {
+  const int cg = a.c / a.groups, chunks = cg / V;
+  const int per_pix = 9 * a.groups * chunks;
+  const int64_t total = int64_t(a.n) * a.h * a.w * per_pix;
   RS_GRID_LOOP(i, total) {
     const int item = static_cast<int>(i % per_pix);
     const int64_t pix = i / per_pix;
     const int chunk = item % chunks;
-    const int g = (item / chunks) % groups;
-    const int tap = item / (chunks * groups);
-    const int64_t b = pix / hw, p = pix % hw;
-    const int oy = static_cast<int>(p / w), ox = static_cast<int>(p % w);
+    const int g = (item / chunks) % a.groups;
+    const int tap = item / (chunks * a.groups);
     const int ch0 = g * cg + chunk * V;  // channel in cat(xa, xb)
-    const bool in_a = ch0 < ca;
     float acc[V];
+    dcn_sample<T, V>(a, pix, tap, ch0, acc);
+    store_vec<T, V>(cols + pix * (9 * int64_t(a.c)) + int64_t(tap) * a.c + ch0, acc);
+  }
+}
+
+// ---- the same deformable convolution as an implicit GEMM (fp16, tensor cores) ------------
+//
+// out[pix][0..64) = bias + sum_k cols[pix][k] * weight[.][k] without the cols buffer: each
+// block builds a 128-pixel x 64-column slice of cols in shared memory with dcn_sample (the
+// same fp16 values the im2col writes), multiplies it by the matching 64 x 64 slice of the
+// weight with WMMA (fp32 accumulation), and moves on along k. The im2col's 9*c*2 bytes per
+// pixel (1 GB per step at 1024x432, c=128) are never written nor read back.
+namespace igemm {
+constexpr int kBM = 128, kBN = 64, kBK = 64, kBlock = 256;
+constexpr int kLdA = kBK + 8, kLdB = kBK + 8, kLdC = kBN + 4;  // padded against bank conflicts
+constexpr int kBytesAB = (kBM * kLdA + kBN * kLdB) * 2;
+constexpr int kBytesC = kBM * kLdC * 4;
+constexpr int kSmem = kBytesAB > kBytesC ? kBytesAB : kBytesC;
+}  // namespace igemm
+
+__global__ void __launch_bounds__(igemm::kBlock, 2)
+    dcn_align_igemm_kernel(DcnArgs<__half> a, const __half* __restrict__ weight, const __half* __restrict__ bias,
+                           __half* __restrict__ out, int64_t out_ld) {
+  using namespace igemm;
+  namespace wmma = nvcuda::wmma;
+  __shared__ __align__(128) unsigned char smem[kSmem];
+  __half* As = reinterpret_cast<__half*>(smem);
+  __half* Bs = As + kBM * kLdA;
+  float* Cs = reinterpret_cast<float*>(smem);  // reused once the k loop is done
+
+  const int64_t pixels = int64_t(a.n) * a.h * a.w;
+  const int64_t row0 = int64_t(blockIdx.x) * kBM;
+  const int tid = threadIdx.x, warp = tid / 32;
+  const int wm = warp / 2, wn = warp % 2;  // 4 x 2 warps, 32 x 32 outputs each
+  const int k_blocks = a.c / kBK;
+  const int64_t k_total = 9 * int64_t(a.c);
+
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
 #pragma unroll
-    for (int k = 0; k < V; ++k) acc[k] = 0.f;
-    const T* src = in_a ? xa : xb;
-    if (src) {
-      const T* r = raw + pix * raw_ld;
-      const int j = g * 9 + tap;
-      const bool second = g >= groups / 2;
-      const float* fl = second ? flow2 : flow1;
-      const int64_t fbs = second ? f2_bs : f1_bs;
-      const float flx = fl ? fl[b * fbs + p] : 0.f, fly = fl ? fl[b * fbs + hw + p] : 0.f;
-      // offset channel 2j is dy, 2j+1 dx; the flow is added (y, x)-swapped.
-      auto raw_at = [&](int k) { return to_f<T>(r[k]) + (raw_bias ? to_f<T>(raw_bias[k]) : 0.f); };
-      const float dy = tanhf(raw_at(2 * j)) * max_residue + fly;
-      const float dx = tanhf(raw_at(2 * j + 1)) * max_residue + flx;
-      const float m = 1.f / (1.f + expf(-raw_at(18 * groups + j)));
-      const float py = float(oy - 1 + tap / 3) + dy;
-      const float px = float(ox - 1 + tap % 3) + dx;
-      // torchvision's deform_conv2d sampling: zero outside (-1, h) x (-1, w), corners checked
-      // one by one.
-      if (py > -1.f && py < float(h) && px > -1.f && px < float(w)) {
-        const float fy0 = floorf(py), fx0 = floorf(px);
-        const int y0 = static_cast<int>(fy0), x0 = static_cast<int>(fx0);
-        const float ly = py - fy0, lx = px - fx0, hy = 1.f - ly, hx = 1.f - lx;
-        const float wt[4] = {hy * hx, hy * lx, ly * hx, ly * lx};
-        const bool ok[4] = {y0 >= 0 && x0 >= 0, y0 >= 0 && x0 + 1 <= w - 1, y0 + 1 <= h - 1 && x0 >= 0,
-                            y0 + 1 <= h - 1 && x0 + 1 <= w - 1};
-        const int64_t ld = in_a ? xa_ld : xb_ld;
-        const T* img = src + b * hw * ld + (in_a ? ch0 : ch0 - ca);
+  for (int i = 0; i < 2; ++i)
 #pragma unroll
-        for (int corner = 0; corner < 4; ++corner) {
-          if (!ok[corner]) continue;
-          float v[V];
-          load_vec<T, V>(img + (int64_t(y0 + (corner >> 1)) * w + x0 + (corner & 1)) * ld, v);
+    for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.f);
+
+  for (int kc = 0; kc < 9 * k_blocks; ++kc) {
+    const int tap = kc / k_blocks, cbase = (kc % k_blocks) * kBK;
 #pragma unroll
-          for (int k = 0; k < V; ++k) acc[k] += wt[corner] * v[k];
-        }
+    for (int it = 0; it < kBM * (kBK / 8) / kBlock; ++it) {
+      const int item = tid + it * kBlock;
+      const int r = item / (kBK / 8), v = item % (kBK / 8);
+      float s[8];
+      if (row0 + r < pixels) {
+        dcn_sample<__half, 8>(a, row0 + r, tap, cbase + v * 8, s);
+      } else {
 #pragma unroll
-        for (int k = 0; k < V; ++k) acc[k] *= m;
+        for (int k = 0; k < 8; ++k) s[k] = 0.f;
       }
+      store_vec<__half, 8>(As + r * kLdA + v * 8, s);
     }
-    store_vec<T, V>(cols + pix * (9 * int64_t(c)) + int64_t(tap) * c + ch0, acc);
+#pragma unroll
+    for (int it = 0; it < kBN * (kBK / 8) / kBlock; ++it) {
+      const int item = tid + it * kBlock;
+      const int nn = item / (kBK / 8), v = item % (kBK / 8);
+      *reinterpret_cast<uint4*>(Bs + nn * kLdB + v * 8) =
+          *reinterpret_cast<const uint4*>(weight + nn * k_total + int64_t(tap) * a.c + cbase + v * 8);
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < kBK; kk += 16) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa[2];
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> fb[2];
+#pragma unroll
+      for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(fa[i], As + (wm * 32 + i * 16) * kLdA + kk, kLdA);
+#pragma unroll
+      for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(fb[j], Bs + (wn * 32 + j * 16) * kLdB + kk, kLdB);
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 2; ++j)
+      wmma::store_matrix_sync(Cs + (wm * 32 + i * 16) * kLdC + wn * 32 + j * 16, acc[i][j], kLdC,
+                              wmma::mem_row_major);
+  __syncthreads();
+#pragma unroll
+  for (int it = 0; it < kBM * (kBN / 8) / kBlock; ++it) {
+    const int item = tid + it * kBlock;
+    const int r = item / (kBN / 8), v = item % (kBN / 8);
+    if (row0 + r >= pixels) continue;
+    float o[8];
+#pragma unroll
+    for (int k = 0; k < 8; ++k) o[k] = Cs[r * kLdC + v * 8 + k] + (bias ? __half2float(bias[v * 8 + k]) : 0.f);
+    store_vec<__half, 8>(out + (row0 + r) * out_ld + v * 8, o);
   }
 }
 
@@ -432,29 +550,66 @@ int align_input_nhwc(Elem e, NhwcIn prev1, NhwcIn feat, NhwcIn prev2, Flow flow1
   });
 }
 
+namespace {
+
+template <typename T>
+DcnArgs<T> dcn_args(NhwcIn xa, int ca, NhwcIn xb, NhwcIn raw_offset, const void* raw_bias, Flow flow1, Flow flow2,
+                    float max_residue, int groups, int c, int n, int h, int w) {
+  return DcnArgs<T>{static_cast<const T*>(xa.data), xa.ld, ca, static_cast<const T*>(xb.data), xb.ld,
+                    static_cast<const T*>(raw_offset.data), raw_offset.ld, static_cast<const T*>(raw_bias),
+                    flow1.data, flow1.bstride, flow2.data, flow2.bstride, max_residue, groups, c, n, h, w};
+}
+
+bool dcn_shape_ok(int ca, int c, NhwcIn raw_offset, int groups) {
+  return groups >= 2 && groups % 2 == 0 && c % groups == 0 && ca % (c / groups) == 0 && raw_offset.ld >= 27 * groups;
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+}  // namespace
+
 int dcn_align_im2col_nhwc(Elem e, NhwcIn xa, int ca, NhwcIn xb, int cb, NhwcIn raw_offset, const void* raw_bias,
                           Flow flow1, Flow flow2, float max_residue, int groups, void* cols, int n, int h, int w,
                           void* stream) {
   const int c = ca + cb;
-  if (groups < 2 || groups % 2 != 0 || c % groups != 0 || ca % (c / groups) != 0 || raw_offset.ld < 27 * groups)
-    return static_cast<int>(cudaErrorInvalidValue);
+  if (!dcn_shape_ok(ca, c, raw_offset, groups)) return static_cast<int>(cudaErrorInvalidValue);
   const int cg = c / groups;
   const auto st = static_cast<cudaStream_t>(stream);
   return dispatch(e, [&](auto tag) {
     using T = decltype(tag);
     const int v = pick_vec<T>({cg, c, xa.ld, xb.data ? xb.ld : 0}, {xa.data, xb.data, cols});
+    const auto args = dcn_args<T>(xa, ca, xb, raw_offset, raw_bias, flow1, flow2, max_residue, groups, c, n, h, w);
     return with_vec(v, [&](auto vc) {
       constexpr int V = decltype(vc)::value;
       if constexpr (V * sizeof(T) <= 16) {
-        dcn_align_im2col_kernel<T, V><<<blocks_for(int64_t(n) * h * w * 9 * groups * (cg / V)), kThreads, 0, st>>>(
-            static_cast<const T*>(xa.data), xa.ld, ca, static_cast<const T*>(xb.data), xb.ld,
-            static_cast<const T*>(raw_offset.data), raw_offset.ld, static_cast<const T*>(raw_bias), flow1.data,
-            flow1.bstride, flow2.data,
-            flow2.bstride, max_residue, groups, c, static_cast<T*>(cols), n, h, w);
+        dcn_align_im2col_kernel<T, V>
+            <<<blocks_for(int64_t(n) * h * w * 9 * groups * (cg / V)), kThreads, 0, st>>>(args, static_cast<T*>(cols));
       }
       return launch_status();
     });
   });
+}
+
+bool dcn_align_gemm_fits(Elem e, NhwcIn xa, int ca, NhwcIn xb, int cb, int cout, int groups) {
+  const int c = ca + cb;
+  return e == Elem::kHalf && cout == igemm::kBN && c % igemm::kBK == 0 && groups > 0 && c % groups == 0 &&
+         (c / groups) % 8 == 0 && ca % 8 == 0 && xa.ld % 8 == 0 && aligned16(xa.data) &&
+         (xb.data == nullptr || (xb.ld % 8 == 0 && aligned16(xb.data)));
+}
+
+int dcn_align_gemm_nhwc(Elem e, NhwcIn xa, int ca, NhwcIn xb, int cb, NhwcIn raw_offset, const void* raw_bias,
+                        Flow flow1, Flow flow2, float max_residue, int groups, const void* weight, const void* bias,
+                        int cout, NhwcOut out, int n, int h, int w, void* stream) {
+  const int c = ca + cb;
+  if (!dcn_shape_ok(ca, c, raw_offset, groups) || !dcn_align_gemm_fits(e, xa, ca, xb, cb, cout, groups) ||
+      !aligned16(weight) || !aligned16(out.data) || out.ld % 8 != 0)
+    return static_cast<int>(cudaErrorInvalidValue);
+  const int64_t pixels = int64_t(n) * h * w;
+  const auto blocks = static_cast<unsigned>((pixels + igemm::kBM - 1) / igemm::kBM);
+  dcn_align_igemm_kernel<<<blocks, igemm::kBlock, 0, static_cast<cudaStream_t>(stream)>>>(
+      dcn_args<__half>(xa, ca, xb, raw_offset, raw_bias, flow1, flow2, max_residue, groups, c, n, h, w),
+      static_cast<const __half*>(weight), static_cast<const __half*>(bias), static_cast<__half*>(out.data), out.ld);
+  return launch_status();
 }
 
 int pixel_shuffle_nhwc(Elem e, NhwcIn in, const void* bias, NhwcOut out, int n, int h, int w, int c, int s,

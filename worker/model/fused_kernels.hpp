@@ -63,6 +63,17 @@ int dcn_align_im2col_nhwc(Elem e, NhwcIn xa, int ca, NhwcIn xb, int cb, NhwcIn r
                           const void* raw_bias, Flow flow1, Flow flow2, float max_residue, int groups,
                           void* cols, int n, int h, int w, void* stream);
 
+// The same deformable convolution without the cols buffer (an implicit GEMM on the tensor
+// cores): out[pix][0..cout) = bias + cols[pix] . weight, where weight is (cout, 9*c) in the
+// channels-last (cout, 3, 3, c) order and bias has cout elements (null: none). Only where
+// dcn_align_gemm_fits says so (fp16, cout 64, c a multiple of 64, 8-channel groups, 16-byte
+// aligned maps); the columns are dcn_align_im2col_nhwc's values exactly, the sums in another
+// order.
+bool dcn_align_gemm_fits(Elem e, NhwcIn xa, int ca, NhwcIn xb, int cb, int cout, int groups);
+int dcn_align_gemm_nhwc(Elem e, NhwcIn xa, int ca, NhwcIn xb, int cb, NhwcIn raw_offset, const void* raw_bias,
+                        Flow flow1, Flow flow2, float max_residue, int groups, const void* weight, const void* bias,
+                        int cout, NhwcOut out, int n, int h, int w, void* stream);
+
 // out[b, y*s+i, x*s+j, ch] = act(in[b, y, x, k] + bias[k]), k = ch*s*s + i*s + j, with act
 // LeakyReLU(slope) (slope 1: none; bias null: zero): the convolution's bias, pixel_shuffle and
 // the activation for NHWC maps in one pass (in has c*s*s channels).

@@ -40,6 +40,7 @@ at::Tensor conv3x3_epilogue(const at::Tensor&, const at::Tensor&, const at::Tens
   unavailable("conv3x3_epilogue");
 }
 void set_cudnn_conv_relu(bool) {}
+void set_dcn_implicit_gemm(bool) {}
 
 #else
 
@@ -171,6 +172,12 @@ at::Tensor align_input(const at::Tensor& prev1_in, const at::Tensor& feat_in, co
   return out;
 }
 
+namespace {
+std::atomic<bool> g_dcn_implicit_gemm{false};
+}  // namespace
+
+void set_dcn_implicit_gemm(bool on) { g_dcn_implicit_gemm = on; }
+
 at::Tensor dcn_align(const at::Tensor& xa_in, const at::Tensor& xb_in, const at::Tensor& raw_in,
                      const at::Tensor& flow1_in, const at::Tensor& flow2_in, const at::Tensor& weight_in,
                      const at::Tensor& bias, double max_residue, int64_t groups, const at::Tensor& raw_bias_in) {
@@ -193,6 +200,22 @@ at::Tensor dcn_align(const at::Tensor& xa_in, const at::Tensor& xb_in, const at:
   const at::Tensor flow2 = flow2_in.defined() ? as_flow(flow2_in, xa_in, op, "flow2") : at::Tensor();
   const at::Tensor raw_bias = vector_of(raw_bias_in, raw_in, 27 * groups, op, "raw_bias");
   const c10::cuda::CUDAGuard guard(xa_in.device());
+  // Columns are ordered (tap, channel): the weight's channels-last (cout, kh, kw, c) order.
+  const at::Tensor w2d = weight_in.to(xa_in.scalar_type()).permute({0, 2, 3, 1}).reshape({cout, 9 * c});
+  const kernels::NhwcIn xa_arg{xa.t.data_ptr(), xa.ld}, xb_arg{xb.t.defined() ? xb.t.data_ptr() : nullptr, xb.ld};
+  if (g_dcn_implicit_gemm &&
+      kernels::dcn_align_gemm_fits(elem_of(xa_in, op), xa_arg, i32(ca), xb_arg, i32(cb), i32(cout), i32(groups))) {
+    const at::Tensor wc = w2d.contiguous();
+    const at::Tensor b = vector_of(bias, xa_in, cout, op, "bias");
+    at::Tensor out = empty_nhwc(xa_in, n, cout, h, w);
+    check(kernels::dcn_align_gemm_nhwc(elem_of(xa_in, op), xa_arg, i32(ca), xb_arg, i32(cb), {raw.t.data_ptr(), raw.ld},
+                                       raw_bias.defined() ? raw_bias.data_ptr() : nullptr, flow_arg(flow1),
+                                       flow_arg(flow2), static_cast<float>(max_residue), i32(groups), wc.data_ptr(),
+                                       b.defined() ? b.data_ptr() : nullptr, i32(cout), {out.data_ptr(), cout}, i32(n),
+                                       i32(h), i32(w), stream()),
+          op);
+    return out;
+  }
   at::Tensor cols = at::empty({n * h * w, 9 * c}, xa_in.options());
   check(kernels::dcn_align_im2col_nhwc(elem_of(xa_in, op), {xa.t.data_ptr(), xa.ld}, static_cast<int>(ca),
                                        {xb.t.defined() ? xb.t.data_ptr() : nullptr, xb.ld}, static_cast<int>(cb),
@@ -202,8 +225,6 @@ at::Tensor dcn_align(const at::Tensor& xa_in, const at::Tensor& xb_in, const at:
                                        static_cast<float>(max_residue), static_cast<int>(groups), cols.data_ptr(),
                                        i32(n), i32(h), i32(w), stream()),
         op);
-  // Columns are ordered (tap, channel): the weight's channels-last (cout, kh, kw, c) order.
-  const at::Tensor w2d = weight_in.to(xa_in.scalar_type()).permute({0, 2, 3, 1}).reshape({cout, 9 * c});
   at::Tensor out = bias.defined() ? at::addmm(bias.to(xa_in.scalar_type()), cols, w2d.t()) : at::mm(cols, w2d.t());
   return out.view({n, h, w, cout}).permute({0, 3, 1, 2});
 }

@@ -25,7 +25,8 @@ at::Tensor align_input(const at::Tensor& prev1, const at::Tensor& feat, const at
 
 // SecondOrderDeformableAlignment's deformable convolution from the raw conv_offset output:
 // input cat(xa, xb) (xb undefined: zeros), offsets max_residue*tanh(o) + swapped flow,
-// mask sigmoid; im2col in NHWC, then one GEMM with the bias (cuBLAS, the input's dtype).
+// mask sigmoid; im2col in NHWC, then one GEMM with the bias (cuBLAS, the input's dtype), or
+// with set_dcn_implicit_gemm an implicit GEMM without the column buffer.
 // raw_bias: conv_offset's last bias when raw_offset was computed without it (added in the im2col).
 at::Tensor dcn_align(const at::Tensor& xa, const at::Tensor& xb, const at::Tensor& raw_offset,
                      const at::Tensor& flow1, const at::Tensor& flow2, const at::Tensor& weight,
@@ -48,5 +49,14 @@ at::Tensor conv3x3_epilogue(const at::Tensor& x, const at::Tensor& weight, const
 // engines) rather than the conv and our epilogue pass: 3.6% faster on the H100 (GPU run 6).
 // Process-wide, on by default; falls back to our pass for good if cuDNN has no engine for it.
 void set_cudnn_conv_relu(bool on);
+
+// dcn_align as an implicit GEMM where it fits (kernels::dcn_align_gemm_fits): the deformable
+// samples go straight into the tensor-core GEMM's shared-memory tiles instead of a 9*c-column
+// buffer in device memory (1 GB per step at 1024x432). Process-wide, OFF by default: it gives
+// the same columns (sums in another order) but measured slower than im2col + cuBLAS on the
+// H100 (dcn 9.55 against 7.36 ms/frame, docs/perf-notes.md GPU run 7): the sampling stalls
+// are not hidden behind the tensor-core work yet (no double buffering, 2 blocks per SM).
+void set_dcn_implicit_gemm(bool on);
+
 
 }  // namespace reelscale::model::fused

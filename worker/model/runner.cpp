@@ -99,6 +99,7 @@ struct BasicVsrppRunner::Impl {
     if (opts.channels_last && device.is_cuda()) {
       model->set_memory_format(true, opts.fused_kernels, opts.fused_epilogues);
       fused::set_cudnn_conv_relu(opts.cudnn_conv_relu);
+      fused::set_dcn_implicit_gemm(opts.dcn_implicit_gemm);
       notes.push_back(std::string("channels-last, fused NHWC kernels ") +
                       (opts.fused_kernels && dcn_cuda_kernel_built() ? "on" : "off") + ", fused epilogues " +
                       (opts.fused_kernels && opts.fused_epilogues && dcn_cuda_kernel_built() ? "on" : "off"));

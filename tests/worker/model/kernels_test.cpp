@@ -14,6 +14,7 @@
 #include "tests/worker/model/small_model.hpp"
 #include "worker/model/basicvsrpp.hpp"
 #include "worker/model/checkpoint.hpp"
+#include "worker/model/cuda_support.hpp"
 #include "worker/model/fused_ops.hpp"
 #include "worker/model/npy.hpp"
 
@@ -267,6 +268,53 @@ TEST(FusedKernels, AlignmentFp16WithinTolerance) {
   REQUIRE_CUDA_KERNELS();
   for (int64_t c : {64, 16}) check_alignment(c, torch::kHalf, false);
   check_alignment(64, torch::kHalf, true);
+}
+
+// The implicit-GEMM deformable convolution (fp16, 64 outputs: the network's shape) against the
+// im2col + cuBLAS path it replaces: the same fp16 columns, summed in another order. A pixel
+// count that is not a multiple of the 128-pixel tile, xb present or not (the first step), and
+// with and without the biases. It must also not allocate the column buffer.
+TEST(FusedKernels, ImplicitGemmDcnMatchesIm2col) {
+  REQUIRE_CUDA_KERNELS();
+  c10::InferenceMode guard;
+  torch::manual_seed(23);
+  const int64_t n = 2, h = 45, w = 67, c = 64, groups = 16;
+  const auto half = [](const torch::Tensor& t) { return cl(t.to(kCuda, torch::kHalf)); };
+  const torch::Tensor xa = half(torch::randn({n, c, h, w})), xb = half(torch::randn({n, c, h, w}));
+  const torch::Tensor raw = half(torch::randn({n, 27 * groups, h, w}) * 0.5);
+  const torch::Tensor f1 = random_flow(n, h, w), f2 = random_flow(n, h, w);
+  const torch::Tensor weight = half(torch::randn({c, 2 * c, 3, 3}) * 0.03);
+  const torch::Tensor bias = torch::randn({c}).to(kCuda, torch::kHalf);
+  const torch::Tensor raw_bias = (torch::randn({27 * groups}) * 0.1).to(kCuda, torch::kHalf);
+  for (bool first_step : {false, true})
+    for (bool biases : {true, false}) {
+      const torch::Tensor b = biases ? bias : torch::Tensor(), rb = biases ? raw_bias : torch::Tensor();
+      const torch::Tensor x2 = first_step ? torch::Tensor() : xb, fl2 = first_step ? torch::Tensor() : f2;
+      fused::set_dcn_implicit_gemm(false);
+      const torch::Tensor ref = fused::dcn_align(xa, x2, raw, f1, fl2, weight, b, 10.0, groups, rb);
+      fused::set_dcn_implicit_gemm(true);
+#ifdef REELSCALE_HAVE_CUDA
+      torch::cuda::synchronize();
+      cuda::reset_peak(0);
+      const int64_t before = cuda::peak_allocated_bytes(0);
+#endif
+      const torch::Tensor out = fused::dcn_align(xa, x2, raw, f1, fl2, weight, b, 10.0, groups, rb);
+#ifdef REELSCALE_HAVE_CUDA
+      torch::cuda::synchronize();
+      const int64_t grown = cuda::peak_allocated_bytes(0) - before;
+      const int64_t cols_bytes = n * h * w * 9 * 2 * c * 2;
+      EXPECT_LT(grown, cols_bytes / 4) << "the implicit GEMM allocated " << grown << " bytes";
+#endif
+      fused::set_dcn_implicit_gemm(false);  // the default
+      const std::string tag = std::string(first_step ? "first step" : "two inputs") + (biases ? ", biases" : "");
+      ASSERT_EQ(out.sizes(), ref.sizes()) << tag;
+      EXPECT_TRUE(out.is_contiguous(at::MemoryFormat::ChannelsLast)) << tag;
+      const double e = max_abs(out, ref), largest = ref.abs().max().item<double>();
+      report("implicit-GEMM dcn vs im2col, " + tag + ", max abs", e);
+      // Sums of 1152 fp32 products in another order, each rounded once to fp16: an ulp or two.
+      EXPECT_LE(e, 2.0 * largest / 1024.0) << tag;
+      EXPECT_LE(rel_l2(out, ref), 1e-3) << tag;
+    }
 }
 
 BasicVSRPlusPlus random_model(int mid, int blocks, torch::Device dev) {

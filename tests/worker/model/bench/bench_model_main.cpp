@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
       else if (a == "--no-fused-epilogues") o.runtime.fused_epilogues = false;
       else if (a == "--cudnn-conv-relu") o.runtime.cudnn_conv_relu = true;
       else if (a == "--no-cudnn-conv-relu") o.runtime.cudnn_conv_relu = false;
+      else if (a == "--implicit-gemm-dcn") o.runtime.dcn_implicit_gemm = true;
+      else if (a == "--no-implicit-gemm-dcn") o.runtime.dcn_implicit_gemm = false;
       else if (a == "--spynet-fp16") o.runtime.spynet_fp16 = true;
       else if (a == "--spynet-fp32") o.runtime.spynet_fp16 = false;
       else if (a == "--no-tf32") o.runtime.tf32 = false;
