@@ -16,15 +16,6 @@ FramePtr make_frame() {
   return f;
 }
 
-FramePtr make_video_frame(AVPixelFormat format, int width, int height) {
-  FramePtr f = make_frame();
-  f->format = format;
-  f->width = width;
-  f->height = height;
-  if (av_frame_get_buffer(f.get(), 0) < 0) throw std::bad_alloc();
-  return f;
-}
-
 PacketPtr make_packet() {
   PacketPtr p(av_packet_alloc());
   if (!p) throw std::bad_alloc();

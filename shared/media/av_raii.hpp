@@ -58,8 +58,6 @@ using DictPtr = std::unique_ptr<AVDictionary, FreeWith<AVDictionary, av_dict_fre
 
 // Allocators that throw std::bad_alloc instead of returning null.
 FramePtr make_frame();
-// A video frame with its buffers allocated.
-FramePtr make_video_frame(AVPixelFormat format, int width, int height);
 PacketPtr make_packet();
 CodecContextPtr make_codec_context(const AVCodec* codec);
 

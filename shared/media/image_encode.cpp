@@ -1,4 +1,5 @@
 #include "shared/media/image_encode.hpp"
+#include "shared/media/encoder.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -32,7 +33,7 @@ std::vector<uint8_t> encode_jpeg_bgr(const uint8_t* bgr, int width, int height, 
   ctx->global_quality = FF_QP2LAMBDA * qscale;
   av::check(avcodec_open2(ctx.get(), codec, nullptr), "JPEG encode: opening the MJPEG encoder");
 
-  av::FramePtr frame = av::make_video_frame(ctx->pix_fmt, width, height);
+  av::FramePtr frame = media::alloc_video_frame(width, height, ctx->pix_fmt);
   frame->quality = ctx->global_quality;
   frame->pts = 0;
   // The same planes as YUV420P with a full-range destination: libswscale warns ("deprecated

@@ -1,4 +1,5 @@
 #include "tests/testing/test_media.hpp"
+#include "shared/media/encoder.hpp"
 
 extern "C" {
 #include <libavutil/channel_layout.h>
@@ -298,7 +299,7 @@ std::filesystem::path write_clip(const std::filesystem::path& path, const ClipSp
                              spec.height, enc->pix_fmt, SWS_BILINEAR | SWS_ACCURATE_RND,
                              nullptr, nullptr, nullptr));
     if (!sws) fail(path, std::string("no conversion to ") + av_get_pix_fmt_name(enc->pix_fmt), 0);
-    converted = av::make_video_frame(enc->pix_fmt, spec.width, spec.height);
+    converted = media::alloc_video_frame(spec.width, spec.height, enc->pix_fmt);
   }
   int64_t pts_ms = 0;
   for (int n = 0; n < spec.frames; ++n) {

@@ -8,6 +8,7 @@ extern "C" {
 }
 
 #include "shared/media/frame_convert.hpp"
+#include "shared/media/encoder.hpp"
 #include "shared/util/errors.hpp"
 
 using namespace reelscale;
@@ -87,7 +88,7 @@ struct YuvPicture {
 
 YuvPicture make_yuv(const YuvCase& c, int h, int w) {
   YuvPicture p;
-  p.frame = av::make_video_frame(c.fmt, w, h);
+  p.frame = media::alloc_video_frame(w, h, c.fmt);
   AVFrame* f = p.frame.get();
   f->colorspace = c.matrix;
   f->color_range = c.range;
@@ -182,7 +183,7 @@ TEST(FrameConvert, UntaggedSdIsBt601LimitedAndHdIsBt709) {
 
 TEST(FrameConvert, LimitedRangeBlackAndWhiteMapToZeroAndOne) {
   const int h = 4, w = 4;
-  av::FramePtr f = av::make_video_frame(AV_PIX_FMT_YUV420P, w, h);
+  av::FramePtr f = media::alloc_video_frame(w, h, AV_PIX_FMT_YUV420P);
   f->color_range = AVCOL_RANGE_MPEG;
   f->colorspace = AVCOL_SPC_BT709;
   for (int y = 0; y < h; ++y)
