@@ -99,11 +99,13 @@ TEST(ProgressRender, Clock) {
 }
 
 TEST(ProgressMonitor, StagesFollowRunJobsNames) {
-  EXPECT_EQ(progress::canonical_stage("scene detection"), "scenes");
-  EXPECT_EQ(progress::canonical_stage("shard plan"), "plan");
-  EXPECT_EQ(progress::canonical_stage("retime bitmap subtitles"), "retime");
-  EXPECT_EQ(progress::canonical_stage("OCR subtitles (stream 3)"), "OCR");
-  EXPECT_EQ(progress::canonical_stage("report"), "");
+  // run_job's stage names -> the progress line's stages ("" for those it does not show).
+  const std::pair<const char*, const char*> names[] = {{"scene detection", "scenes"},
+                                                       {"shard plan", "plan"},
+                                                       {"retime bitmap subtitles", "retime"},
+                                                       {"OCR subtitles (stream 3)", "OCR"},
+                                                       {"report", ""}};
+  for (const auto& [job, stage] : names) EXPECT_EQ(progress::canonical_stage(job), stage) << job;
 
   config::Config cfg;
   cfg.work_dir = "/nonexistent-reelscale-work";
