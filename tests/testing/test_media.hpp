@@ -52,6 +52,14 @@ struct ClipSpec {
 // frames = 0 writes a file with a video stream and no frames.
 std::filesystem::path write_clip(const std::filesystem::path& path, const ClipSpec& spec);
 
+// The default clip of `frames` frames in a VOB (MPEG-2 program stream, the DVD's container).
+inline ClipSpec vob_spec(int frames) {
+  ClipSpec spec;
+  spec.container = "vob";
+  spec.frames = frames;
+  return spec;
+}
+
 // An H.264 stream coded as field pictures (PAFF: each field its own access unit, so two
 // packets per frame in most containers), top field first, the fields half a frame apart
 // (draw_frame with `interlaced`). No installed encoder codes field pictures, so the stream is

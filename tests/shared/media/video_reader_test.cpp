@@ -24,14 +24,6 @@ std::string open_error(const fs::path& file) {
   return reelscale::testing::thrown<MediaError>([&] { VideoReader r(file.string()); });
 }
 
-// A VOB (MPEG-2 program stream, the DVD's container) of `frames` frames.
-fs::path write_vob(const fs::path& path, int frames) {
-  test_media::ClipSpec spec;
-  spec.container = "vob";
-  spec.frames = frames;
-  return test_media::write_clip(path, spec);
-}
-
 struct Decoded {
   std::vector<uint64_t> hashes;
   std::vector<int64_t> numbers;  // frame numbers read from the pixels
@@ -318,7 +310,7 @@ TEST(VideoReader, MpegPsCutInsideAGopStartsAtTheFirstWholePicture) {
   // open GOP whose leading B-pictures reference the missing one. Frames start at the first
   // keyframe, numbered consecutively, and random access agrees.
   TempDir dir;
-  const fs::path whole = write_vob(dir / "whole.vob", 60);
+  const fs::path whole = test_media::write_clip(dir / "whole.vob", test_media::vob_spec(60));
   std::ifstream in(whole, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const fs::path cut = dir / "cut.vob";
@@ -388,7 +380,7 @@ TEST(VideoReader, ConvertVfrPresentsAConstantRateByTimestamp) {
 
 TEST(VideoReader, IndexCacheIsUsedWhenFreshAndIgnoredWhenStaleOrDamaged) {
   TempDir dir;
-  const fs::path file = write_vob(dir / "film.vob", 40);
+  const fs::path file = test_media::write_clip(dir / "film.vob", test_media::vob_spec(40));
   const fs::path cache = dir / "film.index";
   VideoReaderOptions opt;
   opt.threads = 1;
@@ -413,7 +405,7 @@ TEST(VideoReader, IndexCacheIsUsedWhenFreshAndIgnoredWhenStaleOrDamaged) {
     EXPECT_EQ(test_media::frame_hash(f.get()), seq.hashes[33]);
   }
   // A different film under the same name: the cache no longer matches and is not used.
-  write_vob(file, 30);
+  test_media::write_clip(file, test_media::vob_spec(30));
   fs::last_write_time(file, fs::last_write_time(file) + std::chrono::seconds(5));
   EXPECT_FALSE(load_frame_index(cache, file.string()).has_value());
   EXPECT_EQ(VideoReader(file.string(), opt).info().frame_count, 30);
