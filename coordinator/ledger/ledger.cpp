@@ -12,6 +12,7 @@
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
+#include "shared/util/word_table.hpp"
 
 namespace reelscale::ledger {
 namespace fs = std::filesystem;
@@ -67,20 +68,13 @@ std::vector<int64_t> parse_cuts(const std::string& s) {
 }
 }  // namespace
 
-const char* to_string(State s) {
-  switch (s) {
-    case State::pending: return "pending";
-    case State::assigned: return "assigned";
-    case State::done: return "done";
-    case State::failed: return "failed";
-  }
-  return "?";
-}
+// The words the ledger's `state` column holds.
+constexpr WordTable<State> kStateWords[] = {
+    {State::pending, "pending"}, {State::assigned, "assigned"}, {State::done, "done"}, {State::failed, "failed"}};
+
+const char* to_string(State s) { return to_word(kStateWords, s); }
 State state_from_string(const std::string& s) {
-  if (s == "pending") return State::pending;
-  if (s == "assigned") return State::assigned;
-  if (s == "done") return State::done;
-  if (s == "failed") return State::failed;
+  if (const auto state = from_word(kStateWords, s)) return *state;
   throw Error("ledger: unknown shard state '" + s + "'");
 }
 

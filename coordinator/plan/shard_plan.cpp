@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "shared/util/errors.hpp"
+#include "shared/util/json_document.hpp"
 
 namespace reelscale::plan {
 
@@ -154,10 +155,7 @@ nlohmann::json to_json(const ShardPlan& p) {
 
 ShardPlan plan_from_json(const nlohmann::json& j, const std::string& what) {
   ShardPlan p;
-  try {
-    if (j.at("format").get<std::string>() != "reelscale-plan-1")
-      throw Error(what + ": not a reelscale shard plan (format '" +
-                  j.at("format").get<std::string>() + "')");
+  read_json_document(j, "reelscale-plan-1", "shard plan", what, [&] {
     p.frame_count = j.at("frame_count").get<int64_t>();
     p.scene_count = j.at("scene_count").get<int64_t>();
     const auto& st = j.at("settings");
@@ -176,9 +174,7 @@ ShardPlan plan_from_json(const nlohmann::json& j, const std::string& what) {
       sh.range.cuts = s.at("cuts").get<std::vector<int64_t>>();
       p.shards.push_back(std::move(sh));
     }
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(what + ": malformed shard plan: " + e.what());
-  }
+  });
   int64_t pos = 0;
   for (const Shard& sh : p.shards) {
     const shard::ShardRange& s = sh.range;

@@ -5,6 +5,7 @@
 
 #include "coordinator/progress/progress.hpp"
 #include "shared/util/errors.hpp"
+#include "shared/util/word_table.hpp"
 
 namespace reelscale::progress {
 namespace {
@@ -52,10 +53,9 @@ std::string shards_text(const Snapshot& s) {
 }  // namespace
 
 Output output_from_string(const std::string& s) {
-  if (s == "auto") return Output::automatic;
-  if (s == "tty") return Output::tty;
-  if (s == "plain") return Output::plain;
-  if (s == "off") return Output::off;
+  static constexpr WordTable<Output> kWords[] = {
+      {Output::automatic, "auto"}, {Output::tty, "tty"}, {Output::plain, "plain"}, {Output::off, "off"}};
+  if (const auto output = from_word(kWords, s)) return *output;
   throw UsageError("--progress: '" + s + "' is not one of auto, tty, plain, off");
 }
 

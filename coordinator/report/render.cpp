@@ -452,7 +452,7 @@ std::string comparisons_section(const ReportData& d) {
   if (d.comparisons.empty())
     return s + "<p class=\"muted\">No crops (they need the output file; see the notes in the summary).</p></section>";
   const auto& c0 = d.comparisons.front();
-  s += "<p>The most detailed " + std::to_string(c0.width) + "x" + std::to_string(c0.height) +
+  s += "<p>The most detailed " + std::to_string(c0.crop.width) + "x" + std::to_string(c0.crop.height) +
        " region of a frame in the middle of a scene: left, the source upscaled with bicubic interpolation; "
        "right, the same frame of the output (" + escape(d.backend) + ", " + format_number(c0.scale_x, 2) + "x). "
        "Pixels as stored (no display-aspect correction).</p>";
@@ -460,7 +460,7 @@ std::string comparisons_section(const ReportData& d) {
   for (const auto& c : d.comparisons) {
     const std::string where = "frame " + std::to_string(c.frame) + " (" +
                               scenes::format_timecode(c.frame, fps_num, fps_den) + "), region " +
-                              std::to_string(c.x) + "," + std::to_string(c.y);
+                              std::to_string(c.crop.x) + "," + std::to_string(c.crop.y);
     const std::string size = " width=\"" + std::to_string(c.out_width) + "\" height=\"" +
                              std::to_string(c.out_height) + "\"";
     s += "<h3>" + escape(where) + "</h3><div class=\"pair\"><figure><img alt=\"bicubic, " + escape(where) + "\"" + size +

@@ -41,11 +41,16 @@ struct Thumbnail {
   std::string data_uri;              // image/jpeg
 };
 
+// A rectangle in pixels.
+struct Box {
+  int x = 0, y = 0, width = 0, height = 0;
+};
+
 // One before/after pair: a crop of source frame `frame` upscaled with bicubic, and the same
 // region of the restored output at the same frame index (retime keeps every frame).
 struct Comparison {
   int64_t frame = 0;
-  int x = 0, y = 0, width = 0, height = 0;  // the crop in source pixels
+  Box crop;                                 // in source pixels
   double scale_x = 0, scale_y = 0;          // output size / source size
   int out_width = 0, out_height = 0;        // both images' size
   std::string bicubic, restored;            // image/jpeg data URIs
@@ -100,11 +105,6 @@ void write_ocr_sidecar(const std::filesystem::path& work_dir, const subtitles::O
 // MediaError when the video cannot be read.
 std::vector<Thumbnail> cut_thumbnails(const std::string& video, const std::vector<int64_t>& frames,
                                       int width);
-
-// A rectangle in pixels.
-struct Box {
-  int x = 0, y = 0, width = 0, height = 0;
-};
 
 // Where `box` (source pixels, inside `picture`) lies in the restored frame: the preprocessing
 // keeps `picture` (the crop; the whole frame without one), may resize it, and the model

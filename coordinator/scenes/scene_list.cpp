@@ -8,6 +8,7 @@
 
 #include "shared/util/atomic_file.hpp"
 #include "shared/util/errors.hpp"
+#include "shared/util/json_document.hpp"
 
 namespace reelscale::scenes {
 
@@ -138,10 +139,7 @@ nlohmann::json to_json(const SceneDetection& d) {
 
 SceneDetection scene_detection_from_json(const nlohmann::json& j, const std::string& what) {
   SceneDetection d;
-  try {
-    if (j.at("format").get<std::string>() != "reelscale-scenes-1")
-      throw Error(what + ": not a reelscale scene list (format '" +
-                  j.at("format").get<std::string>() + "')");
+  read_json_document(j, "reelscale-scenes-1", "scene list", what, [&] {
     d.input = j.at("input").get<std::string>();
     d.input_fingerprint = j.value("input_fingerprint", "");
     d.settings = j.value("settings", "");
@@ -154,9 +152,7 @@ SceneDetection scene_detection_from_json(const nlohmann::json& j, const std::str
     d.cuts = j.at("cuts").get<std::vector<int64_t>>();
     for (const auto& s : j.at("scenes"))
       d.scenes.push_back({s.at("start_frame").get<int64_t>(), s.at("end_frame").get<int64_t>()});
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(what + ": malformed scene list: " + e.what());
-  }
+  });
   // The scenes must tile the video, or a plan built from them would drop or repeat frames.
   int64_t pos = 0;
   for (const Scene& s : d.scenes) {

@@ -14,14 +14,12 @@
 #   (build and bench the model alone: bench_model instead of the CLI).
 # One call holds 10 minutes: build + tests is one (~4 min), the benches another (~7 min).
 set -uo pipefail
-OUT=${OUT:-/tmp/full-check}
-mkdir -p "$OUT"
 STEPS=${STEPS:-build,tests,bench,official,multi}
-want() { [[ ",$STEPS," == *",$1,"* ]]; }
-say() { echo "== $*" | tee -a "$OUT/summary.txt"; }
+# shellcheck source=scripts/gpu/check_common.sh
+source "$(dirname "$0")/check_common.sh"
 B=build-gpu
 R=$PWD/$B/cli/reelscale
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$OUT/summary.txt"
+check_init /tmp/full-check
 nproc | sed 's/^/cores: /' | tee -a "$OUT/summary.txt"
 
 start=$(date +%s)

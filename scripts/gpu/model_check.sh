@@ -12,24 +12,16 @@
 # then: run(command="bash scripts/gpu/model_check.sh", carry=[".gpu-model", ".fixtures", ".official"])
 # Logs go to $OUT (or /tmp/model-check when unset).
 set -uo pipefail
-OUT=${OUT:-/tmp/model-check}
-mkdir -p "$OUT"
 STEPS=${STEPS:-build,test,measure,bench,official,debug}
-want() { [[ ",$STEPS," == *",$1,"* ]]; }
-say() { echo "== $*" | tee -a "$OUT/summary.txt"; }
+# shellcheck source=scripts/gpu/check_common.sh
+source "$(dirname "$0")/check_common.sh"
+check_init /tmp/model-check
 fx=.fixtures/shared/fixtures/basicvsrpp
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$OUT/summary.txt"
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' | tee -a "$OUT/summary.txt"
 python3 -c 'import torchvision; print("torchvision", torchvision.__version__)' 2>&1 | tail -1 | tee -a "$OUT/summary.txt"
 
 if want build; then
-  start=$(date +%s)
-  prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
-  cmake -S scripts/gpu/model -B build-gpu-model -G Ninja -DCMAKE_PREFIX_PATH="$prefix" \
-    -DCMAKE_CUDA_ARCHITECTURES=90 > "$OUT/cmake.log" 2>&1 || { tail -40 "$OUT/cmake.log"; exit 1; }
-  ninja -C build-gpu-model test_model bench_model > "$OUT/build.log" 2>&1 \
-    || { grep -E "error|Error" -A4 "$OUT/build.log" | head -120; exit 1; }
-  say "build: $(( $(date +%s) - start )) s"
+  standalone_build torch model test_model bench_model
 fi
 
 if want test; then

@@ -13,27 +13,20 @@
 #   run(command="bash scripts/gpu/prores_check.sh", carry=[".gpu"])
 # Logs go to $OUT (or /tmp/prores-check when unset); summary.txt has what matters.
 set -uo pipefail
-OUT=${OUT:-/tmp/prores-check}
-mkdir -p "$OUT"
 STEPS=${STEPS:-build,test,sanitize,bench}
 SIZE=${SIZE:-4096x1728}
-want() { [[ ",$STEPS," == *",$1,"* ]]; }
-say() { echo "== $*" | tee -a "$OUT/summary.txt"; }
+# shellcheck source=scripts/gpu/check_common.sh
+source "$(dirname "$0")/check_common.sh"
 if ! pkg-config --exists libavcodec 2> /dev/null && [[ -f .gpu/build-deps.sh ]]; then
   # shellcheck disable=SC1091
   source .gpu/build-deps.sh
 fi
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$OUT/summary.txt"
+check_init /tmp/prores-check
 nvcc --version | tail -1 | tee -a "$OUT/summary.txt"
 echo "libavcodec $(pkg-config --modversion libavcodec 2> /dev/null || echo missing)" | tee -a "$OUT/summary.txt"
 
 if want build; then
-  start=$(date +%s)
-  cmake -S scripts/gpu/prores -B build-gpu-prores -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 \
-    > "$OUT/cmake.log" 2>&1 || { tail -40 "$OUT/cmake.log"; exit 1; }
-  ninja -C build-gpu-prores test_prores_cuda bench_prores_cuda > "$OUT/build.log" 2>&1 \
-    || { grep -E "error|Error" -A4 "$OUT/build.log" | head -120; exit 1; }
-  say "build: $(( $(date +%s) - start )) s"
+  standalone_build plain prores test_prores_cuda bench_prores_cuda
 fi
 
 if want test; then

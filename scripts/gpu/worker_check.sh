@@ -10,18 +10,11 @@
 # Prepare on the development machine (as scripts/gpu/model_check.sh): .gpu-model/.
 # Then: run(command="bash scripts/gpu/worker_check.sh", carry=[".gpu-model"])
 set -uo pipefail
-OUT=${OUT:-/tmp/worker-check}
-mkdir -p "$OUT"
-say() { echo "== $*" | tee -a "$OUT/summary.txt"; }
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$OUT/summary.txt"
+# shellcheck source=scripts/gpu/check_common.sh
+source "$(dirname "$0")/check_common.sh"
+check_init /tmp/worker-check
 
-start=$(date +%s)
-prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
-cmake -S scripts/gpu/worker -B build-gpu-worker -G Ninja -DCMAKE_PREFIX_PATH="$prefix" \
-  -DCMAKE_CUDA_ARCHITECTURES=90 > "$OUT/cmake.log" 2>&1 || { tail -40 "$OUT/cmake.log"; exit 1; }
-ninja -C build-gpu-worker test_worker_gpu bench_upscaler > "$OUT/build.log" 2>&1 \
-  || { grep -E "error|Error" -A4 "$OUT/build.log" | head -120; exit 1; }
-say "build: $(( $(date +%s) - start )) s"
+standalone_build torch worker test_worker_gpu bench_upscaler
 
 ./build-gpu-worker/test_worker_gpu > "$OUT/test_worker_gpu.txt" 2>&1
 say "test_worker_gpu exit $?"

@@ -182,24 +182,22 @@ FieldSpec choice(std::string path, Get get, std::string def, std::string doc) {
   return f;
 }
 
-template <class Get>
-FieldSpec text_list(std::string path, Get get, std::string def, std::string doc,
-                    std::vector<std::string> choices = {}) {
-  auto f = base(std::move(path), choices.empty() ? "list of strings" : "list of: " + join(choices, ", "),
-                std::move(def), std::move(doc), get);
-  f.check = [choices](const YAML::Node& n) -> std::string {
-    if (!n.IsSequence()) return "expected a list, got " + kind_of(n);
-    for (const auto& e : n) {
-      if (!e.IsScalar()) return "expected a list of strings, found " + kind_of(e);
-      if (!choices.empty() && std::find(choices.begin(), choices.end(), e.Scalar()) == choices.end())
-        return "invalid entry '" + e.Scalar() + "' (expected one of " + join(choices, ", ") + ")";
-    }
+// A list field: `element` checks one entry ("" when fine) and `value` converts a checked one;
+// `what` names the list in the error for anything that is not a list.
+template <class Get, class Check, class Value>
+FieldSpec list_field(std::string path, std::string type, std::string def, std::string doc, Get get,
+                     std::string what, Check element, Value value) {
+  auto f = base(std::move(path), std::move(type), std::move(def), std::move(doc), get);
+  f.check = [what, element](const YAML::Node& n) -> std::string {
+    if (!n.IsSequence()) return "expected " + what + ", got " + kind_of(n);
+    for (const auto& e : n)
+      if (auto r = element(e); !r.empty()) return r;
     return "";
   };
-  f.assign = [get](Config& c, const YAML::Node& n) {
+  f.assign = [get, value](Config& c, const YAML::Node& n) {
     auto& v = get(c);
     v.clear();
-    for (const auto& e : n) v.push_back(e.Scalar());
+    for (const auto& e : n) v.push_back(value(e));
   };
   f.dump = [get](const Config& c) {
     YAML::Node n(YAML::NodeType::Sequence);
@@ -207,6 +205,20 @@ FieldSpec text_list(std::string path, Get get, std::string def, std::string doc,
     return n;
   };
   return f;
+}
+
+template <class Get>
+FieldSpec text_list(std::string path, Get get, std::string def, std::string doc,
+                    std::vector<std::string> choices = {}) {
+  std::string type = choices.empty() ? "list of strings" : "list of: " + join(choices, ", ");
+  auto element = [choices](const YAML::Node& e) -> std::string {
+    if (!e.IsScalar()) return "expected a list of strings, found " + kind_of(e);
+    if (!choices.empty() && std::find(choices.begin(), choices.end(), e.Scalar()) == choices.end())
+      return "invalid entry '" + e.Scalar() + "' (expected one of " + join(choices, ", ") + ")";
+    return "";
+  };
+  return list_field(std::move(path), std::move(type), std::move(def), std::move(doc), get, "a list",
+                    element, [](const YAML::Node& e) { return e.Scalar(); });
 }
 
 // "STREAM=LANG[+LANG...]" entries: languages per stream index (subtitles.ocr_languages).
@@ -228,54 +240,30 @@ FieldSpec stream_language_list(std::string path, Get get, std::string def, std::
 template <class Get>
 FieldSpec number_list(std::string path, Get get, std::string def, std::string doc, size_t size,
                       double lo, double hi) {
-  auto f = base(std::move(path), "list of " + std::to_string(size) + " numbers", std::move(def),
-                std::move(doc), get);
-  f.check = [size, lo, hi](const YAML::Node& n) -> std::string {
-    if (!n.IsSequence() || n.size() != size)
-      return "expected a list of " + std::to_string(size) + " numbers, got " + kind_of(n);
-    for (const auto& e : n) {
-      const auto v = as_number(e);
-      if (!v) return "expected numbers, found " + kind_of(e);
-      if (auto r = range_error(*v, lo, hi); !r.empty()) return r;
-    }
-    return "";
+  const std::string what = "a list of " + std::to_string(size) + " numbers";
+  auto element = [lo, hi](const YAML::Node& e) -> std::string {
+    const auto v = as_number(e);
+    if (!v) return "expected numbers, found " + kind_of(e);
+    return range_error(*v, lo, hi);
   };
-  f.assign = [get](Config& c, const YAML::Node& n) {
-    auto& v = get(c);
-    v.clear();
-    for (const auto& e : n) v.push_back(*as_number(e));
-  };
-  f.dump = [get](const Config& c) {
-    YAML::Node n(YAML::NodeType::Sequence);
-    for (double e : get(const_cast<Config&>(c))) n.push_back(e);
-    return n;
+  auto f = list_field(std::move(path), "list of " + std::to_string(size) + " numbers", std::move(def),
+                      std::move(doc), get, what, element, [](const YAML::Node& e) { return *as_number(e); });
+  f.check = [inner = f.check, size, what](const YAML::Node& n) -> std::string {
+    if (n.IsSequence() && n.size() != size) return "expected " + what + ", got " + kind_of(n);
+    return inner(n);
   };
   return f;
 }
 
 template <class Get>
 FieldSpec int_list(std::string path, Get get, std::string def, std::string doc, double lo, double hi) {
-  auto f = base(std::move(path), "list of integers", std::move(def), std::move(doc), get);
-  f.check = [lo, hi](const YAML::Node& n) -> std::string {
-    if (!n.IsSequence()) return "expected a list of integers, got " + kind_of(n);
-    for (const auto& e : n) {
-      const auto v = as_integer(e);
-      if (!v) return "expected integers, found " + kind_of(e);
-      if (auto r = range_error(double(*v), lo, hi); !r.empty()) return r;
-    }
-    return "";
+  auto element = [lo, hi](const YAML::Node& e) -> std::string {
+    const auto v = as_integer(e);
+    if (!v) return "expected integers, found " + kind_of(e);
+    return range_error(double(*v), lo, hi);
   };
-  f.assign = [get](Config& c, const YAML::Node& n) {
-    auto& v = get(c);
-    v.clear();
-    for (const auto& e : n) v.push_back(int(*as_integer(e)));
-  };
-  f.dump = [get](const Config& c) {
-    YAML::Node n(YAML::NodeType::Sequence);
-    for (int e : get(const_cast<Config&>(c))) n.push_back(e);
-    return n;
-  };
-  return f;
+  return list_field(std::move(path), "list of integers", std::move(def), std::move(doc), get,
+                    "a list of integers", element, [](const YAML::Node& e) { return int(*as_integer(e)); });
 }
 
 // A frame rate: 25, 23.976 or "24000/1001"; with allow_auto, "auto" means unset.

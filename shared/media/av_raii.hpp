@@ -29,26 +29,14 @@ struct FormatOutputDeleter {
     avformat_free_context(c);
   }
 };
-struct CodecContextDeleter {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct FrameDeleter {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-struct PacketDeleter {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
+// The handles libav frees through their address (av_frame_free(&f) and the like): the pointer
+// is nulled in a copy, which is all a unique_ptr deleter needs.
+template <class T, void (*Free)(T**)>
+struct FreeWith {
+  void operator()(T* p) const { Free(&p); }
 };
 struct SwsDeleter {
   void operator()(SwsContext* s) const { sws_freeContext(s); }
-};
-struct SwrDeleter {
-  void operator()(SwrContext* s) const { swr_free(&s); }
-};
-struct FilterGraphDeleter {
-  void operator()(AVFilterGraph* g) const { avfilter_graph_free(&g); }
-};
-struct FilterInOutDeleter {
-  void operator()(AVFilterInOut* io) const { avfilter_inout_free(&io); }
 };
 struct SubtitleDeleter {
   void operator()(AVSubtitle* s) const {
@@ -56,20 +44,17 @@ struct SubtitleDeleter {
     delete s;
   }
 };
-struct DictDeleter {
-  void operator()(AVDictionary* d) const { av_dict_free(&d); }
-};
-
 using InputFormatPtr = std::unique_ptr<AVFormatContext, FormatInputDeleter>;
 using OutputFormatPtr = std::unique_ptr<AVFormatContext, FormatOutputDeleter>;
-using CodecContextPtr = std::unique_ptr<AVCodecContext, CodecContextDeleter>;
-using FramePtr = std::unique_ptr<AVFrame, FrameDeleter>;
-using PacketPtr = std::unique_ptr<AVPacket, PacketDeleter>;
+using CodecContextPtr = std::unique_ptr<AVCodecContext, FreeWith<AVCodecContext, avcodec_free_context>>;
+using FramePtr = std::unique_ptr<AVFrame, FreeWith<AVFrame, av_frame_free>>;
+using PacketPtr = std::unique_ptr<AVPacket, FreeWith<AVPacket, av_packet_free>>;
 using SwsPtr = std::unique_ptr<SwsContext, SwsDeleter>;
-using SwrPtr = std::unique_ptr<SwrContext, SwrDeleter>;
-using FilterGraphPtr = std::unique_ptr<AVFilterGraph, FilterGraphDeleter>;
-using FilterInOutPtr = std::unique_ptr<AVFilterInOut, FilterInOutDeleter>;
+using SwrPtr = std::unique_ptr<SwrContext, FreeWith<SwrContext, swr_free>>;
+using FilterGraphPtr = std::unique_ptr<AVFilterGraph, FreeWith<AVFilterGraph, avfilter_graph_free>>;
+using FilterInOutPtr = std::unique_ptr<AVFilterInOut, FreeWith<AVFilterInOut, avfilter_inout_free>>;
 using SubtitlePtr = std::unique_ptr<AVSubtitle, SubtitleDeleter>;
+using DictPtr = std::unique_ptr<AVDictionary, FreeWith<AVDictionary, av_dict_free>>;
 
 // Allocators that throw std::bad_alloc instead of returning null.
 FramePtr make_frame();

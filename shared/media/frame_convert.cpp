@@ -11,6 +11,7 @@ extern "C" {
 #include <vector>
 
 #include "shared/util/errors.hpp"
+#include "shared/media/encoder.hpp"
 
 namespace reelscale::media {
 namespace {
@@ -184,11 +185,7 @@ void FrameToFloat::convert(const AVFrame* f, float* dst) {
       sws_w_ = f->width;
       sws_h_ = f->height;
       sws_fmt_ = f->format;
-      yuv16_ = av::make_frame();
-      yuv16_->format = to;
-      yuv16_->width = f->width;
-      yuv16_->height = f->height;
-      if (av_frame_get_buffer(yuv16_.get(), 0) < 0) throw std::bad_alloc();
+      yuv16_ = media::alloc_video_frame(f->width, f->height, to);
     }
     sws_scale(sws_.get(), f->data, f->linesize, 0, f->height, yuv16_->data, yuv16_->linesize);
     av_frame_copy_props(yuv16_.get(), f);
@@ -277,13 +274,9 @@ av::FramePtr float_to_rgb_frame(const float* rgb, int height, int width, AVPixel
       throw MediaError(std::string("float_to_rgb_frame: unsupported format ") +
                        (av_get_pix_fmt_name(format) ? av_get_pix_fmt_name(format) : "?"));
   }
-  av::FramePtr f = av::make_frame();
-  f->format = format;
-  f->width = width;
-  f->height = height;
+  av::FramePtr f = media::alloc_video_frame(width, height, format);
   f->color_range = AVCOL_RANGE_JPEG;
   f->colorspace = AVCOL_SPC_RGB;
-  if (av_frame_get_buffer(f.get(), 0) < 0) throw std::bad_alloc();
   const size_t plane = size_t(width) * size_t(height);
   auto q = [maxval](float v) {
     return int(std::lround(std::clamp(v, 0.0f, 1.0f) * float(maxval)));

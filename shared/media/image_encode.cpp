@@ -1,4 +1,5 @@
 #include "shared/media/image_encode.hpp"
+#include "shared/media/encoder.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -32,13 +33,9 @@ std::vector<uint8_t> encode_jpeg_bgr(const uint8_t* bgr, int width, int height, 
   ctx->global_quality = FF_QP2LAMBDA * qscale;
   av::check(avcodec_open2(ctx.get(), codec, nullptr), "JPEG encode: opening the MJPEG encoder");
 
-  av::FramePtr frame = av::make_frame();
-  frame->format = ctx->pix_fmt;
-  frame->width = width;
-  frame->height = height;
+  av::FramePtr frame = media::alloc_video_frame(width, height, ctx->pix_fmt);
   frame->quality = ctx->global_quality;
   frame->pts = 0;
-  av::check(av_frame_get_buffer(frame.get(), 0), "JPEG encode: frame buffer");
   // The same planes as YUV420P with a full-range destination: libswscale warns ("deprecated
   // pixel format used") on every context made with a J format, which showed in the user's log.
   av::SwsPtr sws(sws_getContext(width, height, AV_PIX_FMT_BGR24, width, height, AV_PIX_FMT_YUV420P,

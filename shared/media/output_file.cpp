@@ -158,7 +158,7 @@ void OutputFile::write_header(const std::vector<std::pair<std::string, std::stri
     av::check(avio_open(&ctx_->pb, ctx_->url, AVIO_FLAG_WRITE), "cannot create " + label);
   AVDictionary* raw = nullptr;
   for (const auto& [k, v] : options) av_dict_set(&raw, k.c_str(), v.c_str(), 0);
-  std::unique_ptr<AVDictionary, av::DictDeleter> dict(raw);
+  av::DictPtr dict(raw);
   AVDictionary* d = dict.release();
   const int rc = avformat_write_header(ctx_.get(), &d);
   dict.reset(d);

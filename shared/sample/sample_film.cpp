@@ -103,7 +103,7 @@ av::CodecContextPtr open_encoder(AVCodecID id, const char* name,
   AVDictionary* raw = nullptr;
   setup(ctx.get(), &raw);
   const int rc = avcodec_open2(ctx.get(), codec, &raw);  // leaves the unused options in raw
-  const std::unique_ptr<AVDictionary, av::DictDeleter> unused(raw);
+  const av::DictPtr unused(raw);
   av::check(rc, std::string("opening the ") + name + " encoder");
   // An option the encoder ignored would silently change the film: refuse it.
   if (const AVDictionaryEntry* e = av_dict_get(unused.get(), "", nullptr, AV_DICT_IGNORE_SUFFIX))

@@ -13,21 +13,28 @@ namespace {
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
+// Writes `yaml` as dir/name, then runs `reelscale COMMAND dir/name ARGS...`.
+testing::CliResult run_with_config(const testing::TempDir& dir, const std::string& command, const std::string& name,
+                                   const std::string& yaml, const std::vector<std::string>& args = {}) {
+  write_file_atomic(dir / name, yaml);
+  std::vector<std::string> all{command, (dir / name).string()};
+  all.insert(all.end(), args.begin(), args.end());
+  return testing::run_cli(all);
+}
+
 // CLI behaviour: exit codes and messages.
 TEST(ConfigCli, ValidateTypoExitsTwoWithPosition) {
   testing::TempDir dir;
-  write_file_atomic(dir / "typo.yaml", "input: a.vob\nmodel:\n  precison: fp16\n");
-  const auto r = testing::run_cli({"validate", (dir / "typo.yaml").string()});
+  const auto r = run_with_config(dir, "validate", "typo.yaml", "input: a.vob\nmodel:\n  precison: fp16\n");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("typo.yaml:3:3: error: model.precison: unknown key 'precison' (did you mean 'model.precision'?)"));
 }
 
 TEST(ConfigCli, ValidateGoodConfigExitsZero) {
   testing::TempDir dir;
-  write_file_atomic(dir / "ok.yaml", "input: a.vob\n");
   // --no-input: the schema and settings alone (without it, validate runs the preflight on the
   // input, which does not exist here: tests/coordinator/preflight covers that).
-  const auto r = testing::run_cli({"validate", (dir / "ok.yaml").string(), "--no-input", "--set", "model.precision=fp32"});
+  const auto r = run_with_config(dir, "validate", "ok.yaml", "input: a.vob\n", {"--no-input", "--set", "model.precision=fp32"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("OK"));
 }
@@ -36,10 +43,9 @@ TEST(ConfigCli, ValidateGoodConfigExitsZero) {
 // wrapped to 34463; `localhost` failed at bind) are refused naming the key; IPv6 is accepted.
 TEST(ConfigCli, EndpointPortRangeHostNamesAndIpv6) {
   testing::TempDir dir;
-  write_file_atomic(dir / "ok.yaml", "input: a.vob\n");
   const auto check = [&](const std::string& endpoint) {
-    return testing::run_cli({"validate", (dir / "ok.yaml").string(), "--no-input", "--set",
-                             "workers.endpoint=" + endpoint});
+    return run_with_config(dir, "validate", "ok.yaml", "input: a.vob\n",
+                           {"--no-input", "--set", "workers.endpoint=" + endpoint});
   };
   auto r = check("tcp://127.0.0.1:99999");
   EXPECT_EQ(r.exit_code, 2);
@@ -113,8 +119,7 @@ TEST(Cli, EverySubcommandHasHelp) {
 // configuration error (exit 2, like every other setting it refuses) before anything is written.
 TEST(Cli, RunWithMissingInputFailsWithExitTwo) {
   testing::TempDir dir;
-  write_file_atomic(dir / "film.yaml", "input: missing.vob\nworkers:\n  local: 0\n");
-  const auto r = testing::run_cli({"run", (dir / "film.yaml").string()});
+  const auto r = run_with_config(dir, "run", "film.yaml", "input: missing.vob\nworkers:\n  local: 0\n");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("missing.vob"));
 }

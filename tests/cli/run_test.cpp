@@ -22,17 +22,30 @@ namespace {
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
+// `local` workers on a loopback port of the system's choosing.
+std::string local_workers(int local) {
+  return "workers:\n  local: " + std::to_string(local) + "\n  endpoint: tcp://127.0.0.1:*\n";
+}
+
+// A shards section for short films: about `target` frames, `overlap` context frames.
+std::string shards(int target, int min, int max, int overlap) {
+  return "shards:\n  target_frames: " + std::to_string(target) + "\n  min_frames: " + std::to_string(min) +
+         "\n  max_frames: " + std::to_string(max) + "\n  overlap: " + std::to_string(overlap) + "\n";
+}
+
+// `reelscale run` of dir/film.yaml: `input` into dir/out.mkv, with the `rest` of the config.
+testing::CliResult run_film(const testing::TempDir& dir, const fs::path& input, const std::string& rest) {
+  write_file_atomic(dir / "film.yaml", "input: " + input.string() + "\noutput: " + (dir / "out.mkv").string() + "\n" + rest);
+  return testing::run_cli({"run", (dir / "film.yaml").string()});
+}
+
 TEST(RunEndToEnd, SampleFilmWithTwoLocalWorkersThenResume) {
   testing::TempDir dir;
   sample::SampleSpec spec;
   spec.seconds = 6;
   const fs::path film = testing::cached_sample(spec);
   const auto truth = sample::read_truth(sample::truth_path_for(film));
-  write_file_atomic(dir / "film.yaml",
-                    "input: " + film.string() + "\noutput: " + (dir / "out.mkv").string() +
-                        "\nshards:\n  target_frames: 60\n  min_frames: 20\n  max_frames: 90\n  overlap: 4\n"
-                        "workers:\n  local: 2\n  endpoint: tcp://127.0.0.1:*\n");
-  const auto first = testing::run_cli({"run", (dir / "film.yaml").string()});
+  const auto first = run_film(dir, film, shards(60, 20, 90, 4) + local_workers(2));
   ASSERT_EQ(first.exit_code, 0) << first.err;
   EXPECT_THAT(first.out, HasSubstr("(0 reused"));
   EXPECT_THAT(first.out, HasSubstr("A/V sync:"));
@@ -103,10 +116,7 @@ TEST(RunEndToEnd, MissingCheckpointIsRefusedBeforeAnyWork) {
   sample::SampleSpec spec;
   spec.seconds = 6;
   const fs::path film = testing::cached_sample(spec);
-  write_file_atomic(dir / "film.yaml", "input: " + film.string() + "\noutput: " + (dir / "out.mkv").string() +
-                                           "\nmodel:\n  backend: basicvsrpp\n  checkpoint: nowhere/c64n7.pth\n"
-                                           "workers:\n  local: 1\n  endpoint: tcp://127.0.0.1:*\n");
-  const auto r = testing::run_cli({"run", (dir / "film.yaml").string()});
+  const auto r = run_film(dir, film, "model:\n  backend: basicvsrpp\n  checkpoint: nowhere/c64n7.pth\n" + local_workers(1));
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_THAT(r.err, HasSubstr("film.yaml: error: model.checkpoint: " + (dir / "nowhere/c64n7.pth").string() +
                                " does not exist"));
@@ -123,10 +133,7 @@ TEST(RunEndToEnd, RetimeThatChangesTheSpeedTooMuchIsRefusedBeforeAnyWork) {
   spec.seconds = 2;
   spec.fps_num = 50;  // bobbed PAL video: 50 -> 24 would be 2.08x slower
   const fs::path film = testing::cached_sample(spec);
-  write_file_atomic(dir / "film.yaml", "input: " + film.string() + "\noutput: " + (dir / "out.mkv").string() +
-                                           "\nretime:\n  source_fps: 50\n"
-                                           "workers:\n  local: 1\n  endpoint: tcp://127.0.0.1:*\n");
-  const auto r = testing::run_cli({"run", (dir / "film.yaml").string()});
+  const auto r = run_film(dir, film, "retime:\n  source_fps: 50\n" + local_workers(1));
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_THAT(r.err, HasSubstr("retime: 50 -> 24 fps would play the film 2.08x slower"));
   EXPECT_THAT(r.err, HasSubstr("retime.source_fps"));
@@ -151,11 +158,7 @@ std::pair<AVRational, int64_t> video_rate_and_frames(const fs::path& file) {
 // the telecine is found, the film's rate kept (not retimed), every film frame once, in sync.
 void expect_restored_as_the_film(const testing::TempDir& dir, const fs::path& vob, int64_t film_frames,
                                  const std::string& kind) {
-  write_file_atomic(dir / "film.yaml",
-                    "input: " + vob.string() + "\noutput: " + (dir / "out.mkv").string() +
-                        "\nshards:\n  target_frames: 40\n  min_frames: 20\n  max_frames: 50\n  overlap: 4\n"
-                        "workers:\n  local: 1\n  endpoint: tcp://127.0.0.1:*\nreport:\n  enabled: false\n");
-  const auto r = testing::run_cli({"run", (dir / "film.yaml").string()});
+  const auto r = run_film(dir, vob, shards(40, 20, 50, 4) + local_workers(1) + "report:\n  enabled: false\n");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out + r.err, HasSubstr(kind));
   EXPECT_THAT(r.out + r.err, HasSubstr("NTSC film at 24000/1001 fps: not retimed"));
@@ -236,10 +239,8 @@ TEST(RunEndToEnd, Pal50iBecomes25pByDefaultAnd50pOnRequest) {
   spec.with_audio = true;
   const fs::path clip = dir / "pal50i.vob";
   media::test_media::write_clip(clip, spec);
-  write_file_atomic(dir / "film.yaml",
-                    "input: " + clip.string() + "\noutput: " + (dir / "out.mkv").string() +
-                        "\nshards:\n  target_frames: 25\n  min_frames: 10\n  max_frames: 40\n  overlap: 2\n"
-                        "workers:\n  local: 1\n  endpoint: tcp://127.0.0.1:*\nreport:\n  enabled: false\n");
+  write_file_atomic(dir / "film.yaml", "input: " + clip.string() + "\noutput: " + (dir / "out.mkv").string() + "\n" +
+                                           shards(25, 10, 40, 2) + local_workers(1) + "report:\n  enabled: false\n");
   struct Case {
     std::vector<std::string> set;
     std::string output;
@@ -273,9 +274,7 @@ TEST(RunEndToEnd, EmptySubtitleStreamGetsNoTrack) {
   spec.seconds = 2;
   const fs::path film = testing::cached_sample(spec);
   ASSERT_TRUE(sample::read_truth(sample::truth_path_for(film)).subtitles.empty());
-  write_file_atomic(dir / "film.yaml", "input: " + film.string() + "\noutput: " + (dir / "out.mkv").string() +
-                                           "\nworkers:\n  local: 1\n  endpoint: tcp://127.0.0.1:*\n");
-  const auto r = testing::run_cli({"run", (dir / "film.yaml").string()});
+  const auto r = run_film(dir, film, local_workers(1));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err + r.out, HasSubstr("has no subtitle packets; no bitmap track"));
   auto fmt = av::open_input((dir / "out.mkv").string());

@@ -1,4 +1,5 @@
 #include "tests/testing/assemble_fixtures.hpp"
+#include "shared/media/encoder.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -90,11 +91,7 @@ void write_clip(const fs::path& file, const ClipSpec& spec) {
   AVStream* st = out.stream(out.add_stream(enc.get(), enc->time_base));
   st->avg_frame_rate = spec.fps;
   out.write_header();
-  auto frame = av::make_frame();
-  frame->format = enc->pix_fmt;
-  frame->width = spec.width;
-  frame->height = spec.height;
-  check(av_frame_get_buffer(frame.get(), 0), "frame buffer");
+  auto frame = media::alloc_video_frame(spec.width, spec.height, enc->pix_fmt);
   // ProRes writes the frame's tags into each frame header, not the context's
   frame->color_primaries = enc->color_primaries;
   frame->color_trc = enc->color_trc;

@@ -1,4 +1,5 @@
 #include "tests/testing/test_media.hpp"
+#include "shared/media/encoder.hpp"
 
 extern "C" {
 #include <libavutil/channel_layout.h>
@@ -162,7 +163,7 @@ uint64_t frame_hash(const AVFrame* f) {
   return h;
 }
 
-void write_clip(const std::filesystem::path& path, const ClipSpec& spec) {
+std::filesystem::path write_clip(const std::filesystem::path& path, const ClipSpec& spec) {
   Writer w;
   w.path = path;
   AVFormatContext* raw = nullptr;
@@ -298,11 +299,7 @@ void write_clip(const std::filesystem::path& path, const ClipSpec& spec) {
                              spec.height, enc->pix_fmt, SWS_BILINEAR | SWS_ACCURATE_RND,
                              nullptr, nullptr, nullptr));
     if (!sws) fail(path, std::string("no conversion to ") + av_get_pix_fmt_name(enc->pix_fmt), 0);
-    converted = av::make_frame();
-    converted->format = enc->pix_fmt;
-    converted->width = spec.width;
-    converted->height = spec.height;
-    if (av_frame_get_buffer(converted.get(), 0) < 0) throw std::bad_alloc();
+    converted = media::alloc_video_frame(spec.width, spec.height, enc->pix_fmt);
   }
   int64_t pts_ms = 0;
   for (int n = 0; n < spec.frames; ++n) {
@@ -377,6 +374,7 @@ void write_clip(const std::filesystem::path& path, const ClipSpec& spec) {
   }
   rc = av_write_trailer(w.oc.get());
   if (rc < 0) fail(path, "writing the trailer", rc);
+  return path;
 }
 
 // Bit positions: ISO 13818-2 6.2.2.3, 6.2.3.1.

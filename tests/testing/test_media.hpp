@@ -48,9 +48,17 @@ struct ClipSpec {
   int chapters = 0;                   // chapters evenly spread over the clip
 };
 
-// Writes the clip; throws MediaError naming the file on failure. frames = 0 writes a file with
-// a video stream and no frames.
-void write_clip(const std::filesystem::path& path, const ClipSpec& spec);
+// Writes the clip and returns its path; throws MediaError naming the file on failure.
+// frames = 0 writes a file with a video stream and no frames.
+std::filesystem::path write_clip(const std::filesystem::path& path, const ClipSpec& spec);
+
+// The default clip of `frames` frames in a VOB (MPEG-2 program stream, the DVD's container).
+inline ClipSpec vob_spec(int frames) {
+  ClipSpec spec;
+  spec.container = "vob";
+  spec.frames = frames;
+  return spec;
+}
 
 // An H.264 stream coded as field pictures (PAFF: each field its own access unit, so two
 // packets per frame in most containers), top field first, the fields half a frame apart

@@ -7,6 +7,7 @@ extern "C" {
 #include <algorithm>
 #include <cstring>
 #include <thread>
+#include <type_traits>
 
 #include "shared/media/encoder.hpp"
 #include "shared/media/output_file.hpp"
@@ -29,6 +30,21 @@ std::string rational_text(AVRational r) {
 }
 
 int cores() { return std::max(1, int(std::thread::hardware_concurrency())); }
+
+// The encoder options' colour description on a frame or on the stream's codec parameters
+// (libav calls the matrix `colorspace` on the one, `color_space` on the other).
+template <class T>
+void describe_colour(T* t, const media::EncoderOptions& o) {
+  t->color_primaries = o.color_primaries;
+  t->color_trc = o.color_trc;
+  if constexpr (std::is_same_v<T, AVFrame>)
+    t->colorspace = o.colorspace;
+  else
+    t->color_space = o.colorspace;
+  t->color_range = o.color_range;
+  t->chroma_location = o.chroma_location;
+  t->sample_aspect_ratio = o.sample_aspect_ratio;
+}
 
 }  // namespace
 
@@ -105,12 +121,7 @@ ShardWriter::ShardWriter(const ShardSpec& spec, const config::Encode& encode)
     par->width = spec.width;
     par->height = spec.height;
     par->field_order = AV_FIELD_PROGRESSIVE;
-    par->color_primaries = m.enc_options.color_primaries;
-    par->color_trc = m.enc_options.color_trc;
-    par->color_space = m.enc_options.colorspace;
-    par->color_range = m.enc_options.color_range;
-    par->chroma_location = m.enc_options.chroma_location;
-    par->sample_aspect_ratio = m.enc_options.sample_aspect_ratio;
+    describe_colour(par.get(), m.enc_options);
     par->bits_per_coded_sample = 10;
     m.external = spec.external_encoder;
     m.muxer->add_stream(par.get(), m.enc_options.time_base);
@@ -172,12 +183,7 @@ void ShardWriter::write(av::FramePtr frame) {
   Impl& m = *impl_;
   if (m.finished) throw Error("shard " + m.spec.shard_id + ": frame written after finish()");
   if (!m.encoder) throw Error("shard " + m.spec.shard_id + ": frames given to a writer fed with packets");
-  frame->color_primaries = m.enc_options.color_primaries;
-  frame->color_trc = m.enc_options.color_trc;
-  frame->colorspace = m.enc_options.colorspace;
-  frame->color_range = m.enc_options.color_range;
-  frame->chroma_location = m.enc_options.chroma_location;
-  frame->sample_aspect_ratio = m.enc_options.sample_aspect_ratio;
+  describe_colour(frame.get(), m.enc_options);
   m.encoder->submit(std::move(frame));
 }
 

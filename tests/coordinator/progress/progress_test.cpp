@@ -31,19 +31,10 @@ progress::Snapshot dispatching() {
   s.shards_done = 8;
   s.shards_running = 2;
   s.shards_pending = 10;
-  progress::WorkerView a;
-  a.name = "gpu0#1";
-  a.shard = "s0009";
-  a.shard_done = 12;
-  a.shard_frames = 50;
-  a.frames = 262;
-  a.fps = 20.04;
-  progress::WorkerView b;
-  b.name = "gpu1#2";
-  b.up = false;
-  b.frames = 150;
-  b.heard_s = 75;
-  s.workers = {b, a};
+  // name, up, shard, shard_done, shard_frames, frames, fps, heard_s: one at work, one lost.
+  const progress::WorkerView working{"gpu0#1", true, "s0009", 12, 50, 262, 20.04, 0};
+  const progress::WorkerView lost{"gpu1#2", false, "", 0, 0, 150, 0, 75};
+  s.workers = {lost, working};
   return s;
 }
 
@@ -99,11 +90,13 @@ TEST(ProgressRender, Clock) {
 }
 
 TEST(ProgressMonitor, StagesFollowRunJobsNames) {
-  EXPECT_EQ(progress::canonical_stage("scene detection"), "scenes");
-  EXPECT_EQ(progress::canonical_stage("shard plan"), "plan");
-  EXPECT_EQ(progress::canonical_stage("retime bitmap subtitles"), "retime");
-  EXPECT_EQ(progress::canonical_stage("OCR subtitles (stream 3)"), "OCR");
-  EXPECT_EQ(progress::canonical_stage("report"), "");
+  // run_job's stage names -> the progress line's stages ("" for those it does not show).
+  const std::pair<const char*, const char*> names[] = {{"scene detection", "scenes"},
+                                                       {"shard plan", "plan"},
+                                                       {"retime bitmap subtitles", "retime"},
+                                                       {"OCR subtitles (stream 3)", "OCR"},
+                                                       {"report", ""}};
+  for (const auto& [job, stage] : names) EXPECT_EQ(progress::canonical_stage(job), stage) << job;
 
   config::Config cfg;
   cfg.work_dir = "/nonexistent-reelscale-work";

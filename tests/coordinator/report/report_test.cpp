@@ -206,7 +206,7 @@ TEST(Report, BeforeAfterCropsAreFrameExact) {
   ASSERT_EQ(d.comparisons.size(), 3u);
   for (const auto& c : d.comparisons) {
     EXPECT_EQ(c.scale_x, 1.0);
-    EXPECT_EQ(c.width, c.out_width);
+    EXPECT_EQ(c.crop.width, c.out_width);
     EXPECT_GT(c.bicubic.size(), 100u);
     EXPECT_EQ(c.bicubic, c.restored) << "frame " << c.frame;
   }

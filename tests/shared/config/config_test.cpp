@@ -58,32 +58,34 @@ TEST(Config, KeyInTheWrongSectionSaysWhereItBelongs) {
   EXPECT_THAT(err, HasSubstr("scenes.threshold.fade_bias"));
 }
 
-TEST(Config, WrongTypes) {
-  EXPECT_THAT(error_of("input: a\nshards:\n  overlap: lots\n"),
-              HasSubstr("film.yaml:3:12: error: shards.overlap: expected an integer, got 'lots'"));
-  EXPECT_THAT(error_of("input: a\nscenes:\n  content:\n    threshold: [1]\n"),
-              HasSubstr("scenes.content.threshold: expected a number, got a list"));
-  EXPECT_THAT(error_of("input: a\nmodel:\n  tf32: maybe\n"), HasSubstr("model.tf32: expected true or false"));
-  EXPECT_THAT(error_of("input: a\nscenes: 5\n"), HasSubstr("film.yaml:2:9: error: scenes: expected a mapping"));
-  EXPECT_THAT(error_of("input: a\nocr:\n  languages: eng\n"), HasSubstr("ocr.languages: expected a list"));
-  EXPECT_THAT(error_of("input: a\nscenes:\n  content:\n    weights: [1, 1]\n"),
-              HasSubstr("expected a list of 4 numbers"));
+// A value of the wrong type, out of range or not among the choices: the error names it.
+struct RejectedValue {
+  const char* yaml;
+  const char* error;
+};
+
+class ConfigRejects : public ::testing::TestWithParam<RejectedValue> {};
+
+TEST_P(ConfigRejects, NamesTheKeyAndWhatWasExpected) {
+  EXPECT_THAT(error_of(GetParam().yaml), HasSubstr(GetParam().error));
 }
 
-TEST(Config, OutOfRangeAndInvalidChoices) {
-  EXPECT_THAT(error_of("input: a\nscenes:\n  content:\n    threshold: 300\n"),
-              HasSubstr("film.yaml:4:16: error: scenes.content.threshold: value 300 is out of range (must be between 0 and 255)"));
-  EXPECT_THAT(error_of("input: a\nencode:\n  gpu_queue_frames: 0\n"),
-              HasSubstr("film.yaml:3:21: error: encode.gpu_queue_frames: value 0 is out of range"));
-  EXPECT_THAT(error_of("input: a\nmodel:\n  precision: fp8\n"),
-              HasSubstr("model.precision: invalid value 'fp8' (expected one of fp16, bf16, fp32)"));
-  EXPECT_THAT(error_of("input: a\npreprocess:\n  crop: 10x10\n"),
-              HasSubstr("preprocess.crop: invalid value '10x10' (expected one of none, auto, or W:H:X:Y)"));
-  EXPECT_THAT(error_of("input: a\nscenes:\n  detectors: [content, histogram]\n"),
-              HasSubstr("invalid entry 'histogram'"));
-  EXPECT_THAT(error_of("input: a\nretime:\n  target_fps: fast\n"), HasSubstr("expected a frame rate"));
-  EXPECT_THAT(error_of("input: a\nworkers:\n  endpoint: localhost\n"), HasSubstr("tcp://HOST:PORT"));
-}
+INSTANTIATE_TEST_SUITE_P(WrongTypes, ConfigRejects, ::testing::Values(
+    RejectedValue{"input: a\nshards:\n  overlap: lots\n", "film.yaml:3:12: error: shards.overlap: expected an integer, got 'lots'"},
+    RejectedValue{"input: a\nscenes:\n  content:\n    threshold: [1]\n", "scenes.content.threshold: expected a number, got a list"},
+    RejectedValue{"input: a\nmodel:\n  tf32: maybe\n", "model.tf32: expected true or false"},
+    RejectedValue{"input: a\nscenes: 5\n", "film.yaml:2:9: error: scenes: expected a mapping"},
+    RejectedValue{"input: a\nocr:\n  languages: eng\n", "ocr.languages: expected a list"},
+    RejectedValue{"input: a\nscenes:\n  content:\n    weights: [1, 1]\n", "expected a list of 4 numbers"}));
+
+INSTANTIATE_TEST_SUITE_P(OutOfRangeAndInvalidChoices, ConfigRejects, ::testing::Values(
+    RejectedValue{"input: a\nscenes:\n  content:\n    threshold: 300\n", "film.yaml:4:16: error: scenes.content.threshold: value 300 is out of range (must be between 0 and 255)"},
+    RejectedValue{"input: a\nencode:\n  gpu_queue_frames: 0\n", "film.yaml:3:21: error: encode.gpu_queue_frames: value 0 is out of range"},
+    RejectedValue{"input: a\nmodel:\n  precision: fp8\n", "model.precision: invalid value 'fp8' (expected one of fp16, bf16, fp32)"},
+    RejectedValue{"input: a\npreprocess:\n  crop: 10x10\n", "preprocess.crop: invalid value '10x10' (expected one of none, auto, or W:H:X:Y)"},
+    RejectedValue{"input: a\nscenes:\n  detectors: [content, histogram]\n", "invalid entry 'histogram'"},
+    RejectedValue{"input: a\nretime:\n  target_fps: fast\n", "expected a frame rate"},
+    RejectedValue{"input: a\nworkers:\n  endpoint: localhost\n", "tcp://HOST:PORT"}));
 
 TEST(Config, EveryErrorIsReportedAtOnce) {
   const std::string err = error_of("input: a\nmodel:\n  precision: fp8\n  chunk: -1\nshards:\n  overlapp: 3\n");

@@ -21,15 +21,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 TEST(Bench, DISABLED_DecodeThroughputPalMpeg2) {
   reelscale::testing::TempDir dir;
-  test_media::ClipSpec spec;
+  test_media::ClipSpec spec = test_media::vob_spec(250);  // 2 B-frames, as ClipSpec's default
   spec.width = 720;
   spec.height = 576;
-  spec.frames = 250;
   spec.gop = 15;
-  spec.b_frames = 2;
-  spec.container = "vob";
-  const auto file = dir / "pal.vob";
-  test_media::write_clip(file, spec);
+  const auto file = test_media::write_clip(dir / "pal.vob", spec);
   for (int threads : {1, 2, 0}) {
     const auto t0 = std::chrono::steady_clock::now();
     VideoReader r(file.string(), {threads, false});

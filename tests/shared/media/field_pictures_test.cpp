@@ -22,18 +22,27 @@ struct Param {
   bool field_packets = false;  // MPEG-2: the muxer is given one packet per field
 };
 
+// Writes the clip both suites read: `frames` 160x96 frames coded as fields in the parameter's
+// container, `write` being test_media's H.264 or MPEG-2 field writer.
+template <class Write>
+fs::path write_field_clip(const TempDir& dir, const Param& p, int frames, int gop, Write write) {
+  test_media::ClipSpec spec;
+  spec.container = p.container;
+  spec.width = 160;
+  spec.height = 96;
+  spec.frames = frames;
+  spec.gop = gop;
+  spec.field_packets = p.field_packets;
+  const fs::path file = dir / (std::string("fields.") + p.ext);
+  write(file, spec);
+  return file;
+}
+
 class FieldCodedH264 : public ::testing::TestWithParam<Param> {};
 
 TEST_P(FieldCodedH264, FramesAreCountedNotFieldsAndSeeksAreExact) {
   TempDir dir;
-  test_media::ClipSpec spec;
-  spec.container = GetParam().container;
-  spec.width = 160;
-  spec.height = 96;
-  spec.frames = 36;
-  spec.gop = 8;
-  const fs::path file = dir / (std::string("fields.") + GetParam().ext);
-  test_media::write_field_coded_h264(file, spec);
+  const fs::path file = write_field_clip(dir, GetParam(), 36, 8, test_media::write_field_coded_h264);
 
   VideoReader r(file.string(), {1, false});
   EXPECT_EQ(r.info().frame_count, 36) << "fields counted as frames?";
@@ -119,15 +128,7 @@ int64_t mpeg2_frame_of(const AVFrame* f, int64_t frames) {
 
 TEST_P(FieldCodedMpeg2, FramesAreCountedNotFieldsAndSeeksAreExact) {
   TempDir dir;
-  test_media::ClipSpec spec;
-  spec.container = GetParam().container;
-  spec.width = 160;
-  spec.height = 96;
-  spec.frames = 30;
-  spec.gop = 6;
-  spec.field_packets = GetParam().field_packets;
-  const fs::path file = dir / (std::string("fields.") + GetParam().ext);
-  test_media::write_field_coded_mpeg2(file, spec);
+  const fs::path file = write_field_clip(dir, GetParam(), 30, 6, test_media::write_field_coded_mpeg2);
 
   VideoReader r(file.string(), {1, false});
   EXPECT_EQ(r.info().frame_count, 30) << "fields counted as frames?";

@@ -8,6 +8,7 @@ extern "C" {
 }
 
 #include "shared/media/frame_convert.hpp"
+#include "shared/media/encoder.hpp"
 #include "shared/util/errors.hpp"
 
 using namespace reelscale;
@@ -39,31 +40,35 @@ double mean_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   return s / double(a.size());
 }
 
+// `pic` through an RGB frame of `format` and back; the frame is kept for inspection.
+struct RoundTrip {
+  av::FramePtr frame;
+  std::vector<float> back;
+};
+RoundTrip round_trip(const std::vector<float>& pic, int h, int w, AVPixelFormat format) {
+  RoundTrip r{float_to_rgb_frame(pic.data(), h, w, format), std::vector<float>(pic.size())};
+  frame_to_float(r.frame.get(), r.back.data());
+  return r;
+}
+
 TEST(FrameConvert, Rgb24IsExactlyValueOver255) {
   const int h = 16, w = 24;
   const auto pic = test_picture(h, w);
-  av::FramePtr rgb = float_to_rgb_frame(pic.data(), h, w, AV_PIX_FMT_RGB24);
-  std::vector<float> back(pic.size());
-  frame_to_float(rgb.get(), back.data());
+  const RoundTrip rgb = round_trip(pic, h, w, AV_PIX_FMT_RGB24);
   for (int c = 0; c < 3; ++c)
     for (int y = 0; y < h; ++y)
       for (int x = 0; x < w; ++x) {
-        const uint8_t v = rgb->data[0][y * rgb->linesize[0] + 3 * x + c];
-        ASSERT_NEAR(back[size_t(c) * h * w + size_t(y) * w + x], v / 255.0f, 1e-6);
+        const uint8_t v = rgb.frame->data[0][y * rgb.frame->linesize[0] + 3 * x + c];
+        ASSERT_NEAR(rgb.back[size_t(c) * h * w + size_t(y) * w + x], v / 255.0f, 1e-6);
       }
-  EXPECT_LE(max_abs_diff(pic, back), 0.5 / 255 + 1e-6);
+  EXPECT_LE(max_abs_diff(pic, rgb.back), 0.5 / 255 + 1e-6);
 }
 
 TEST(FrameConvert, TenBitPlanarRgbRoundTrips) {
   const int h = 12, w = 20;
   const auto pic = test_picture(h, w);
-  av::FramePtr f = float_to_rgb_frame(pic.data(), h, w, AV_PIX_FMT_GBRP10);
-  std::vector<float> back(pic.size());
-  frame_to_float(f.get(), back.data());
-  EXPECT_LE(max_abs_diff(pic, back), 0.5 / 1023 + 1e-5);
-  av::FramePtr f16 = float_to_rgb_frame(pic.data(), h, w, AV_PIX_FMT_RGB48);
-  frame_to_float(f16.get(), back.data());
-  EXPECT_LE(max_abs_diff(pic, back), 1e-4);
+  EXPECT_LE(max_abs_diff(pic, round_trip(pic, h, w, AV_PIX_FMT_GBRP10).back), 0.5 / 1023 + 1e-5);
+  EXPECT_LE(max_abs_diff(pic, round_trip(pic, h, w, AV_PIX_FMT_RGB48).back), 1e-4);
 }
 
 struct YuvCase {
@@ -83,14 +88,10 @@ struct YuvPicture {
 
 YuvPicture make_yuv(const YuvCase& c, int h, int w) {
   YuvPicture p;
-  p.frame = av::make_frame();
+  p.frame = media::alloc_video_frame(w, h, c.fmt);
   AVFrame* f = p.frame.get();
-  f->format = c.fmt;
-  f->width = w;
-  f->height = h;
   f->colorspace = c.matrix;
   f->color_range = c.range;
-  EXPECT_GE(av_frame_get_buffer(f, 0), 0);
   const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(c.fmt);
   const int depth = d->comp[0].depth;
   const double s = double(1 << (depth - 8));
@@ -182,13 +183,9 @@ TEST(FrameConvert, UntaggedSdIsBt601LimitedAndHdIsBt709) {
 
 TEST(FrameConvert, LimitedRangeBlackAndWhiteMapToZeroAndOne) {
   const int h = 4, w = 4;
-  av::FramePtr f = av::make_frame();
-  f->format = AV_PIX_FMT_YUV420P;
-  f->width = w;
-  f->height = h;
+  av::FramePtr f = media::alloc_video_frame(w, h, AV_PIX_FMT_YUV420P);
   f->color_range = AVCOL_RANGE_MPEG;
   f->colorspace = AVCOL_SPC_BT709;
-  ASSERT_GE(av_frame_get_buffer(f.get(), 0), 0);
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x) f->data[0][y * f->linesize[0] + x] = y < 2 ? 16 : 235;
   for (int p = 1; p < 3; ++p)

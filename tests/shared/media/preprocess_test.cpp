@@ -14,6 +14,12 @@ using reelscale::testing::TempDir;
 
 namespace {
 
+// Writes `spec` as dir/name and opens it.
+VideoReader open_clip(const TempDir& dir, const std::string& name, const test_media::ClipSpec& spec) {
+  test_media::write_clip(dir / name, spec);
+  return VideoReader((dir / name).string());
+}
+
 VideoInfo pal_info() {
   VideoInfo v;
   v.path = "pal.vob";
@@ -105,9 +111,7 @@ TEST(Preprocess, CropAutoFindsLetterboxBarsAndExplicitCropIsChecked) {
   test_media::ClipSpec spec;
   spec.bar_rows = 16;
   spec.frames = 30;
-  const auto file = dir / "letterbox.mkv";
-  test_media::write_clip(file, spec);
-  VideoReader reader(file.string());
+  VideoReader reader = open_clip(dir, "letterbox.mkv", spec);
   const auto crop = detect_crop(reader, 20);
   ASSERT_TRUE(crop.has_value());
   EXPECT_EQ(*crop, (CropRect{160, 64, 0, 16})) << crop->to_string();
@@ -124,9 +128,7 @@ TEST(Preprocess, CropAutoFindsLetterboxBarsAndExplicitCropIsChecked) {
   // A frame without bars: nothing to crop.
   test_media::ClipSpec full;
   full.frames = 10;
-  const auto plain = dir / "plain.mkv";
-  test_media::write_clip(plain, full);
-  VideoReader r2(plain.string());
+  VideoReader r2 = open_clip(dir, "plain.mkv", full);
   EXPECT_FALSE(detect_crop(r2, 5).has_value());
 }
 
@@ -137,26 +139,20 @@ TEST(Preprocess, DeinterlaceAutoFollowsFlagsThenIdet) {
   test_media::ClipSpec spec;
   spec.frames = 40;
 
-  const auto progressive = dir / "progressive.mkv";
-  test_media::write_clip(progressive, spec);
-  VideoReader rp(progressive.string());
+  VideoReader rp = open_clip(dir, "progressive.mkv", spec);
   PreprocessPlan plan = plan_preprocess(cfg, rp);
   EXPECT_EQ(plan.deinterlace, "off");
   EXPECT_EQ(plan.filtergraph, "null");
 
   spec.interlaced = true;
-  const auto flagged = dir / "flagged.mkv";
-  test_media::write_clip(flagged, spec);
-  VideoReader rf(flagged.string());
+  VideoReader rf = open_clip(dir, "flagged.mkv", spec);
   plan = plan_preprocess(cfg, rf);
   EXPECT_EQ(plan.deinterlace, "bwdif");
   EXPECT_EQ(plan.filtergraph, "bwdif=mode=send_frame:parity=auto:deint=interlaced");
   EXPECT_TRUE(rf.info().interlaced_flagged);
 
   spec.flag_interlaced = false;  // combed pictures coded as progressive
-  const auto combed = dir / "combed.mkv";
-  test_media::write_clip(combed, spec);
-  VideoReader rc(combed.string());
+  VideoReader rc = open_clip(dir, "combed.mkv", spec);
   const InterlaceReport rep = detect_interlace(rc);
   EXPECT_EQ(rep.flagged, 0);
   EXPECT_EQ(rep.decision, "detected") << rep.idet_tff << " tff " << rep.idet_bff << " bff "
@@ -194,10 +190,8 @@ TEST(Preprocess, ShardsWithOneContextFrameMatchTheWholeFilm) {
   spec.interlaced = true;
   spec.bar_rows = 8;
   spec.sar = {16, 15};
-  const auto file = dir / "film.mpg";
   spec.container = "mpeg";
-  test_media::write_clip(file, spec);
-  VideoReader reader(file.string());
+  VideoReader reader = open_clip(dir, "film.mpg", spec);
   config::Preprocess cfg;
   cfg.crop = "auto";
   cfg.resize = "square";
@@ -228,9 +222,7 @@ TEST(Preprocess, ColormatrixTagsFramesSoRgbIsUnchanged) {
   spec.colorspace = AVCOL_SPC_BT470BG;
   spec.width = 96;
   spec.height = 64;
-  const auto file = dir / "sd.mkv";
-  test_media::write_clip(file, spec);
-  VideoReader reader(file.string());
+  VideoReader reader = open_clip(dir, "sd.mkv", spec);
   config::Preprocess cfg;
   cfg.deinterlace = config::Deinterlace::off;
   const PreprocessPlan plan = plan_preprocess(cfg, reader);
@@ -249,10 +241,6 @@ TEST(Preprocess, ColormatrixTagsFramesSoRgbIsUnchanged) {
   for (size_t i = 0; i < a.size(); ++i) sum += std::fabs(a[i] - b[i]);
   EXPECT_LT(sum / double(a.size()), 2.0 / 255);
 }
-
-}  // namespace
-
-namespace {
 
 TEST(Preprocess, PlanJsonRoundTrip) {
   config::Preprocess cfg;
@@ -275,9 +263,7 @@ TEST(Preprocess, FramePreprocessorNumbersOutputsAcrossTheDeinterlacerDelay) {
   test_media::ClipSpec spec;
   spec.frames = 20;
   spec.interlaced = true;
-  const auto file = dir / "i.mkv";
-  test_media::write_clip(file, spec);
-  VideoReader reader(file.string());
+  VideoReader reader = open_clip(dir, "i.mkv", spec);
   config::Preprocess cfg;
   cfg.colormatrix = config::ColorMatrix::off;
   const PreprocessPlan plan = plan_preprocess(cfg, reader);

@@ -19,6 +19,11 @@ using reelscale::testing::TempDir;
 
 namespace {
 
+// The MediaError that opening `file` as video gives; "(no error)" when it opens.
+std::string open_error(const fs::path& file) {
+  return reelscale::testing::thrown<MediaError>([&] { VideoReader r(file.string()); });
+}
+
 struct Decoded {
   std::vector<uint64_t> hashes;
   std::vector<int64_t> numbers;  // frame numbers read from the pixels
@@ -141,15 +146,10 @@ TEST(VideoReader, SeekOutOfRangeNamesFile) {
   TempDir dir;
   test_media::ClipSpec spec;
   spec.frames = 10;
-  const fs::path file = dir / "short.mkv";
-  test_media::write_clip(file, spec);
+  const fs::path file = test_media::write_clip(dir / "short.mkv", spec);
   VideoReader r(file.string());
-  try {
-    r.seek(10);
-    FAIL() << "seek past the end accepted";
-  } catch (const MediaError& e) {
-    EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
-  }
+  const std::string msg = reelscale::testing::thrown<MediaError>([&] { r.seek(10); });
+  EXPECT_NE(msg.find(file.string()), std::string::npos) << msg;
   EXPECT_THROW(r.seek(-1), MediaError);
   // Reading on to the end gives exactly frame_count frames, then false.
   r.seek(7);
@@ -169,16 +169,10 @@ TEST(VideoReader, VariableFrameRateIsRefusedUnlessAllowed) {
   spec.codec = "libx264";
   spec.frames = 30;
   spec.frame_durations_ms = {40, 40, 40, 80, 40, 33};
-  const fs::path file = dir / "vfr.mkv";
-  test_media::write_clip(file, spec);
-  try {
-    VideoReader r(file.string());
-    FAIL() << "VFR accepted";
-  } catch (const MediaError& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find(file.string()), std::string::npos) << msg;
-    EXPECT_NE(msg.find("variable frame rate"), std::string::npos) << msg;
-  }
+  const fs::path file = test_media::write_clip(dir / "vfr.mkv", spec);
+  const std::string msg = open_error(file);
+  EXPECT_NE(msg.find(file.string()), std::string::npos) << msg;
+  EXPECT_NE(msg.find("variable frame rate"), std::string::npos) << msg;
   VideoReader r(file.string(), {1, true});
   EXPECT_TRUE(r.index().vfr);
   EXPECT_EQ(r.info().frame_count, 30);
@@ -194,8 +188,7 @@ TEST(VideoReader, MillisecondTimestampsOfNtscRateAreNotVfr) {
   spec.codec = "libx264";
   spec.frames = 40;
   spec.fps = {24000, 1001};
-  const fs::path file = dir / "ntsc.mkv";  // Matroska rounds to 1 ms: 41/42 ms frames
-  test_media::write_clip(file, spec);
+  const fs::path file = test_media::write_clip(dir / "ntsc.mkv", spec);  // Matroska rounds to 1 ms: 41/42 ms frames
   VideoReader r(file.string());
   EXPECT_FALSE(r.index().vfr);
   EXPECT_EQ(av_cmp_q(r.info().frame_rate, AVRational{24000, 1001}), 0);
@@ -206,16 +199,10 @@ TEST(VideoReader, ZeroFrameVideoIsAMediaErrorNamingTheFile) {
   test_media::ClipSpec spec;
   spec.frames = 0;
   spec.with_audio = true;  // the file has a video track with no frames, and audio
-  const fs::path file = dir / "empty.mkv";
-  test_media::write_clip(file, spec);
-  try {
-    VideoReader r(file.string());
-    FAIL() << "a zero-frame video was accepted";
-  } catch (const MediaError& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find(file.string()), std::string::npos) << msg;
-    EXPECT_NE(msg.find("no video frames"), std::string::npos) << msg;
-  }
+  const fs::path file = test_media::write_clip(dir / "empty.mkv", spec);
+  const std::string msg = open_error(file);
+  EXPECT_NE(msg.find(file.string()), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no video frames"), std::string::npos) << msg;
 }
 
 TEST(VideoReader, MissingAndNonMediaFilesAreMediaErrors) {
@@ -223,12 +210,8 @@ TEST(VideoReader, MissingAndNonMediaFilesAreMediaErrors) {
   EXPECT_THROW(VideoReader((dir / "absent.mkv").string()), MediaError);
   const fs::path junk = dir / "junk.mkv";
   std::ofstream(junk) << std::string(5000, 'x');
-  try {
-    VideoReader r(junk.string());
-    FAIL() << "junk accepted";
-  } catch (const MediaError& e) {
-    EXPECT_NE(std::string(e.what()).find(junk.string()), std::string::npos) << e.what();
-  }
+  const std::string msg = open_error(junk);
+  EXPECT_NE(msg.find(junk.string()), std::string::npos) << msg;
 }
 
 void truncate_to(const fs::path& p, double fraction) {
@@ -243,8 +226,7 @@ TEST_P(ReaderTruncated, DecodesWhatIsThereWithoutCrashing) {
   spec.container = std::get<0>(GetParam());
   const double fraction = std::get<1>(GetParam());
   spec.frames = 60;
-  const fs::path file = dir / "cut.bin";
-  test_media::write_clip(file, spec);
+  const fs::path file = test_media::write_clip(dir / "cut.bin", spec);
   truncate_to(file, fraction);
   int64_t count = 0;
   std::vector<uint64_t> seq;
@@ -287,8 +269,7 @@ TEST(VideoReader, CorruptBytesInTheMiddleDoNotCrash) {
   test_media::ClipSpec spec;
   spec.container = "mpeg";
   spec.frames = 60;
-  const fs::path file = dir / "corrupt.mpg";
-  test_media::write_clip(file, spec);
+  const fs::path file = test_media::write_clip(dir / "corrupt.mpg", spec);
   {
     std::fstream io(file, std::ios::in | std::ios::out | std::ios::binary);
     const auto size = int64_t(fs::file_size(file));
@@ -324,20 +305,12 @@ TEST(VideoReader, MpegPsFromSharedMaterial) {
   }
 }
 
-}  // namespace
-
-namespace {
-
 TEST(VideoReader, MpegPsCutInsideAGopStartsAtTheFirstWholePicture) {
   // A VOB cut out of a disc starts mid-GOP: P/B-pictures without their references, then an
   // open GOP whose leading B-pictures reference the missing one. Frames start at the first
   // keyframe, numbered consecutively, and random access agrees.
   TempDir dir;
-  test_media::ClipSpec spec;
-  spec.container = "vob";
-  spec.frames = 60;
-  const fs::path whole = dir / "whole.vob";
-  test_media::write_clip(whole, spec);
+  const fs::path whole = test_media::write_clip(dir / "whole.vob", test_media::vob_spec(60));
   std::ifstream in(whole, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const fs::path cut = dir / "cut.vob";
@@ -347,15 +320,11 @@ TEST(VideoReader, MpegPsCutInsideAGopStartsAtTheFirstWholePicture) {
   ASSERT_GT(seq.numbers.size(), 20u);
   const int64_t first = seq.numbers.front();
   EXPECT_GT(first, 0);
-  EXPECT_EQ(first % spec.gop, 0) << "the first frame is not a keyframe's picture";
+  EXPECT_EQ(first % test_media::ClipSpec{}.gop, 0) << "the first frame is not a keyframe's picture";
   for (size_t i = 0; i < seq.numbers.size(); ++i) EXPECT_EQ(seq.numbers[i], first + int64_t(i));
   EXPECT_EQ(int64_t(seq.numbers.size()), 60 - first);
   expect_random_access_matches(cut.string(), seq, 20, 5);
 }
-
-}  // namespace
-
-namespace {
 
 TEST(VideoReader, ConvertVfrPresentsAConstantRateByTimestamp) {
   TempDir dir;
@@ -363,8 +332,7 @@ TEST(VideoReader, ConvertVfrPresentsAConstantRateByTimestamp) {
   spec.codec = "libx264";
   spec.frames = 30;
   spec.frame_durations_ms = {40, 40, 40, 80, 40, 20};  // a gap and a frame that comes early
-  const fs::path file = dir / "vfr.mkv";
-  test_media::write_clip(file, spec);
+  const fs::path file = test_media::write_clip(dir / "vfr.mkv", spec);
   std::vector<int64_t> pts_ms;
   for (int n = 0, t = 0; n < spec.frames; ++n) {
     pts_ms.push_back(t);
@@ -405,23 +373,14 @@ TEST(VideoReader, ConvertVfrPresentsAConstantRateByTimestamp) {
   // A constant-rate source is untouched by the option.
   test_media::ClipSpec cfr;
   cfr.frames = 12;
-  const fs::path plain = dir / "cfr.mkv";
-  test_media::write_clip(plain, cfr);
+  const fs::path plain = test_media::write_clip(dir / "cfr.mkv", cfr);
   VideoReader rc(plain.string(), opt);
   EXPECT_EQ(rc.info().frame_count, 12);
 }
 
-}  // namespace
-
-namespace {
-
 TEST(VideoReader, IndexCacheIsUsedWhenFreshAndIgnoredWhenStaleOrDamaged) {
   TempDir dir;
-  test_media::ClipSpec spec;
-  spec.container = "vob";
-  spec.frames = 40;
-  const fs::path file = dir / "film.vob";
-  test_media::write_clip(file, spec);
+  const fs::path file = test_media::write_clip(dir / "film.vob", test_media::vob_spec(40));
   const fs::path cache = dir / "film.index";
   VideoReaderOptions opt;
   opt.threads = 1;
@@ -446,8 +405,7 @@ TEST(VideoReader, IndexCacheIsUsedWhenFreshAndIgnoredWhenStaleOrDamaged) {
     EXPECT_EQ(test_media::frame_hash(f.get()), seq.hashes[33]);
   }
   // A different film under the same name: the cache no longer matches and is not used.
-  spec.frames = 30;
-  test_media::write_clip(file, spec);
+  test_media::write_clip(file, test_media::vob_spec(30));
   fs::last_write_time(file, fs::last_write_time(file) + std::chrono::seconds(5));
   EXPECT_FALSE(load_frame_index(cache, file.string()).has_value());
   EXPECT_EQ(VideoReader(file.string(), opt).info().frame_count, 30);
@@ -456,10 +414,6 @@ TEST(VideoReader, IndexCacheIsUsedWhenFreshAndIgnoredWhenStaleOrDamaged) {
   EXPECT_FALSE(load_frame_index(cache, file.string()).has_value());
   EXPECT_EQ(VideoReader(file.string(), opt).info().frame_count, 30);
 }
-
-}  // namespace
-
-namespace {
 
 // Bad input of issue #3 not covered above: a file without a video track, and a video track
 // in a codec this libavcodec cannot decode. Each error names the file and what is wrong.
@@ -486,22 +440,16 @@ TEST(VideoReader, AudioOnlyFileSaysThereIsNoVideoStream) {
     h.append(bytes, '\0');
     std::ofstream(wav, std::ios::binary) << h;
   }
-  try {
-    VideoReader r(wav.string());
-    FAIL() << "an audio-only file was opened as video";
-  } catch (const MediaError& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find(wav.string()), std::string::npos) << msg;
-    EXPECT_NE(msg.find("no video stream"), std::string::npos) << msg;
-  }
+  const std::string msg = open_error(wav);
+  EXPECT_NE(msg.find(wav.string()), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no video stream"), std::string::npos) << msg;
 }
 
 TEST(VideoReader, UndecodableCodecIsNamed) {
   TempDir dir;
   test_media::ClipSpec spec;
   spec.frames = 12;
-  const fs::path file = dir / "odd.mkv";
-  test_media::write_clip(file, spec);
+  const fs::path file = test_media::write_clip(dir / "odd.mkv", spec);
   // Rename the track's Matroska codec id (V_MPEG2) to one no decoder knows.
   std::string bytes;
   {
@@ -512,16 +460,11 @@ TEST(VideoReader, UndecodableCodecIsNamed) {
   ASSERT_NE(at, std::string::npos);
   bytes.replace(at, 7, "V_QQQQQ");
   std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
-  try {
-    VideoReader r(file.string());
-    FAIL() << "a video track without a decoder was opened";
-  } catch (const MediaError& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find(file.string()), std::string::npos) << msg;
-    EXPECT_TRUE(msg.find("unsupported video codec") != std::string::npos ||
-                msg.find("no video stream") != std::string::npos)
-        << msg;
-  }
+  const std::string msg = open_error(file);
+  EXPECT_NE(msg.find(file.string()), std::string::npos) << msg;
+  EXPECT_TRUE(msg.find("unsupported video codec") != std::string::npos ||
+              msg.find("no video stream") != std::string::npos)
+      << msg;
 }
 
 }  // namespace

@@ -67,9 +67,14 @@ std::vector<std::string> decoded_planes(const fs::path& file) {
   return out;
 }
 
-TEST(ProcessShard, EmitsExactlyTheEmitRange) {
+// Every ProcessShard test works on the suite's clip in a fresh directory.
+class ProcessShard : public ::testing::Test {
+ protected:
   TempDir dir;
   const fs::path clip = make_clip(dir.path());
+};
+
+TEST_F(ProcessShard, EmitsExactlyTheEmitRange) {
   IdentityUpscaler up;
   std::vector<int64_t> progress;
   const ShardResult r = process_shard(make_task("s0001", clip, dir / "out", 4, 10, 30, 40), test_config(),
@@ -95,9 +100,7 @@ TEST(ProcessShard, EmitsExactlyTheEmitRange) {
   EXPECT_EQ(emitted, 20);
 }
 
-TEST(ProcessShard, PreprocessingFromTheConfigShapesTheFrames) {
-  TempDir dir;
-  const fs::path clip = make_clip(dir.path());
+TEST_F(ProcessShard, PreprocessingFromTheConfigShapesTheFrames) {
   IdentityUpscaler up;
   config::Config cfg = test_config();
   cfg.preprocess.crop = "48:32:8:8";
@@ -110,9 +113,7 @@ TEST(ProcessShard, PreprocessingFromTheConfigShapesTheFrames) {
 
 // A frame index cache (shared storage: the film is opened for every shard) is written by the
 // first shard and read by the next, and changes nothing in the shard.
-TEST(ProcessShard, FrameIndexCacheIsWrittenThenReusedWithIdenticalShards) {
-  TempDir dir;
-  const fs::path clip = make_clip(dir.path());
+TEST_F(ProcessShard, FrameIndexCacheIsWrittenThenReusedWithIdenticalShards) {
   IdentityUpscaler up;
   const config::Config cfg = test_config();
   const fs::path cache = media::frame_index_cache_path(dir / "storage", clip.string());
@@ -132,9 +133,7 @@ TEST(ProcessShard, FrameIndexCacheIsWrittenThenReusedWithIdenticalShards) {
   EXPECT_NE(media::frame_index_cache_path(dir / "storage", (dir / "other.mkv").string()), cache);
 }
 
-TEST(ProcessShard, ChunksNeverCrossACut) {
-  TempDir dir;
-  const fs::path clip = make_clip(dir.path());
+TEST_F(ProcessShard, ChunksNeverCrossACut) {
   IdentityUpscaler up;
   config::Config cfg = test_config();
   cfg.model.chunk = 100;  // one chunk per scene
@@ -147,9 +146,7 @@ TEST(ProcessShard, ChunksNeverCrossACut) {
   EXPECT_EQ(up.calls[2].frames, kFrames - 30);
 }
 
-TEST(ProcessShard, TwoShardsEqualOneShardFrameForFrame) {
-  TempDir dir;
-  const fs::path clip = make_clip(dir.path());
+TEST_F(ProcessShard, TwoShardsEqualOneShardFrameForFrame) {
   const config::Config cfg = test_config();
   IdentityUpscaler up;
   const auto whole = process_shard(make_task("whole", clip, dir / "a", 0, 0, kFrames, kFrames, {21}), cfg, up);
@@ -166,9 +163,7 @@ TEST(ProcessShard, TwoShardsEqualOneShardFrameForFrame) {
 }
 
 #ifdef HAVE_BICUBIC
-TEST(ProcessShard, BicubicShardsMatchOneShardAndAreFourTimesLarger) {
-  TempDir dir;
-  const fs::path clip = make_clip(dir.path());
+TEST_F(ProcessShard, BicubicShardsMatchOneShardAndAreFourTimesLarger) {
   const config::Config cfg = test_config("prores_hq");
   auto up = make_bicubic_upscaler(4);
   const auto whole = process_shard(make_task("whole", clip, dir / "a", 0, 5, 25, 25), cfg, *up);
@@ -187,9 +182,7 @@ TEST(ProcessShard, BicubicShardsMatchOneShardAndAreFourTimesLarger) {
 }
 #endif
 
-TEST(ProcessShard, AnUpscalerFailureLeavesNoShard) {
-  TempDir dir;
-  const fs::path clip = make_clip(dir.path());
+TEST_F(ProcessShard, AnUpscalerFailureLeavesNoShard) {
   IdentityUpscaler up;
   up.fail_on_call = 2;
   EXPECT_THROW(process_shard(make_task("s0002", clip, dir / "out", 0, 0, 40, 40), test_config(), up),
@@ -200,9 +193,7 @@ TEST(ProcessShard, AnUpscalerFailureLeavesNoShard) {
   }
 }
 
-TEST(ProcessShard, ARangeBeyondTheSourceIsRefused) {
-  TempDir dir;
-  const fs::path clip = make_clip(dir.path());
+TEST_F(ProcessShard, ARangeBeyondTheSourceIsRefused) {
   IdentityUpscaler up;
   try {
     process_shard(make_task("s0003", clip, dir / "out", 40, 40, 60, 60), test_config(), up);

@@ -18,20 +18,14 @@
 
 namespace reelscale::pipeline::fixtures {
 
-// `frames` frames of `width` x `height` MPEG-2 in Matroska (GOP 12, 2 B-frames): decode order
-// differs from presentation order, as on a DVD.
+// `frames` frames of `width` x `height` in ClipSpec's defaults: MPEG-2 in Matroska, GOP 12,
+// 2 B-frames, so decode order differs from presentation order, as on a DVD.
 inline std::filesystem::path make_clip(const std::filesystem::path& dir, int frames, int width, int height) {
   media::test_media::ClipSpec spec;
-  spec.codec = "mpeg2video";
-  spec.container = "matroska";
   spec.width = width;
   spec.height = height;
   spec.frames = frames;
-  spec.gop = 12;
-  spec.b_frames = 2;
-  const std::filesystem::path p = dir / "clip.mkv";
-  media::test_media::write_clip(p, spec);
-  return p;
+  return media::test_media::write_clip(dir / "clip.mkv", spec);
 }
 
 // A pipeline config: `codec` with `threads` threads per encoder, two parallel encoders, chunks

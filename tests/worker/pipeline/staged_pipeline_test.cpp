@@ -214,35 +214,41 @@ std::unique_ptr<Upscaler> cuda_upscaler(const fs::path& ckpt) {
   }
 }
 
-TEST(StagedPipelineGpu, ConversionOnCudaIsByteIdenticalToCpuConversion) {
-  REELSCALE_REQUIRE_SHARED();
-  const auto ckpt = tiny_checkpoint();
-  if (!ckpt) GTEST_SKIP() << "no tiny_c16n2.pth fixture";
-  auto up = cuda_upscaler(*ckpt);
-  if (!up) GTEST_SKIP() << "no CUDA device";
+// The tiny BasicVSR++ on CUDA and a 16-frame clip; skips without the fixture or a device.
+class StagedPipelineGpu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    REELSCALE_REQUIRE_SHARED();
+    const auto ckpt = tiny_checkpoint();
+    if (!ckpt) GTEST_SKIP() << "no tiny_c16n2.pth fixture";
+    up = cuda_upscaler(*ckpt);
+    if (!up) GTEST_SKIP() << "no CUDA device";
+    clip = make_clip(dir.path(), 16);
+  }
+  // Frames [2, 14) of [0, 16) with a cut at 9, into dir/out, encoded on `device`.
+  ShardResult process(const std::string& id, const std::string& out, config::EncodeDevice device,
+                      Upscaler& upscaler) {
+    config::Config cfg = test_config("prores_hq");
+    cfg.encode.device = device;
+    return process_shard(make_task(id, clip, dir / out, 0, 2, 14, 16, {9}), cfg, upscaler);
+  }
   TempDir dir;
-  const fs::path clip = make_clip(dir.path(), 16);
-  config::Config cfg = test_config("prores_hq");
-  cfg.encode.device = config::EncodeDevice::cpu;
-  const ShardResult dev = process_shard(make_task("dev", clip, dir / "a", 0, 2, 14, 16, {9}), cfg, *up);
+  std::unique_ptr<Upscaler> up;
+  fs::path clip;
+};
+
+TEST_F(StagedPipelineGpu, ConversionOnCudaIsByteIdenticalToCpuConversion) {
+  const ShardResult dev = process("dev", "a", config::EncodeDevice::cpu, *up);
   EXPECT_TRUE(dev.device_converted);
   EXPECT_FALSE(dev.gpu_encoded);
   RgbOnly rgb(*up);
-  const ShardResult cpu = process_shard(make_task("cpu", clip, dir / "b", 0, 2, 14, 16, {9}), cfg, rgb);
+  const ShardResult cpu = process("cpu", "b", config::EncodeDevice::cpu, rgb);
   EXPECT_EQ(dev.checksum, cpu.checksum);
 }
 
-TEST(StagedPipelineGpu, TheCudaProresEncoderTakesTheFramesOnTheGpu) {
-  REELSCALE_REQUIRE_SHARED();
-  const auto ckpt = tiny_checkpoint();
-  if (!ckpt) GTEST_SKIP() << "no tiny_c16n2.pth fixture";
-  auto up = cuda_upscaler(*ckpt);
-  if (!up || !prores::cuda_encoder_available()) GTEST_SKIP() << "no CUDA device or no CUDA ProRes encoder";
-  TempDir dir;
-  const fs::path clip = make_clip(dir.path(), 16);
-  config::Config cfg = test_config("prores_hq");
-  cfg.encode.device = config::EncodeDevice::gpu;
-  const ShardResult r = process_shard(make_task("gpu", clip, dir / "a", 0, 2, 14, 16, {9}), cfg, *up);
+TEST_F(StagedPipelineGpu, TheCudaProresEncoderTakesTheFramesOnTheGpu) {
+  if (!prores::cuda_encoder_available()) GTEST_SKIP() << "no CUDA ProRes encoder";
+  const ShardResult r = process("gpu", "a", config::EncodeDevice::gpu, *up);
   EXPECT_TRUE(r.gpu_encoded);
   EXPECT_EQ(r.frame_count, 12);
   const encode::ShardInfo info = shard::verify_shard(r.output);

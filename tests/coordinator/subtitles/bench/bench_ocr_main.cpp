@@ -21,6 +21,7 @@
 #include "shared/util/child_process.hpp"
 #include "shared/util/text.hpp"
 #include "tests/coordinator/subtitles/subtitle_bitmaps.hpp"
+#include "tests/testing/bench_args.hpp"
 
 namespace {
 namespace fs = std::filesystem;
@@ -78,16 +79,12 @@ int main(int argc, char** argv) {
   std::string exe = REELSCALE_CLI, dir_arg;
   int events = 60, threads = 0;
   try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      auto next = [&]() -> std::string {
-        if (i + 1 >= argc) throw std::runtime_error("missing value after " + a);
-        return argv[++i];
-      };
-      if (a == "--reelscale") exe = next();
-      else if (a == "--events") events = std::stoi(next());
-      else if (a == "--threads") threads = std::stoi(next());
-      else if (a == "--dir") dir_arg = next();
+    for (reelscale::testing::BenchArgs args(argc, argv); args.next();) {
+      const std::string& a = args.flag();
+      if (a == "--reelscale") exe = args.value();
+      else if (a == "--events") events = std::stoi(args.value());
+      else if (a == "--threads") threads = std::stoi(args.value());
+      else if (a == "--dir") dir_arg = args.value();
       else throw std::runtime_error("unknown argument " + a + " (see the header of bench_ocr_main.cpp)");
     }
     fs::path dir = dir_arg;

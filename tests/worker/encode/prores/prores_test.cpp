@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "shared/media/av_raii.hpp"
+#include "shared/media/encoder.hpp"
 #include "tests/worker/encode/prores/prores_decode.hpp"
 #include "tests/worker/encode/prores/test_pictures.hpp"
 #include "worker/encode/prores/prores_encoder.hpp"
@@ -47,11 +48,7 @@ std::vector<uint8_t> encode_ks(const Planes& p, const char* profile) {
   const int rc = avcodec_open2(ctx.get(), enc, &opts);
   av_dict_free(&opts);
   av::check(rc, "open prores_ks");
-  auto f = av::make_frame();
-  f->width = p.w;
-  f->height = p.h;
-  f->format = AV_PIX_FMT_YUV422P10LE;
-  av::check(av_frame_get_buffer(f.get(), 0), "frame buffer");
+  auto f = reelscale::media::alloc_video_frame(p.w, p.h, AV_PIX_FMT_YUV422P10LE);
   for (int r = 0; r < p.h; ++r) {
     std::copy_n(&p.y[static_cast<size_t>(r) * p.w], p.w,
                 reinterpret_cast<uint16_t*>(f->data[0] + static_cast<ptrdiff_t>(r) * f->linesize[0]));

@@ -6,6 +6,8 @@
 #include <random>
 #include <vector>
 
+#include "worker/encode/prores/prores_encoder.hpp"
+
 namespace reelscale::prores::testing {
 
 struct Planes {
@@ -88,6 +90,16 @@ inline Planes checkerboard(int w, int h) {
       p.cr[static_cast<size_t>(r) * p.cw() + c] = (r & 1) ? 1023 : 0;
     }
   return p;
+}
+
+// Default options in each profile the encoders write (HQ, Standard, LT).
+inline std::vector<ProresOptions> profile_options() {
+  std::vector<ProresOptions> all;
+  for (Profile p : {Profile::HQ, Profile::Standard, Profile::LT}) {
+    all.emplace_back();
+    all.back().profile = p;
+  }
+  return all;
 }
 
 }  // namespace reelscale::prores::testing

@@ -122,11 +122,7 @@ TEST(ProresCudaEmulation, ExtremeCoefficients) { expect_identical(checkerboard(6
 
 TEST(ProresCudaEmulation, Profiles) {
   const auto p = filmlike(64, 32, 6, 5);
-  for (auto prof : {rp::Profile::HQ, rp::Profile::Standard, rp::Profile::LT}) {
-    rp::ProresOptions o;
-    o.profile = prof;
-    expect_identical(p, o);
-  }
+  for (const rp::ProresOptions& o : profile_options()) expect_identical(p, o);
 }
 
 TEST(ProresCudaEmulation, SmallBudgetBisection) {

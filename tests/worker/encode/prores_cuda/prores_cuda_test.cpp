@@ -143,11 +143,7 @@ TEST(ProresCuda, OddSizesIdentical) {
 TEST(ProresCuda, ProfilesIdentical) {
   REQUIRE_CUDA();
   const auto p = filmlike(1280, 720, 6, 5);
-  for (auto prof : {rp::Profile::HQ, rp::Profile::Standard, rp::Profile::LT}) {
-    rp::ProresOptions o;
-    o.profile = prof;
-    expect_identical(p, o);
-  }
+  for (const rp::ProresOptions& o : profile_options()) expect_identical(p, o);
 }
 
 TEST(ProresCuda, SmallBudgetIdentical) {

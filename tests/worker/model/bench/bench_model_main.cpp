@@ -11,6 +11,7 @@
 
 #include "shared/util/atomic_file.hpp"
 #include "worker/model/bench.hpp"
+#include "tests/testing/bench_args.hpp"
 
 int main(int argc, char** argv) {
   using namespace reelscale::model;
@@ -19,25 +20,21 @@ int main(int argc, char** argv) {
   o.chunks.clear();
   std::string json_path;
   try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      auto next = [&]() -> std::string {
-        if (i + 1 >= argc) throw std::runtime_error("missing value after " + a);
-        return argv[++i];
-      };
-      if (a == "--checkpoint") o.checkpoint = next();
+    for (reelscale::testing::BenchArgs args(argc, argv); args.next();) {
+      const std::string& a = args.flag();
+      if (a == "--checkpoint") o.checkpoint = args.value();
       else if (a == "--size") {
-        const std::string s = next();
+        const std::string s = args.value();
         if (std::sscanf(s.c_str(), "%dx%d", &o.width, &o.height) != 2) throw std::runtime_error("bad --size " + s);
-      } else if (a == "--precision") o.runtime.precision = next();
-      else if (a == "--device") o.runtime.device = next();
-      else if (a == "--chunk") o.chunks.push_back(std::stoi(next()));
-      else if (a == "--mid-channels") o.mid_channels = std::stoi(next());
-      else if (a == "--num-blocks") o.num_blocks = std::stoi(next());
-      else if (a == "--batch") o.runtime.batch = std::stoi(next());
+      } else if (a == "--precision") o.runtime.precision = args.value();
+      else if (a == "--device") o.runtime.device = args.value();
+      else if (a == "--chunk") o.chunks.push_back(std::stoi(args.value()));
+      else if (a == "--mid-channels") o.mid_channels = std::stoi(args.value());
+      else if (a == "--num-blocks") o.num_blocks = std::stoi(args.value());
+      else if (a == "--batch") o.runtime.batch = std::stoi(args.value());
       else if (a == "--channels-last") o.runtime.channels_last = true;
       else if (a == "--nchw") o.runtime.channels_last = false;
-      else if (a == "--output") o.output = next();
+      else if (a == "--output") o.output = args.value();
       else if (a == "--no-fused") o.runtime.fused_kernels = false;
       else if (a == "--no-fused-epilogues") o.runtime.fused_epilogues = false;
       else if (a == "--cudnn-conv-relu") o.runtime.cudnn_conv_relu = true;
@@ -47,13 +44,13 @@ int main(int argc, char** argv) {
       else if (a == "--spynet-fp16") o.runtime.spynet_fp16 = true;
       else if (a == "--spynet-fp32") o.runtime.spynet_fp16 = false;
       else if (a == "--no-tf32") o.runtime.tf32 = false;
-      else if (a == "--overlap") o.overlap = std::stoi(next());
+      else if (a == "--overlap") o.overlap = std::stoi(args.value());
       else if (a == "--profile") o.profile = true;
       else if (a == "--no-warm-each") o.warm_each = false;
-      else if (a == "--offload") o.runtime.offload = next();
-      else if (a == "--memory-limit") o.runtime.memory_limit_gib = std::stod(next());
-      else if (a == "--prefetch") o.runtime.prefetch = std::stoi(next());
-      else if (a == "--json") json_path = next();
+      else if (a == "--offload") o.runtime.offload = args.value();
+      else if (a == "--memory-limit") o.runtime.memory_limit_gib = std::stod(args.value());
+      else if (a == "--prefetch") o.runtime.prefetch = std::stoi(args.value());
+      else if (a == "--json") json_path = args.value();
       else throw std::runtime_error("unknown argument " + a);
     }
     if (o.chunks.empty()) o.chunks = {32};

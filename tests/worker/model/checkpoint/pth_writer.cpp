@@ -1,6 +1,7 @@
 #include "tests/worker/model/checkpoint/pth_writer.hpp"
 
 #include <cstring>
+#include <initializer_list>
 
 namespace reelscale::testing {
 
@@ -16,6 +17,16 @@ void memo_op(std::string& out, char short_op, char long_op, std::uint32_t memo) 
 
 void le(std::string& out, std::uint64_t v, int n) {
   for (int k = 0; k < n; ++k) out += static_cast<char>((v >> (8 * k)) & 0xff);
+}
+
+// A zip record: its signature, then each {value, bytes} field little-endian.
+struct Field {
+  std::uint64_t value;
+  int bytes;
+};
+void record(std::string& out, const char* signature, std::initializer_list<Field> fields) {
+  out += signature;
+  for (const Field& f : fields) le(out, f.value, f.bytes);
 }
 }  // namespace
 
@@ -114,16 +125,9 @@ std::string make_zip(const std::vector<ZipRecord>& records, bool zip64) {
     std::size_t extra = 0;
     const std::size_t base = local + 30 + r.name.size() + 4;
     extra = (64 - base % 64) % 64 + 4;
-    out += "PK\x03\x04";
-    le(out, 20, 2);
-    le(out, 0, 2);  // flags
-    le(out, 0, 2);  // stored
-    le(out, 0, 4);  // time, date
-    le(out, test_crc32(r.data), 4);
-    le(out, r.data.size(), 4);
-    le(out, r.data.size(), 4);
-    le(out, r.name.size(), 2);
-    le(out, extra, 2);
+    // version, flags, stored, time + date, CRC, sizes, name and extra lengths
+    record(out, "PK\x03\x04", {{20, 2}, {0, 2}, {0, 2}, {0, 4}, {test_crc32(r.data), 4},
+                                {r.data.size(), 4}, {r.data.size(), 4}, {r.name.size(), 2}, {extra, 2}});
     out += r.name;
     le(out, 0x4b46, 2);  // a private "padding" extra id
     le(out, extra - 4, 2);
@@ -131,29 +135,13 @@ std::string make_zip(const std::vector<ZipRecord>& records, bool zip64) {
     out += r.data;
 
     std::string x;
-    if (zip64) {
-      le(x, 0x0001, 2);
-      le(x, 24, 2);
-      le(x, r.data.size(), 8);
-      le(x, r.data.size(), 8);
-      le(x, local, 8);
-    }
-    cd += "PK\x01\x02";
-    le(cd, 20, 2);
-    le(cd, 20, 2);
-    le(cd, 0, 2);
-    le(cd, 0, 2);
-    le(cd, 0, 4);
-    le(cd, test_crc32(r.data), 4);
-    le(cd, zip64 ? 0xFFFFFFFFu : r.data.size(), 4);
-    le(cd, zip64 ? 0xFFFFFFFFu : r.data.size(), 4);
-    le(cd, r.name.size(), 2);
-    le(cd, x.size(), 2);
-    le(cd, 0, 2);  // comment
-    le(cd, 0, 2);  // disk
-    le(cd, 0, 2);
-    le(cd, 0, 4);
-    le(cd, zip64 ? 0xFFFFFFFFu : local, 4);
+    if (zip64) record(x, "", {{0x0001, 2}, {24, 2}, {r.data.size(), 8}, {r.data.size(), 8}, {local, 8}});
+    const std::uint64_t size32 = zip64 ? 0xFFFFFFFFu : r.data.size();
+    // versions, flags, method, time + date, CRC, sizes, name/extra/comment lengths, disk,
+    // attributes, local header offset
+    record(cd, "PK\x01\x02", {{20, 2}, {20, 2}, {0, 2}, {0, 2}, {0, 4}, {test_crc32(r.data), 4},
+                               {size32, 4}, {size32, 4}, {r.name.size(), 2}, {x.size(), 2}, {0, 2},
+                               {0, 2}, {0, 2}, {0, 4}, {zip64 ? 0xFFFFFFFFu : local, 4}});
     cd += r.name;
     cd += x;
   }
@@ -161,28 +149,13 @@ std::string make_zip(const std::vector<ZipRecord>& records, bool zip64) {
   out += cd;
   if (zip64) {
     const std::uint64_t z = out.size();
-    out += "PK\x06\x06";
-    le(out, 44, 8);
-    le(out, 45, 2);
-    le(out, 45, 2);
-    le(out, 0, 4);
-    le(out, 0, 4);
-    le(out, records.size(), 8);
-    le(out, records.size(), 8);
-    le(out, cd.size(), 8);
-    le(out, cd_off, 8);
-    out += "PK\x06\x07";
-    le(out, 0, 4);
-    le(out, z, 8);
-    le(out, 1, 4);
+    record(out, "PK\x06\x06", {{44, 8}, {45, 2}, {45, 2}, {0, 4}, {0, 4}, {records.size(), 8},
+                                {records.size(), 8}, {cd.size(), 8}, {cd_off, 8}});
+    record(out, "PK\x06\x07", {{0, 4}, {z, 8}, {1, 4}});
   }
-  out += "PK\x05\x06";
-  le(out, 0, 4);
-  le(out, zip64 ? 0xFFFF : records.size(), 2);
-  le(out, zip64 ? 0xFFFF : records.size(), 2);
-  le(out, zip64 ? 0xFFFFFFFFu : cd.size(), 4);
-  le(out, zip64 ? 0xFFFFFFFFu : cd_off, 4);
-  le(out, 0, 2);
+  const std::uint64_t count16 = zip64 ? 0xFFFF : records.size();
+  record(out, "PK\x05\x06", {{0, 4}, {count16, 2}, {count16, 2}, {zip64 ? 0xFFFFFFFFu : cd.size(), 4},
+                              {zip64 ? 0xFFFFFFFFu : cd_off, 4}, {0, 2}});
   return out;
 }
 
