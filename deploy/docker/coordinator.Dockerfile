@@ -41,7 +41,8 @@ RUN apt-get update -qq \
 COPY --from=build /build/cli/reelscale /usr/local/bin/reelscale
 COPY --from=build /build/lib/reelscale/libreelscale_stages.so /usr/local/lib/reelscale/libreelscale_stages.so
 COPY --from=build /build/lib/reelscale/libreelscale_model.so /usr/local/lib/reelscale/libreelscale_model.so
-RUN reelscale --version && reelscale run --help > /dev/null
+# `config reference` runs in the stages library: proves it is found beside the binary.
+RUN reelscale --version && reelscale run --help > /dev/null && reelscale config reference > /dev/null
 # ZeroMQ ROUTER for the workers (workers.endpoint).
 EXPOSE 5555
 ENTRYPOINT ["reelscale"]

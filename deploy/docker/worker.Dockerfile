@@ -71,7 +71,8 @@ ENV LD_LIBRARY_PATH=/opt/libtorch/lib \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 # Fails the build now rather than on the GPU node if a library is missing.
-RUN reelscale --version && reelscale worker --help > /dev/null
+# `config reference` runs in the stages library: proves it is found beside the binary.
+RUN reelscale --version && reelscale worker --help > /dev/null && reelscale config reference > /dev/null
 # A worker holds no state: a restarted container reconnects and the coordinator requeues the
 # shard the old one had (docs/deployment.md).
 ENTRYPOINT ["reelscale", "worker"]
