@@ -6,7 +6,9 @@
 
 #include "cli/commands.hpp"
 #include "reelscale/version.hpp"
+#ifndef REELSCALE_CLI_FRONT
 #include "shared/media/libav_log.hpp"
+#endif
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 
@@ -20,7 +22,9 @@ void add_global_options(CLI::App& app) {
   app.add_flag("-q,--quiet", *quiet, "only warnings and errors");
   app.parse_complete_callback([level, quiet] {
     log::init(*quiet ? "warn" : *level);
+#ifndef REELSCALE_CLI_FRONT  // the front maps no libav: the stages library routes its logs
     media::route_libav_logs();
+#endif
   });
 }
 

@@ -3,8 +3,10 @@
 // only parses arguments and calls into the modules (no pipeline logic in the CLI).
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace reelscale::cli {
 
@@ -14,6 +16,23 @@ struct ExitStatus : std::runtime_error {
   ExitStatus(const std::string& what, int exit_code) : std::runtime_error(what), code(exit_code) {}
   int code;
 };
+
+// Every command's body: `cmd->callback(in_stages([...] { ... }))`. The command files are compiled
+// twice (docs/architecture.md, "Startup"): into libreelscale_stages.so (and the test worker), where
+// this is the body itself, and into the `reelscale` executable (REELSCALE_CLI_FRONT), which parses
+// and prints help without libav*, OpenCV, Tesseract, ZeroMQ or SQLite: there the body is never
+// called, so its code is never instantiated nor anything it calls linked, and the command throws
+// RunInStages, on which cli/main.cpp hands the same argv to the stages library.
+struct RunInStages {};  // not a std::exception: no handler but main()'s may catch it
+template <class Body>
+std::function<void()> in_stages(Body&& body) {
+#ifdef REELSCALE_CLI_FRONT
+  // Kept, not called: its captures own the storage the options parse into.
+  return [kept = std::forward<Body>(body)] { throw RunInStages{}; };
+#else
+  return std::function<void()>(std::forward<Body>(body));
+#endif
+}
 
 // A subcommand that several files extend (e.g. "bench"): created on first use.
 CLI::App* subcommand(CLI::App& parent, const std::string& name, const std::string& description);

@@ -50,7 +50,7 @@ void add_bench_commands(CLI::App& app) {
   cmd->add_flag("--no-warmup", a->no_warmup, "skip the untimed end-to-end run");
   cmd->add_flag("--profile", a->o.profile, "GPU time per model stage (CUDA events), both passes, in the JSON");
   cmd->add_flag("--json", a->json, "machine-readable");
-  cmd->callback([a] {
+  cmd->callback(in_stages([a] {
     pipeline::WorkerBenchOptions& o = a->o;
     // Mode flags as --set overrides: parsed and refused as the config's own keys. (Not
     // --backend: basicvsrpp without a checkpoint means random weights here, not a config error.)
@@ -96,7 +96,7 @@ void add_bench_commands(CLI::App& app) {
               << "  encode   " << s.encode.busy_s << " / " << s.encode.input_wait_s << " / -\n"
               << "Y'CbCr conversion on " << (s.device_converted ? "the upscaler's device" : "the CPU")
               << ", ProRes/encoder on " << (s.gpu_encoded ? "the GPU" : "the CPU") << "\n";
-  });
+  }));
 }
 
 }  // namespace reelscale::cli

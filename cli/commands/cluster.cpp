@@ -13,7 +13,6 @@
 
 #include "cli/commands.hpp"
 #include "cli/commands/cluster.hpp"
-#include "cli/wiring/media_adapters.hpp"
 #include "cli/wiring/pipeline_executor.hpp"
 #include "coordinator/dispatch/dispatcher.hpp"
 #include "coordinator/dispatch/plan_adapter.hpp"
@@ -205,15 +204,13 @@ void run_bench(const BenchArgs& a) {
 
 }  // namespace
 
-ClusterWiring production_cluster_wiring() {
-  ClusterWiring w;
-  w.adapters = [] { return std::make_unique<MediaAdapters>(); };
-  w.input_fingerprint = [](const config::Config& c) { return media::input_fingerprint(c.input); };
-  w.executor = [](const std::function<ClusterWiring::Executor()>& pipeline) { return pipeline(); };
-  return w;
+void add_cluster_commands(CLI::App& app) {
+#ifdef REELSCALE_CLI_FRONT
+  add_cluster_commands(app, ClusterWiring{});  // the front runs no body (in_stages): nothing to wire
+#else
+  add_cluster_commands(app, production_cluster_wiring());
+#endif
 }
-
-void add_cluster_commands(CLI::App& app) { add_cluster_commands(app, production_cluster_wiring()); }
 
 void add_cluster_commands(CLI::App& app, const ClusterWiring& wiring) {
   {
@@ -223,7 +220,7 @@ void add_cluster_commands(CLI::App& app, const ClusterWiring& wiring) {
     cmd->add_option("--plan", a->plan, "shard plan JSON (default <work_dir>/plan.json)");
     cmd->add_option("--local", a->local, "also start N workers on this machine (default: none)");
     add_set_option(*cmd, a->sets);
-    cmd->callback([a, wiring] { run_coordinator(*a, wiring); });
+    cmd->callback(in_stages([a, wiring] { run_coordinator(*a, wiring); }));
   }
   {
     auto a = std::make_shared<WorkerArgs>();
@@ -243,7 +240,7 @@ void add_cluster_commands(CLI::App& app, const ClusterWiring& wiring) {
         ->group("");
     cmd->add_option("--spool", a->spool, "stream-mode scratch directory (default --storage, else $TMPDIR)")
         ->group("");
-    cmd->callback([a, wiring] { run_worker_cmd(*a, wiring); });
+    cmd->callback(in_stages([a, wiring] { run_worker_cmd(*a, wiring); }));
   }
   {
     auto cfg = std::make_shared<std::string>();
@@ -253,13 +250,13 @@ void add_cluster_commands(CLI::App& app, const ClusterWiring& wiring) {
     cmd->add_option("CONFIG", *cfg, "pipeline YAML (see configs/)")->required()->check(CLI::ExistingFile);
     cmd->add_flag("--json", *json, "machine-readable");
     add_set_option(*cmd, *sets);
-    cmd->callback([cfg, sets, json] {
+    cmd->callback(in_stages([cfg, sets, json] {
       config::Config c = config::load(*cfg, *sets);
       auto l = ledger::Ledger::open_existing(c.ledger);
       auto rows = l.shards();
       auto s = ledger::summarize(rows, ledger::now_ms(), ledger::coordinator_running(c.ledger));
       std::cout << (*json ? ledger::summary_json(s) + "\n" : ledger::summary_table(s, rows));
-    });
+    }));
   }
   {
     auto cfg = std::make_shared<std::string>();
@@ -272,13 +269,13 @@ void add_cluster_commands(CLI::App& app, const ClusterWiring& wiring) {
     auto* s = cmd->add_option("--shard", *shard, "one shard by id, whatever its state");
     f->excludes(s);
     add_set_option(*cmd, *sets);
-    cmd->callback([cfg, sets, failed, shard] {
+    cmd->callback(in_stages([cfg, sets, failed, shard] {
       if (!*failed && shard->empty()) throw UsageError("retry: give --failed or --shard ID");
       config::Config c = config::load(*cfg, *sets);
       auto l = ledger::Ledger::open_existing(c.ledger);
       int n = *failed ? l.retry_failed() : l.retry_shard(*shard);
       std::cout << n << " shard(s) queued again; they run at the next `reelscale run`/`coordinator`\n";
-    });
+    }));
   }
   {
     auto cfg = std::make_shared<std::string>();
@@ -286,12 +283,12 @@ void add_cluster_commands(CLI::App& app, const ClusterWiring& wiring) {
     auto* cmd = app.add_subcommand("clean", "remove a job's intermediates (work dir, shards, ledger); never the output, the source or the keys");
     cmd->add_option("CONFIG", *cfg, "pipeline YAML (see configs/)")->required()->check(CLI::ExistingFile);
     add_set_option(*cmd, *sets);
-    cmd->callback([cfg, sets] {
+    cmd->callback(in_stages([cfg, sets] {
       const config::Config c = config::load(*cfg, *sets);
       const job::Removed r = job::clean_job(c);
       std::cout << "removed " << r.paths.size() << " item(s), " << (r.bytes >> 20) << " MiB; kept "
                 << c.output << ", " << c.input << " and " << c.workers.keys_dir << "\n";
-    });
+    }));
   }
   {
     auto dir = std::make_shared<std::string>();
@@ -299,13 +296,13 @@ void add_cluster_commands(CLI::App& app, const ClusterWiring& wiring) {
     auto* cmd = app.add_subcommand("keygen", "create CURVE keys: coordinator + a worker, and the allowlist");
     cmd->add_option("DIR", *dir, "key directory (created 0700)")->required();
     cmd->add_option("--worker", *name, "name of the worker keypair to add")->capture_default_str();
-    cmd->callback([dir, name] {
+    cmd->callback(in_stages([dir, name] {
       auto r = protocol::keygen(*dir, *name);
       std::cout << (r.coordinator_created ? "created" : "kept") << " coordinator key in " << *dir
                 << "; added worker key '" << r.worker_name << "' to " << *dir
                 << "/authorized_workers\ncopy " << *dir << "/coordinator.public and " << *dir << "/"
                 << r.worker_name << ".{public,secret} to the worker machine\n";
-    });
+    }));
   }
   {
     auto a = std::make_shared<BenchArgs>();
@@ -317,7 +314,7 @@ void add_cluster_commands(CLI::App& app, const ClusterWiring& wiring) {
     cmd->add_option("--frame-ms", a->frame_ms, "simulated GPU time per frame")->capture_default_str();
     cmd->add_option("--slow", a->slow, "fraction of workers that run 2x slower")->capture_default_str();
     cmd->add_flag("--json", a->json, "machine-readable");
-    cmd->callback([a] { run_bench(*a); });
+    cmd->callback(in_stages([a] { run_bench(*a); }));
   }
 }
 

@@ -33,12 +33,12 @@ void add_estimate_command(CLI::App& app) {
   cmd->add_option("--price", args->price, "price of one GPU hour (any currency)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--excerpt", args->in.excerpt, "the figures of `run --excerpt START+DURATION`")
       ->type_name("START+DURATION");
-  cmd->callback([args] {
+  cmd->callback(in_stages([args] {
     const config::Config c = config::load(args->file, args->sets);
     if (args->fps > 0) args->in.fps_per_gpu = args->fps;
     if (args->price >= 0) args->in.price = args->price;
     std::cout << estimate::to_text(estimate::estimate(c, args->in), args->in);
-  });
+  }));
 }
 
 }  // namespace
@@ -59,7 +59,7 @@ void add_config_commands(CLI::App& app) {
   validate->add_flag("--print", args->print, "print the effective config (defaults filled in)");
   validate->add_flag("--no-input", args->no_input,
                      "the schema and the settings alone: do not open the input (a config written before the film)");
-  validate->callback([args] {
+  validate->callback(in_stages([args] {
     const config::Config c = config::load(args->file, args->sets);
     preflight::check(c, preflight_options(!args->no_input));
     if (args->print) {
@@ -70,14 +70,14 @@ void add_config_commands(CLI::App& app) {
       std::cout << args->file << ": OK (backend " << config::to_string(c.model.effective_backend()) << ", output "
                 << c.output << ")\n";
     }
-  });
+  }));
 
   add_estimate_command(app);
 
   CLI::App* cfg = app.add_subcommand("config", "configuration reference");
   cfg->require_subcommand(1);
   cfg->add_subcommand("reference", "print the Markdown reference of every key (docs/configuration.md)")
-      ->callback([] { std::cout << config::reference_markdown(); });
+      ->callback(in_stages([] { std::cout << config::reference_markdown(); }));
 }
 
 }  // namespace reelscale::cli

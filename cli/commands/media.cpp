@@ -217,13 +217,13 @@ void add_media_commands(CLI::App& app) {
     auto checksum = std::make_shared<bool>(false);
     probe->add_flag("--video-checksum", *checksum,
                     "print only the BLAKE2b-256 of the video packets (what resume and the fault tests compare)");
-    probe->callback([file, json, count, checksum] {
+    probe->callback(in_stages([file, json, count, checksum] {
       if (*checksum) {
         std::printf("%s\n", shard::packets_checksum(*file).c_str());
         return;
       }
       probe_command(*file, *json, *count);
-    });
+    }));
   }
 
   CLI::App* bench = subcommand(app, "bench", "benchmarks (synthetic input, no files needed)");
@@ -239,14 +239,14 @@ void add_media_commands(CLI::App& app) {
                   "auto | cpu | gpu (as encode.device): gpu/auto also time the CUDA ProRes encoder")
       ->capture_default_str();
   enc->add_flag("--json", args->json, "print JSON");
-  enc->callback([args] { bench_encode(*args); });
+  enc->callback(in_stages([args] { bench_encode(*args); }));
 
   // What opening a film costs a shard: the frame index scan, and the cached index instead
   // (shared storage keeps it in storage.dir/.frame-index; docs/perf-notes.md wk3).
   auto film = std::make_shared<std::string>();
   CLI::App* ix = bench->add_subcommand("index", "opening a film: frame index scan vs the cached index");
   ix->add_option("FILE", *film, "media file or DVD (folder, .iso, dvd:PATH#title=N)")->required();
-  ix->callback([film] {
+  ix->callback(in_stages([film] {
     using Clock = std::chrono::steady_clock;
     auto secs = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
     const std::filesystem::path dir =
@@ -265,7 +265,7 @@ void add_media_commands(CLI::App& app) {
     remove_tree(dir, ec);
     std::printf("%s: %lld frames; open with a scan %.3f s, with the cached index %.3f s\n", film->c_str(),
                 static_cast<long long>(frames), scan, load);
-  });
+  }));
 }
 
 }  // namespace reelscale::cli

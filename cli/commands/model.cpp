@@ -58,7 +58,7 @@ void add_model_commands(CLI::App& app) {
     auto path = std::make_shared<std::string>();
     CLI::App* cmd = group->add_subcommand("inspect", "print the architecture a checkpoint was made for");
     cmd->add_option("CKPT", *path, ".pth (torch.save) or .safetensors checkpoint")->required();
-    cmd->callback([path] {
+    cmd->callback(in_stages([path] {
       const model::ModelApi& lib = model::model_library();
       const model::CheckpointSummary s = lib.summarize(*path);
       const model::BasicVsrppArch a = lib.infer_arch(s);
@@ -80,7 +80,7 @@ void add_model_commands(CLI::App& app) {
                 << "\n"
                 << "preset:          " << model_zoo::describe_match(sha, a.mid_channels, a.num_blocks, a.low_res_input)
                 << "\n";
-    });
+    }));
   }
 
   {
@@ -100,7 +100,7 @@ void add_model_commands(CLI::App& app) {
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     cmd->add_option("--cut", req->cuts, "scene cut: frame index where a new scene starts (repeatable)");
-    cmd->callback([req, tf32] {
+    cmd->callback(in_stages([req, tf32] {
       req->runtime.tf32 = *tf32;
       const model::InferReport r = model::model_library().infer_npy(*req);
       print_notes(r.notes);
@@ -110,7 +110,7 @@ void add_model_commands(CLI::App& app) {
                 << ", " << r.precision << ", " << r.chunks << " chunk(s)\n"
                 << "output:  " << req->output << " (" << r.width * 4 << "x" << r.height * 4 << ")\n"
                 << "time:    " << std::fixed << std::setprecision(2) << r.seconds << " s\n";
-    });
+    }));
   }
 
   {
@@ -142,7 +142,7 @@ void add_model_commands(CLI::App& app) {
     auto json = std::make_shared<std::string>();
     cmd->add_option("--json", *json, "also write the results as JSON to this file ('-': stdout)");
     add_runtime_options(cmd, o->runtime);
-    cmd->callback([o, size, json] {
+    cmd->callback(in_stages([o, size, json] {
       if (std::sscanf(size->c_str(), "%dx%d", &o->width, &o->height) != 2)
         throw UsageError("--size: expected WxH, got '" + *size + "'");
       const model::ModelApi& lib = model::model_library();
@@ -154,7 +154,7 @@ void add_model_commands(CLI::App& app) {
       }
       std::cout << lib.format_bench(*o, r);
       if (!json->empty()) write_file_atomic(*json, lib.bench_json(*o, r));
-    });
+    }));
   }
 }
 

@@ -34,7 +34,7 @@ void add_ocr_commands(CLI::App& app) {
   ocr->add_option("--min-confidence", a->min_conf, "flag events below this mean confidence")->capture_default_str();
   ocr->add_option("--threads", a->threads, "Tesseract engines side by side (default: one per core)");
   ocr->add_option("-o,--output", a->output, "SRT file to write")->required();
-  ocr->callback([a] {
+  ocr->callback(in_stages([a] {
     subtitles::OcrOptions o;
     if (!a->langs.empty()) o.languages = a->langs;
     o.min_confidence = a->min_conf;
@@ -54,7 +54,7 @@ void add_ocr_commands(CLI::App& app) {
               << " read as " << join_languages(r.ocr_languages) << " (" << r.low_confidence << " low confidence, "
               << r.warnings.size() << " warnings) in " << std::fixed << std::setprecision(2) << secs << " s ("
               << std::setprecision(1) << double(r.events.size()) / std::max(secs, 1e-3) << " events/s)\n";
-  });
+  }));
 }
 
 }  // namespace reelscale::cli

@@ -23,7 +23,7 @@ void add_report_commands(CLI::App& app) {
   cmd->add_flag("--no-thumbnails", a->no_thumbnails, "do not decode frames of the input at the cuts");
   cmd->add_flag("--no-output-check", a->no_output, "do not probe the output file or check its A/V sync");
   add_set_option(*cmd, a->sets);
-  cmd->callback([a] {
+  cmd->callback(in_stages([a] {
     const config::Config c = config::load(a->config, a->sets);
     report::ReportOptions o;
     o.thumbnails = !a->no_thumbnails;
@@ -32,7 +32,7 @@ void add_report_commands(CLI::App& app) {
         a->out.empty() ? std::filesystem::path(c.work_dir) / "report.html" : std::filesystem::path(a->out);
     report::write_report(c, out, o);
     std::cout << out.string() << "\n";
-  });
+  }));
 }
 
 }  // namespace reelscale::cli

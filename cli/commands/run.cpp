@@ -50,7 +50,7 @@ void add_run_commands(CLI::App& app) {
                   "auto (redrawn in a terminal, lines every 10 s otherwise), tty, plain or off; --quiet: off")
       ->check(CLI::IsMember({"auto", "tty", "plain", "off"}))
       ->capture_default_str();
-  run->callback([args, run] {
+  run->callback(in_stages([args, run] {
     const config::Config cfg = config::load(args->file, args->sets);
     // A first Ctrl-C stops dispatching and keeps the ledger (run again to resume).
     std::signal(SIGINT, on_stop_signal);
@@ -79,7 +79,7 @@ void add_run_commands(CLI::App& app) {
       std::cout << "delivery: " << s.delivery.string() << " (" << s.delivery_encoder << ", "
                 << (s.delivery_bytes + 500000) / 1000000 << " MB" << (s.delivery_reused ? ", kept from an earlier run" : "")
                 << ")\n";
-  });
+  }));
 }
 
 }  // namespace reelscale::cli

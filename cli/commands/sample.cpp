@@ -22,7 +22,7 @@ void add_sample_commands(CLI::App& app) {
   cmd->add_option("--size", args->size, "WxH, even, up to 1920x1080")->capture_default_str();
   cmd->add_option("--fps", args->fps, "frame rate: 25, 24000/1001, ...")->capture_default_str();
   cmd->add_option("--seed", args->seed, "seed of the content and noise")->capture_default_str();
-  cmd->callback([args] {
+  cmd->callback(in_stages([args] {
     sample::SampleSpec spec;
     spec.seconds = args->seconds;
     spec.seed = args->seed;
@@ -32,7 +32,7 @@ void add_sample_commands(CLI::App& app) {
     const auto truth = sample::make_sample(args->out, spec);
     std::cout << "film:  " << args->out << " (" << truth.frame_count << " frames)\n"
               << "truth: " << sample::truth_path_for(args->out).string() << "\n";
-  });
+  }));
 }
 
 }  // namespace reelscale::cli

@@ -137,7 +137,7 @@ void add_scenes(CLI::App& app) {
   cmd->add_flag("--drop-short-scenes", a->drop_short,
                 "leave scenes shorter than min-scene-len out of the CSV and table (the JSON keeps "
                 "every frame for the planner)");
-  cmd->callback([a] {
+  cmd->callback(in_stages([a] {
     const config::Scenes cfg = scenes_config(a->detect);
     scenes::DetectOptions opt;
     opt.stats = !a->stats.empty();
@@ -152,7 +152,7 @@ void add_scenes(CLI::App& app) {
     if (a->json.empty() && a->csv.empty()) std::cout << scene_table(listed);
     std::cerr << d.scenes.size() << " scenes, " << d.cuts.size() << " cuts in " << d.frame_count
               << " frames\n";
-  });
+  }));
 }
 
 void add_plan(CLI::App& app) {
@@ -167,7 +167,7 @@ void add_plan(CLI::App& app) {
   cmd->add_option("CONFIG", a->config, "pipeline YAML (see configs/)")->required();
   add_set_option(*cmd, a->sets);
   cmd->add_option("--json", a->json, "write the plan as JSON here ('-' = stdout)");
-  cmd->callback([a] {
+  cmd->callback(in_stages([a] {
     const config::Config cfg = config::load(a->config, a->sets);
     scenes::DetectOptions opt;
     // The plan counts output frames: the preprocessing plan's frame mapping (inverse telecine,
@@ -183,7 +183,7 @@ void add_plan(CLI::App& app) {
       if (!a->json.empty()) write_file_atomic(a->json, plan::to_json(p).dump(2) + "\n");
       std::cout << plan::plan_table(p);
     }
-  });
+  }));
 }
 
 void add_bench(CLI::App& app) {
@@ -199,7 +199,7 @@ void add_bench(CLI::App& app) {
   cmd->add_option("FILE", a->input, "video file")->required();
   add_detect_options(cmd, a->detect);
   cmd->add_option("--threads", a->threads, "decoder threads (0 = libav's choice)");
-  cmd->callback([a] {
+  cmd->callback(in_stages([a] {
     const config::Scenes cfg = scenes_config(a->detect);
     using clock = std::chrono::steady_clock;
     auto t0 = clock::now();
@@ -227,7 +227,7 @@ void add_bench(CLI::App& app) {
     std::printf("decode+scale  %8.1f frames/s  (%.2f s)\n", double(n) / feed_s, feed_s);
     std::printf("detection     %8.1f frames/s  (%.2f s, %zu cuts)\n", double(n) / det_s, det_s,
                 d.cuts.size());
-  });
+  }));
 }
 
 }  // namespace

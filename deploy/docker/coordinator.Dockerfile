@@ -23,8 +23,8 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DREELSCALE_BUILD_T
  && ninja -C /build reelscale \
  && /build/cli/reelscale --version
 # The packages the binary links against: the runtime stage installs exactly these.
-# The model is a library the binary loads on first use (local CPU workers; docs/architecture.md).
-RUN ldd /build/cli/reelscale /build/lib/reelscale/libreelscale_model.so | awk '/=> \// {print $3}' | xargs -r dpkg -S 2>/dev/null \
+# The commands and the model are libraries the binary loads on first use (docs/architecture.md).
+RUN ldd /build/cli/reelscale /build/lib/reelscale/libreelscale_stages.so /build/lib/reelscale/libreelscale_model.so | awk '/=> \// {print $3}' | xargs -r dpkg -S 2>/dev/null \
     | cut -d: -f1 | sort -u > /build/runtime-packages.txt \
  && cat /build/runtime-packages.txt
 
@@ -39,8 +39,10 @@ RUN apt-get update -qq \
       $(for l in ${OCR_LANGS}; do echo "tesseract-ocr-$l" | tr _ -; done) \
  && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt
 COPY --from=build /build/cli/reelscale /usr/local/bin/reelscale
+COPY --from=build /build/lib/reelscale/libreelscale_stages.so /usr/local/lib/reelscale/libreelscale_stages.so
 COPY --from=build /build/lib/reelscale/libreelscale_model.so /usr/local/lib/reelscale/libreelscale_model.so
-RUN reelscale --version && reelscale run --help > /dev/null
+# `config reference` runs in the stages library: proves it is found beside the binary.
+RUN reelscale --version && reelscale run --help > /dev/null && reelscale config reference > /dev/null
 # ZeroMQ ROUTER for the workers (workers.endpoint).
 EXPOSE 5555
 ENTRYPOINT ["reelscale"]

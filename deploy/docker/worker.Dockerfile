@@ -48,8 +48,9 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
  && /build/cli/reelscale --version
 # The Debian packages the binary links against (not LibTorch's or CUDA's own libraries, which
 # travel in /opt/libtorch/lib): the runtime stage installs exactly these.
-# The model is a library the binary loads on first use (docs/architecture.md): its links count too.
-RUN LD_LIBRARY_PATH=/opt/libtorch/lib ldd /build/cli/reelscale /build/lib/reelscale/libreelscale_model.so \
+# The commands and the model are libraries the binary loads on first use (docs/architecture.md):
+# their links count too.
+RUN LD_LIBRARY_PATH=/opt/libtorch/lib ldd /build/cli/reelscale /build/lib/reelscale/libreelscale_stages.so /build/lib/reelscale/libreelscale_model.so \
     | awk '/=> \// {print $3}' | xargs -r dpkg -S 2>/dev/null | cut -d: -f1 \
     | grep -Ev '^(cuda-|libcu|libnv)' | sort -u > /build/runtime-packages.txt \
  && cat /build/runtime-packages.txt
@@ -62,14 +63,16 @@ RUN apt-get update -qq \
  && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt
 COPY --from=build /opt/libtorch/lib /opt/libtorch/lib
 COPY --from=build /build/cli/reelscale /usr/local/bin/reelscale
-# Found beside the binary as ../lib/reelscale/ (worker/model/loader).
+# Found beside the binary as ../lib/reelscale/ (shared/util/own_library.hpp).
+COPY --from=build /build/lib/reelscale/libreelscale_stages.so /usr/local/lib/reelscale/libreelscale_stages.so
 COPY --from=build /build/lib/reelscale/libreelscale_model.so /usr/local/lib/reelscale/libreelscale_model.so
 # The NVIDIA container toolkit mounts the driver only into containers that ask for it.
 ENV LD_LIBRARY_PATH=/opt/libtorch/lib \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 # Fails the build now rather than on the GPU node if a library is missing.
-RUN reelscale --version && reelscale worker --help > /dev/null
+# `config reference` runs in the stages library: proves it is found beside the binary.
+RUN reelscale --version && reelscale worker --help > /dev/null && reelscale config reference > /dev/null
 # A worker holds no state: a restarted container reconnects and the coordinator requeues the
 # shard the old one had (docs/deployment.md).
 ENTRYPOINT ["reelscale", "worker"]

@@ -17,6 +17,9 @@ void set_level(std::string_view name) {
 }
 
 void init(std::string_view level) {
+  // Called again by the stages library after the front parsed the same argv (cli/main.cpp),
+  // with spdlog's registry shared between them: the second logger replaces the first.
+  spdlog::drop("reelscale");
   auto logger = spdlog::stderr_color_mt("reelscale");
   logger->set_pattern("%H:%M:%S.%e %^%-5l%$ %v");
   spdlog::set_default_logger(logger);

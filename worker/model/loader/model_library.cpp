@@ -1,14 +1,11 @@
 #include "worker/model/loader/model_library.hpp"
 
-#include <dlfcn.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cstdlib>
-#include <filesystem>
 #include <mutex>
 
 #include "shared/util/errors.hpp"
+#include "shared/util/own_library.hpp"
 
 namespace reelscale::model {
 namespace {
@@ -18,27 +15,19 @@ constexpr const char* kLibraryName = "libreelscale_model.so";
 std::atomic<const ModelApi*> g_api{nullptr};
 std::mutex g_mu;
 
-std::string exe_dir() {
-  std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string() : exe.parent_path().string();
-}
+#ifdef REELSCALE_MODEL_BUILD_PATH
+constexpr const char* kBuildPath = REELSCALE_MODEL_BUILD_PATH;
+#else
+constexpr const char* kBuildPath = nullptr;
+#endif
 
-// Loads one candidate; "" on success (the table in `out`), else why not.
+// Loads one candidate; "" on success (the table in `out`), else why not. Never dlclosed:
+// LibTorch's static state must outlive every tensor and thread it made.
 std::string try_load(const std::string& path, const ModelApi*& out) {
-  // RTLD_LOCAL: LibTorch's symbols stay out of the executable's namespace. Never dlclosed:
-  // LibTorch's static state must outlive every tensor and thread it made.
-  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle) {
-    const char* e = ::dlerror();
-    return e ? e : "dlopen failed";
-  }
+  std::string why;
   using Entry = const ModelApi* (*)();
-  auto entry = reinterpret_cast<Entry>(::dlsym(handle, REELSCALE_MODEL_API_SYMBOL));
-  if (!entry) {
-    const char* e = ::dlerror();
-    return std::string("no entry point ") + REELSCALE_MODEL_API_SYMBOL + (e ? std::string(": ") + e : "");
-  }
+  auto entry = reinterpret_cast<Entry>(open_own_library(path, REELSCALE_MODEL_API_SYMBOL, why));
+  if (!entry) return why;
   const ModelApi* api = entry();
   if (!api || api->version != kModelApiVersion || api->size != sizeof(ModelApi))
     return "built by another version of reelscale (model API " + std::to_string(api ? api->version : 0) +
@@ -50,17 +39,7 @@ std::string try_load(const std::string& path, const ModelApi*& out) {
 }  // namespace
 
 std::vector<std::string> model_library_candidates() {
-  std::vector<std::string> paths;
-  if (const char* env = std::getenv("REELSCALE_MODEL_LIBRARY"); env && *env) {
-    paths.emplace_back(env);
-    return paths;  // an explicit choice: no silent fallback to another build
-  }
-  const std::string dir = exe_dir();
-  if (!dir.empty()) paths.push_back(dir + "/../lib/reelscale/" + kLibraryName);
-#ifdef REELSCALE_MODEL_BUILD_PATH
-  paths.emplace_back(REELSCALE_MODEL_BUILD_PATH);
-#endif
-  return paths;
+  return own_library_candidates(kLibraryName, "REELSCALE_MODEL_LIBRARY", kBuildPath);
 }
 
 const ModelApi& model_library() {
@@ -74,10 +53,8 @@ const ModelApi& model_library() {
 #endif
   std::string why;
   for (const std::string& path : model_library_candidates()) {
-    std::error_code ec;
-    const bool exists = std::filesystem::exists(path, ec);
     const ModelApi* api = nullptr;
-    const std::string e = exists ? try_load(path, api) : "no such file";
+    const std::string e = try_load(path, api);
     if (api) {
       g_api.store(api, std::memory_order_release);
       return *api;

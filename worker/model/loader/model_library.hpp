@@ -3,7 +3,7 @@
 // hands out its entry table (worker/model/model_api.hpp). Torch-free: this is what the
 // executable links instead of the model.
 //
-// Where the library is looked for, first found wins:
+// Where the library is looked for (shared/util/own_library.hpp), first found wins:
 //   1. $REELSCALE_MODEL_LIBRARY (a file; tests and unusual installs);
 //   2. <dir of /proc/self/exe>/../lib/reelscale/libreelscale_model.so (the installed layout
 //      bin/reelscale + lib/reelscale/, and the build tree: build/cli + build/lib/reelscale);
