@@ -24,6 +24,7 @@ pkgs=(
   prometheus           # promtool, for the report suite's lint of /metrics (~20 MB download)
   # PySceneDetect's dependencies, for the scenes suite's comparison with it and scripts/bench-scenes.sh
   python3-opencv python3-av python3-numpy python3-click python3-platformdirs python3-tqdm python3-pip
+  time bc             # scripts/bench-scenes.sh
 )
 for l in ${REELSCALE_OCR_LANGS:-}; do pkgs+=("tesseract-ocr-${l//_/-}"); done
 # Headless Chromium for the browser tests (the report in tests/coordinator/report, the live
