@@ -3,11 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <array>
-#include <cstdio>
-#include <cstdlib>
 #include <fstream>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -76,22 +72,6 @@ TEST(Corpus, NoCutWritesAnEmptyFirstCsvRow) {
   EXPECT_EQ(csv.substr(0, csv.find('\n') + 1), "\n");
 }
 
-// The first interpreter that imports PySceneDetect: $REELSCALE_PYTHON, else `python3`, else
-// Debian's /usr/bin/python3 (where install-deps.sh puts it, beside python3-opencv/python3-av,
-// when `python3` is a pyenv or venv interpreter without them); empty when none does.
-const std::string& scenedetect_python() {
-  static const std::string found = [] {
-    std::vector<std::string> candidates;
-    if (const char* py = std::getenv("REELSCALE_PYTHON"); py && *py) candidates.push_back(py);
-    candidates.insert(candidates.end(), {"python3", "/usr/bin/python3"});
-    for (const auto& python : candidates)
-      if (std::system((python + " -c 'import scenedetect' >/dev/null 2>&1").c_str()) == 0)
-        return python;
-    return std::string();
-  }();
-  return found;
-}
-
 // PySceneDetect's cut lists for a batch of (video, detector, settings) in one Python process,
 // or nullopt when it fails.
 struct PyJob {
@@ -111,24 +91,13 @@ std::optional<std::vector<std::vector<int64_t>>> pyscenedetect_cuts(const std::v
   testing::TempDir dir;
   const auto jobs_file = dir / "jobs.json";
   std::ofstream(jobs_file) << list.dump();
-  const std::string script =
-      (testing::source_dir() / "tests/coordinator/scenes/pyscenedetect_cuts.py").string();
-  const std::string cmd =
-      scenedetect_python() + " '" + script + "' '" + jobs_file.string() + "' 2>&1";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  if (!pipe) return std::nullopt;
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe.get())) out.append(buf.data(), n);
-  if (pclose(pipe.release()) != 0) {
-    ADD_FAILURE() << "PySceneDetect failed:\n" << out;
-    return std::nullopt;
-  }
-  return nlohmann::json::parse(out).get<std::vector<std::vector<int64_t>>>();
+  const auto out = corpus::run_pyscenedetect("pyscenedetect_cuts.py", {jobs_file.string()});
+  if (!out) return std::nullopt;
+  return nlohmann::json::parse(*out).get<std::vector<std::vector<int64_t>>>();
 }
 
 TEST(Corpus, CutsEqualPySceneDetects) {
-  if (scenedetect_python().empty())
+  if (corpus::scenedetect_python().empty())
     GTEST_SKIP() << "PySceneDetect is not importable (scripts/install-deps.sh; REELSCALE_PYTHON)";
   std::vector<PyJob> jobs;
   std::vector<std::string> names;

@@ -1,10 +1,14 @@
 // `reelscale scenes`' outputs from PySceneDetect's CLI on a corpus clip (4 scenes of 30
 // frames, cuts 30/60/90, 25 fps, FFV1): time ranges, EDL/OTIO/HTML read back, images, one file
-// per scene, short scenes dropped.
+// per scene, short scenes dropped; and, where PySceneDetect can be imported, the files its own
+// writers make from the same scenes.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "coordinator/scenes/detect.hpp"
+#include "coordinator/scenes/scene_exports.hpp"
+#include "coordinator/scenes/scene_images.hpp"
 #include "coordinator/scenes/scene_list.hpp"
 #include "shared/media/video_reader.hpp"
 #include "shared/util/atomic_file.hpp"
@@ -144,6 +148,45 @@ TEST(ScenesOutputs, DropShortScenesLeavesThemOutOfListingsAndImages) {
   EXPECT_THAT(csv, ::testing::Not(HasSubstr("\n3,")));
   EXPECT_TRUE(std::filesystem::exists(dir / "cuts-Scene-002-01.jpg"));
   EXPECT_FALSE(std::filesystem::exists(dir / "cuts-Scene-003-01.jpg"));
+}
+
+std::string without_first_line(const std::string& text) { return text.substr(text.find('\n') + 1); }
+
+// The media's available range is the one value we write differently (PySceneDetect: 1980).
+nlohmann::json otio_compared(nlohmann::json j) {
+  for (auto& track : j.at("tracks").at("children"))
+    for (auto& clip : track.at("children"))
+      clip["media_references"]["DEFAULT_MEDIA"].erase("available_range");
+  return j;
+}
+
+TEST(ScenesOutputs, CsvEdlOtioAndImageFramesEqualPySceneDetects) {
+  if (corpus::scenedetect_python().empty())
+    GTEST_SKIP() << "PySceneDetect is not importable (scripts/install-deps.sh; REELSCALE_PYTHON)";
+  for (const auto& clip : corpus::clips()) {
+    if (clip.name != "cuts" && clip.name != "ntsc") continue;  // 25 fps and 30000/1001
+    const auto video = std::filesystem::absolute(corpus::write(clip)).string();
+    config::Scenes cfg;
+    cfg.detectors = {"content"};
+    if (clip.tune) clip.tune(cfg);
+    const SceneDetection d = detect_scenes(video, cfg);
+    ASSERT_GE(d.cuts.size(), 1u) << clip.name;
+    testing::TempDir dir;
+    nlohmann::json job = {{"video", video}, {"num", d.fps_num}, {"den", d.fps_den},
+                          {"cuts", d.cuts}, {"num_images", 3}, {"frame_margin", 1}};
+    for (const Scene& s : d.scenes) job["scenes"].push_back({s.start, s.end});
+    write_file_atomic(dir / "job.json", job.dump());
+    const auto images = corpus::run_pyscenedetect("pyscenedetect_outputs.py",
+                                                  {(dir / "job.json").string(), dir.path().string()});
+    ASSERT_TRUE(images) << clip.name;
+    EXPECT_EQ(nlohmann::json(scene_image_frames(d, 3, 1)), nlohmann::json::parse(*images)) << clip.name;
+    EXPECT_EQ(scenes_csv(d), read_file(dir / "theirs.csv")) << clip.name;
+    EXPECT_EQ(without_first_line(scenes_edl(d, clip.name)), without_first_line(read_file(dir / "theirs.edl")))
+        << clip.name;
+    EXPECT_EQ(otio_compared(scenes_otio(d, clip.name)),
+              otio_compared(nlohmann::json::parse(read_file(dir / "theirs.otio"))))
+        << clip.name;
+  }
 }
 
 }  // namespace
