@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <sstream>
 
+#include "shared/util/text.hpp"
+
 namespace reelscale::scenes {
 namespace {
 
@@ -49,20 +51,6 @@ nlohmann::json time_range(double rate, double start, double duration) {
   return {{"OTIO_SCHEMA", "TimeRange.1"},
           {"duration", rational_time(rate, duration)},
           {"start_time", rational_time(rate, start)}};
-}
-
-std::string html_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
 }
 
 // Percent-encodes what a URL path may not hold (Python's urllib.parse.quote, '/' kept).
