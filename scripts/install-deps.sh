@@ -48,7 +48,7 @@ fi
 # scenedetect/ package is copied beside Debian's modules), else a note: the comparison test
 # then skips.
 if ! /usr/bin/python3 -c 'import scenedetect' 2>/dev/null; then
-  if $SUDO /usr/bin/python3 -m pip install -q --no-deps --break-system-packages scenedetect==0.7.1 2>/dev/null; then
+  if $SUDO /usr/bin/python3 -m pip install -q --retries 1 --timeout 15 --no-deps --break-system-packages scenedetect==0.7.1 2>/dev/null; then
     echo "installed PySceneDetect 0.7.1 from PyPI"
   elif [ -n "${REELSCALE_SCENEDETECT_SRC:-}" ] && [ -d "$REELSCALE_SCENEDETECT_SRC/scenedetect" ]; then
     site=$(/usr/bin/python3 -c 'import sys; print(next(p for p in sys.path if p.startswith("/usr/local/lib/python3") and p.endswith("dist-packages")))')
