@@ -25,10 +25,13 @@ struct SceneDetection {
   std::vector<Scene> scenes;         // cover [0, frame_count) exactly
   StatsTable stats;                  // per-frame metrics (only when asked for)
   int64_t min_scene_len = 0;         // frames, as the detectors applied it (not in the JSON)
-  // The frames analysed, [range_begin, range_end): the whole video unless --start/--end/
-  // --duration narrowed it; the scenes tile this range (in the JSON only when narrowed).
+  // The frames analysed, [range_begin, range_end): the whole video (range_end 0 or
+  // frame_count) unless --start/--end/--duration narrowed it; the scenes tile this range (in
+  // the JSON only when narrowed).
   int64_t range_begin = 0, range_end = 0;
-  bool whole_video() const { return range_begin == 0 && range_end == frame_count; }
+  bool whole_video() const {
+    return range_begin == 0 && (range_end == 0 || range_end == frame_count);
+  }
   double fps() const { return fps_den ? double(fps_num) / double(fps_den) : 0.0; }
 };
 
