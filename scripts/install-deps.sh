@@ -22,6 +22,9 @@ pkgs=(
   libtorch-dev
   fonts-dejavu-core
   prometheus           # promtool, for the report suite's lint of /metrics (~20 MB download)
+  # PySceneDetect's dependencies, for the scenes suite's comparison with it and scripts/bench-scenes.sh
+  python3-opencv python3-av python3-numpy python3-click python3-platformdirs python3-tqdm python3-pip
+  time bc             # scripts/bench-scenes.sh
 )
 for l in ${REELSCALE_OCR_LANGS:-}; do pkgs+=("tesseract-ocr-${l//_/-}"); done
 # Headless Chromium for the browser tests (the report in tests/coordinator/report, the live
@@ -37,4 +40,23 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# PySceneDetect 0.7.1 itself (Debian has no python3-scenedetect): from PyPI without its
+# dependencies (Debian's python3-opencv/python3-av above serve them), else from a source tree
+# (REELSCALE_SCENEDETECT_SRC: a checkout of Breakthrough/PySceneDetect at tag v0.7.1, whose
+# scenedetect/ package is copied beside Debian's modules), else a note: the comparison test
+# then skips.
+if ! /usr/bin/python3 -c 'import scenedetect' 2>/dev/null; then
+  if $SUDO /usr/bin/python3 -m pip install -q --retries 1 --timeout 15 --no-deps --break-system-packages scenedetect==0.7.1 2>/dev/null; then
+    echo "installed PySceneDetect 0.7.1 from PyPI"
+  elif [ -n "${REELSCALE_SCENEDETECT_SRC:-}" ] && [ -d "$REELSCALE_SCENEDETECT_SRC/scenedetect" ]; then
+    site=$(/usr/bin/python3 -c 'import sys; print(next(p for p in sys.path if p.startswith("/usr/local/lib/python3") and p.endswith("dist-packages")))')
+    $SUDO mkdir -p "$site"
+    $SUDO cp -r "$REELSCALE_SCENEDETECT_SRC/scenedetect" "$site/"
+    echo "installed PySceneDetect from $REELSCALE_SCENEDETECT_SRC into $site"
+  else
+    echo "note: PySceneDetect 0.7.1 not installed (no network for pip; set REELSCALE_SCENEDETECT_SRC" \
+         "to its source tree): the scenes suite's comparison with it will skip" >&2
+  fi
 fi

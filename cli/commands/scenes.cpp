@@ -2,14 +2,19 @@
 // `bench scenes` (analysis speed).
 #include <chrono>
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "cli/commands.hpp"
 #include "coordinator/plan/shard_plan.hpp"
 #include "coordinator/dispatch/media_segments.hpp"
+#include "coordinator/excerpt/excerpt.hpp"
 #include "coordinator/scenes/detect.hpp"
 #include "coordinator/scenes/output_frames.hpp"
+#include "coordinator/scenes/scene_exports.hpp"
+#include "coordinator/scenes/scene_images.hpp"
 #include "coordinator/scenes/frame_feed.hpp"
 #include "coordinator/scenes/scene_list.hpp"
 #include "shared/config/config.hpp"
@@ -118,37 +123,106 @@ std::string scene_table(const scenes::SceneDetection& d) {
   return out;
 }
 
+struct ScenesArgs {
+  std::string input, json, csv, stats, edl, otio, html, output_dir = ".";
+  std::string start, end, duration;
+  bool merge_last = false, drop_short = false, split_video = false, save_images = false;
+  int num_images = 3, frame_margin = 1, image_quality = 95;
+  DetectArgs detect;
+};
+
+void add_output_options(CLI::App* cmd, ScenesArgs& a) {
+  cmd->add_option("--json", a.json, "scene list as JSON");
+  cmd->add_option("--csv", a.csv, "scene list in PySceneDetect's list-scenes CSV layout");
+  cmd->add_option("--stats", a.stats, "per-frame metrics CSV (PySceneDetect's stats file)");
+  cmd->add_option("--edl", a.edl, "scene list as a CMX 3600 EDL (PySceneDetect's save-edl)");
+  cmd->add_option("--otio", a.otio, "scene list as an OpenTimelineIO timeline (save-otio)");
+  cmd->add_option("--html", a.html, "scene list as an HTML page, with the images of "
+                                    "--save-images (save-html)");
+  cmd->add_flag("--split-video", a.split_video,
+                "one Matroska file per scene in --output, <name>-Scene-NNN.mkv, by stream copy "
+                "(cut at keyframes: a file may begin up to a GOP early and end up to a GOP late)");
+  cmd->add_flag("--save-images", a.save_images,
+                "JPEG stills of each scene in --output, <name>-Scene-NNN-MM.jpg (save-images)");
+  cmd->add_option("--num-images", a.num_images, "--save-images: images per scene (default 3)");
+  cmd->add_option("--frame-margin", a.frame_margin,
+                  "--save-images: frames kept from a scene's ends (default 1)");
+  cmd->add_option("--image-quality", a.image_quality, "--save-images: JPEG quality (default 95)");
+  cmd->add_option("-o,--output", a.output_dir, "folder of --split-video and --save-images files");
+  cmd->add_option("--start", a.start,
+                  "analyse from this time: frames (250), seconds (10s, 10.5) or a timecode");
+  cmd->add_option("--end", a.end, "analyse up to this time (exclusive)");
+  cmd->add_option("--duration", a.duration, "analyse this long from --start");
+  cmd->add_flag("--merge-last-scene", a.merge_last,
+                "a last scene shorter than min-scene-len joins the one before");
+  cmd->add_flag("--drop-short-scenes", a.drop_short,
+                "leave scenes shorter than min-scene-len out of the listings, images and split "
+                "files (the JSON keeps every frame for the planner)");
+}
+
+// One file per scene by stream copy, through the excerpt cutter (every stream, keyframe-aligned).
+void split_video(const ScenesArgs& a, const scenes::SceneDetection& d) {
+  const std::string stem = scenes::video_name(d.input);
+  for (size_t i = 0; i < d.scenes.size(); ++i) {
+    const auto& s = d.scenes[i];
+    const std::string n = scenes::scene_number(i, d.scenes.size());
+    const auto out = std::filesystem::path(a.output_dir) / (stem + "-Scene-" + n + ".mkv");
+    std::filesystem::remove(out);  // the cutter keeps an existing file: this run's scenes win
+    const double start = scenes::frame_seconds(s.start, d.fps_num, d.fps_den);
+    excerpt::cut(d.input, out,
+                 {start, scenes::frame_seconds(s.end, d.fps_num, d.fps_den) - start, n});
+  }
+}
+
+void write_outputs(const ScenesArgs& a, const scenes::SceneDetection& d,
+                   const scenes::SceneDetection& listed) {
+  if (!a.json.empty()) scenes::write_scenes_json(a.json, d);
+  if (!a.csv.empty()) write_file_atomic(a.csv, scenes::scenes_csv(listed));
+  if (!a.stats.empty()) write_file_atomic(a.stats, scenes::stats_csv(d));
+  const std::string name = scenes::video_name(d.input);
+  if (!a.edl.empty()) write_file_atomic(a.edl, scenes::scenes_edl(listed, name));
+  if (!a.otio.empty())
+    write_file_atomic(a.otio, scenes::scenes_otio(listed, name + " (reelscale)").dump(4) + "\n");
+  std::vector<std::vector<std::string>> images;
+  if (a.save_images) {
+    scenes::SceneImageOptions o;
+    o.count = a.num_images;
+    o.margin = a.frame_margin;
+    o.quality = a.image_quality;
+    o.dir = a.output_dir;
+    images = scenes::save_scene_images(listed, o);
+  }
+  if (!a.html.empty()) {
+    // Image links relative to the page's folder.
+    const auto page_dir = std::filesystem::absolute(a.html).parent_path();
+    for (auto& scene : images)
+      for (auto& file : scene)
+        file = std::filesystem::relative(std::filesystem::absolute(a.output_dir) / file, page_dir).string();
+    write_file_atomic(a.html, scenes::scenes_html(listed, images));
+  }
+  if (a.split_video) split_video(a, listed);
+}
+
 void add_scenes(CLI::App& app) {
-  struct Args {
-    std::string input, json, csv, stats;
-    bool merge_last = false, drop_short = false;
-    DetectArgs detect;
-  };
-  auto a = std::make_shared<Args>();
+  auto a = std::make_shared<ScenesArgs>();
   CLI::App* cmd = app.add_subcommand(
       "scenes", "detect scene cuts (PySceneDetect 0.7's content/adaptive/threshold/hist/hash detectors)");
   cmd->add_option("FILE", a->input, "video file")->required();
   add_detect_options(cmd, a->detect);
-  cmd->add_option("--json", a->json, "scene list as JSON");
-  cmd->add_option("--csv", a->csv, "scene list in PySceneDetect's list-scenes CSV layout");
-  cmd->add_option("--stats", a->stats, "per-frame metrics CSV (PySceneDetect's stats file)");
-  cmd->add_flag("--merge-last-scene", a->merge_last,
-                "a last scene shorter than min-scene-len joins the one before");
-  cmd->add_flag("--drop-short-scenes", a->drop_short,
-                "leave scenes shorter than min-scene-len out of the CSV and table (the JSON keeps "
-                "every frame for the planner)");
+  add_output_options(cmd, *a);
   cmd->callback(in_stages([a] {
     const config::Scenes cfg = scenes_config(a->detect);
     scenes::DetectOptions opt;
     opt.stats = !a->stats.empty();
     opt.convert_vfr = a->detect.convert_vfr;
+    opt.start = a->start;
+    opt.end = a->end;
+    opt.duration = a->duration;
     auto d = scenes::detect_scenes(a->input, cfg, opt);
     if (a->merge_last) d.scenes = scenes::merge_last_scene(d.scenes, d.min_scene_len);
-    if (!a->json.empty()) scenes::write_scenes_json(a->json, d);
     scenes::SceneDetection listed = d;
     if (a->drop_short) listed.scenes = scenes::drop_short_scenes(d.scenes, d.min_scene_len);
-    if (!a->csv.empty()) write_file_atomic(a->csv, scenes::scenes_csv(listed));
-    if (!a->stats.empty()) write_file_atomic(a->stats, scenes::stats_csv(d));
+    write_outputs(*a, d, listed);
     if (a->json.empty() && a->csv.empty()) std::cout << scene_table(listed);
     std::cerr << d.scenes.size() << " scenes, " << d.cuts.size() << " cuts in " << d.frame_count
               << " frames\n";

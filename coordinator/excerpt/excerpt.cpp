@@ -74,8 +74,9 @@ struct VideoSpan {
   int64_t key = AV_NOPTS_VALUE, end = AV_NOPTS_VALUE, shown_end = AV_NOPTS_VALUE;
 };
 
-void seek_to(AVFormatContext* in, int v, int64_t target, double start_s) {
-  if (start_s > 0 && av_seek_frame(in, v, target, AVSEEK_FLAG_BACKWARD) < 0)
+// Also at START 0: the second pass must go back over what the first one read.
+void seek_to(AVFormatContext* in, int v, int64_t target) {
+  if (av_seek_frame(in, v, target, AVSEEK_FLAG_BACKWARD) < 0)
     av_seek_frame(in, -1, 0, AVSEEK_FLAG_BACKWARD);  // no seeking: read from the start
 }
 
@@ -123,11 +124,11 @@ void cut(const std::string& input, const fs::path& out, const Span& span) {
   const double origin = in->start_time != AV_NOPTS_VALUE ? double(in->start_time) / AV_TIME_BASE : 0.0;
   const int64_t target = std::llround((origin + span.start_s) / av_q2d(vtb));
   const int64_t target_end = target + std::llround(span.duration_s / av_q2d(vtb));
-  seek_to(in.get(), v, target, span.start_s);
+  seek_to(in.get(), v, target);
   const VideoSpan vs = find_video_span(in.get(), v, target, target_end);
   if (vs.key == AV_NOPTS_VALUE || vs.shown_end == AV_NOPTS_VALUE)
     throw MediaError(input + ": no video frame at " + number(span.start_s) + " s (the excerpt starts beyond the end)");
-  seek_to(in.get(), v, target, span.start_s);
+  seek_to(in.get(), v, target);
 
   media::OutputOptions oo;
   oo.format = "matroska";

@@ -53,6 +53,7 @@ SceneDetection SceneRunner::finish(int64_t frame_count) {
   r.cuts = merge_cuts(cuts_, frame_count);
   r.min_scene_len = min_scene_len_;
   r.scenes = scenes_from_cuts(r.cuts, frame_count);
+  r.range_end = frame_count;
   if (!keep_stats_) r.stats = StatsTable{};
   return r;
 }
@@ -64,32 +65,75 @@ static FrameRate film_rate(const media::VideoInfo& info) {
   return {25, 1};
 }
 
+// One past the last frame to analyse: --end, else --start + --duration, else the video's end
+// (INT64_MAX: as many frames as decode).
+static int64_t range_end(const DetectOptions& o, FrameRate rate, int64_t first) {
+  if (!o.end.empty() && !o.duration.empty())
+    throw UsageError("--end and --duration: give one of them");
+  int64_t end = INT64_MAX;
+  if (!o.end.empty()) end = time_to_frame(o.end, rate.num, rate.den, "--end");
+  if (!o.duration.empty()) end = first + time_to_frame(o.duration, rate.num, rate.den, "--duration");
+  if (end <= first)
+    throw UsageError("--end/--duration: the range ends at frame " + std::to_string(end) +
+                     ", not after its start (frame " + std::to_string(first) + ")");
+  return end;
+}
+
+// Narrows a whole-pass result to the frames analysed, as PySceneDetect's CLI lists a range:
+// cuts after `first`, scenes tiling [first, end).
+static void narrow_to_range(SceneDetection& r, int64_t first, int64_t end, int64_t video_frames) {
+  std::vector<int64_t> cuts;
+  for (int64_t c : r.cuts)
+    if (c > first && c < end) cuts.push_back(c);
+  r.cuts = cuts;
+  r.scenes.clear();
+  int64_t last = first;
+  for (int64_t c : cuts) r.scenes.push_back({last, c}), last = c;
+  r.scenes.push_back({last, end});
+  r.range_begin = first;
+  r.range_end = end;
+  r.frame_count = std::max(video_frames, end);
+}
+
 SceneDetection detect_scenes(const std::string& path, const config::Scenes& cfg,
                              const DetectOptions& options) {
   // Settings are checked before the (possibly long) open of the film.
   (void)SceneRunner(cfg, options.stats);
   FrameFeed feed(path, FrameFeedOptions{cfg.downscale, cfg.frame_skip, options.threads,
-                                         options.convert_vfr, options.index_cache});
+                                         options.convert_vfr, options.index_cache, options.start});
   const auto& info = feed.info();
-  SceneRunner runner(cfg, options.stats, film_rate(info));
+  const FrameRate rate = film_rate(info);
+  SceneRunner runner(cfg, options.stats, rate);
+  const int64_t first = feed.first_frame();
+  const int64_t stop = range_end(options, rate, first);
   const auto size = feed.size();
   spdlog::debug("scenes: {} {}x{} -> analysis {}x{} (factor {:.3f}), {} frames", path, info.width,
                 info.height, size.width, size.height, size.factor, info.frame_count);
   const auto t0 = std::chrono::steady_clock::now();
   int64_t index = 0;
   cv::Mat bgr;
+  bool stopped_at_end = false;
   while (feed.next(index, bgr)) {
+    if (index >= stop) {
+      stopped_at_end = true;
+      break;
+    }
     if (options.stop && options.stop->load()) throw Error("stopped at frame " + std::to_string(index));
     runner.process(index, bgr);
     if (options.progress && index % 250 == 0) options.progress(index, info.frame_count);
   }
-  const int64_t n = feed.frames_decoded();
-  if (n == 0) throw MediaError(path + ": the video stream has no frames");
-  if (info.frame_count && n != info.frame_count)
+  const int64_t n = stopped_at_end ? stop : feed.frames_decoded();
+  if (n <= first) throw MediaError(path + ": the video stream has no frames" +
+                                   (first ? " from frame " + std::to_string(first) : std::string()));
+  if (!stopped_at_end && info.frame_count && n != info.frame_count)
     spdlog::warn("scenes: {}: decoded {} frames, the index says {}", path, n, info.frame_count);
   SceneDetection r = runner.finish(n);
+  if (first > 0 || stopped_at_end) narrow_to_range(r, first, n, info.frame_count);
   r.input = path;
   r.settings = settings_key(cfg, runner.min_scene_len(), options.convert_vfr);
+  // A range's list is never reused as the film's (load_or_detect_scenes compares settings).
+  if (!r.whole_video())
+    r.settings += " range " + std::to_string(r.range_begin) + "-" + std::to_string(r.range_end);
   r.input_fingerprint = media::input_fingerprint(path);
   if (r.analysis_width == 0) r.analysis_width = size.width, r.analysis_height = size.height;
   const double secs =

@@ -21,6 +21,9 @@ struct DetectOptions {
   int threads = 0;     // decoder threads; 0 = libav's choice
   bool convert_vfr = false;  // see FrameFeedOptions (config preprocess.vfr: convert)
   std::string index_cache;   // see FrameFeedOptions
+  // PySceneDetect's --start/--end/--duration (time_to_frame() words; "" = none): only
+  // [start, end) is analysed, its scenes tile that range, cuts at or before start are dropped.
+  std::string start, end, duration;
   // Called now and then with (frames decoded, frames in the video).
   std::function<void(int64_t, int64_t)> progress;
   // Set by SIGINT/SIGTERM: the pass ends with an Error saying so (nothing cached; a rerun

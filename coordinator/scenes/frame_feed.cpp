@@ -6,6 +6,7 @@
 #include <cmath>
 #include <thread>
 
+#include "coordinator/scenes/scene_list.hpp"
 #include "shared/util/bounded_queue.hpp"
 #include "shared/util/errors.hpp"
 
@@ -56,8 +57,9 @@ struct FrameFeed::Impl {
   AnalysisSize size;
   BoundedQueue<av::FramePtr> decoded_frames{kAhead};
   std::thread decoder;
-  SwsContext* sws = nullptr;  // owned; sws_getCachedContext manages reuse
+  BgrConverter bgr;
   cv::Mat full, out;  // BGR at the decoded size, then at the analysis size
+  int64_t first = 0;
   int64_t decoded = 0;
 
   Impl(const std::string& path, const FrameFeedOptions& o)
@@ -67,12 +69,20 @@ struct FrameFeed::Impl {
     if (o.frame_skip < 0)
       throw ConfigError("scenes.frame_skip: must be >= 0, got " + std::to_string(o.frame_skip));
     info = reader.info();
+    if (!o.start.empty()) {
+      const AVRational rate = info.frame_rate.num > 0 ? info.frame_rate : AVRational{25, 1};
+      first = time_to_frame(o.start, rate.num, rate.den, "--start");
+      if (first >= info.frame_count)
+        throw UsageError("--start: frame " + std::to_string(first) + " is beyond the end of " + path +
+                         " (" + std::to_string(info.frame_count) + " frames)");
+      if (first > 0) reader.seek(first);
+      decoded = first;
+    }
     decoder = std::thread([this] { decode_all(); });
   }
   ~Impl() {
     decoded_frames.stop();  // a consumer that stops early (an error, a stop) unblocks the decoder
     if (decoder.joinable()) decoder.join();
-    sws_freeContext(sws);
   }
 
   void decode_all() {
@@ -90,12 +100,26 @@ struct FrameFeed::Impl {
   }
 };
 
+void BgrConverter::convert(const AVFrame* f, cv::Mat& bgr, const std::string& path, int64_t index) {
+  SwsContext* ctx = sws_getCachedContext(sws_.release(), f->width, f->height,
+                                         AVPixelFormat(f->format), f->width, f->height,
+                                         AV_PIX_FMT_BGR24, SWS_BILINEAR, nullptr, nullptr, nullptr);
+  sws_.reset(ctx);
+  if (!ctx)
+    throw MediaError(path + ": frame " + std::to_string(index) + ": cannot convert pixel format " + std::to_string(f->format) + " to BGR");
+  bgr.create(f->height, f->width, CV_8UC3);
+  uint8_t* dst[4] = {bgr.data, nullptr, nullptr, nullptr};
+  int dst_stride[4] = {int(bgr.step), 0, 0, 0};
+  sws_scale(ctx, f->data, f->linesize, 0, f->height, dst, dst_stride);
+}
+
 FrameFeed::FrameFeed(const std::string& path, const FrameFeedOptions& options)
     : impl_(std::make_unique<Impl>(path, options)) {}
 FrameFeed::~FrameFeed() = default;
 
 const media::VideoInfo& FrameFeed::info() const { return impl_->info; }
 AnalysisSize FrameFeed::size() const { return impl_->size; }
+int64_t FrameFeed::first_frame() const { return impl_->first; }
 int64_t FrameFeed::frames_decoded() const { return impl_->decoded; }
 
 bool FrameFeed::next(int64_t& index, cv::Mat& bgr) {
@@ -109,23 +133,12 @@ bool FrameFeed::next(int64_t& index, cv::Mat& bgr) {
     }
     const av::FramePtr frame = std::move(*next_frame);
     const int64_t i = m.decoded++;
-    if (m.opt.frame_skip > 0 && i % (m.opt.frame_skip + 1) != 0) continue;
+    if (m.opt.frame_skip > 0 && (i - m.first) % (m.opt.frame_skip + 1) != 0) continue;
     AVFrame* f = frame.get();
-    // PySceneDetect's order: BGR at full size (what PyAV's to_ndarray("bgr24") and OpenCV's
-    // capture give: libswscale's unscaled YUV->RGB, BT.601), then cv::resize INTER_LINEAR.
-    // Scaling and converting in one libswscale pass leaves +-1-2 errors on dark pixels, which
-    // HSV turns into large saturation values (greyscale fades scored as colour changes).
-    m.sws = sws_getCachedContext(m.sws, f->width, f->height, AVPixelFormat(f->format), f->width,
-                                 f->height, AV_PIX_FMT_BGR24, SWS_BILINEAR, nullptr, nullptr,
-                                 nullptr);
-    if (!m.sws)
-      throw MediaError(info().path + ": frame " + std::to_string(i) +
-                       ": cannot convert pixel format " +
-                       std::to_string(f->format) + " to BGR");
-    m.full.create(f->height, f->width, CV_8UC3);
-    uint8_t* dst[4] = {m.full.data, nullptr, nullptr, nullptr};
-    int dst_stride[4] = {int(m.full.step), 0, 0, 0};
-    sws_scale(m.sws, f->data, f->linesize, 0, f->height, dst, dst_stride);
+    // PySceneDetect's order: BGR at full size, then cv::resize INTER_LINEAR. Scaling and
+    // converting in one libswscale pass leaves +-1-2 errors on dark pixels, which HSV turns
+    // into large saturation values (greyscale fades scored as colour changes).
+    m.bgr.convert(f, m.full, info().path, i);
     if (m.size.width != f->width || m.size.height != f->height) {
       cv::resize(m.full, m.out, cv::Size(m.size.width, m.size.height), 0, 0, cv::INTER_LINEAR);
     } else {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "shared/media/av_raii.hpp"
 #include "shared/media/video_reader.hpp"
 
 namespace reelscale::scenes {
@@ -22,6 +23,9 @@ struct FrameFeedOptions {
   // Where the film's frame index is kept for the run's later opens (media::
   // frame_index_cache_path); "" = none.
   std::string index_cache;
+  // The first frame analysed, as time_to_frame() reads it ("" = 0): the reader seeks there
+  // (frame-exact) before decoding.
+  std::string start;
 };
 
 struct AnalysisSize {
@@ -31,6 +35,17 @@ struct AnalysisSize {
 // PySceneDetect's compute_downscale_factor + resize size: factor = long/256 (never below 1) in
 // auto mode, the integer N otherwise; size = round(w/factor) x round(h/factor), at least 1.
 AnalysisSize analysis_size(int width, int height, int downscale);
+
+// Decoded frames to BGR at their own size, as PySceneDetect gets them (PyAV's
+// to_ndarray("bgr24") and OpenCV's capture: libswscale's unscaled YUV->RGB path, BT.601).
+class BgrConverter {
+ public:
+  // `bgr` is (re)allocated to the frame's size; `path` and `index` name the frame in the error.
+  void convert(const AVFrame* frame, cv::Mat& bgr, const std::string& path, int64_t index);
+
+ private:
+  av::SwsPtr sws_;
+};
 
 class FrameFeed {
  public:
@@ -45,7 +60,10 @@ class FrameFeed {
   // The next analysed frame: its 0-based index and BGR image (CV_8UC3, overwritten by the
   // next call). False at the end of the stream.
   bool next(int64_t& index, cv::Mat& bgr);
-  // Frames decoded so far (skipped ones included); after the end, the video's frame count.
+  // The first frame analysed (FrameFeedOptions::start).
+  int64_t first_frame() const;
+  // Index of the next frame to decode (skipped ones included); after the end, the video's
+  // frame count.
   int64_t frames_decoded() const;
 
  private:

@@ -12,6 +12,8 @@ SceneDetection in_output_frames(const SceneDetection& decoded, const media::Prep
   }
   if (!plan.renumbers()) return out;
   out.frame_count = plan.output_count(decoded.frame_count);
+  out.range_begin = 0;  // the film's scene lists are whole (time ranges are the CLI's)
+  out.range_end = out.frame_count;
   out.cuts.clear();
   for (int64_t c : decoded.cuts) {
     const int64_t o = plan.output_frame(c);

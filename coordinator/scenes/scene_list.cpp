@@ -82,6 +82,33 @@ int64_t min_scene_len_frames(const config::Scenes& cfg, int64_t fps_num, int64_t
   return int64_t(std::nearbyintl(frames));
 }
 
+int64_t time_to_frame(const std::string& text, int64_t fps_num, int64_t fps_den,
+                      const std::string& option) {
+  const auto bad = [&] {
+    return UsageError(option + ": expected frames (250), seconds (10s, 10.5) or a timecode "
+                      "(00:00:10.5), got '" + text + "'");
+  };
+  if (text.empty()) throw bad();
+  if (text.find_first_not_of("0123456789") == std::string::npos) return std::stoll(text);
+  std::string body = text;
+  if (body.back() == 's') body.pop_back();
+  double seconds = 0;
+  int parts = 0;
+  size_t pos = 0;
+  for (;; ++parts) {  // [[HH:]MM:]SS[.nnn]
+    const size_t colon = body.find(':', pos);
+    const std::string part = body.substr(pos, colon == std::string::npos ? std::string::npos : colon - pos);
+    if (part.empty() || part.find_first_not_of("0123456789.") != std::string::npos ||
+        std::count(part.begin(), part.end(), '.') > 1 || part == ".")
+      throw bad();
+    seconds = seconds * 60 + std::stod(part);
+    if (colon == std::string::npos) break;
+    pos = colon + 1;
+  }
+  if (parts > 2 || (parts > 0 && text.back() == 's')) throw bad();
+  return int64_t(std::nearbyintl((long double)seconds * fps_num / fps_den));
+}
+
 std::string settings_key(const config::Scenes& c, int64_t min_scene_len, bool convert_vfr) {
   nlohmann::json j;
   j["version"] = 2;  // 2: PySceneDetect 0.7 semantics (frame preparation, rounding, merge)
@@ -120,6 +147,7 @@ nlohmann::json to_json(const SceneDetection& d) {
   j["analysis_size"] = {d.analysis_width, d.analysis_height};
   j["detectors"] = d.detectors;
   j["cuts"] = d.cuts;
+  if (!d.whole_video()) j["range"] = {d.range_begin, d.range_end};
   auto& arr = j["scenes"] = nlohmann::json::array();
   for (size_t i = 0; i < d.scenes.size(); ++i) {
     const Scene& s = d.scenes[i];
@@ -152,17 +180,23 @@ SceneDetection scene_detection_from_json(const nlohmann::json& j, const std::str
     d.cuts = j.at("cuts").get<std::vector<int64_t>>();
     for (const auto& s : j.at("scenes"))
       d.scenes.push_back({s.at("start_frame").get<int64_t>(), s.at("end_frame").get<int64_t>()});
+    d.range_end = d.frame_count;
+    if (j.contains("range")) {
+      d.range_begin = j.at("range").at(0).get<int64_t>();
+      d.range_end = j.at("range").at(1).get<int64_t>();
+    }
   });
-  // The scenes must tile the video, or a plan built from them would drop or repeat frames.
-  int64_t pos = 0;
+  // The scenes must tile the video (or the range analysed), or a plan built from them would
+  // drop or repeat frames.
+  int64_t pos = d.range_begin;
   for (const Scene& s : d.scenes) {
     if (s.start != pos || s.end <= s.start)
       throw Error(what + ": scenes do not tile the video at frame " + std::to_string(pos));
     pos = s.end;
   }
-  if (pos != d.frame_count)
-    throw Error(what + ": scenes end at frame " + std::to_string(pos) + ", the video has " +
-                std::to_string(d.frame_count));
+  if (pos != d.range_end)
+    throw Error(what + ": scenes end at frame " + std::to_string(pos) + ", the " +
+                (d.whole_video() ? "video has " : "range analysed ends at ") + std::to_string(d.range_end));
   return d;
 }
 

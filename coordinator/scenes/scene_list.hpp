@@ -25,6 +25,13 @@ struct SceneDetection {
   std::vector<Scene> scenes;         // cover [0, frame_count) exactly
   StatsTable stats;                  // per-frame metrics (only when asked for)
   int64_t min_scene_len = 0;         // frames, as the detectors applied it (not in the JSON)
+  // The frames analysed, [range_begin, range_end): the whole video (range_end 0 or
+  // frame_count) unless --start/--end/--duration narrowed it; the scenes tile this range (in
+  // the JSON only when narrowed).
+  int64_t range_begin = 0, range_end = 0;
+  bool whole_video() const {
+    return range_begin == 0 && (range_end == 0 || range_end == frame_count);
+  }
   double fps() const { return fps_den ? double(fps_num) / double(fps_den) : 0.0; }
 };
 
@@ -41,6 +48,12 @@ std::vector<int64_t> merge_cuts(std::vector<int64_t> cuts, int64_t frame_count);
 // The minimum scene length in frames: cfg.min_scene_len, or min_scene_len_seconds converted at
 // the film's rate as PySceneDetect's "0.6s" (round half to even).
 int64_t min_scene_len_frames(const config::Scenes& cfg, int64_t fps_num, int64_t fps_den);
+
+// A time as PySceneDetect's --start/--end/--duration take it, as a frame number at the film's
+// rate: frames ("250"), seconds ("10s", "10.5"), or a timecode ("00:00:10", "0:10.5"); seconds
+// become frames as FrameTimecode does (round, halves to even). UsageError naming `option`.
+int64_t time_to_frame(const std::string& text, int64_t fps_num, int64_t fps_den,
+                      const std::string& option);
 
 // PySceneDetect's --merge-last-scene: a last scene shorter than min_scene_len joins the one
 // before it (the scenes still tile the video).

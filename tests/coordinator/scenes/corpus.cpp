@@ -2,7 +2,10 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <gtest/gtest.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <stdexcept>
 
@@ -271,6 +274,33 @@ std::filesystem::path write(const Clip& clip) {
   const auto path = dir / (clip.name + (clip.codec == "mpeg2video" ? ".mpg" : ".mkv"));
   encode_all(clip, path);
   return made[clip.name] = path;
+}
+
+const std::string& scenedetect_python() {
+  static const std::string found = [] {
+    std::vector<std::string> candidates;
+    if (const char* py = std::getenv("REELSCALE_PYTHON"); py && *py) candidates.push_back(py);
+    candidates.insert(candidates.end(), {"python3", "/usr/bin/python3"});
+    for (const auto& python : candidates)
+      if (std::system((python + " -c 'import scenedetect' >/dev/null 2>&1").c_str()) == 0)
+        return python;
+    return std::string();
+  }();
+  return found;
+}
+
+std::optional<std::string> run_pyscenedetect(const std::string& script,
+                                             const std::vector<std::string>& args) {
+  testing::TempDir dir;
+  std::string cmd = scenedetect_python() + " '" +
+                    (testing::source_dir() / "tests/coordinator/scenes" / script).string() + "'";
+  for (const auto& a : args) cmd += " '" + a + "'";
+  cmd += " >'" + (dir / "out").string() + "' 2>'" + (dir / "err").string() + "'";
+  if (std::system(cmd.c_str()) != 0) {
+    ADD_FAILURE() << script << " failed:\n" << testing::slurp(dir / "err");
+    return std::nullopt;
+  }
+  return testing::slurp(dir / "out");
 }
 
 }  // namespace reelscale::scenes::corpus

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,5 +43,15 @@ std::filesystem::path write(const Clip& clip);
 // clip would not decide the crossing).
 std::vector<int64_t> threshold_cuts(const Clip& clip, double threshold, bool ceiling,
                                     double margin = 4.0);
+
+// The first interpreter that imports PySceneDetect: $REELSCALE_PYTHON, else `python3`, else
+// Debian's /usr/bin/python3 (where install-deps.sh puts it, beside python3-opencv/python3-av,
+// when `python3` is a pyenv or venv interpreter without them); "" when none does.
+const std::string& scenedetect_python();
+
+// Runs tests/coordinator/scenes/<script> with scenedetect_python() and `args`: its standard
+// output, or nullopt (a test failure showing its standard error) when it fails.
+std::optional<std::string> run_pyscenedetect(const std::string& script,
+                                             const std::vector<std::string>& args);
 
 }  // namespace reelscale::scenes::corpus

@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <array>
-#include <cstdio>
-#include <cstdlib>
-#include <memory>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "coordinator/scenes/detect.hpp"
 #include "coordinator/scenes/scene_list.hpp"
@@ -72,46 +72,45 @@ TEST(Corpus, NoCutWritesAnEmptyFirstCsvRow) {
   EXPECT_EQ(csv.substr(0, csv.find('\n') + 1), "\n");
 }
 
-// PySceneDetect's own cut list, or nullopt when it cannot be run here.
-std::optional<std::vector<int64_t>> pyscenedetect_cuts(const std::string& video,
-                                                       const std::string& detector,
-                                                       const config::Scenes& s) {
-  const char* py = std::getenv("REELSCALE_PYTHON");
-  const std::string python = py && *py ? py : "python3";
-  const std::string script =
-      (testing::source_dir() / "tests/coordinator/scenes/pyscenedetect_cuts.py").string();
-  std::string threshold;
-  if (detector == "threshold") threshold = std::to_string(s.threshold.threshold);
-  const std::string cmd = python + " '" + script + "' '" + video + "' " + detector + " " +
-                          std::to_string(s.min_scene_len) + " '" + threshold + "' " +
-                          config::to_string(s.threshold.method) + " 2>/dev/null";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  if (!pipe) return std::nullopt;
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe.get())) out.append(buf.data(), n);
-  if (pclose(pipe.release()) != 0) return std::nullopt;
-  return nlohmann::json::parse(out).get<std::vector<int64_t>>();
-}
-
-bool pyscenedetect_available() {
-  const char* py = std::getenv("REELSCALE_PYTHON");
-  const std::string python = py && *py ? py : "python3";
-  return std::system((python + " -c 'import scenedetect' >/dev/null 2>&1").c_str()) == 0;
+// PySceneDetect's cut lists for a batch of (video, detector, settings) in one Python process,
+// or nullopt when it fails.
+struct PyJob {
+  std::string video, detector;
+  config::Scenes settings;
+};
+std::optional<std::vector<std::vector<int64_t>>> pyscenedetect_cuts(const std::vector<PyJob>& jobs) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& j : jobs) {
+    nlohmann::json o = {{"video", j.video},
+                        {"detector", j.detector},
+                        {"min_scene_len", j.settings.min_scene_len},
+                        {"method", config::to_string(j.settings.threshold.method)}};
+    if (j.detector == "threshold") o["threshold"] = j.settings.threshold.threshold;
+    list.push_back(o);
+  }
+  testing::TempDir dir;
+  const auto jobs_file = dir / "jobs.json";
+  std::ofstream(jobs_file) << list.dump();
+  const auto out = corpus::run_pyscenedetect("pyscenedetect_cuts.py", {jobs_file.string()});
+  if (!out) return std::nullopt;
+  return nlohmann::json::parse(*out).get<std::vector<std::vector<int64_t>>>();
 }
 
 TEST(Corpus, CutsEqualPySceneDetects) {
-  if (!pyscenedetect_available())
-    GTEST_SKIP() << "PySceneDetect is not importable (set REELSCALE_PYTHON / PYTHONPATH)";
-  for (const auto& clip : all_clips()) {
-    const auto path = corpus::write(clip).string();
+  if (corpus::scenedetect_python().empty())
+    GTEST_SKIP() << "PySceneDetect is not importable (scripts/install-deps.sh; REELSCALE_PYTHON)";
+  std::vector<PyJob> jobs;
+  std::vector<std::string> names;
+  for (const auto& clip : all_clips())
     for (const std::string detector : {"content", "adaptive", "threshold", "hist", "hash"}) {
-      const auto s = settings_for(clip, detector);
-      const auto theirs = pyscenedetect_cuts(path, detector, s);
-      ASSERT_TRUE(theirs) << clip.name << " " << detector << ": PySceneDetect failed";
-      EXPECT_EQ(detect_scenes(path, s).cuts, *theirs) << clip.name << ", detector " << detector;
+      jobs.push_back({corpus::write(clip).string(), detector, settings_for(clip, detector)});
+      names.push_back(clip.name + ", detector " + detector);
     }
-  }
+  const auto theirs = pyscenedetect_cuts(jobs);
+  ASSERT_TRUE(theirs);
+  ASSERT_EQ(theirs->size(), jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i)
+    EXPECT_EQ(detect_scenes(jobs[i].video, jobs[i].settings).cuts, (*theirs)[i]) << names[i];
 }
 
 }  // namespace

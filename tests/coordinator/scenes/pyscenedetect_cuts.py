@@ -1,7 +1,9 @@
-"""Prints PySceneDetect's cut list (frame numbers, JSON) for one video and one detector.
+"""Prints PySceneDetect's cut lists (frame numbers, JSON) for a batch of videos and detectors.
 
-Used by tests/coordinator/scenes/corpus_test.cpp to compare reelscale's cuts with PySceneDetect's when
-`import scenedetect` works; argv: VIDEO DETECTOR MIN_SCENE_LEN [THRESHOLD METHOD].
+Used by tests/coordinator/scenes/corpus_test.cpp to compare reelscale's cuts with PySceneDetect's
+when `import scenedetect` works. argv: JOBS.json, a list of {"video", "detector",
+"min_scene_len", "threshold" (optional), "method"}; prints a JSON list of cut lists, one per
+job. One process for the whole batch: importing OpenCV and PyAV costs seconds.
 """
 import json
 import sys
@@ -11,30 +13,38 @@ from scenedetect.detectors import (AdaptiveDetector, ContentDetector, HashDetect
                                    HistogramDetector, ThresholdDetector)
 
 
-def main():
-    path, name, min_len = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    threshold = float(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[4] else None
-    method = sys.argv[5] if len(sys.argv) > 5 else "floor"
-    kw = {"min_scene_len": min_len}
+def detector(job):
+    name = job["detector"]
+    kw = {"min_scene_len": int(job["min_scene_len"])}
+    threshold = job.get("threshold")
     if name == "content":
-        det = ContentDetector(**kw, **({"threshold": threshold} if threshold else {}))
-    elif name == "adaptive":
-        det = AdaptiveDetector(**kw, **({"adaptive_threshold": threshold} if threshold else {}))
-    elif name == "threshold":
-        m = ThresholdDetector.Method.CEILING if method == "ceiling" else ThresholdDetector.Method.FLOOR
-        det = ThresholdDetector(**kw, method=m, **({"threshold": threshold} if threshold else {}))
-    elif name == "hist":
-        det = HistogramDetector(**kw, **({"threshold": threshold} if threshold else {}))
-    elif name == "hash":
-        det = HashDetector(**kw, **({"threshold": threshold} if threshold else {}))
-    else:
-        raise SystemExit("unknown detector " + name)
-    video = open_video(path, backend="pyav")
+        return ContentDetector(**kw, **({"threshold": threshold} if threshold else {}))
+    if name == "adaptive":
+        return AdaptiveDetector(**kw, **({"adaptive_threshold": threshold} if threshold else {}))
+    if name == "threshold":
+        method = (ThresholdDetector.Method.CEILING if job.get("method") == "ceiling"
+                  else ThresholdDetector.Method.FLOOR)
+        return ThresholdDetector(**kw, method=method, **({"threshold": threshold} if threshold else {}))
+    if name == "hist":
+        return HistogramDetector(**kw, **({"threshold": threshold} if threshold else {}))
+    if name == "hash":
+        return HashDetector(**kw, **({"threshold": threshold} if threshold else {}))
+    raise SystemExit("unknown detector " + name)
+
+
+def cuts(job):
+    video = open_video(job["video"], backend="pyav")
     manager = SceneManager()
-    manager.add_detector(det)
+    manager.add_detector(detector(job))
     manager.detect_scenes(video)
     # The cuts are the starts of every scene after the first.
-    print(json.dumps([start.frame_num for start, _ in manager.get_scene_list()[1:]]))
+    return [start.frame_num for start, _ in manager.get_scene_list()[1:]]
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        jobs = json.load(f)
+    print(json.dumps([cuts(job) for job in jobs]))
 
 
 if __name__ == "__main__":
