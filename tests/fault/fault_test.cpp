@@ -326,6 +326,64 @@ TEST_P(FaultMediaBoth, CorruptAndShortShardsAreDetectedAndRetried) {
 
 INSTANTIATE_TEST_SUITE_P(Storage, FaultMediaBoth, ::testing::Values("shared", "stream"));
 
+long dead_pid() {
+  long pid = 4194303;
+  while (pid > 1000 && ::kill(pid_t(pid), 0) == 0) --pid;  // a pid no process has
+  return pid;
+}
+
+// Issue 23, defect 8: what killed workers and coordinators leave in storage.dir (shard copies
+// the ledger does not hold, a shard without its sidecar, a sidecar without its shard, a
+// worker's private work dir) and killed stream workers' spools in $TMPDIR go at the next run of
+// the job, and with `clean`; the ledger's shards, live workers' spools, files that name no
+// shard, the output and the source stay.
+TEST(FaultMedia, LeftoversOfKilledProcessesGoAtTheNextRunAndWithClean) {
+  reference();
+  Job job("shared", 2);
+  const fs::path tmp = job.dir / "tmp";
+  fs::create_directories(tmp);
+  ::setenv("TMPDIR", tmp.c_str(), 1);  // the children's $TMPDIR
+  struct Unset {
+    ~Unset() { ::unsetenv("TMPDIR"); }
+  } unset;
+  ASSERT_EQ(testing::run_cli({"run", job.config.string()}).exit_code, 0);
+  const auto rows = job.rows();
+  const fs::path shards = fs::path(rows.at(0).output).parent_path();
+  const std::string id = rows.at(0).spec.id, ext = fs::path(rows.at(0).output).extension().string();
+  const std::vector<fs::path> leftovers{
+      shards / (id + ".zz-9" + ext + ".json"),                       // its shard is gone
+      shards / (id + ".zz-8" + ext),                                 // its sidecar is gone
+      shards / (id + ".zz-7" + ext), shards / (id + ".zz-7" + ext + ".json"),  // never judged
+      shards / (".work-" + id + ".zz-6" + ext) / "frame",
+      tmp / ("reelscale-worker-" + std::to_string(dead_pid()) + "-7") / ("segment-" + id + "-1.nut")};
+  const std::vector<fs::path> kept{shards / "notes.mov",
+                                   tmp / ("reelscale-worker-" + std::to_string(::getpid()) + "-7") / "x.nut"};
+  auto plant = [&] {
+    for (const auto& p : leftovers) write_file_atomic(p, "left over");
+    for (const auto& p : kept) write_file_atomic(p, "not a leftover");
+  };
+  plant();
+  const auto again = testing::run_cli({"run", job.config.string()});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  for (const auto& p : leftovers) EXPECT_FALSE(fs::exists(p)) << p << " survived the next run";
+  EXPECT_FALSE(fs::exists(leftovers[4].parent_path()));
+  EXPECT_FALSE(fs::exists(leftovers[5].parent_path()));
+  for (const auto& p : kept) EXPECT_TRUE(fs::exists(p)) << p;
+  for (const auto& row : job.rows()) {
+    EXPECT_TRUE(fs::exists(row.output)) << row.spec.id;
+    EXPECT_TRUE(fs::exists(row.output + ".json")) << row.spec.id;
+  }
+  expect_matches_reference(job);
+
+  plant();
+  const auto clean = testing::run_cli({"clean", job.config.string()});
+  ASSERT_EQ(clean.exit_code, 0) << clean.err;
+  for (const auto& p : leftovers) EXPECT_FALSE(fs::exists(p)) << p << " survived clean";
+  EXPECT_TRUE(fs::exists(kept[1])) << "a live worker's spool";
+  EXPECT_TRUE(fs::exists(job.output));
+  EXPECT_TRUE(fs::exists(testing::cached_sample(film_spec())));
+}
+
 }  // namespace
 }  // namespace reelscale
 
