@@ -6,12 +6,12 @@
 
 namespace reelscale::media {
 
-// "" when the indexed video reaches the duration its container declares for it (the stream's
-// own: MP4's track duration, Matroska's DURATION tag; else the file's), else where the video
-// ends, as "truncated or damaged: ...". A file cut short (a copy interrupted, a full disk) keeps
-// its header, so its frames stop seconds before the declared end; missing reordered frames at
-// the cut would otherwise read as a variable frame rate. Within one second (or two frames) is
-// complete. Containers that declare nothing, or estimate it from the bytes (MPEG-PS), pass.
+// "" when a Matroska file's video reaches the end its header declares (the track's DURATION
+// tag, else the segment's duration), else where the video stops, as "truncated or damaged: ...".
+// A file cut short (a copy interrupted, a full disk) keeps its header, so its frames stop
+// seconds before the declared end; the B-frames missing at the cut read as a variable frame
+// rate otherwise. Within one second (or two frames) is complete. Other containers pass: their
+// durations are estimated from what is there (MPEG-PS, NUT) or depend on edit lists (MP4).
 std::string truncation(const AVFormatContext* fmt, const FrameIndex& index);
 
 }  // namespace reelscale::media
