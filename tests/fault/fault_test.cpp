@@ -121,6 +121,7 @@ class Proc {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   }
   void pause() { ::kill(pid_, SIGSTOP); }  // a hung worker; SIGKILL still ends it
+  void stop() { ::kill(pid_, SIGTERM); }
   void kill9() {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
@@ -325,6 +326,25 @@ TEST_P(FaultMediaBoth, CorruptAndShortShardsAreDetectedAndRetried) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Storage, FaultMediaBoth, ::testing::Values("shared", "stream"));
+
+// A worker stopped mid-shard (SIGTERM; the same cancel as "job complete" during a tail copy)
+// takes its shard's private work directory with it.
+TEST(FaultMedia, WorkerStoppedMidShardLeavesNoWorkDir) {
+  reference();
+  Job job("shared", 0);
+  Proc run({"run", job.config.string()});
+  const std::string ep = endpoint_of(run);
+  ASSERT_NE(ep, "") << run.log();
+  Proc stopped(job.worker(ep, "stopped"));
+  ASSERT_NE(stopped.wait_line(" attempt "), "") << stopped.log();
+  stopped.stop();
+  EXPECT_NE(stopped.wait_exit(), -1) << "the stopped worker did not end";
+  for (const auto& e : fs::directory_iterator(job.dir / "out.mkv.work" / "shards"))
+    EXPECT_NE(e.path().filename().string().rfind(".work-", 0), 0u) << e.path() << "\n" << stopped.log();
+  Proc finisher(job.worker(ep, "finisher"));
+  ASSERT_EQ(run.wait_exit(), 0) << run.log();
+  expect_matches_reference(job);
+}
 
 long dead_pid() {
   long pid = 4194303;
