@@ -212,10 +212,10 @@ if [ "$DISKFULL" -gt 0 ] && mount -t tmpfs -o size=1m tmpfs "$probe_mnt" 2>/dev/
     rc1=0; wait $run || rc1=$?
     rm -f "$job/filler"
     clear=0
-    if [ $rc1 = 0 ] || grep -qiE "no space|ENOSPC|free some" "$job/full.log"; then clear=1; fi
+    if [ $rc1 = 0 ] || grep -qiE "no space|ENOSPC|free some|disk is full" "$job/full.log"; then clear=1; fi
     rc=$(run_job "$job" "$job/run.log")
     tally "$job" "$rc" $clear
-    say "disk-full $i ($storage): full run exit $rc1 ($(grep -iE -m1 -o 'no space[^;]*' "$job/full.log" | head -1 || echo 'no message')), rerun exit $rc, left $N"
+    say "disk-full $i ($storage): full run exit $rc1 ($(grep -iE -m1 -o 'no space[^;]*|disk is full[^;]*' "$job/full.log" | head -1)), rerun exit $rc, left $N"
     mkdir -p "$OUT/disk-full-$i.logs"
     cp "$job"/*.log "$OUT/disk-full-$i.logs/" 2>/dev/null || true
     umount "$job"
