@@ -71,7 +71,7 @@ void run_coordinator(const CoordinatorArgs& a, const ClusterWiring& wiring) {
   std::string worker_config = fs::absolute(a.config).string();
   if (a.local > 0) {
     fs::create_directories(c.work_dir);
-    worker_config = (fs::path(c.work_dir) / "effective-config.yaml").string();
+    worker_config = config::effective_config_file(c.work_dir).string();
     config::write_effective_config(c, worker_config);
   }
   const auto workers = adapters->local_workers(c, std::max(a.local, 0), worker_config, false);

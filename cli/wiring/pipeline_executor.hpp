@@ -44,6 +44,15 @@ class PipelineExecutor : public ShardExecutor {
     fs::path work = output.parent_path() / (shard::kShardWorkDirPrefix + output.filename().string());
     remove_dir(work);
     fs::create_directories(work);
+    // Whatever ends the shard early (a cancel when the job completes or the worker is stopped,
+    // a failure), its directory goes with it (issue 23, defect 8).
+    struct WorkDirGone {
+      fs::path dir;
+      ~WorkDirGone() {
+        std::error_code ec;
+        remove_tree(dir, ec);
+      }
+    } gone{work};
     // storage "stream": the source is the fetched segment, whose frame 0 is film frame
     // `offset`; the pipeline works in the segment's numbering and the sidecar is put back
     // into the film's.

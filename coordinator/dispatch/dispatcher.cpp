@@ -19,6 +19,7 @@
 #include <random>
 #include <set>
 
+#include "coordinator/dispatch/log_throttle.hpp"
 #include "coordinator/dispatch/scheduler.hpp"
 #include "coordinator/dispatch/zap.hpp"
 #include "coordinator/ledger/coordinator_lock.hpp"
@@ -228,9 +229,7 @@ void Broker::send(const std::string& id, const Message& m) {
   std::string bytes = protocol::encode(m);
   try {
     std::array<zmq::const_buffer, 2> parts = {zmq::buffer(id), zmq::buffer(bytes)};
-    // Counted, and said at powers of two: an unregistered client's flood gave 499 lines.
-    if (!zmq::send_multipart(*router_, parts, zmq::send_flags::dontwait) &&
-        ((++queue_full_ & (queue_full_ - 1)) == 0))
+    if (!zmq::send_multipart(*router_, parts, zmq::send_flags::dontwait) && worth_logging(++queue_full_))
       spdlog::warn("coordinator: queue to a worker full; {} dropped ({} dropped so far)",
                    protocol::type_name(m), queue_full_);
   } catch (const zmq::error_t& e) {
@@ -663,9 +662,8 @@ void Broker::handle(zmq::message_t& identity, zmq::message_t& body) {
     m = protocol::decode(body.to_string_view());
   } catch (const protocol::ProtocolError& e) {
     ++res_.rejected_messages;
-    // The first 20, then at powers of two: a flood must not flood the log.
     const int64_t n = res_.rejected_messages;
-    if (n <= 20 || (n & (n - 1)) == 0) spdlog::warn("dropped a message ({} so far): {}", n, e.what());
+    if (worth_logging(n)) spdlog::warn("dropped a message ({} so far): {}", n, e.what());
     obs_->message_rejected(e.what());
     return;
   }

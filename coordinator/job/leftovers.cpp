@@ -3,9 +3,13 @@
 #include <signal.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <set>
 #include <string>
 
 #include "coordinator/ledger/coordinator_lock.hpp"
+#include "shared/shard/shard_file.hpp"
+#include "shared/shard/worker_spool.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/remove_tree.hpp"
 
@@ -71,6 +75,13 @@ void stale_in(const fs::path& dir, bool recursive, const std::string& prefix, co
   for (const auto& p : found) remove_path(p, out);
 }
 
+// `<shard id>.<anything>` with the shard codec's extension, the id one of the ledger's.
+bool names_a_shard(const std::string& name, const std::string& ext, const std::set<std::string>& ids) {
+  if (name.size() <= ext.size() || name.compare(name.size() - ext.size(), ext.size(), ext) != 0) return false;
+  const auto dot = name.find('.');
+  return dot != std::string::npos && ids.count(name.substr(0, dot)) > 0;
+}
+
 }  // namespace
 
 Removed remove_stale_temporaries(const config::Config& cfg) {
@@ -78,6 +89,52 @@ Removed remove_stale_temporaries(const config::Config& cfg) {
   stale_in(cfg.work_dir, true, "", cfg.storage.dir, out);
   const fs::path output(cfg.output);
   stale_in(output.parent_path(), false, output.filename().string() + ".", {}, out);
+  const Removed spools = remove_dead_worker_spools();
+  out.paths.insert(out.paths.end(), spools.paths.begin(), spools.paths.end());
+  out.bytes += spools.bytes;
+  return out;
+}
+
+Removed remove_dead_worker_spools() {
+  Removed out;
+  std::error_code ec;
+  const fs::path tmp = fs::temp_directory_path(ec);
+  if (ec) return out;
+  const std::string prefix = shard::kWorkerSpoolPrefix;
+  std::vector<fs::path> found;
+  for (fs::directory_iterator it(tmp, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) != 0 || !it->is_directory(ec)) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid > 0 && process_gone(pid)) found.push_back(it->path());
+  }
+  for (const auto& p : found) remove_path(p, out);
+  return out;
+}
+
+Removed remove_unused_shard_files(const config::Config& cfg, const std::vector<ledger::ShardRow>& rows) {
+  Removed out;
+  const std::string ext = shard::shard_extension(cfg.encode.codec);
+  std::set<std::string> ids, kept;  // kept: the ledger's outputs, by name (all in storage.dir)
+  for (const auto& r : rows) {
+    ids.insert(r.spec.id);
+    if (!r.output.empty()) kept.insert(fs::path(r.output).filename().string());
+  }
+  std::error_code ec;
+  std::vector<fs::path> unused;
+  for (fs::directory_iterator it(cfg.storage.dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path& p = it->path();
+    const std::string name = p.filename().string();
+    if (it->is_directory(ec)) {
+      if (name.rfind(shard::kShardWorkDirPrefix, 0) == 0) unused.push_back(p);
+      continue;
+    }
+    // A sidecar `<shard file>.json` goes with its shard file: both, when the ledger does not
+    // hold that file (also when one of the two is missing).
+    const std::string shard_name = p.extension() == ".json" ? p.stem().string() : name;
+    if (names_a_shard(shard_name, ext, ids) && !kept.count(shard_name)) unused.push_back(p);
+  }
+  for (const auto& p : unused) remove_path(p, out);
   return out;
 }
 

@@ -32,7 +32,6 @@
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
-#include "shared/util/remove_tree.hpp"
 #include "shared/media/disc_input.hpp"
 
 namespace reelscale::job {
@@ -93,19 +92,6 @@ std::vector<media::SubtitleStreamInfo> selected_subtitles(const fs::path& input,
   return out;
 }
 
-// Every shard is done: what is left of the workers' private work directories belonged to a
-// worker killed mid-shard, or to a tail copy that lost the race. Not earlier: a restarted
-// coordinator's workers may still be writing theirs.
-void remove_abandoned_work_dirs(const fs::path& storage) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(storage, ec)) {
-    if (!e.is_directory() || e.path().filename().string().rfind(shard::kShardWorkDirPrefix, 0) != 0) continue;
-    std::error_code rm;
-    remove_tree(e.path(), rm);
-    if (rm) spdlog::debug("cannot remove {}: {}", e.path().string(), rm.message());
-  }
-}
-
 // 3. Dispatch to workers until every shard is done (or failed), recorded in the ledger.
 dispatch::DispatchResult dispatch_shards(const config::Config& cfg, const RunOptions& options,
                                          const std::string& index_cache, const media::PreprocessPlan& pre,
@@ -122,7 +108,7 @@ dispatch::DispatchResult dispatch_shards(const config::Config& cfg, const RunOpt
     adapters.prepare(cfg, index_cache, opts, &pre);
     // Local workers read the effective config (defaults and --set overrides applied), so their
     // video config hash is the coordinator's.
-    const fs::path effective_file = fs::path(cfg.work_dir) / "effective-config.yaml";
+    const fs::path effective_file = config::effective_config_file(cfg.work_dir);
     config::write_effective_config(cfg, effective_file);
     const auto starter = adapters.local_workers(cfg, cfg.workers.local, effective_file.string(),
                                                 monitor.output() == progress::Output::tty);
@@ -349,7 +335,11 @@ RunSummary run_job(const config::Config& film, const RunOptions& options) {
     throw Error(std::to_string(dispatched.failed) + " shard(s) failed: " + ids +
                 " (see `reelscale status`; `reelscale retry --failed` reruns them)");
   }
-  remove_abandoned_work_dirs(cfg.storage.dir);
+  if (const Removed unused = remove_unused_shard_files(cfg, ledger.shards()); !unused.paths.empty())
+    spdlog::info("removed {} shard file(s), sidecar(s) and work dir(s), {} MiB, that the ledger does not use",
+                 unused.paths.size(), unused.bytes >> 20);
+  if (const Removed spools = remove_dead_worker_spools(); !spools.paths.empty())
+    spdlog::info("removed {} spool(s) of killed workers, {} MiB", spools.paths.size(), spools.bytes >> 20);
 
   const config::Rational factor = retime::time_factor(timing.source, timing.target);
   mux::MuxInputs inputs;

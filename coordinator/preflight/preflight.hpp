@@ -3,7 +3,8 @@
 // opened and every stage's settings are checked against it. What would otherwise fail only
 // after the upscale (hours of rented GPUs) fails here, each problem naming its config key:
 //   - input, output, work_dir: the input exists; the output is not the input, nor inside the
-//     work directory; the work directory does not hold the input;
+//     work directory, nor another job's input (paths.cpp: what is known of other jobs); the
+//     work directory does not hold the input;
 //   - model.checkpoint: the local workers can load it (through a Checkpoint check the CLI
 //     provides: the model lives in the worker, which the coordinator must not include);
 //   - retime.*: the speed change is a PAL-style one, not slow motion;

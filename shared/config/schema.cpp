@@ -511,6 +511,10 @@ YAML::Node dump(const Config& c) {
   return root;
 }
 
+std::filesystem::path effective_config_file(const std::string& work_dir) {
+  return std::filesystem::path(work_dir) / "effective-config.yaml";
+}
+
 void write_effective_config(const Config& c, const std::filesystem::path& file) {
   YAML::Emitter out;
   out << dump(c);

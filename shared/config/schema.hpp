@@ -52,5 +52,8 @@ YAML::Node dump(const Config& c);
 // Writes dump(c) atomically to `file`: what local workers read, so that defaults and --set
 // overrides are theirs too and their video config hash is the coordinator's.
 void write_effective_config(const Config& c, const std::filesystem::path& file);
+// Where a job's runs write it: `<work_dir>/effective-config.yaml`. Preflight reads other jobs'
+// to know their inputs.
+std::filesystem::path effective_config_file(const std::string& work_dir);
 
 }  // namespace reelscale::config

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "shared/media/truncation.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 
@@ -357,6 +358,8 @@ VideoReader::VideoReader(const std::string& path, VideoReaderOptions options)
     }
   }
   if (m.index.frame_count() == 0) throw MediaError(path + ": no video frames");
+  if (const std::string cut = truncation(m.fmt.get(), m.index); !cut.empty())
+    throw MediaError(path + ": " + cut + "; copy the film again (or remux what is left)");
   if (m.index.vfr && !options.allow_vfr && !options.convert_vfr)
     throw MediaError(path + ": variable frame rate video (" + m.index.vfr_detail +
                      "); convert it to a constant rate first (preprocess.vfr: convert)");

@@ -121,6 +121,7 @@ class Proc {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   }
   void pause() { ::kill(pid_, SIGSTOP); }  // a hung worker; SIGKILL still ends it
+  void stop() { ::kill(pid_, SIGTERM); }
   void kill9() {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
@@ -325,6 +326,83 @@ TEST_P(FaultMediaBoth, CorruptAndShortShardsAreDetectedAndRetried) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Storage, FaultMediaBoth, ::testing::Values("shared", "stream"));
+
+// A worker stopped mid-shard (SIGTERM; the same cancel as "job complete" during a tail copy)
+// takes its shard's private work directory with it.
+TEST(FaultMedia, WorkerStoppedMidShardLeavesNoWorkDir) {
+  reference();
+  Job job("shared", 0);
+  Proc run({"run", job.config.string()});
+  const std::string ep = endpoint_of(run);
+  ASSERT_NE(ep, "") << run.log();
+  Proc stopped(job.worker(ep, "stopped"));
+  ASSERT_NE(stopped.wait_line(" attempt "), "") << stopped.log();
+  stopped.stop();
+  EXPECT_NE(stopped.wait_exit(), -1) << "the stopped worker did not end";
+  for (const auto& e : fs::directory_iterator(job.dir / "out.mkv.work" / "shards"))
+    EXPECT_NE(e.path().filename().string().rfind(".work-", 0), 0u) << e.path() << "\n" << stopped.log();
+  Proc finisher(job.worker(ep, "finisher"));
+  ASSERT_EQ(run.wait_exit(), 0) << run.log();
+  expect_matches_reference(job);
+}
+
+long dead_pid() {
+  long pid = 4194303;
+  while (pid > 1000 && ::kill(pid_t(pid), 0) == 0) --pid;  // a pid no process has
+  return pid;
+}
+
+// Issue 23, defect 8: what killed workers and coordinators leave in storage.dir (shard copies
+// the ledger does not hold, a shard without its sidecar, a sidecar without its shard, a
+// worker's private work dir) and killed stream workers' spools in $TMPDIR go at the next run of
+// the job, and with `clean`; the ledger's shards, live workers' spools, files that name no
+// shard, the output and the source stay.
+TEST(FaultMedia, LeftoversOfKilledProcessesGoAtTheNextRunAndWithClean) {
+  reference();
+  Job job("shared", 2);
+  const fs::path tmp = job.dir / "tmp";
+  fs::create_directories(tmp);
+  ::setenv("TMPDIR", tmp.c_str(), 1);  // the children's $TMPDIR
+  struct Unset {
+    ~Unset() { ::unsetenv("TMPDIR"); }
+  } unset;
+  ASSERT_EQ(testing::run_cli({"run", job.config.string()}).exit_code, 0);
+  const auto rows = job.rows();
+  const fs::path shards = fs::path(rows.at(0).output).parent_path();
+  const std::string id = rows.at(0).spec.id, ext = fs::path(rows.at(0).output).extension().string();
+  const std::vector<fs::path> leftovers{
+      shards / (id + ".zz-9" + ext + ".json"),                       // its shard is gone
+      shards / (id + ".zz-8" + ext),                                 // its sidecar is gone
+      shards / (id + ".zz-7" + ext), shards / (id + ".zz-7" + ext + ".json"),  // never judged
+      shards / (".work-" + id + ".zz-6" + ext) / "frame",
+      tmp / ("reelscale-worker-" + std::to_string(dead_pid()) + "-7") / ("segment-" + id + "-1.nut")};
+  const std::vector<fs::path> kept{shards / "notes.mov",
+                                   tmp / ("reelscale-worker-" + std::to_string(::getpid()) + "-7") / "x.nut"};
+  auto plant = [&] {
+    for (const auto& p : leftovers) write_file_atomic(p, "left over");
+    for (const auto& p : kept) write_file_atomic(p, "not a leftover");
+  };
+  plant();
+  const auto again = testing::run_cli({"run", job.config.string()});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  for (const auto& p : leftovers) EXPECT_FALSE(fs::exists(p)) << p << " survived the next run";
+  EXPECT_FALSE(fs::exists(leftovers[4].parent_path()));
+  EXPECT_FALSE(fs::exists(leftovers[5].parent_path()));
+  for (const auto& p : kept) EXPECT_TRUE(fs::exists(p)) << p;
+  for (const auto& row : job.rows()) {
+    EXPECT_TRUE(fs::exists(row.output)) << row.spec.id;
+    EXPECT_TRUE(fs::exists(row.output + ".json")) << row.spec.id;
+  }
+  expect_matches_reference(job);
+
+  plant();
+  const auto clean = testing::run_cli({"clean", job.config.string()});
+  ASSERT_EQ(clean.exit_code, 0) << clean.err;
+  for (const auto& p : leftovers) EXPECT_FALSE(fs::exists(p)) << p << " survived clean";
+  EXPECT_TRUE(fs::exists(kept[1])) << "a live worker's spool";
+  EXPECT_TRUE(fs::exists(job.output));
+  EXPECT_TRUE(fs::exists(testing::cached_sample(film_spec())));
+}
 
 }  // namespace
 }  // namespace reelscale

@@ -21,6 +21,7 @@
 
 #include "reelscale/version.hpp"
 #include "shared/protocol/keys.hpp"
+#include "shared/shard/worker_spool.hpp"
 #include "shared/util/checksum.hpp"
 #include "shared/util/endpoint.hpp"
 #include "shared/util/errors.hpp"
@@ -181,7 +182,7 @@ class Worker {
       spool_ = opts_.spool_dir.empty() ? opts_.storage_dir : opts_.spool_dir;
     } else {
       spool_ = fs::temp_directory_path() /
-               ("reelscale-worker-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
+               (shard::kWorkerSpoolPrefix + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
       own_spool_ = true;
     }
     fs::create_directories(spool_);

@@ -26,12 +26,15 @@
 #include <thread>
 
 #include "coordinator/dispatch/dispatcher.hpp"
+#include "coordinator/dispatch/log_throttle.hpp"
 #include "tests/testing/fake_shard.hpp"
 #include "shared/protocol/keys.hpp"
+#include "shared/util/atomic_file.hpp"
 #include "shared/util/checksum.hpp"
 #include "shared/util/errors.hpp"
 #include "shared/util/log.hpp"
 #include "shared/util/crash_handler.hpp"
+#include "tests/testing/captured_log.hpp"
 #include "tests/testing/fake_dispatch.hpp"
 #include "tests/testing/fake_executors.hpp"
 #include "tests/testing/test_env.hpp"
@@ -523,6 +526,60 @@ TEST(Dispatch, GarbageTruncatedAndOversizedMessagesAreDroppedAndCounted) {
   bool saw_oversized = false;
   for (const auto& why : co.events.rejected) saw_oversized |= why.find("oversized") != std::string::npos;
   EXPECT_TRUE(saw_oversized);
+}
+
+// Issue 23, defect 11: what binds insecurely, or admits nobody, starts with a warning.
+TEST(Dispatch, PlaintextOffLoopbackAndAnEmptyAllowlistAreWarnedOf) {
+  reelscale::testing::CapturedLog captured(spdlog::level::warn);
+  auto bind_and_stop = [](const Cluster& c, dispatch::DispatchOptions o) {
+    std::atomic<bool> stop{false};
+    o.stop = &stop;
+    InProcessCoordinator co(c, make_plan(1, 10), o);
+    stop = true;
+    EXPECT_TRUE(co.finish().stopped);
+  };
+  Cluster loopback;
+  loopback.security = config::Security::none;
+  bind_and_stop(loopback, loopback.options());
+  EXPECT_EQ(captured.count("security 'none'"), 0) << "plaintext on loopback is the safe default";
+
+  Cluster open;
+  open.security = config::Security::none;
+  auto o = open.options("tcp://0.0.0.0:*");
+  o.allow_plaintext_nonlocal = true;
+  bind_and_stop(open, o);
+  EXPECT_EQ(captured.count("workers.endpoint tcp://0.0.0.0:*: security 'none' off loopback"), 1) << captured.text();
+
+  Cluster nobody;  // curve, its allowlist emptied
+  write_file_atomic(nobody.keys / "authorized_workers", "");
+  bind_and_stop(nobody, nobody.options());
+  EXPECT_EQ(captured.count((nobody.keys / "authorized_workers").string() + ": no worker key is allowed"), 1) << captured.text();
+}
+
+// A flood of bad messages is said the first 20 times, then at powers of two (the "queue full"
+// warning counts alike): it gave 499 lines.
+TEST(Dispatch, RepeatedWarningsAreRateLimited) {
+  int said = 0;
+  for (int64_t n = 1; n <= 1000000; ++n) said += dispatch::worth_logging(n);
+  EXPECT_EQ(said, 20 + 15);  // 32, 64, ..., 524288
+  EXPECT_FALSE(dispatch::worth_logging(0));
+
+  reelscale::testing::CapturedLog captured(spdlog::level::warn);
+  Cluster c;
+  c.security = config::Security::none;
+  InProcessCoordinator co(c, make_plan(1, 10), c.options());
+  zmq::context_t ctx;
+  zmq::socket_t flood(ctx, zmq::socket_type::dealer);
+  flood.set(zmq::sockopt::linger, 0);
+  flood.connect(co.events.endpoint);
+  const size_t sent = 500;
+  for (size_t i = 0; i < sent; ++i) flood.send(zmq::str_buffer("garbage"), zmq::send_flags::none);
+  ASSERT_TRUE(co.events.wait([&] { return co.events.rejected.size() >= sent; }));
+  ChildProcesses workers;
+  workers.spawn(c.worker_args(co.events.endpoint, "frame_us=100"));
+  EXPECT_EQ(co.finish().rejected_messages, int64_t(sent));
+  EXPECT_EQ(captured.count("dropped a message"), 20 + 4) << "the first 20, then the 32nd, 64th, 128th and 256th";
+  EXPECT_EQ(captured.count("dropped a message (256 so far)"), 1);
 }
 
 // --- coordinator killed with SIGKILL and restarted --------------------------------------

@@ -234,6 +234,47 @@ TEST(Preflight, OutputInsideTheWorkDirOrWorkDirHoldingTheInputIsRefused) {
   EXPECT_THAT(v.err, HasSubstr("error: work_dir: " + media.path().string() + " holds the input"));
 }
 
+TEST(Preflight, StorageDirHoldingTheInputIsRefused) {
+  testing::TempDir media;
+  const fs::path film = media / "film.mkv";
+  fs::copy_file(sample_film(), film);
+  Job job(film, "storage:\n  dir: " + media.path().string() + "\n");
+  expect_refused_before_any_work(job, "error: storage.dir: " + media.path().string() + " holds the input",
+                                 job.dir / "out.mkv.work");
+}
+
+// Another job's input is known from its config beside this one, or from the effective config
+// its run left in its work directory beside this job's output (paths.cpp).
+TEST(Preflight, OutputThatIsAnotherJobsInputIsRefused) {
+  testing::TempDir media;
+  const fs::path film_a = media / "a.mkv", film_b = media / "b.mkv";
+  fs::copy_file(sample_film(), film_a);
+  fs::copy_file(sample_film(), film_b);
+  const auto size = fs::file_size(film_a);
+  write_file_atomic(media / "a.yaml", "input: a.mkv\noutput: a.restored.mkv\n");
+  Job b(film_b, "output: " + film_a.string() + "\n", false);
+  fs::copy_file(b.config, media / "b.yaml");
+  b.config = media / "b.yaml";
+  expect_refused_before_any_work(b, "error: output: " + film_a.string() + " is the input of another job (" +
+                                        (media / "a.yaml").string() + ")", film_a.string() + ".work");
+  EXPECT_EQ(fs::file_size(film_a), size);
+  fs::remove(media / "a.yaml");
+  EXPECT_EQ(testing::run_cli({"validate", b.config.string()}).exit_code, 0) << "the other job is gone";
+
+  // Job A's config lives elsewhere; its run left its effective config in a.restored.mkv.work.
+  write_file_atomic(media / "a.restored.mkv.work/effective-config.yaml",
+                    "input: " + film_a.string() + "\noutput: " + (media / "a.restored.mkv").string() + "\n");
+  Job c(film_b, "output: " + film_a.string() + "\n", false);
+  const auto v = testing::run_cli({"validate", c.config.string()});
+  EXPECT_EQ(v.exit_code, 2);
+  EXPECT_THAT(v.err, HasSubstr("error: output: " + film_a.string() + " is the input of another job (" +
+                               (media / "a.restored.mkv.work/effective-config.yaml").string() + ")"));
+  // A job's own work directory (its effective config names its own input) is not another job.
+  Job own(film_a, "work_dir: " + (media / "a.restored.mkv.work").string() + "\noutput: " +
+                      (media / "a.restored.mkv").string() + "\n", false);
+  EXPECT_EQ(testing::run_cli({"validate", own.config.string()}).exit_code, 0);
+}
+
 TEST(Preflight, MissingInputIsRefusedBeforeTheWorkDirIsMade) {
   testing::TempDir dir;
   Job job(dir / "no-such-film.mkv");

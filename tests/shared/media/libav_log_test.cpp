@@ -1,13 +1,10 @@
 // libav's messages reach our log mapped to our levels (route_libav_logs).
 #include <gtest/gtest.h>
 
-#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
-#include <memory>
-#include <sstream>
-
 #include "shared/media/libav_log.hpp"
+#include "tests/testing/captured_log.hpp"
 
 extern "C" {
 #include <libavutil/log.h>
@@ -15,28 +12,20 @@ extern "C" {
 
 namespace {
 
-// Our log into a string for the test's duration; libav's callback and level put back after.
-class CapturedLog {
+// Our log into a string for the test's duration, libav's routed to it; libav's callback and
+// level put back after.
+class CapturedLog : public reelscale::testing::CapturedLog {
  public:
-  CapturedLog() : previous_(spdlog::default_logger()), previous_av_level_(av_log_get_level()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_st>(text_);
-    auto logger = std::make_shared<spdlog::logger>("capture", sink);
-    logger->set_pattern("%l %v");
-    logger->set_level(spdlog::level::info);
-    spdlog::set_default_logger(logger);
+  CapturedLog() : previous_av_level_(av_log_get_level()) {
     av_log_set_level(AV_LOG_INFO);
     reelscale::media::route_libav_logs();
   }
   ~CapturedLog() {
     av_log_set_callback(av_log_default_callback);
     av_log_set_level(previous_av_level_);
-    spdlog::set_default_logger(previous_);
   }
-  std::string text() const { return text_.str(); }
 
  private:
-  std::ostringstream text_;
-  std::shared_ptr<spdlog::logger> previous_;
   int previous_av_level_;
 };
 

@@ -264,6 +264,32 @@ INSTANTIATE_TEST_SUITE_P(Media, ReaderTruncated,
                                            std::make_tuple("vob", 0.62),
                                            std::make_tuple("mp4", 0.55)));
 
+// Issue 23, defect 11: a Matroska film cut in half (a copy interrupted) keeps its header's
+// duration; its B-frames missing at the cut read as "variable frame rate". It is named truncated,
+// with where its video stops.
+TEST(VideoReader, MatroskaCutInHalfIsReportedTruncatedNotVariableRate) {
+  TempDir dir;
+  test_media::ClipSpec spec;
+  spec.codec = "libx264";
+  spec.b_frames = 3;
+  spec.frames = 100;  // 4 s
+  const fs::path file = dir / "film.mkv";
+  test_media::write_clip(file, spec);
+  ASSERT_EQ(VideoReader(file.string()).info().frame_count, 100);
+  truncate_to(file, 0.5);
+  for (const bool allow_vfr : {false, true}) {
+    try {
+      VideoReader r(file.string(), {1, allow_vfr});
+      FAIL() << "a truncated film accepted with " << r.info().frame_count << " frames";
+    } catch (const MediaError& e) {
+      const std::string msg = e.what();
+      EXPECT_EQ(msg.rfind(file.string() + ": truncated or damaged: the video stops at ", 0), 0u) << msg;
+      EXPECT_NE(msg.find("of the 4.00 s its header declares"), std::string::npos) << msg;
+      EXPECT_EQ(msg.find("variable frame rate"), std::string::npos) << msg;
+    }
+  }
+}
+
 TEST(VideoReader, CorruptBytesInTheMiddleDoNotCrash) {
   TempDir dir;
   test_media::ClipSpec spec;
