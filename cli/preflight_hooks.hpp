@@ -6,7 +6,8 @@
 namespace reelscale::cli {
 
 // The preflight's options with the local workers' checkpoint check: the file must be a 4x
-// BasicVSR++ generator, read from its tensor shapes (no LibTorch, no weights loaded).
+// BasicVSR++ generator (model.checkpoint) or a 1x one (model.pre), read from its tensor shapes
+// (no LibTorch, no weights loaded).
 preflight::Options preflight_options(bool open_input = true);
 
 }  // namespace reelscale::cli

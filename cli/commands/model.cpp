@@ -70,6 +70,10 @@ void add_model_commands(CLI::App& app) {
                 << (s.stripped_prefix.empty() ? "" : ", prefix '" + s.stripped_prefix + "' removed") << "\n"
                 << "tensors:         " << s.tensors.size() << "\n"
                 << "architecture:    BasicVSR++ " << (a.low_res_input ? "4x" : "1x (same-size)") << "\n"
+                << "use as:          "
+                << (a.low_res_input ? "model.checkpoint (the 4x upscaler; a 1x model.pre may run before it)"
+                                    : "model.pre (a 1x restoration run before the 4x model.checkpoint, chained)")
+                << "\n"
                 << "mid_channels:    " << a.mid_channels << "\n"
                 << "num_blocks:      " << a.num_blocks << "\n"
                 << "parameters:      " << a.parameters << "\n"
@@ -122,6 +126,9 @@ void add_model_commands(CLI::App& app) {
     cmd->add_option("--checkpoint", o->checkpoint, "checkpoint; default: random weights");
     cmd->add_option("--mid-channels", o->mid_channels, "random weights: mid_channels")->capture_default_str();
     cmd->add_option("--num-blocks", o->num_blocks, "random weights: num_blocks")->capture_default_str();
+    cmd->add_option("--pre", o->pre,
+                    "model.pre: a 1x model run before the 4x one on every chunk, timed with it: a checkpoint or "
+                    "random-c128n25-1x (random weights of the NTIRE decompression architecture)");
     cmd->add_option("--size", *size, "input WxH")->capture_default_str();
     cmd->add_option("--chunk", o->chunks, "emitted frames per run, repeatable (one row each)");
     cmd->add_option("--overlap", o->overlap, "context frames run on each side (not counted)")

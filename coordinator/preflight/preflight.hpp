@@ -5,8 +5,9 @@
 //   - input, output, work_dir: the input exists; the output is not the input, nor inside the
 //     work directory, nor another job's input (paths.cpp: what is known of other jobs); the
 //     work directory does not hold the input;
-//   - model.checkpoint: the local workers can load it (through a Checkpoint check the CLI
-//     provides: the model lives in the worker, which the coordinator must not include);
+//   - model.checkpoint, model.pre: the local workers can load them, a 4x and a 1x model
+//     (through a Checkpoint check the CLI provides: the model lives in the worker, which the
+//     coordinator must not include);
 //   - retime.*: the speed change is a PAL-style one, not slow motion;
 //   - audio.select / subtitles.select: each selector matches a stream (languages as tagged);
 //     every selected audio stream states a sample rate;
@@ -30,8 +31,9 @@ struct Problem {
   std::string reason;  // what is wrong and what fixes it
 };
 
-// "" when the local workers can load this BasicVSR++ checkpoint, else why not.
-using CheckpointCheck = std::function<std::string(const std::filesystem::path&)>;
+// "" when the local workers can load this BasicVSR++ checkpoint as config key `key` (a
+// `scale`x model: 4 for model.checkpoint, 1 for model.pre), else why not.
+using CheckpointCheck = std::function<std::string(const std::filesystem::path&, const std::string& key, int scale)>;
 
 struct Options {
   bool open_input = true;        // false: the schema only (`validate --no-input`)

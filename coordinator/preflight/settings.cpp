@@ -12,21 +12,28 @@ extern "C" {
 namespace reelscale::preflight {
 namespace fs = std::filesystem;
 
-void check_checkpoint(const config::Config& cfg, const CheckpointCheck& check, Problems& out) {
-  // Local workers load the checkpoint from this very path: say so now rather than as three
-  // failed attempts per shard. (Remote workers read their own config.)
-  if (cfg.workers.local <= 0 || cfg.model.effective_backend() != config::Backend::basicvsrpp) return;
-  const fs::path ckpt = cfg.model.checkpoint;
+namespace {
+void check_one_checkpoint(const fs::path& ckpt, const std::string& key, int scale, const CheckpointCheck& check,
+                          Problems& out) {
   // Missing (with the download line for a released file), unreadable, or a SHA-256 that its
   // OpenMMLab name contradicts: before the model library or any GPU is touched.
   if (const std::string why = model_zoo::file_problem(ckpt); !why.empty()) {
-    out.push_back({"model.checkpoint", why});
+    out.push_back({key, why});
     return;
   }
   if (!check) return;
-  const std::string why = check(ckpt);
+  const std::string why = check(ckpt, key, scale);
   const bool named = why.rfind(ckpt.string() + ": ", 0) == 0;  // the reader's errors name the file
-  if (!why.empty()) out.push_back({"model.checkpoint", named ? why : ckpt.string() + ": " + why});
+  if (!why.empty()) out.push_back({key, named ? why : ckpt.string() + ": " + why});
+}
+}  // namespace
+
+void check_checkpoint(const config::Config& cfg, const CheckpointCheck& check, Problems& out) {
+  // Local workers load the checkpoints from these very paths: say so now rather than as three
+  // failed attempts per shard. (Remote workers read their own config.)
+  if (cfg.workers.local <= 0 || cfg.model.effective_backend() != config::Backend::basicvsrpp) return;
+  check_one_checkpoint(cfg.model.checkpoint, "model.checkpoint", 4, check, out);
+  if (!cfg.model.pre.empty()) check_one_checkpoint(cfg.model.pre, "model.pre", 1, check, out);
 }
 
 void check_delivery(const config::Config& cfg, Problems& out) {

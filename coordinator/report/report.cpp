@@ -157,6 +157,9 @@ ReportData collect(const config::Config& cfg, const ReportOptions& options) {
   d.work_dir = cfg.work_dir;
   d.title = cfg.mux.title.empty() ? fs::path(cfg.input).filename().string() : cfg.mux.title;
   d.backend = config::to_string(cfg.model.effective_backend());
+  if (cfg.model.effective_backend() == config::Backend::basicvsrpp && !cfg.model.pre.empty())
+    d.backend += " (chained: " + fs::path(cfg.model.pre).filename().string() + " 1x, then " +
+                 fs::path(cfg.model.checkpoint).filename().string() + " 4x)";
   d.encode_codec = config::to_string(cfg.encode.codec);
   d.content_threshold = cfg.scenes.content.threshold;
   d.generated_ms = ledger::now_ms();

@@ -92,6 +92,15 @@ if want bench && [[ ",$BENCH," == *",model,"* ]]; then
     $M --chunk 32 $v 2>&1 | grep -E "^T " | sed "s/^/$v: /" | tee -a "$OUT/summary.txt"
   done
 fi
+if want bench && [[ ",$BENCH," == *",chain,"* ]]; then
+  # model.pre (issue 24): the NTIRE decompression architecture (1x c128n25, random weights)
+  # before the 4x model, against the 4x model alone in the same process order; auto_chunk and
+  # the footprint line are the chain's (both networks + the restored frames between them).
+  say "bench model --pre random-c128n25-1x --chunk 32 --profile (chained), then the 4x model alone"
+  $M --pre random-c128n25-1x --chunk 32 --profile --json "$OUT/bench_chain.json" 2>&1 | grep -vE "^  (backward|forward)_" | tail -20 | tee -a "$OUT/summary.txt"
+  $M --chunk 32 2>&1 | grep -E "^T |^footprint" | sed "s/^/4x alone: /" | tee -a "$OUT/summary.txt"
+  $M --pre random-c128n25-1x --overlap 8 --chunk 32 --chunk 64 2>&1 | grep -E "^T |^footprint" | sed "s/^/chained: /" | tee -a "$OUT/summary.txt"
+fi
 if want bench && [[ ",$BENCH," == *",memory,"* ]]; then
   # A 24 GB card: T = 96 with 8 context frames each side under a 22 GiB cap.
   say "bench model --memory-limit 22 --overlap 8 --chunk 96 (offload auto), and without the cap"

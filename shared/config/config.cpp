@@ -191,7 +191,13 @@ void cross_checks(const Config& c, const YAML::Node& root, Diagnostics& d) {
     d.add("model.checkpoint", mark("model.checkpoint"),
           c.model.checkpoint + " is a " + std::to_string(p->scale) +
               "x model (compression artefact removal, no upscaling); model.checkpoint needs a 4x one: " +
-              model_zoo::preset_names(4) + " (running it before the 4x model is not built yet: docs/checkpoints.md)");
+              model_zoo::preset_names(4) + " (run it before the 4x model as model.pre)");
+  if (const model_zoo::Preset* p = model_zoo::find_preset(c.model.pre); p && p->scale != 1)
+    d.add("model.pre", mark("model.pre"),
+          c.model.pre + " is a " + std::to_string(p->scale) + "x model; model.pre needs a 1x one (run before the " +
+              "4x model): " + model_zoo::preset_names(1));
+  if (!c.model.pre.empty() && c.model.effective_backend() != Backend::basicvsrpp)
+    d.add("model.pre", mark("model.pre"), "needs the basicvsrpp backend and a 4x model.checkpoint to run before");
   if (const std::string why = bind_endpoint_problem(c.workers.endpoint); !why.empty())
     d.add("workers.endpoint", mark("workers.endpoint"), c.workers.endpoint + ": " + why);
   if (c.workers.security == Security::none && !c.workers.allow_plaintext_nonlocal &&
@@ -256,6 +262,7 @@ void derive_paths(Config& c, const fs::path& base) {
   c.storage.dir = c.storage.dir.empty() ? (fs::path(c.work_dir) / "shards").string() : resolve(base, c.storage.dir);
   c.workers.keys_dir = c.workers.keys_dir.empty() ? (fs::path(c.work_dir) / "keys").string() : resolve(base, c.workers.keys_dir);
   c.model.checkpoint = model_zoo::resolve_checkpoint(base, c.model.checkpoint);  // a preset: its models-folder path
+  c.model.pre = model_zoo::resolve_checkpoint(base, c.model.pre);
   // delivery.enabled is the older switch for an HEVC delivery; hevc10 the older codec name.
   if (c.delivery.codec == "hevc10" || (c.delivery.enabled && c.delivery.codec == "none")) c.delivery.codec = "hevc";
   if (c.scenes.content.luma_only) c.scenes.content.weights = {0.0, 0.0, 1.0, 0.0};
@@ -360,6 +367,7 @@ std::string video_config_hash(const Config& c) {
   picked["model"] = all["model"];
   picked["model"].remove("device");  // "auto" and "cuda" pick the same GPU path
   picked["model"].remove("offload");  // where maps wait between passes: same pixels
+  if (c.model.pre.empty()) picked["model"].remove("pre");  // hashes from before model.pre stay valid
   picked["preprocess"] = all["preprocess"];
   picked["encode"] = all["encode"];
   picked["encode"].remove("threads");            // performance knobs: same bytes
@@ -371,6 +379,7 @@ std::string video_config_hash(const Config& c) {
   if (!c.model.checkpoint.empty() && c.model.effective_backend() == Backend::basicvsrpp &&
       fs::exists(c.model.checkpoint))
     text += "\ncheckpoint:" + file_fingerprint(c.model.checkpoint);
+  if (!c.model.pre.empty() && fs::exists(c.model.pre)) text += "\npre:" + file_fingerprint(c.model.pre);
   return checksum_hex(text).substr(0, 16);
 }
 

@@ -70,6 +70,7 @@ struct Shards {
 struct Model {
   Backend backend = Backend::automatic;  // automatic: basicvsrpp iff checkpoint
   std::string checkpoint;        // .pth or .safetensors
+  std::string pre;               // a 1x model run before the 4x one on each chunk; "" for none
   Precision precision = Precision::fp16;  // fp16 falls back to fp32 on CPU
   bool tf32 = true;
   int chunk = 0;                 // frames per chunk T; 0 = auto

@@ -341,6 +341,7 @@ std::vector<FieldSpec> build_fields() {
 
       choice("model.backend", G(model.backend), "auto", "auto: basicvsrpp when a checkpoint is configured, else bicubic (said loudly in the log)."),
       text("model.checkpoint", G(model.checkpoint), "\"\"", "BasicVSR++ weights: a preset (reds4, vimeo-bi, vimeo-bd: the released 4x checkpoints, looked up in $REELSCALE_MODELS, else $XDG_DATA_HOME/reelscale/models, else ~/.local/share/reelscale/models; docs/checkpoints.md), or the path of a `.pth` or `.safetensors` file. Verified before use (SHA-256 against an OpenMMLab name)."),
+      text("model.pre", G(model.pre), "\"\"", "A 1x BasicVSR++ restoration run before the 4x model in the same worker, on the same chunks: a preset (ntire-decompress-1, ntire-decompress-2, ntire-decompress-3: the NTIRE 2021 decompression models, which remove compression artefacts) or a checkpoint path; \"\" for none. About doubles the GPU time per frame (docs/checkpoints.md)."),
       choice("model.precision", G(model.precision), "fp16", "Inference precision on the GPU (the CPU always computes in fp32)."),
       boolean("model.tf32", G(model.tf32), "true", "Allow TF32 matrix maths for fp32 on GPUs that have it."),
       integer("model.chunk", G(model.chunk), "auto", "Frames per inference chunk T; auto sizes it from free GPU memory.", 1, 10000, true),

@@ -64,6 +64,26 @@ std::string arch_problem(const Preset& p, std::int64_t mid_channels, std::int64_
          "' checkpoint is " + arch_name(p.mid_channels, p.num_blocks, p.scale);
 }
 
+std::string role_problem(const fs::path& file, const std::string& key, int scale, std::int64_t mid_channels,
+                         std::int64_t num_blocks, bool low_res_input, std::int64_t reconstruction_blocks) {
+  const int has = low_res_input ? 4 : 1;
+  auto wanted = [&] {
+    return key + " needs a " + std::to_string(scale) + "x one" +
+           (scale == 1 ? " (run before the 4x model): " : ": ") + preset_names(scale);
+  };
+  if (const Preset* p = preset_for_file(file)) {
+    if (std::string why = arch_problem(*p, mid_channels, num_blocks, low_res_input); !why.empty()) return why;
+    if (p->scale != scale)
+      return "the released '" + p->name + "' checkpoint is a " + std::to_string(p->scale) + "x model (" +
+             (p->scale == 1 ? "no upscaling" : "an upscaler") + "); " + wanted();
+  }
+  if (has != scale || reconstruction_blocks != 5)
+    return "not a " + std::to_string(scale) + "x BasicVSR++ generator (a " + std::to_string(has) + "x one with " +
+           std::to_string(reconstruction_blocks) + " reconstruction blocks; expected " + std::to_string(scale) +
+           "x, 5); " + wanted();
+  return "";
+}
+
 std::string describe_match(const std::string& sha256_hex, std::int64_t mid_channels, std::int64_t num_blocks,
                            bool low_res_input) {
   if (const Preset* p = preset_for_hash(sha256_hex))

@@ -21,6 +21,14 @@ void verify_file(const std::filesystem::path& file);
 // "" when they agree.
 std::string arch_problem(const Preset& p, std::int64_t mid_channels, std::int64_t num_blocks, bool low_res_input);
 
+// The checkpoint at `file` (its architecture read from its shapes) in the role of config key
+// `key`: model.checkpoint wants a 4x generator (scale 4), model.pre a 1x one (scale 1), each with
+// the official 5 reconstruction blocks; a released file must also hold its preset's network.
+// "" when it fits. One rule for the preflight (torch-free) and the worker's runner.
+std::string role_problem(const std::filesystem::path& file, const std::string& key, int scale,
+                         std::int64_t mid_channels, std::int64_t num_blocks, bool low_res_input,
+                         std::int64_t reconstruction_blocks);
+
 // `model inspect`'s answer to "which release is this?": the preset whose released SHA-256
 // prefix the file has, else the presets of the same architecture (shapes cannot tell them apart).
 std::string describe_match(const std::string& sha256_hex, std::int64_t mid_channels, std::int64_t num_blocks,

@@ -293,7 +293,23 @@ BasicVSRPlusPlusImpl::BasicVSRPlusPlusImpl(const BasicVSRPPConfig& cfg) : cfg_(c
                 ") must split into 16 deform groups");
   const int mid = cfg.mid_channels;
   spynet_ = register_module("spynet", SPyNet());
-  feat_extract_ = register_module("feat_extract", ResidualBlocksWithInputConv(3, mid, 5));
+  if (cfg.low_res_input) {
+    feat_extract_ = register_module("feat_extract", ResidualBlocksWithInputConv(3, mid, 5));
+  } else {
+    // mmedit's nn.Sequential: conv s2, LeakyReLU, conv s2, LeakyReLU, blocks (names 0..4).
+    auto seq = register_module("feat_extract", torch::nn::ModuleList());
+    auto strided = [](int in, int out) {
+      return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(2).padding(1).bias(true));
+    };
+    feat_down1_ = strided(3, mid);
+    feat_down2_ = strided(mid, mid);
+    feat_extract_ = ResidualBlocksWithInputConv(mid, mid, 5);
+    for (const auto& m : std::vector<std::shared_ptr<torch::nn::Module>>{
+             feat_down1_.ptr(), torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.1)).ptr(),
+             feat_down2_.ptr(), torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.1)).ptr(),
+             feat_extract_.ptr()})
+      seq->push_back(m);
+  }
   auto align = register_module("deform_align", std::make_shared<torch::nn::Module>());
   auto backbone = register_module("backbone", std::make_shared<torch::nn::Module>());
   for (int i = 0; i < 4; ++i) {
@@ -352,7 +368,17 @@ torch::Tensor BasicVSRPlusPlusImpl::reconstruct(const torch::Tensor& hr_in, cons
   hr = lrelu(upsample2_->forward(hr));
   hr = lrelu(conv_hr_->forward(hr));
   hr = conv_last_->forward(hr);
-  return hr + resize_bilinear(lq, lq.size(2) * 4, lq.size(3) * 4, false, 4.0);
+  return hr + base_image(lq);
+}
+
+torch::Tensor BasicVSRPlusPlusImpl::base_image(const torch::Tensor& lq) const {
+  if (!cfg_.low_res_input) return lq;
+  return resize_bilinear(lq, lq.size(2) * 4, lq.size(3) * 4, false, 4.0);
+}
+
+torch::Tensor BasicVSRPlusPlusImpl::spatial_features(const torch::Tensor& frames) {
+  if (cfg_.low_res_input) return feat_extract_->forward(frames);
+  return feat_extract_->forward(lrelu_(feat_down2_->forward(lrelu_(feat_down1_->forward(frames)))));
 }
 
 torch::Tensor BasicVSRPlusPlusImpl::reconstruct_nhwc(const torch::Tensor& hr_in, const torch::Tensor& lq) {
@@ -364,7 +390,7 @@ torch::Tensor BasicVSRPlusPlusImpl::reconstruct_nhwc(const torch::Tensor& hr_in,
   // Back to NCHW for the caller (a 3-channel map: the copy is small); the residual add goes
   // into that copy.
   hr = conv_last_->forward(hr).contiguous();
-  return hr.add_(resize_bilinear(lq, lq.size(2) * 4, lq.size(3) * 4, false, 4.0));
+  return hr.add_(base_image(lq));
 }
 
 void BasicVSRPlusPlusImpl::set_memory_format(bool channels_last, bool fused_kernels, bool fused_epilogues) {
@@ -385,7 +411,7 @@ void BasicVSRPlusPlusImpl::set_memory_format(bool channels_last, bool fused_kern
 }
 
 int64_t BasicVSRPlusPlusImpl::map_bytes(int64_t h, int64_t w) const {
-  return int64_t(cfg_.mid_channels) * h * w * int64_t(conv_last_->weight.element_size());
+  return int64_t(cfg_.mid_channels) * feature_size(h) * feature_size(w) * int64_t(conv_last_->weight.element_size());
 }
 
 namespace {
@@ -427,7 +453,7 @@ void BasicVSRPlusPlusImpl::extract_features(const torch::Tensor& lqs, FeatureSto
   std::vector<torch::Tensor> rows(n == 1 ? 0 : n * t);  // several sequences (tests): gathered
   for (int64_t s = 0; s < n * t; s += cfg_.batch) {
     const int64_t len = std::min<int64_t>(cfg_.batch, n * t - s);
-    const torch::Tensor part = feat_extract_->forward(flat.narrow(0, s, len));
+    const torch::Tensor part = spatial_features(flat.narrow(0, s, len));
     for (int64_t j = 0; j < len; ++j) {
       if (n == 1)
         store.put(map_key(0, s + j, t), part.narrow(0, j, 1).clone(), 0);
@@ -483,8 +509,13 @@ void BasicVSRPlusPlusImpl::forward_frames(const torch::Tensor& lqs_in, int64_t e
     throw Error("BasicVSR++: input must be (n, t, 3, h, w)");
   const int64_t n = lqs_in.size(0), t = lqs_in.size(1), h = lqs_in.size(3), w = lqs_in.size(4);
   if (t < 1 || n < 1) throw Error("BasicVSR++: empty input");
-  if (h < 64 || w < 64)
-    throw Error("BasicVSR++: frames must be at least 64x64, got " + std::to_string(w) + "x" + std::to_string(h));
+  if (!cfg_.low_res_input && (h % 4 != 0 || w % 4 != 0))
+    throw Error("BasicVSR++ (1x): frame width and height must be multiples of 4, got " + std::to_string(w) + "x" +
+                std::to_string(h));
+  const int64_t fh = feature_size(h), fw = feature_size(w);
+  if (fh < 64 || fw < 64)
+    throw Error("BasicVSR++: frames must be at least " + std::string(cfg_.low_res_input ? "64x64" : "256x256 (1x)") +
+                ", got " + std::to_string(w) + "x" + std::to_string(h));
   if (emit_begin < 0 || emit_begin > emit_end || emit_end > t)
     throw Error("BasicVSR++: emit range outside the chunk");
   StageTimer* const timer = run.timer;
@@ -503,8 +534,14 @@ void BasicVSRPlusPlusImpl::forward_frames(const torch::Tensor& lqs_in, int64_t e
   mark(timer, stage::spynet);
   torch::Tensor flows_backward, flows_forward;
   if (t > 1) {
-    flows_backward = flows(lqs, true);
-    flows_forward = is_mirror_extended(lqs) ? flows_backward.flip({1}) : flows(lqs, false);
+    // 1x: the flows of the input bicubic-downsampled by 4 (F.interpolate(scale_factor=0.25)),
+    // the maps' size.
+    const torch::Tensor small =
+        cfg_.low_res_input ? lqs
+                           : at::upsample_bicubic2d(lqs.view({n * t, 3, h, w}), {fh, fw}, false, 0.25, 0.25)
+                                 .view({n, t, 3, fh, fw});
+    flows_backward = flows(small, true);
+    flows_forward = is_mirror_extended(lqs) ? flows_backward.flip({1}) : flows(small, false);
   }
 
   for (int b = 0; b < 4; ++b) {
@@ -513,7 +550,7 @@ void BasicVSRPlusPlusImpl::forward_frames(const torch::Tensor& lqs_in, int64_t e
     const int64_t steps = last ? emit_end : t;  // forward_2 past the last emitted frame is unused
     // The branch's outputs one and two steps back (official: feats[module][-1], [-2]).
     const auto layout = channels_last_ && lqs.is_cuda() ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
-    torch::Tensor prev1 = torch::zeros({n, mid, h, w}, lqs.options().memory_format(layout)), prev2;
+    torch::Tensor prev1 = torch::zeros({n, mid, fh, fw}, lqs.options().memory_format(layout)), prev2;
     for (int64_t i = 0; i < steps; ++i) {
       const int64_t idx = backward ? t - 1 - i : i;
       const int64_t now = step_of(b, i, t);

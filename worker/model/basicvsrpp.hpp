@@ -20,6 +20,11 @@ struct BasicVSRPPConfig {
   int mid_channels = 64;
   int num_blocks = 7;  // residual blocks per propagation branch
   double max_residue_magnitude = 10.0;
+  // true: the 4x upscalers (features at the input's size). false: mmedit's
+  // is_low_res_input=False, the NTIRE 2021 decompression models (1x): two stride-2 convs
+  // before the feature blocks, flows on the input bicubic-downsampled by 4, the output the
+  // input's size (the reconstruction's x4 brings the quarter-size maps back).
+  bool low_res_input = true;
   // Frames per batch in feature extraction and SPyNet (their activations for a whole chunk
   // at 1024x432 would not fit); the batch size does not change the result beyond rounding.
   int batch = 4;
@@ -144,7 +149,8 @@ class BasicVSRPlusPlusImpl : public torch::nn::Module {
   explicit BasicVSRPlusPlusImpl(const BasicVSRPPConfig& cfg = {});
 
   // (n, t, 3, h, w) RGB -> (n, t, 3, 4h, 4w). h and w must be at least 64 (as the official
-  // code asserts: SPyNet's coarsest level needs it).
+  // code asserts: SPyNet's coarsest level needs it). With low_res_input false: -> (n, t, 3, h,
+  // w), h and w multiples of 4 and at least 256.
   torch::Tensor forward(const torch::Tensor& lqs);
 
   using FrameCallback = std::function<void(int64_t index, const torch::Tensor& hr)>;
@@ -156,8 +162,13 @@ class BasicVSRPlusPlusImpl : public torch::nn::Module {
   void forward_frames(const torch::Tensor& lqs, int64_t emit_begin, int64_t emit_end,
                       const FrameCallback& on_frame, const ForwardOptions& run = ForwardOptions());
 
-  // Bytes of one feature map (mid_channels x h x w in the weights' dtype).
+  // Bytes of one feature map for h x w input frames (mid_channels x the maps' size, in the
+  // weights' dtype).
   int64_t map_bytes(int64_t h, int64_t w) const;
+  // Output size over input size: 4, or 1 without low_res_input.
+  int scale() const { return cfg_.low_res_input ? 4 : 1; }
+  // The feature maps' size for h x w input: h x w, or h/4 x w/4 without low_res_input.
+  int64_t feature_size(int64_t input) const { return cfg_.low_res_input ? input : input / 4; }
 
   // SPyNet flows for consecutive pairs, batched: (n, t-1, 2, h, w) float32; backward = from
   // frame i to i+1, forward = from frame i+1 to i.
@@ -185,11 +196,15 @@ class BasicVSRPlusPlusImpl : public torch::nn::Module {
   torch::Tensor reconstruct(const torch::Tensor& hr_in, const torch::Tensor& lq);
 
   torch::Tensor reconstruct_nhwc(const torch::Tensor& hr_in, const torch::Tensor& lq);
+  // What the reconstruction adds its result to: the input upsampled x4, or the input itself (1x).
+  torch::Tensor base_image(const torch::Tensor& lq) const;
+  torch::Tensor spatial_features(const torch::Tensor& frames);
 
   BasicVSRPPConfig cfg_;
   bool channels_last_ = false, fused_kernels_ = false, fused_epilogues_ = false;
   SPyNet spynet_{nullptr};
   ResidualBlocksWithInputConv feat_extract_{nullptr};
+  torch::nn::Conv2d feat_down1_{nullptr}, feat_down2_{nullptr};  // 1x: feat_extract.0 and .2 (stride 2)
   std::vector<SecondOrderDeformableAlignment> deform_align_;
   std::vector<ResidualBlocksWithInputConv> backbone_;
   ResidualBlocksWithInputConv reconstruction_{nullptr};

@@ -46,9 +46,9 @@ class BasicVsrppUpscaler final : public Upscaler {
   }
 
   std::string name() const override {
-    const model::ModelInfo info = runner_->info();
-    return "basicvsrpp(c" + std::to_string(info.mid_channels) + "n" + std::to_string(info.num_blocks) + ", " +
-           runner_->device() + ", " + runner_->precision() + ")";
+    const model::BasicVsrppRunner* pre = runner_->pre();
+    return "basicvsrpp(" + (pre ? model::describe(pre->info()) + " -> " : std::string()) +
+           model::describe(runner_->info()) + ", " + runner_->device() + ", " + runner_->precision() + ")";
   }
   UpscalerCapabilities capabilities() const override {
     UpscalerCapabilities c;
@@ -61,7 +61,8 @@ class BasicVsrppUpscaler final : public Upscaler {
     return c;
   }
   // On CUDA, the longest chunk that fits without offloading feature maps, from the footprint
-  // measured by two probe runs (MemoryPlanner): offload would halve the speed (perf-notes).
+  // measured by two probe runs (MemoryPlanner; with model.pre, both networks' and the restored
+  // frames held between them): offload would halve the speed (perf-notes).
   int max_chunk_frames(int height, int width) override {
     return device_.is_cuda() ? runner_->auto_chunk(height, width) : 0;
   }
@@ -248,6 +249,11 @@ std::unique_ptr<Upscaler> make_basicvsrpp_upscaler(const BasicVsrppBackendOption
                     : std::make_unique<model::BasicVsrppRunner>(o.checkpoint, o.runtime);
   std::vector<std::string> local = runner->notes();
   if (o.checkpoint.empty()) local.push_back("random weights (seed " + std::to_string(o.seed) + ")");
+  if (!o.pre.empty()) {
+    runner->set_pre(model::make_runner(o.pre, o.runtime, 1, o.seed));
+    local.push_back("model.pre " + o.pre + " (" + model::describe(runner->pre()->info()) +
+                    ") runs before the 4x model on every chunk");
+  }
   auto up = std::make_unique<BasicVsrppUpscaler>(std::move(runner), o.output_buffers, o.profile);
   if (notes) {
     notes->push_back("basicvsrpp: " + up->name());

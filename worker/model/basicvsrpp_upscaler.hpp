@@ -28,6 +28,9 @@ std::unique_ptr<Upscaler> make_basicvsrpp_upscaler(const config::Model& cfg,
 struct BasicVsrppBackendOptions {
   std::string checkpoint;            // empty: random weights (benchmarks)
   int mid_channels = 64, num_blocks = 7;
+  // model.pre: a 1x model run before this one on every chunk (a checkpoint, or random weights
+  // as "random-c128n25-1x": benchmarks); "" for none.
+  std::string pre;
   uint64_t seed = 1;                 // random weights: the same as `bench model`'s
   model::RuntimeOptions runtime;
   int output_buffers = 16;           // host buffers of converted frames (the pool's bound)
@@ -41,6 +44,7 @@ std::unique_ptr<Upscaler> make_basicvsrpp_upscaler(const BasicVsrppBackendOption
 inline BasicVsrppBackendOptions backend_options(const config::Model& cfg) {
   BasicVsrppBackendOptions o;
   o.checkpoint = cfg.checkpoint;
+  o.pre = cfg.pre;
   o.runtime.precision = config::to_string(cfg.precision);
   o.runtime.device = config::to_string(cfg.device);
   o.runtime.tf32 = cfg.tf32;

@@ -38,6 +38,13 @@ BenchResult bench_model(const BenchOptions& o) {
                     ? std::make_unique<BasicVsrppRunner>(o.mid_channels, o.num_blocks, 1, o.runtime)
                     : std::make_unique<BasicVsrppRunner>(o.checkpoint, o.runtime);
   BenchResult r;
+  r.pre_info.scale = 0;
+  if (!o.pre.empty()) {
+    if (o.width % 4 != 0 || o.height % 4 != 0 || o.width < 256 || o.height < 256)
+      throw UsageError("bench model --pre: a 1x model needs frames at least 256x256, multiples of 4");
+    runner->set_pre(make_runner(o.pre, o.runtime, 1));
+    r.pre_info = runner->pre()->info();
+  }
   r.device = runner->device();
   r.precision = runner->precision();
   r.notes = runner->notes();
@@ -53,7 +60,7 @@ BenchResult bench_model(const BenchOptions& o) {
     runner->synchronize();
   }
   // The probe runs (CUDA) happen here, outside every timed run.
-  r.footprint = runner->measure_footprint(o.height, o.width);
+  r.footprint = runner->chain_footprint(o.height, o.width);
   r.auto_chunk = runner->auto_chunk(o.height, o.width);
   r.capacity_bytes = runner->memory_capacity();
   for (int t : o.chunks) {
@@ -88,7 +95,7 @@ BenchResult bench_model(const BenchOptions& o) {
 std::string format_bench(const BenchOptions& o, const BenchResult& r) {
   std::ostringstream s;
   char line[512];
-  s << "model c" << r.info.mid_channels << "n" << r.info.num_blocks << " " << o.width << "x" << o.height << " "
+  s << "model " << (r.pre_info.scale ? describe(r.pre_info) + " -> " : std::string()) << describe(r.info) << " " << o.width << "x" << o.height << " "
     << r.device << " " << r.precision << " " << (o.runtime.channels_last ? "channels-last" : "nchw")
     << " output " << o.output << " offload " << o.runtime.offload;
   if (o.runtime.memory_limit_gib > 0) s << " memory_limit_gib " << o.runtime.memory_limit_gib;
@@ -158,6 +165,9 @@ std::string bench_json(const BenchOptions& o, const BenchResult& r) {
   j["notes"] = r.notes;
   j["model"] = {{"mid_channels", r.info.mid_channels}, {"num_blocks", r.info.num_blocks},
                 {"parameters", r.info.parameters}, {"checkpoint", o.checkpoint}};
+  if (r.pre_info.scale)
+    j["pre"] = {{"mid_channels", r.pre_info.mid_channels}, {"num_blocks", r.pre_info.num_blocks},
+                {"parameters", r.pre_info.parameters}, {"scale", r.pre_info.scale}, {"checkpoint", o.pre}};
   j["width"] = o.width;
   j["height"] = o.height;
   j["overlap"] = o.overlap;

@@ -12,6 +12,9 @@ namespace reelscale::model {
 struct BenchOptions {
   std::string checkpoint;          // empty: random weights of mid_channels/num_blocks
   int mid_channels = 64, num_blocks = 7;
+  // model.pre: a 1x model run before this one on every chunk (timed together): a checkpoint, or
+  // random weights "random-c128n25-1x" (the NTIRE decompression architecture); "" for none.
+  std::string pre;
   int width = 1024, height = 432;
   std::vector<int> chunks{32};     // T values (emitted frames), one row each
   int overlap = 0;                 // context frames on each side (run, not emitted or counted)
@@ -37,7 +40,8 @@ struct BenchResult {
   std::string device, precision;
   std::vector<std::string> notes;
   ModelInfo info;
-  Footprint footprint;       // measured per-frame footprint at the bench size (CUDA)
+  ModelInfo pre_info;        // scale 0: no model.pre
+  Footprint footprint;       // measured per-frame footprint at the bench size (CUDA; the chain's with pre)
   int auto_chunk = 0;        // what `model.chunk: auto` would pick here (context included)
   int64_t capacity_bytes = 0;
   std::vector<BenchRow> rows;

@@ -51,15 +51,19 @@ Footprint MemoryPlanner::footprint(int height, int width) {
   if (found != footprints_.end()) return found->second;
   Footprint fp;
   fp.map_bytes = net_->map_bytes(height, width);
+  // The maps and flows are at the feature size (a quarter of the input's for a 1x model).
   const double px = double(height) * width, mid = double(net_->config().mid_channels);
-  const double el = double(fp.map_bytes) / (mid * px);  // bytes per activation element
+  const double fpx = double(net_->feature_size(height)) * double(net_->feature_size(width));
+  const double el = double(fp.map_bytes) / (mid * fpx);  // bytes per activation element
   // The formula (CPU, or the floor of a probe): the kept maps, two float32 flows and the input
   // per frame; the working set of one step measured at 3.8 GiB for 1024x432 fp16 c64, scaled.
-  fp.per_frame = int64_t(fp.maps_per_frame * fp.map_bytes + 2 * 2 * px * 4 + 3 * px * el);
-  fp.fixed = int64_t(3.8 * double(int64_t(1) << 30) * (px / (1024.0 * 432.0)) * std::max(1.0, mid / 64.0) *
+  fp.per_frame = int64_t(fp.maps_per_frame * fp.map_bytes + 2 * 2 * fpx * 4 + 3 * px * el);
+  fp.fixed = int64_t(3.8 * double(int64_t(1) << 30) * (fpx / (1024.0 * 432.0)) * std::max(1.0, mid / 64.0) *
                      (el / 2.0));
 #ifdef REELSCALE_HAVE_CUDA
-  if (device_.is_cuda() && height >= 64 && width >= 64) {
+  const bool probe_fits = net_->feature_size(height) >= 64 && net_->feature_size(width) >= 64 &&
+                          (net_->scale() == 4 || (height % 4 == 0 && width % 4 == 0));
+  if (device_.is_cuda() && probe_fits) {
     // Peak over what is allocated before the run, at two lengths: the slope is the per-frame
     // footprint, the rest the working set. Offload off, so that every map stays.
     c10::InferenceMode guard;
@@ -116,7 +120,11 @@ ForwardOptions MemoryPlanner::forward_options(int frames, int height, int width)
 
 int MemoryPlanner::auto_chunk(int height, int width) {
   if (!device_.is_cuda()) return 32;  // host memory: not what limits a CPU run
-  const Footprint fp = footprint(height, width);
+  return chunk_for(footprint(height, width));
+}
+
+int MemoryPlanner::chunk_for(const Footprint& fp) const {
+  if (!device_.is_cuda()) return 32;
   const double usable = 0.9 * double(capacity()) - double(allocated_now()) - double(fp.fixed);
   return std::max(8, usable > 0 ? int(usable / double(fp.per_frame)) : 0);
 }

@@ -27,6 +27,8 @@ class MemoryPlanner {
   ForwardOptions forward_options(int frames, int height, int width);
   // Frames per chunk (context included) that fit without offload; at least 8 (32 on the CPU).
   int auto_chunk(int height, int width);
+  // Frames per chunk that fit with footprint `fp` (a chain's: BasicVsrppRunner::chain_footprint).
+  int chunk_for(const Footprint& fp) const;
 
  private:
   int64_t allocated_now() const;

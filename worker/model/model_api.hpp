@@ -31,7 +31,7 @@
 
 namespace reelscale::model {
 
-constexpr int kModelApiVersion = 1;
+constexpr int kModelApiVersion = 2;  // 2: model.pre (config::Model, ModelInfo, BenchOptions)
 
 struct ModelApi {
   int version = kModelApiVersion;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <map>
@@ -40,6 +41,7 @@ struct BasicVsrppRunner::Impl {
   ModelInfo info;
   RuntimeOptions opts;
   std::unique_ptr<MemoryPlanner> planner;
+  std::unique_ptr<BasicVsrppRunner> pre;  // model.pre: run first on each chunk
 
   void setup(const RuntimeOptions& o) {
     opts = o;
@@ -163,6 +165,23 @@ class EventTimer final : public StageTimer {
 #endif
 };
 
+std::string role_key(int scale) { return scale == 1 ? "model.pre" : "model.checkpoint"; }
+
+BasicVSRPPConfig network_config(int64_t mid_channels, int64_t num_blocks, int scale, const RuntimeOptions& opts) {
+  if (scale != 1 && scale != 4) throw Error("BasicVSR++: scale " + std::to_string(scale) + " is not 1 or 4");
+  BasicVSRPPConfig cfg;
+  cfg.mid_channels = static_cast<int>(mid_channels);
+  cfg.num_blocks = static_cast<int>(num_blocks);
+  cfg.low_res_input = scale == 4;
+  cfg.batch = std::max(1, opts.batch);
+  return cfg;
+}
+
+void add_stage_ms(std::vector<double>& into, const std::vector<double>& ms) {
+  if (into.size() < ms.size()) into.resize(ms.size(), 0.0);
+  for (size_t k = 0; k < ms.size(); ++k) into[k] += ms[k];
+}
+
 int64_t count_parameters(torch::nn::Module& m) {
   int64_t n = 0;
   for (const auto& p : m.parameters()) n += p.numel();
@@ -172,41 +191,50 @@ int64_t count_parameters(torch::nn::Module& m) {
 
 }  // namespace
 
-BasicVsrppRunner::BasicVsrppRunner(const std::string& checkpoint, const RuntimeOptions& opts)
+std::string describe(const ModelInfo& info) {
+  return "c" + std::to_string(info.mid_channels) + "n" + std::to_string(info.num_blocks) +
+         (info.scale == 4 ? "" : " " + std::to_string(info.scale) + "x");
+}
+
+BasicVsrppRunner::BasicVsrppRunner(const std::string& checkpoint, const RuntimeOptions& opts, int scale)
     : impl_(std::make_unique<Impl>()) {
   // The file before its tensors: missing, or a SHA-256 its OpenMMLab name contradicts (a remote
   // worker's own copy is checked here; the preflight checked the local one).
   model_zoo::verify_file(checkpoint);
   const BasicVsrppArch arch = infer_basicvsrpp_arch(summarize(checkpoint));
-  if (const auto* p = model_zoo::preset_for_file(checkpoint))
-    if (const std::string why = model_zoo::arch_problem(*p, arch.mid_channels, arch.num_blocks, arch.low_res_input);
-        !why.empty())
-      throw Error(checkpoint + ": " + why);
-  if (!arch.low_res_input || arch.num_reconstruction_blocks != 5)
-    throw Error(checkpoint + ": not a 4x BasicVSR++ generator (low_res_input " +
-                (arch.low_res_input ? std::string("true") : std::string("false")) + ", " +
-                std::to_string(arch.num_reconstruction_blocks) + " reconstruction blocks; expected true, 5)");
-  BasicVSRPPConfig cfg;
-  cfg.mid_channels = static_cast<int>(arch.mid_channels);
-  cfg.num_blocks = static_cast<int>(arch.num_blocks);
-  cfg.batch = std::max(1, opts.batch);
-  impl_->model = BasicVSRPlusPlus(cfg);
+  // Before any tensor is made: the same rule as the preflight's.
+  if (const std::string why = model_zoo::role_problem(checkpoint, role_key(scale), scale, arch.mid_channels,
+                                                      arch.num_blocks, arch.low_res_input,
+                                                      arch.num_reconstruction_blocks);
+      !why.empty())
+    throw Error(checkpoint + ": " + why);
+  impl_->model = BasicVSRPlusPlus(network_config(arch.mid_channels, arch.num_blocks, scale, opts));
   apply_state_dict(*impl_->model, load_state_dict(checkpoint), checkpoint);
-  impl_->info = {arch.mid_channels, arch.num_blocks, count_parameters(*impl_->model)};
+  impl_->info = {arch.mid_channels, arch.num_blocks, count_parameters(*impl_->model), scale};
   impl_->setup(opts);
 }
 
-BasicVsrppRunner::BasicVsrppRunner(int mid_channels, int num_blocks, uint64_t seed, const RuntimeOptions& opts)
+BasicVsrppRunner::BasicVsrppRunner(int mid_channels, int num_blocks, uint64_t seed, const RuntimeOptions& opts,
+                                   int scale)
     : impl_(std::make_unique<Impl>()) {
+  const BasicVSRPPConfig cfg = network_config(mid_channels, num_blocks, scale, opts);
   torch::manual_seed(seed);
-  BasicVSRPPConfig cfg;
-  cfg.mid_channels = mid_channels;
-  cfg.num_blocks = num_blocks;
-  cfg.batch = std::max(1, opts.batch);
   impl_->model = BasicVSRPlusPlus(cfg);
-  impl_->info = {mid_channels, num_blocks, count_parameters(*impl_->model)};
+  impl_->info = {mid_channels, num_blocks, count_parameters(*impl_->model), scale};
   impl_->setup(opts);
 }
+
+void BasicVsrppRunner::set_pre(std::unique_ptr<BasicVsrppRunner> pre) {
+  if (pre && pre->info().scale != 1)
+    throw Error("model.pre: a " + std::to_string(pre->info().scale) + "x model cannot run before the 4x one (it must be 1x)");
+  if (pre && impl_->info.scale != 4)
+    throw Error("model.checkpoint: a " + std::to_string(impl_->info.scale) + "x model cannot follow model.pre (it must be 4x)");
+  if (pre && pre->torch_device() != impl_->device)
+    throw Error("model.pre runs on " + pre->device() + ", the 4x model on " + device() + ": one device for both");
+  impl_->pre = std::move(pre);
+}
+
+const BasicVsrppRunner* BasicVsrppRunner::pre() const { return impl_->pre.get(); }
 
 BasicVsrppRunner::~BasicVsrppRunner() = default;
 
@@ -228,6 +256,19 @@ void BasicVsrppRunner::run_tensor(torch::Tensor lqs, int emit_begin, int emit_en
     throw Error("BasicVSR++: emit range [" + std::to_string(emit_begin) + ", " + std::to_string(emit_end) +
                 ") is outside the chunk's " + std::to_string(t) + " frames");
   if (emit_begin == emit_end) return;
+  std::vector<double> pre_ms;
+  if (impl.pre) {
+    // Every frame of the chunk, context included: the 4x model needs them all as input.
+    RunStats pre_stats;
+    pre_stats.profile = stats && stats->profile;
+    torch::Tensor restored;  // (1, t, 3, h, w) in the pre's dtype: what is held between the two
+    impl.pre->run_tensor(std::move(lqs), 0, t, [&](int64_t idx, const at::Tensor& y) {
+      if (!restored.defined()) restored = torch::empty({1, t, 3, h, w}, y.options());
+      restored.select(1, idx).copy_(y);
+    }, &pre_stats);
+    lqs = std::move(restored);
+    pre_ms = std::move(pre_stats.stage_ms);
+  }
   ForwardOptions fo = impl.planner->forward_options(t, h, w);
   OffloadStats offload;
   fo.stats = &offload;
@@ -247,6 +288,7 @@ void BasicVsrppRunner::run_tensor(torch::Tensor lqs, int emit_begin, int emit_en
   }
   if (stats) {
     if (timer) stats->stage_ms = timer->totals();
+    if (timer) add_stage_ms(stats->stage_ms, pre_ms);
     stats->resident_budget = offload.budget;
     stats->offloaded_maps = offload.offloaded;
     stats->prefetched_maps = offload.prefetched;
@@ -288,7 +330,22 @@ int64_t BasicVsrppRunner::resident_budget(int frames, int height, int width) {
   return impl_->planner->resident_budget(frames, height, width);
 }
 
-int BasicVsrppRunner::auto_chunk(int height, int width) { return impl_->planner->auto_chunk(height, width); }
+int BasicVsrppRunner::auto_chunk(int height, int width) {
+  if (!impl_->pre) return impl_->planner->auto_chunk(height, width);
+  return impl_->planner->chunk_for(chain_footprint(height, width));
+}
+
+Footprint BasicVsrppRunner::chain_footprint(int height, int width) {
+  Footprint main = impl_->planner->footprint(height, width);
+  if (!impl_->pre) return main;
+  const Footprint pre = impl_->pre->measure_footprint(height, width);
+  const int64_t held = int64_t(3) * height * width * int64_t(c10::elementSize(impl_->pre->impl_->dtype));
+  Footprint fp = main;
+  fp.fixed = std::max(pre.fixed, main.fixed);
+  fp.per_frame = std::max(pre.per_frame + held, main.per_frame);
+  fp.measured = pre.measured && main.measured;
+  return fp;
+}
 
 // Restored: c6ddd65 moved the planner out and took these definitions with it (bench uses them).
 int64_t BasicVsrppRunner::peak_memory_bytes() const {
@@ -312,6 +369,21 @@ void BasicVsrppRunner::synchronize() const {
   if (impl_->device.is_cuda()) torch::cuda::synchronize(impl_->device.index());
 }
 
+std::unique_ptr<BasicVsrppRunner> make_runner(const std::string& spec, const RuntimeOptions& opts, int scale,
+                                              uint64_t seed) {
+  if (spec.rfind("random-", 0) != 0) return std::make_unique<BasicVsrppRunner>(spec, opts, scale);
+  int mid = 0, blocks = 0, spec_scale = 4;
+  char tail[8] = {0};
+  const int got = std::sscanf(spec.c_str(), "random-c%dn%d-%7s", &mid, &blocks, tail);
+  if (got == 3 && (std::string(tail) == "1x" || std::string(tail) == "4x")) spec_scale = tail[0] - '0';
+  if (got < 2 || (got == 3 && spec_scale == 4 && std::string(tail) != "4x") || mid < 1 || blocks < 0)
+    throw UsageError("'" + spec + "': random weights are written random-c<channels>n<blocks>[-1x|-4x], e.g. random-c128n25-1x");
+  if (spec_scale != scale)
+    throw UsageError("'" + spec + "' is a " + std::to_string(spec_scale) + "x network; a " + std::to_string(scale) +
+                     "x one is needed here");
+  return std::make_unique<BasicVsrppRunner>(mid, blocks, seed, opts, scale);
+}
+
 int auto_chunk_frames(const ModelInfo& info, int height, int width, const std::string& precision,
                       int64_t free_bytes) {
   const double el = precision == "fp32" ? 4.0 : 2.0;
@@ -331,7 +403,8 @@ int auto_chunk_frames(const ModelInfo& info, int height, int width, const std::s
 void run_chunked(BasicVsrppRunner& runner, const FloatVideo& in, const std::vector<int>& cuts, int chunk,
                  int overlap, FloatVideo& out, int* chunks_run) {
   const auto plan = plan_chunks(in.frames, cuts, chunk > 0 ? chunk : std::max(1, in.frames), overlap);
-  out = FloatVideo(in.frames, in.height * 4, in.width * 4);
+  const int scale = runner.info().scale;
+  out = FloatVideo(in.frames, in.height * scale, in.width * scale);
   for (const Chunk& c : plan) {
     FloatVideo sub(c.frames(), in.height, in.width);
     std::copy(in.frame(c.context_begin), in.frame(c.context_begin) + size_t(c.frames()) * in.frame_size(),

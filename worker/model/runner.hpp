@@ -73,22 +73,35 @@ struct Footprint {
 
 struct ModelInfo {
   int64_t mid_channels = 0, num_blocks = 0, parameters = 0;
+  int scale = 4;  // 4: an upscaler; 1: a same-size restoration (model.pre)
 };
+// "c64n7" / "c128n25 1x"
+std::string describe(const ModelInfo& info);
 
 class BasicVsrppRunner {
  public:
   // Loads a checkpoint (.pth or .safetensors); mid_channels and num_blocks come from its
-  // tensor shapes. Throws reelscale::Error naming the file (missing/unexpected/wrong-shape
-  // keys) or the unusable option (cuda without a GPU, an unknown precision...).
-  BasicVsrppRunner(const std::string& checkpoint, const RuntimeOptions& opts);
+  // tensor shapes, which must make a `scale`x generator (4: model.checkpoint; 1: model.pre,
+  // the NTIRE decompression architecture). Throws reelscale::Error naming the file (wrong
+  // scale, missing/unexpected/wrong-shape keys) or the unusable option (cuda without a GPU,
+  // an unknown precision...).
+  BasicVsrppRunner(const std::string& checkpoint, const RuntimeOptions& opts, int scale = 4);
   // Random weights (a fixed seed): for tests and benchmarks without a checkpoint.
-  BasicVsrppRunner(int mid_channels, int num_blocks, uint64_t seed, const RuntimeOptions& opts);
+  BasicVsrppRunner(int mid_channels, int num_blocks, uint64_t seed, const RuntimeOptions& opts, int scale = 4);
   ~BasicVsrppRunner();
   BasicVsrppRunner(const BasicVsrppRunner&) = delete;
   BasicVsrppRunner& operator=(const BasicVsrppRunner&) = delete;
 
+  // Chained restoration (model.pre): `pre`, a 1x runner on the same device, runs over every
+  // frame of each chunk (context included: the chunk and overlap plan are shared) and its
+  // output is this runner's input, unclamped, as running the two networks one after the other.
+  // Both recurrences start fresh on every chunk. Throws unless pre is 1x and this runner 4x.
+  void set_pre(std::unique_ptr<BasicVsrppRunner> pre);
+  const BasicVsrppRunner* pre() const;
+
   // Runs the network once over `chunk` (one scene's frames: the recurrent state starts fresh)
   // and delivers frames [emit_begin, emit_end) to `sink` in order, 4x size, float RGB planar.
+  // With a pre runner, the stats' stage times are both networks' summed per stage.
   // An empty sink leaves every output frame on the device (model-only timing, as the official
   // code's: no download).
   void run(const FloatVideo& chunk, int emit_begin, int emit_end, const FrameSink& sink,
@@ -114,8 +127,12 @@ class BasicVsrppRunner {
   // Feature maps allowed on the device for a chunk of t frames (-1: all fit; see offload).
   int64_t resident_budget(int frames, int height, int width);
   // Chunk length T (frames, context included) that fits without offload, from the measured
-  // footprint with 10% headroom; at least 8.
+  // footprint with 10% headroom; at least 8. With a pre runner, from chain_footprint().
   int auto_chunk(int height, int width);
+  // What a chunk needs with the pre runner: the larger of the two stages' working sets, and per
+  // frame the larger of the pre's (plus its output frames, held until the 4x model starts) and
+  // this runner's (whose input they are). measure_footprint() when there is no pre runner.
+  Footprint chain_footprint(int height, int width);
 
   const std::string& device() const;     // "cpu", "cuda:0"
   const std::string& precision() const;  // the precision actually used
@@ -134,6 +151,12 @@ class BasicVsrppRunner {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// A runner from a checkpoint path, or random weights from "random-c<M>n<N>[-1x|-4x]" (seeded:
+// benchmarks, e.g. "random-c128n25-1x", the NTIRE decompression architecture), as a `scale`x
+// model; a random spec of another scale is refused.
+std::unique_ptr<BasicVsrppRunner> make_runner(const std::string& checkpoint_or_random, const RuntimeOptions& opts,
+                                              int scale, uint64_t seed = 1);
 
 // Frames per chunk ("auto" chunk length, T counting context frames): how many h x w frames fit
 // in `free_bytes` (see device_memory()) with this model, from the per-frame maps the network

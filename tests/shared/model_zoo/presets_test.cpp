@@ -90,6 +90,32 @@ TEST(CheckpointPresets, ConfigResolvesAPresetAndRefusesAOneXModelAsTheUpscaler) 
   }
 }
 
+TEST(CheckpointPresets, ModelPreTakesOnlyTheOneTimesPresetsAndNeedsTheFourTimesModel) {
+  testing::TempDir dir;
+  ScopedEnv models("REELSCALE_MODELS", dir.path().c_str());
+  const config::Config c =
+      config::load_from_string("input: a.mkv\nmodel:\n  checkpoint: vimeo-bd\n  pre: ntire-decompress-2\n", "c.yaml");
+  EXPECT_EQ(c.model.pre, (dir / "basicvsr_plusplus_c128n25_ntire_decompress_track2_20210314-eeae05e6.pth").string());
+  try {
+    config::load_from_string("input: a.mkv\nmodel:\n  checkpoint: vimeo-bd\n  pre: reds4\n", "c.yaml");
+    FAIL() << "a 4x preset was accepted as model.pre";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("c.yaml:4:8: error: model.pre: reds4 is a 4x model; model.pre needs a 1x one"));
+    EXPECT_THAT(e.what(), HasSubstr("ntire-decompress-1, ntire-decompress-2, ntire-decompress-3"));
+  }
+  try {
+    config::load_from_string("input: a.mkv\nmodel:\n  pre: ntire-decompress-1\n", "c.yaml");
+    FAIL() << "model.pre was accepted without a 4x model";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("c.yaml:3:8: error: model.pre: needs the basicvsrpp backend"));
+  }
+  // model.pre changes the pixels, so the video config hash (modes_test pins the hash without it).
+  const config::Config with = config::load_from_string("input: a.mkv\nmodel:\n  checkpoint: vimeo-bd\n", "c.yaml");
+  config::Config other = with;
+  other.model.pre = "x.pth";
+  EXPECT_NE(config::video_config_hash(with), config::video_config_hash(other));
+}
+
 TEST(CheckpointVerify, MissingPresetFileNamesTheUrlAndTheDownloadLine) {
   testing::TempDir dir;
   const Preset& p = *find_preset("vimeo-bi");

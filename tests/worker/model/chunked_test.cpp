@@ -6,24 +6,11 @@
 
 #include "shared/upscale/chunk_plan.hpp"
 #include "shared/util/errors.hpp"
+#include "tests/worker/model/small_model.hpp"
 #include "worker/model/runner.hpp"
 
 namespace reelscale::model {
 namespace {
-
-FloatVideo random_video(int t, int h, int w, unsigned seed) {
-  FloatVideo v(t, h, w);
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(0.f, 1.f);
-  // Smooth content plus noise, so that SPyNet sees structure.
-  for (int f = 0; f < t; ++f)
-    for (int c = 0; c < 3; ++c)
-      for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x)
-          v.frame(f)[(size_t(c) * h + y) * w + x] =
-              0.5f + 0.3f * std::sin(0.2f * (x + 2 * f) + c) * std::cos(0.15f * y) + 0.1f * u(rng);
-  return v;
-}
 
 FloatVideo slice(const FloatVideo& v, int b, int e) {
   FloatVideo s(e - b, v.height, v.width);

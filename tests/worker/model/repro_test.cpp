@@ -3,7 +3,6 @@
 // shard redone by another worker after a kill -9 equals the clean run. GPU only (skips
 // without CUDA); runs on the device machine (scripts/gpu/full_check.sh, TESTS=test_model).
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -13,32 +12,12 @@
 #include <vector>
 
 #include "tests/testing/test_env.hpp"
+#include "tests/worker/model/small_model.hpp"
 #include "worker/model/basicvsrpp.hpp"
 #include "worker/model/npy.hpp"
 
 namespace reelscale::model {
 namespace {
-
-// A float32 safetensors file of a module's parameters and buffers (the format is a JSON header and the
-// raw little-endian data; written here so that the test needs neither Python nor ../shared).
-void write_safetensors(const std::filesystem::path& path, torch::nn::Module& m) {
-  nlohmann::json header = nlohmann::json::object();
-  std::string data;
-  auto tensors = m.named_parameters();
-  for (const auto& b : m.named_buffers()) tensors.insert(b.key(), b.value());  // spynet.mean/std
-  for (const auto& p : tensors) {
-    const torch::Tensor t = p.value().detach().to(torch::kCPU, torch::kFloat).contiguous();
-    const size_t begin = data.size(), bytes = size_t(t.numel()) * sizeof(float);
-    data.append(static_cast<const char*>(t.data_ptr()), bytes);
-    header[p.key()] = {{"dtype", "F32"}, {"shape", t.sizes().vec()}, {"data_offsets", {begin, begin + bytes}}};
-  }
-  std::string h = header.dump();
-  h.append((8 - h.size() % 8) % 8, ' ');
-  const uint64_t n = h.size();
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(&n), 8);
-  out << h << data;
-}
 
 std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -53,13 +32,7 @@ TEST(ReproducibleBits, TwoProcessesWriteIdenticalBytesByDefault) {
   cfg.mid_channels = 32;
   cfg.num_blocks = 3;
   BasicVSRPlusPlus net(cfg);
-  {
-    // The official init zeroes conv_offset's last layer (offsets = flow, mask 0.5): give it
-    // weights so that the deformable sampling takes part.
-    torch::NoGradGuard ng;
-    for (auto& p : net->named_parameters())
-      if (p.key().find("conv_offset.6") != std::string::npos) p.value().normal_(0.0, 0.02);
-  }
+  wake_deformable_offsets(*net);
   write_safetensors(dir / "net.safetensors", *net);
   // Smooth moving content with a little noise: non-trivial flows and offsets.
   const int64_t t = 6, h = 136, w = 240;
