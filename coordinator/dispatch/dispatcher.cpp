@@ -633,7 +633,14 @@ void Broker::settle(const std::string& worker, const protocol::Done& d, const fs
 
 void Broker::on_failed(const std::string& id, const std::string& worker, const protocol::Failed& f) {
   finish_lease(id, f.shard_id, f.attempt);
-  Outcome o = sched_.failed(worker, f.shard_id, f.attempt, f.reason, f.retryable);
+  // In shared storage the worker writes into storage.dir: its ENOSPC is our full disk, not a
+  // bad input. The shard stays pending and the dispatch ends resumable, as when the broker
+  // finds the disk full itself (issue 23, defect 6: ENOSPC alike in both modes).
+  const bool our_disk_full = !streaming() && f.reason.find(std::strerror(ENOSPC)) != std::string::npos;
+  if (our_disk_full)
+    disk_full("storage.dir " + opts_.storage_dir.string() + ": worker " + worker + " could not write shard " +
+              f.shard_id);
+  Outcome o = sched_.failed(worker, f.shard_id, f.attempt, f.reason, f.retryable || our_disk_full);
   spdlog::warn("shard {} failed on {}: {} ({})", f.shard_id, worker, f.reason, to_string(o));
   if (o == Outcome::failed) {
     obs_->shard_failed(f.shard_id, f.reason);
@@ -725,6 +732,7 @@ void Broker::disk_full(const std::string& why) {
 }
 
 void Broker::assign_idle() {
+  if (!disk_full_.empty()) return;  // the dispatch is ending; nothing more goes out
   bool checked = false;
   for (auto& [id, w] : workers_) {
     if (w.lease || !w.busy_shard.empty()) continue;

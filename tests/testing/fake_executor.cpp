@@ -1,4 +1,6 @@
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <sstream>
 #include <thread>
 
@@ -26,6 +28,7 @@ FakeExecutor::FakeExecutor(const std::string& spec) {
     if (k == "frame_us") frame_us_ = v;
     else if (k == "corrupt") corrupt_ = int(v);
     else if (k == "fail") fail_ = int(v);
+    else if (k == "enospc") enospc_ = int(v);
     else throw UsageError("fake executor spec: unknown key '" + k + "'");
   }
 }
@@ -49,6 +52,11 @@ ExecResult FakeExecutor::execute(const protocol::Assign& a, const std::filesyste
   if (fail_ > 0) {
     --fail_;
     throw Error("fake executor: injected failure");
+  }
+  if (enospc_ > 0) {
+    // As the muxer reports a full disk: a MediaError, which the worker calls not retryable.
+    --enospc_;
+    throw MediaError("fake executor: writing " + output.string() + ": " + std::strerror(ENOSPC));
   }
   bool corrupt = corrupt_ > 0;
   if (corrupt) --corrupt_;

@@ -24,7 +24,7 @@ class FakeExecutor : public ShardExecutor {
 
  private:
   int64_t frame_us_ = 1000;
-  int corrupt_ = 0, fail_ = 0;
+  int corrupt_ = 0, fail_ = 0, enospc_ = 0;  // enospc: a MediaError naming a full disk
 };
 
 // Wraps a real executor and spoils its first results after they are written, so that the

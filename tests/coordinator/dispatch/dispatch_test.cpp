@@ -410,6 +410,34 @@ TEST(Dispatch, NoShardIsAssignedWithoutRoomForIt) {
   expect_no_work_without_space(c, c.options());
 }
 
+// Issue 23, defect 6 in shared storage: the disk fills while a worker writes its shard into
+// storage.dir. The worker reports a media error (not retryable), but the full disk is the
+// coordinator's: the dispatch ends resumable ("No space left on device", naming storage.dir)
+// and the shard stays pending, so the same command completes once space is freed.
+TEST(Dispatch, WorkerOutOfSpaceInSharedStorageEndsTheRunResumably) {
+  Cluster c;
+  auto plan = make_plan(1, 20);
+  {
+    InProcessCoordinator co(c, plan, c.options());
+    ChildProcesses workers;
+    workers.spawn(c.worker_args(co.events.endpoint, "frame_us=0,enospc=1"));
+    try {
+      co.finish();
+      ADD_FAILURE() << "the dispatch went on after the shared disk filled";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("storage.dir " + c.storage.string()), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(co.ledger.shard(plan[0].id)->state, ledger::State::pending);
+  }
+  InProcessCoordinator again(c, plan, c.options());
+  ChildProcesses workers;
+  workers.spawn(c.worker_args(again.events.endpoint, "frame_us=0"));
+  const auto r = again.finish();
+  EXPECT_EQ(r.failed, 0);
+  EXPECT_EQ(again.ledger.shard(plan[0].id)->state, ledger::State::done);
+}
+
 TEST(Dispatch, StoppedWorkerPastLivenessIsRequeuedAndItsLateResultIsIdempotent) {
   Cluster c;
   auto plan = make_plan(4, 150, false);
