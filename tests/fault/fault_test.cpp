@@ -183,6 +183,16 @@ std::string endpoint_of(Proc& run) {
   return l.substr(at, l.find(' ', at) - at);
 }
 
+// A job's `reelscale run` with no local workers, and the endpoint it listens on ("" if it
+// never did): the tests bring their own workers.
+struct ListeningJob {
+  Job job;
+  Proc run;
+  std::string ep;
+  explicit ListeningJob(const std::string& storage)
+      : job(storage, 0), run({"run", job.config.string()}), ep(endpoint_of(run)) {}
+};
+
 // Checksums of the video packets of the final file, in order.
 std::vector<std::string> video_packets(const fs::path& file) {
   auto in = av::open_input(file.string());
@@ -252,24 +262,22 @@ TEST(FaultMedia, CleanRunsWithThreeWorkersAgreeAcrossStorageModes) {
 
 TEST(FaultMedia, WorkerKilledMidShardIsRedoneElsewhere) {
   reference();
-  Job job("stream", 0);
-  Proc run({"run", job.config.string()});
-  const std::string ep = endpoint_of(run);
-  ASSERT_NE(ep, "") << run.log();
-  Proc victim(job.worker(ep, "victim"));
+  ListeningJob l("stream");
+  ASSERT_NE(l.ep, "") << l.run.log();
+  Proc victim(l.job.worker(l.ep, "victim"));
   // Mid-shard: it has its assignment (and is fetching or upscaling it).
   const std::string got = victim.wait_line(" attempt ");
   ASSERT_NE(got, "") << victim.log();
   victim.kill9();
   const auto at = got.find("shard ") + 6;
   const std::string shard = got.substr(at, got.find(' ', at) - at);
-  Proc w2(job.worker(ep, "w2")), w3(job.worker(ep, "w3"));
-  ASSERT_EQ(run.wait_exit(), 0) << run.log();
-  expect_matches_reference(job);
-  const auto row = *ledger::Ledger::open_existing(job.ledger).shard(shard);
+  Proc w2(l.job.worker(l.ep, "w2")), w3(l.job.worker(l.ep, "w3"));
+  ASSERT_EQ(l.run.wait_exit(), 0) << l.run.log();
+  expect_matches_reference(l.job);
+  const auto row = *ledger::Ledger::open_existing(l.job.ledger).shard(shard);
   EXPECT_GE(row.attempts, 2) << shard;
   EXPECT_THAT(row.worker, ::testing::Not(HasSubstr("victim")));
-  EXPECT_GE(run.count_lines("worker victim"), 1) << run.log();
+  EXPECT_GE(l.run.count_lines("worker victim"), 1) << l.run.log();
 }
 
 TEST(FaultMedia, CoordinatorKilledAndRestartedRedoesNoVerifiedShard) {
@@ -308,20 +316,18 @@ class FaultMediaBoth : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FaultMediaBoth, CorruptAndShortShardsAreDetectedAndRetried) {
   reference();
-  Job job(GetParam(), 0);
-  Proc run({"run", job.config.string()});
-  const std::string ep = endpoint_of(run);
-  ASSERT_NE(ep, "") << run.log();
+  ListeningJob l(GetParam());
+  ASSERT_NE(l.ep, "") << l.run.log();
   // --fault: reelscale-test-worker (the real worker and pipeline, results spoiled).
-  Proc bad1(job.worker(ep, "corrupter", "corrupt=1"), testing::test_worker_exe()),
-      bad2(job.worker(ep, "shortener", "short=1"), testing::test_worker_exe());
-  ASSERT_EQ(run.wait_exit(), 0) << run.log();
-  const std::string log = run.log();
+  Proc bad1(l.job.worker(l.ep, "corrupter", "corrupt=1"), testing::test_worker_exe()),
+      bad2(l.job.worker(l.ep, "shortener", "short=1"), testing::test_worker_exe());
+  ASSERT_EQ(l.run.wait_exit(), 0) << l.run.log();
+  const std::string log = l.run.log();
   EXPECT_THAT(log, HasSubstr("is corrupt"));
   EXPECT_THAT(log, HasSubstr("is short"));
-  expect_matches_reference(job);
+  expect_matches_reference(l.job);
   int retried = 0;
-  for (const auto& row : job.rows()) retried += row.attempts >= 2;
+  for (const auto& row : l.job.rows()) retried += row.attempts >= 2;
   EXPECT_GE(retried, 2);
 }
 
@@ -331,19 +337,17 @@ INSTANTIATE_TEST_SUITE_P(Storage, FaultMediaBoth, ::testing::Values("shared", "s
 // takes its shard's private work directory with it.
 TEST(FaultMedia, WorkerStoppedMidShardLeavesNoWorkDir) {
   reference();
-  Job job("shared", 0);
-  Proc run({"run", job.config.string()});
-  const std::string ep = endpoint_of(run);
-  ASSERT_NE(ep, "") << run.log();
-  Proc stopped(job.worker(ep, "stopped"));
+  ListeningJob l("shared");
+  ASSERT_NE(l.ep, "") << l.run.log();
+  Proc stopped(l.job.worker(l.ep, "stopped"));
   ASSERT_NE(stopped.wait_line(" attempt "), "") << stopped.log();
   stopped.stop();
   EXPECT_NE(stopped.wait_exit(), -1) << "the stopped worker did not end";
-  for (const auto& e : fs::directory_iterator(job.dir / "out.mkv.work" / "shards"))
+  for (const auto& e : fs::directory_iterator(l.job.dir / "out.mkv.work" / "shards"))
     EXPECT_NE(e.path().filename().string().rfind(".work-", 0), 0u) << e.path() << "\n" << stopped.log();
-  Proc finisher(job.worker(ep, "finisher"));
-  ASSERT_EQ(run.wait_exit(), 0) << run.log();
-  expect_matches_reference(job);
+  Proc finisher(l.job.worker(l.ep, "finisher"));
+  ASSERT_EQ(l.run.wait_exit(), 0) << l.run.log();
+  expect_matches_reference(l.job);
 }
 
 long dead_pid() {

@@ -18,23 +18,33 @@
 namespace reelscale::model::kernels {
 namespace {
 
+// Element <-> float32 conversions, one specialisation per element type.
 template <typename T>
-__device__ __forceinline__ float to_f(T v);
+struct Convert;
 template <>
-__device__ __forceinline__ float to_f<float>(float v) { return v; }
+struct Convert<float> {
+  static __device__ __forceinline__ float to(float v) { return v; }
+  static __device__ __forceinline__ float from(float v) { return v; }
+};
 template <>
-__device__ __forceinline__ float to_f<__half>(__half v) { return __half2float(v); }
+struct Convert<__half> {
+  static __device__ __forceinline__ float to(__half v) { return __half2float(v); }
+  static __device__ __forceinline__ __half from(float v) { return __float2half_rn(v); }
+};
 template <>
-__device__ __forceinline__ float to_f<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
+struct Convert<__nv_bfloat16> {
+  static __device__ __forceinline__ float to(__nv_bfloat16 v) { return __bfloat162float(v); }
+  static __device__ __forceinline__ __nv_bfloat16 from(float v) { return __float2bfloat16_rn(v); }
+};
 
 template <typename T>
-__device__ __forceinline__ T from_f(float v);
-template <>
-__device__ __forceinline__ float from_f<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+__device__ __forceinline__ float to_f(T v) {
+  return Convert<T>::to(v);
+}
+template <typename T>
+__device__ __forceinline__ T from_f(float v) {
+  return Convert<T>::from(v);
+}
 
 template <typename T, int V>
 struct alignas(sizeof(T) * V) Pack {

@@ -52,13 +52,19 @@ cv::Mat tex(uint32_t seed, double base, double amp, bool grey = false) {
   return texture(seed, W + 400, H, base, amp, grey);  // pans never wrap (<= 400 px per clip)
 }
 
+// A clip of the default size and rate, named and of `frames` frames; the caller draws it.
+Clip named_clip(const std::string& name, int64_t frames) {
+  Clip c;
+  c.name = name;
+  c.frames = frames;
+  return c;
+}
+
 Clip cuts_clip() {
   // Four panned scenes of different brightness (histograms apart as well as pixels).
   static const std::vector<cv::Mat> t = {tex(1, 70, 50), tex(2, 160, 60), tex(3, 110, 80),
                                          tex(4, 200, 40)};
-  Clip c;
-  c.name = "cuts";
-  c.frames = 120;
+  Clip c = named_clip("cuts", 120);
   c.draw = [](int64_t n) { return pan(t[size_t(n / 30)], n, 1, W, H); };
   const std::vector<int64_t> cuts{30, 60, 90};
   c.expected = {{"content", cuts}, {"adaptive", cuts}, {"hist", cuts}, {"hash", cuts},
@@ -69,9 +75,7 @@ Clip cuts_clip() {
 Clip dissolve_clip() {
   // A (40) dissolving into B over 30 frames, B (40), hard cut to C (40).
   static const cv::Mat a = tex(11, 90, 60), b = tex(12, 150, 60), cc = tex(13, 60, 50);
-  Clip c;
-  c.name = "dissolve";
-  c.frames = 150;
+  Clip c = named_clip("dissolve", 150);
   c.draw = [](int64_t n) {
     if (n < 40) return pan(a, n, 1, W, H);
     if (n < 70) {
@@ -120,9 +124,7 @@ Clip fade_clip(bool to_white) {
 Clip flash_clip() {
   // A with a one-frame white flash at 25, cut to B at 50, a two-frame flash at 75-76.
   static const cv::Mat a = tex(31, 90, 60), b = tex(32, 140, 60);
-  Clip c;
-  c.name = "flash";
-  c.frames = 110;
+  Clip c = named_clip("flash", 110);
   c.draw = [](int64_t n) {
     if (n == 25 || n == 75 || n == 76) return cv::Mat(H, W, CV_8UC3, cv::Scalar::all(255));
     return pan(n < 50 ? a : b, n, 1, W, H);
@@ -138,9 +140,7 @@ Clip dark_clip() {
   // Two dark colour scenes (levels ~12-45, above the fade threshold): the dark pixels'
   // saturation is where a careless conversion scores changes that are not there.
   static const cv::Mat a = tex(41, 28, 16), b = tex(42, 30, 16);
-  Clip c;
-  c.name = "dark";
-  c.frames = 100;
+  Clip c = named_clip("dark", 100);
   c.draw = [](int64_t n) { return pan(n < 50 ? a : b, n, 1, W, H); };
   c.expected = {{"content", {50}}, {"adaptive", {50}}, {"threshold", {}}};
   return c;
@@ -150,9 +150,7 @@ Clip grey_clip() {
   // Grey: the content score is |dV| / 3 alone, so the levels lie far apart.
   static const std::vector<cv::Mat> t = {tex(51, 40, 30, true), tex(52, 200, 30, true),
                                          tex(53, 70, 40, true)};
-  Clip c;
-  c.name = "greyscale";
-  c.frames = 90;
+  Clip c = named_clip("greyscale", 90);
   c.draw = [](int64_t n) { return pan(t[size_t(n / 30)], n, 2, W, H); };
   const std::vector<int64_t> cuts{30, 60};
   c.expected = {{"content", cuts}, {"adaptive", cuts}, {"hist", cuts}, {"threshold", {}}};
@@ -162,9 +160,7 @@ Clip grey_clip() {
 Clip pan_clip() {
   // Fast pans (6 px per frame) over fine textures, then a cut.
   static const cv::Mat a = texture(61, W + 640, H, 110, 70), b = texture(62, W + 640, H, 150, 60);
-  Clip c;
-  c.name = "pan";
-  c.frames = 100;
+  Clip c = named_clip("pan", 100);
   c.draw = [](int64_t n) { return pan(n < 55 ? a : b, n, 6, W, H); };
   // Not asserted for adaptive: the pan's own scores are high, so the cut's ratio stays below 3.
   c.expected = {{"content", {55}}, {"threshold", {}}};
