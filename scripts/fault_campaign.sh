@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fault campaign of issue 23, re-runnable: CPU, bicubic, workers on loopback, a small
 # generated film. Not a CTest test (minutes, random moments): its numbers go in
-# docs/reliability.md.
+# docs/operations.md ("Fault campaign").
 #
 #   scripts/fault_campaign.sh [BUILD_DIR]      (default ./build; needs reelscale and
 #                                               reelscale-test-worker built, ffmpeg, sqlite3)
