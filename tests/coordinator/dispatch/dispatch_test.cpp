@@ -385,6 +385,17 @@ TEST(Dispatch, OutOfRangePortIsRefusedNotWrapped) {
   EXPECT_THROW(dispatch::run_dispatch(o, l, make_plan(1, 10), v), ConfigError);
 }
 
+// The dispatch ends with the resumable Error of a full storage.dir, naming the directory.
+void expect_ends_out_of_space(InProcessCoordinator& co, const Cluster& c, const std::string& otherwise) {
+  try {
+    co.finish();
+    ADD_FAILURE() << otherwise;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("storage.dir " + c.storage.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos) << e.what();
+  }
+}
+
 // Issue 23, defect 6: with too little room in storage.dir no shard is handed out (so none is
 // computed to be thrown away, nor an attempt spent): the dispatch ends with an Error naming the
 // directory, in either storage mode.
@@ -394,13 +405,7 @@ void expect_no_work_without_space(Cluster& c, dispatch::DispatchOptions o) {
   InProcessCoordinator co(c, plan, o);
   ChildProcesses workers;
   workers.spawn(c.worker_args(co.events.endpoint, "frame_us=100"));
-  try {
-    co.finish();
-    ADD_FAILURE() << "the dispatch went on without space";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("storage.dir " + c.storage.string()), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos) << e.what();
-  }
+  expect_ends_out_of_space(co, c, "the dispatch went on without space");
   EXPECT_TRUE(co.events.pid_of_shard.empty()) << "a shard was assigned";
   for (const auto& row : co.ledger.shards()) EXPECT_EQ(row.attempts, 0) << row.spec.id;
 }
@@ -421,13 +426,7 @@ TEST(Dispatch, WorkerOutOfSpaceInSharedStorageEndsTheRunResumably) {
     InProcessCoordinator co(c, plan, c.options());
     ChildProcesses workers;
     workers.spawn(c.worker_args(co.events.endpoint, "frame_us=0,enospc=1"));
-    try {
-      co.finish();
-      ADD_FAILURE() << "the dispatch went on after the shared disk filled";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("storage.dir " + c.storage.string()), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos) << e.what();
-    }
+    expect_ends_out_of_space(co, c, "the dispatch went on after the shared disk filled");
     EXPECT_EQ(co.ledger.shard(plan[0].id)->state, ledger::State::pending);
   }
   InProcessCoordinator again(c, plan, c.options());
