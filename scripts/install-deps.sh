@@ -20,6 +20,7 @@ pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
   libtorch-dev
+  libopenblas0-openmp  # LibTorch recommends an optimised BLAS; without it, the reference libblas3 (CPU runs)
   fonts-dejavu-core
   prometheus           # promtool, for the report suite's lint of /metrics (~20 MB download)
   # PySceneDetect's dependencies, for the scenes suite's comparison with it and scripts/bench-scenes.sh

@@ -1,0 +1,17 @@
+#include "shared/util/heap_policy.hpp"
+
+#include <malloc.h>
+
+#include <mutex>
+
+namespace reelscale::util {
+
+void keep_freed_heap_memory() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mallopt(M_MMAP_MAX, 0);               // big blocks from the heap, not from their own mapping
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);   // and the heap's top not given back below 1 GiB free
+  });
+}
+
+}  // namespace reelscale::util

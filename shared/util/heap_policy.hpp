@@ -1,0 +1,13 @@
+#pragma once
+
+namespace reelscale::util {
+
+// Keeps memory the process frees in its heap instead of handing it back to the kernel.
+// For CPU inference: LibTorch allocates and frees tensors of tens to hundreds of MB at every
+// layer; glibc maps each one afresh and the kernel zero-fills every page on first touch. On a
+// virtual machine that page-fault work measured 8x the arithmetic (BasicVSR++ c16n2 at 256x256:
+// 41.9 s a frame before, 4.9 s after, 2.5 s with OpenBLAS too; docs/perf-notes.md). The heap
+// stays at its peak size, which a worker reaches on its first chunk anyway. Process-wide, once.
+void keep_freed_heap_memory();
+
+}  // namespace reelscale::util
