@@ -94,7 +94,9 @@ void add_bench_commands(CLI::App& app) {
               << "  upscale  " << s.upscale.busy_s << " / " << s.upscale.input_wait_s << " / "
               << s.upscale.output_wait_s << "\n"
               << "  encode   " << s.encode.busy_s << " / " << s.encode.input_wait_s << " / -\n"
-              << "Y'CbCr conversion on " << (s.device_converted ? "the upscaler's device" : "the CPU")
+              << "input: " << (s.ycbcr_input_frames > 0 ? "8-bit Y'CbCr planes, converted by the upscaler"
+                                                           : "float RGB converted on the CPU")
+              << "\nY'CbCr conversion on " << (s.device_converted ? "the upscaler's device" : "the CPU")
               << ", ProRes/encoder on " << (s.gpu_encoded ? "the GPU" : "the CPU") << "\n";
   }));
 }

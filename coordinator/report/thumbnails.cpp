@@ -138,8 +138,8 @@ std::vector<Comparison> before_after_crops(const std::string& source, const std:
     cv::Rect box = busiest_window(src(pic), std::min(cw, pic.width), std::min(ch, pic.height));
     box.x += pic.x;
     box.y += pic.y;
-    const Box crop{box.x, box.y, box.width, box.height};
-    const Box r = restored_region(crop, picture, output.width(), output.height());
+    const Box chosen{box.x, box.y, box.width, box.height};
+    const Box r = restored_region(chosen, picture, output.width(), output.height());
     const cv::Rect big(r.x, r.y, r.width, r.height);
     const av::FramePtr restored_frame = output.frame(f);
     const cv::Mat dst = to_bgr8(restored_frame.get(), convert_out, rgb);
@@ -149,7 +149,7 @@ std::vector<Comparison> before_after_crops(const std::string& source, const std:
     cv::resize(src(box), bicubic, big.size(), 0, 0, cv::INTER_CUBIC);
     Comparison c;
     c.frame = f;
-    c.crop = crop;
+    c.crop = chosen;
     c.scale_x = sx;
     c.scale_y = sy;
     c.out_width = big.width;

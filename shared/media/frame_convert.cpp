@@ -79,64 +79,6 @@ void read_component(const AVFrame* f, const AVPixFmtDescriptor* d, int comp, int
   }
 }
 
-// Cubic (Catmull-Rom) taps from chroma samples to each luma position along one axis.
-struct Tap {
-  int i[4];
-  float w[4];
-};
-std::vector<Tap> chroma_taps(int luma_n, int chroma_n, int log2_sub, bool cosited) {
-  std::vector<Tap> taps;
-  taps.resize(size_t(luma_n));
-  const double sub = double(1 << log2_sub);
-  for (int p = 0; p < luma_n; ++p) {
-    const double pos = cosited ? p / sub : (p + 0.5) / sub - 0.5;
-    const int i0 = int(std::floor(pos));
-    const double t = pos - i0;
-    const double w[4] = {(-t * t * t + 2 * t * t - t) / 2, (3 * t * t * t - 5 * t * t + 2) / 2,
-                         (-3 * t * t * t + 4 * t * t + t) / 2, (t * t * t - t * t) / 2};
-    Tap& tap = taps[size_t(p)];
-    for (int k = 0; k < 4; ++k) {
-      tap.i[k] = std::clamp(i0 - 1 + k, 0, chroma_n - 1);
-      tap.w[k] = float(w[k]);
-    }
-  }
-  return taps;
-}
-
-// Chroma plane (cw x ch) -> luma resolution (w x h), vertical pass then horizontal.
-void upsample(const std::vector<float>& c, int cw, int ch, int w, int h, int log2w, int log2h,
-              bool h_cosited, bool v_cosited, std::vector<float>& tmp, std::vector<float>& out) {
-  out.resize(size_t(w) * size_t(h));
-  tmp.resize(size_t(cw) * size_t(h));
-  if (log2h == 0) {
-    std::copy(c.begin(), c.begin() + long(size_t(cw) * size_t(h)), tmp.begin());
-  } else {
-    const auto taps = chroma_taps(h, ch, log2h, v_cosited);
-    for (int y = 0; y < h; ++y) {
-      const Tap& t = taps[size_t(y)];
-      float* o = tmp.data() + size_t(y) * size_t(cw);
-      for (int x = 0; x < cw; ++x) {
-        float v = 0;
-        for (int k = 0; k < 4; ++k) v += t.w[k] * c[size_t(t.i[k]) * size_t(cw) + size_t(x)];
-        o[x] = v;
-      }
-    }
-  }
-  if (log2w == 0) {
-    std::copy(tmp.begin(), tmp.end(), out.begin());
-    return;
-  }
-  const auto taps = chroma_taps(w, cw, log2w, h_cosited);
-  for (int y = 0; y < h; ++y) {
-    const float* in = tmp.data() + size_t(y) * size_t(cw);
-    float* o = out.data() + size_t(y) * size_t(w);
-    for (int x = 0; x < w; ++x) {
-      const Tap& t = taps[size_t(x)];
-      o[x] = t.w[0] * in[t.i[0]] + t.w[1] * in[t.i[1]] + t.w[2] * in[t.i[2]] + t.w[3] * in[t.i[3]];
-    }
-  }
-}
-
 // RGB sources are read directly: libswscale's RGB->RGB paths of different depths pass through
 // its internal Y'CbCr and lose about 1/600.
 void rgb_to_float(const AVFrame* f, const AVPixFmtDescriptor* d, float* dst) {
@@ -165,6 +107,55 @@ AVColorRange effective_range(const AVFrame* f, const SourceColor& forced) {
   if (is_rgb(fmt) || is_jpeg_format(fmt)) return AVCOL_RANGE_JPEG;
   if (f->color_range != AVCOL_RANGE_UNSPECIFIED) return f->color_range;
   return AVCOL_RANGE_MPEG;
+}
+
+YCbCrToRgb ycbcr_to_rgb_rule(const AVFrame* f, const SourceColor& forced) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(f->format));
+  if (!d || (d->flags & AV_PIX_FMT_FLAG_RGB))
+    throw MediaError(std::string("not a Y'CbCr frame: ") + (d ? d->name : "unknown format"));
+  double kr, kb;
+  luma_coefficients(effective_matrix(f, forced), kr, kb);
+  const bool full = effective_range(f, forced) == AVCOL_RANGE_JPEG;
+  const int depth = d->comp[0].depth;
+  const double s = double(1 << (depth - 8));
+  const double max = double((1 << depth) - 1);
+  YCbCrToRgb r;
+  r.y_offset = full ? 0.0f : float(16 * s);
+  r.y_scale = float(full ? 1.0 / max : 1.0 / (219 * s));
+  r.c_offset = float(128 * s);
+  r.c_scale = float(full ? 1.0 / max : 1.0 / (224 * s));
+  r.r_pr = float(2 * (1 - kr));
+  r.b_pb = float(2 * (1 - kb));
+  r.g_y = float(1 / (1 - kr - kb));
+  r.g_r = float(kr / (1 - kr - kb));
+  r.g_b = float(kb / (1 - kr - kb));
+  r.has_chroma = d->nb_components >= 3;
+  r.log2_chroma_w = d->log2_chroma_w;
+  r.log2_chroma_h = d->log2_chroma_h;
+  const AVChromaLocation loc = f->chroma_location == AVCHROMA_LOC_UNSPECIFIED ? AVCHROMA_LOC_LEFT : f->chroma_location;
+  r.h_cosited = loc == AVCHROMA_LOC_LEFT || loc == AVCHROMA_LOC_TOPLEFT || loc == AVCHROMA_LOC_BOTTOMLEFT;
+  r.v_cosited = loc == AVCHROMA_LOC_TOPLEFT || loc == AVCHROMA_LOC_TOP;
+  return r;
+}
+
+bool is_planar_8bit_ycbcr(const AVFrame* f) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(f->format));
+  if (!d || !directly_readable(d) || (d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_ALPHA)) ||
+      d->nb_components != 3)
+    return false;
+  for (int c = 0; c < 3; ++c) {
+    const AVComponentDescriptor& k = d->comp[c];
+    if (k.depth != 8 || k.step != 1 || k.shift != 0 || k.offset != 0 || k.plane != c) return false;
+  }
+  return true;
+}
+
+void copy_ycbcr_planes(const AVFrame* f, const YCbCrToRgb& rule, uint8_t* dst) {
+  const int w = f->width, h = f->height, cw = rule.chroma_width(w), ch = rule.chroma_height(h);
+  av_image_copy_plane(dst, w, f->data[0], f->linesize[0], w, h);
+  dst += size_t(w) * size_t(h);
+  for (int p = 1; p <= 2; ++p, dst += size_t(cw) * size_t(ch))
+    av_image_copy_plane(dst, cw, f->data[p], f->linesize[p], cw, ch);
 }
 
 void FrameToFloat::convert(const AVFrame* f, float* dst) {
@@ -198,53 +189,17 @@ void FrameToFloat::convert(const AVFrame* f, float* dst) {
   }
 
   const int w = f->width, h = f->height;
-  const size_t plane = size_t(w) * size_t(h);
-  double kr, kb;
-  luma_coefficients(effective_matrix(f, forced_), kr, kb);
-  const bool full = effective_range(f, forced_) == AVCOL_RANGE_JPEG;
-  const int depth = d->comp[0].depth;
-  const double s = double(1 << (depth - 8));
-  const double max = double((1 << depth) - 1);
-  const float y_off = full ? 0.0f : float(16 * s);
-  const float y_scale = float(full ? 1.0 / max : 1.0 / (219 * s));
-  const float c_off = float(128 * s);
-  const float c_scale = float(full ? 1.0 / max : 1.0 / (224 * s));
-
-  float* r_out = dst;
-  float* g_out = dst + plane;
-  float* b_out = dst + 2 * plane;
+  const YCbCrToRgb rule = ycbcr_to_rgb_rule(f, forced_);
+  float* luma = dst + size_t(w) * size_t(h);  // parks in the G plane until converted in place
   std::vector<uint16_t> line;
-  read_component(f, d, 0, w, h, g_out, line);  // luma parks in the G plane until used
-  const bool has_chroma = d->nb_components >= 3;
-  if (has_chroma) {
-    const int cw = AV_CEIL_RSHIFT(w, d->log2_chroma_w), ch = AV_CEIL_RSHIFT(h, d->log2_chroma_h);
-    const AVChromaLocation loc =
-        f->chroma_location == AVCHROMA_LOC_UNSPECIFIED ? AVCHROMA_LOC_LEFT : f->chroma_location;
-    const bool h_cosited = loc == AVCHROMA_LOC_LEFT || loc == AVCHROMA_LOC_TOPLEFT ||
-                           loc == AVCHROMA_LOC_BOTTOMLEFT;
-    const bool v_cosited = loc == AVCHROMA_LOC_TOPLEFT || loc == AVCHROMA_LOC_TOP;
-    std::vector<float> sub(size_t(cw) * size_t(ch));
-    read_component(f, d, 1, cw, ch, sub.data(), line);
-    upsample(sub, cw, ch, w, h, d->log2_chroma_w, d->log2_chroma_h, h_cosited, v_cosited, tmp_,
-             cb_);
-    read_component(f, d, 2, cw, ch, sub.data(), line);
-    upsample(sub, cw, ch, w, h, d->log2_chroma_w, d->log2_chroma_h, h_cosited, v_cosited, tmp_,
-             cr_);
+  read_component(f, d, 0, w, h, luma, line);
+  if (rule.has_chroma) {
+    const size_t chroma = size_t(rule.chroma_width(w)) * size_t(rule.chroma_height(h));
+    chroma_.resize(2 * chroma);
+    read_component(f, d, 1, rule.chroma_width(w), rule.chroma_height(h), chroma_.data(), line);
+    read_component(f, d, 2, rule.chroma_width(w), rule.chroma_height(h), chroma_.data() + chroma, line);
   }
-  const float cr_r = float(2 * (1 - kr)), cb_b = float(2 * (1 - kb));
-  const float kgr = float(kr / (1 - kr - kb)), kgb = float(kb / (1 - kr - kb));
-  const float kgy = float(1 / (1 - kr - kb));
-  for (size_t i = 0; i < plane; ++i) {
-    const float y = (g_out[i] - y_off) * y_scale;
-    const float pb = has_chroma ? (cb_[i] - c_off) * c_scale : 0.0f;
-    const float pr = has_chroma ? (cr_[i] - c_off) * c_scale : 0.0f;
-    const float r = y + cr_r * pr;
-    const float b = y + cb_b * pb;
-    const float g = kgy * y - kgr * r - kgb * b;
-    r_out[i] = std::clamp(r, 0.0f, 1.0f);
-    g_out[i] = std::clamp(g, 0.0f, 1.0f);
-    b_out[i] = std::clamp(b, 0.0f, 1.0f);
-  }
+  converter_.convert(rule, w, h, luma, chroma_.data(), chroma_.data() + chroma_.size() / 2, dst);
 }
 
 void FrameToFloat::convert(const AVFrame* f, FloatVideo& video, int index) {

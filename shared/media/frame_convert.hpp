@@ -16,6 +16,8 @@
 //   siting (unspecified = left, as MPEG-2 and H.264 default). Plain float arithmetic in a
 //   fixed order: the same frame gives the same floats on every machine, so shards from
 //   different workers match.
+// - The equations and the chroma filter are YCbCrToRgb's (shared/media/ycbcr_input.hpp), which a
+//   GPU backend runs on uploaded 8-bit planes: ycbcr_to_rgb_rule() gives a frame's numbers.
 // - Formats the equations cannot read directly (paletted, bit-packed, float, hardware) go
 //   through libswscale to 16-bit 4:4:4 first (no matrix there).
 #include <cstdint>
@@ -23,6 +25,7 @@
 
 #include "shared/media/av_raii.hpp"
 #include "shared/upscale/upscaler.hpp"
+#include "shared/media/ycbcr_input.hpp"
 
 namespace reelscale::media {
 
@@ -34,6 +37,14 @@ struct SourceColor {
 // The matrix and range a frame is converted with (the rules above).
 AVColorSpace effective_matrix(const AVFrame* frame, const SourceColor& forced = {});
 AVColorRange effective_range(const AVFrame* frame, const SourceColor& forced = {});
+
+// The Y'CbCr -> R'G'B' rule of a Y'CbCr frame (the choices above); MediaError for RGB frames.
+YCbCrToRgb ycbcr_to_rgb_rule(const AVFrame* frame, const SourceColor& forced = {});
+// Frames an upscaler may take as they are (YCbCrVideo): 8-bit planar Y'CbCr, three planes
+// (yuv420p, yuv422p, yuv444p, yuv410p, the yuvj forms, ...).
+bool is_planar_8bit_ycbcr(const AVFrame* frame);
+// Copies such a frame's planes, without row padding, to `dst` (YCbCrVideo's frame layout).
+void copy_ycbcr_planes(const AVFrame* frame, const YCbCrToRgb& rule, uint8_t* dst);
 
 // Converts frames to planar float RGB (3, height, width) in [0,1]. Keeps one libswscale
 // context per (size, format, matrix, range), so converting a film reuses it. Not thread-safe:
@@ -51,7 +62,8 @@ class FrameToFloat {
   av::SwsPtr sws_;  // the fallback for unusual formats
   int sws_w_ = 0, sws_h_ = 0, sws_fmt_ = -1;
   av::FramePtr yuv16_;
-  std::vector<float> cb_, cr_, tmp_;
+  std::vector<float> chroma_;
+  YCbCrToRgbConverter converter_;
 };
 
 // One-off conversion (builds a context each call).

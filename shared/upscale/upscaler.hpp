@@ -12,8 +12,10 @@
 //   worker/encode/ycbcr.hpp's (clamp, matrix, [1,2,1]/4 left-sited chroma, round half up): a
 //   shard's bytes do not depend on which side converted;
 // - the same planes left in CUDA memory, for the GPU ProRes encoder.
-// Two ways in: float RGB in [0,1] (FloatVideo) or 8-bit RGB (ByteVideo, value v means
-// v * (1/255.0f), as the decoder's RGB24 path reads it): 1 byte/sample to copy to a GPU.
+// Three ways in: float RGB in [0,1] (FloatVideo); 8-bit RGB (ByteVideo, value v means
+// v * (1/255.0f)); or the decoder's 8-bit Y'CbCr planes (YCbCrVideo, ~1.5 bytes a pixel), which
+// a backend with ycbcr_input converts on its device exactly as the CPU would
+// (shared/media/ycbcr_input.hpp).
 #include <algorithm>
 #include <cstdint>
 #include <functional>
@@ -22,6 +24,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "shared/media/ycbcr_input.hpp"
 
 namespace reelscale {
 
@@ -43,17 +47,20 @@ using FloatVideo = PlanarVideo<float>;
 // 8-bit samples; sample v stands for v * (1/255.0f).
 using ByteVideo = PlanarVideo<uint8_t>;
 
-// A non-owning view of either: exactly one of f32/u8 is set.
+// A non-owning view of a chunk: exactly one of f32, u8, ycbcr is set.
 struct VideoView {
   int frames = 0, height = 0, width = 0;
   const float* f32 = nullptr;
   const uint8_t* u8 = nullptr;
   const FloatVideo* float_video = nullptr;  // the FloatVideo f32 points into, when there is one
+  const YCbCrVideo* ycbcr = nullptr;        // the decoder's 8-bit planes, converted by the backend
 
   VideoView() = default;
   VideoView(const FloatVideo& v)
       : frames(v.frames), height(v.height), width(v.width), f32(v.data.data()), float_video(&v) {}
   VideoView(const ByteVideo& v) : frames(v.frames), height(v.height), width(v.width), u8(v.data.data()) {}
+  VideoView(const YCbCrVideo& v) : frames(v.frames), height(v.height), width(v.width), ycbcr(&v) {}
+  bool one_kind() const { return int(f32 != nullptr) + int(u8 != nullptr) + int(ycbcr != nullptr) == 1; }
 };
 
 // The 8-bit sample -> float rule of ByteVideo (host side; backends do the same on the device).
@@ -121,6 +128,10 @@ struct UpscalerCapabilities {
   bool temporal = true;
   unsigned deliveries = unsigned(FrameDelivery::HostRgb);
   bool can(FrameDelivery d) const { return (deliveries & unsigned(d)) != 0; }
+  // Converts YCbCrVideo chunks on its own device: the pipeline hands it the decoder's 8-bit planes
+  // instead of converting to float RGB on the CPU (every backend accepts them; for the others
+  // the conversion is the same CPU one, only later).
+  bool ycbcr_input = false;
 };
 
 // Where upscale() delivers: `delivery` says which of the sinks receives the frames (the
@@ -213,8 +224,7 @@ class HostRgbUpscaler : public Upscaler {
   void upscale(const VideoView& chunk, int emit_begin, int emit_end, const UpscaleSink& sink) override {
     if (sink.delivery != FrameDelivery::HostRgb)
       throw std::logic_error(name() + ": delivers host float RGB only");
-    if ((chunk.f32 == nullptr) == (chunk.u8 == nullptr))
-      throw std::logic_error(name() + ": the chunk view needs exactly one of f32/u8");
+    if (!chunk.one_kind()) throw std::logic_error(name() + ": the chunk view needs exactly one of f32/u8/ycbcr");
     if (chunk.float_video) {
       upscale(*chunk.float_video, emit_begin, emit_end, sink.rgb);
       return;
@@ -222,6 +232,14 @@ class HostRgbUpscaler : public Upscaler {
     if (chunk.f32) {  // a bare view: the float interface needs an owner (one copy per chunk)
       FloatVideo v(chunk.frames, chunk.height, chunk.width);
       std::copy(chunk.f32, chunk.f32 + v.data.size(), v.data.begin());
+      upscale(v, emit_begin, emit_end, sink.rgb);
+      return;
+    }
+    if (chunk.ycbcr) {
+      FloatVideo v(chunk.frames, chunk.height, chunk.width);
+      YCbCrToRgbConverter converter;
+      for (int i = 0; i < v.frames; ++i)
+        converter.convert(chunk.ycbcr->to_rgb, v.width, v.height, chunk.ycbcr->frame(i), v.frame(i));
       upscale(v, emit_begin, emit_end, sink.rgb);
       return;
     }

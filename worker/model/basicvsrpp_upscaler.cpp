@@ -6,11 +6,13 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 
 #include "shared/util/errors.hpp"
+#include "worker/model/input_convert.hpp"
 #include "worker/model/output_convert.hpp"
 #include "worker/model/stages.hpp"
 #ifdef REELSCALE_HAVE_CUDA
@@ -28,7 +30,11 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 
 void check_chunk(const VideoView& c, int emit_begin, int emit_end) {
   if (c.frames < 1 || c.height < 1 || c.width < 1) throw Error("BasicVSR++: empty chunk");
-  if ((c.f32 == nullptr) == (c.u8 == nullptr)) throw Error("BasicVSR++: the chunk view needs exactly one of f32/u8");
+  if (!c.one_kind()) throw Error("BasicVSR++: the chunk view needs exactly one of f32/u8/ycbcr");
+  if (c.ycbcr && c.ycbcr->data.size() != size_t(c.frames) * c.ycbcr->frame_size())
+    throw Error("BasicVSR++: Y'CbCr chunk holds " + std::to_string(c.ycbcr->data.size()) + " bytes, " +
+                std::to_string(c.frames) + " frames of " + std::to_string(c.width) + "x" + std::to_string(c.height) +
+                " need " + std::to_string(size_t(c.frames) * c.ycbcr->frame_size()));
   if (c.float_video && c.float_video->data.size() != size_t(c.frames) * 3 * c.height * c.width)
     throw Error("BasicVSR++: chunk holds " + std::to_string(c.float_video->data.size()) + " floats, " +
                 std::to_string(c.frames) + " frames of " + std::to_string(c.width) + "x" + std::to_string(c.height) +
@@ -55,6 +61,8 @@ class BasicVsrppUpscaler final : public Upscaler {
     c.scale = 4;
     c.temporal = true;
     c.deliveries = unsigned(FrameDelivery::HostRgb) | unsigned(FrameDelivery::HostYCbCr);
+    // On the CPU too: one input path everywhere, and the CPU tests exercise the GPU's arithmetic.
+    c.ycbcr_input = true;
 #ifdef REELSCALE_HAVE_CUDA
     if (device_.is_cuda()) c.deliveries |= unsigned(FrameDelivery::DeviceYCbCr);
 #endif
@@ -199,30 +207,45 @@ class BasicVsrppUpscaler final : public Upscaler {
     run_stats_ = model::RunStats();
   }
 
-  // (1, t, 3, h, w) on the device, float32. On CUDA the chunk crosses from a pinned buffer
-  // (asynchronously; pageable memory would be staged by the driver, synchronously), as bytes
-  // when it is 8-bit (1 byte/sample; v * (1/255.0f) there, as byte_sample() on the host). The
-  // copy runs on the compute stream: the chunk is needed whole before the network starts, so a
-  // separate stream would overlap nothing within a call (~1.3 MB a 1024x432 frame in 8 bits).
+  // (1, t, 3, h, w) on the device, float32. The chunk crosses as it came: the decoder's 8-bit
+  // Y'CbCr planes (converted here, ~1.5 bytes a pixel), 8-bit RGB (v * (1/255.0f), as
+  // byte_sample() on the host) or float RGB.
   torch::Tensor upload(const VideoView& c) {
-    const std::vector<int64_t> shape{1, c.frames, 3, c.height, c.width};
-    const bool bytes = c.u8 != nullptr;
-    const auto dtype = bytes ? torch::kByte : torch::kFloat;
-    void* src = bytes ? static_cast<void*>(const_cast<uint8_t*>(c.u8)) : static_cast<void*>(const_cast<float*>(c.f32));
-    torch::Tensor in = torch::from_blob(src, shape, dtype);  // no copy: read only
-    if (device_.is_cuda()) {
-#ifdef REELSCALE_HAVE_CUDA
-      const int64_t n = int64_t(in.nbytes());
-      if (upload_done_) upload_done_->synchronize();  // the previous chunk's copy out of the buffer
-      if (!pinned_in_.defined() || pinned_in_.numel() < n)
-        pinned_in_ = torch::empty({n}, torch::TensorOptions().dtype(torch::kByte).pinned_memory(true));
-      std::memcpy(pinned_in_.data_ptr<uint8_t>(), src, size_t(n));
-      in = pinned_in_.narrow(0, 0, n).view(dtype).view(shape).to(device_, /*non_blocking=*/true);
-      if (!upload_done_) upload_done_ = std::make_unique<at::cuda::CUDAEvent>();
-      upload_done_->record(c10::cuda::getCurrentCUDAStream(device_.index()));
-#endif
+    if (c.ycbcr) {
+      const YCbCrVideo& v = *c.ycbcr;
+      const torch::Tensor planes = to_device(v.data.data(), {v.frames, int64_t(v.frame_size())}, torch::kByte);
+      // A few frames at a time: the conversion's float temporaries stay small next to the network's.
+      constexpr int64_t kGroup = 8;
+      torch::Tensor rgb = torch::empty({1, v.frames, 3, v.height, v.width}, planes.options().dtype(torch::kFloat));
+      for (int64_t i = 0; i < v.frames; i += kGroup) {
+        const int64_t n = std::min<int64_t>(kGroup, v.frames - i);
+        rgb.select(0, 0).narrow(0, i, n).copy_(model::ycbcr_to_rgb(planes.narrow(0, i, n), v.to_rgb, v.height, v.width));
+      }
+      return rgb;
     }
-    return bytes ? in.to(torch::kFloat).mul_(double(1.0f / 255.0f)) : in;
+    const std::vector<int64_t> shape{1, c.frames, 3, c.height, c.width};
+    if (c.u8) return to_device(c.u8, shape, torch::kByte).to(torch::kFloat).mul_(double(1.0f / 255.0f));
+    return to_device(c.f32, shape, torch::kFloat);
+  }
+
+  // Host memory -> the device. On CUDA through a pinned buffer (asynchronously; pageable memory
+  // would be staged by the driver, synchronously). The copy runs on the compute stream: the
+  // chunk is needed whole before the network starts, so a separate stream would overlap nothing
+  // within a call. On the CPU: a view of the caller's memory, read only.
+  torch::Tensor to_device(const void* src, const std::vector<int64_t>& shape, torch::ScalarType dtype) {
+    torch::Tensor in = torch::from_blob(const_cast<void*>(src), shape, dtype);
+    if (!device_.is_cuda()) return in;
+#ifdef REELSCALE_HAVE_CUDA
+    const int64_t n = int64_t(in.nbytes());
+    if (upload_done_) upload_done_->synchronize();  // the previous chunk's copy out of the buffer
+    if (!pinned_in_.defined() || pinned_in_.numel() < n)
+      pinned_in_ = torch::empty({n}, torch::TensorOptions().dtype(torch::kByte).pinned_memory(true));
+    std::memcpy(pinned_in_.data_ptr<uint8_t>(), src, size_t(n));
+    in = pinned_in_.narrow(0, 0, n).view(dtype).view(shape).to(device_, /*non_blocking=*/true);
+    if (!upload_done_) upload_done_ = std::make_unique<at::cuda::CUDAEvent>();
+    upload_done_->record(c10::cuda::getCurrentCUDAStream(device_.index()));
+#endif
+    return in;
   }
 
   std::unique_ptr<model::BasicVsrppRunner> runner_;

@@ -72,9 +72,11 @@ void write_bench_clip(const std::string& path, int width, int height, int frames
 // model-only pass runs the very frames and chunks of the end-to-end run.
 class Recorder final : public Upscaler {
  public:
-  struct Call {
+  struct Call {  // the chunk as it came: float RGB, or the decoder's Y'CbCr planes
     FloatVideo chunk;
+    YCbCrVideo ycbcr;
     int emit_begin, emit_end;
+    VideoView view() const { return ycbcr.frames > 0 ? VideoView(ycbcr) : VideoView(chunk); }
   };
   explicit Recorder(Upscaler& inner) : inner_(inner) {}
   using Upscaler::upscale;
@@ -85,12 +87,17 @@ class Recorder final : public Upscaler {
   UpscalerCapabilities capabilities() const override { return inner_.capabilities(); }
   void upscale(const VideoView& chunk, int b, int e, const UpscaleSink& sink) override {
     if (record) {
-      FloatVideo copy(chunk.frames, chunk.height, chunk.width);
-      if (chunk.f32)
-        std::copy(chunk.f32, chunk.f32 + copy.data.size(), copy.data.begin());
-      else
-        std::transform(chunk.u8, chunk.u8 + copy.data.size(), copy.data.begin(), byte_sample);
-      calls.push_back({std::move(copy), b, e});
+      Call call{{}, {}, b, e};
+      if (chunk.ycbcr) {
+        call.ycbcr = *chunk.ycbcr;
+      } else {
+        call.chunk = FloatVideo(chunk.frames, chunk.height, chunk.width);
+        if (chunk.f32)
+          std::copy(chunk.f32, chunk.f32 + call.chunk.data.size(), call.chunk.data.begin());
+        else
+          std::transform(chunk.u8, chunk.u8 + call.chunk.data.size(), call.chunk.data.begin(), byte_sample);
+      }
+      calls.push_back(std::move(call));
     }
     inner_.upscale(chunk, b, e, sink);
   }
@@ -178,7 +185,7 @@ WorkerBenchResult bench_worker(const WorkerBenchOptions& o) {
     inner->synchronize();
     inner->reset_timings();
     const auto t = Clock::now();
-    for (const auto& c : calls) inner->upscale(c.chunk, c.emit_begin, c.emit_end, FrameSink());
+    for (const auto& c : calls) inner->upscale(c.view(), c.emit_begin, c.emit_end, UpscaleSink::host_rgb(FrameSink()));
     inner->synchronize();
     r.model_seconds = since(t);
     const int64_t n = inner->timings().frames;
@@ -237,6 +244,7 @@ std::string to_json(const WorkerBenchResult& r) {
       {"chunk", r.chunk},
       {"overlap", r.overlap},
       {"ycbcr_on_device", s.device_converted},
+      {"ycbcr_input_frames", s.ycbcr_input_frames},
       {"gpu_encoder", s.gpu_encoded},
       {"model_only", {{"seconds", r.model_seconds}, {"frames_per_second", r.model_fps},
                       {"peak_gpu_bytes", r.model_peak_bytes}}},

@@ -30,19 +30,24 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// One decoded source frame, already planar float RGB.
-struct RgbFrame {
+// One decoded source frame: planar float RGB, or (for an upscaler that converts on its device)
+// the decoder's 8-bit Y'CbCr planes and the rule that converts them.
+struct DecodedFrame {
   int64_t index = 0;  // source frame
   int width = 0, height = 0;
   std::vector<float> rgb;
+  std::vector<uint8_t> planes;  // YCbCrVideo's frame layout; set when ycbcr is
+  std::optional<YCbCrToRgb> ycbcr;
 };
 
 // The decode thread: reads [begin, end) from the source and converts each frame, handing them
 // over through a bounded queue so decoding overlaps upscaling without running ahead of memory.
 class Decoder {
  public:
-  Decoder(const ShardTask& task, const config::Config& cfg, size_t depth)
-      : queue_(depth), source_(task.source), begin_(task.range.context_begin), end_(task.range.context_end) {
+  // keep_ycbcr: hand 8-bit planar Y'CbCr frames over as they are (the upscaler converts them).
+  Decoder(const ShardTask& task, const config::Config& cfg, size_t depth, bool keep_ycbcr)
+      : queue_(depth), source_(task.source), begin_(task.range.context_begin), end_(task.range.context_end),
+        keep_ycbcr_(keep_ycbcr) {
     media::VideoReaderOptions ro;
     ro.allow_vfr = cfg.preprocess.vfr == config::Vfr::convert;
     ro.index_cache = task.index_cache;
@@ -75,7 +80,7 @@ class Decoder {
 
   // The next frame in order; nullopt after `end` (or once stopped). Rethrows the decode
   // thread's error. Time spent waiting is added to `waited`.
-  std::optional<RgbFrame> next(double& waited) { return queue_.pop(waited); }
+  std::optional<DecodedFrame> next(double& waited) { return queue_.pop(waited); }
 
   void stop() {
     queue_.stop();
@@ -87,10 +92,10 @@ class Decoder {
   // current one is upscaled.
   void set_depth(size_t depth) { queue_.grow(depth); }
 
-  // A consumed frame's buffer, for the next decoded frame (no per-frame allocation).
-  void recycle(std::vector<float>&& buffer) {
+  // A consumed frame's buffers, for the next decoded frame (no per-frame allocation).
+  void recycle(DecodedFrame&& f) {
     std::lock_guard<std::mutex> lock(spare_mu_);
-    if (spare_.size() < queue_.depth() + 2) spare_.push_back(std::move(buffer));
+    if (spare_.size() < queue_.depth() + 2) spare_.push_back(std::move(f));
   }
 
   double busy_seconds() const { return busy_s_; }  // read after stop()
@@ -104,19 +109,30 @@ class Decoder {
       throw MediaError(source_ + ": preprocessing returned frame " + std::to_string(index) +
                        ", expected " + std::to_string(next_));
     ++next_;
-    RgbFrame f;
-    f.index = index;
-    f.width = frame->width;
-    f.height = frame->height;
+    DecodedFrame f;
     {
       std::lock_guard<std::mutex> lock(spare_mu_);
       if (!spare_.empty()) {
-        f.rgb = std::move(spare_.back());
+        f = std::move(spare_.back());
         spare_.pop_back();
       }
     }
-    f.rgb.resize(size_t(3) * f.width * f.height);
-    convert.convert(frame, f.rgb.data());
+    f.index = index;
+    f.width = frame->width;
+    f.height = frame->height;
+    if (keep_ycbcr_ && media::is_planar_8bit_ycbcr(frame)) {
+      f.ycbcr = media::ycbcr_to_rgb_rule(frame);
+      YCbCrVideo layout;  // one frame's sizes
+      layout.height = f.height;
+      layout.width = f.width;
+      layout.to_rgb = *f.ycbcr;
+      f.planes.resize(layout.frame_size());
+      media::copy_ycbcr_planes(frame, *f.ycbcr, f.planes.data());
+    } else {
+      f.ycbcr.reset();
+      f.rgb.resize(size_t(3) * f.width * f.height);
+      convert.convert(frame, f.rgb.data());
+    }
     const bool go_on = queue_.push(std::move(f), waited);
     busy_s_ = seconds_since(t0_) - waited;
     wait_s_ = waited;
@@ -154,7 +170,7 @@ class Decoder {
     }
   }
 
-  BoundedQueue<RgbFrame> queue_;
+  BoundedQueue<DecodedFrame> queue_;
   std::string source_;
   int64_t begin_, end_;
   std::unique_ptr<media::VideoReader> reader_;
@@ -163,7 +179,8 @@ class Decoder {
   int64_t decode_begin_ = 0, decode_end_ = 0, next_ = 0;
   std::thread thread_;
   std::mutex spare_mu_;
-  std::vector<std::vector<float>> spare_;
+  std::vector<DecodedFrame> spare_;
+  bool keep_ycbcr_ = false;
   double busy_s_ = 0;  // decoding, filtering and converting; not waiting for the consumer
   double wait_s_ = 0;  // waiting for the consumer (a full queue)
   Clock::time_point t0_;
@@ -223,22 +240,28 @@ struct InferenceStage {
   }
 
   // The thread's own state (the stage is an aggregate: these keep their initialisers).
-  std::deque<RgbFrame> window;  // decoded frames [window_begin, ...), local indices
+  std::deque<DecodedFrame> window;  // decoded frames [window_begin, ...), local indices
   int window_begin = 0;
   int frame_w = 0, frame_h = 0;
-  FloatVideo video;  // reused chunk after chunk (same size: no reallocation)
+  // The chunk, reused chunk after chunk (same size: no reallocation): the decoder's Y'CbCr planes
+  // when every frame of it came so under one rule, else float RGB.
+  FloatVideo video;
+  YCbCrVideo ycbcr_video;
+  bool chunk_is_ycbcr = false;
+  int64_t ycbcr_frames = 0;  // frames upscaled from the decoder's planes
+  YCbCrToRgbConverter converter;  // Y'CbCr frames in a float chunk (a rule that changed mid-chunk)
   std::unique_ptr<FramePool> pool;
 
   // Fills `video` with the chunk's frames, decoding as far as it reaches and recycling the
   // frames no later chunk needs.
   void assemble(const Chunk& ch) {
     while (!window.empty() && window_begin < ch.context_begin) {
-      decoder.recycle(std::move(window.front().rgb));
+      decoder.recycle(std::move(window.front()));
       window.pop_front();
       ++window_begin;
     }
     while (window_begin + int(window.size()) < ch.context_end) {
-      std::optional<RgbFrame> f = decoder.next(time.input_wait_s);
+      std::optional<DecodedFrame> f = decoder.next(time.input_wait_s);
       if (!f)
         throw MediaError("shard " + task.range.id + ": decoding stopped before frame " +
                          std::to_string(task.range.context_begin + window_begin + int(window.size())));
@@ -251,18 +274,34 @@ struct InferenceStage {
       if (window.empty()) window_begin = local;
       if (local < ch.context_begin) {  // context no chunk uses (clipped at a scene bound)
         window_begin = local + 1;
-        decoder.recycle(std::move(f->rgb));
+        decoder.recycle(std::move(*f));
         continue;
       }
       window.push_back(std::move(*f));
+    }
+    auto frame = [&](int i) -> const DecodedFrame& { return window[size_t(ch.context_begin - window_begin + i)]; };
+    chunk_is_ycbcr = frame(0).ycbcr.has_value();
+    for (int i = 1; i < ch.frames() && chunk_is_ycbcr; ++i) chunk_is_ycbcr = frame(i).ycbcr == frame(0).ycbcr;
+    if (chunk_is_ycbcr) {
+      ycbcr_video.frames = ch.frames();
+      ycbcr_video.height = frame_h;
+      ycbcr_video.width = frame_w;
+      ycbcr_video.to_rgb = *frame(0).ycbcr;
+      ycbcr_video.data.resize(size_t(ch.frames()) * ycbcr_video.frame_size());
+      for (int i = 0; i < ch.frames(); ++i) std::copy(frame(i).planes.begin(), frame(i).planes.end(), ycbcr_video.frame(i));
+      ycbcr_frames += ch.frames();
+      return;
     }
     video.frames = ch.frames();
     video.height = frame_h;
     video.width = frame_w;
     video.data.resize(size_t(ch.frames()) * video.frame_size());
     for (int i = 0; i < ch.frames(); ++i) {
-      const RgbFrame& f = window[size_t(ch.context_begin - window_begin + i)];
-      std::copy(f.rgb.begin(), f.rgb.end(), video.frame(i));
+      const DecodedFrame& f = frame(i);
+      if (f.ycbcr)
+        converter.convert(*f.ycbcr, frame_w, frame_h, f.planes.data(), video.frame(i));
+      else
+        std::copy(f.rgb.begin(), f.rgb.end(), video.frame(i));
     }
   }
 
@@ -330,7 +369,7 @@ struct InferenceStage {
         });
         break;
     }
-    upscaler.upscale(VideoView(video), first, last, sink);
+    upscaler.upscale(chunk_is_ycbcr ? VideoView(ycbcr_video) : VideoView(video), first, last, sink);
     if (expect != last)
       throw Error(who + ": the upscaler " + upscaler.name() + " delivered " + std::to_string(expect - first) + " of " +
                   std::to_string(last - first) + " frames of a chunk");
@@ -397,20 +436,22 @@ encode::ShardSpec writer_spec(const ShardTask& task, const Decoder& decoder, int
 
 void log_result(const std::string& who, const ShardResult& r) {
   spdlog::info("{}: {} frames in {:.1f} s (busy: decode {:.1f} s, upscale {:.1f} s, encode {:.1f} s; "
-               "waiting: upscale for input {:.1f} s, for the encoders {:.1f} s; Y'CbCr on {}, encoded on {})",
+               "waiting: upscale for input {:.1f} s, for the encoders {:.1f} s; input {}; Y'CbCr on {}, encoded on {})",
                who, r.frame_count, r.total_s, r.decode_s, r.upscale_s, r.encode_s, r.upscale.input_wait_s,
-               r.upscale.output_wait_s, r.device_converted ? "the upscaler's device" : "the CPU",
+               r.upscale.output_wait_s,
+               r.ycbcr_input_frames > 0 ? "8-bit Y'CbCr, converted by the upscaler" : "float RGB from the CPU",
+               r.device_converted ? "the upscaler's device" : "the CPU",
                r.gpu_encoded ? "the GPU" : "the CPU");
 }
 
 }  // namespace
 
 // The stages, each on its own thread, joined by bounded queues:
-//   decode + preprocess + float RGB (Decoder thread)  --a chunk's frames-->
+//   decode + preprocess + float RGB or 8-bit Y'CbCr as decoded (Decoder thread)  --a chunk's frames-->
 //   chunk assembly + upscale + Y'CbCr (inference thread)  --kEncodeQueue frames-->
 //   frame-parallel encoders + muxer (this thread; the encoders have their own threads).
-// Every buffer comes from a pool: the decoder's float frames are recycled, chunks reuse one
-// FloatVideo, converted frames live in the backend's pinned pool or an AVBufferPool until the
+// Every buffer comes from a pool: the decoder's frames are recycled, chunks reuse one
+// FloatVideo or YCbCrVideo, converted frames live in the backend's pinned pool or an AVBufferPool until the
 // encoder drops them. A stage that fails stops the others; its error is the one thrown.
 ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upscaler& upscaler,
                           const std::function<void(int64_t)>& progress) {
@@ -419,8 +460,8 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
   const std::string who = "shard " + task.range.id;
   constexpr size_t kEncodeQueue = 4;
 
-  Decoder decoder(task, cfg, 8);
   const UpscalerCapabilities caps = upscaler.capabilities();
+  Decoder decoder(task, cfg, 8, caps.ycbcr_input);
   const std::vector<Chunk> chunks = shard_chunks(task, cfg, decoder, upscaler, caps.temporal);
 
   // With the 8 frames the decoder starts with, the inference thread waited after every chunk
@@ -510,6 +551,7 @@ ShardResult process_shard(const ShardTask& task, const config::Config& cfg, Upsc
   r.encode = enc;
   r.model = upscaler.timings();
   r.device_converted = stage.delivery != FrameDelivery::HostRgb;
+  r.ycbcr_input_frames = stage.ycbcr_frames;
   r.gpu_encoded = gpu_encode;
   r.decode_s = r.decode.busy_s;
   r.upscale_s = r.upscale.busy_s;

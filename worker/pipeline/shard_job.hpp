@@ -47,6 +47,9 @@ struct ShardResult {
   StageTime decode, upscale, encode;         // per stage (decode has no input wait)
   UpscalerTimings model;                     // inside the upscaler (its own breakdown)
   bool device_converted = false;             // Y'CbCr conversion done by the upscaler
+  // Frames (context included) the upscaler took as the decoder's 8-bit Y'CbCr planes and
+  // converted to RGB itself; the rest were converted to float RGB on the CPU.
+  int64_t ycbcr_input_frames = 0;
   bool gpu_encoded = false;                  // the CUDA ProRes encoder (encode.device)
 };
 

@@ -50,6 +50,17 @@ TEST(Bench, DISABLED_DecodeThroughputPalMpeg2) {
     ++n;
   }
   std::printf("decode + float RGB conversion: %.1f fps\n", double(n) / seconds_since(t2));
+  // What the decode thread does for an upscaler that converts on its device (ycbcr_input).
+  VideoReader r2(file.string());
+  std::vector<uint8_t> planes(size_t(720) * 576 * 3 / 2);
+  n = 0;
+  const auto t3 = std::chrono::steady_clock::now();
+  while (r2.read(f)) {
+    ASSERT_TRUE(is_planar_8bit_ycbcr(f.get()));
+    copy_ycbcr_planes(f.get(), ycbcr_to_rgb_rule(f.get()), planes.data());
+    ++n;
+  }
+  std::printf("decode + 8-bit Y'CbCr planes kept: %.1f fps\n", double(n) / seconds_since(t3));
 }
 
 }  // namespace

@@ -118,6 +118,20 @@ std::optional<fs::path> tiny_checkpoint() {
   return p;
 }
 
+// BasicVSR++ on the CPU is slow: chunks of 3 frames with 1 of overlap on each side.
+config::Config three_frame_chunks() {
+  config::Config cfg = test_config("prores_hq");
+  cfg.model.chunk = 3;
+  cfg.model.overlap = 1;
+  return cfg;
+}
+
+BasicVsrppBackendOptions on_cpu() {
+  BasicVsrppBackendOptions o;
+  o.runtime.device = "cpu";
+  return o;
+}
+
 #ifdef HAVE_BICUBIC
 TEST(StagedPipeline, BicubicShardIsByteIdenticalToTheSequentialComputation) {
   TempDir dir;
@@ -146,12 +160,9 @@ TEST(StagedPipeline, BasicVsrppDeviceConversionIsByteIdenticalToCpuConversion) {
   if (!ckpt) GTEST_SKIP() << "no tiny_c16n2.pth fixture";
   TempDir dir;
   const fs::path clip = make_clip(dir.path(), 8);
-  config::Config cfg = test_config("prores_hq");
-  cfg.model.chunk = 3;
-  cfg.model.overlap = 1;
-  BasicVsrppBackendOptions o;
+  const config::Config cfg = three_frame_chunks();
+  BasicVsrppBackendOptions o = on_cpu();
   o.checkpoint = ckpt->string();
-  o.runtime.device = "cpu";
   auto up = make_basicvsrpp_upscaler(o);
   ASSERT_TRUE(up->capabilities().can(FrameDelivery::HostYCbCr));
   const ShardResult dev = process_shard(make_task("dev", clip, dir / "a", 0, 1, 7, 8, {4}), cfg, *up);
@@ -161,6 +172,26 @@ TEST(StagedPipeline, BasicVsrppDeviceConversionIsByteIdenticalToCpuConversion) {
   const ShardResult cpu = process_shard(make_task("cpu", clip, dir / "b", 0, 1, 7, 8, {4}), cfg, rgb);
   EXPECT_FALSE(cpu.device_converted);
   EXPECT_EQ(dev.checksum, cpu.checksum);
+}
+
+// The production input path: the decoder's 8-bit Y'CbCr planes, converted by the backend (on
+// the CPU here, with the ops the GPU runs), against float RGB converted by the decode thread.
+// Random weights: runs without ../shared.
+TEST(StagedPipeline, BasicVsrppFromTheDecodersPlanesWritesTheShardOfFloatRgbInput) {
+  TempDir dir;
+  const fs::path clip = make_clip(dir.path(), 8);
+  const config::Config cfg = three_frame_chunks();
+  BasicVsrppBackendOptions o = on_cpu();
+  o.mid_channels = 16;
+  o.num_blocks = 1;
+  auto up = make_basicvsrpp_upscaler(o);
+  ASSERT_TRUE(up->capabilities().ycbcr_input);
+  const ShardResult planes = process_shard(make_task("planes", clip, dir / "a", 0, 1, 7, 8, {4}), cfg, *up);
+  EXPECT_EQ(planes.ycbcr_input_frames, 8);  // one chunk a scene, [0,4) and [4,8), context included
+  RgbOnly rgb(*up);
+  const ShardResult floats = process_shard(make_task("floats", clip, dir / "b", 0, 1, 7, 8, {4}), cfg, rgb);
+  EXPECT_EQ(floats.ycbcr_input_frames, 0);
+  EXPECT_EQ(planes.checksum, floats.checksum);
 }
 
 TEST(StagedPipeline, EightBitInputEqualsItsFloatValues) {
