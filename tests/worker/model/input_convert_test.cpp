@@ -50,36 +50,56 @@ av::FramePtr noise_frame(const Case& c, unsigned seed) {
 
 class InputConvert : public ::testing::TestWithParam<Case> {};
 
-TEST_P(InputConvert, DevicePathEqualsFrameToFloat) {
-  const Case& c = GetParam();
+// Three noise frames of the case as YCbCrVideo, and FrameToFloat's floats of them.
+YCbCrVideo noise_video(const Case& c, std::vector<float>& expected) {
   YCbCrVideo v;
   v.frames = 3;
   v.height = c.height;
   v.width = c.width;
-  std::vector<float> expected(size_t(3) * v.frames * c.width * c.height);
+  expected.assign(size_t(3) * v.frames * c.width * c.height, 0.0f);
   media::FrameToFloat cpu;
   for (int i = 0; i < v.frames; ++i) {
     av::FramePtr f = noise_frame(c, 7 + unsigned(i));
-    ASSERT_TRUE(media::is_planar_8bit_ycbcr(f.get()));
+    EXPECT_TRUE(media::is_planar_8bit_ycbcr(f.get()));
     const YCbCrToRgb rule = media::ycbcr_to_rgb_rule(f.get());
     if (i == 0) {
       v.to_rgb = rule;
       v.data.resize(size_t(v.frames) * v.frame_size());
     }
-    ASSERT_TRUE(rule == v.to_rgb);
+    EXPECT_TRUE(rule == v.to_rgb);
     media::copy_ycbcr_planes(f.get(), rule, v.frame(i));
     cpu.convert(f.get(), expected.data() + size_t(i) * 3 * c.width * c.height);
   }
+  return v;
+}
+
+// The backend's conversion on `device`, against the expected floats: equal values.
+void expect_conversion_equals(const YCbCrVideo& v, const std::vector<float>& expected, torch::Device device) {
   const torch::Tensor planes =
-      torch::from_blob(v.data.data(), {v.frames, int64_t(v.frame_size())}, torch::kByte);
-  const torch::Tensor got = ycbcr_to_rgb(planes, v.to_rgb, c.height, c.width).contiguous();
-  ASSERT_EQ(got.sizes(), (std::vector<int64_t>{v.frames, 3, c.height, c.width}));
+      torch::from_blob(const_cast<uint8_t*>(v.data.data()), {v.frames, int64_t(v.frame_size())}, torch::kByte)
+          .to(device);
+  const torch::Tensor got = ycbcr_to_rgb(planes, v.to_rgb, v.height, v.width).cpu().contiguous();
+  ASSERT_EQ(got.sizes(), (std::vector<int64_t>{v.frames, 3, v.height, v.width}));
   const float* g = got.data_ptr<float>();
   size_t differ = 0, first = expected.size();
   for (size_t i = 0; i < expected.size(); ++i)
     if (g[i] != expected[i] && differ++ == 0) first = i;
   EXPECT_EQ(differ, 0u) << "first at " << first << ": " << (first < expected.size() ? g[first] : 0.f) << " vs "
                         << (first < expected.size() ? expected[first] : 0.f);
+}
+
+TEST_P(InputConvert, DevicePathEqualsFrameToFloat) {
+  std::vector<float> expected;
+  const YCbCrVideo v = noise_video(GetParam(), expected);
+  expect_conversion_equals(v, expected, torch::kCPU);
+}
+
+// The same ops on the GPU (device machine; skipped without CUDA).
+TEST_P(InputConvert, OnCudaEqualsFrameToFloat) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  std::vector<float> expected;
+  const YCbCrVideo v = noise_video(GetParam(), expected);
+  expect_conversion_equals(v, expected, torch::Device(torch::kCUDA, 0));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -105,11 +125,15 @@ TEST(InputConvertFormats, OnlyEightBitPlanarYCbCrIsKeptAsPlanes) {
 
 // The backend's output from the planes equals its output from the same frames converted on the
 // CPU: the production input path changes no bit of a shard.
-TEST(InputConvertUpscaler, YCbCrChunkUpscalesToTheSameFramesAsItsFloatConversion) {
+// On the CPU here; on CUDA (device machine) the planes also cross through the pinned buffer.
+class InputConvertUpscaler : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(InputConvertUpscaler, YCbCrChunkUpscalesToTheSameFramesAsItsFloatConversion) {
+  if (GetParam() != "cpu" && !torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   BasicVsrppBackendOptions o;
   o.mid_channels = 16;
   o.num_blocks = 1;
-  o.runtime.device = "cpu";
+  o.runtime.device = GetParam();
   o.runtime.precision = "fp32";
   auto up = make_basicvsrpp_upscaler(o);
   ASSERT_TRUE(up->capabilities().ycbcr_input);
@@ -140,6 +164,8 @@ TEST(InputConvertUpscaler, YCbCrChunkUpscalesToTheSameFramesAsItsFloatConversion
   ASSERT_EQ(from_planes.size(), size_t(2) * 3 * 256 * 256);
   EXPECT_TRUE(from_planes == run(VideoView(floats)));
 }
+
+INSTANTIATE_TEST_SUITE_P(Devices, InputConvertUpscaler, ::testing::Values("cpu", "cuda"));
 
 }  // namespace
 }  // namespace reelscale::model
