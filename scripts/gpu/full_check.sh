@@ -130,7 +130,7 @@ if want bench && [[ ",$BENCH," == *",worker,"* ]]; then
     python3 - "$OUT/bench_worker.json" <<'PY' 2>&1 | tee -a "$OUT/summary.txt" || tail -5 "$OUT/bench_worker.err"
 import json, sys
 d = json.load(open(sys.argv[1]))
-keep = {k: d[k] for k in ("chunk", "overlap", "model_only", "end_to_end", "ratio", "gpu_busy_fraction", "gpu_encoder", "profile_ms_per_frame") if k in d}
+keep = {k: d[k] for k in ("chunk", "overlap", "model_only", "end_to_end", "ratio", "gpu_busy_fraction", "gpu_encoder", "ycbcr_input_frames", "profile_ms_per_frame") if k in d}
 print(json.dumps(keep)[:2500]); print(json.dumps(d.get("stages", {}))[:1200])
 PY
   done
