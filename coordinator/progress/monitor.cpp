@@ -98,6 +98,7 @@ struct RunMonitor::State : dispatch::Observer {
   Output output = Output::off;
   fs::path ledger_path;
   Clock::time_point start = Clock::now();
+  Clock::time_point now() const { return options.clock ? options.clock() : Clock::now(); }
 
   // --- guarded by mu
   std::mutex mu;
@@ -130,7 +131,7 @@ struct RunMonitor::State : dispatch::Observer {
 
   Worker& worker(const std::string& name) {
     auto [it, fresh] = workers.try_emplace(name);
-    it->second.heard = Clock::now();
+    it->second.heard = now();
     return it->second;
   }
 
@@ -176,7 +177,7 @@ struct RunMonitor::State : dispatch::Observer {
       for (auto& [name, x] : workers)
         if (x.shard == shard) {
           x.shard_done = std::max(x.shard_done, frames);
-          x.heard = Clock::now();
+          x.heard = now();
         }
     }
     if (next) next->progress(shard, frames);
@@ -190,7 +191,7 @@ struct RunMonitor::State : dispatch::Observer {
         auto f = shard_frames.find(shard);
         x.done_frames += f != shard_frames.end() ? f->second : x.shard_done;
         if (x.shard == shard) x.shard.clear();
-        x.heard = Clock::now();
+        x.heard = now();
       }
     }
     if (next) next->shard_done(shard, w);
@@ -220,13 +221,13 @@ struct RunMonitor::State : dispatch::Observer {
 
   // --- snapshots
   void sample_ledger(bool force) {
-    const auto now = Clock::now();
+    const auto at = now();
     {
       std::lock_guard<std::mutex> l(mu);
       if (!dispatch_started) return;
     }
-    if (!force && seconds_between(last_sample, now) < 1) return;
-    last_sample = now;
+    if (!force && seconds_between(last_sample, at) < 1) return;
+    last_sample = at;
     try {
       if (!reader) {
         if (!fs::exists(ledger_path)) return;
@@ -252,20 +253,20 @@ struct RunMonitor::State : dispatch::Observer {
 
   Snapshot make_snapshot() {
     std::lock_guard<std::mutex> l(mu);
-    const auto now = Clock::now();
-    const double t = seconds_between(start, now);
+    const auto at = now();
+    const double t = seconds_between(start, at);
     Snapshot s;
     s.elapsed_s = t;
     s.stages = stages;
     for (auto& st : s.stages) {
       auto it = stage_since.find(st.name);
-      if (st.state == StageState::running && it != stage_since.end()) st.seconds += seconds_between(it->second, now);
+      if (st.state == StageState::running && it != stage_since.end()) st.seconds += seconds_between(it->second, at);
     }
-    int64_t emitted = 0, in_flight = 0;
+    int64_t finished = 0, in_flight = 0;  // frames of this run's finished shards, and in flight
     std::map<std::string, int64_t> shard_progress;  // a tail duplicate's frames count once
     for (auto& [name, x] : workers) {
       x.rate.add(t, x.frames());
-      emitted += x.frames();
+      finished += x.done_frames;
       if (!x.shard.empty()) shard_progress[x.shard] = std::max(shard_progress[x.shard], x.shard_done);
       WorkerView v;
       v.name = name;
@@ -275,7 +276,7 @@ struct RunMonitor::State : dispatch::Observer {
       v.shard_frames = x.shard_frames;
       v.frames = x.frames();
       v.fps = x.up ? x.rate.rate().value_or(0) : 0;
-      v.heard_s = seconds_between(x.heard, now);
+      v.heard_s = seconds_between(x.heard, at);
       s.workers.push_back(v);
     }
     for (const auto& [id, f] : shard_progress) in_flight += f;
@@ -285,7 +286,9 @@ struct RunMonitor::State : dispatch::Observer {
       if (sh.state == "running" && it != shard_progress.end()) sh.frames_done = std::min(it->second, sh.frames);
     }
     s.frames_in_flight = in_flight;
-    overall.add(t, emitted);
+    // The job's rate counts a frame once, however many copies of its shard ran (the tail's
+    // duplicates): the ETA is for the frames still to make.
+    overall.add(t, finished + in_flight);
     if (summary) {
       s.frames_total = summary->frames_total;
       shown_done = std::max(shown_done, std::min(summary->frames_total, summary->frames_done + in_flight));
@@ -394,6 +397,7 @@ RunMonitor::RunMonitor(const config::Config& cfg, const MonitorOptions& options)
   State& s = *st_;
   s.cfg = cfg;
   s.options = options;
+  s.start = s.now();
   output_ = options.output;
   if (output_ == Output::automatic) output_ = isatty(STDOUT_FILENO) ? Output::tty : Output::plain;
   s.output = output_;
@@ -486,7 +490,7 @@ void RunMonitor::stage_begin(const std::string& name) {
     for (auto& st : s.stages) {
       if (st.name == canon) {
         before = false;
-        if (st.state != StageState::running) s.stage_since[canon] = Clock::now();
+        if (st.state != StageState::running) s.stage_since[canon] = s.now();
         st.state = StageState::running;
       } else if (before && st.state == StageState::pending) {
         st.state = StageState::skipped;
@@ -509,7 +513,7 @@ void RunMonitor::stage_end(const std::string& name, bool ok) {
     std::lock_guard<std::mutex> l(s.mu);
     for (auto& st : s.stages)
       if (st.name == canon && st.state == StageState::running) {
-        st.seconds += seconds_between(s.stage_since[canon], Clock::now());
+        st.seconds += seconds_between(s.stage_since[canon], s.now());
         st.state = ok ? StageState::done : StageState::failed;
       }
   }

@@ -9,6 +9,8 @@
 // With report.http it also serves the live status (coordinator/report/status_server.hpp) with
 // worker liveness from the same callbacks. The terminal is left clean at the end and on error:
 // the block is erased and replaced by one final progress line.
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +27,9 @@ struct MonitorOptions {
   Output output = Output::automatic;
   double redraw_s = 0.5;             // tty
   double plain_every_s = 10;         // plain
+  // The time snapshots are taken at (rates, ETA, worker liveness); empty: the steady clock.
+  // Tests set it to step time without waiting.
+  std::function<std::chrono::steady_clock::time_point()> clock;
 };
 
 class RunMonitor {

@@ -117,6 +117,35 @@ TEST(ProgressMonitor, StagesFollowRunJobsNames) {
   EXPECT_EQ(s.stages[4].state, progress::StageState::pending);
 }
 
+TEST(ProgressMonitor, TheJobsRateCountsATailDuplicatesFramesOnce) {
+  // Two copies of the last shard run at 2 frames/s each: the job makes 2 frames/s, not 4 (an
+  // ETA from 4 would say half the time left). Time is stepped, not waited for.
+  config::Config cfg;
+  cfg.work_dir = "/nonexistent-reelscale-work";
+  auto now = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  progress::MonitorOptions o{progress::Output::off};
+  o.clock = [&now] { return now; };
+  progress::RunMonitor m(cfg, o);
+  progress::StageScope d("dispatch");
+  const std::vector<ledger::ShardSpec> specs = {{"s0000", 0, 0, 100, 100, {}}};
+  dispatch::Observer* obs = m.observer(nullptr, specs);
+  obs->worker_joined("gpu0#1", {});
+  obs->worker_joined("gpu1#2", {});
+  obs->assigned("s0000", "gpu0#1", 1, false);
+  obs->assigned("s0000", "gpu1#2", 2, true);
+  m.snapshot();
+  now += std::chrono::seconds(10);
+  obs->progress("s0000", 20);
+  const auto s = m.snapshot();
+  EXPECT_EQ(s.frames_in_flight, 20);
+  ASSERT_TRUE(s.fps.has_value());
+  EXPECT_DOUBLE_EQ(*s.fps, 2.0);
+  ASSERT_EQ(s.workers.size(), 2u);
+  EXPECT_DOUBLE_EQ(s.workers[0].fps, 2.0);  // each copy's own rate
+  EXPECT_DOUBLE_EQ(s.workers[1].fps, 2.0);
+  EXPECT_DOUBLE_EQ(s.elapsed_s, 10.0);
+}
+
 TEST(ProgressMonitor, PlainModeEndsWithAFinalLine) {
   config::Config cfg;
   cfg.work_dir = "/nonexistent-reelscale-work";
