@@ -84,6 +84,7 @@ struct WorkerState {
   int64_t expiry_ms = 0;           // steady clock
   std::optional<Lease> lease;      // the assignment it is working on
   std::string busy_shard;          // reconnected mid-shard: not idle until it reports that shard
+  bool cpu_only = false;           // no GPU (Ready.gpu_name empty): gets no tail copies
 };
 
 class Broker {
@@ -284,6 +285,7 @@ void Broker::on_ready(const std::string& id, const protocol::Ready& r) {
   }
   w.pid = r.pid;
   w.busy_shard = r.busy_shard;
+  w.cpu_only = r.gpu_name.empty();
   w.expiry_ms = steady_ms() + int64_t(opts_.heartbeat_ms) * opts_.liveness;
   if (r.gpu_name.empty())
     spdlog::info("worker {} joined (pid {}, CPU only, software {})", w.name, r.pid, r.software);
@@ -740,8 +742,13 @@ void Broker::assign_idle() {
       if (!has_space(0, "the next shard")) return;
       checked = true;
     }
-    auto lease = sched_.next(w.name, ledger::now_ms());
-    if (!lease) return;  // nothing to hand out to anyone
+    // No tail copies on a CPU-only worker: it cannot overtake a GPU copy, and next to another
+    // CPU copy on the same machine (local workers) it halves both (seen: 0.1 frames/s each).
+    auto lease = sched_.next(w.name, ledger::now_ms(), /*may_duplicate=*/!w.cpu_only);
+    if (!lease) {
+      if (w.cpu_only) continue;  // a worker with a GPU may still take a tail copy
+      return;                    // nothing to hand out to anyone
+    }
     auto spec = *sched_.spec(lease->shard_id);
     protocol::Assign a;
     a.range = spec;

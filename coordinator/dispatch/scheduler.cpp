@@ -65,13 +65,13 @@ void Scheduler::set_running(Live& l, bool running) {
   if (!was && running) ++running_;
 }
 
-std::optional<Lease> Scheduler::next(const std::string& worker, int64_t now_ms) {
+std::optional<Lease> Scheduler::next(const std::string& worker, int64_t now_ms, bool may_duplicate) {
   Live* pick = nullptr;
   bool duplicate = false;
   if (!pending_.empty()) {
     pick = find(pending_.begin()->second);
     pending_.erase(pending_.begin());
-  } else if (opts_.tail_duplication) {
+  } else if (opts_.tail_duplication && may_duplicate) {
     // Tail: every shard is out. Help the one with the most work left, unless this worker
     // already holds it or it has enough copies.
     int64_t best_left = 0;

@@ -59,7 +59,8 @@ class Scheduler {
   int adopt_retries(const std::vector<ledger::ShardRow>& rows);
 
   // The next lease for an idle worker, or none. Records the assignment in the ledger.
-  std::optional<Lease> next(const std::string& worker, int64_t now_ms);
+  // may_duplicate false: a pending shard only, never a tail copy.
+  std::optional<Lease> next(const std::string& worker, int64_t now_ms, bool may_duplicate = true);
 
   // A worker's result. `verify_error` empty = the output verified.
   Outcome completed(const std::string& worker, const std::string& shard_id, int64_t attempt,

@@ -29,12 +29,13 @@ FakeExecutor::FakeExecutor(const std::string& spec) {
     else if (k == "corrupt") corrupt_ = int(v);
     else if (k == "fail") fail_ = int(v);
     else if (k == "enospc") enospc_ = int(v);
+    else if (k == "cpu_only") cpu_only_ = v != 0;
     else throw UsageError("fake executor spec: unknown key '" + k + "'");
   }
 }
 
 void FakeExecutor::describe(protocol::Ready& r) {
-  r.gpu_name = "fake";
+  r.gpu_name = cpu_only_ ? "" : "fake";
   r.codecs = {"fake"};
 }
 

@@ -11,9 +11,9 @@
 
 namespace reelscale::worker {
 
-// Spec "frame_us=2000,corrupt=1,fail=1": microseconds of (simulated) work per emitted frame;
-// the first `corrupt` results are truncated files; the first `fail` executions throw a
-// retryable error. Selected by `reelscale-test-worker worker --fake SPEC` or
+// Spec "frame_us=2000,corrupt=1,fail=1,cpu_only=1": microseconds of (simulated) work per
+// emitted frame; the first `corrupt` results are truncated files; the first `fail` executions
+// throw a retryable error; cpu_only announces no GPU (else the GPU "fake"). Selected by `reelscale-test-worker worker --fake SPEC` or
 // REELSCALE_FAKE_EXECUTOR.
 class FakeExecutor : public ShardExecutor {
  public:
@@ -25,6 +25,7 @@ class FakeExecutor : public ShardExecutor {
  private:
   int64_t frame_us_ = 1000;
   int corrupt_ = 0, fail_ = 0, enospc_ = 0;  // enospc: a MediaError naming a full disk
+  bool cpu_only_ = false;
 };
 
 // Wraps a real executor and spoils its first results after they are written, so that the

@@ -84,6 +84,12 @@ class Events : public dispatch::Observer {
     std::unique_lock<std::mutex> lk(mu);
     return cv.wait_for(lk, guard, [&] { return pred(); });
   }
+  // A value of the records, read under their lock.
+  template <class F>
+  auto read(F f) {
+    std::lock_guard<std::mutex> g(mu);
+    return f();
+  }
   void bound(const std::string& e) override { set([&] { endpoint = e; }); }
   bool threw = false;
   void ended() { set([&] { threw = true; }); }
@@ -481,6 +487,28 @@ TEST(Dispatch, TailDuplicationFinishesWithTheFirstValidResult) {
   EXPECT_EQ(r.duplicates, 1);
   expect_all_verified(co.ledger, plan);
   EXPECT_EQ(co.ledger.shard(plan[0].id)->attempts, 1) << "a duplicate uses no attempt";
+}
+
+TEST(Dispatch, CpuOnlyWorkersGetNoTailCopies) {
+  // The same start as above, but both workers announce no GPU: the idle one must not take a
+  // copy of the shard the other is running (on one machine they would only share its cores).
+  Cluster c;
+  auto plan = make_plan(1, 300, false);
+  InProcessCoordinator co(c, plan, c.options());
+  ChildProcesses workers;
+  workers.spawn(c.worker_args(co.events.endpoint, "frame_us=20000,cpu_only=1"));  // slow: ~6 s
+  ASSERT_TRUE(co.events.wait([&] { return co.events.progress_of[plan[0].id] > 0; }));
+  workers.spawn(c.worker_args(co.events.endpoint, "frame_us=100,cpu_only=1"));
+  ASSERT_TRUE(co.events.wait([&] { return co.events.joined.size() == 2; }));
+  // A progress report handled after the join: the broker has offered the idle worker work since.
+  const int64_t at_join = co.events.read([&] { return co.events.progress_of[plan[0].id]; });
+  ASSERT_TRUE(co.events.wait([&] { return co.events.progress_of[plan[0].id] > at_join; }));
+  ASSERT_TRUE(co.events.read([&] { return co.events.done.empty(); }))
+      << "the shard finished before the idle worker could be offered a copy";
+  auto r = co.finish();
+  EXPECT_EQ(r.done, 1);
+  EXPECT_EQ(r.duplicates, 0);
+  expect_all_verified(co.ledger, plan);
 }
 
 TEST(Dispatch, WorkerWithUnknownKeyIsRefused) {
