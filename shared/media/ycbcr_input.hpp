@@ -26,6 +26,11 @@ struct YCbCrToRgb {
 
   int chroma_width(int luma_width) const { return (luma_width + (1 << log2_chroma_w) - 1) >> log2_chroma_w; }
   int chroma_height(int luma_height) const { return (luma_height + (1 << log2_chroma_h) - 1) >> log2_chroma_h; }
+  // Bytes of one 8-bit frame laid out as YCbCrVideo's: Y, then Cb and Cr, rows without padding.
+  size_t frame_bytes(int width, int height) const {
+    const size_t chroma = has_chroma ? size_t(chroma_width(width)) * size_t(chroma_height(height)) : 0;
+    return size_t(width) * size_t(height) + 2 * chroma;
+  }
   bool operator==(const YCbCrToRgb& o) const;
   bool operator!=(const YCbCrToRgb& o) const { return !(*this == o); }
 };
@@ -61,11 +66,7 @@ struct YCbCrVideo {
   YCbCrToRgb to_rgb;
   std::vector<uint8_t> data;
 
-  size_t luma_size() const { return size_t(height) * size_t(width); }
-  size_t chroma_size() const {
-    return to_rgb.has_chroma ? size_t(to_rgb.chroma_height(height)) * size_t(to_rgb.chroma_width(width)) : 0;
-  }
-  size_t frame_size() const { return luma_size() + 2 * chroma_size(); }
+  size_t frame_size() const { return to_rgb.frame_bytes(width, height); }
   uint8_t* frame(int i) { return data.data() + size_t(i) * frame_size(); }
   const uint8_t* frame(int i) const { return data.data() + size_t(i) * frame_size(); }
 };

@@ -122,11 +122,7 @@ class Decoder {
     f.height = frame->height;
     if (keep_ycbcr_ && media::is_planar_8bit_ycbcr(frame)) {
       f.ycbcr = media::ycbcr_to_rgb_rule(frame);
-      YCbCrVideo layout;  // one frame's sizes
-      layout.height = f.height;
-      layout.width = f.width;
-      layout.to_rgb = *f.ycbcr;
-      f.planes.resize(layout.frame_size());
+      f.planes.resize(f.ycbcr->frame_bytes(f.width, f.height));
       media::copy_ycbcr_planes(frame, *f.ycbcr, f.planes.data());
     } else {
       f.ycbcr.reset();
@@ -252,8 +248,8 @@ struct InferenceStage {
   YCbCrToRgbConverter converter;  // Y'CbCr frames in a float chunk (a rule that changed mid-chunk)
   std::unique_ptr<FramePool> pool;
 
-  // Fills `video` with the chunk's frames, decoding as far as it reaches and recycling the
-  // frames no later chunk needs.
+  // Fills the chunk (ycbcr_video or video) with its frames, decoding as far as it reaches and
+  // recycling the frames no later chunk needs.
   void assemble(const Chunk& ch) {
     while (!window.empty() && window_begin < ch.context_begin) {
       decoder.recycle(std::move(window.front()));
