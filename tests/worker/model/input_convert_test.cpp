@@ -11,6 +11,8 @@ extern "C" {
 
 #include "shared/media/encoder.hpp"
 #include "shared/media/frame_convert.hpp"
+#include "shared/media/video_reader.hpp"
+#include "tests/testing/test_env.hpp"
 #include "tests/worker/model/small_model.hpp"
 #include "worker/model/basicvsrpp_upscaler.hpp"
 #include "worker/model/input_convert.hpp"
@@ -114,6 +116,37 @@ INSTANTIATE_TEST_SUITE_P(
         Case{AV_PIX_FMT_YUV422P, AVCOL_SPC_BT709, AVCOL_RANGE_MPEG, AVCHROMA_LOC_LEFT, 35, 19},
         Case{AV_PIX_FMT_YUV444P, AVCOL_SPC_BT2020_NCL, AVCOL_RANGE_MPEG, AVCHROMA_LOC_UNSPECIFIED, 21, 13},
         Case{AV_PIX_FMT_YUV410P, AVCOL_SPC_SMPTE240M, AVCOL_RANGE_MPEG, AVCHROMA_LOC_CENTER, 30, 22}));
+
+// Real DVD frames (MPEG-2 4:2:0, untagged matrix, left chroma siting; ../shared), on the CPU
+// and, where there is one, on the GPU.
+TEST(InputConvertDvd, RealMpeg2FramesConvertAsFrameToFloatDoes) {
+  REELSCALE_REQUIRE_SHARED();
+  const auto file = *testing::shared_dir() / "media" / "dvd" / "sample_h262_mpeg_audio.ps";
+  media::VideoReader reader(file.string());
+  YCbCrVideo v;
+  std::vector<float> expected;
+  media::FrameToFloat cpu;
+  av::FramePtr f;
+  for (int i = 0; i < 4 && reader.read(f); ++i) {
+    ASSERT_TRUE(media::is_planar_8bit_ycbcr(f.get())) << av_get_pix_fmt_name(AVPixelFormat(f->format));
+    if (i == 0) {
+      v.height = f->height;
+      v.width = f->width;
+      v.to_rgb = media::ycbcr_to_rgb_rule(f.get());
+    }
+    ASSERT_TRUE(media::ycbcr_to_rgb_rule(f.get()) == v.to_rgb);
+    v.frames = i + 1;
+    v.data.resize(size_t(v.frames) * v.frame_size());
+    media::copy_ycbcr_planes(f.get(), v.to_rgb, v.frame(i));
+    expected.resize(size_t(v.frames) * 3 * v.width * v.height);
+    cpu.convert(f.get(), expected.data() + size_t(i) * 3 * v.width * v.height);
+  }
+  ASSERT_GE(v.frames, 2);  // the sample holds 3
+  EXPECT_TRUE(v.to_rgb.h_cosited);
+  EXPECT_FALSE(v.to_rgb.v_cosited);
+  expect_conversion_equals(v, expected, torch::kCPU);
+  if (torch::cuda::is_available()) expect_conversion_equals(v, expected, torch::Device(torch::kCUDA, 0));
+}
 
 TEST(InputConvertFormats, OnlyEightBitPlanarYCbCrIsKeptAsPlanes) {
   for (AVPixelFormat f : {AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV422P, AV_PIX_FMT_YUV444P, AV_PIX_FMT_YUVJ420P})
