@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include <cstdlib>
+
 #include <mutex>
 
 namespace reelscale::util {
@@ -13,5 +15,7 @@ void keep_freed_heap_memory() {
     mallopt(M_TRIM_THRESHOLD, 1 << 30);   // and the heap's top not given back below 1 GiB free
   });
 }
+
+void prefer_expandable_cuda_segments() { ::setenv("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True", 0); }
 
 }  // namespace reelscale::util

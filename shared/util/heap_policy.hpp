@@ -10,4 +10,12 @@ namespace reelscale::util {
 // stays at its peak size, which a worker reaches on its first chunk anyway. Process-wide, once.
 void keep_freed_heap_memory();
 
+// PyTorch's CUDA caching allocator in growable segments (PYTORCH_CUDA_ALLOC_CONF
+// expandable_segments:True) unless the user set PYTORCH_CUDA_ALLOC_CONF. With fixed blocks, T=96
+// + 16 context frames under a 22 GiB cap (a 24 GB card) ran out of memory with 3.7 GiB reserved
+// but unusable; with growable segments it fits at the same peak (GPU run 8, docs/perf-notes.md).
+// LibTorch reads the variable once, so this runs before the model library is loaded (and in the
+// runner, for programs that link the model directly).
+void prefer_expandable_cuda_segments();
+
 }  // namespace reelscale::util

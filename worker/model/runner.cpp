@@ -47,6 +47,7 @@ struct BasicVsrppRunner::Impl {
   void setup(const RuntimeOptions& o) {
     opts = o;
     const std::string& d = opts.device;
+    if (d != "cpu") util::prefer_expandable_cuda_segments();  // before the first CUDA allocation
     if (d == "auto") {
       device = torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
     } else if (d == "cpu") {

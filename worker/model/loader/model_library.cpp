@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "shared/util/errors.hpp"
+#include "shared/util/heap_policy.hpp"
 #include "shared/util/own_library.hpp"
 
 namespace reelscale::model {
@@ -25,6 +26,7 @@ constexpr const char* kBuildPath = nullptr;
 // LibTorch's static state must outlive every tensor and thread it made.
 std::string try_load(const std::string& path, const ModelApi*& out) {
   std::string why;
+  util::prefer_expandable_cuda_segments();  // before LibTorch loads and reads it
   using Entry = const ModelApi* (*)();
   auto entry = reinterpret_cast<Entry>(open_own_library(path, REELSCALE_MODEL_API_SYMBOL, why));
   if (!entry) return why;
