@@ -15,7 +15,7 @@
 #include "shared/model_zoo/verify.hpp"
 #include "shared/upscale/chunk_plan.hpp"
 #include "shared/util/errors.hpp"
-#include "shared/util/heap_policy.hpp"
+#include "shared/util/memory_policy.hpp"
 #include "worker/model/basicvsrpp.hpp"
 #include "worker/model/checkpoint.hpp"
 #include "worker/model/dcn.hpp"
@@ -63,7 +63,7 @@ struct BasicVsrppRunner::Impl {
     device_name = device.str();
     if (device.is_cuda() && !device.has_index()) device_name += ":0";
     // CPU inference frees and re-allocates layer-sized tensors; re-mapping them costs more than
-    // the arithmetic (shared/util/heap_policy.hpp).
+    // the arithmetic (shared/util/memory_policy.hpp).
     if (device.is_cpu()) util::keep_freed_heap_memory();
 
     precision = opts.precision;

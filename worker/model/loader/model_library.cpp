@@ -5,7 +5,7 @@
 #include <mutex>
 
 #include "shared/util/errors.hpp"
-#include "shared/util/heap_policy.hpp"
+#include "shared/util/memory_policy.hpp"
 #include "shared/util/own_library.hpp"
 
 namespace reelscale::model {

@@ -1,4 +1,6 @@
 #pragma once
+// Process-wide memory settings the model needs: the host heap for CPU inference, the CUDA
+// caching allocator for GPU inference. Both are decided once per process.
 
 namespace reelscale::util {
 

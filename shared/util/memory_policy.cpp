@@ -1,4 +1,4 @@
-#include "shared/util/heap_policy.hpp"
+#include "shared/util/memory_policy.hpp"
 
 #include <malloc.h>
 
