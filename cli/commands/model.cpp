@@ -37,6 +37,12 @@ void add_runtime_options(CLI::App* cmd, model::RuntimeOptions& rt) {
   cmd->add_flag("--cudnn-conv-relu,!--no-cudnn-conv-relu", rt.cudnn_conv_relu,
                 "residual blocks' conv + bias + ReLU through cuDNN's fused engine (the default); "
                 "--no-cudnn-conv-relu: the conv, then our epilogue pass");
+  cmd->add_flag("--cudnn-fused-epilogues,!--no-cudnn-fused-epilogues", rt.cudnn_fused_epilogues,
+                "the LeakyReLU and residual epilogues inside the convolution as one cuDNN graph; "
+                "--no-cudnn-fused-epilogues: the convolution, then our epilogue pass");
+  cmd->add_flag("--tiled-dcn-im2col,!--flat-dcn-im2col", rt.dcn_im2col_tiled,
+                "the deformable convolution's im2col one 8x4-pixel tile per block (same columns); "
+                "--flat-dcn-im2col: a flat grid-stride loop");
   cmd->add_flag("--implicit-gemm-dcn,!--no-implicit-gemm-dcn", rt.dcn_implicit_gemm,
                 "with fp16: the deformable convolution as one implicit GEMM on the tensor cores (experimental, "
                 "measured slower so far); --no-implicit-gemm-dcn (the default): im2col, then cuBLAS");

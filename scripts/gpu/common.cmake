@@ -31,4 +31,6 @@ function(rs_gpu_model_library)
   # C++ sources that use c10/cuda streams and events (feature_store.cpp, runner.cpp) need the
   # CUDA runtime headers.
   target_include_directories(rs_model PUBLIC ${CMAKE_CUDA_TOOLKIT_INCLUDE_DIRECTORIES})
+  include(${ROOT}/cmake/CudnnHeaders.cmake)
+  reelscale_cudnn_headers(rs_model)
 endfunction()

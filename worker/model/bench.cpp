@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "shared/util/errors.hpp"
+#include "worker/model/cudnn_fusion.hpp"
 #include "worker/model/stages.hpp"
 
 namespace reelscale::model {
@@ -89,6 +90,7 @@ BenchResult bench_model(const BenchOptions& o) {
     r.rows.push_back(row);
   }
   (void)sink_checksum;
+  r.cudnn_fused_convs = cudnn_fusion::runs();
   return r;
 }
 
@@ -106,6 +108,8 @@ std::string format_bench(const BenchOptions& o, const BenchResult& r) {
                 double(r.footprint.per_frame) / double(1 << 20), double(r.footprint.map_bytes) / double(1 << 20),
                 r.auto_chunk, gib(r.capacity_bytes));
   s << line;
+  if (o.runtime.cudnn_fused_epilogues)
+    s << "cudnn fused epilogues: " << r.cudnn_fused_convs << " convolutions ran as one graph\n";
   for (const auto& row : r.rows) {
     if (!row.error.empty()) {
       std::snprintf(line, sizeof line, "T %d context %d FAILED peak_gib %.2f: ", row.frames, row.context,
@@ -178,6 +182,8 @@ std::string bench_json(const BenchOptions& o, const BenchResult& r) {
                   {"batch", o.runtime.batch},
                   {"channels_last", o.runtime.channels_last},
                   {"fused_epilogues", o.runtime.fused_epilogues},
+                  {"cudnn_fused_epilogues", o.runtime.cudnn_fused_epilogues},
+                  {"dcn_im2col_tiled", o.runtime.dcn_im2col_tiled},
                   {"spynet_fp16", o.runtime.spynet_fp16},
                   {"tf32", o.runtime.tf32}};
   j["footprint"] = {{"measured", r.footprint.measured},
@@ -186,6 +192,7 @@ std::string bench_json(const BenchOptions& o, const BenchResult& r) {
                     {"map_bytes", r.footprint.map_bytes}};
   j["auto_chunk"] = r.auto_chunk;
   j["capacity_bytes"] = r.capacity_bytes;
+  j["cudnn_fused_convs"] = r.cudnn_fused_convs;
   json rows = json::array();
   for (const auto& row : r.rows) {
     json x;

@@ -44,6 +44,7 @@ struct BenchResult {
   Footprint footprint;       // measured per-frame footprint at the bench size (CUDA; the chain's with pre)
   int auto_chunk = 0;        // what `model.chunk: auto` would pick here (context included)
   int64_t capacity_bytes = 0;
+  int64_t cudnn_fused_convs = 0;  // convolutions run as one cuDNN graph with their epilogue
   std::vector<BenchRow> rows;
 };
 

@@ -59,9 +59,11 @@ int align_input_nhwc(Elem e, NhwcIn prev1, NhwcIn feat, NhwcIn prev2, Flow flow1
 // inside xa or xb.
 // raw_bias (27*groups elements, null: zero) is conv_offset's last bias, added here rather
 // than in a separate pass over its 432-channel output.
+// tiled: one block per 8x4-pixel tile doing all of its samples (L1 reuse, 32-bit indexing)
+// instead of a flat grid-stride loop; the same column values.
 int dcn_align_im2col_nhwc(Elem e, NhwcIn xa, int ca, NhwcIn xb, int cb, NhwcIn raw_offset,
                           const void* raw_bias, Flow flow1, Flow flow2, float max_residue, int groups,
-                          void* cols, int n, int h, int w, void* stream);
+                          void* cols, int n, int h, int w, void* stream, bool tiled = false);
 
 // The same deformable convolution without the cols buffer (an implicit GEMM on the tensor
 // cores): out[pix][0..cout) = bias + cols[pix] . weight, where weight is (cout, 9*c) in the

@@ -10,6 +10,7 @@
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 
+#include "worker/model/cudnn_fusion.hpp"
 #include "worker/model/fused_kernels.hpp"
 #endif
 
@@ -41,6 +42,7 @@ at::Tensor conv3x3_epilogue(const at::Tensor&, const at::Tensor&, const at::Tens
 }
 void set_cudnn_conv_relu(bool) {}
 void set_dcn_implicit_gemm(bool) {}
+void set_dcn_im2col_tiled(bool) {}
 
 #else
 
@@ -174,9 +176,11 @@ at::Tensor align_input(const at::Tensor& prev1_in, const at::Tensor& feat_in, co
 
 namespace {
 std::atomic<bool> g_dcn_implicit_gemm{false};
+std::atomic<bool> g_dcn_im2col_tiled{false};
 }  // namespace
 
 void set_dcn_implicit_gemm(bool on) { g_dcn_implicit_gemm = on; }
+void set_dcn_im2col_tiled(bool on) { g_dcn_im2col_tiled = on; }
 
 at::Tensor dcn_align(const at::Tensor& xa_in, const at::Tensor& xb_in, const at::Tensor& raw_in,
                      const at::Tensor& flow1_in, const at::Tensor& flow2_in, const at::Tensor& weight_in,
@@ -223,7 +227,7 @@ at::Tensor dcn_align(const at::Tensor& xa_in, const at::Tensor& xb_in, const at:
                                        raw_bias.defined() ? raw_bias.data_ptr() : nullptr, flow_arg(flow1),
                                        flow_arg(flow2),
                                        static_cast<float>(max_residue), static_cast<int>(groups), cols.data_ptr(),
-                                       i32(n), i32(h), i32(w), stream()),
+                                       i32(n), i32(h), i32(w), stream(), g_dcn_im2col_tiled),
         op);
   at::Tensor out = bias.defined() ? at::addmm(bias.to(xa_in.scalar_type()), cols, w2d.t()) : at::mm(cols, w2d.t());
   return out.view({n, h, w, cout}).permute({0, 3, 1, 2});
@@ -264,6 +268,8 @@ at::Tensor conv3x3_epilogue(const at::Tensor& x, const at::Tensor& weight, const
       g_cudnn_conv_relu = false;
     }
   }
+  // LeakyReLU and residual epilogues inside the convolution: one cuDNN graph (cudnn_fusion.hpp).
+  if (at::Tensor fused = cudnn_fusion::conv3x3(x, weight, bias_in, slope, residual_in); fused.defined()) return fused;
   const at::Tensor raw = at::conv2d(x, weight, /*bias=*/{}, /*stride=*/1, /*padding=*/1);
   const Nhwc y = as_nhwc(raw, op, "conv output");
   const int64_t n = raw.size(0), c = raw.size(1), h = raw.size(2), w = raw.size(3);

@@ -57,6 +57,9 @@ void set_cudnn_conv_relu(bool on);
 // H100 (dcn 9.55 against 7.36 ms/frame, docs/perf-notes.md GPU run 7): the sampling stalls
 // are not hidden behind the tensor-core work yet (no double buffering, 2 blocks per SM).
 void set_dcn_implicit_gemm(bool on);
+// dcn_align's im2col one 8x4-pixel tile per block (kernels::dcn_align_im2col_nhwc's `tiled`):
+// the same columns. Process-wide, off by default until measured (docs/perf-notes.md).
+void set_dcn_im2col_tiled(bool on);
 
 
 }  // namespace reelscale::model::fused

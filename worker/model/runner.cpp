@@ -18,6 +18,7 @@
 #include "shared/util/memory_policy.hpp"
 #include "worker/model/basicvsrpp.hpp"
 #include "worker/model/checkpoint.hpp"
+#include "worker/model/cudnn_fusion.hpp"
 #include "worker/model/dcn.hpp"
 #include "worker/model/fused_ops.hpp"
 #include "worker/model/memory_plan.hpp"
@@ -106,7 +107,9 @@ struct BasicVsrppRunner::Impl {
     if (opts.channels_last && device.is_cuda()) {
       model->set_memory_format(true, opts.fused_kernels, opts.fused_epilogues);
       fused::set_cudnn_conv_relu(opts.cudnn_conv_relu);
+      cudnn_fusion::set_enabled(opts.cudnn_fused_epilogues);
       fused::set_dcn_implicit_gemm(opts.dcn_implicit_gemm);
+      fused::set_dcn_im2col_tiled(opts.dcn_im2col_tiled);
       notes.push_back(std::string("channels-last, fused NHWC kernels ") +
                       (opts.fused_kernels && dcn_cuda_kernel_built() ? "on" : "off") + ", fused epilogues " +
                       (opts.fused_kernels && opts.fused_epilogues && dcn_cuda_kernel_built() ? "on" : "off"));

@@ -36,9 +36,13 @@ struct RuntimeOptions {
   // it (fused::conv3x3_epilogue) instead of ATen's two or three (docs/perf-notes.md, run 6).
   bool fused_epilogues = true;
   bool cudnn_conv_relu = true;     // residual blocks' conv + ReLU by cuDNN's fused engine (fused_ops.hpp)
+  // The other epilogues (LeakyReLU, + residual) inside the convolution as one cuDNN graph
+  // (cudnn_fusion.hpp) instead of our pass after it.
+  bool cudnn_fused_epilogues = false;
   // The deformable convolution as an implicit GEMM, no column buffer (fused_ops.hpp): off,
   // measured slower than im2col + cuBLAS so far (docs/perf-notes.md, GPU run 7).
   bool dcn_implicit_gemm = false;
+  bool dcn_im2col_tiled = false;   // the deformable im2col one pixel tile per block (fused_ops.hpp)
   // With precision fp16 on CUDA: SPyNet's convolutions in fp16 NHWC too, as the official code
   // under autocast (flows summed in fp32). Measured 1.07x, fp16-vs-fp32 relative L2 3.5e-3
   // instead of 3.2e-3 (the official's: 3.3e-3).

@@ -15,6 +15,10 @@
 #include "worker/model/basicvsrpp.hpp"
 #include "worker/model/checkpoint.hpp"
 #include "worker/model/cuda_support.hpp"
+#include "worker/model/cudnn_fusion.hpp"
+#ifdef REELSCALE_HAVE_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
 #include "worker/model/fused_ops.hpp"
 #include "worker/model/npy.hpp"
 
@@ -154,10 +158,13 @@ TEST(FusedKernels, ConvEpilogueMatchesAten) {
   c10::InferenceMode guard;
   torch::manual_seed(11);
   // cudnn: the ReLU case through cuDNN's fused conv + bias + ReLU (the default) rather than
-  // our pass; its convolution may sum in another order, so float32 is then close, not equal.
+  // our pass, and (fp16) the other epilogues inside the convolution as one cuDNN graph
+  // (cudnn_fusion.hpp); its convolution may sum in another order, so float32 is then close.
+  const int64_t graphs_before = cudnn_fusion::runs();
   for (bool cudnn : {false, true})
   for (auto dt : {torch::kFloat, torch::kHalf}) {
     fused::set_cudnn_conv_relu(cudnn);
+    cudnn_fusion::set_enabled(cudnn);
     for (int64_t cin : {64, 200}) {
       const torch::Tensor x = cl(torch::randn({2, cin, 17, 29}).to(kCuda, dt));
       const torch::Tensor w = cl((torch::randn({64, cin, 3, 3}) * 0.05).to(kCuda, dt));
@@ -188,6 +195,14 @@ TEST(FusedKernels, ConvEpilogueMatchesAten) {
     }
   }
   fused::set_cudnn_conv_relu(true);
+  cudnn_fusion::set_enabled(false);  // the default
+  const int64_t graphs = cudnn_fusion::runs() - graphs_before;
+  report("conv epilogue: convolutions run as one cuDNN graph", static_cast<double>(graphs));
+#ifdef REELSCALE_HAVE_CUDA
+  // cuDNN's runtime fusion needs Ampere or later: there the fp16 LeakyReLU and residual cases
+  // (3 per cin) must have run as graphs, or the test above only checked our own pass.
+  if (at::cuda::getCurrentDeviceProperties()->major >= 8) EXPECT_GE(graphs, 6);
+#endif
 }
 
 // The whole second-order alignment (conv_offset, offsets, mask, deformable conv) on the NHWC
@@ -315,6 +330,32 @@ TEST(FusedKernels, ImplicitGemmDcnMatchesIm2col) {
       EXPECT_LE(e, 2.0 * largest / 1024.0) << tag;
       EXPECT_LE(rel_l2(out, ref), 1e-3) << tag;
     }
+}
+
+// The tiled im2col (one 8x4 tile per block) writes the flat kernel's columns exactly: the same
+// dcn_sample_at, only another thread order. Odd sizes leave partial tiles on both edges.
+TEST(FusedKernels, TiledDcnIm2colEqualsFlat) {
+  REQUIRE_CUDA_KERNELS();
+  c10::InferenceMode guard;
+  torch::manual_seed(29);
+  const int64_t n = 2, h = 45, w = 67, c = 64, groups = 16;
+  for (auto dt : {torch::kFloat, torch::kHalf}) {
+    const auto on_gpu = [&](const torch::Tensor& t) { return cl(t.to(kCuda, dt)); };
+    const torch::Tensor xa = on_gpu(torch::randn({n, c, h, w})), xb = on_gpu(torch::randn({n, c, h, w}));
+    const torch::Tensor raw = on_gpu(torch::randn({n, 27 * groups, h, w}) * 0.5);
+    const torch::Tensor f1 = random_flow(n, h, w), f2 = random_flow(n, h, w);
+    const torch::Tensor weight = on_gpu(torch::randn({c, 2 * c, 3, 3}) * 0.03);
+    const torch::Tensor bias = torch::randn({c}).to(kCuda, dt);
+    for (bool first_step : {false, true}) {
+      const torch::Tensor x2 = first_step ? torch::Tensor() : xb, fl2 = first_step ? torch::Tensor() : f2;
+      fused::set_dcn_im2col_tiled(false);
+      const torch::Tensor flat = fused::dcn_align(xa, x2, raw, f1, fl2, weight, bias, 10.0, groups);
+      fused::set_dcn_im2col_tiled(true);
+      const torch::Tensor tiled = fused::dcn_align(xa, x2, raw, f1, fl2, weight, bias, 10.0, groups);
+      fused::set_dcn_im2col_tiled(false);
+      EXPECT_EQ(max_abs(tiled, flat), 0.0) << c10::toString(dt) << (first_step ? " first step" : " two inputs");
+    }
+  }
 }
 
 BasicVSRPlusPlus random_model(int mid, int blocks, torch::Device dev) {

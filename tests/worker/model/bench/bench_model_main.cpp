@@ -39,6 +39,10 @@ int main(int argc, char** argv) {
       else if (a == "--no-fused-epilogues") o.runtime.fused_epilogues = false;
       else if (a == "--cudnn-conv-relu") o.runtime.cudnn_conv_relu = true;
       else if (a == "--no-cudnn-conv-relu") o.runtime.cudnn_conv_relu = false;
+      else if (a == "--cudnn-fused-epilogues") o.runtime.cudnn_fused_epilogues = true;
+      else if (a == "--no-cudnn-fused-epilogues") o.runtime.cudnn_fused_epilogues = false;
+      else if (a == "--tiled-dcn-im2col") o.runtime.dcn_im2col_tiled = true;
+      else if (a == "--flat-dcn-im2col") o.runtime.dcn_im2col_tiled = false;
       else if (a == "--implicit-gemm-dcn") o.runtime.dcn_implicit_gemm = true;
       else if (a == "--no-implicit-gemm-dcn") o.runtime.dcn_implicit_gemm = false;
       else if (a == "--spynet-fp16") o.runtime.spynet_fp16 = true;
