@@ -43,6 +43,9 @@ void add_runtime_options(CLI::App* cmd, model::RuntimeOptions& rt) {
   cmd->add_flag("--tiled-dcn-im2col,!--flat-dcn-im2col", rt.dcn_im2col_tiled,
                 "the deformable convolution's im2col one 8x4-pixel tile per block (same columns); "
                 "--flat-dcn-im2col: a flat grid-stride loop");
+  cmd->add_option("--dcn-band-mib", rt.dcn_band_mib,
+                 "with --tiled-dcn-im2col: the deformable im2col and its GEMM in row bands of this many MiB of "
+                 "columns, read back from L2 (0: the whole map at once)");
   cmd->add_flag("--implicit-gemm-dcn,!--no-implicit-gemm-dcn", rt.dcn_implicit_gemm,
                 "with fp16: the deformable convolution as one implicit GEMM on the tensor cores (experimental, "
                 "measured slower so far); --no-implicit-gemm-dcn (the default): im2col, then cuBLAS");

@@ -337,7 +337,8 @@ __global__ void dcn_align_im2col_kernel(DcnArgs<T> a, T* __restrict__ cols) {
 constexpr int kTileW = 8, kTileH = 4;
 
 template <typename T, int V>
-__global__ void dcn_align_im2col_tile_kernel(DcnArgs<T> a, T* __restrict__ cols) {
+__global__ void dcn_align_im2col_tile_kernel(DcnArgs<T> a, T* __restrict__ cols, int tile0, int b0,
+                                             int64_t pix0) {
   const int cg = a.c / a.groups, chunks = cg / V;
   const int item = threadIdx.x;
   const int chunk = item % chunks;
@@ -345,8 +346,9 @@ __global__ void dcn_align_im2col_tile_kernel(DcnArgs<T> a, T* __restrict__ cols)
   const int tap = item / (chunks * a.groups);
   const int ch0 = g * cg + chunk * V;
   const int tiles_x = (a.w + kTileW - 1) / kTileW;
-  const int ty = blockIdx.x / tiles_x, tx = blockIdx.x % tiles_x;
-  const int64_t b = blockIdx.y;
+  const int tile = tile0 + static_cast<int>(blockIdx.x);
+  const int ty = tile / tiles_x, tx = tile % tiles_x;
+  const int64_t b = b0 + static_cast<int64_t>(blockIdx.y);
   const int64_t hw = int64_t(a.h) * a.w;
   for (int j = threadIdx.y; j < kTileW * kTileH; j += blockDim.y) {
     const int oy = ty * kTileH + j / kTileW, ox = tx * kTileW + j % kTileW;
@@ -354,7 +356,7 @@ __global__ void dcn_align_im2col_tile_kernel(DcnArgs<T> a, T* __restrict__ cols)
     const int64_t p = int64_t(oy) * a.w + ox, pix = b * hw + p;
     float acc[V];
     dcn_sample_at<T, V>(a, b, oy, ox, p, pix, tap, ch0, acc);
-    store_vec<T, V>(cols + pix * (9 * int64_t(a.c)) + int64_t(tap) * a.c + ch0, acc);
+    store_vec<T, V>(cols + (pix - pix0) * (9 * int64_t(a.c)) + int64_t(tap) * a.c + ch0, acc);
   }
 }
 
@@ -618,7 +620,7 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 
 int dcn_align_im2col_nhwc(Elem e, NhwcIn xa, int ca, NhwcIn xb, int cb, NhwcIn raw_offset, const void* raw_bias,
                           Flow flow1, Flow flow2, float max_residue, int groups, void* cols, int n, int h, int w,
-                          void* stream, bool tiled) {
+                          void* stream, bool tiled, DcnRows rows) {
   const int c = ca + cb;
   if (!dcn_shape_ok(ca, c, raw_offset, groups)) return static_cast<int>(cudaErrorInvalidValue);
   const int cg = c / groups;
@@ -632,10 +634,19 @@ int dcn_align_im2col_nhwc(Elem e, NhwcIn xa, int ca, NhwcIn xb, int cb, NhwcIn r
       if constexpr (V * sizeof(T) <= 16) {
         const int per_pix = 9 * groups * (cg / V);
         const int64_t tiles = int64_t((w + kTileW - 1) / kTileW) * ((h + kTileH - 1) / kTileH);
+        const bool part = rows.image >= 0;
+        if (part && (!tiled || rows.image >= n || rows.row0 % kTileH != 0 || rows.row0 < 0 || rows.row1 <= rows.row0 ||
+                     rows.row1 > h || per_pix > 512))
+          return static_cast<int>(cudaErrorInvalidValue);
         if (tiled && per_pix <= 512 && n <= 65535 && tiles <= 0x7fffffff) {
           const dim3 block(static_cast<unsigned>(per_pix), static_cast<unsigned>(std::max(1, 512 / per_pix)));
-          dcn_align_im2col_tile_kernel<T, V><<<dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(n)), block, 0,
-                                              st>>>(args, static_cast<T*>(cols));
+          const int tiles_x = (w + kTileW - 1) / kTileW;
+          const int tile0 = part ? rows.row0 / kTileH * tiles_x : 0;
+          const int64_t grid_x = part ? int64_t((rows.row1 - rows.row0 + kTileH - 1) / kTileH) * tiles_x : tiles;
+          const int64_t pix0 = part ? int64_t(rows.image) * h * w + int64_t(rows.row0) * w : 0;
+          dcn_align_im2col_tile_kernel<T, V>
+              <<<dim3(static_cast<unsigned>(grid_x), part ? 1u : static_cast<unsigned>(n)), block, 0, st>>>(
+                  args, static_cast<T*>(cols), tile0, part ? rows.image : 0, pix0);
         } else {
           dcn_align_im2col_kernel<T, V>
               <<<blocks_for(int64_t(n) * h * w * per_pix), kThreads, 0, st>>>(args, static_cast<T*>(cols));

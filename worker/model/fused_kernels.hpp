@@ -61,9 +61,15 @@ int align_input_nhwc(Elem e, NhwcIn prev1, NhwcIn feat, NhwcIn prev2, Flow flow1
 // than in a separate pass over its 432-channel output.
 // tiled: one block per 8x4-pixel tile doing all of its samples (L1 reuse, 32-bit indexing)
 // instead of a flat grid-stride loop; the same column values.
+// rows (tiled only): the columns of image rows.image's rows [row0, row1) alone, row 0 of
+// `cols` being pixel (row0, 0); row0 a multiple of 4. A GEMM can then read them from L2.
+struct DcnRows {
+  int image = -1;  // -1: every pixel of every image
+  int row0 = 0, row1 = 0;
+};
 int dcn_align_im2col_nhwc(Elem e, NhwcIn xa, int ca, NhwcIn xb, int cb, NhwcIn raw_offset,
                           const void* raw_bias, Flow flow1, Flow flow2, float max_residue, int groups,
-                          void* cols, int n, int h, int w, void* stream, bool tiled = false);
+                          void* cols, int n, int h, int w, void* stream, bool tiled = false, DcnRows rows = {});
 
 // The same deformable convolution without the cols buffer (an implicit GEMM on the tensor
 // cores): out[pix][0..cout) = bias + cols[pix] . weight, where weight is (cout, 9*c) in the

@@ -1,5 +1,6 @@
 #include "worker/model/fused_ops.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 
@@ -43,6 +44,7 @@ at::Tensor conv3x3_epilogue(const at::Tensor&, const at::Tensor&, const at::Tens
 void set_cudnn_conv_relu(bool) {}
 void set_dcn_implicit_gemm(bool) {}
 void set_dcn_im2col_tiled(bool) {}
+void set_dcn_l2_band_bytes(int64_t) {}
 
 #else
 
@@ -177,10 +179,44 @@ at::Tensor align_input(const at::Tensor& prev1_in, const at::Tensor& feat_in, co
 namespace {
 std::atomic<bool> g_dcn_implicit_gemm{false};
 std::atomic<bool> g_dcn_im2col_tiled{false};
+std::atomic<int64_t> g_dcn_l2_chunk_bytes{0};
+
+// The im2col + GEMM a band of image rows at a time, the band's columns sized to stay in L2
+// (tiled im2col only): cuBLAS then reads them from L2 instead of device memory, and the next
+// band overwrites the same addresses, so the 9*c columns per pixel never make the round trip
+// to DRAM (1 GB each way per call at 1024x432, c=128).
+at::Tensor dcn_align_banded(const kernels::NhwcIn& xa, int ca, const kernels::NhwcIn& xb, int cb,
+                            const kernels::NhwcIn& raw, const void* raw_bias, kernels::Flow f1, kernels::Flow f2,
+                            float max_residue, int groups, const at::Tensor& w2d, const at::Tensor& bias,
+                            const at::Tensor& like, int n, int h, int w, int64_t band_bytes) {
+  const int64_t row_bytes = int64_t(w) * w2d.size(1) * like.element_size();
+  const int band = std::max<int>(4, static_cast<int>(band_bytes / std::max<int64_t>(row_bytes, 1)) / 4 * 4);
+  const int64_t cout = w2d.size(0), hw = int64_t(h) * w;
+  at::Tensor cols = at::empty({int64_t(std::min(band, h)) * w, w2d.size(1)}, like.options());
+  at::Tensor out = at::empty({int64_t(n) * hw, cout}, like.options());
+  const at::Tensor wt = w2d.t();
+  for (int b = 0; b < n; ++b)
+    for (int r0 = 0; r0 < h; r0 += band) {
+      const int r1 = std::min(h, r0 + band);
+      const int64_t px = int64_t(r1 - r0) * w;
+      check(kernels::dcn_align_im2col_nhwc(elem_of(like, "dcn_align"), xa, ca, xb, cb, raw, raw_bias, f1, f2,
+                                           max_residue, groups, cols.data_ptr(), n, h, w, stream(), true,
+                                           kernels::DcnRows{b, r0, r1}),
+            "dcn_align");
+      at::Tensor dst = out.narrow(0, b * hw + int64_t(r0) * w, px);
+      const at::Tensor src = cols.narrow(0, 0, px);
+      if (bias.defined())
+        at::addmm_out(dst, bias, src, wt);
+      else
+        at::mm_out(dst, src, wt);
+    }
+  return out;
+}
 }  // namespace
 
 void set_dcn_implicit_gemm(bool on) { g_dcn_implicit_gemm = on; }
 void set_dcn_im2col_tiled(bool on) { g_dcn_im2col_tiled = on; }
+void set_dcn_l2_band_bytes(int64_t bytes) { g_dcn_l2_chunk_bytes = bytes; }
 
 at::Tensor dcn_align(const at::Tensor& xa_in, const at::Tensor& xb_in, const at::Tensor& raw_in,
                      const at::Tensor& flow1_in, const at::Tensor& flow2_in, const at::Tensor& weight_in,
@@ -219,6 +255,15 @@ at::Tensor dcn_align(const at::Tensor& xa_in, const at::Tensor& xb_in, const at:
                                        i32(h), i32(w), stream()),
           op);
     return out;
+  }
+  if (g_dcn_im2col_tiled && g_dcn_l2_chunk_bytes > 0 && 9 * c <= 4096) {
+    const at::Tensor b = bias.defined() ? bias.to(xa_in.scalar_type()) : at::Tensor();
+    const at::Tensor out = dcn_align_banded(
+        {xa.t.data_ptr(), xa.ld}, static_cast<int>(ca), {xb.t.defined() ? xb.t.data_ptr() : nullptr, xb.ld},
+        static_cast<int>(cb), {raw.t.data_ptr(), raw.ld}, raw_bias.defined() ? raw_bias.data_ptr() : nullptr,
+        flow_arg(flow1), flow_arg(flow2), static_cast<float>(max_residue), static_cast<int>(groups), w2d, b, xa_in,
+        i32(n), i32(h), i32(w), g_dcn_l2_chunk_bytes);
+    return out.view({n, h, w, cout}).permute({0, 3, 1, 2});
   }
   at::Tensor cols = at::empty({n * h * w, 9 * c}, xa_in.options());
   check(kernels::dcn_align_im2col_nhwc(elem_of(xa_in, op), {xa.t.data_ptr(), xa.ld}, static_cast<int>(ca),

@@ -60,6 +60,10 @@ void set_dcn_implicit_gemm(bool on);
 // dcn_align's im2col one 8x4-pixel tile per block (kernels::dcn_align_im2col_nhwc's `tiled`):
 // the same columns. Process-wide, off by default until measured (docs/perf-notes.md).
 void set_dcn_im2col_tiled(bool on);
+// With the tiled im2col: the columns and their GEMM a band of rows at a time, the band's
+// columns about `bytes` (0: the whole map at once), so that cuBLAS reads them from L2 (50 MB
+// on the H100, 72 MB on the RTX 4090). The same columns and products; process-wide.
+void set_dcn_l2_band_bytes(int64_t bytes);
 
 
 }  // namespace reelscale::model::fused

@@ -110,6 +110,7 @@ struct BasicVsrppRunner::Impl {
       cudnn_fusion::set_enabled(opts.cudnn_fused_epilogues);
       fused::set_dcn_implicit_gemm(opts.dcn_implicit_gemm);
       fused::set_dcn_im2col_tiled(opts.dcn_im2col_tiled);
+      fused::set_dcn_l2_band_bytes(int64_t(opts.dcn_band_mib) << 20);
       notes.push_back(std::string("channels-last, fused NHWC kernels ") +
                       (opts.fused_kernels && dcn_cuda_kernel_built() ? "on" : "off") + ", fused epilogues " +
                       (opts.fused_kernels && opts.fused_epilogues && dcn_cuda_kernel_built() ? "on" : "off"));

@@ -43,6 +43,7 @@ struct RuntimeOptions {
   // measured slower than im2col + cuBLAS so far (docs/perf-notes.md, GPU run 7).
   bool dcn_implicit_gemm = false;
   bool dcn_im2col_tiled = false;   // the deformable im2col one pixel tile per block (fused_ops.hpp)
+  int dcn_band_mib = 0;            // with it: im2col + GEMM in row bands of this many MiB of columns (0: off)
   // With precision fp16 on CUDA: SPyNet's convolutions in fp16 NHWC too, as the official code
   // under autocast (flows summed in fp32). Measured 1.07x, fp16-vs-fp32 relative L2 3.5e-3
   // instead of 3.2e-3 (the official's: 3.3e-3).

@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
       else if (a == "--no-cudnn-fused-epilogues") o.runtime.cudnn_fused_epilogues = false;
       else if (a == "--tiled-dcn-im2col") o.runtime.dcn_im2col_tiled = true;
       else if (a == "--flat-dcn-im2col") o.runtime.dcn_im2col_tiled = false;
+      else if (a == "--dcn-band-mib") o.runtime.dcn_band_mib = std::stoi(args.value());
       else if (a == "--implicit-gemm-dcn") o.runtime.dcn_implicit_gemm = true;
       else if (a == "--no-implicit-gemm-dcn") o.runtime.dcn_implicit_gemm = false;
       else if (a == "--spynet-fp16") o.runtime.spynet_fp16 = true;
