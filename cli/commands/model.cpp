@@ -38,10 +38,13 @@ void add_runtime_options(CLI::App* cmd, model::RuntimeOptions& rt) {
                 "residual blocks' conv + bias + ReLU through cuDNN's fused engine (the default); "
                 "--no-cudnn-conv-relu: the conv, then our epilogue pass");
   cmd->add_flag("--cudnn-fused-epilogues,!--no-cudnn-fused-epilogues", rt.cudnn_fused_epilogues,
-                "the LeakyReLU and residual epilogues inside the convolution as one cuDNN graph; "
+                "the LeakyReLU and residual epilogues inside the convolution as one cuDNN graph (the default); "
                 "--no-cudnn-fused-epilogues: the convolution, then our epilogue pass");
+  cmd->add_flag("--cudnn-fused-leaky-relu,!--cudnn-fused-residual-only", rt.cudnn_fused_leaky_relu,
+                "with --cudnn-fused-epilogues: LeakyReLU convolutions as cuDNN graphs too (the default); "
+                "--cudnn-fused-residual-only: only those with a residual add");
   cmd->add_flag("--tiled-dcn-im2col,!--flat-dcn-im2col", rt.dcn_im2col_tiled,
-                "the deformable convolution's im2col one 8x4-pixel tile per block (same columns); "
+                "the deformable convolution's im2col one 8x4-pixel tile per block (the default; same columns); "
                 "--flat-dcn-im2col: a flat grid-stride loop");
   cmd->add_option("--dcn-band-mib", rt.dcn_band_mib,
                  "with --tiled-dcn-im2col: the deformable im2col and its GEMM in row bands of this many MiB of "

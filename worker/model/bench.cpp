@@ -183,6 +183,7 @@ std::string bench_json(const BenchOptions& o, const BenchResult& r) {
                   {"channels_last", o.runtime.channels_last},
                   {"fused_epilogues", o.runtime.fused_epilogues},
                   {"cudnn_fused_epilogues", o.runtime.cudnn_fused_epilogues},
+                  {"cudnn_fused_leaky_relu", o.runtime.cudnn_fused_leaky_relu},
                   {"dcn_im2col_tiled", o.runtime.dcn_im2col_tiled},
                   {"dcn_band_mib", o.runtime.dcn_band_mib},
                   {"spynet_fp16", o.runtime.spynet_fp16},

@@ -22,10 +22,12 @@
 namespace reelscale::model::cudnn_fusion {
 namespace {
 std::atomic<bool> g_enabled{true};
+std::atomic<bool> g_leaky_relu{true};
 std::atomic<int64_t> g_runs{0};
 }  // namespace
 
 void set_enabled(bool on) { g_enabled = on; }
+void set_leaky_relu(bool on) { g_leaky_relu = on; }
 bool enabled() { return g_enabled; }
 int64_t runs() { return g_runs; }
 
@@ -330,7 +332,8 @@ bool nhwc_ok(const at::Tensor& t) {
 
 at::Tensor conv3x3(const at::Tensor& x, const at::Tensor& weight_in, const at::Tensor& bias_in, double slope,
                    const at::Tensor& residual) {
-  if (!g_enabled || !x.is_cuda() || !bias_in.defined() || !api()) return {};
+  if (!g_enabled || !x.is_cuda() || !bias_in.defined() || (!g_leaky_relu && !residual.defined()) || !api())
+    return {};
   const auto dtype = x.scalar_type();
   if (dtype != at::kHalf && dtype != at::kBFloat16) return {};
   if (weight_in.dim() != 4 || weight_in.size(1) != x.size(1) || weight_in.size(2) != 3 || weight_in.size(3) != 3)

@@ -23,6 +23,9 @@ at::Tensor conv3x3(const at::Tensor& x, const at::Tensor& weight, const at::Tens
 // Process-wide switch (RuntimeOptions::cudnn_fused_epilogues); conv3x3 returns undefined when off.
 void set_enabled(bool on);
 bool enabled();
+// Off: only the graphs with a residual run; a convolution + bias + LeakyReLU alone goes back
+// to the convolution and our pass (RuntimeOptions::cudnn_fused_leaky_relu).
+void set_leaky_relu(bool on);
 // How many convolutions ran as one fused graph in this process (tests and the bench read it).
 int64_t runs();
 

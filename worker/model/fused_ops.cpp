@@ -178,7 +178,7 @@ at::Tensor align_input(const at::Tensor& prev1_in, const at::Tensor& feat_in, co
 
 namespace {
 std::atomic<bool> g_dcn_implicit_gemm{false};
-std::atomic<bool> g_dcn_im2col_tiled{false};
+std::atomic<bool> g_dcn_im2col_tiled{true};
 std::atomic<int64_t> g_dcn_l2_chunk_bytes{0};
 
 // The im2col + GEMM a band of image rows at a time, the band's columns sized to stay in L2

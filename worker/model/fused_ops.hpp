@@ -58,7 +58,8 @@ void set_cudnn_conv_relu(bool on);
 // are not hidden behind the tensor-core work yet (no double buffering, 2 blocks per SM).
 void set_dcn_implicit_gemm(bool on);
 // dcn_align's im2col one 8x4-pixel tile per block (kernels::dcn_align_im2col_nhwc's `tiled`):
-// the same columns. Process-wide, off by default until measured (docs/perf-notes.md).
+// the same columns, 3% faster end to end on the H100 (docs/perf-notes.md, GPU run 9).
+// Process-wide, on by default.
 void set_dcn_im2col_tiled(bool on);
 // With the tiled im2col: the columns and their GEMM a band of rows at a time, the band's
 // columns about `bytes` (0: the whole map at once), so that cuBLAS reads them from L2 (50 MB

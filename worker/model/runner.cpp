@@ -45,10 +45,27 @@ struct BasicVsrppRunner::Impl {
   std::unique_ptr<MemoryPlanner> planner;
   std::unique_ptr<BasicVsrppRunner> pre;  // model.pre: run first on each chunk
 
+  // util::prefer_expandable_cuda_segments() sets the variable; a program that links LibTorch
+  // directly (bench_model, the tests) has it parsed when LibTorch loads, before main, so the
+  // setting is handed to the allocator here too (new segments follow it; GPU run 9 found the
+  // 22 GiB row still failing in bench_model without this).
+  static void use_expandable_cuda_segments() {
+    util::prefer_expandable_cuda_segments();
+#ifdef REELSCALE_HAVE_CUDA
+    if (const char* conf = std::getenv("PYTORCH_CUDA_ALLOC_CONF")) {
+      try {
+        c10::cuda::CUDACachingAllocator::setAllocatorSettings(conf);
+      } catch (const c10::Error&) {
+        // A setting that cannot change once the allocator runs (its backend): LibTorch has it.
+      }
+    }
+#endif
+  }
+
   void setup(const RuntimeOptions& o) {
     opts = o;
     const std::string& d = opts.device;
-    if (d != "cpu") util::prefer_expandable_cuda_segments();  // before the first CUDA allocation
+    if (d != "cpu") use_expandable_cuda_segments();
     if (d == "auto") {
       device = torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
     } else if (d == "cpu") {
@@ -108,6 +125,7 @@ struct BasicVsrppRunner::Impl {
       model->set_memory_format(true, opts.fused_kernels, opts.fused_epilogues);
       fused::set_cudnn_conv_relu(opts.cudnn_conv_relu);
       cudnn_fusion::set_enabled(opts.cudnn_fused_epilogues);
+      cudnn_fusion::set_leaky_relu(opts.cudnn_fused_leaky_relu);
       fused::set_dcn_implicit_gemm(opts.dcn_implicit_gemm);
       fused::set_dcn_im2col_tiled(opts.dcn_im2col_tiled);
       fused::set_dcn_l2_band_bytes(int64_t(opts.dcn_band_mib) << 20);

@@ -37,13 +37,19 @@ struct RuntimeOptions {
   bool fused_epilogues = true;
   bool cudnn_conv_relu = true;     // residual blocks' conv + ReLU by cuDNN's fused engine (fused_ops.hpp)
   // The other epilogues (LeakyReLU, + residual) inside the convolution as one cuDNN graph
-  // (cudnn_fusion.hpp) instead of our pass after it.
-  bool cudnn_fused_epilogues = false;
+  // (cudnn_fusion.hpp) instead of our pass after it: 26.07 -> 26.76 frames/s on the H100
+  // (docs/perf-notes.md, GPU run 9). cudnn_fused_leaky_relu false: the residual graphs only.
+  bool cudnn_fused_epilogues = true;
+  bool cudnn_fused_leaky_relu = true;
   // The deformable convolution as an implicit GEMM, no column buffer (fused_ops.hpp): off,
   // measured slower than im2col + cuBLAS so far (docs/perf-notes.md, GPU run 7).
   bool dcn_implicit_gemm = false;
-  bool dcn_im2col_tiled = false;   // the deformable im2col one pixel tile per block (fused_ops.hpp)
-  int dcn_band_mib = 0;            // with it: im2col + GEMM in row bands of this many MiB of columns (0: off)
+  // The deformable im2col one 8x4-pixel tile per block (fused_ops.hpp): 26.07 -> 26.84 frames/s
+  // on the H100, the same columns (GPU run 9).
+  bool dcn_im2col_tiled = true;
+  // With it: im2col + GEMM in row bands of this many MiB of columns, for L2 (0: off). Off: the
+  // bands measured slower (24 MiB: 25.76 against 26.84 frames/s, GPU run 9).
+  int dcn_band_mib = 0;
   // With precision fp16 on CUDA: SPyNet's convolutions in fp16 NHWC too, as the official code
   // under autocast (flows summed in fp32). Measured 1.07x, fp16-vs-fp32 relative L2 3.5e-3
   // instead of 3.2e-3 (the official's: 3.3e-3).

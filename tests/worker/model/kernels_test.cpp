@@ -195,7 +195,7 @@ TEST(FusedKernels, ConvEpilogueMatchesAten) {
     }
   }
   fused::set_cudnn_conv_relu(true);
-  cudnn_fusion::set_enabled(false);  // the default
+  cudnn_fusion::set_enabled(true);  // the default
   const int64_t graphs = cudnn_fusion::runs() - graphs_before;
   report("conv epilogue: convolutions run as one cuDNN graph", static_cast<double>(graphs));
 #ifdef REELSCALE_HAVE_CUDA
