@@ -38,7 +38,8 @@ struct RuntimeOptions {
   bool cudnn_conv_relu = true;     // residual blocks' conv + ReLU by cuDNN's fused engine (fused_ops.hpp)
   // The other epilogues (LeakyReLU, + residual) inside the convolution as one cuDNN graph
   // (cudnn_fusion.hpp) instead of our pass after it: 26.07 -> 26.76 frames/s on the H100
-  // (docs/perf-notes.md, GPU run 9). cudnn_fused_leaky_relu false: the residual graphs only.
+  // (docs/perf-notes.md, GPU run 9). cudnn_fused_leaky_relu false: the residual graphs only
+  // (27.60 against 27.46-27.54 frames/s with both: within noise).
   bool cudnn_fused_epilogues = true;
   bool cudnn_fused_leaky_relu = true;
   // The deformable convolution as an implicit GEMM, no column buffer (fused_ops.hpp): off,
