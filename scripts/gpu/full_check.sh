@@ -11,7 +11,8 @@
 # Environment: STEPS (comma list), TESTS (ctest-free list of suite binaries), SECONDS_FILM,
 #   BENCH (model,memory,worker,encode), MODEL_VARIANTS / WORKER_VARIANTS (';' lists; a worker
 #   variant may begin with VAR=value words), MEMORY_SWEEP=0 (only the 22 GiB row), MODEL_ONLY=1
-#   (build and bench the model alone: bench_model instead of the CLI).
+#   (build and bench the model alone: bench_model instead of the CLI; ReproducibleBits then
+#   skips, since it runs the CLI twice).
 # One call holds 10 minutes: build + tests is one (~4 min), the benches another (~7 min).
 set -uo pipefail
 STEPS=${STEPS:-build,tests,bench,official,multi}

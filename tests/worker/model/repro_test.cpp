@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -26,6 +27,10 @@ std::string slurp(const std::filesystem::path& p) {
 
 TEST(ReproducibleBits, TwoProcessesWriteIdenticalBytesByDefault) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  // A model-only build (scripts/gpu/full_check.sh MODEL_ONLY=1) has no CLI: say so, rather
+  // than fail with "command not found" (GPU run 9 did).
+  if (!std::filesystem::exists(::reelscale::testing::cli_exe()))
+    GTEST_SKIP() << "the reelscale CLI is not built here (" << ::reelscale::testing::cli_exe() << ")";
   ::reelscale::testing::TempDir dir;
   torch::manual_seed(19);
   BasicVSRPPConfig cfg;
