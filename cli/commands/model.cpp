@@ -43,6 +43,9 @@ void add_runtime_options(CLI::App* cmd, model::RuntimeOptions& rt) {
   cmd->add_flag("--cudnn-fused-leaky-relu,!--cudnn-fused-residual-only", rt.cudnn_fused_leaky_relu,
                 "with --cudnn-fused-epilogues: LeakyReLU convolutions as cuDNN graphs too (the default); "
                 "--cudnn-fused-residual-only: only those with a residual add");
+  cmd->add_flag("--cudnn-fused-conv-offset,!--no-cudnn-fused-conv-offset", rt.cudnn_fused_conv_offset,
+                "with --cudnn-fused-epilogues: conv_offset's convolutions as cuDNN graphs too (the default); "
+                "--no-cudnn-fused-conv-offset: conv + our pass there");
   cmd->add_flag("--tiled-dcn-im2col,!--flat-dcn-im2col", rt.dcn_im2col_tiled,
                 "the deformable convolution's im2col one 8x4-pixel tile per block (the default; same columns); "
                 "--flat-dcn-im2col: a flat grid-stride loop");

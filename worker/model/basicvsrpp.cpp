@@ -5,6 +5,7 @@
 #include <string>
 
 #include "shared/util/errors.hpp"
+#include "worker/model/cudnn_fusion.hpp"
 #include "worker/model/dcn.hpp"
 #include "worker/model/fused_ops.hpp"
 
@@ -249,6 +250,7 @@ torch::Tensor SecondOrderDeformableAlignmentImpl::forward_nhwc(const torch::Tens
   }
   const torch::Tensor extra = fused::align_input(prev1, feat, prev2, flow_1, flow_2, padded);
   if (fused_epilogues_) {
+    const cudnn_fusion::OffsetScope offset_scope;  // RuntimeOptions::cudnn_fused_conv_offset
     torch::Tensor out = fused::conv3x3_epilogue(extra, offset0_padded_, conv_offset_[0]->bias, 0.1);
     for (size_t i = 1; i + 1 < conv_offset_.size(); ++i)
       out = fused::conv3x3_epilogue(out, conv_offset_[i]->weight, conv_offset_[i]->bias, 0.1);

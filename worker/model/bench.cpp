@@ -184,6 +184,7 @@ std::string bench_json(const BenchOptions& o, const BenchResult& r) {
                   {"fused_epilogues", o.runtime.fused_epilogues},
                   {"cudnn_fused_epilogues", o.runtime.cudnn_fused_epilogues},
                   {"cudnn_fused_leaky_relu", o.runtime.cudnn_fused_leaky_relu},
+                  {"cudnn_fused_conv_offset", o.runtime.cudnn_fused_conv_offset},
                   {"dcn_im2col_tiled", o.runtime.dcn_im2col_tiled},
                   {"dcn_band_mib", o.runtime.dcn_band_mib},
                   {"spynet_fp16", o.runtime.spynet_fp16},

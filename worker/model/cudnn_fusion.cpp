@@ -23,8 +23,14 @@ namespace reelscale::model::cudnn_fusion {
 namespace {
 std::atomic<bool> g_enabled{true};
 std::atomic<bool> g_leaky_relu{true};
+std::atomic<bool> g_conv_offset{true};
 std::atomic<int64_t> g_runs{0};
+thread_local int t_offset_depth = 0;
 }  // namespace
+
+void set_conv_offset(bool on) { g_conv_offset = on; }
+OffsetScope::OffsetScope() { ++t_offset_depth; }
+OffsetScope::~OffsetScope() { --t_offset_depth; }
 
 void set_enabled(bool on) { g_enabled = on; }
 void set_leaky_relu(bool on) { g_leaky_relu = on; }
@@ -332,7 +338,8 @@ bool nhwc_ok(const at::Tensor& t) {
 
 at::Tensor conv3x3(const at::Tensor& x, const at::Tensor& weight_in, const at::Tensor& bias_in, double slope,
                    const at::Tensor& residual) {
-  if (!g_enabled || !x.is_cuda() || !bias_in.defined() || (!g_leaky_relu && !residual.defined()) || !api())
+  if (!g_enabled || !x.is_cuda() || !bias_in.defined() || (!g_leaky_relu && !residual.defined()) ||
+      (t_offset_depth > 0 && !g_conv_offset) || !api())
     return {};
   const auto dtype = x.scalar_type();
   if (dtype != at::kHalf && dtype != at::kBFloat16) return {};

@@ -26,6 +26,17 @@ bool enabled();
 // Off: only the graphs with a residual run; a convolution + bias + LeakyReLU alone goes back
 // to the convolution and our pass (RuntimeOptions::cudnn_fused_leaky_relu).
 void set_leaky_relu(bool on);
+// conv_offset's convolutions (LeakyReLU, 1x) measured 0.5 ms/frame slower as graphs than
+// conv + our pass (GPU run 9). Off: they decline while an OffsetScope is alive on the thread.
+void set_conv_offset(bool on);
+class OffsetScope {
+ public:
+  OffsetScope();
+  ~OffsetScope();
+  OffsetScope(const OffsetScope&) = delete;
+  OffsetScope& operator=(const OffsetScope&) = delete;
+};
+
 // How many convolutions ran as one fused graph in this process (tests and the bench read it).
 int64_t runs();
 

@@ -126,6 +126,7 @@ struct BasicVsrppRunner::Impl {
       fused::set_cudnn_conv_relu(opts.cudnn_conv_relu);
       cudnn_fusion::set_enabled(opts.cudnn_fused_epilogues);
       cudnn_fusion::set_leaky_relu(opts.cudnn_fused_leaky_relu);
+      cudnn_fusion::set_conv_offset(opts.cudnn_fused_conv_offset);
       fused::set_dcn_implicit_gemm(opts.dcn_implicit_gemm);
       fused::set_dcn_im2col_tiled(opts.dcn_im2col_tiled);
       fused::set_dcn_l2_band_bytes(int64_t(opts.dcn_band_mib) << 20);

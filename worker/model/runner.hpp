@@ -42,6 +42,9 @@ struct RuntimeOptions {
   // (27.60 against 27.46-27.54 frames/s with both: within noise).
   bool cudnn_fused_epilogues = true;
   bool cudnn_fused_leaky_relu = true;
+  // conv_offset's convolutions as graphs too; they measured 0.5 ms/frame slower so (GPU run 9),
+  // off to be measured (--no-cudnn-fused-conv-offset).
+  bool cudnn_fused_conv_offset = true;
   // The deformable convolution as an implicit GEMM, no column buffer (fused_ops.hpp): off,
   // measured slower than im2col + cuBLAS so far (docs/perf-notes.md, GPU run 7).
   bool dcn_implicit_gemm = false;

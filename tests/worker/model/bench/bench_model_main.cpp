@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
       else if (a == "--no-cudnn-fused-epilogues") o.runtime.cudnn_fused_epilogues = false;
       else if (a == "--cudnn-fused-leaky-relu") o.runtime.cudnn_fused_leaky_relu = true;
       else if (a == "--cudnn-fused-residual-only") o.runtime.cudnn_fused_leaky_relu = false;
+      else if (a == "--no-cudnn-fused-conv-offset") o.runtime.cudnn_fused_conv_offset = false;
       else if (a == "--tiled-dcn-im2col") o.runtime.dcn_im2col_tiled = true;
       else if (a == "--flat-dcn-im2col") o.runtime.dcn_im2col_tiled = false;
       else if (a == "--dcn-band-mib") o.runtime.dcn_band_mib = std::stoi(args.value());
