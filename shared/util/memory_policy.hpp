@@ -16,8 +16,9 @@ void keep_freed_heap_memory();
 // expandable_segments:True) unless the user set PYTORCH_CUDA_ALLOC_CONF. With fixed blocks, T=96
 // + 16 context frames under a 22 GiB cap (a 24 GB card) ran out of memory with 3.7 GiB reserved
 // but unusable; with growable segments it fits at the same peak (GPU run 8, docs/perf-notes.md).
-// LibTorch reads the variable once, so this runs before the model library is loaded (and in the
-// runner, for programs that link the model directly).
+// LibTorch reads the variable when it loads, so this runs before the model library is loaded.
+// Programs that link LibTorch directly (bench_model, the tests) load it before main: for them
+// the model runner also hands the setting to the allocator (worker/model/runner.cpp).
 void prefer_expandable_cuda_segments();
 
 }  // namespace reelscale::util
